@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * crypto.h - the key hierarchy and the envelopes (internal), all libsodium.
+ * Every byte is documented in docs/crypto.md.
+ *
+ *   passphrase --Argon2id--> sealing key --XChaCha20-Poly1305--> root key
+ *   root key --crypto_kdf--> KEK v (one per key version), index keys
+ *   KEK v --XChaCha20-Poly1305--> per-person data key (wrapped key)
+ *   data key --XChaCha20-Poly1305--> one envelope per field class
+ *
+ * Every open verifies the tag before writing a byte of plaintext and is
+ * SR_WARN_UNUSED. Keys live in sodium_malloc memory (guarded, locked) and
+ * are wiped on every path.
+ */
+#ifndef SR_CRYPTO_H
+#define SR_CRYPTO_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "strongroom/common.h"
+
+#define CRYPTO_KEY_BYTES 32u
+#define CRYPTO_NONCE_BYTES 24u /* XChaCha20-Poly1305 */
+#define CRYPTO_TAG_BYTES 16u
+
+/* ---- the root key file (vault.key) ------------------------------------------ */
+
+#define KEYFILE_MAGIC "SRVAULT1" /* 8 bytes, no NUL */
+#define KEYFILE_SIZE 136u
+
+typedef struct keyfile {
+    uint8_t vault_id[SR_ID_BYTES];
+    uint32_t kdf_alg;  /* 1 = Argon2id v1.3 */
+    uint64_t opslimit;
+    uint64_t memlimit; /* bytes */
+    uint8_t salt[16];
+    uint8_t nonce[CRYPTO_NONCE_BYTES];
+    uint8_t sealed[CRYPTO_KEY_BYTES + CRYPTO_TAG_BYTES];
+} keyfile;
+
+/* Parse exactly KEYFILE_SIZE bytes. Errors: SR_ERR_NOT_VAULT (wrong size or
+ * magic), SR_ERR_VERSION (unknown layout or KDF), SR_ERR_CORRUPT (KDF
+ * parameters out of the range libsodium accepts). */
+SR_WARN_UNUSED sr_status keyfile_parse(const uint8_t *p, size_t n,
+                                       keyfile *out);
+void keyfile_serialize(const keyfile *kf, uint8_t out[KEYFILE_SIZE]);
+
+/* Seal root under the passphrase: fills salt, nonce and sealed; vault_id,
+ * kdf_alg, opslimit and memlimit must be set. SR_ERR_NOMEM if Argon2id
+ * cannot get its memory. */
+SR_WARN_UNUSED sr_status keyfile_seal(keyfile *kf, const char *pass,
+                                      size_t pass_len,
+                                      const uint8_t root[CRYPTO_KEY_BYTES]);
+/* Recover the root key. SR_ERR_AUTH if the passphrase is wrong (or the file
+ * was altered: the tag cannot tell the two apart). */
+SR_WARN_UNUSED sr_status keyfile_open(const keyfile *kf, const char *pass,
+                                      size_t pass_len,
+                                      uint8_t root[CRYPTO_KEY_BYTES]);
+
+/* ---- the key ring ------------------------------------------------------------ */
+
+/* Blind-index kinds; each has its own key. */
+enum { INDEX_SSN = 1, INDEX_NAME_DOB = 2 };
+
+typedef struct keyring keyring;
+
+/* Derive the KEKs (versions 1..kek_version) and index keys from root. The
+ * ring keeps no copy of root. Errors: SR_ERR_NOMEM. */
+SR_WARN_UNUSED sr_status keyring_new(keyring **out,
+                                     const uint8_t root[CRYPTO_KEY_BYTES],
+                                     const uint8_t vault_id[SR_ID_BYTES],
+                                     uint32_t kek_version);
+void keyring_free(keyring *k);
+uint32_t keyring_kek_version(const keyring *k);
+
+/* A wrapped data key: nonce || ciphertext || tag. */
+#define WRAPPED_KEY_BYTES (CRYPTO_NONCE_BYTES + CRYPTO_KEY_BYTES + CRYPTO_TAG_BYTES)
+
+/* Make a fresh random data key in dk (caller's secure memory). */
+void crypto_data_key_new(uint8_t dk[CRYPTO_KEY_BYTES]);
+
+/* Wrap dk under KEK kek_version, bound to the vault and the person. */
+SR_WARN_UNUSED sr_status crypto_wrap_key(const keyring *k,
+                                         uint32_t kek_version,
+                                         const uint8_t person_id[SR_ID_BYTES],
+                                         const uint8_t dk[CRYPTO_KEY_BYTES],
+                                         uint8_t out[WRAPPED_KEY_BYTES]);
+/* SR_ERR_CORRUPT if the wrapped key was altered or belongs to another
+ * person or vault; SR_ERR_VERSION for an unknown KEK version. */
+SR_WARN_UNUSED sr_status crypto_unwrap_key(const keyring *k,
+                                           uint32_t kek_version,
+                                           const uint8_t person_id[SR_ID_BYTES],
+                                           const uint8_t *wrapped, size_t n,
+                                           uint8_t dk[CRYPTO_KEY_BYTES]);
+
+/* ---- the field envelope ------------------------------------------------------ */
+
+/* What a class ciphertext is bound to (its associated data). */
+typedef struct envelope_ad {
+    uint8_t vault_id[SR_ID_BYTES];
+    uint8_t person_id[SR_ID_BYTES];
+    uint8_t cls;             /* sr_class */
+    uint32_t record_version; /* goes up on every update of the person */
+    uint32_t key_version;    /* KEK version wrapping the data key */
+} envelope_ad;
+
+#define ENVELOPE_VERSION 1u
+/* version byte || nonce || ciphertext || tag */
+#define ENVELOPE_OVERHEAD (1u + CRYPTO_NONCE_BYTES + CRYPTO_TAG_BYTES)
+
+/* Seal n bytes of pt into out (n + ENVELOPE_OVERHEAD bytes). */
+SR_WARN_UNUSED sr_status crypto_seal_class(const uint8_t dk[CRYPTO_KEY_BYTES],
+                                           const envelope_ad *ad,
+                                           const uint8_t *pt, size_t n,
+                                           uint8_t *out);
+/* Open an envelope of n bytes into pt (n - ENVELOPE_OVERHEAD bytes).
+ * SR_ERR_CORRUPT if the envelope is short, of an unknown version, or does
+ * not verify under dk and ad; pt is then untouched. */
+SR_WARN_UNUSED sr_status crypto_open_class(const uint8_t dk[CRYPTO_KEY_BYTES],
+                                           const envelope_ad *ad,
+                                           const uint8_t *ct, size_t n,
+                                           uint8_t *pt);
+
+/* ---- blind indexes ------------------------------------------------------------ */
+
+/* Bits to keep so that about INDEX_TARGET_PER_VALUE people share each value
+ * at expected_people (clamped to [8, 48]). */
+#define INDEX_TARGET_PER_VALUE 4u
+unsigned crypto_index_bits(uint64_t expected_people);
+
+/* Keyed BLAKE2b of the normalised value under kind's key, truncated to the
+ * top `bits` bits, as an integer. */
+uint64_t crypto_blind_index(const keyring *k, unsigned kind,
+                            const uint8_t *in, size_t n, unsigned bits);
+
+#endif

@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * record.h - the person model (internal): validation of the exchange form
+ * (../shared/formats/person.schema.json), the canonical binary encoding of
+ * each field class (docs/record-format.md), JSON merge patch, the CSV
+ * subset (docs/csv.md) and the normalisation behind the blind indexes.
+ *
+ * A person in memory is a jansson object in the exchange form. Everything
+ * here is pure: no I/O, no keys.
+ *
+ * Error messages name the JSON path (RFC 6901 pointer, e.g.
+ * "/addresses/2/from") and the rule broken, never the offending value, so
+ * they are safe to log: no identifier ever appears in one.
+ */
+#ifndef SR_RECORD_H
+#define SR_RECORD_H
+
+#include <jansson.h>
+
+#include "strongroom/common.h"
+#include "util/util.h"
+
+/* Upper bound of one person's JSON text and of one class encoding. */
+#define RECORD_MAX_JSON (8u * 1024u * 1024u)
+#define RECORD_MAX_ENCODED (8u * 1024u * 1024u)
+
+typedef struct record_error {
+    char path[192];   /* JSON pointer of the offending member, "" for root */
+    char reason[192]; /* what rule it breaks, without its value */
+} record_error;
+
+/* "path: reason" (or just the reason at the root) into out. */
+void record_error_format(const record_error *e, char *out, size_t cap);
+
+/*
+ * Parse one JSON text and validate it as a person (record_validate). On
+ * success *out is a new reference the caller decrefs. Malformed JSON gives
+ * SR_ERR_INVALID with reason "malformed JSON at column N: ..." (jansson's
+ * text, which never quotes the input).
+ */
+SR_WARN_UNUSED sr_status record_parse(const char *text, size_t len,
+                                      int32_t today, json_t **out,
+                                      record_error *err);
+
+/*
+ * Validate a person in the exchange form against every rule of the schema:
+ * required members, no unknown members (the path names the unknown one),
+ * types, enums, patterns, lengths and counts, valid UTF-8 without control
+ * characters, SSN rules (area not 000, 666 or 900-999; group not 00; serial
+ * not 0000), real calendar dates not after `today` (days since epoch) and
+ * in order (from <= to, start <= end, opened <= closed), end required when
+ * employment status is former and absent when current, base64 templates.
+ * "id" is allowed (any string of at most 64 bytes) and otherwise ignored.
+ */
+SR_WARN_UNUSED sr_status record_validate(const json_t *person, int32_t today,
+                                         record_error *err);
+
+/* The class of a top-level member ("ssn" -> SR_CLASS_IDENTITY); -1 for
+ * "id" and unknown names. */
+int record_class_of_member(const char *name);
+
+/*
+ * Append the canonical encoding of class c of a validated person to out.
+ * Canonical: equal people give equal bytes. A class with no members present
+ * encodes to zero bytes (out unchanged); the vault stores no ciphertext for
+ * an empty class. Errors: SR_ERR_INVALID if the person was not valid,
+ * SR_ERR_NOMEM, or out's cap.
+ */
+SR_WARN_UNUSED sr_status record_encode_class(const json_t *person, sr_class c,
+                                             sr_buf *out);
+
+/*
+ * Decode an encoding of class c and set its members on person (an object).
+ * Strict: trailing bytes, unknown tags, out-of-order tags, overlong varints
+ * and out-of-range values are SR_ERR_CORRUPT with err explaining. The
+ * result of decoding then re-encoding is the same bytes.
+ */
+SR_WARN_UNUSED sr_status record_decode_class(const uint8_t *p, size_t n,
+                                             sr_class c, json_t *person,
+                                             record_error *err);
+
+/*
+ * RFC 7386 JSON merge patch: apply patch to target in place. A patch that
+ * is not an object replaces the whole target, which for a person is
+ * SR_ERR_INVALID. The result still has to be validated by the caller.
+ */
+SR_WARN_UNUSED sr_status record_merge_patch(json_t *target,
+                                            const json_t *patch,
+                                            record_error *err);
+
+/* ---- blind-index normalisation ------------------------------------------ */
+
+/* "123-45-6789" or "123456789" -> "123456789". false if not 9 digits in
+ * one of those two forms. */
+SR_WARN_UNUSED bool record_norm_ssn(const char *ssn, char out[10]);
+
+/*
+ * A family name as people type it -> the form the index keys on: Latin
+ * letters folded to lowercase ASCII without diacritics (é -> e, ß -> ss,
+ * Ø -> o, ...), digits kept, spaces, hyphens, apostrophes and all other
+ * punctuation dropped; other scripts kept as their UTF-8 bytes, lowercased
+ * where simple. Writes a NUL-terminated string; false if the result would
+ * be empty, would not fit in cap, or the input is not valid UTF-8.
+ */
+SR_WARN_UNUSED bool record_norm_name(const char *name, char *out, size_t cap);
+
+/* ---- CSV subset ------------------------------------------------------------ */
+
+/* The header line of the CSV subset (docs/csv.md), without newline. */
+const char *record_csv_header(void);
+
+/*
+ * Check a CSV header line: the columns must be exactly those of the subset,
+ * in any order; unknown or repeated columns are errors naming the column.
+ * The column order is kept in *order (one entry per column, at most
+ * RECORD_CSV_MAX_COLS) for record_csv_row.
+ */
+#define RECORD_CSV_MAX_COLS 32
+typedef struct record_csv_layout {
+    unsigned ncols;
+    int col[RECORD_CSV_MAX_COLS]; /* subset column id per position */
+} record_csv_layout;
+SR_WARN_UNUSED sr_status record_csv_header_parse(const char *line, size_t len,
+                                                 record_csv_layout *layout,
+                                                 record_error *err);
+
+/*
+ * One CSV row (RFC 4180 quoting, no embedded newlines: one row per line)
+ * -> a person in the exchange form (not yet validated; call
+ * record_validate). Empty cells mean absent members. Errors name the column
+ * ("/csv/birth_date") and the rule.
+ */
+SR_WARN_UNUSED sr_status record_csv_row(const record_csv_layout *layout,
+                                        const char *line, size_t len,
+                                        json_t **out, record_error *err);
+
+#endif

@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * store.h - the storage interface (internal). A backend is a table of
+ * function pointers; the vault sees only this, so SQLite (store_sqlite.c)
+ * and, later, PostgreSQL implement the same contract. Backends turn their
+ * own error codes into sr_status here and nowhere else, and keep a message
+ * on the handle (never an identifier: the store sees only ciphertext,
+ * ids and index values).
+ *
+ * What a backend stores per person: the id, the record version, the KEK
+ * version and the wrapped data key, and one sealed envelope per non-empty
+ * field class; and for search, (kind, value, person id) blind-index rows.
+ * Plus a small key/value meta table.
+ */
+#ifndef SR_STORE_H
+#define SR_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "strongroom/common.h"
+
+typedef struct store store;
+
+typedef struct store_row {
+    uint8_t id[SR_ID_BYTES];
+    uint32_t version;     /* record version, >= 1 */
+    uint32_t kek_version; /* KEK version wrapping the data key */
+    const uint8_t *wrapped;
+    size_t wrapped_len;
+    /* Sealed envelopes; NULL/0 when the class is empty or not requested. */
+    const uint8_t *cls[SR_CLASS_COUNT];
+    size_t cls_len[SR_CLASS_COUNT];
+} store_row;
+
+typedef struct store_index {
+    uint8_t kind;   /* INDEX_SSN, INDEX_NAME_DOB */
+    uint64_t value; /* truncated keyed hash */
+} store_index;
+
+typedef struct store_stats {
+    uint64_t people;
+    uint64_t index_entries;
+    uint64_t db_bytes;
+    uint64_t wal_bytes;
+    uint64_t ciphertext_bytes;
+    uint64_t people_by_kek[8];
+} store_stats;
+
+/* Rows handed to a callback are valid only during the call. Return SR_OK to
+ * go on; anything else stops the walk and is returned. */
+typedef sr_status (*store_row_fn)(void *ctx, const store_row *row);
+
+#define STORE_OPEN_CREATE 1u /* create a new, empty store */
+#define STORE_OPEN_WRITE 2u
+
+typedef struct store_ops {
+    const char *name;
+    /* On failure *out may still be set, to read the message; close it. */
+    sr_status (*open)(store **out, const char *location, unsigned flags);
+    void (*close)(store *s);
+    const char *(*errmsg)(const store *s);
+
+    /* Meta values are small blobs (at most 4 KiB). */
+    sr_status (*meta_get)(store *s, const char *key, uint8_t *buf,
+                          size_t cap, size_t *len);
+    sr_status (*meta_put)(store *s, const char *key, const uint8_t *v,
+                          size_t len);
+
+    /* Writes between begin and commit are atomic; rollback undoes them. */
+    sr_status (*begin)(store *s);
+    sr_status (*commit)(store *s);
+    sr_status (*rollback)(store *s);
+
+    /* Insert a new person with its index rows. SR_ERR_EXISTS if the id is
+     * taken (practically never: ids are random). */
+    sr_status (*insert)(store *s, const store_row *row,
+                        const store_index *idx, size_t nidx);
+    /* Replace a person whose stored version is row->version - 1, and its
+     * index rows. SR_ERR_CONFLICT if the version moved, SR_ERR_NOT_FOUND. */
+    sr_status (*replace)(store *s, const store_row *row,
+                         const store_index *idx, size_t nidx);
+    /* Fetch one person with the classes in class_mask. */
+    sr_status (*get)(store *s, const uint8_t id[SR_ID_BYTES],
+                     unsigned class_mask, store_row_fn fn, void *ctx);
+    /* Every person whose index row (kind, value) exists, with the classes
+     * in class_mask. */
+    sr_status (*lookup)(store *s, uint8_t kind, uint64_t value,
+                        unsigned class_mask, store_row_fn fn, void *ctx);
+    /* Every person, in insertion order. */
+    sr_status (*scan)(store *s, unsigned class_mask, store_row_fn fn,
+                      void *ctx);
+    sr_status (*stats)(store *s, store_stats *st);
+} store_ops;
+
+extern const store_ops store_sqlite_ops;
+
+/* The current schema version of every backend. */
+#define STORE_SCHEMA_VERSION 1u
+
+#endif

@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * util.h - small pieces every module shares: a capped, wiping growable
+ * buffer (sr_buf), a bounded reader over untrusted bytes (sr_reader),
+ * varints, hex, calendar dates and the zeroing allocator for jansson.
+ *
+ * Internal: not part of the installed API.
+ */
+#ifndef SR_UTIL_H
+#define SR_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "strongroom/common.h"
+
+/* ---- growable buffer ------------------------------------------------ */
+
+/* A byte buffer with a hard cap fixed at creation: input can never grow it
+ * past max. Contents are wiped whenever memory is released or reused, so it
+ * may hold plaintext. */
+typedef struct sr_buf {
+    uint8_t *p;
+    size_t len;
+    size_t cap;
+    size_t max;
+} sr_buf;
+
+void buf_init(sr_buf *b, size_t max);
+/* Wipe and release. Accepts a zeroed or initialised buffer. */
+void buf_free(sr_buf *b);
+/* Wipe the contents and set len to 0, keeping the memory. */
+void buf_reset(sr_buf *b);
+/* Make room for n more bytes. SR_ERR_INVALID past max, SR_ERR_NOMEM. */
+SR_WARN_UNUSED sr_status buf_reserve(sr_buf *b, size_t n);
+SR_WARN_UNUSED sr_status buf_append(sr_buf *b, const void *p, size_t n);
+SR_WARN_UNUSED sr_status buf_append_byte(sr_buf *b, uint8_t c);
+SR_WARN_UNUSED sr_status buf_append_str(sr_buf *b, const char *s);
+/* Unsigned LEB128. */
+SR_WARN_UNUSED sr_status buf_append_varint(sr_buf *b, uint64_t v);
+SR_WARN_UNUSED sr_status buf_append_u32be(sr_buf *b, uint32_t v);
+
+/* ---- bounded reader --------------------------------------------------- */
+
+/* A cursor over [p, p+len). Every read checks the bound; after the first
+ * failure the reader stays failed (ok == false) and reads return errors. */
+typedef struct sr_reader {
+    const uint8_t *p;
+    size_t len;
+    size_t pos;
+    bool ok;
+} sr_reader;
+
+void reader_init(sr_reader *r, const void *p, size_t len);
+size_t reader_left(const sr_reader *r);
+SR_WARN_UNUSED bool reader_u8(sr_reader *r, uint8_t *out);
+SR_WARN_UNUSED bool reader_u32be(sr_reader *r, uint32_t *out);
+SR_WARN_UNUSED bool reader_u64be(sr_reader *r, uint64_t *out);
+/* Canonical (shortest) LEB128 of at most 10 bytes; rejects overlong forms. */
+SR_WARN_UNUSED bool reader_varint(sr_reader *r, uint64_t *out);
+/* Point *out at the next n bytes without copying. */
+SR_WARN_UNUSED bool reader_bytes(sr_reader *r, size_t n, const uint8_t **out);
+SR_WARN_UNUSED bool reader_copy(sr_reader *r, void *dst, size_t n);
+
+/* ---- hex -------------------------------------------------------------- */
+
+/* Lowercase hex of n bytes into out (2n+1 bytes, NUL-terminated). */
+void hex_encode(char *out, const uint8_t *in, size_t n);
+/* Exactly 2n hex digits (either case) into n bytes; false otherwise. */
+SR_WARN_UNUSED bool hex_decode(uint8_t *out, size_t n, const char *in,
+                               size_t in_len);
+
+/* ---- dates -------------------------------------------------------------- */
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (negative before). */
+int32_t date_days_from_civil(int32_t y, uint32_t m, uint32_t d);
+void date_civil_from_days(int32_t days, int32_t *y, uint32_t *m,
+                          uint32_t *d);
+/* Parse exactly "YYYY-MM-DD" naming a real calendar date. */
+SR_WARN_UNUSED bool date_parse(const char *s, size_t len, int32_t *days);
+/* Format as "YYYY-MM-DD" (out has room for 11 bytes). */
+void date_format(int32_t days, char out[11]);
+/* Today's date in UTC, as days since the epoch. */
+int32_t date_today(void);
+
+/* ---- jansson -------------------------------------------------------------- */
+
+/* Install an allocator for jansson that wipes every block when it is freed,
+ * so the plaintext held in parsed JSON does not linger on the heap. Called
+ * by sr_init; idempotent. */
+void json_install_wiping_allocator(void);
+
+/* ---- process ------------------------------------------------------------- */
+
+/* Monotonic time in nanoseconds. */
+uint64_t now_ns(void);
+
+#endif
