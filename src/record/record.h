@@ -35,8 +35,9 @@ void record_error_format(const record_error *e, char *out, size_t cap);
 /*
  * Parse one JSON text and validate it as a person (record_validate). On
  * success *out is a new reference the caller decrefs. Malformed JSON gives
- * SR_ERR_INVALID with reason "malformed JSON at column N: ..." (jansson's
- * text, which never quotes the input).
+ * SR_ERR_INVALID with reason "malformed JSON at line L column C: ..." in
+ * fixed wording per jansson error code: jansson's own text can quote the
+ * input, which may be an SSN.
  */
 SR_WARN_UNUSED sr_status record_parse(const char *text, size_t len,
                                       int32_t today, json_t **out,
@@ -104,14 +105,34 @@ SR_WARN_UNUSED bool record_norm_ssn(const char *ssn, char out[10]);
  */
 SR_WARN_UNUSED bool record_norm_name(const char *name, char *out, size_t cap);
 
+/* Room for any normalised name of the schema (256 code points, each at
+ * most 4 bytes, with room for expansions such as "ss") and its NUL. */
+#define RECORD_NAME_NORM_CAP 2048u
+
 /* ---- CSV subset ------------------------------------------------------------ */
+
+/*
+ * Column ids (record_csv_layout.col[]) are the positions of the columns in
+ * record_csv_header():
+ *    0 ssn          1 given         2 middle       3 family
+ *    4 suffix       5 birth_date    6 birth_city   7 birth_state
+ *    8 birth_country 9 sex         10 citizenship 11 street
+ *   12 city        13 state        14 postal_code 15 country
+ *   16 address_from 17 agency      18 position    19 kind
+ *   20 employer    21 employment_start
+ * ssn, given, family and birth_date must be in every header; the others
+ * may be left out of it. Cells are capped at 4096 bytes, rows at 65536,
+ * the header line at 4096. See docs/csv.md for the mapping to the
+ * exchange form.
+ */
 
 /* The header line of the CSV subset (docs/csv.md), without newline. */
 const char *record_csv_header(void);
 
 /*
- * Check a CSV header line: the columns must be exactly those of the subset,
- * in any order; unknown or repeated columns are errors naming the column.
+ * Check a CSV header line: columns of the subset in any order; the required
+ * ones (ssn, given, family, birth_date) must be present, others may be
+ * left out; unknown or repeated columns are errors naming the column.
  * The column order is kept in *order (one entry per column, at most
  * RECORD_CSV_MAX_COLS) for record_csv_row.
  */
