@@ -28,6 +28,10 @@
 
 #define KEYFILE_MAGIC "SRVAULT1" /* 8 bytes, no NUL */
 #define KEYFILE_SIZE 136u
+#define KEYFILE_LAYOUT_VERSION 1u
+#define KEYFILE_KDF_ARGON2ID13 1u
+/* The serialized bytes before `sealed`: the associated data of the seal. */
+#define KEYFILE_HEADER_BYTES (KEYFILE_SIZE - CRYPTO_KEY_BYTES - CRYPTO_TAG_BYTES)
 
 typedef struct keyfile {
     uint8_t vault_id[SR_ID_BYTES];
@@ -45,6 +49,11 @@ typedef struct keyfile {
 SR_WARN_UNUSED sr_status keyfile_parse(const uint8_t *p, size_t n,
                                        keyfile *out);
 void keyfile_serialize(const keyfile *kf, uint8_t out[KEYFILE_SIZE]);
+
+/* Set kdf_alg, opslimit and memlimit from a libsodium Argon2id preset:
+ * profile is an sr_kdf_profile (0 moderate, 1 interactive, 2 sensitive).
+ * SR_ERR_INVALID for another value. */
+SR_WARN_UNUSED sr_status keyfile_kdf_preset(keyfile *kf, unsigned profile);
 
 /* Seal root under the passphrase: fills salt, nonce and sealed; vault_id,
  * kdf_alg, opslimit and memlimit must be set. SR_ERR_NOMEM if Argon2id
@@ -65,8 +74,13 @@ enum { INDEX_SSN = 1, INDEX_NAME_DOB = 2 };
 
 typedef struct keyring keyring;
 
+/* KEK versions a ring can hold (one is added per key rotation). */
+#define KEYRING_MAX_KEK_VERSION 1024u
+
 /* Derive the KEKs (versions 1..kek_version) and index keys from root. The
- * ring keeps no copy of root. Errors: SR_ERR_NOMEM. */
+ * ring keeps no copy of root and is read-only once built. Errors:
+ * SR_ERR_NOMEM, SR_ERR_INVALID (kek_version 0 or above
+ * KEYRING_MAX_KEK_VERSION). */
 SR_WARN_UNUSED sr_status keyring_new(keyring **out,
                                      const uint8_t root[CRYPTO_KEY_BYTES],
                                      const uint8_t vault_id[SR_ID_BYTES],
@@ -124,13 +138,19 @@ SR_WARN_UNUSED sr_status crypto_open_class(const uint8_t dk[CRYPTO_KEY_BYTES],
 
 /* ---- blind indexes ------------------------------------------------------------ */
 
-/* Bits to keep so that about INDEX_TARGET_PER_VALUE people share each value
- * at expected_people (clamped to [8, 48]). */
-#define INDEX_TARGET_PER_VALUE 4u
+/* Bits to keep so that between INDEX_TARGET_PER_VALUE and twice that many
+ * people share each value at expected_people (clamped to [8, 48]): several
+ * by design (docs/crypto.md), and few, since a search decrypts them all. */
+#define INDEX_TARGET_PER_VALUE 2u
+#define INDEX_BITS_MIN 8u
+#define INDEX_BITS_MAX 48u
 unsigned crypto_index_bits(uint64_t expected_people);
 
 /* Keyed BLAKE2b of the normalised value under kind's key, truncated to the
- * top `bits` bits, as an integer. */
+ * top `bits` bits, as an integer. An unknown kind or bits outside
+ * [INDEX_BITS_MIN, INDEX_BITS_MAX] is a caller bug and returns
+ * INDEX_INVALID, which is never a value (values are < 2^48). */
+#define INDEX_INVALID UINT64_MAX
 uint64_t crypto_blind_index(const keyring *k, unsigned kind,
                             const uint8_t *in, size_t n, unsigned bits);
 
