@@ -1,0 +1,1122 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * store_sqlite.c - the embedded SQLite backend of the store interface.
+ *
+ * The database holds only what store.h allows: person ids, versions,
+ * wrapped data keys, sealed class envelopes and truncated blind-index
+ * values. Every statement is prepared once (SQLITE_PREPARE_PERSISTENT) and
+ * reused with bound parameters; no SQL text is ever built from data. SQLite
+ * result codes become sr_status in store_status() and nowhere else, and
+ * the message kept on the handle never contains data.
+ *
+ * Schema version 1 (docs/storage.md):
+ *
+ *   meta(key TEXT PRIMARY KEY, value BLOB NOT NULL)
+ *   persons(seq INTEGER PRIMARY KEY,            -- rowid: inserts append
+ *           id BLOB NOT NULL UNIQUE,            -- 16 random bytes
+ *           version INTEGER NOT NULL,           -- record version >= 1
+ *           kek_version INTEGER NOT NULL,       -- KEK wrapping the data key
+ *           wrapped BLOB NOT NULL,              -- nonce || ct || tag
+ *           c0 .. c5 BLOB)                      -- envelopes, NULL = empty
+ *   blind_index(kind INTEGER, value INTEGER, person BLOB,
+ *               PRIMARY KEY(kind, value, person)) WITHOUT ROWID
+ *   blind_index_person ON blind_index(person)   -- replace, shredding
+ *
+ * PRAGMA application_id marks the file as a Strongroom store and
+ * user_version is the schema version. Writers run journal_mode=WAL with
+ * synchronous=FULL (a commit is on disk when it returns: the audit log's
+ * log-then-reveal depends on it) and secure_delete=ON (freed pages are
+ * zeroed, which crypto-shredding needs).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+#include <sqlite3.h>
+
+#include "store/store.h"
+#include "util/util.h"
+
+/* "SRm1": a Strongroom store (PRAGMA application_id, header offset 68). */
+#define STORE_APPLICATION_ID 0x53526d31
+#define STORE_META_MAX 4096u
+/* The most of the file read through mmap (SQLite caps it at its own
+ * SQLITE_MAX_MMAP_SIZE, 2 GiB in Debian's build). */
+#define STORE_SQLITE_MMAP_BYTES "17179869184"
+
+/* Page cache per connection, in KiB (negative cache_size). */
+#ifndef STORE_SQLITE_CACHE_KIB
+#define STORE_SQLITE_CACHE_KIB 262144
+#endif
+/* Readers wait this long for a checkpoint or a writer's lock. */
+#define STORE_BUSY_TIMEOUT_MS 2000
+#define STORE_MSG_MAX 384u
+#define MASK_COUNT (1u << SR_CLASS_COUNT)
+
+/* The fixed statements; the class-mask variants live in mask_stmt. */
+enum {
+    STMT_META_GET,
+    STMT_META_PUT,
+    STMT_BEGIN,
+    STMT_BEGIN_READ,
+    STMT_COMMIT,
+    STMT_ROLLBACK,
+    STMT_SAVEPOINT,
+    STMT_RELEASE,
+    STMT_ROLLBACK_TO,
+    STMT_INSERT,
+    STMT_UPDATE,
+    STMT_VERSION_OF,
+    STMT_INDEX_INSERT,
+    STMT_INDEX_DELETE,
+    STMT_COUNT_PEOPLE,
+    STMT_COUNT_INDEX,
+    STMT_CT_BYTES,
+    STMT_BY_KEK,
+    STMT_PAGE_COUNT,
+    STMT_PAGE_SIZE,
+    STMT_FIXED_COUNT
+};
+
+static const char *const fixed_sql[STMT_FIXED_COUNT] = {
+    [STMT_META_GET] = "SELECT value FROM meta WHERE key = ?1",
+    [STMT_META_PUT] = "INSERT INTO meta(key, value) VALUES(?1, ?2) "
+                      "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+    /* IMMEDIATE: take the write lock at BEGIN, so two writers cannot both
+     * read and then deadlock on the upgrade. */
+    [STMT_BEGIN] = "BEGIN IMMEDIATE",
+    /* A reader's begin holds one snapshot (and one WAL read lock) across
+     * several lookups. */
+    [STMT_BEGIN_READ] = "BEGIN DEFERRED",
+    [STMT_COMMIT] = "COMMIT",
+    [STMT_ROLLBACK] = "ROLLBACK",
+    [STMT_SAVEPOINT] = "SAVEPOINT sr_row",
+    [STMT_RELEASE] = "RELEASE sr_row",
+    [STMT_ROLLBACK_TO] = "ROLLBACK TO sr_row",
+    [STMT_INSERT] = "INSERT INTO persons(id, version, kek_version, wrapped, "
+                    "c0, c1, c2, c3, c4, c5) "
+                    "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    [STMT_UPDATE] = "UPDATE persons SET version = ?2, kek_version = ?3, "
+                    "wrapped = ?4, c0 = ?5, c1 = ?6, c2 = ?7, c3 = ?8, "
+                    "c4 = ?9, c5 = ?10 WHERE id = ?1 AND version = ?11",
+    [STMT_VERSION_OF] = "SELECT version FROM persons WHERE id = ?1",
+    /* OR IGNORE: two former names may give the same truncated value. */
+    [STMT_INDEX_INSERT] = "INSERT OR IGNORE INTO blind_index(kind, value, "
+                          "person) VALUES(?1, ?2, ?3)",
+    [STMT_INDEX_DELETE] = "DELETE FROM blind_index WHERE person = ?1",
+    [STMT_COUNT_PEOPLE] = "SELECT count(*) FROM persons",
+    [STMT_COUNT_INDEX] = "SELECT count(*) FROM blind_index",
+    /* length() of a blob reads only the record header, not the content. */
+    [STMT_CT_BYTES] = "SELECT total(length(wrapped) + ifnull(length(c0), 0) "
+                      "+ ifnull(length(c1), 0) + ifnull(length(c2), 0) "
+                      "+ ifnull(length(c3), 0) + ifnull(length(c4), 0) "
+                      "+ ifnull(length(c5), 0)) FROM persons",
+    [STMT_BY_KEK] = "SELECT kek_version, count(*) FROM persons "
+                    "GROUP BY kek_version",
+    [STMT_PAGE_COUNT] = "PRAGMA page_count",
+    [STMT_PAGE_SIZE] = "PRAGMA page_size",
+};
+
+/* The row-returning queries, one variant per class mask. */
+enum { QUERY_GET, QUERY_LOOKUP, QUERY_SCAN, QUERY_COUNT };
+
+/* ---- migrations ---------------------------------------------------------------- */
+
+/* migrations[i] takes the schema from version i to i + 1. All pending
+ * ones run in one transaction with the user_version bump, so a crash
+ * leaves either the old schema or the new one. */
+static const char *const migrations[] = {
+    /* 0 -> 1 */
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value BLOB NOT NULL);"
+    "CREATE TABLE persons("
+    " seq INTEGER PRIMARY KEY,"
+    " id BLOB NOT NULL UNIQUE,"
+    " version INTEGER NOT NULL,"
+    " kek_version INTEGER NOT NULL,"
+    " wrapped BLOB NOT NULL,"
+    " c0 BLOB, c1 BLOB, c2 BLOB, c3 BLOB, c4 BLOB, c5 BLOB);"
+    "CREATE TABLE blind_index("
+    " kind INTEGER NOT NULL,"
+    " value INTEGER NOT NULL,"
+    " person BLOB NOT NULL,"
+    " PRIMARY KEY(kind, value, person)) WITHOUT ROWID;"
+    "CREATE INDEX blind_index_person ON blind_index(person);",
+};
+_Static_assert(sizeof migrations / sizeof migrations[0] ==
+                   STORE_SCHEMA_VERSION,
+               "one migration per schema version");
+
+struct store {
+    sqlite3 *db;
+    char *path;
+    bool writable;
+    char msg[STORE_MSG_MAX];
+    sqlite3_stmt *fixed[STMT_FIXED_COUNT];
+    sqlite3_stmt *masked[QUERY_COUNT][MASK_COUNT];
+};
+
+/* ---- messages and error mapping ---------------------------------------------- */
+
+static void store_set_msg(store *s, const char *what, const char *detail)
+{
+    if (detail != NULL && detail[0] != '\0')
+        (void)snprintf(s->msg, sizeof s->msg, "%s: %s", what, detail);
+    else
+        (void)snprintf(s->msg, sizeof s->msg, "%s", what);
+}
+
+/* The one place SQLite codes become Strongroom statuses. `what` says what
+ * was being done; the message appends sqlite3_errmsg, which quotes SQL
+ * and constraint names but never bound values. */
+static sr_status store_status(store *s, int rc, const char *what)
+{
+    int saved_errno = errno; /* before anything below can change it */
+    int primary = rc & 0xff;
+    int sys = s->db != NULL ? sqlite3_system_errno(s->db) : 0;
+    sr_status st;
+
+    /* SQLite records the OS error only on some paths: a failed WAL write
+     * during COMMIT leaves sqlite3_system_errno() at 0. The write paths
+     * clear errno before stepping (write_begin), so what errno holds now
+     * came from that step. */
+    if (sys == 0 && primary == SQLITE_IOERR)
+        sys = saved_errno;
+
+    switch (primary) {
+    case SQLITE_OK:
+    case SQLITE_ROW:
+    case SQLITE_DONE:
+        return SR_OK;
+    case SQLITE_FULL:
+        st = SR_ERR_FULL;
+        break;
+    case SQLITE_IOERR:
+        /* A write refused for lack of space or over a file-size limit
+         * (EFBIG, RLIMIT_FSIZE) or quota is a full disk to the user. */
+        st = (sys == ENOSPC || sys == EFBIG || sys == EDQUOT) ? SR_ERR_FULL
+                                                             : SR_ERR_IO;
+        break;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        st = SR_ERR_LOCKED;
+        break;
+    case SQLITE_NOTADB:
+        st = SR_ERR_NOT_VAULT;
+        break;
+    case SQLITE_CORRUPT:
+        st = SR_ERR_CORRUPT;
+        break;
+    case SQLITE_CONSTRAINT:
+        /* persons.id is the only unique column a caller can collide on. */
+        st = (rc == SQLITE_CONSTRAINT_UNIQUE ||
+              rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+                 ? SR_ERR_EXISTS
+                 : SR_ERR_INVALID;
+        break;
+    case SQLITE_NOMEM:
+        st = SR_ERR_NOMEM;
+        break;
+    case SQLITE_CANTOPEN:
+    case SQLITE_PERM:
+    case SQLITE_READONLY:
+        st = SR_ERR_IO;
+        break;
+    case SQLITE_TOOBIG:
+    case SQLITE_RANGE:
+    case SQLITE_MISMATCH:
+        st = SR_ERR_INVALID;
+        break;
+    default:
+        st = SR_ERR_INTERNAL;
+        break;
+    }
+    if (s->db != NULL) {
+        if (primary == SQLITE_IOERR || primary == SQLITE_FULL ||
+            primary == SQLITE_CANTOPEN)
+            /* The extended code says which I/O step failed. */
+            (void)snprintf(s->msg, sizeof s->msg, "%s: %s (code %d, %s)",
+                           what, sqlite3_errmsg(s->db), rc,
+                           sys != 0 ? strerror(sys) : "no OS error");
+        else
+            store_set_msg(s, what, sqlite3_errmsg(s->db));
+    } else {
+        store_set_msg(s, what, sqlite3_errstr(rc));
+    }
+    return st;
+}
+
+/* ---- statements ----------------------------------------------------------------- */
+
+static sr_status stmt_prepare(store *s, const char *sql, sqlite3_stmt **out)
+{
+    int rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
+                                out, NULL);
+    if (rc != SQLITE_OK)
+        return store_status(s, rc, "preparing a statement");
+    return SR_OK;
+}
+
+/* Reset after use: releases the read snapshot and drops the bound
+ * pointers (bound with SQLITE_STATIC, so they must not outlive the call). */
+static void stmt_done(sqlite3_stmt *st)
+{
+    (void)sqlite3_reset(st);
+    (void)sqlite3_clear_bindings(st);
+}
+
+/* Called before every step that may write: see store_status. */
+static void write_begin(void)
+{
+    errno = 0;
+}
+
+/* Step a statement that returns no rows (or whose rows we ignore). */
+static sr_status stmt_exec(store *s, unsigned which, const char *what)
+{
+    sqlite3_stmt *st = s->fixed[which];
+    sr_status r = SR_OK;
+
+    write_begin();
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+        r = store_status(s, rc, what);
+    stmt_done(st);
+    return r;
+}
+
+/* Run a statement that returns one integer. */
+static sr_status stmt_int(store *s, unsigned which, const char *what,
+                          int64_t *out)
+{
+    sqlite3_stmt *st = s->fixed[which];
+    int rc = sqlite3_step(st);
+    sr_status r = SR_OK;
+
+    if (rc == SQLITE_ROW)
+        *out = sqlite3_column_int64(st, 0);
+    else
+        r = rc == SQLITE_DONE ? SR_ERR_INTERNAL : store_status(s, rc, what);
+    stmt_done(st);
+    return r;
+}
+
+static void sql_append(char *dst, size_t cap, size_t *len, const char *src)
+{
+    size_t n = strlen(src);
+    if (*len + n >= cap)
+        n = 0; /* never: the buffer is sized for the longest variant */
+    memcpy(dst + *len, src, n);
+    *len += n;
+    dst[*len] = '\0';
+}
+
+/* The query of kind q returning the classes in mask. Unrequested classes
+ * are selected as NULL literals, so SQLite never reads their (possibly
+ * large, overflow-page) content; column positions stay fixed. Prepared on
+ * first use and kept for the life of the handle. */
+static sr_status masked_stmt(store *s, unsigned q, unsigned mask,
+                             sqlite3_stmt **out)
+{
+    static const char *const heads[QUERY_COUNT] = {
+        "SELECT id, version, kek_version, wrapped",
+        "SELECT p.id, p.version, p.kek_version, p.wrapped",
+        "SELECT id, version, kek_version, wrapped",
+    };
+    static const char *const tails[QUERY_COUNT] = {
+        " FROM persons WHERE id = ?1",
+        (" FROM blind_index AS b JOIN persons AS p ON p.id = b.person"
+         " WHERE b.kind = ?1 AND b.value = ?2"),
+        " FROM persons ORDER BY seq",
+    };
+    static const char *const cols[2][SR_CLASS_COUNT] = {
+        {", c0", ", c1", ", c2", ", c3", ", c4", ", c5"},
+        {", p.c0", ", p.c1", ", p.c2", ", p.c3", ", p.c4", ", p.c5"},
+    };
+    char sql[512];
+    size_t len = 0;
+
+    if (s->masked[q][mask] != NULL) {
+        *out = s->masked[q][mask];
+        return SR_OK;
+    }
+    sql[0] = '\0';
+    sql_append(sql, sizeof sql, &len, heads[q]);
+    for (unsigned c = 0; c < SR_CLASS_COUNT; c++)
+        sql_append(sql, sizeof sql, &len,
+                   (mask & SR_CLASS_BIT(c)) ? cols[q == QUERY_LOOKUP][c]
+                                            : ", NULL");
+    sql_append(sql, sizeof sql, &len, tails[q]);
+    sr_status st = stmt_prepare(s, sql, &s->masked[q][mask]);
+    if (st == SR_OK)
+        *out = s->masked[q][mask];
+    return st;
+}
+
+/* ---- binding and reading rows ------------------------------------------------- */
+
+static int bind_blob(sqlite3_stmt *st, int i, const uint8_t *p, size_t n)
+{
+    if (p == NULL)
+        return sqlite3_bind_null(st, i);
+    return sqlite3_bind_blob64(st, i, p, (sqlite3_uint64)n, SQLITE_STATIC);
+}
+
+/* Bind ?1..?10 of STMT_INSERT / STMT_UPDATE from a row. */
+static int bind_row(sqlite3_stmt *st, const store_row *row)
+{
+    int rc = sqlite3_bind_blob(st, 1, row->id, SR_ID_BYTES, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(st, 2, row->version);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(st, 3, row->kek_version);
+    if (rc == SQLITE_OK)
+        rc = bind_blob(st, 4, row->wrapped, row->wrapped_len);
+    for (int c = 0; rc == SQLITE_OK && c < SR_CLASS_COUNT; c++)
+        rc = bind_blob(st, 5 + c, row->cls[c], row->cls_len[c]);
+    return rc;
+}
+
+static bool row_valid(const store_row *row)
+{
+    if (row == NULL || row->version == 0 || row->kek_version == 0 ||
+        row->wrapped == NULL || row->wrapped_len == 0)
+        return false;
+    for (unsigned c = 0; c < SR_CLASS_COUNT; c++)
+        if (row->cls[c] != NULL && row->cls_len[c] == 0)
+            return false;
+    return true;
+}
+
+/* Read the current result row (id, version, kek_version, wrapped,
+ * c0..c5) into row. Anything that cannot have been written by insert or
+ * replace is damage: SR_ERR_CORRUPT. */
+static sr_status row_read(store *s, sqlite3_stmt *st, store_row *row)
+{
+    const void *id = sqlite3_column_blob(st, 0);
+    int idlen = sqlite3_column_bytes(st, 0);
+    int64_t ver = sqlite3_column_int64(st, 1);
+    int64_t kek = sqlite3_column_int64(st, 2);
+
+    memset(row, 0, sizeof *row);
+    if (id == NULL || idlen != SR_ID_BYTES || ver < 1 || ver > UINT32_MAX ||
+        kek < 1 || kek > UINT32_MAX ||
+        sqlite3_column_type(st, 3) != SQLITE_BLOB) {
+        store_set_msg(s, "a stored person row is malformed", NULL);
+        return SR_ERR_CORRUPT;
+    }
+    memcpy(row->id, id, SR_ID_BYTES);
+    row->version = (uint32_t)ver;
+    row->kek_version = (uint32_t)kek;
+    row->wrapped = sqlite3_column_blob(st, 3);
+    row->wrapped_len = (size_t)sqlite3_column_bytes(st, 3);
+    for (int c = 0; c < SR_CLASS_COUNT; c++) {
+        int type = sqlite3_column_type(st, 4 + c);
+        if (type == SQLITE_NULL)
+            continue;
+        if (type != SQLITE_BLOB) {
+            store_set_msg(s, "a stored class column is not a blob", NULL);
+            return SR_ERR_CORRUPT;
+        }
+        row->cls[c] = sqlite3_column_blob(st, 4 + c);
+        row->cls_len[c] = (size_t)sqlite3_column_bytes(st, 4 + c);
+        if (row->cls[c] == NULL) { /* an empty blob: never an envelope */
+            store_set_msg(s, "a stored class envelope is empty", NULL);
+            return SR_ERR_CORRUPT;
+        }
+    }
+    if (row->wrapped == NULL) {
+        store_set_msg(s, "a stored wrapped key is empty", NULL);
+        return SR_ERR_CORRUPT;
+    }
+    return SR_OK;
+}
+
+/* Step st to the end, handing each row to fn. */
+static sr_status rows_walk(store *s, sqlite3_stmt *st, store_row_fn fn,
+                           void *ctx, const char *what, size_t *count)
+{
+    sr_status r = SR_OK;
+    store_row row;
+    int rc;
+
+    *count = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        r = row_read(s, st, &row);
+        if (r != SR_OK)
+            goto cleanup;
+        (*count)++;
+        r = fn(ctx, &row);
+        if (r != SR_OK)
+            goto cleanup;
+    }
+    if (rc != SQLITE_DONE)
+        r = store_status(s, rc, what);
+cleanup:
+    stmt_done(st);
+    return r;
+}
+
+/* ---- opening ---------------------------------------------------------------------- */
+
+static uint32_t be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+           (uint32_t)p[2] << 8 | (uint32_t)p[3];
+}
+
+static bool file_nonempty(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0 && sb.st_size > 0;
+}
+
+/*
+ * Look at the 100-byte database header ourselves before SQLite does, so a
+ * foreign or damaged file is refused with a clear message instead of a
+ * lazy SQLITE_NOTADB on some later query (or, for a truncated file, quiet
+ * use of what is left). SQLite's file format, section 1.3: magic at 0,
+ * page size at 16, change counter at 24, size in pages at 28 (valid when
+ * the counter at 92 matches), application id at 68.
+ */
+static sr_status store_check_header(store *s, const char *path)
+{
+    uint8_t h[100];
+    struct stat sb;
+    char wal[4096];
+    sr_status st = SR_OK;
+    ssize_t got;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0) {
+        store_set_msg(s, "cannot open the database file", strerror(errno));
+        return errno == ENOENT ? SR_ERR_NOT_FOUND : SR_ERR_IO;
+    }
+    if (fstat(fd, &sb) != 0) {
+        store_set_msg(s, "cannot stat the database file", strerror(errno));
+        st = SR_ERR_IO;
+        goto cleanup;
+    }
+    got = read(fd, h, sizeof h);
+    if (got < 0) {
+        store_set_msg(s, "cannot read the database file", strerror(errno));
+        st = SR_ERR_IO;
+        goto cleanup;
+    }
+    if ((size_t)got < sizeof h ||
+        memcmp(h, "SQLite format 3", 16) != 0) {
+        store_set_msg(s, "not a Strongroom store",
+                      "the file is not an SQLite database (or is truncated)");
+        st = SR_ERR_NOT_VAULT;
+        goto cleanup;
+    }
+    if (be32(h + 68) != STORE_APPLICATION_ID) {
+        store_set_msg(s, "not a Strongroom store",
+                      "an SQLite database of another application");
+        st = SR_ERR_NOT_VAULT;
+        goto cleanup;
+    }
+    uint32_t page = (uint32_t)h[16] << 8 | h[17];
+    if (page == 1)
+        page = 65536;
+    uint32_t pages = be32(h + 28);
+    /* With a live write-ahead log the main file may lag the header; SQLite
+     * then decides (a damaged log reads as SQLITE_CORRUPT). */
+    int w = snprintf(wal, sizeof wal, "%s-wal", path);
+    bool wal_live = w > 0 && (size_t)w < sizeof wal && file_nonempty(wal);
+    if (!wal_live && be32(h + 24) == be32(h + 92) && pages > 0 &&
+        (uint64_t)sb.st_size < (uint64_t)pages * page) {
+        store_set_msg(s, "not a Strongroom store",
+                      "the database file is truncated");
+        st = SR_ERR_NOT_VAULT;
+        goto cleanup;
+    }
+cleanup:
+    (void)close(fd);
+    return st;
+}
+
+static sr_status store_pragma(store *s, const char *sql)
+{
+    char *err = NULL;
+    int rc = sqlite3_exec(s->db, sql, NULL, NULL, &err);
+    sqlite3_free(err); /* sqlite3_errmsg still holds the text */
+    if (rc != SQLITE_OK)
+        return store_status(s, rc, "setting up the connection");
+    return SR_OK;
+}
+
+/* Bring the schema to STORE_SCHEMA_VERSION in one transaction. */
+static sr_status store_migrate(store *s)
+{
+    sr_status st;
+    sqlite3_stmt *q = NULL;
+    int64_t have = 0;
+    int rc;
+
+    st = stmt_prepare(s, "PRAGMA user_version", &q);
+    if (st != SR_OK)
+        goto cleanup;
+    rc = sqlite3_step(q);
+    if (rc != SQLITE_ROW) {
+        st = store_status(s, rc, "reading the schema version");
+        goto cleanup;
+    }
+    have = sqlite3_column_int64(q, 0);
+    (void)sqlite3_reset(q);
+    if (have > (int64_t)STORE_SCHEMA_VERSION || have < 0) {
+        store_set_msg(s, "the store has a newer schema than this program",
+                      "upgrade Strongroom");
+        st = SR_ERR_VERSION;
+        goto cleanup;
+    }
+    if (have == STORE_SCHEMA_VERSION)
+        goto cleanup;
+    if (!s->writable) {
+        store_set_msg(s, "the store needs a schema upgrade",
+                      "open it for writing once");
+        st = SR_ERR_VERSION;
+        goto cleanup;
+    }
+    st = store_pragma(s, "BEGIN IMMEDIATE");
+    if (st != SR_OK)
+        goto cleanup;
+    for (int64_t v = have; v < (int64_t)STORE_SCHEMA_VERSION; v++) {
+        st = store_pragma(s, migrations[v]);
+        if (st != SR_OK)
+            goto rollback;
+    }
+    /* A pragma takes no parameters; the value is our own constant. */
+    char sql[64];
+    (void)snprintf(sql, sizeof sql, "PRAGMA user_version = %u",
+                   STORE_SCHEMA_VERSION);
+    st = store_pragma(s, sql);
+    if (st != SR_OK)
+        goto rollback;
+    st = store_pragma(s, "COMMIT");
+    if (st == SR_OK)
+        goto cleanup;
+rollback:
+    if (!sqlite3_get_autocommit(s->db))
+        (void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+cleanup:
+    (void)sqlite3_finalize(q);
+    return st;
+}
+
+static sr_status sqlite_open(store **out, const char *location,
+                             unsigned flags)
+{
+    sr_status st = SR_OK;
+    store *s = NULL;
+    bool create = (flags & STORE_OPEN_CREATE) != 0;
+    int oflags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
+    int rc;
+
+    *out = NULL;
+    s = calloc(1, sizeof *s);
+    if (s == NULL)
+        return SR_ERR_NOMEM;
+    *out = s;
+    s->writable = create || (flags & STORE_OPEN_WRITE) != 0;
+    if (location == NULL || location[0] == '\0') {
+        store_set_msg(s, "no database path", NULL);
+        st = SR_ERR_INVALID;
+        goto cleanup;
+    }
+    s->path = strdup(location);
+    if (s->path == NULL) {
+        st = SR_ERR_NOMEM;
+        goto cleanup;
+    }
+    if (create) {
+        if (file_nonempty(location)) {
+            store_set_msg(s, "a database already exists there", NULL);
+            st = SR_ERR_EXISTS;
+            goto cleanup;
+        }
+        oflags |= SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    } else {
+        st = store_check_header(s, location);
+        if (st != SR_OK)
+            goto cleanup;
+        /* Readers open read-write too, and are held to reading by
+         * query_only below: a SQLITE_OPEN_READONLY connection cannot create
+         * the WAL index (-shm) when no writer is about, and then re-reads
+         * the WAL and drops its page cache at every transaction, which made
+         * each lookup ten times slower. */
+        oflags |= SQLITE_OPEN_READWRITE;
+    }
+    rc = sqlite3_open_v2(location, &s->db, oflags, NULL);
+    if (rc != SQLITE_OK) {
+        st = store_status(s, rc, "opening the database");
+        goto cleanup;
+    }
+    (void)sqlite3_extended_result_codes(s->db, 1);
+    rc = sqlite3_busy_timeout(s->db, STORE_BUSY_TIMEOUT_MS);
+    if (rc != SQLITE_OK) {
+        st = store_status(s, rc, "setting the busy timeout");
+        goto cleanup;
+    }
+    if (create) {
+        /* Stamp the file before it turns to WAL mode, so the mark reaches
+         * the main file at once and store_check_header can see it. */
+        char sql[64];
+        (void)snprintf(sql, sizeof sql, "PRAGMA application_id = %d",
+                       STORE_APPLICATION_ID);
+        st = store_pragma(s, sql);
+        if (st != SR_OK)
+            goto cleanup;
+    }
+    {
+        char sql[64];
+        (void)snprintf(sql, sizeof sql, "PRAGMA cache_size = -%d",
+                       STORE_SQLITE_CACHE_KIB);
+        st = store_pragma(s, sql);
+        if (st != SR_OK)
+            goto cleanup;
+    }
+    /* Read pages through a memory map: a search touches a few random rows
+     * (every blind-index candidate), and mapping them is cheaper than
+     * copying each into the page cache. Writes still go through write(). */
+    st = store_pragma(s, "PRAGMA mmap_size = " STORE_SQLITE_MMAP_BYTES);
+    if (st == SR_OK)
+        st = store_pragma(s, "PRAGMA temp_store = MEMORY");
+    if (st == SR_OK && !s->writable)
+        st = store_pragma(s, "PRAGMA query_only = ON");
+    if (st != SR_OK)
+        goto cleanup;
+    if (s->writable) {
+        st = store_pragma(s, "PRAGMA journal_mode = WAL;"
+                             "PRAGMA synchronous = FULL;"
+                             "PRAGMA secure_delete = ON;");
+        if (st != SR_OK)
+            goto cleanup;
+    }
+    /* Also catches what the header check cannot: SQLite's own verdict
+     * (SQLITE_NOTADB) on the rest of page 1. */
+    {
+        int64_t app = 0;
+        sqlite3_stmt *q = NULL;
+        st = stmt_prepare(s, "PRAGMA application_id", &q);
+        if (st == SR_OK) {
+            rc = sqlite3_step(q);
+            if (rc == SQLITE_ROW)
+                app = sqlite3_column_int64(q, 0);
+            else
+                st = store_status(s, rc, "reading the database header");
+        }
+        (void)sqlite3_finalize(q);
+        if (st == SR_ERR_CORRUPT)
+            st = SR_ERR_NOT_VAULT;
+        if (st != SR_OK)
+            goto cleanup;
+        if (app != STORE_APPLICATION_ID) {
+            store_set_msg(s, "not a Strongroom store",
+                          "an SQLite database of another application");
+            st = SR_ERR_NOT_VAULT;
+            goto cleanup;
+        }
+    }
+    st = store_migrate(s);
+    if (st != SR_OK)
+        goto cleanup;
+    for (unsigned i = 0; i < STMT_FIXED_COUNT; i++) {
+        st = stmt_prepare(s, fixed_sql[i], &s->fixed[i]);
+        if (st != SR_OK)
+            goto cleanup;
+    }
+    s->msg[0] = '\0';
+cleanup:
+    /* On failure the handle stays in *out so the caller can read the
+     * message; it closes it. */
+    return st;
+}
+
+static void sqlite_close(store *s)
+{
+    if (s == NULL)
+        return;
+    for (unsigned i = 0; i < STMT_FIXED_COUNT; i++)
+        (void)sqlite3_finalize(s->fixed[i]);
+    for (unsigned q = 0; q < QUERY_COUNT; q++)
+        for (unsigned m = 0; m < MASK_COUNT; m++)
+            (void)sqlite3_finalize(s->masked[q][m]);
+    if (s->db != NULL && !sqlite3_get_autocommit(s->db))
+        (void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    (void)sqlite3_close_v2(s->db);
+    free(s->path);
+    free(s);
+}
+
+static const char *sqlite_errmsg(const store *s)
+{
+    if (s == NULL)
+        return "out of memory";
+    return s->msg[0] != '\0' ? s->msg : "no error";
+}
+
+/* ---- meta ------------------------------------------------------------------------- */
+
+static sr_status sqlite_meta_get(store *s, const char *key, uint8_t *buf,
+                                 size_t cap, size_t *len)
+{
+    sqlite3_stmt *st = s->fixed[STMT_META_GET];
+    sr_status r = SR_OK;
+    int rc = sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+
+    *len = 0;
+    if (rc != SQLITE_OK) {
+        r = store_status(s, rc, "reading a meta value");
+        goto cleanup;
+    }
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE) {
+        store_set_msg(s, "no such meta value", NULL);
+        r = SR_ERR_NOT_FOUND;
+        goto cleanup;
+    }
+    if (rc != SQLITE_ROW) {
+        r = store_status(s, rc, "reading a meta value");
+        goto cleanup;
+    }
+    const void *v = sqlite3_column_blob(st, 0);
+    size_t n = (size_t)sqlite3_column_bytes(st, 0);
+    *len = n;
+    if (n > cap) {
+        store_set_msg(s, "a meta value is larger than the buffer", NULL);
+        r = SR_ERR_INVALID;
+        goto cleanup;
+    }
+    if (n > 0)
+        memcpy(buf, v, n);
+cleanup:
+    stmt_done(st);
+    return r;
+}
+
+static sr_status sqlite_meta_put(store *s, const char *key, const uint8_t *v,
+                                 size_t len)
+{
+    sqlite3_stmt *st = s->fixed[STMT_META_PUT];
+    sr_status r = SR_OK;
+    int rc;
+
+    if (len > STORE_META_MAX || (v == NULL && len > 0)) {
+        store_set_msg(s, "a meta value is too large", NULL);
+        return SR_ERR_INVALID;
+    }
+    rc = sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        /* zeroblob-safe: a NULL pointer with len 0 would bind SQL NULL. */
+        rc = sqlite3_bind_blob(st, 2, len ? (const void *)v : (const void *)"",
+                               (int)len, SQLITE_STATIC);
+    write_begin();
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE)
+        r = store_status(s, rc, "writing a meta value");
+    stmt_done(st);
+    return r;
+}
+
+/* ---- transactions ------------------------------------------------------------------ */
+
+static sr_status sqlite_begin(store *s)
+{
+    return stmt_exec(s, s->writable ? STMT_BEGIN : STMT_BEGIN_READ,
+                     "starting a transaction");
+}
+
+static sr_status sqlite_commit(store *s)
+{
+    return stmt_exec(s, STMT_COMMIT, "committing");
+}
+
+static sr_status sqlite_rollback(store *s)
+{
+    /* SQLite rolls back by itself after some errors (SQLITE_FULL, IOERR,
+     * NOMEM); then there is nothing left to undo. */
+    if (sqlite3_get_autocommit(s->db))
+        return SR_OK;
+    return stmt_exec(s, STMT_ROLLBACK, "rolling back");
+}
+
+/* Each insert or replace runs in a savepoint: the person row and its
+ * index rows land together or not at all, inside or outside a caller's
+ * transaction. */
+static sr_status row_savepoint_end(store *s, sr_status r)
+{
+    if (r == SR_OK) {
+        r = stmt_exec(s, STMT_RELEASE, "releasing a savepoint");
+        if (r == SR_OK)
+            return SR_OK;
+    }
+    /* After an automatic rollback the savepoint is gone with the rest. */
+    if (!sqlite3_get_autocommit(s->db)) {
+        char keep[STORE_MSG_MAX];
+        memcpy(keep, s->msg, sizeof keep);
+        (void)stmt_exec(s, STMT_ROLLBACK_TO, "rolling back a savepoint");
+        (void)stmt_exec(s, STMT_RELEASE, "releasing a savepoint");
+        memcpy(s->msg, keep, sizeof keep);
+    }
+    return r;
+}
+
+static sr_status index_write(store *s, const uint8_t id[SR_ID_BYTES],
+                             const store_index *idx, size_t nidx)
+{
+    sqlite3_stmt *st = s->fixed[STMT_INDEX_INSERT];
+    sr_status r = SR_OK;
+
+    for (size_t i = 0; i < nidx && r == SR_OK; i++) {
+        int rc = sqlite3_bind_int(st, 1, idx[i].kind);
+        if (rc == SQLITE_OK)
+            /* Values are < 2^48 and fit an SQLite integer unchanged. */
+            rc = sqlite3_bind_int64(st, 2, (sqlite3_int64)idx[i].value);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_bind_blob(st, 3, id, SR_ID_BYTES, SQLITE_STATIC);
+        write_begin();
+        if (rc == SQLITE_OK)
+            rc = sqlite3_step(st);
+        if (rc != SQLITE_DONE)
+            r = store_status(s, rc, "writing an index row");
+        stmt_done(st);
+    }
+    return r;
+}
+
+static sr_status sqlite_insert(store *s, const store_row *row,
+                               const store_index *idx, size_t nidx)
+{
+    sqlite3_stmt *st = s->fixed[STMT_INSERT];
+    sr_status r;
+    int rc;
+
+    if (!row_valid(row) || (idx == NULL && nidx > 0)) {
+        store_set_msg(s, "insert: malformed row", NULL);
+        return SR_ERR_INVALID;
+    }
+    r = stmt_exec(s, STMT_SAVEPOINT, "starting a savepoint");
+    if (r != SR_OK)
+        return r;
+    rc = bind_row(st, row);
+    write_begin();
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE) {
+        r = store_status(s, rc, "inserting a person");
+        if (r == SR_ERR_EXISTS)
+            store_set_msg(s, "inserting a person", "the id is taken");
+    }
+    stmt_done(st);
+    if (r == SR_OK)
+        r = index_write(s, row->id, idx, nidx);
+    return row_savepoint_end(s, r);
+}
+
+static sr_status sqlite_replace(store *s, const store_row *row,
+                                const store_index *idx, size_t nidx)
+{
+    sqlite3_stmt *st = s->fixed[STMT_UPDATE];
+    sr_status r;
+    int rc;
+
+    if (!row_valid(row) || row->version < 2 || (idx == NULL && nidx > 0)) {
+        store_set_msg(s, "replace: malformed row", NULL);
+        return SR_ERR_INVALID;
+    }
+    r = stmt_exec(s, STMT_SAVEPOINT, "starting a savepoint");
+    if (r != SR_OK)
+        return r;
+    rc = bind_row(st, row);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(st, 11, (sqlite3_int64)row->version - 1);
+    write_begin();
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE)
+        r = store_status(s, rc, "replacing a person");
+    stmt_done(st);
+    if (r == SR_OK && sqlite3_changes(s->db) != 1) {
+        /* Tell a moved version from a missing person. */
+        sqlite3_stmt *q = s->fixed[STMT_VERSION_OF];
+        rc = sqlite3_bind_blob(q, 1, row->id, SR_ID_BYTES, SQLITE_STATIC);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_step(q);
+        if (rc == SQLITE_ROW) {
+            store_set_msg(s, "replacing a person",
+                          "the record changed since it was read");
+            r = SR_ERR_CONFLICT;
+        } else if (rc == SQLITE_DONE) {
+            store_set_msg(s, "replacing a person", "no such person");
+            r = SR_ERR_NOT_FOUND;
+        } else {
+            r = store_status(s, rc, "replacing a person");
+        }
+        stmt_done(q);
+    }
+    if (r == SR_OK) {
+        sqlite3_stmt *d = s->fixed[STMT_INDEX_DELETE];
+        rc = sqlite3_bind_blob(d, 1, row->id, SR_ID_BYTES, SQLITE_STATIC);
+        write_begin();
+        if (rc == SQLITE_OK)
+            rc = sqlite3_step(d);
+        if (rc != SQLITE_DONE)
+            r = store_status(s, rc, "deleting old index rows");
+        stmt_done(d);
+    }
+    if (r == SR_OK)
+        r = index_write(s, row->id, idx, nidx);
+    return row_savepoint_end(s, r);
+}
+
+/* ---- reading ------------------------------------------------------------------------ */
+
+static sr_status check_mask(store *s, unsigned mask)
+{
+    if (mask & ~(unsigned)SR_CLASS_ALL) {
+        store_set_msg(s, "unknown class in the class mask", NULL);
+        return SR_ERR_INVALID;
+    }
+    return SR_OK;
+}
+
+static sr_status sqlite_get(store *s, const uint8_t id[SR_ID_BYTES],
+                            unsigned class_mask, store_row_fn fn, void *ctx)
+{
+    sqlite3_stmt *st = NULL;
+    size_t count = 0;
+    sr_status r = check_mask(s, class_mask);
+
+    if (r == SR_OK)
+        r = masked_stmt(s, QUERY_GET, class_mask, &st);
+    if (r != SR_OK)
+        return r;
+    int rc = sqlite3_bind_blob(st, 1, id, SR_ID_BYTES, SQLITE_STATIC);
+    if (rc != SQLITE_OK) {
+        stmt_done(st);
+        return store_status(s, rc, "reading a person");
+    }
+    r = rows_walk(s, st, fn, ctx, "reading a person", &count);
+    if (r == SR_OK && count == 0) {
+        store_set_msg(s, "no such person", NULL);
+        r = SR_ERR_NOT_FOUND;
+    }
+    return r;
+}
+
+static sr_status sqlite_lookup(store *s, uint8_t kind, uint64_t value,
+                               unsigned class_mask, store_row_fn fn,
+                               void *ctx)
+{
+    sqlite3_stmt *st = NULL;
+    size_t count = 0;
+    sr_status r = check_mask(s, class_mask);
+
+    if (r == SR_OK)
+        r = masked_stmt(s, QUERY_LOOKUP, class_mask, &st);
+    if (r != SR_OK)
+        return r;
+    int rc = sqlite3_bind_int(st, 1, kind);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(st, 2, (sqlite3_int64)value);
+    if (rc != SQLITE_OK) {
+        stmt_done(st);
+        return store_status(s, rc, "searching the index");
+    }
+    return rows_walk(s, st, fn, ctx, "searching the index", &count);
+}
+
+static sr_status sqlite_scan(store *s, unsigned class_mask, store_row_fn fn,
+                             void *ctx)
+{
+    sqlite3_stmt *st = NULL;
+    size_t count = 0;
+    sr_status r = check_mask(s, class_mask);
+
+    if (r == SR_OK)
+        r = masked_stmt(s, QUERY_SCAN, class_mask, &st);
+    if (r != SR_OK)
+        return r;
+    return rows_walk(s, st, fn, ctx, "scanning", &count);
+}
+
+static sr_status sqlite_stats(store *s, store_stats *out)
+{
+    store_stats stt;
+    int64_t n = 0, pages = 0, page_size = 0;
+    sr_status r;
+    sqlite3_stmt *st;
+    int rc;
+    char wal[4096];
+    struct stat sb;
+
+    memset(&stt, 0, sizeof stt);
+    r = stmt_int(s, STMT_COUNT_PEOPLE, "counting people", &n);
+    if (r != SR_OK)
+        return r;
+    stt.people = (uint64_t)n;
+    r = stmt_int(s, STMT_COUNT_INDEX, "counting index rows", &n);
+    if (r != SR_OK)
+        return r;
+    stt.index_entries = (uint64_t)n;
+    r = stmt_int(s, STMT_PAGE_COUNT, "reading the page count", &pages);
+    if (r == SR_OK)
+        r = stmt_int(s, STMT_PAGE_SIZE, "reading the page size", &page_size);
+    if (r != SR_OK)
+        return r;
+    stt.db_bytes = (uint64_t)pages * (uint64_t)page_size;
+
+    st = s->fixed[STMT_CT_BYTES];
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        stt.ciphertext_bytes = (uint64_t)sqlite3_column_double(st, 0);
+    else
+        r = store_status(s, rc, "summing ciphertext");
+    stmt_done(st);
+    if (r != SR_OK)
+        return r;
+
+    /* people_by_kek[v - 1] for KEK versions 1..8 (the layout of
+     * sr_vault_stats). */
+    st = s->fixed[STMT_BY_KEK];
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t v = sqlite3_column_int64(st, 0);
+        if (v >= 1 && v <= 8)
+            stt.people_by_kek[v - 1] = (uint64_t)sqlite3_column_int64(st, 1);
+    }
+    if (rc != SQLITE_DONE)
+        r = store_status(s, rc, "counting people per key version");
+    stmt_done(st);
+    if (r != SR_OK)
+        return r;
+
+    int w = snprintf(wal, sizeof wal, "%s-wal", s->path);
+    if (w > 0 && (size_t)w < sizeof wal && stat(wal, &sb) == 0)
+        stt.wal_bytes = (uint64_t)sb.st_size;
+    *out = stt;
+    return SR_OK;
+}
+
+const store_ops store_sqlite_ops = {
+    .name = "sqlite",
+    .open = sqlite_open,
+    .close = sqlite_close,
+    .errmsg = sqlite_errmsg,
+    .meta_get = sqlite_meta_get,
+    .meta_put = sqlite_meta_put,
+    .begin = sqlite_begin,
+    .commit = sqlite_commit,
+    .rollback = sqlite_rollback,
+    .insert = sqlite_insert,
+    .replace = sqlite_replace,
+    .get = sqlite_get,
+    .lookup = sqlite_lookup,
+    .scan = sqlite_scan,
+    .stats = sqlite_stats,
+};

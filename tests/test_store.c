@@ -1,0 +1,823 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * test_store.c - the SQLite store backend (src/store/store_sqlite.c)
+ * against the contract of store.h, on a fresh temporary directory per
+ * test: rows, class masks, blind-index lookup, optimistic replace, scan
+ * order, meta values, transactions, refusal of foreign files, stats, and
+ * a full disk (RLIMIT_FSIZE in a child) that must not lose committed rows.
+ * The "ciphertext" here is opaque filler: the store never looks inside.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "crypto/crypto.h" /* the index kinds */
+#include "store/store.h"
+#include "strongroom/strongroom.h"
+#include "util/util.h"
+
+static const store_ops *ops = &store_sqlite_ops;
+
+typedef struct fixture {
+    char dir[256];
+    char db[320];
+    store *s;
+} fixture;
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    if (f == NULL)
+        return -1;
+    const char *tmp = getenv("TMPDIR");
+    int w = snprintf(f->dir, sizeof f->dir, "%s/sr_store_XXXXXX",
+                     tmp ? tmp : "/tmp");
+    if (w < 0 || (size_t)w >= sizeof f->dir || mkdtemp(f->dir) == NULL) {
+        free(f);
+        return -1;
+    }
+    w = snprintf(f->db, sizeof f->db, "%s/vault.db", f->dir);
+    if (w < 0 || (size_t)w >= sizeof f->db) {
+        free(f);
+        return -1;
+    }
+    *state = f;
+    return 0;
+}
+
+static void remove_with_suffix(const char *base, const char *suffix)
+{
+    char p[400];
+    int w = snprintf(p, sizeof p, "%s%s", base, suffix);
+    if (w > 0 && (size_t)w < sizeof p)
+        (void)unlink(p);
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    if (f->s != NULL)
+        ops->close(f->s);
+    remove_with_suffix(f->db, "");
+    remove_with_suffix(f->db, "-wal");
+    remove_with_suffix(f->db, "-shm");
+    remove_with_suffix(f->db, "-journal");
+    remove_with_suffix(f->dir, "/other.db");
+    remove_with_suffix(f->dir, "/junk.db");
+    remove_with_suffix(f->dir, "/short.db");
+    (void)rmdir(f->dir);
+    free(f);
+    return 0;
+}
+
+static store *open_or_fail(const char *path, unsigned flags)
+{
+    store *s = NULL;
+    sr_status st = ops->open(&s, path, flags);
+    if (st != SR_OK)
+        fail_msg("open: %s: %s", sr_status_str(st),
+                 s ? ops->errmsg(s) : "?");
+    return s;
+}
+
+static void create_store(fixture *f)
+{
+    f->s = open_or_fail(f->db, STORE_OPEN_CREATE | STORE_OPEN_WRITE);
+}
+
+static void reopen(fixture *f, unsigned flags)
+{
+    ops->close(f->s);
+    f->s = open_or_fail(f->db, flags);
+}
+
+/* A person built from a small number: id, wrapped key and each class are
+ * recognisable filler. */
+typedef struct person_bytes {
+    store_row row;
+    uint8_t wrapped[72];
+    uint8_t cls[SR_CLASS_COUNT][64];
+} person_bytes;
+
+static void person_make(person_bytes *p, uint32_t n, uint32_t version,
+                        unsigned present_mask)
+{
+    memset(p, 0, sizeof *p);
+    for (unsigned i = 0; i < SR_ID_BYTES; i++)
+        p->row.id[i] = (uint8_t)(n >> (8 * (i % 4))) ^ (uint8_t)(i * 17);
+    p->row.version = version;
+    p->row.kek_version = 1 + n % 2;
+    memset(p->wrapped, (int)(n & 0xff), sizeof p->wrapped);
+    p->row.wrapped = p->wrapped;
+    p->row.wrapped_len = sizeof p->wrapped;
+    for (unsigned c = 0; c < SR_CLASS_COUNT; c++) {
+        if (!(present_mask & SR_CLASS_BIT(c)))
+            continue;
+        size_t len = 41 + (n + c) % 20;
+        memset(p->cls[c], (int)((n * 7 + c + version) & 0xff), len);
+        p->row.cls[c] = p->cls[c];
+        p->row.cls_len[c] = len;
+    }
+}
+
+/* Collects rows handed to a callback. */
+typedef struct collected {
+    size_t n;
+    uint8_t ids[64][SR_ID_BYTES];
+    uint32_t versions[64];
+    unsigned present[64]; /* which classes came back */
+    bool match[64];       /* every returned class equals the expected */
+    const person_bytes *expect; /* optional: compare bytes with this */
+} collected;
+
+static sr_status collect(void *ctx, const store_row *row)
+{
+    collected *c = ctx;
+    if (c->n >= 64)
+        return SR_ERR_INTERNAL;
+    memcpy(c->ids[c->n], row->id, SR_ID_BYTES);
+    c->versions[c->n] = row->version;
+    c->present[c->n] = 0;
+    c->match[c->n] = true;
+    for (unsigned k = 0; k < SR_CLASS_COUNT; k++) {
+        if (row->cls[k] == NULL)
+            continue;
+        c->present[c->n] |= SR_CLASS_BIT(k);
+        if (c->expect != NULL &&
+            (row->cls_len[k] != c->expect->row.cls_len[k] ||
+             memcmp(row->cls[k], c->expect->cls[k], row->cls_len[k]) != 0))
+            c->match[c->n] = false;
+    }
+    if (c->expect != NULL &&
+        (row->wrapped_len != c->expect->row.wrapped_len ||
+         memcmp(row->wrapped, c->expect->wrapped, row->wrapped_len) != 0 ||
+         row->kek_version != c->expect->row.kek_version))
+        c->match[c->n] = false;
+    c->n++;
+    return SR_OK;
+}
+
+static void insert_person(store *s, uint32_t n, const store_index *idx,
+                          size_t nidx)
+{
+    person_bytes p;
+    person_make(&p, n, 1, SR_CLASS_ALL);
+    sr_status st = ops->insert(s, &p.row, idx, nidx);
+    if (st != SR_OK)
+        fail_msg("insert %u: %s: %s", n, sr_status_str(st), ops->errmsg(s));
+}
+
+/* ---- tests -------------------------------------------------------------- */
+
+static void create_then_reopen_gives_an_empty_store(void **state)
+{
+    fixture *f = *state;
+    store_stats st;
+    create_store(f);
+    reopen(f, 0);
+    assert_int_equal(ops->stats(f->s, &st), SR_OK);
+    assert_int_equal(st.people, 0);
+    assert_int_equal(st.index_entries, 0);
+    assert_true(st.db_bytes > 0);
+}
+
+static void create_refuses_an_existing_database(void **state)
+{
+    fixture *f = *state;
+    store *s = NULL;
+    create_store(f);
+    insert_person(f->s, 1, NULL, 0);
+    ops->close(f->s);
+    f->s = NULL;
+    assert_int_equal(ops->open(&s, f->db, STORE_OPEN_CREATE | STORE_OPEN_WRITE),
+                     SR_ERR_EXISTS);
+    ops->close(s);
+}
+
+static void open_of_missing_file_is_not_found(void **state)
+{
+    fixture *f = *state;
+    store *s = NULL;
+    assert_int_equal(ops->open(&s, f->db, 0), SR_ERR_NOT_FOUND);
+    assert_non_null(s);
+    assert_non_null(strstr(ops->errmsg(s), "cannot open"));
+    ops->close(s);
+}
+
+static void get_returns_only_the_requested_classes(void **state)
+{
+    fixture *f = *state;
+    person_bytes p;
+    create_store(f);
+    /* Contact and biometric classes empty. */
+    unsigned present = SR_CLASS_ALL & ~(SR_CLASS_BIT(SR_CLASS_CONTACT) |
+                                        SR_CLASS_BIT(SR_CLASS_BIOMETRIC));
+    person_make(&p, 42, 1, present);
+    assert_int_equal(ops->insert(f->s, &p.row, NULL, 0), SR_OK);
+    for (unsigned mask = 0; mask <= SR_CLASS_ALL; mask++) {
+        collected c = {.expect = &p};
+        assert_int_equal(ops->get(f->s, p.row.id, mask, collect, &c), SR_OK);
+        assert_int_equal(c.n, 1);
+        assert_memory_equal(c.ids[0], p.row.id, SR_ID_BYTES);
+        assert_int_equal(c.versions[0], 1);
+        assert_int_equal(c.present[0], mask & present);
+        assert_true(c.match[0]);
+    }
+    collected c = {0};
+    uint8_t other[SR_ID_BYTES] = {0};
+    assert_int_equal(ops->get(f->s, other, SR_CLASS_ALL, collect, &c),
+                     SR_ERR_NOT_FOUND);
+    assert_int_equal(c.n, 0);
+    assert_int_equal(ops->get(f->s, p.row.id, SR_CLASS_ALL + 1, collect, &c),
+                     SR_ERR_INVALID);
+}
+
+static void insert_of_a_taken_id_is_exists_and_keeps_the_first(void **state)
+{
+    fixture *f = *state;
+    person_bytes p, q;
+    store_index idx = {INDEX_SSN, 77};
+    create_store(f);
+    person_make(&p, 5, 1, SR_CLASS_ALL);
+    assert_int_equal(ops->insert(f->s, &p.row, NULL, 0), SR_OK);
+    person_make(&q, 5, 1, SR_CLASS_BIT(0));
+    q.wrapped[0] ^= 1;
+    assert_int_equal(ops->insert(f->s, &q.row, &idx, 1), SR_ERR_EXISTS);
+    assert_non_null(strstr(ops->errmsg(f->s), "id is taken"));
+    collected c = {.expect = &p};
+    assert_int_equal(ops->get(f->s, p.row.id, SR_CLASS_ALL, collect, &c),
+                     SR_OK);
+    assert_true(c.match[0]);
+    /* The failed insert left no index row behind. */
+    store_stats st;
+    assert_int_equal(ops->stats(f->s, &st), SR_OK);
+    assert_int_equal(st.index_entries, 0);
+}
+
+static void lookup_returns_exactly_the_people_with_that_index_value(
+    void **state)
+{
+    fixture *f = *state;
+    create_store(f);
+    /* People 1..6: SSN values 100,100,100,200,200,300; name values too. */
+    const uint64_t ssn[] = {100, 100, 100, 200, 200, 300};
+    for (uint32_t n = 1; n <= 6; n++) {
+        store_index idx[3] = {{INDEX_SSN, ssn[n - 1]},
+                              {INDEX_NAME_DOB, 100 + n},
+                              {INDEX_NAME_DOB, 100 + n}}; /* duplicate */
+        insert_person(f->s, n, idx, 3);
+    }
+    collected c = {0};
+    assert_int_equal(
+        ops->lookup(f->s, INDEX_SSN, 100, SR_CLASS_BIT(0), collect, &c),
+        SR_OK);
+    assert_int_equal(c.n, 3);
+    for (size_t i = 0; i < c.n; i++) {
+        assert_int_equal(c.present[i], SR_CLASS_BIT(0));
+        bool known = false;
+        for (uint32_t n = 1; n <= 3; n++) {
+            person_bytes p;
+            person_make(&p, n, 1, SR_CLASS_ALL);
+            known |= memcmp(c.ids[i], p.row.id, SR_ID_BYTES) == 0;
+        }
+        assert_true(known);
+    }
+    memset(&c, 0, sizeof c);
+    assert_int_equal(
+        ops->lookup(f->s, INDEX_SSN, 300, SR_CLASS_ALL, collect, &c), SR_OK);
+    assert_int_equal(c.n, 1);
+    /* Same value under the other kind is another index. */
+    memset(&c, 0, sizeof c);
+    assert_int_equal(
+        ops->lookup(f->s, INDEX_NAME_DOB, 100, SR_CLASS_ALL, collect, &c),
+        SR_OK);
+    assert_int_equal(c.n, 0);
+    memset(&c, 0, sizeof c);
+    assert_int_equal(
+        ops->lookup(f->s, INDEX_NAME_DOB, 104, SR_CLASS_ALL, collect, &c),
+        SR_OK);
+    assert_int_equal(c.n, 1);
+    /* An absent value is an empty result, not an error. */
+    memset(&c, 0, sizeof c);
+    assert_int_equal(
+        ops->lookup(f->s, INDEX_SSN, 999, SR_CLASS_ALL, collect, &c), SR_OK);
+    assert_int_equal(c.n, 0);
+    store_stats st;
+    assert_int_equal(ops->stats(f->s, &st), SR_OK);
+    assert_int_equal(st.index_entries, 12); /* the duplicate collapsed */
+}
+
+static sr_status stop_after_one(void *ctx, const store_row *row)
+{
+    (void)row;
+    (*(unsigned *)ctx)++;
+    return SR_ERR_CONFLICT;
+}
+
+static void callback_status_stops_the_walk_and_is_returned(void **state)
+{
+    fixture *f = *state;
+    unsigned calls = 0;
+    create_store(f);
+    for (uint32_t n = 1; n <= 3; n++) {
+        store_index idx = {INDEX_SSN, 5};
+        insert_person(f->s, n, &idx, 1);
+    }
+    assert_int_equal(ops->lookup(f->s, INDEX_SSN, 5, 0, stop_after_one,
+                                 &calls),
+                     SR_ERR_CONFLICT);
+    assert_int_equal(calls, 1);
+    calls = 0;
+    assert_int_equal(ops->scan(f->s, 0, stop_after_one, &calls),
+                     SR_ERR_CONFLICT);
+    assert_int_equal(calls, 1);
+}
+
+static void replace_needs_the_previous_version(void **state)
+{
+    fixture *f = *state;
+    person_bytes p, v2, stale, ghost;
+    store_index old_idx = {INDEX_SSN, 11}, new_idx = {INDEX_SSN, 22};
+    create_store(f);
+    person_make(&p, 9, 1, SR_CLASS_ALL);
+    assert_int_equal(ops->insert(f->s, &p.row, &old_idx, 1), SR_OK);
+
+    person_make(&v2, 9, 2, SR_CLASS_BIT(1));
+    assert_int_equal(ops->replace(f->s, &v2.row, &new_idx, 1), SR_OK);
+    collected c = {.expect = &v2};
+    assert_int_equal(ops->get(f->s, p.row.id, SR_CLASS_ALL, collect, &c),
+                     SR_OK);
+    assert_int_equal(c.versions[0], 2);
+    assert_int_equal(c.present[0], SR_CLASS_BIT(1)); /* emptied classes */
+    assert_true(c.match[0]);
+    /* Index rows moved with the record. */
+    memset(&c, 0, sizeof c);
+    assert_int_equal(ops->lookup(f->s, INDEX_SSN, 11, 0, collect, &c), SR_OK);
+    assert_int_equal(c.n, 0);
+    assert_int_equal(ops->lookup(f->s, INDEX_SSN, 22, 0, collect, &c), SR_OK);
+    assert_int_equal(c.n, 1);
+
+    /* A writer that read version 1 loses: version 2 would repeat. */
+    person_make(&stale, 9, 2, SR_CLASS_ALL);
+    assert_int_equal(ops->replace(f->s, &stale.row, &old_idx, 1),
+                     SR_ERR_CONFLICT);
+    /* Jumping ahead is a conflict too. */
+    person_make(&stale, 9, 5, SR_CLASS_ALL);
+    assert_int_equal(ops->replace(f->s, &stale.row, &old_idx, 1),
+                     SR_ERR_CONFLICT);
+    person_make(&ghost, 12345, 2, SR_CLASS_ALL);
+    assert_int_equal(ops->replace(f->s, &ghost.row, NULL, 0),
+                     SR_ERR_NOT_FOUND);
+    /* The failures changed nothing. */
+    memset(&c, 0, sizeof c);
+    c.expect = &v2;
+    assert_int_equal(ops->get(f->s, p.row.id, SR_CLASS_ALL, collect, &c),
+                     SR_OK);
+    assert_true(c.match[0]);
+    store_stats st;
+    assert_int_equal(ops->stats(f->s, &st), SR_OK);
+    assert_int_equal(st.index_entries, 1);
+}
+
+static void scan_walks_people_in_insertion_order(void **state)
+{
+    fixture *f = *state;
+    const uint32_t order[] = {30, 4, 17, 9, 1};
+    create_store(f);
+    for (size_t i = 0; i < 5; i++)
+        insert_person(f->s, order[i], NULL, 0);
+    /* A replace keeps the person's place. */
+    person_bytes p;
+    person_make(&p, 4, 2, SR_CLASS_ALL);
+    assert_int_equal(ops->replace(f->s, &p.row, NULL, 0), SR_OK);
+    collected c = {0};
+    assert_int_equal(ops->scan(f->s, SR_CLASS_BIT(5), collect, &c), SR_OK);
+    assert_int_equal(c.n, 5);
+    for (size_t i = 0; i < 5; i++) {
+        person_make(&p, order[i], 1, SR_CLASS_ALL);
+        assert_memory_equal(c.ids[i], p.row.id, SR_ID_BYTES);
+        assert_int_equal(c.present[i], SR_CLASS_BIT(5));
+    }
+}
+
+static void meta_values_round_trip_and_overwrite(void **state)
+{
+    fixture *f = *state;
+    uint8_t buf[16];
+    size_t n = 99;
+    create_store(f);
+    assert_int_equal(ops->meta_get(f->s, "index_bits", buf, sizeof buf, &n),
+                     SR_ERR_NOT_FOUND);
+    assert_int_equal(ops->meta_put(f->s, "index_bits", (const uint8_t *)"\x16",
+                                   1),
+                     SR_OK);
+    assert_int_equal(ops->meta_put(f->s, "vault_id",
+                                   (const uint8_t *)"0123456789abcdef", 16),
+                     SR_OK);
+    assert_int_equal(ops->meta_put(f->s, "index_bits", (const uint8_t *)"\x17",
+                                   1),
+                     SR_OK);
+    assert_int_equal(ops->meta_put(f->s, "empty", NULL, 0), SR_OK);
+    reopen(f, 0);
+    assert_int_equal(ops->meta_get(f->s, "index_bits", buf, sizeof buf, &n),
+                     SR_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(buf[0], 0x17);
+    assert_int_equal(ops->meta_get(f->s, "vault_id", buf, sizeof buf, &n),
+                     SR_OK);
+    assert_int_equal(n, 16);
+    assert_memory_equal(buf, "0123456789abcdef", 16);
+    assert_int_equal(ops->meta_get(f->s, "vault_id", buf, 8, &n),
+                     SR_ERR_INVALID);
+    assert_int_equal(n, 16);
+    assert_int_equal(ops->meta_get(f->s, "empty", buf, sizeof buf, &n),
+                     SR_OK);
+    assert_int_equal(n, 0);
+    static uint8_t big[4097];
+    reopen(f, STORE_OPEN_WRITE);
+    assert_int_equal(ops->meta_put(f->s, "big", big, sizeof big),
+                     SR_ERR_INVALID);
+    assert_int_equal(ops->meta_put(f->s, "big", big, sizeof big - 1), SR_OK);
+}
+
+static void rollback_leaves_nothing_behind(void **state)
+{
+    fixture *f = *state;
+    store_stats st;
+    create_store(f);
+    insert_person(f->s, 1, NULL, 0);
+    assert_int_equal(ops->begin(f->s), SR_OK);
+    for (uint32_t n = 2; n <= 10; n++) {
+        store_index idx = {INDEX_SSN, n};
+        insert_person(f->s, n, &idx, 1);
+    }
+    assert_int_equal(ops->meta_put(f->s, "k", (const uint8_t *)"v", 1),
+                     SR_OK);
+    assert_int_equal(ops->rollback(f->s), SR_OK);
+    reopen(f, 0);
+    assert_int_equal(ops->stats(f->s, &st), SR_OK);
+    assert_int_equal(st.people, 1);
+    assert_int_equal(st.index_entries, 0);
+    uint8_t b[4];
+    size_t n;
+    assert_int_equal(ops->meta_get(f->s, "k", b, sizeof b, &n),
+                     SR_ERR_NOT_FOUND);
+    /* A committed transaction is kept. */
+    reopen(f, STORE_OPEN_WRITE);
+    assert_int_equal(ops->begin(f->s), SR_OK);
+    insert_person(f->s, 2, NULL, 0);
+    assert_int_equal(ops->commit(f->s), SR_OK);
+    reopen(f, 0);
+    assert_int_equal(ops->stats(f->s, &st), SR_OK);
+    assert_int_equal(st.people, 2);
+    /* Rollback without a transaction is harmless. */
+    assert_int_equal(ops->rollback(f->s), SR_OK);
+}
+
+static void read_only_store_refuses_writes(void **state)
+{
+    fixture *f = *state;
+    create_store(f);
+    reopen(f, 0);
+    person_bytes p;
+    person_make(&p, 1, 1, SR_CLASS_ALL);
+    sr_status st = ops->insert(f->s, &p.row, NULL, 0);
+    assert_int_not_equal(st, SR_OK);
+    assert_int_equal(st, SR_ERR_IO);
+}
+
+static void write_file(const char *path, const void *p, size_t n)
+{
+    FILE *fp = fopen(path, "wb");
+    assert_non_null(fp);
+    assert_int_equal(fwrite(p, 1, n, fp), n);
+    assert_int_equal(fclose(fp), 0);
+}
+
+static void expect_not_vault(const char *path, const char *why)
+{
+    for (unsigned flags = 0; flags <= STORE_OPEN_WRITE; flags += STORE_OPEN_WRITE) {
+        store *s = NULL;
+        sr_status st = ops->open(&s, path, flags);
+        if (st != SR_ERR_NOT_VAULT)
+            fail_msg("%s: got %s: %s", why, sr_status_str(st),
+                     s ? ops->errmsg(s) : "?");
+        assert_non_null(s);
+        assert_non_null(strstr(ops->errmsg(s), "not a Strongroom store"));
+        ops->close(s);
+    }
+}
+
+static void non_sqlite_file_is_not_a_vault(void **state)
+{
+    fixture *f = *state;
+    char path[400];
+    (void)snprintf(path, sizeof path, "%s/junk.db", f->dir);
+    static const char junk[] = "name,ssn\nJane Roe,123-45-6789\n"
+                               "padding padding padding padding padding "
+                               "padding padding padding padding padding\n";
+    write_file(path, junk, sizeof junk - 1);
+    expect_not_vault(path, "text file");
+    write_file(path, "", 0);
+    expect_not_vault(path, "empty file");
+}
+
+static void truncated_store_is_not_a_vault(void **state)
+{
+    fixture *f = *state;
+    create_store(f);
+    for (uint32_t n = 1; n <= 300; n++) {
+        store_index idx = {INDEX_SSN, n};
+        insert_person(f->s, n, &idx, 1);
+    }
+    ops->close(f->s); /* checkpoints: the WAL is folded in and removed */
+    f->s = NULL;
+    struct stat sb;
+    assert_int_equal(stat(f->db, &sb), 0);
+    assert_true(sb.st_size > 8192);
+    /* Cut it in half, and down to a sliver of the header. */
+    assert_int_equal(truncate(f->db, sb.st_size / 2), 0);
+    expect_not_vault(f->db, "half a file");
+    assert_int_equal(truncate(f->db, 60), 0);
+    expect_not_vault(f->db, "60 bytes");
+}
+
+static void foreign_sqlite_database_is_not_a_vault(void **state)
+{
+    fixture *f = *state;
+    char path[400];
+    sqlite3 *db = NULL;
+    (void)snprintf(path, sizeof path, "%s/other.db", f->dir);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "CREATE TABLE persons(id, ssn);"
+                                  "INSERT INTO persons VALUES(1, 'x');",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    expect_not_vault(path, "foreign database");
+    /* Even one with our schema but no application id. */
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "PRAGMA application_id = 7", NULL,
+                                  NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    expect_not_vault(path, "other application id");
+}
+
+static void newer_schema_is_a_version_error(void **state)
+{
+    fixture *f = *state;
+    sqlite3 *db = NULL;
+    store *s = NULL;
+    create_store(f);
+    ops->close(f->s);
+    f->s = NULL;
+    assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL,
+                                  NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(ops->open(&s, f->db, STORE_OPEN_WRITE), SR_ERR_VERSION);
+    assert_non_null(strstr(ops->errmsg(s), "newer schema"));
+    ops->close(s);
+}
+
+static void schema_is_stamped_with_application_id_and_version(void **state)
+{
+    fixture *f = *state;
+    sqlite3 *db = NULL;
+    sqlite3_stmt *q = NULL;
+    create_store(f);
+    ops->close(f->s);
+    f->s = NULL;
+    assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT (SELECT application_id FROM "
+                                        "pragma_application_id), (SELECT "
+                                        "user_version FROM "
+                                        "pragma_user_version), (SELECT "
+                                        "journal_mode FROM "
+                                        "pragma_journal_mode)",
+                                        -1, &q, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int64(q, 0), 0x53526d31);
+    assert_int_equal(sqlite3_column_int64(q, 1), STORE_SCHEMA_VERSION);
+    assert_string_equal((const char *)sqlite3_column_text(q, 2), "wal");
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+}
+
+static void stats_count_people_index_rows_and_ciphertext(void **state)
+{
+    fixture *f = *state;
+    store_stats st;
+    uint64_t ct = 0;
+    create_store(f);
+    for (uint32_t n = 1; n <= 5; n++) {
+        store_index idx[2] = {{INDEX_SSN, n}, {INDEX_NAME_DOB, n}};
+        insert_person(f->s, n, idx, 2);
+        person_bytes p;
+        person_make(&p, n, 1, SR_CLASS_ALL);
+        ct += p.row.wrapped_len;
+        for (unsigned c = 0; c < SR_CLASS_COUNT; c++)
+            ct += p.row.cls_len[c];
+    }
+    assert_int_equal(ops->stats(f->s, &st), SR_OK);
+    assert_int_equal(st.people, 5);
+    assert_int_equal(st.index_entries, 10);
+    assert_int_equal(st.ciphertext_bytes, ct);
+    /* kek_version is 1 + n % 2: n = 2, 4 -> 1; n = 1, 3, 5 -> 2. */
+    assert_int_equal(st.people_by_kek[0], 2);
+    assert_int_equal(st.people_by_kek[1], 3);
+    assert_int_equal(st.people_by_kek[2], 0);
+    assert_true(st.db_bytes >= 4096);
+    assert_true(st.wal_bytes > 0); /* open writer: the log is live */
+}
+
+/* The brief's disk-full drill: a child process with a file-size limit
+ * (SIGXFSZ ignored, so write() fails with EFBIG) keeps inserting until the
+ * store says SR_ERR_FULL; afterwards every row committed before is intact. */
+static void disk_full_is_reported_and_loses_nothing_committed(void **state)
+{
+    fixture *f = *state;
+    const uint32_t committed = 50;
+    create_store(f);
+    for (uint32_t n = 1; n <= committed; n++) {
+        store_index idx = {INDEX_SSN, n};
+        insert_person(f->s, n, &idx, 1);
+    }
+    ops->close(f->s);
+    f->s = NULL;
+
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        /* Child: only _exit codes, no cmocka. */
+        struct stat sb;
+        store *s = NULL;
+        if (signal(SIGXFSZ, SIG_IGN) == SIG_ERR || stat(f->db, &sb) != 0)
+            _exit(10);
+        struct rlimit rl = {.rlim_cur = (rlim_t)sb.st_size + 256 * 1024,
+                            .rlim_max = RLIM_INFINITY};
+        if (setrlimit(RLIMIT_FSIZE, &rl) != 0)
+            _exit(11);
+        if (ops->open(&s, f->db, STORE_OPEN_WRITE) != SR_OK)
+            _exit(12);
+        static uint8_t big[8000];
+        memset(big, 0x5a, sizeof big);
+        sr_status st = SR_OK;
+        for (uint32_t n = committed + 1; n < 100000 && st == SR_OK; n++) {
+            person_bytes p;
+            person_make(&p, n, 1, SR_CLASS_ALL);
+            p.row.cls[SR_CLASS_BIOMETRIC] = big;
+            p.row.cls_len[SR_CLASS_BIOMETRIC] = sizeof big;
+            store_index idx = {INDEX_SSN, n};
+            st = ops->begin(s);
+            if (st == SR_OK)
+                st = ops->insert(s, &p.row, &idx, 1);
+            if (st == SR_OK)
+                st = ops->commit(s);
+            if (st != SR_OK)
+                (void)ops->rollback(s);
+        }
+        if (st != SR_ERR_FULL)
+            fprintf(stderr, "child: %s: %s\n", sr_status_str(st),
+                    ops->errmsg(s));
+        int code = st == SR_ERR_FULL ? 0 : 20 + (int)st;
+        if (st == SR_ERR_FULL && strstr(ops->errmsg(s), "File too large") ==
+                                     NULL &&
+            strstr(ops->errmsg(s), "full") == NULL)
+            code = 13; /* the message should say why */
+        ops->close(s);
+        _exit(code);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+
+    /* Reopen (recovering the WAL) and read every committed row back. */
+    f->s = open_or_fail(f->db, STORE_OPEN_WRITE);
+    store_stats st;
+    assert_int_equal(ops->stats(f->s, &st), SR_OK);
+    assert_true(st.people > committed); /* the child got some in */
+    for (uint32_t n = 1; n <= committed; n++) {
+        person_bytes p;
+        person_make(&p, n, 1, SR_CLASS_ALL);
+        collected c = {.expect = &p};
+        assert_int_equal(ops->get(f->s, p.row.id, SR_CLASS_ALL, collect, &c),
+                         SR_OK);
+        assert_true(c.match[0]);
+        memset(&c, 0, sizeof c);
+        assert_int_equal(ops->lookup(f->s, INDEX_SSN, n, 0, collect, &c),
+                         SR_OK);
+        assert_int_equal(c.n, 1);
+    }
+    /* Every person the child committed has its index row: no half rows. */
+    assert_int_equal(st.index_entries, st.people);
+}
+
+/* Not a correctness test: the cost of one lookup returning one person
+ * with two classes, at 20,000 people. */
+static sr_status count_row(void *ctx, const store_row *row)
+{
+    (void)row;
+    (*(size_t *)ctx)++;
+    return SR_OK;
+}
+
+static void lookup_speed(void **state)
+{
+    fixture *f = *state;
+    const uint32_t people = 20000;
+    create_store(f);
+    assert_int_equal(ops->begin(f->s), SR_OK);
+    for (uint32_t n = 1; n <= people; n++) {
+        person_bytes p;
+        person_make(&p, n, 1, SR_CLASS_ALL);
+        store_index idx[2] = {{INDEX_SSN, n}, {INDEX_NAME_DOB, n / 4}};
+        assert_int_equal(ops->insert(f->s, &p.row, idx, 2), SR_OK);
+    }
+    assert_int_equal(ops->commit(f->s), SR_OK);
+    if (getenv("SR_BENCH_WRITER") == NULL)
+        reopen(f, 0);
+    size_t rows = 0;
+    const unsigned rounds = 100000;
+    unsigned mask = SR_CLASS_BIT(SR_CLASS_IDENTITY) | SR_CLASS_BIT(SR_CLASS_NAME);
+    uint64_t t0 = now_ns();
+    for (unsigned i = 0; i < rounds; i++)
+        assert_int_equal(ops->lookup(f->s, INDEX_SSN, 1 + (i * 7919u) % people,
+                                     mask, count_row, &rows),
+                         SR_OK);
+    uint64_t t1 = now_ns();
+    assert_int_equal(rows, rounds);
+    rows = 0;
+    uint64_t t2 = now_ns();
+    for (unsigned i = 0; i < rounds; i++)
+        assert_int_equal(ops->lookup(f->s, INDEX_NAME_DOB,
+                                     (1 + (i * 7919u) % people) / 4, mask,
+                                     count_row, &rows),
+                         SR_OK);
+    uint64_t t3 = now_ns();
+    /* The same SSN lookups inside one read transaction: no WAL read lock
+     * (two fcntl calls) per lookup. */
+    assert_int_equal(ops->begin(f->s), SR_OK);
+    uint64_t t4 = now_ns();
+    for (unsigned i = 0; i < rounds; i++)
+        assert_int_equal(ops->lookup(f->s, INDEX_SSN, 1 + (i * 7919u) % people,
+                                     mask, count_row, &rows),
+                         SR_OK);
+    uint64_t t5 = now_ns();
+    assert_int_equal(ops->commit(f->s), SR_OK);
+    print_message("lookup (1 match): %.0f ns; lookup (~4 matches): %.0f ns; "
+                  "lookup (1 match) in one read transaction: %.0f ns\n",
+                  (double)(t1 - t0) / rounds, (double)(t3 - t2) / rounds,
+                  (double)(t5 - t4) / rounds);
+}
+
+int main(void)
+{
+    if (sr_init() != SR_OK)
+        return 1;
+    const struct CMUnitTest tests[] = {
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+        T(create_then_reopen_gives_an_empty_store),
+        T(create_refuses_an_existing_database),
+        T(open_of_missing_file_is_not_found),
+        T(get_returns_only_the_requested_classes),
+        T(insert_of_a_taken_id_is_exists_and_keeps_the_first),
+        T(lookup_returns_exactly_the_people_with_that_index_value),
+        T(callback_status_stops_the_walk_and_is_returned),
+        T(replace_needs_the_previous_version),
+        T(scan_walks_people_in_insertion_order),
+        T(meta_values_round_trip_and_overwrite),
+        T(rollback_leaves_nothing_behind),
+        T(read_only_store_refuses_writes),
+        T(non_sqlite_file_is_not_a_vault),
+        T(truncated_store_is_not_a_vault),
+        T(foreign_sqlite_database_is_not_a_vault),
+        T(newer_schema_is_a_version_error),
+        T(schema_is_stamped_with_application_id_and_version),
+        T(stats_count_people_index_rows_and_ciphertext),
+        T(disk_full_is_reported_and_loses_nothing_committed),
+        T(lookup_speed),
+#undef T
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
