@@ -604,3 +604,30 @@ cleanup:
     json_decref(tmp);
     return st;
 }
+
+/* The SSN is the identity class's first member (it is required, and tags
+ * ascend in schema order), so a search can test a candidate without
+ * building its JSON: the hot path of every blind-index lookup. */
+bool record_identity_ssn(const uint8_t *p, size_t n, char out[10])
+{
+    const record_type *t = record_schema_person();
+    uint64_t want = 0;
+    for (uint8_t i = 0; i < t->nmembers; i++)
+        if (strcmp(t->members[i].name, "ssn") == 0)
+            want = (uint64_t)i + 1u;
+    sr_reader r;
+    reader_init(&r, p, n);
+    uint8_t version;
+    uint64_t count, tag, x;
+    if (!reader_u8(&r, &version) || version != RECORD_ENCODING_VERSION ||
+        !reader_varint(&r, &count) || count == 0 ||
+        !reader_varint(&r, &tag) || tag != want || !reader_varint(&r, &x) ||
+        x > SSN_MAX)
+        return false;
+    for (int i = 8; i >= 0; i--) {
+        out[i] = (char)('0' + x % 10u);
+        x /= 10u;
+    }
+    out[9] = '\0';
+    return true;
+}

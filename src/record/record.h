@@ -81,6 +81,14 @@ SR_WARN_UNUSED sr_status record_decode_class(const uint8_t *p, size_t n,
                                              record_error *err);
 
 /*
+ * The SSN (9 digits and a NUL) of an identity-class encoding, read without
+ * decoding the rest: the candidate test of a search. false if the bytes do
+ * not start like an identity encoding (record_decode_class then says why).
+ */
+SR_WARN_UNUSED bool record_identity_ssn(const uint8_t *p, size_t n,
+                                        char out[10]);
+
+/*
  * RFC 7386 JSON merge patch: apply patch to target in place. A patch that
  * is not an object replaces the whole target, which for a person is
  * SR_ERR_INVALID. The result still has to be validated by the caller.

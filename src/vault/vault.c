@@ -1,0 +1,1346 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * vault.c - the vault facade: composes record (validation, encoding),
+ * crypto (keys, envelopes, blind indexes) and store (ciphertext on disk)
+ * into the operations of strongroom/vault.h.
+ *
+ * Data flows one way: input is validated and encoded, each field class is
+ * sealed under the person's data key, and only ciphertext, the wrapped key
+ * and truncated blind-index values reach the store. On the way back every
+ * envelope is verified before a byte of it is decoded.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <dirent.h>
+#include <sodium.h>
+
+#include "vault_int.h"
+
+#define KEY_FILE "vault.key"
+#define DB_FILE "vault.db"
+#define LOCK_FILE "lock"
+#define PATH_CAP 4096
+#define LINE_MAX_BYTES (RECORD_MAX_JSON + 4096u)
+
+/* ---- messages ------------------------------------------------------------ */
+
+sr_status vault_fail(sr_vault *v, sr_status st, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    (void)vsnprintf(v->errmsg, sizeof v->errmsg, fmt, ap);
+    va_end(ap);
+    return st;
+}
+
+sr_status vault_store_fail(sr_vault *v, sr_status st, const char *what)
+{
+    if (st == SR_ERR_FULL)
+        return vault_fail(v, st, "%s: disk full (%s)", what,
+                          v->ops->errmsg(v->st));
+    return vault_fail(v, st, "%s: %s", what, v->ops->errmsg(v->st));
+}
+
+
+const char *sr_vault_errmsg(const sr_vault *v)
+{
+    if (v == NULL)
+        return "out of memory";
+    return v->errmsg[0] ? v->errmsg : "no error";
+}
+
+static void id_hex(char out[SR_ID_STR_LEN + 1], const uint8_t id[SR_ID_BYTES])
+{
+    hex_encode(out, id, SR_ID_BYTES);
+}
+
+static bool id_parse(uint8_t id[SR_ID_BYTES], const char *s)
+{
+    return s != NULL && hex_decode(id, SR_ID_BYTES, s, strlen(s));
+}
+
+/* ---- secrets handed to the caller --------------------------------------- */
+
+typedef union {
+    size_t n;
+    max_align_t align;
+} secret_head;
+
+/* A NUL-terminated copy of p in memory sr_secret_free will wipe. */
+static char *secret_dup(const uint8_t *p, size_t n)
+{
+    if (n > SIZE_MAX - sizeof(secret_head) - 1)
+        return NULL;
+    secret_head *h = malloc(sizeof(secret_head) + n + 1);
+    if (h == NULL)
+        return NULL;
+    h->n = n + 1;
+    char *s = (char *)(h + 1);
+    memcpy(s, p, n);
+    s[n] = '\0';
+    return s;
+}
+
+void sr_secret_free(char *p)
+{
+    if (p == NULL)
+        return;
+    secret_head *h = (secret_head *)(void *)p - 1;
+    sodium_memzero(p, h->n);
+    free(h);
+}
+
+/* ---- sealed people ------------------------------------------------------- */
+
+void sealed_init(sealed_person *sp)
+{
+    memset(sp, 0, sizeof *sp);
+    buf_init(&sp->plain, (size_t)SR_CLASS_COUNT * RECORD_MAX_ENCODED);
+    buf_init(&sp->cipher, (size_t)SR_CLASS_COUNT * RECORD_MAX_ENCODED +
+                              WRAPPED_KEY_BYTES +
+                              SR_CLASS_COUNT * ENVELOPE_OVERHEAD);
+}
+
+void sealed_reset(sealed_person *sp)
+{
+    buf_reset(&sp->plain);
+    buf_reset(&sp->cipher);
+    sodium_memzero(sp->ssn, sizeof sp->ssn);
+    sp->nidx = 0;
+}
+
+void sealed_free(sealed_person *sp)
+{
+    buf_free(&sp->plain);
+    buf_free(&sp->cipher);
+    sodium_memzero(sp, sizeof *sp);
+}
+
+sr_status scratch_init(seal_scratch *sc)
+{
+    sc->dk = sodium_malloc(CRYPTO_KEY_BYTES);
+    return sc->dk ? SR_OK : SR_ERR_NOMEM;
+}
+
+void scratch_free(seal_scratch *sc)
+{
+    if (sc->dk != NULL)
+        sodium_free(sc->dk); /* wipes */
+    sc->dk = NULL;
+}
+
+static void ad_init(envelope_ad *ad, const sr_vault *v,
+                    const uint8_t id[SR_ID_BYTES], sr_class c,
+                    uint32_t record_version, uint32_t key_version)
+{
+    memcpy(ad->vault_id, v->vault_id, SR_ID_BYTES);
+    memcpy(ad->person_id, id, SR_ID_BYTES);
+    ad->cls = (uint8_t)c;
+    ad->record_version = record_version;
+    ad->key_version = key_version;
+}
+
+/* Index value of a family name and a birth date ("YYYY-MM-DD"); false if
+ * the name normalises to nothing. */
+static bool name_dob_index(const sr_vault *v, const char *family,
+                           const char *dob, uint64_t *value)
+{
+    char in[RECORD_NAME_NORM_CAP + 12];
+    if (!record_norm_name(family, in, RECORD_NAME_NORM_CAP))
+        return false;
+    size_t n = strlen(in);
+    in[n++] = '\0'; /* separator: no name ends in NUL */
+    memcpy(in + n, dob, 10);
+    n += 10;
+    *value = crypto_blind_index(v->keys, INDEX_NAME_DOB, (uint8_t *)in, n,
+                                v->index_bits);
+    sodium_memzero(in, sizeof in);
+    return true;
+}
+
+static void add_index(sealed_person *sp, uint8_t kind, uint64_t value)
+{
+    for (size_t i = 0; i < sp->nidx; i++)
+        if (sp->idx[i].kind == kind && sp->idx[i].value == value)
+            return; /* a former name that normalises like the current */
+    if (sp->nidx < VAULT_MAX_INDEX) {
+        sp->idx[sp->nidx].kind = kind;
+        sp->idx[sp->nidx].value = value;
+        sp->nidx++;
+    }
+}
+
+/* The blind-index rows of a validated person, and its SSN digits. */
+static sr_status index_person(const sr_vault *v, const json_t *person,
+                              sealed_person *sp)
+{
+    const char *ssn = json_string_value(json_object_get(person, "ssn"));
+    const char *dob = json_string_value(
+        json_object_get(json_object_get(person, "birth"), "date"));
+    if (ssn == NULL || dob == NULL || !record_norm_ssn(ssn, sp->ssn))
+        return SR_ERR_INVALID;
+    add_index(sp, INDEX_SSN,
+              crypto_blind_index(v->keys, INDEX_SSN, (uint8_t *)sp->ssn, 9,
+                                 v->index_bits));
+    uint64_t value;
+    const char *family = json_string_value(
+        json_object_get(json_object_get(person, "name"), "family"));
+    if (family != NULL && name_dob_index(v, family, dob, &value))
+        add_index(sp, INDEX_NAME_DOB, value);
+    size_t i;
+    json_t *former;
+    json_array_foreach(json_object_get(person, "former_names"), i, former)
+    {
+        family = json_string_value(json_object_get(former, "family"));
+        if (family != NULL && name_dob_index(v, family, dob, &value))
+            add_index(sp, INDEX_NAME_DOB, value);
+    }
+    return SR_OK;
+}
+
+/* Encode and seal every class of person under sc->dk, for record version
+ * `version`, filling sp's plain and cipher buffers. */
+static sr_status seal_classes(const sr_vault *v, seal_scratch *sc,
+                              const json_t *person, uint32_t version,
+                              sealed_person *sp, char *msg, size_t msg_cap)
+{
+    sr_status st;
+    for (unsigned c = 0; c < SR_CLASS_COUNT; c++) {
+        size_t before = sp->plain.len;
+        st = record_encode_class(person, (sr_class)c, &sp->plain);
+        if (st != SR_OK) {
+            (void)snprintf(msg, msg_cap, "cannot encode the %s class: %s",
+                           sr_class_name((sr_class)c), sr_status_str(st));
+            return st;
+        }
+        sp->plain_off[c] = before;
+        sp->plain_len[c] = sp->plain.len - before;
+    }
+    for (unsigned c = 0; c < SR_CLASS_COUNT; c++) {
+        sp->cls_off[c] = sp->cipher.len;
+        sp->cls_len[c] = 0;
+        if (sp->plain_len[c] == 0)
+            continue; /* empty class: no ciphertext at all */
+        size_t n = sp->plain_len[c] + ENVELOPE_OVERHEAD;
+        st = buf_reserve(&sp->cipher, n);
+        if (st != SR_OK)
+            return st;
+        envelope_ad ad;
+        ad_init(&ad, v, sp->id, (sr_class)c, version, v->kek_version);
+        st = crypto_seal_class(sc->dk, &ad, sp->plain.p + sp->plain_off[c],
+                               sp->plain_len[c],
+                               sp->cipher.p + sp->cipher.len);
+        if (st != SR_OK)
+            return st;
+        sp->cipher.len += n;
+        sp->cls_len[c] = n;
+    }
+    return SR_OK;
+}
+
+sr_status vault_seal_person(const sr_vault *v, seal_scratch *sc,
+                            const json_t *person, const uint8_t *id,
+                            uint32_t version, sealed_person *sp, char *msg,
+                            size_t msg_cap)
+{
+    sealed_reset(sp);
+    if (id != NULL)
+        memcpy(sp->id, id, SR_ID_BYTES);
+    else
+        randombytes_buf(sp->id, sizeof sp->id);
+    crypto_data_key_new(sc->dk);
+    sr_status st = index_person(v, person, sp);
+    if (st != SR_OK) {
+        (void)snprintf(msg, msg_cap, "person has no indexable SSN or birth date");
+        goto cleanup;
+    }
+    /* The wrapped key goes first in the cipher buffer. */
+    st = buf_reserve(&sp->cipher, WRAPPED_KEY_BYTES);
+    if (st != SR_OK)
+        goto cleanup;
+    st = crypto_wrap_key(v->keys, v->kek_version, sp->id, sc->dk,
+                         sp->cipher.p);
+    if (st != SR_OK)
+        goto cleanup;
+    sp->cipher.len = WRAPPED_KEY_BYTES;
+    st = seal_classes(v, sc, person, version, sp, msg, msg_cap);
+cleanup:
+    sodium_memzero(sc->dk, CRYPTO_KEY_BYTES);
+    if (st != SR_OK && msg[0] == '\0')
+        (void)snprintf(msg, msg_cap, "cannot seal the person: %s",
+                       sr_status_str(st));
+    return st;
+}
+
+static void row_from_sealed(store_row *row, const sealed_person *sp,
+                            uint32_t version, uint32_t kek_version)
+{
+    memset(row, 0, sizeof *row);
+    memcpy(row->id, sp->id, SR_ID_BYTES);
+    row->version = version;
+    row->kek_version = kek_version;
+    row->wrapped = sp->cipher.p;
+    row->wrapped_len = WRAPPED_KEY_BYTES;
+    for (unsigned c = 0; c < SR_CLASS_COUNT; c++) {
+        if (sp->cls_len[c] == 0)
+            continue;
+        row->cls[c] = sp->cipher.p + sp->cls_off[c];
+        row->cls_len[c] = sp->cls_len[c];
+    }
+}
+
+/* ---- opening rows ----------------------------------------------------------- */
+
+/* Unwrap the row's data key into v->dk. */
+static sr_status unwrap_row(sr_vault *v, const store_row *row)
+{
+    char hex[SR_ID_STR_LEN + 1];
+    sr_status st = crypto_unwrap_key(v->keys, row->kek_version, row->id,
+                                     row->wrapped, row->wrapped_len, v->dk);
+    if (st == SR_OK)
+        return SR_OK;
+    id_hex(hex, row->id);
+    if (st == SR_ERR_VERSION)
+        return vault_fail(v, SR_ERR_CORRUPT,
+                          "person %s: data key wrapped under unknown key "
+                          "version %u",
+                          hex, row->kek_version);
+    return vault_fail(v, SR_ERR_CORRUPT,
+                      "person %s: the wrapped data key failed authentication "
+                      "(edited, or moved from another person or vault)",
+                      hex);
+}
+
+/* Open class c of row (data key already in v->dk) into v->pt. */
+static sr_status open_class(sr_vault *v, const store_row *row, sr_class c)
+{
+    char hex[SR_ID_STR_LEN + 1];
+    buf_reset(&v->pt);
+    size_t n = row->cls_len[c];
+    sr_status st = SR_ERR_CORRUPT;
+    if (n > ENVELOPE_OVERHEAD) {
+        st = buf_reserve(&v->pt, n - ENVELOPE_OVERHEAD);
+        if (st != SR_OK)
+            return vault_fail(v, st, "out of memory opening a record");
+        envelope_ad ad;
+        ad_init(&ad, v, row->id, c, row->version, row->kek_version);
+        st = crypto_open_class(v->dk, &ad, row->cls[c], n, v->pt.p);
+    }
+    if (st != SR_OK) {
+        id_hex(hex, row->id);
+        return vault_fail(v, SR_ERR_CORRUPT,
+                          "person %s: the %s class failed authentication "
+                          "(ciphertext edited, swapped between people or "
+                          "classes, or replayed from another version)",
+                          hex, sr_class_name(c));
+    }
+    v->pt.len = n - ENVELOPE_OVERHEAD;
+    return SR_OK;
+}
+
+/* Decrypt the classes of row in mask into person (an object). */
+static sr_status open_row(sr_vault *v, const store_row *row, unsigned mask,
+                          json_t *person)
+{
+    char hex[SR_ID_STR_LEN + 1];
+    sr_status st = unwrap_row(v, row);
+    if (st != SR_OK)
+        return st;
+    for (unsigned c = 0; c < SR_CLASS_COUNT && st == SR_OK; c++) {
+        if (!(mask & SR_CLASS_BIT(c)) || row->cls[c] == NULL)
+            continue;
+        st = open_class(v, row, (sr_class)c);
+        if (st != SR_OK)
+            break;
+        record_error err;
+        st = record_decode_class(v->pt.p, v->pt.len, (sr_class)c, person,
+                                 &err);
+        buf_reset(&v->pt);
+        if (st != SR_OK) {
+            char why[400];
+            record_error_format(&err, why, sizeof why);
+            id_hex(hex, row->id);
+            st = vault_fail(v, SR_ERR_CORRUPT,
+                            "person %s: the %s class does not decode: %s",
+                            hex, sr_class_name((sr_class)c), why);
+        }
+    }
+    sodium_memzero(v->dk, CRYPTO_KEY_BYTES);
+    return st;
+}
+
+/* Serialise json as one compact line into v->out. */
+static sr_status dump_line(sr_vault *v, const json_t *json)
+{
+    buf_reset(&v->out);
+    size_t need = json_dumpb(json, NULL, 0, JSON_COMPACT);
+    if (need == 0)
+        return vault_fail(v, SR_ERR_INTERNAL, "cannot serialise a record");
+    sr_status st = buf_reserve(&v->out, need);
+    if (st != SR_OK)
+        return vault_fail(v, st, "cannot serialise a record: too large");
+    v->out.len = json_dumpb(json, (char *)v->out.p, need, JSON_COMPACT);
+    return v->out.len == need ? SR_OK
+                              : vault_fail(v, SR_ERR_INTERNAL,
+                                           "cannot serialise a record");
+}
+
+/* A new person object {"id": hex}, members to follow in schema order. */
+static json_t *person_with_id(const uint8_t id[SR_ID_BYTES])
+{
+    char hex[SR_ID_STR_LEN + 1];
+    id_hex(hex, id);
+    json_t *o = json_object();
+    if (o != NULL && json_object_set_new(o, "id", json_string(hex)) != 0) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+/* ---- files and locks ------------------------------------------------------- */
+
+static sr_status join_path(sr_vault *v, char out[PATH_CAP], const char *name)
+{
+    int n = snprintf(out, PATH_CAP, "%s/%s", v->dir, name);
+    if (n < 0 || n >= PATH_CAP)
+        return vault_fail(v, SR_ERR_INVALID, "vault path is too long");
+    return SR_OK;
+}
+
+static sr_status take_lock(sr_vault *v)
+{
+    char path[PATH_CAP];
+    sr_status st = join_path(v, path, LOCK_FILE);
+    if (st != SR_OK)
+        return st;
+    v->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (v->lock_fd < 0)
+        return vault_fail(v, SR_ERR_IO, "cannot open the vault lock %s: %s",
+                          path, strerror(errno));
+    if (flock(v->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        if (e == EWOULDBLOCK)
+            return vault_fail(v, SR_ERR_LOCKED,
+                              "the vault %s is open for writing by another "
+                              "process; try again when it has finished",
+                              v->dir);
+        return vault_fail(v, SR_ERR_IO, "cannot lock the vault: %s",
+                          strerror(e));
+    }
+    return SR_OK;
+}
+
+static sr_status fsync_dir(sr_vault *v)
+{
+    int fd = open(v->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0 || fsync(fd) != 0) {
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
+        return vault_fail(v, SR_ERR_IO, "cannot sync the vault directory: %s",
+                          strerror(e));
+    }
+    close(fd);
+    return SR_OK;
+}
+
+/* Write the key file: temp file, fsync, rename, fsync the directory, so a
+ * crash leaves either no key file or a whole one. */
+static sr_status write_keyfile(sr_vault *v)
+{
+    char path[PATH_CAP], tmp[PATH_CAP];
+    uint8_t bytes[KEYFILE_SIZE];
+    sr_status st = join_path(v, path, KEY_FILE);
+    if (st == SR_OK)
+        st = join_path(v, tmp, KEY_FILE ".tmp");
+    if (st != SR_OK)
+        return st;
+    keyfile_serialize(&v->kf, bytes);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return vault_fail(v, SR_ERR_IO, "cannot create %s: %s", tmp,
+                          strerror(errno));
+    ssize_t w = write(fd, bytes, sizeof bytes);
+    int e = errno;
+    if (w != (ssize_t)sizeof bytes || fsync(fd) != 0) {
+        e = w >= 0 && w != (ssize_t)sizeof bytes ? ENOSPC : errno;
+        close(fd);
+        (void)unlink(tmp);
+        return vault_fail(v, e == ENOSPC ? SR_ERR_FULL : SR_ERR_IO,
+                          "cannot write %s: %s", tmp, strerror(e));
+    }
+    if (close(fd) != 0 || rename(tmp, path) != 0) {
+        e = errno;
+        (void)unlink(tmp);
+        return vault_fail(v, SR_ERR_IO, "cannot install %s: %s", path,
+                          strerror(e));
+    }
+    return fsync_dir(v);
+}
+
+static sr_status read_keyfile(sr_vault *v)
+{
+    char path[PATH_CAP];
+    uint8_t bytes[KEYFILE_SIZE + 1];
+    sr_status st = join_path(v, path, KEY_FILE);
+    if (st != SR_OK)
+        return st;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return vault_fail(v, SR_ERR_NOT_VAULT,
+                              "%s is not a Strongroom vault (no %s); create "
+                              "one with 'strongroom init'",
+                              v->dir, KEY_FILE);
+        return vault_fail(v, SR_ERR_IO, "cannot open %s: %s", path,
+                          strerror(errno));
+    }
+    ssize_t n = read(fd, bytes, sizeof bytes);
+    int e = errno;
+    close(fd);
+    if (n < 0)
+        return vault_fail(v, SR_ERR_IO, "cannot read %s: %s", path,
+                          strerror(e));
+    st = keyfile_parse(bytes, (size_t)n, &v->kf);
+    if (st == SR_ERR_VERSION)
+        return vault_fail(v, st, "%s was written by a newer Strongroom", path);
+    if (st != SR_OK)
+        return vault_fail(v, st, "%s is not a valid Strongroom key file (%s)",
+                          path, sr_status_str(st));
+    memcpy(v->vault_id, v->kf.vault_id, SR_ID_BYTES);
+    return SR_OK;
+}
+
+/* ---- meta values ------------------------------------------------------------- */
+
+static sr_status meta_put_u64(sr_vault *v, const char *key, uint64_t x)
+{
+    uint8_t b[8];
+    for (unsigned i = 0; i < 8; i++)
+        b[i] = (uint8_t)(x >> (56 - 8 * i));
+    return v->ops->meta_put(v->st, key, b, sizeof b);
+}
+
+static sr_status meta_get_u64(sr_vault *v, const char *key, uint64_t *x)
+{
+    uint8_t b[8];
+    size_t n = 0;
+    sr_status st = v->ops->meta_get(v->st, key, b, sizeof b, &n);
+    if (st != SR_OK)
+        return st;
+    if (n != 8)
+        return SR_ERR_CORRUPT;
+    *x = 0;
+    for (unsigned i = 0; i < 8; i++)
+        *x = *x << 8 | b[i];
+    return SR_OK;
+}
+
+/* ---- lifecycle ---------------------------------------------------------------- */
+
+static sr_status vault_alloc(sr_vault **out, const char *dir)
+{
+    *out = NULL;
+    sr_vault *v = calloc(1, sizeof *v);
+    if (v == NULL)
+        return SR_ERR_NOMEM;
+    v->lock_fd = -1;
+    v->ops = &store_sqlite_ops;
+    buf_init(&v->pt, RECORD_MAX_ENCODED);
+    buf_init(&v->out, LINE_MAX_BYTES);
+    sealed_init(&v->sp);
+    *out = v;
+    if (sr_init() != SR_OK)
+        return vault_fail(v, SR_ERR_INTERNAL, "libsodium failed to start");
+    v->dk = sodium_malloc(CRYPTO_KEY_BYTES);
+    if (v->dk == NULL || scratch_init(&v->sc) != SR_OK)
+        return vault_fail(v, SR_ERR_NOMEM, "cannot allocate locked memory");
+    if (dir == NULL || dir[0] == '\0')
+        return vault_fail(v, SR_ERR_INVALID, "no vault directory given");
+    v->dir = strdup(dir);
+    if (v->dir == NULL)
+        return vault_fail(v, SR_ERR_NOMEM, "out of memory");
+    return SR_OK;
+}
+
+void sr_vault_close(sr_vault *v)
+{
+    if (v == NULL)
+        return;
+    if (v->st != NULL)
+        v->ops->close(v->st);
+    keyring_free(v->keys);
+    if (v->dk != NULL)
+        sodium_free(v->dk);
+    scratch_free(&v->sc);
+    sealed_free(&v->sp);
+    buf_free(&v->pt);
+    buf_free(&v->out);
+    if (v->lock_fd >= 0)
+        close(v->lock_fd); /* releases the flock */
+    free(v->dir);
+    sodium_memzero(v, sizeof *v);
+    free(v);
+}
+
+static sr_status open_store(sr_vault *v, unsigned flags)
+{
+    char path[PATH_CAP];
+    sr_status st = join_path(v, path, DB_FILE);
+    if (st != SR_OK)
+        return st;
+    st = v->ops->open(&v->st, path, flags);
+    if (st != SR_OK) {
+        if (v->st != NULL)
+            return vault_fail(v, st, "cannot open the vault database %s: %s",
+                              path, v->ops->errmsg(v->st));
+        return vault_fail(v, st, "cannot open the vault database %s", path);
+    }
+    return SR_OK;
+}
+
+static sr_status derive_keys(sr_vault *v, const char *pass, size_t pass_len)
+{
+    uint8_t *root = sodium_malloc(CRYPTO_KEY_BYTES);
+    if (root == NULL)
+        return vault_fail(v, SR_ERR_NOMEM, "cannot allocate locked memory");
+    sr_status st = keyfile_open(&v->kf, pass, pass_len, root);
+    if (st == SR_OK)
+        st = keyring_new(&v->keys, root, v->vault_id, v->kek_version);
+    sodium_free(root);
+    if (st == SR_ERR_AUTH)
+        return vault_fail(v, st, "wrong passphrase for the vault %s", v->dir);
+    if (st != SR_OK)
+        return vault_fail(v, st, "cannot unlock the vault: %s",
+                          sr_status_str(st));
+    return SR_OK;
+}
+
+sr_status sr_vault_open(sr_vault **out, const char *dir, const char *pass,
+                        size_t pass_len, unsigned flags)
+{
+    sr_status st = vault_alloc(out, dir);
+    sr_vault *v = *out;
+    if (st != SR_OK)
+        return st;
+    v->writable = (flags & SR_OPEN_WRITE) != 0;
+    st = read_keyfile(v);
+    if (st == SR_OK && v->writable)
+        st = take_lock(v);
+    if (st == SR_OK)
+        st = open_store(v, v->writable ? STORE_OPEN_WRITE : 0);
+    if (st != SR_OK)
+        return st;
+
+    uint8_t id[SR_ID_BYTES];
+    size_t n = 0;
+    uint64_t bits = 0, kek = 0;
+    st = v->ops->meta_get(v->st, META_VAULT_ID, id, sizeof id, &n);
+    if (st == SR_OK && (n != SR_ID_BYTES ||
+                        sodium_memcmp(id, v->vault_id, SR_ID_BYTES) != 0))
+        return vault_fail(v, SR_ERR_NOT_VAULT,
+                          "%s/%s belongs to another vault than %s", v->dir,
+                          DB_FILE, KEY_FILE);
+    if (st == SR_OK)
+        st = meta_get_u64(v, META_INDEX_BITS, &bits);
+    if (st == SR_OK)
+        st = meta_get_u64(v, META_EXPECTED, &v->expected_people);
+    if (st == SR_OK)
+        st = meta_get_u64(v, META_KEK_VERSION, &kek);
+    if (st != SR_OK)
+        return vault_fail(v, SR_ERR_NOT_VAULT,
+                          "%s/%s lacks its vault settings (%s)", v->dir,
+                          DB_FILE, sr_status_str(st));
+    if (bits < 8 || bits > 48 || kek < 1 || kek > 8)
+        return vault_fail(v, SR_ERR_CORRUPT,
+                          "%s/%s has impossible vault settings", v->dir,
+                          DB_FILE);
+    v->index_bits = (unsigned)bits;
+    v->kek_version = (uint32_t)kek;
+    return derive_keys(v, pass, pass_len);
+}
+
+static sr_status check_empty_dir(sr_vault *v)
+{
+    if (mkdir(v->dir, 0700) == 0)
+        return SR_OK;
+    if (errno != EEXIST)
+        return vault_fail(v, SR_ERR_IO, "cannot create %s: %s", v->dir,
+                          strerror(errno));
+    DIR *d = opendir(v->dir);
+    if (d == NULL)
+        return vault_fail(v, SR_ERR_IO, "cannot open %s: %s", v->dir,
+                          strerror(errno));
+    struct dirent *e;
+    bool empty = true;
+    while ((e = readdir(d)) != NULL)
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+            empty = false;
+    closedir(d);
+    if (!empty)
+        return vault_fail(v, SR_ERR_EXISTS,
+                          "%s is not empty; a vault is created only in a new "
+                          "or empty directory",
+                          v->dir);
+    return SR_OK;
+}
+
+sr_status sr_vault_create(sr_vault **out, const char *dir, const char *pass,
+                          size_t pass_len, const sr_init_options *opt)
+{
+    sr_init_options defaults = {SR_KDF_MODERATE, 0};
+    sr_status st = vault_alloc(out, dir);
+    sr_vault *v = *out;
+    uint8_t *root = NULL;
+    if (st != SR_OK)
+        return st;
+    if (opt == NULL)
+        opt = &defaults;
+    if (pass == NULL || pass_len == 0)
+        return vault_fail(v, SR_ERR_INVALID, "the passphrase is empty");
+    st = check_empty_dir(v);
+    if (st == SR_OK)
+        st = take_lock(v);
+    if (st != SR_OK)
+        return st;
+    v->writable = true;
+    v->kek_version = 1;
+    v->expected_people =
+        opt->expected_people ? opt->expected_people : SR_DEFAULT_EXPECTED_PEOPLE;
+    v->index_bits = crypto_index_bits(v->expected_people);
+    randombytes_buf(v->vault_id, sizeof v->vault_id);
+
+    memcpy(v->kf.vault_id, v->vault_id, SR_ID_BYTES);
+    v->kf.kdf_alg = 1;
+    switch (opt->kdf) {
+    case SR_KDF_INTERACTIVE:
+        v->kf.opslimit = crypto_pwhash_OPSLIMIT_INTERACTIVE;
+        v->kf.memlimit = crypto_pwhash_MEMLIMIT_INTERACTIVE;
+        break;
+    case SR_KDF_SENSITIVE:
+        v->kf.opslimit = crypto_pwhash_OPSLIMIT_SENSITIVE;
+        v->kf.memlimit = crypto_pwhash_MEMLIMIT_SENSITIVE;
+        break;
+    case SR_KDF_MODERATE:
+    default:
+        v->kf.opslimit = crypto_pwhash_OPSLIMIT_MODERATE;
+        v->kf.memlimit = crypto_pwhash_MEMLIMIT_MODERATE;
+        break;
+    }
+
+    root = sodium_malloc(CRYPTO_KEY_BYTES);
+    if (root == NULL) {
+        st = vault_fail(v, SR_ERR_NOMEM, "cannot allocate locked memory");
+        goto cleanup;
+    }
+    randombytes_buf(root, CRYPTO_KEY_BYTES);
+    st = keyfile_seal(&v->kf, pass, pass_len, root);
+    if (st != SR_OK) {
+        st = vault_fail(v, st, "cannot seal the root key: %s",
+                        sr_status_str(st));
+        goto cleanup;
+    }
+    st = keyring_new(&v->keys, root, v->vault_id, v->kek_version);
+    if (st != SR_OK) {
+        st = vault_fail(v, st, "cannot derive the vault keys");
+        goto cleanup;
+    }
+    /* The database first, the key file last: a vault without a key file
+     * is not a vault, so a crash in between leaves nothing usable. */
+    st = open_store(v, STORE_OPEN_CREATE | STORE_OPEN_WRITE);
+    if (st != SR_OK)
+        goto cleanup;
+    st = v->ops->begin(v->st);
+    if (st == SR_OK)
+        st = v->ops->meta_put(v->st, META_VAULT_ID, v->vault_id, SR_ID_BYTES);
+    if (st == SR_OK)
+        st = meta_put_u64(v, META_INDEX_BITS, v->index_bits);
+    if (st == SR_OK)
+        st = meta_put_u64(v, META_EXPECTED, v->expected_people);
+    if (st == SR_OK)
+        st = meta_put_u64(v, META_KEK_VERSION, v->kek_version);
+    if (st == SR_OK)
+        st = v->ops->commit(v->st);
+    if (st != SR_OK) {
+        (void)v->ops->rollback(v->st);
+        st = vault_store_fail(v, st, "cannot initialise the vault database");
+        goto cleanup;
+    }
+    st = write_keyfile(v);
+cleanup:
+    if (root != NULL)
+        sodium_free(root);
+    return st;
+}
+
+/* ---- SSN uniqueness --------------------------------------------------------- */
+
+typedef struct ssn_probe {
+    sr_vault *v;
+    const char *ssn; /* 9 digits */
+    const uint8_t *skip; /* a person id not to count (update), or NULL */
+    bool found;
+    uint8_t id[SR_ID_BYTES];
+} ssn_probe;
+
+/* The SSN of a stored row into out (9 digits): unwraps its data key and
+ * opens only the identity class, decoding no JSON -- the test every
+ * blind-index candidate goes through. */
+static sr_status row_ssn(sr_vault *v, const store_row *row, char out[10])
+{
+    char hex[SR_ID_STR_LEN + 1];
+    if (row->cls[SR_CLASS_IDENTITY] == NULL) {
+        id_hex(hex, row->id);
+        return vault_fail(v, SR_ERR_CORRUPT,
+                          "person %s: the identity class is missing", hex);
+    }
+    sr_status st = unwrap_row(v, row);
+    if (st == SR_OK)
+        st = open_class(v, row, SR_CLASS_IDENTITY);
+    sodium_memzero(v->dk, CRYPTO_KEY_BYTES);
+    if (st == SR_OK && !record_identity_ssn(v->pt.p, v->pt.len, out)) {
+        id_hex(hex, row->id);
+        st = vault_fail(v, SR_ERR_CORRUPT,
+                        "person %s: the identity class does not decode", hex);
+    }
+    buf_reset(&v->pt);
+    return st;
+}
+
+/* Does row hold the probe's SSN? */
+static sr_status probe_row(void *ctx, const store_row *row)
+{
+    ssn_probe *pr = ctx;
+    char ssn[10];
+    if (pr->skip != NULL && memcmp(row->id, pr->skip, SR_ID_BYTES) == 0)
+        return SR_OK;
+    sr_status st = row_ssn(pr->v, row, ssn);
+    if (st == SR_OK && sodium_memcmp(ssn, pr->ssn, 9) == 0) {
+        pr->found = true;
+        memcpy(pr->id, row->id, SR_ID_BYTES);
+    }
+    sodium_memzero(ssn, sizeof ssn);
+    return st;
+}
+
+/* Look for a stored person with this SSN (9 digits). */
+static sr_status find_ssn_holder(sr_vault *v, const char *ssn,
+                                 const uint8_t *skip, ssn_probe *pr)
+{
+    memset(pr, 0, sizeof *pr);
+    pr->v = v;
+    pr->ssn = ssn;
+    pr->skip = skip;
+    uint64_t value = crypto_blind_index(v->keys, INDEX_SSN,
+                                        (const uint8_t *)ssn, 9,
+                                        v->index_bits);
+    v->errmsg[0] = '\0';
+    sr_status st = v->ops->lookup(v->st, INDEX_SSN, value,
+                                  SR_CLASS_BIT(SR_CLASS_IDENTITY), probe_row,
+                                  pr);
+    if (st != SR_OK && v->errmsg[0] == '\0')
+        return vault_store_fail(v, st, "cannot search the SSN index");
+    return st;
+}
+
+/* Compare the stored classes of a person with sp's plaintext. */
+typedef struct same_probe {
+    sr_vault *v;
+    const sealed_person *sp;
+    bool same;
+} same_probe;
+
+static sr_status same_row(void *ctx, const store_row *row)
+{
+    same_probe *pr = ctx;
+    sr_vault *v = pr->v;
+    sr_status st = unwrap_row(v, row);
+    pr->same = st == SR_OK;
+    for (unsigned c = 0; c < SR_CLASS_COUNT && st == SR_OK && pr->same; c++) {
+        size_t want = pr->sp->plain_len[c];
+        if (row->cls[c] == NULL) {
+            pr->same = want == 0;
+            continue;
+        }
+        st = open_class(v, row, (sr_class)c);
+        if (st == SR_OK)
+            pr->same = v->pt.len == want &&
+                       memcmp(v->pt.p, pr->sp->plain.p + pr->sp->plain_off[c],
+                              want) == 0;
+        buf_reset(&v->pt);
+    }
+    sodium_memzero(v->dk, CRYPTO_KEY_BYTES);
+    return st;
+}
+
+sr_status vault_commit_person(sr_vault *v, const sealed_person *sp,
+                              commit_outcome *outcome,
+                              uint8_t existing[SR_ID_BYTES])
+{
+    ssn_probe pr;
+    sr_status st = find_ssn_holder(v, sp->ssn, NULL, &pr);
+    if (st != SR_OK)
+        return st;
+    if (pr.found) {
+        memcpy(existing, pr.id, SR_ID_BYTES);
+        same_probe sm = {v, sp, false};
+        st = v->ops->get(v->st, pr.id, SR_CLASS_ALL, same_row, &sm);
+        if (st != SR_OK) {
+            if (v->errmsg[0] == '\0')
+                return vault_store_fail(v, st, "cannot read the stored person");
+            return st;
+        }
+        *outcome = sm.same ? COMMIT_SAME : COMMIT_CONFLICT;
+        return SR_OK;
+    }
+    store_row row;
+    row_from_sealed(&row, sp, 1, v->kek_version);
+    st = v->ops->insert(v->st, &row, sp->idx, sp->nidx);
+    if (st != SR_OK)
+        return vault_store_fail(v, st, "cannot store the person");
+    *outcome = COMMIT_STORED;
+    return SR_OK;
+}
+
+/* ---- the operations ------------------------------------------------------------ */
+
+static sr_status need_writable(sr_vault *v)
+{
+    if (!v->writable)
+        return vault_fail(v, SR_ERR_INVALID,
+                          "the vault was opened read-only");
+    return SR_OK;
+}
+
+static sr_status invalid_record(sr_vault *v, const record_error *err)
+{
+    char why[400];
+    record_error_format(err, why, sizeof why);
+    return vault_fail(v, SR_ERR_INVALID, "invalid person: %s", why);
+}
+
+sr_status sr_vault_put(sr_vault *v, const char *json, size_t len,
+                       char id_out[SR_ID_STR_LEN + 1])
+{
+    record_error err;
+    json_t *person = NULL;
+    char msg[256] = "";
+    commit_outcome outcome;
+    uint8_t existing[SR_ID_BYTES];
+    char hex[SR_ID_STR_LEN + 1];
+
+    sr_status st = need_writable(v);
+    if (st != SR_OK)
+        return st;
+    st = record_parse(json, len, date_today(), &person, &err);
+    if (st != SR_OK)
+        return invalid_record(v, &err);
+    st = vault_seal_person(v, &v->sc, person, NULL, 1, &v->sp, msg,
+                           sizeof msg);
+    json_decref(person);
+    if (st != SR_OK) {
+        st = vault_fail(v, st, "%s", msg);
+        goto cleanup;
+    }
+    st = v->ops->begin(v->st);
+    if (st != SR_OK) {
+        st = vault_store_fail(v, st, "cannot start a transaction");
+        goto cleanup;
+    }
+    st = vault_commit_person(v, &v->sp, &outcome, existing);
+    if (st == SR_OK && outcome != COMMIT_STORED) {
+        id_hex(hex, existing);
+        st = vault_fail(v, SR_ERR_DUPLICATE,
+                        "the SSN is already stored, for person %s", hex);
+    }
+    if (st == SR_OK) {
+        st = v->ops->commit(v->st);
+        if (st != SR_OK)
+            st = vault_store_fail(v, st, "cannot commit the new person");
+    }
+    if (st != SR_OK) {
+        (void)v->ops->rollback(v->st);
+        goto cleanup;
+    }
+    id_hex(id_out, v->sp.id);
+cleanup:
+    sealed_reset(&v->sp);
+    return st;
+}
+
+typedef struct read_ctx {
+    sr_vault *v;
+    unsigned mask;
+    json_t *person;   /* set once the row is read */
+    uint32_t version; /* of the row read */
+} read_ctx;
+
+static sr_status read_row(void *ctx, const store_row *row)
+{
+    read_ctx *rc = ctx;
+    rc->version = row->version;
+    rc->person = person_with_id(row->id);
+    if (rc->person == NULL)
+        return vault_fail(rc->v, SR_ERR_NOMEM, "out of memory");
+    return open_row(rc->v, row, rc->mask, rc->person);
+}
+
+/* Read and decrypt one person; *person is a new reference. */
+static sr_status read_person(sr_vault *v, const char *id_str, unsigned mask,
+                             uint8_t id[SR_ID_BYTES], json_t **person,
+                             uint32_t *version)
+{
+    *person = NULL;
+    if (!id_parse(id, id_str))
+        return vault_fail(v, SR_ERR_INVALID,
+                          "a person id is %d hexadecimal digits",
+                          SR_ID_STR_LEN);
+    read_ctx rc = {v, mask & SR_CLASS_ALL, NULL, 0};
+    v->errmsg[0] = '\0';
+    sr_status st = v->ops->get(v->st, id, rc.mask, read_row, &rc);
+    if (st == SR_OK && rc.person == NULL)
+        st = vault_fail(v, SR_ERR_NOT_FOUND, "no person with id %s", id_str);
+    if (st != SR_OK) {
+        if (v->errmsg[0] == '\0')
+            st = vault_store_fail(v, st, "cannot read the person");
+        json_decref(rc.person);
+        return st;
+    }
+    *person = rc.person;
+    if (version != NULL)
+        *version = rc.version;
+    return SR_OK;
+}
+
+sr_status sr_vault_get(sr_vault *v, const char *id, unsigned class_mask,
+                       char **json_out, size_t *len_out)
+{
+    uint8_t bin[SR_ID_BYTES];
+    json_t *person;
+    *json_out = NULL;
+    sr_status st = read_person(v, id, class_mask, bin, &person, NULL);
+    if (st != SR_OK)
+        return st;
+    st = dump_line(v, person);
+    json_decref(person);
+    if (st == SR_OK) {
+        *json_out = secret_dup(v->out.p, v->out.len);
+        if (*json_out == NULL)
+            st = vault_fail(v, SR_ERR_NOMEM, "out of memory");
+        else if (len_out != NULL)
+            *len_out = v->out.len;
+    }
+    buf_reset(&v->out);
+    return st;
+}
+
+/* ---- search ------------------------------------------------------------------- */
+
+typedef struct find_ctx {
+    sr_vault *v;
+    const char *ssn;    /* 9 digits, or NULL */
+    const char *family; /* normalised, or NULL */
+    const char *dob;
+    sr_line_fn fn;
+    void *fn_ctx;
+    size_t count;
+} find_ctx;
+
+static bool family_matches(const json_t *name, const char *want)
+{
+    char norm[RECORD_NAME_NORM_CAP];
+    const char *family = json_string_value(json_object_get(name, "family"));
+    bool same = family != NULL &&
+                record_norm_name(family, norm, sizeof norm) &&
+                strcmp(norm, want) == 0;
+    sodium_memzero(norm, sizeof norm);
+    return same;
+}
+
+/* Is the decrypted candidate really born that day with that family name
+ * (current or former), or a blind-index collision? */
+static bool name_candidate_matches(const find_ctx *f, const json_t *person)
+{
+    const char *dob = json_string_value(
+        json_object_get(json_object_get(person, "birth"), "date"));
+    if (dob == NULL || strcmp(dob, f->dob) != 0)
+        return false;
+    if (family_matches(json_object_get(person, "name"), f->family))
+        return true;
+    size_t i;
+    json_t *former;
+    json_array_foreach(json_object_get(person, "former_names"), i, former)
+    {
+        if (family_matches(former, f->family))
+            return true;
+    }
+    return false;
+}
+
+static sr_status find_row(void *ctx, const store_row *row)
+{
+    find_ctx *f = ctx;
+    sr_vault *v = f->v;
+    json_t *person = NULL, *line = NULL;
+    sr_status st;
+    bool match;
+    if (f->ssn != NULL) {
+        /* Only the identity class of each candidate is opened; the name
+         * only for the real match. */
+        char ssn[10];
+        st = row_ssn(v, row, ssn);
+        match = st == SR_OK && sodium_memcmp(ssn, f->ssn, 9) == 0;
+        sodium_memzero(ssn, sizeof ssn);
+        if (!match)
+            return st;
+        person = json_object();
+        st = person ? open_row(v, row, SR_CLASS_BIT(SR_CLASS_NAME), person)
+                    : SR_ERR_NOMEM;
+    } else {
+        person = json_object();
+        st = person ? open_row(v, row,
+                               SR_CLASS_BIT(SR_CLASS_IDENTITY) |
+                                   SR_CLASS_BIT(SR_CLASS_NAME),
+                               person)
+                    : SR_ERR_NOMEM;
+        if (st == SR_OK && !name_candidate_matches(f, person))
+            goto cleanup;
+    }
+    if (st != SR_OK)
+        goto cleanup;
+    line = person_with_id(row->id);
+    if (line == NULL ||
+        json_object_set(line, "name", json_object_get(person, "name")) != 0) {
+        st = vault_fail(v, SR_ERR_NOMEM, "out of memory");
+        goto cleanup;
+    }
+    st = dump_line(v, line);
+    if (st == SR_OK) {
+        f->count++;
+        st = f->fn ? f->fn(f->fn_ctx, (const char *)v->out.p, v->out.len)
+                   : SR_OK;
+        if (st != SR_OK && v->errmsg[0] == '\0')
+            st = vault_fail(v, st, "the caller stopped the search");
+    }
+    buf_reset(&v->out);
+cleanup:
+    if (st == SR_ERR_NOMEM && v->errmsg[0] == '\0')
+        st = vault_fail(v, st, "out of memory");
+    json_decref(line);
+    json_decref(person);
+    return st;
+}
+
+static sr_status run_find(sr_vault *v, find_ctx *f, uint8_t kind,
+                          uint64_t value, size_t *count)
+{
+    v->errmsg[0] = '\0';
+    sr_status st = v->ops->lookup(
+        v->st, kind, value,
+        SR_CLASS_BIT(SR_CLASS_IDENTITY) | SR_CLASS_BIT(SR_CLASS_NAME),
+        find_row, f);
+    if (st != SR_OK && v->errmsg[0] == '\0')
+        st = vault_store_fail(v, st, "cannot search");
+    if (count != NULL)
+        *count = f->count;
+    return st;
+}
+
+sr_status sr_vault_find_ssn(sr_vault *v, const char *ssn, sr_line_fn fn,
+                            void *ctx, size_t *count)
+{
+    char norm[10];
+    if (count != NULL)
+        *count = 0;
+    if (ssn == NULL || !record_norm_ssn(ssn, norm))
+        return vault_fail(v, SR_ERR_INVALID,
+                          "an SSN is written 123-45-6789 or 123456789");
+    find_ctx f = {v, norm, NULL, NULL, fn, ctx, 0};
+    uint64_t value = crypto_blind_index(v->keys, INDEX_SSN,
+                                        (const uint8_t *)norm, 9,
+                                        v->index_bits);
+    sr_status st = run_find(v, &f, INDEX_SSN, value, count);
+    sodium_memzero(norm, sizeof norm);
+    return st;
+}
+
+sr_status sr_vault_find_name_dob(sr_vault *v, const char *family,
+                                 const char *dob, sr_line_fn fn, void *ctx,
+                                 size_t *count)
+{
+    char norm[RECORD_NAME_NORM_CAP];
+    int32_t days;
+    uint64_t value;
+    if (count != NULL)
+        *count = 0;
+    if (dob == NULL || !date_parse(dob, strlen(dob), &days))
+        return vault_fail(v, SR_ERR_INVALID,
+                          "a date of birth is a real date written YYYY-MM-DD");
+    if (family == NULL || !record_norm_name(family, norm, sizeof norm) ||
+        !name_dob_index(v, family, dob, &value))
+        return vault_fail(v, SR_ERR_INVALID,
+                          "the family name has no letters or digits, or is "
+                          "not valid UTF-8");
+    find_ctx f = {v, NULL, norm, dob, fn, ctx, 0};
+    sr_status st = run_find(v, &f, INDEX_NAME_DOB, value, count);
+    sodium_memzero(norm, sizeof norm);
+    return st;
+}
+
+/* ---- update ---------------------------------------------------------------------- */
+
+sr_status sr_vault_update(sr_vault *v, const char *id, const char *patch_text,
+                          size_t len)
+{
+    uint8_t bin[SR_ID_BYTES];
+    json_t *person = NULL, *patch = NULL;
+    json_error_t jerr;
+    record_error err;
+    char msg[256] = "";
+    char hex[SR_ID_STR_LEN + 1];
+    uint32_t version = 0;
+
+    sr_status st = need_writable(v);
+    if (st != SR_OK)
+        return st;
+    if (len > RECORD_MAX_JSON)
+        return vault_fail(v, SR_ERR_INVALID, "the patch is larger than %u bytes",
+                          RECORD_MAX_JSON);
+    patch = json_loadb(patch_text, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (patch == NULL)
+        return vault_fail(v, SR_ERR_INVALID,
+                          "the patch is not JSON (line %d, column %d)",
+                          jerr.line, jerr.column);
+    st = v->ops->begin(v->st);
+    if (st != SR_OK) {
+        st = vault_store_fail(v, st, "cannot start a transaction");
+        goto cleanup;
+    }
+    st = read_person(v, id, SR_CLASS_ALL, bin, &person, &version);
+    if (st != SR_OK)
+        goto rollback;
+    /* The id is not the caller's to change. */
+    const json_t *pid = json_object_get(patch, "id");
+    if (pid != NULL && !(json_is_string(pid) &&
+                         strcmp(json_string_value(pid), id) == 0)) {
+        st = vault_fail(v, SR_ERR_INVALID, "invalid patch: /id cannot change");
+        goto rollback;
+    }
+    st = record_merge_patch(person, patch, &err);
+    if (st == SR_OK)
+        st = record_validate(person, date_today(), &err);
+    if (st != SR_OK) {
+        st = invalid_record(v, &err);
+        goto rollback;
+    }
+    /* A new version gets a new data key: every class is sealed afresh, and
+     * its associated data names the new version, so the old ciphertext
+     * cannot be put back in its place. */
+    st = vault_seal_person(v, &v->sc, person, bin, version + 1, &v->sp, msg,
+                           sizeof msg);
+    if (st != SR_OK) {
+        st = vault_fail(v, st, "person %s: %s", id, msg);
+        goto rollback;
+    }
+    ssn_probe pr;
+    st = find_ssn_holder(v, v->sp.ssn, bin, &pr);
+    if (st != SR_OK)
+        goto rollback;
+    if (pr.found) {
+        id_hex(hex, pr.id);
+        st = vault_fail(v, SR_ERR_DUPLICATE,
+                        "the new SSN is already stored, for person %s", hex);
+        goto rollback;
+    }
+    store_row row;
+    row_from_sealed(&row, &v->sp, version + 1, v->kek_version);
+    st = v->ops->replace(v->st, &row, v->sp.idx, v->sp.nidx);
+    if (st == SR_OK)
+        st = v->ops->commit(v->st);
+    if (st == SR_OK)
+        goto cleanup;
+    st = vault_store_fail(v, st, "cannot store the updated person");
+rollback:
+    (void)v->ops->rollback(v->st);
+cleanup:
+    json_decref(patch);
+    json_decref(person);
+    sealed_reset(&v->sp);
+    return st;
+}
+
+/* ---- export and statistics ----------------------------------------------------- */
+
+typedef struct export_ctx {
+    sr_vault *v;
+    sr_line_fn fn;
+    void *fn_ctx;
+    uint64_t count;
+} export_ctx;
+
+static sr_status export_row(void *ctx, const store_row *row)
+{
+    export_ctx *x = ctx;
+    sr_vault *v = x->v;
+    json_t *person = person_with_id(row->id);
+    if (person == NULL)
+        return vault_fail(v, SR_ERR_NOMEM, "out of memory");
+    sr_status st = open_row(v, row, SR_CLASS_ALL, person);
+    if (st == SR_OK)
+        st = dump_line(v, person);
+    json_decref(person);
+    if (st == SR_OK) {
+        st = x->fn(x->fn_ctx, (const char *)v->out.p, v->out.len);
+        if (st != SR_OK && v->errmsg[0] == '\0')
+            st = vault_fail(v, st, "the export was stopped by its writer");
+        else if (st == SR_OK)
+            x->count++;
+    }
+    buf_reset(&v->out);
+    return st;
+}
+
+sr_status sr_vault_export(sr_vault *v, sr_line_fn fn, void *ctx,
+                          uint64_t *count)
+{
+    export_ctx x = {v, fn, ctx, 0};
+    v->errmsg[0] = '\0';
+    sr_status st = v->ops->scan(v->st, SR_CLASS_ALL, export_row, &x);
+    if (st != SR_OK && v->errmsg[0] == '\0')
+        st = vault_store_fail(v, st, "cannot read the vault");
+    if (count != NULL)
+        *count = x.count;
+    return st;
+}
+
+sr_status sr_vault_stats_get(sr_vault *v, sr_vault_stats *out)
+{
+    store_stats ss;
+    memset(out, 0, sizeof *out);
+    sr_status st = v->ops->stats(v->st, &ss);
+    if (st != SR_OK)
+        return vault_store_fail(v, st, "cannot read the vault statistics");
+    out->people = ss.people;
+    out->index_entries = ss.index_entries;
+    out->db_bytes = ss.db_bytes;
+    out->wal_bytes = ss.wal_bytes;
+    out->ciphertext_bytes = ss.ciphertext_bytes;
+    memcpy(out->people_by_kek, ss.people_by_kek, sizeof out->people_by_kek);
+    out->schema_version = STORE_SCHEMA_VERSION;
+    out->kek_version = v->kek_version;
+    out->index_bits = v->index_bits;
+    out->expected_people = v->expected_people;
+    out->kdf_opslimit = v->kf.opslimit;
+    out->kdf_memlimit = v->kf.memlimit;
+    id_hex(out->vault_id, v->vault_id);
+    return SR_OK;
+}

@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * vault_int.h - what vault.c and import.c share: the handle, and the two
+ * halves of storing a person. "Sealing" (parse, validate, encode, encrypt,
+ * index) needs no store and runs in worker threads; "committing" (the SSN
+ * uniqueness check and the insert) runs on the one thread that owns the
+ * store.
+ */
+#ifndef SR_VAULT_INT_H
+#define SR_VAULT_INT_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+
+#include <jansson.h>
+
+#include "crypto/crypto.h"
+#include "record/record.h"
+#include "store/store.h"
+#include "strongroom/strongroom.h"
+#include "util/util.h"
+
+/* Meta keys in the store. */
+#define META_VAULT_ID "vault_id"
+#define META_INDEX_BITS "index_bits"
+#define META_EXPECTED "expected_people"
+#define META_KEK_VERSION "kek_version"
+
+/* Index rows one person can have: its SSN, and family name + birth date
+ * for the current and each former name. */
+#define VAULT_MAX_INDEX 18
+
+
+/* A person sealed and ready to insert. Holds plaintext (the SSN and each
+ * class's canonical encoding, for the uniqueness and resume checks): it is
+ * wiped by sealed_reset and sealed_free. */
+typedef struct sealed_person {
+    uint8_t id[SR_ID_BYTES];
+    char ssn[10];
+    sr_buf plain;  /* canonical class encodings, back to back */
+    size_t plain_off[SR_CLASS_COUNT], plain_len[SR_CLASS_COUNT];
+    sr_buf cipher; /* wrapped key, then the envelopes, back to back */
+    size_t cls_off[SR_CLASS_COUNT], cls_len[SR_CLASS_COUNT];
+    store_index idx[VAULT_MAX_INDEX];
+    size_t nidx;
+} sealed_person;
+
+void sealed_init(sealed_person *sp);
+void sealed_reset(sealed_person *sp);
+void sealed_free(sealed_person *sp);
+
+/* Per-thread scratch for sealing: the data key in guarded memory. */
+typedef struct seal_scratch {
+    uint8_t *dk; /* sodium_malloc, CRYPTO_KEY_BYTES */
+} seal_scratch;
+
+struct sr_vault {
+    char errmsg[512];
+    char *dir;
+    const store_ops *ops;
+    store *st;
+    keyring *keys;
+    keyfile kf;
+    uint8_t vault_id[SR_ID_BYTES];
+    unsigned index_bits;
+    uint64_t expected_people;
+    uint32_t kek_version;
+    bool writable;
+    int lock_fd;
+    /* Scratch for the thread that owns the handle. */
+    uint8_t *dk;  /* sodium_malloc: the data key being used */
+    sr_buf pt;    /* one class of plaintext */
+    sr_buf out;   /* one JSON line */
+    seal_scratch sc;
+    sealed_person sp;
+};
+
+SR_WARN_UNUSED sr_status scratch_init(seal_scratch *sc);
+void scratch_free(seal_scratch *sc);
+
+/* Seal a validated person under a fresh data key as record `version`,
+ * with the given id, or a fresh random one if id is NULL. Thread-safe for
+ * distinct sp/sc. On failure msg says why (never with a value). */
+SR_WARN_UNUSED sr_status vault_seal_person(const sr_vault *v,
+                                           seal_scratch *sc,
+                                           const json_t *person,
+                                           const uint8_t *id,
+                                           uint32_t version,
+                                           sealed_person *sp, char *msg,
+                                           size_t msg_cap);
+
+/* Outcome of committing one sealed person. */
+typedef enum commit_outcome {
+    COMMIT_STORED,
+    COMMIT_SAME,     /* the SSN is stored with identical content */
+    COMMIT_CONFLICT  /* the SSN is stored with other content */
+} commit_outcome;
+
+/* Insert sp unless its SSN is already stored (inside the caller's
+ * transaction). *existing gets the id holding the SSN, if any. A store
+ * failure is returned with the message on v. */
+SR_WARN_UNUSED sr_status vault_commit_person(sr_vault *v,
+                                             const sealed_person *sp,
+                                             commit_outcome *outcome,
+                                             uint8_t existing[SR_ID_BYTES]);
+
+/* Set v's message to what we were doing and the store's own message
+ * (saying "disk full" plainly when it is); returns st. */
+sr_status vault_store_fail(sr_vault *v, sr_status st, const char *what);
+
+/* Set v's message, printf-style; returns st for tail calls. */
+sr_status vault_fail(sr_vault *v, sr_status st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#endif
