@@ -1,0 +1,261 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * bench/benchutil.c - the bounded line reader, the shared lookup sample,
+ * the clock and percentiles used by every benchmark program
+ * (benchutil.h).
+ */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L
+#endif
+#include "benchutil.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define READ_CHUNK ((size_t)1 << 20)
+
+bool bench_reader_open(bench_reader *r, const char *path, size_t max)
+{
+    memset(r, 0, sizeof *r);
+    r->max = max;
+    r->f = fopen(path, "rb");
+    if (r->f == NULL) {
+        fprintf(stderr, "bench: cannot open %s: %s\n", path, strerror(errno));
+        return false;
+    }
+    r->cap = READ_CHUNK < max + 1 ? READ_CHUNK : max + 1;
+    r->buf = malloc(r->cap);
+    if (r->buf == NULL) {
+        fprintf(stderr, "bench: out of memory\n");
+        return false;
+    }
+    return true;
+}
+
+void bench_reader_close(bench_reader *r)
+{
+    if (r->f != NULL)
+        (void)fclose(r->f);
+    free(r->buf);
+    memset(r, 0, sizeof *r);
+}
+
+/* Move the unread tail to the front and read more; grow the buffer (up to
+ * max + 1) only when a single line fills it. Returns -1 on error. */
+static int fill(bench_reader *r)
+{
+    if (r->start > 0) {
+        memmove(r->buf, r->buf + r->start, r->end - r->start);
+        r->end -= r->start;
+        r->start = 0;
+    }
+    if (r->end == r->cap) {
+        if (r->cap >= r->max + 1) {
+            fprintf(stderr, "bench: line %llu is longer than %zu bytes\n",
+                    (unsigned long long)r->line_no + 1, r->max);
+            return -1;
+        }
+        size_t ncap = r->cap * 2 < r->max + 1 ? r->cap * 2 : r->max + 1;
+        char *nb = realloc(r->buf, ncap);
+        if (nb == NULL) {
+            fprintf(stderr, "bench: out of memory\n");
+            return -1;
+        }
+        r->buf = nb;
+        r->cap = ncap;
+    }
+    size_t got = fread(r->buf + r->end, 1, r->cap - r->end, r->f);
+    if (got == 0) {
+        if (ferror(r->f)) {
+            fprintf(stderr, "bench: read error: %s\n", strerror(errno));
+            return -1;
+        }
+        r->eof = true;
+    }
+    r->end += got;
+    return 0;
+}
+
+int bench_reader_next(bench_reader *r, char **line, size_t *len)
+{
+    size_t scanned = 0; /* bytes of the pending line already searched */
+    for (;;) {
+        char *base = r->buf + r->start;
+        size_t avail = r->end - r->start;
+        char *nl = memchr(base + scanned, '\n', avail - scanned);
+        if (nl != NULL) {
+            size_t n = (size_t)(nl - base);
+            if (n > r->max) {
+                fprintf(stderr, "bench: line %llu is longer than %zu bytes\n",
+                        (unsigned long long)r->line_no + 1, r->max);
+                return -1;
+            }
+            *nl = '\0';
+            r->start += n + 1;
+            r->line_no++;
+            *line = base;
+            *len = n;
+            return 1;
+        }
+        scanned = avail;
+        if (r->eof) {
+            if (avail == 0)
+                return 0;
+            /* A last line without a newline: terminate it in place. */
+            if (r->end == r->cap && fill(r) != 0)
+                return -1;
+            base = r->buf + r->start;
+            base[avail] = '\0';
+            r->start = r->end;
+            r->line_no++;
+            *line = base;
+            *len = avail;
+            return 1;
+        }
+        if (fill(r) != 0)
+            return -1;
+    }
+}
+
+/* Copy a string member at a JSON path into dst; false if absent or too
+ * long. */
+static bool copy_str(char *dst, size_t cap, json_t *v)
+{
+    const char *s = json_string_value(v);
+    if (s == NULL)
+        return false;
+    size_t n = strlen(s);
+    if (n + 1 > cap)
+        return false;
+    memcpy(dst, s, n + 1);
+    return true;
+}
+
+bool bench_load_samples(const char *path, size_t n, bench_sample **out,
+                        size_t *got)
+{
+    bench_reader r;
+    bench_sample *s = NULL;
+    bool ok = false;
+    char *line;
+    size_t len;
+    int rc;
+    uint64_t lines = 0;
+
+    *out = NULL;
+    *got = 0;
+    if (n == 0)
+        return true;
+    /* First pass: count the lines. */
+    if (!bench_reader_open(&r, path, BENCH_MAX_LINE))
+        goto cleanup;
+    while ((rc = bench_reader_next(&r, &line, &len)) == 1)
+        lines++;
+    bench_reader_close(&r);
+    if (rc < 0)
+        goto cleanup;
+    if (lines == 0) {
+        fprintf(stderr, "bench: %s is empty\n", path);
+        goto cleanup;
+    }
+    if (n > lines)
+        n = (size_t)lines;
+    uint64_t k = lines / n;
+    if (k == 0)
+        k = 1;
+    s = calloc(n, sizeof *s);
+    if (s == NULL) {
+        fprintf(stderr, "bench: out of memory\n");
+        goto cleanup;
+    }
+    /* Second pass: parse only the sampled lines. */
+    if (!bench_reader_open(&r, path, BENCH_MAX_LINE))
+        goto cleanup;
+    size_t have = 0;
+    uint64_t next = k / 2;
+    for (uint64_t i = 0; have < n; i++) {
+        rc = bench_reader_next(&r, &line, &len);
+        if (rc <= 0)
+            break;
+        if (i != next)
+            continue;
+        json_error_t err;
+        json_t *p = json_loadb(line, len, 0, &err);
+        bool good = p != NULL &&
+            copy_str(s[have].ssn, sizeof s[have].ssn,
+                     json_object_get(p, "ssn")) &&
+            copy_str(s[have].family, sizeof s[have].family,
+                     json_object_get(json_object_get(p, "name"), "family")) &&
+            copy_str(s[have].dob, sizeof s[have].dob,
+                     json_object_get(json_object_get(p, "birth"), "date"));
+        json_decref(p);
+        if (!good) {
+            fprintf(stderr, "bench: line %llu: not a person with ssn, "
+                    "name.family and birth.date\n",
+                    (unsigned long long)i + 1);
+            rc = -1;
+            break;
+        }
+        have++;
+        next += k;
+    }
+    bench_reader_close(&r);
+    if (rc < 0 || have != n) {
+        if (rc >= 0)
+            fprintf(stderr, "bench: %s changed while sampling\n", path);
+        goto cleanup;
+    }
+    *out = s;
+    *got = n;
+    s = NULL;
+    ok = true;
+cleanup:
+    free(s);
+    return ok;
+}
+
+double bench_now(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+        return 0.0; /* CLOCK_MONOTONIC always exists on Linux */
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+double bench_percentile(double *v, size_t n, double p)
+{
+    if (n == 0)
+        return 0.0;
+    qsort(v, n, sizeof *v, cmp_double);
+    double rank = p / 100.0 * (double)n;
+    size_t i = (size_t)rank;
+    if ((double)i < rank)
+        i++; /* ceil */
+    if (i == 0)
+        i = 1;
+    if (i > n)
+        i = n;
+    return v[i - 1];
+}
+
+bool bench_parse_count(const char *s, size_t *out)
+{
+    if (s == NULL || *s < '0' || *s > '9')
+        return false;
+    errno = 0;
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno != 0 || *end != '\0' || v == 0 || v > SIZE_MAX)
+        return false;
+    *out = (size_t)v;
+    return true;
+}

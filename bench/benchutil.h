@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * bench/benchutil.h - what the benchmark programs share: a bounded JSONL
+ * line reader, the deterministic sample of people that every lookup run
+ * uses (so Strongroom, plain SQLite and SQLCipher answer the same
+ * questions), a monotonic clock and percentiles.
+ *
+ * Benchmark code, not part of the library: it prints and exits freely.
+ */
+#ifndef STRONGROOM_BENCHUTIL_H
+#define STRONGROOM_BENCHUTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* The longest line we accept. A person within person.schema.json's
+ * limits stays far below this; a longer line is an error, never a reason
+ * to grow without bound. */
+#define BENCH_MAX_LINE ((size_t)8 << 20)
+
+typedef struct bench_reader {
+    FILE *f;
+    char *buf;
+    size_t cap;   /* allocated; grows up to max + 1 */
+    size_t max;   /* longest line accepted */
+    size_t start; /* first unread byte */
+    size_t end;   /* one past the last byte read from f */
+    bool eof;
+    uint64_t line_no; /* lines returned so far */
+} bench_reader;
+
+/* Open path for reading. Returns false (with a message on stderr) on
+ * failure; r is then safe to pass to bench_reader_close. */
+bool bench_reader_open(bench_reader *r, const char *path, size_t max);
+
+/*
+ * The next line without its newline, NUL-terminated, in r's buffer (valid
+ * until the next call). Returns 1 for a line, 0 at the end of the file,
+ * -1 on a read error or a line longer than max (message on stderr).
+ */
+int bench_reader_next(bench_reader *r, char **line, size_t *len);
+
+void bench_reader_close(bench_reader *r);
+
+/* One sampled person: what both lookups ask for. */
+typedef struct bench_sample {
+    char ssn[16];
+    char family[260];
+    char dob[16];
+} bench_sample;
+
+/*
+ * Pick up to n people spread evenly over the file: with L lines and
+ * k = max(1, L / n), lines k/2, k/2 + k, k/2 + 2k, ... (0-based), so the
+ * sample covers early and late inserts alike and is the same for every
+ * program given the same file and n. *out (free with free) gets the
+ * samples, *got their number (n, or L if the file is shorter).
+ */
+bool bench_load_samples(const char *path, size_t n, bench_sample **out,
+                        size_t *got);
+
+/* Seconds on CLOCK_MONOTONIC. */
+double bench_now(void);
+
+/* Nearest-rank percentile (0 < p <= 100) of v[0..n-1]; sorts v. */
+double bench_percentile(double *v, size_t n, double p);
+
+/* Parse a positive decimal count (no sign, no junk). */
+bool bench_parse_count(const char *s, size_t *out);
+
+#endif
