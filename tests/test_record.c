@@ -248,6 +248,41 @@ static sr_status decode_bytes(const uint8_t *b, size_t n, sr_class c,
     return st;
 }
 
+/* The search path reads the SSN straight from the identity encoding; it
+ * must agree with the full decoder and refuse what is not identity. */
+static void test_identity_ssn_reads_the_ssn_without_decoding(void **state)
+{
+    (void)state;
+    sr_buf id;
+    char ssn[10];
+    rich_identity(&id);
+    json_t *q = json_object();
+    record_error err;
+    assert_int_equal(record_decode_class(id.p, id.len, SR_CLASS_IDENTITY, q,
+                                         &err),
+                     SR_OK);
+    assert_true(record_identity_ssn(id.p, id.len, ssn));
+    char norm[10];
+    assert_true(
+        record_norm_ssn(json_string_value(json_object_get(q, "ssn")), norm));
+    assert_string_equal(ssn, norm);
+    assert_false(record_identity_ssn(id.p, 0, ssn));
+    assert_false(record_identity_ssn(id.p, 3, ssn)); /* cut in the SSN */
+    id.p[0] ^= 0x80;                                 /* unknown version */
+    assert_false(record_identity_ssn(id.p, id.len, ssn));
+    id.p[0] ^= 0x80;
+
+    sr_buf name;
+    json_t *p = J(RICH);
+    buf_init(&name, RECORD_MAX_ENCODED);
+    assert_int_equal(record_encode_class(p, SR_CLASS_NAME, &name), SR_OK);
+    assert_false(record_identity_ssn(name.p, name.len, ssn));
+    json_decref(p);
+    json_decref(q);
+    buf_free(&name);
+    buf_free(&id);
+}
+
 /* ---- the whole person ----------------------------------------------------------- */
 
 static void test_accepts_rich_person_using_every_member(void **state)
@@ -1491,6 +1526,7 @@ int main(void)
         cmocka_unit_test(test_decode_rejects_invalid_utf8),
         cmocka_unit_test(test_decode_rejects_values_breaking_schema_rules),
         cmocka_unit_test(test_decode_leaves_person_untouched_on_error),
+        cmocka_unit_test(test_identity_ssn_reads_the_ssn_without_decoding),
         cmocka_unit_test(test_merge_patch_rfc7386_appendix_a_objects),
         cmocka_unit_test(
             test_merge_patch_rfc7386_appendix_a_nested_non_objects),
