@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "record.h"
+#include "schema.h"
 
 /* ---- SSN ------------------------------------------------------------------ */
 
@@ -152,49 +153,6 @@ static const char fold_1e00[0x100][3] = {
     /* U+1EF0 */ "u", "u", "y", "y", "y", "y", "y", "y",
     /* U+1EF8 */ "y", "y", "ll", "ll", "v", "v", "y", "y",
 };
-
-/* Strict UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing past
- * U+10FFFF. An encoding error cannot be folded into a key: two different
- * garbage inputs would collide. */
-static bool utf8_next(const uint8_t *s, size_t n, size_t *i, uint32_t *cp)
-{
-    uint8_t b0 = s[*i];
-    if (b0 < 0x80) {
-        *cp = b0;
-        *i += 1;
-        return true;
-    }
-    size_t need;
-    uint32_t c, min;
-    if (b0 >= 0xC2 && b0 <= 0xDF) {
-        need = 1;
-        c = b0 & 0x1Fu;
-        min = 0x80;
-    } else if (b0 >= 0xE0 && b0 <= 0xEF) {
-        need = 2;
-        c = b0 & 0x0Fu;
-        min = 0x800;
-    } else if (b0 >= 0xF0 && b0 <= 0xF4) {
-        need = 3;
-        c = b0 & 0x07u;
-        min = 0x10000;
-    } else {
-        return false;
-    }
-    if (need > n - *i - 1)
-        return false;
-    for (size_t k = 1; k <= need; k++) {
-        uint8_t b = s[*i + k];
-        if ((b & 0xC0u) != 0x80u)
-            return false;
-        c = (c << 6) | (b & 0x3Fu);
-    }
-    if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
-        return false;
-    *cp = c;
-    *i += need + 1;
-    return true;
-}
 
 /* The output under construction: len never exceeds cap - 1, keeping room
  * for the NUL. */
@@ -363,7 +321,10 @@ bool record_norm_name(const char *name, char *out, size_t cap)
     size_t i = 0;
     while (i < n) {
         uint32_t cp;
-        if (!utf8_next(s, n, &i, &cp) || !norm_cp(&o, cp)) {
+        /* Strict UTF-8 (record_utf8_next): an encoding error cannot be folded
+         * into a key, or two different garbage inputs would collide. */
+        if (!record_utf8_next((const char *)s, n, &i, &cp) ||
+            !norm_cp(&o, cp)) {
             out[0] = '\0';
             return false;
         }
