@@ -1432,6 +1432,39 @@ static void w_template(jw *w, uint64_t seed)
     W_LIT(w, "\"");
 }
 
+
+/* The members ,"city",["state",]["postal_code",]"country" of a place:
+ * a US city, or a place abroad (foreign). */
+static void w_place(jw *w, bool foreign, uint32_t place, bool postal)
+{
+    const char *city, *region, *zip, *country;
+    if (foreign) {
+        const gen_place *pl = &gen_places[place];
+        city = pl->city;
+        region = pl->region;
+        zip = pl->postal;
+        country = pl->country;
+    } else {
+        const gen_city *c = &gen_cities[place];
+        city = c->city;
+        region = c->state;
+        zip = c->zip;
+        country = "US";
+    }
+    W_LIT(w, ",\"city\":");
+    w_cjson(w, city);
+    if (region != NULL) {
+        W_LIT(w, ",\"state\":");
+        w_cjson(w, region);
+    }
+    if (postal) {
+        W_LIT(w, ",\"postal_code\":");
+        w_cjson(w, zip);
+    }
+    W_LIT(w, ",\"country\":");
+    w_cjson(w, country);
+}
+
 static void render_json(const g_person *p, jw *w)
 {
     tbuf t;
@@ -1450,24 +1483,7 @@ static void render_json(const g_person *p, jw *w)
     }
     W_LIT(w, ",\"birth\":{\"date\":");
     w_date(w, p->birth);
-    if (p->foreign_born) {
-        const gen_place *pl = &gen_places[p->birth_place];
-        W_LIT(w, ",\"city\":");
-        w_cjson(w, pl->city);
-        if (pl->region != NULL) {
-            W_LIT(w, ",\"state\":");
-            w_cjson(w, pl->region);
-        }
-        W_LIT(w, ",\"country\":");
-        w_cjson(w, pl->country);
-    } else {
-        const gen_city *c = &gen_cities[p->birth_place];
-        W_LIT(w, ",\"city\":");
-        w_cjson(w, c->city);
-        W_LIT(w, ",\"state\":");
-        w_cjson(w, c->state);
-        W_LIT(w, ",\"country\":\"US\"");
-    }
+    w_place(w, p->foreign_born, p->birth_place, false);
     W_LIT(w, "},\"sex\":");
     w_cjson(w, p->sex == 0 ? "F" : p->sex == 1 ? "M" : "X");
     W_LIT(w, ",\"citizenship\":[");
@@ -1484,28 +1500,7 @@ static void render_json(const g_person *p, jw *w)
         street_text(a, &t);
         W_LIT(w, "{\"street\":");
         w_str(w, t.s, t.n);
-        if (a->foreign) {
-            const gen_place *pl = &gen_places[a->place];
-            W_LIT(w, ",\"city\":");
-            w_cjson(w, pl->city);
-            if (pl->region != NULL) {
-                W_LIT(w, ",\"state\":");
-                w_cjson(w, pl->region);
-            }
-            W_LIT(w, ",\"postal_code\":");
-            w_cjson(w, pl->postal);
-            W_LIT(w, ",\"country\":");
-            w_cjson(w, pl->country);
-        } else {
-            const gen_city *c = &gen_cities[a->place];
-            W_LIT(w, ",\"city\":");
-            w_cjson(w, c->city);
-            W_LIT(w, ",\"state\":");
-            w_cjson(w, c->state);
-            W_LIT(w, ",\"postal_code\":");
-            w_cjson(w, c->zip);
-            W_LIT(w, ",\"country\":\"US\"");
-        }
+        w_place(w, a->foreign, a->place, true);
         W_LIT(w, ",\"from\":");
         w_date(w, a->from);
         if (a->to != NO_DATE) {
