@@ -338,6 +338,17 @@ class BadInput(VaultCase):
         p = self.sr(["get", a], check=EXIT_CORRUPT)
         self.assertIn(a.encode(), p.stderr)
 
+    def test_a_deleted_class_is_detected(self):
+        pid = self.put(ALICE)
+        self.edit_db("UPDATE persons SET c3 = NULL")
+        p = self.sr(["get", pid], check=EXIT_CORRUPT)
+        self.assertIn(b"employment class is missing", p.stderr)
+        # Clearing its bit too: every other envelope was sealed with it.
+        self.edit_db("UPDATE persons SET present = present & ~8")
+        p = self.sr(["get", pid, "--class", "name"], check=EXIT_CORRUPT)
+        self.assertIn(pid.encode(), p.stderr)
+        self.assertEqual(p.stdout, b"")
+
     def test_an_older_version_replayed_is_detected(self):
         pid = self.put(ALICE)
         db = sqlite3.connect(os.path.join(self.vault, "vault.db"))

@@ -66,6 +66,7 @@ static envelope_ad ad_sample(void)
     fill(ad.vault_id, sizeof ad.vault_id, 1);
     fill(ad.person_id, sizeof ad.person_id, 2);
     ad.cls = SR_CLASS_IDENTITY;
+    ad.present = SR_CLASS_BIT(SR_CLASS_IDENTITY) | SR_CLASS_BIT(SR_CLASS_NAME);
     ad.record_version = 3;
     ad.key_version = 1;
     return ad;
@@ -532,6 +533,7 @@ static void frozen_v1_wrapped_key_and_envelope_still_open(void **state)
     memcpy(ad.vault_id, vid, SR_ID_BYTES);
     memcpy(ad.person_id, pid, SR_ID_BYTES);
     ad.cls = SR_CLASS_NAME;
+    ad.present = SR_CLASS_BIT(SR_CLASS_IDENTITY) | SR_CLASS_BIT(SR_CLASS_NAME);
     ad.record_version = 7;
     ad.key_version = 2;
     vector_get(f, "envelope_name_v7", env, sizeof env);
@@ -621,6 +623,9 @@ static void envelope_each_changed_ad_field_is_corrupt(void **state)
     bad = ad;
     bad.cls = SR_CLASS_NAME;
     expect_corrupt_untouched(dk, &bad, ct, sizeof ct);
+    bad = ad;
+    bad.present = (uint8_t)(ad.present & ~SR_CLASS_BIT(SR_CLASS_NAME));
+    expect_corrupt_untouched(dk, &bad, ct, sizeof ct); /* a class deleted */
     bad = ad;
     bad.record_version = ad.record_version + 1; /* replayed older version */
     expect_corrupt_untouched(dk, &bad, ct, sizeof ct);

@@ -45,7 +45,7 @@ static const uint8_t ad_tag_envelope[4] = {'S', 'R', 'F', 'E'};
 
 #define INDEX_KIND_MAX 2u
 #define WRAP_AD_BYTES (4u + SR_ID_BYTES + SR_ID_BYTES + 4u)
-#define ENVELOPE_AD_BYTES (4u + 1u + SR_ID_BYTES + SR_ID_BYTES + 1u + 4u + 4u)
+#define ENVELOPE_AD_BYTES (4u + 1u + SR_ID_BYTES + SR_ID_BYTES + 1u + 1u + 4u + 4u)
 
 /* Plaintext up to this size is staged on the stack in crypto_open_class;
  * larger classes go through sodium_malloc. Most classes are far smaller. */
@@ -375,10 +375,11 @@ sr_status crypto_unwrap_key(const keyring *k, uint32_t kek_version,
 
 /* ---- the field envelope ------------------------------------------------------ */
 
-/* "SRFE" || version || vault_id || person_id || class || u32be
- * record_version || u32be key_version. Binding the record version defeats
- * replaying an older ciphertext of one class into a newer row; binding the
- * class and person defeats swapping envelopes between columns and rows. */
+/* "SRFE" || version || vault_id || person_id || class || present ||
+ * u32be record_version || u32be key_version. Binding the record version
+ * defeats replaying an older ciphertext of one class into a newer row;
+ * binding the class and person defeats swapping envelopes between columns
+ * and rows; binding the set of present classes defeats deleting one. */
 static void envelope_ad_encode(uint8_t out[ENVELOPE_AD_BYTES],
                                const envelope_ad *ad, uint8_t version)
 {
@@ -392,6 +393,7 @@ static void envelope_ad_encode(uint8_t out[ENVELOPE_AD_BYTES],
     memcpy(p, ad->person_id, SR_ID_BYTES);
     p += SR_ID_BYTES;
     *p++ = ad->cls;
+    *p++ = ad->present;
     put_u32be(p, ad->record_version);
     put_u32be(p + 4, ad->key_version);
 }

@@ -115,6 +115,7 @@ typedef struct envelope_ad {
     uint8_t vault_id[SR_ID_BYTES];
     uint8_t person_id[SR_ID_BYTES];
     uint8_t cls;             /* sr_class */
+    uint8_t present;         /* SR_CLASS_BIT of every class the person has */
     uint32_t record_version; /* goes up on every update of the person */
     uint32_t key_version;    /* KEK version wrapping the data key */
 } envelope_ad;

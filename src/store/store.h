@@ -26,6 +26,10 @@ typedef struct store_row {
     uint8_t id[SR_ID_BYTES];
     uint32_t version;     /* record version, >= 1 */
     uint32_t kek_version; /* KEK version wrapping the data key */
+    /* Classes that have an envelope (SR_CLASS_BIT), as written by the
+     * vault; returned by every read whatever the class mask, so the vault
+     * can tell a class deleted under it from one never written. */
+    unsigned present;
     const uint8_t *wrapped;
     size_t wrapped_len;
     /* Sealed envelopes; NULL/0 when the class is empty or not requested. */

@@ -99,11 +99,12 @@ static const char *const fixed_sql[STMT_FIXED_COUNT] = {
     [STMT_RELEASE] = "RELEASE sr_row",
     [STMT_ROLLBACK_TO] = "ROLLBACK TO sr_row",
     [STMT_INSERT] = "INSERT INTO persons(id, version, kek_version, wrapped, "
-                    "c0, c1, c2, c3, c4, c5) "
-                    "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                    "c0, c1, c2, c3, c4, c5, present) "
+                    "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?12)",
     [STMT_UPDATE] = "UPDATE persons SET version = ?2, kek_version = ?3, "
                     "wrapped = ?4, c0 = ?5, c1 = ?6, c2 = ?7, c3 = ?8, "
-                    "c4 = ?9, c5 = ?10 WHERE id = ?1 AND version = ?11",
+                    "c4 = ?9, c5 = ?10, present = ?12 "
+                    "WHERE id = ?1 AND version = ?11",
     [STMT_VERSION_OF] = "SELECT version FROM persons WHERE id = ?1",
     /* OR IGNORE: two former names may give the same truncated value. */
     [STMT_INDEX_INSERT] = "INSERT OR IGNORE INTO blind_index(kind, value, "
@@ -139,7 +140,8 @@ static const char *const migrations[] = {
     " version INTEGER NOT NULL,"
     " kek_version INTEGER NOT NULL,"
     " wrapped BLOB NOT NULL,"
-    " c0 BLOB, c1 BLOB, c2 BLOB, c3 BLOB, c4 BLOB, c5 BLOB);"
+    " c0 BLOB, c1 BLOB, c2 BLOB, c3 BLOB, c4 BLOB, c5 BLOB,"
+    " present INTEGER NOT NULL);"
     "CREATE TABLE blind_index("
     " kind INTEGER NOT NULL,"
     " value INTEGER NOT NULL,"
@@ -328,10 +330,10 @@ static sr_status masked_stmt(store *s, unsigned q, unsigned mask,
         "SELECT id, version, kek_version, wrapped",
     };
     static const char *const tails[QUERY_COUNT] = {
-        " FROM persons WHERE id = ?1",
-        (" FROM blind_index AS b JOIN persons AS p ON p.id = b.person"
-         " WHERE b.kind = ?1 AND b.value = ?2"),
-        " FROM persons ORDER BY seq",
+        ", present FROM persons WHERE id = ?1",
+        (", p.present FROM blind_index AS b JOIN persons AS p"
+         " ON p.id = b.person WHERE b.kind = ?1 AND b.value = ?2"),
+        ", present FROM persons ORDER BY seq",
     };
     static const char *const cols[2][SR_CLASS_COUNT] = {
         {", c0", ", c1", ", c2", ", c3", ", c4", ", c5"},
@@ -378,6 +380,8 @@ static int bind_row(sqlite3_stmt *st, const store_row *row)
         rc = bind_blob(st, 4, row->wrapped, row->wrapped_len);
     for (int c = 0; rc == SQLITE_OK && c < SR_CLASS_COUNT; c++)
         rc = bind_blob(st, 5 + c, row->cls[c], row->cls_len[c]);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(st, 12, row->present);
     return rc;
 }
 
@@ -401,10 +405,12 @@ static sr_status row_read(store *s, sqlite3_stmt *st, store_row *row)
     int idlen = sqlite3_column_bytes(st, 0);
     int64_t ver = sqlite3_column_int64(st, 1);
     int64_t kek = sqlite3_column_int64(st, 2);
+    int64_t present = sqlite3_column_int64(st, 4 + SR_CLASS_COUNT);
 
     memset(row, 0, sizeof *row);
     if (id == NULL || idlen != SR_ID_BYTES || ver < 1 || ver > UINT32_MAX ||
-        kek < 1 || kek > UINT32_MAX ||
+        kek < 1 || kek > UINT32_MAX || present < 0 ||
+        present > (int64_t)SR_CLASS_ALL ||
         sqlite3_column_type(st, 3) != SQLITE_BLOB) {
         store_set_msg(s, "a stored person row is malformed", NULL);
         return SR_ERR_CORRUPT;
@@ -412,6 +418,7 @@ static sr_status row_read(store *s, sqlite3_stmt *st, store_row *row)
     memcpy(row->id, id, SR_ID_BYTES);
     row->version = (uint32_t)ver;
     row->kek_version = (uint32_t)kek;
+    row->present = (unsigned)present;
     row->wrapped = sqlite3_column_blob(st, 3);
     row->wrapped_len = (size_t)sqlite3_column_bytes(st, 3);
     for (int c = 0; c < SR_CLASS_COUNT; c++) {

@@ -139,11 +139,13 @@ void scratch_free(seal_scratch *sc)
 
 static void ad_init(envelope_ad *ad, const sr_vault *v,
                     const uint8_t id[SR_ID_BYTES], sr_class c,
-                    uint32_t record_version, uint32_t key_version)
+                    unsigned present, uint32_t record_version,
+                    uint32_t key_version)
 {
     memcpy(ad->vault_id, v->vault_id, SR_ID_BYTES);
     memcpy(ad->person_id, id, SR_ID_BYTES);
     ad->cls = (uint8_t)c;
+    ad->present = (uint8_t)present;
     ad->record_version = record_version;
     ad->key_version = key_version;
 }
@@ -224,6 +226,10 @@ static sr_status seal_classes(const sr_vault *v, seal_scratch *sc,
         sp->plain_off[c] = before;
         sp->plain_len[c] = sp->plain.len - before;
     }
+    sp->present = 0;
+    for (unsigned c = 0; c < SR_CLASS_COUNT; c++)
+        if (sp->plain_len[c] != 0)
+            sp->present |= SR_CLASS_BIT(c);
     for (unsigned c = 0; c < SR_CLASS_COUNT; c++) {
         sp->cls_off[c] = sp->cipher.len;
         sp->cls_len[c] = 0;
@@ -234,7 +240,8 @@ static sr_status seal_classes(const sr_vault *v, seal_scratch *sc,
         if (st != SR_OK)
             return st;
         envelope_ad ad;
-        ad_init(&ad, v, sp->id, (sr_class)c, version, v->kek_version);
+        ad_init(&ad, v, sp->id, (sr_class)c, sp->present, version,
+                v->kek_version);
         st = crypto_seal_class(sc->dk, &ad, sp->plain.p + sp->plain_off[c],
                                sp->plain_len[c],
                                sp->cipher.p + sp->cipher.len);
@@ -287,6 +294,7 @@ static void row_from_sealed(store_row *row, const sealed_person *sp,
     memcpy(row->id, sp->id, SR_ID_BYTES);
     row->version = version;
     row->kek_version = kek_version;
+    row->present = sp->present;
     row->wrapped = sp->cipher.p;
     row->wrapped_len = WRAPPED_KEY_BYTES;
     for (unsigned c = 0; c < SR_CLASS_COUNT; c++) {
@@ -331,7 +339,8 @@ static sr_status open_class(sr_vault *v, const store_row *row, sr_class c)
         if (st != SR_OK)
             return vault_fail(v, st, "out of memory opening a record");
         envelope_ad ad;
-        ad_init(&ad, v, row->id, c, row->version, row->kek_version);
+        ad_init(&ad, v, row->id, c, row->present, row->version,
+                row->kek_version);
         st = crypto_open_class(v->dk, &ad, row->cls[c], n, v->pt.p);
     }
     if (st != SR_OK) {
@@ -346,6 +355,23 @@ static sr_status open_class(sr_vault *v, const store_row *row, sr_class c)
     return SR_OK;
 }
 
+/* A class the row says it has must be there, and no other: the set is
+ * bound into every envelope, so a class deleted together with its bit is
+ * caught when any other class is opened, and one deleted alone here. */
+static sr_status check_presence(sr_vault *v, const store_row *row,
+                                sr_class c)
+{
+    char hex[SR_ID_STR_LEN + 1];
+    bool listed = (row->present & SR_CLASS_BIT(c)) != 0;
+    if (listed == (row->cls[c] != NULL))
+        return SR_OK;
+    id_hex(hex, row->id);
+    return vault_fail(v, SR_ERR_CORRUPT, "person %s: the %s class is %s",
+                      hex, sr_class_name(c),
+                      listed ? "missing (deleted from the database?)"
+                             : "there but not recorded as written");
+}
+
 /* Decrypt the classes of row in mask into person (an object). */
 static sr_status open_row(sr_vault *v, const store_row *row, unsigned mask,
                           json_t *person)
@@ -355,7 +381,10 @@ static sr_status open_row(sr_vault *v, const store_row *row, unsigned mask,
     if (st != SR_OK)
         return st;
     for (unsigned c = 0; c < SR_CLASS_COUNT && st == SR_OK; c++) {
-        if (!(mask & SR_CLASS_BIT(c)) || row->cls[c] == NULL)
+        if (!(mask & SR_CLASS_BIT(c)))
+            continue;
+        st = check_presence(v, row, (sr_class)c);
+        if (st != SR_OK || row->cls[c] == NULL)
             continue;
         st = open_class(v, row, (sr_class)c);
         if (st != SR_OK)
@@ -798,12 +827,15 @@ typedef struct ssn_probe {
 static sr_status row_ssn(sr_vault *v, const store_row *row, char out[10])
 {
     char hex[SR_ID_STR_LEN + 1];
-    if (row->cls[SR_CLASS_IDENTITY] == NULL) {
+    sr_status st = check_presence(v, row, SR_CLASS_IDENTITY);
+    if (st == SR_OK && row->cls[SR_CLASS_IDENTITY] == NULL) {
         id_hex(hex, row->id);
-        return vault_fail(v, SR_ERR_CORRUPT,
-                          "person %s: the identity class is missing", hex);
+        st = vault_fail(v, SR_ERR_CORRUPT,
+                        "person %s: the identity class is missing", hex);
     }
-    sr_status st = unwrap_row(v, row);
+    if (st != SR_OK)
+        return st;
+    st = unwrap_row(v, row);
     if (st == SR_OK)
         st = open_class(v, row, SR_CLASS_IDENTITY);
     sodium_memzero(v->dk, CRYPTO_KEY_BYTES);
@@ -867,6 +899,9 @@ static sr_status same_row(void *ctx, const store_row *row)
     pr->same = st == SR_OK;
     for (unsigned c = 0; c < SR_CLASS_COUNT && st == SR_OK && pr->same; c++) {
         size_t want = pr->sp->plain_len[c];
+        st = check_presence(v, row, (sr_class)c);
+        if (st != SR_OK)
+            break;
         if (row->cls[c] == NULL) {
             pr->same = want == 0;
             continue;

@@ -41,6 +41,7 @@ typedef struct sealed_person {
     size_t plain_off[SR_CLASS_COUNT], plain_len[SR_CLASS_COUNT];
     sr_buf cipher; /* wrapped key, then the envelopes, back to back */
     size_t cls_off[SR_CLASS_COUNT], cls_len[SR_CLASS_COUNT];
+    unsigned present; /* SR_CLASS_BIT of each non-empty class */
     store_index idx[VAULT_MAX_INDEX];
     size_t nidx;
 } sealed_person;

@@ -21,7 +21,7 @@ dk = aead_open(kek2, w[:24], w[24:], b'SRWK' + vid + pid + struct.pack('>I', 2))
 assert dk == v['data_key']
 e = v['envelope_name_v7']
 assert e[0] == 1
-ad = b'SRFE' + bytes([1]) + vid + pid + bytes([1]) + struct.pack('>II', 7, 2)
+ad = b'SRFE' + bytes([1]) + vid + pid + bytes([1]) + bytes([3]) + struct.pack('>II', 7, 2)
 assert aead_open(dk, e[1:25], e[25:], ad) == b'hello world'
 ik = kdf(root, 1, b'SRbidx__')
 h = hashlib.blake2b(bytes([1]) + b'123456789', digest_size=32, key=ik).digest()
