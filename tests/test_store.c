@@ -357,7 +357,8 @@ static void replace_needs_the_previous_version(void **state)
     assert_int_equal(ops->insert(f->s, &p.row, &old_idx, 1), SR_OK);
 
     person_make(&v2, 9, 2, SR_CLASS_BIT(1));
-    assert_int_equal(ops->replace(f->s, &v2.row, &new_idx, 1), SR_OK);
+    assert_int_equal(ops->replace(f->s, &v2.row, &old_idx, 1, &new_idx, 1),
+                     SR_OK);
     collected c = {.expect = &v2};
     assert_int_equal(ops->get(f->s, p.row.id, SR_CLASS_ALL, collect, &c),
                      SR_OK);
@@ -373,14 +374,14 @@ static void replace_needs_the_previous_version(void **state)
 
     /* A writer that read version 1 loses: version 2 would repeat. */
     person_make(&stale, 9, 2, SR_CLASS_ALL);
-    assert_int_equal(ops->replace(f->s, &stale.row, &old_idx, 1),
+    assert_int_equal(ops->replace(f->s, &stale.row, &new_idx, 1, &old_idx, 1),
                      SR_ERR_CONFLICT);
     /* Jumping ahead is a conflict too. */
     person_make(&stale, 9, 5, SR_CLASS_ALL);
-    assert_int_equal(ops->replace(f->s, &stale.row, &old_idx, 1),
+    assert_int_equal(ops->replace(f->s, &stale.row, &new_idx, 1, &old_idx, 1),
                      SR_ERR_CONFLICT);
     person_make(&ghost, 12345, 2, SR_CLASS_ALL);
-    assert_int_equal(ops->replace(f->s, &ghost.row, NULL, 0),
+    assert_int_equal(ops->replace(f->s, &ghost.row, NULL, 0, NULL, 0),
                      SR_ERR_NOT_FOUND);
     /* The failures changed nothing. */
     memset(&c, 0, sizeof c);
@@ -403,7 +404,7 @@ static void scan_walks_people_in_insertion_order(void **state)
     /* A replace keeps the person's place. */
     person_bytes p;
     person_make(&p, 4, 2, SR_CLASS_ALL);
-    assert_int_equal(ops->replace(f->s, &p.row, NULL, 0), SR_OK);
+    assert_int_equal(ops->replace(f->s, &p.row, NULL, 0, NULL, 0), SR_OK);
     collected c = {0};
     assert_int_equal(ops->scan(f->s, SR_CLASS_BIT(5), collect, &c), SR_OK);
     assert_int_equal(c.n, 5);

@@ -80,9 +80,13 @@ typedef struct store_ops {
      * taken (practically never: ids are random). */
     sr_status (*insert)(store *s, const store_row *row,
                         const store_index *idx, size_t nidx);
-    /* Replace a person whose stored version is row->version - 1, and its
-     * index rows. SR_ERR_CONFLICT if the version moved, SR_ERR_NOT_FOUND. */
+    /* Replace a person whose stored version is row->version - 1; its index
+     * rows old_idx (as the caller computed them from the record it read)
+     * give way to idx. The caller names the old rows so the store needs
+     * no second index by person, which would double the random writes of
+     * every insert. SR_ERR_CONFLICT if the version moved, SR_ERR_NOT_FOUND. */
     sr_status (*replace)(store *s, const store_row *row,
+                         const store_index *old_idx, size_t nold,
                          const store_index *idx, size_t nidx);
     /* Fetch one person with the classes in class_mask. */
     sr_status (*get)(store *s, const uint8_t id[SR_ID_BYTES],

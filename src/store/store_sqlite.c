@@ -20,7 +20,6 @@
  *           c0 .. c5 BLOB)                      -- envelopes, NULL = empty
  *   blind_index(kind INTEGER, value INTEGER, person BLOB,
  *               PRIMARY KEY(kind, value, person)) WITHOUT ROWID
- *   blind_index_person ON blind_index(person)   -- replace, shredding
  *
  * PRAGMA application_id marks the file as a Strongroom store and
  * user_version is the schema version. Writers run journal_mode=WAL with
@@ -109,7 +108,8 @@ static const char *const fixed_sql[STMT_FIXED_COUNT] = {
     /* OR IGNORE: two former names may give the same truncated value. */
     [STMT_INDEX_INSERT] = "INSERT OR IGNORE INTO blind_index(kind, value, "
                           "person) VALUES(?1, ?2, ?3)",
-    [STMT_INDEX_DELETE] = "DELETE FROM blind_index WHERE person = ?1",
+    [STMT_INDEX_DELETE] = "DELETE FROM blind_index WHERE kind = ?1 AND "
+                          "value = ?2 AND person = ?3",
     [STMT_COUNT_PEOPLE] = "SELECT count(*) FROM persons",
     [STMT_COUNT_INDEX] = "SELECT count(*) FROM blind_index",
     /* length() of a blob reads only the record header, not the content. */
@@ -146,8 +146,7 @@ static const char *const migrations[] = {
     " kind INTEGER NOT NULL,"
     " value INTEGER NOT NULL,"
     " person BLOB NOT NULL,"
-    " PRIMARY KEY(kind, value, person)) WITHOUT ROWID;"
-    "CREATE INDEX blind_index_person ON blind_index(person);",
+    " PRIMARY KEY(kind, value, person)) WITHOUT ROWID;",
 };
 _Static_assert(sizeof migrations / sizeof migrations[0] ==
                    STORE_SCHEMA_VERSION,
@@ -687,10 +686,13 @@ static sr_status sqlite_open(store **out, const char *location,
         if (st != SR_OK)
             goto cleanup;
     }
-    /* Read pages through a memory map: a search touches a few random rows
-     * (every blind-index candidate), and mapping them is cheaper than
-     * copying each into the page cache. Writes still go through write(). */
-    st = store_pragma(s, "PRAGMA mmap_size = " STORE_SQLITE_MMAP_BYTES);
+    /* Readers read pages through a memory map: a search touches a few
+     * random rows (every blind-index candidate), and mapping them is
+     * cheaper than copying each into the page cache. The writer keeps to
+     * its bounded cache, so a long import does not map the whole file. */
+    st = s->writable ? SR_OK
+                     : store_pragma(s, "PRAGMA mmap_size = "
+                                       STORE_SQLITE_MMAP_BYTES);
     if (st == SR_OK)
         st = store_pragma(s, "PRAGMA temp_store = MEMORY");
     if (st == SR_OK && !s->writable)
@@ -874,10 +876,13 @@ static sr_status row_savepoint_end(store *s, sr_status r)
     return r;
 }
 
-static sr_status index_write(store *s, const uint8_t id[SR_ID_BYTES],
+/* Insert (STMT_INDEX_INSERT) or delete (STMT_INDEX_DELETE) the index rows
+ * idx of person id. */
+static sr_status index_write(store *s, unsigned which,
+                             const uint8_t id[SR_ID_BYTES],
                              const store_index *idx, size_t nidx)
 {
-    sqlite3_stmt *st = s->fixed[STMT_INDEX_INSERT];
+    sqlite3_stmt *st = s->fixed[which];
     sr_status r = SR_OK;
 
     for (size_t i = 0; i < nidx && r == SR_OK; i++) {
@@ -891,7 +896,9 @@ static sr_status index_write(store *s, const uint8_t id[SR_ID_BYTES],
         if (rc == SQLITE_OK)
             rc = sqlite3_step(st);
         if (rc != SQLITE_DONE)
-            r = store_status(s, rc, "writing an index row");
+            r = store_status(s, rc, which == STMT_INDEX_INSERT
+                                        ? "writing an index row"
+                                        : "deleting an index row");
         stmt_done(st);
     }
     return r;
@@ -922,18 +929,20 @@ static sr_status sqlite_insert(store *s, const store_row *row,
     }
     stmt_done(st);
     if (r == SR_OK)
-        r = index_write(s, row->id, idx, nidx);
+        r = index_write(s, STMT_INDEX_INSERT, row->id, idx, nidx);
     return row_savepoint_end(s, r);
 }
 
 static sr_status sqlite_replace(store *s, const store_row *row,
+                                const store_index *old_idx, size_t nold,
                                 const store_index *idx, size_t nidx)
 {
     sqlite3_stmt *st = s->fixed[STMT_UPDATE];
     sr_status r;
     int rc;
 
-    if (!row_valid(row) || row->version < 2 || (idx == NULL && nidx > 0)) {
+    if (!row_valid(row) || row->version < 2 || (idx == NULL && nidx > 0) ||
+        (old_idx == NULL && nold > 0)) {
         store_set_msg(s, "replace: malformed row", NULL);
         return SR_ERR_INVALID;
     }
@@ -967,18 +976,10 @@ static sr_status sqlite_replace(store *s, const store_row *row,
         }
         stmt_done(q);
     }
-    if (r == SR_OK) {
-        sqlite3_stmt *d = s->fixed[STMT_INDEX_DELETE];
-        rc = sqlite3_bind_blob(d, 1, row->id, SR_ID_BYTES, SQLITE_STATIC);
-        write_begin();
-        if (rc == SQLITE_OK)
-            rc = sqlite3_step(d);
-        if (rc != SQLITE_DONE)
-            r = store_status(s, rc, "deleting old index rows");
-        stmt_done(d);
-    }
     if (r == SR_OK)
-        r = index_write(s, row->id, idx, nidx);
+        r = index_write(s, STMT_INDEX_DELETE, row->id, old_idx, nold);
+    if (r == SR_OK)
+        r = index_write(s, STMT_INDEX_INSERT, row->id, idx, nidx);
     return row_savepoint_end(s, r);
 }
 

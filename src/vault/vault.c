@@ -114,7 +114,7 @@ void sealed_reset(sealed_person *sp)
     buf_reset(&sp->plain);
     buf_reset(&sp->cipher);
     sodium_memzero(sp->ssn, sizeof sp->ssn);
-    sp->nidx = 0;
+    sp->index.n = 0;
 }
 
 void sealed_free(sealed_person *sp)
@@ -168,42 +168,43 @@ static bool name_dob_index(const sr_vault *v, const char *family,
     return true;
 }
 
-static void add_index(sealed_person *sp, uint8_t kind, uint64_t value)
+static void add_index(index_rows *ir, uint8_t kind, uint64_t value)
 {
-    for (size_t i = 0; i < sp->nidx; i++)
-        if (sp->idx[i].kind == kind && sp->idx[i].value == value)
+    for (size_t i = 0; i < ir->n; i++)
+        if (ir->idx[i].kind == kind && ir->idx[i].value == value)
             return; /* a former name that normalises like the current */
-    if (sp->nidx < VAULT_MAX_INDEX) {
-        sp->idx[sp->nidx].kind = kind;
-        sp->idx[sp->nidx].value = value;
-        sp->nidx++;
+    if (ir->n < VAULT_MAX_INDEX) {
+        ir->idx[ir->n].kind = kind;
+        ir->idx[ir->n].value = value;
+        ir->n++;
     }
 }
 
 /* The blind-index rows of a validated person, and its SSN digits. */
 static sr_status index_person(const sr_vault *v, const json_t *person,
-                              sealed_person *sp)
+                              index_rows *ir, char ssn_out[10])
 {
     const char *ssn = json_string_value(json_object_get(person, "ssn"));
     const char *dob = json_string_value(
         json_object_get(json_object_get(person, "birth"), "date"));
-    if (ssn == NULL || dob == NULL || !record_norm_ssn(ssn, sp->ssn))
+    ir->n = 0;
+    if (ssn == NULL || dob == NULL || !record_norm_ssn(ssn, ssn_out))
         return SR_ERR_INVALID;
-    add_index(sp, INDEX_SSN,
-              crypto_blind_index(v->keys, INDEX_SSN, (uint8_t *)sp->ssn, 9,
+    add_index(ir, INDEX_SSN,
+              crypto_blind_index(v->keys, INDEX_SSN, (uint8_t *)ssn_out, 9,
                                  v->index_bits));
     uint64_t value;
     const char *family = json_string_value(
         json_object_get(json_object_get(person, "name"), "family"));
     if (family != NULL && name_dob_index(v, family, dob, &value))
-        add_index(sp, INDEX_NAME_DOB, value);
+        add_index(ir, INDEX_NAME_DOB, value);
     size_t i;
     json_t *former;
     json_array_foreach(json_object_get(person, "former_names"), i, former)
     {
         family = json_string_value(json_object_get(former, "family"));
         if (family != NULL && name_dob_index(v, family, dob, &value))
-            add_index(sp, INDEX_NAME_DOB, value);
+            add_index(ir, INDEX_NAME_DOB, value);
     }
     return SR_OK;
 }
@@ -264,7 +265,7 @@ sr_status vault_seal_person(const sr_vault *v, seal_scratch *sc,
     else
         randombytes_buf(sp->id, sizeof sp->id);
     crypto_data_key_new(sc->dk);
-    sr_status st = index_person(v, person, sp);
+    sr_status st = index_person(v, person, &sp->index, sp->ssn);
     if (st != SR_OK) {
         (void)snprintf(msg, msg_cap, "person has no indexable SSN or birth date");
         goto cleanup;
@@ -939,7 +940,7 @@ sr_status vault_commit_person(sr_vault *v, const sealed_person *sp,
     }
     store_row row;
     row_from_sealed(&row, sp, 1, v->kek_version);
-    st = v->ops->insert(v->st, &row, sp->idx, sp->nidx);
+    st = v->ops->insert(v->st, &row, sp->index.idx, sp->index.n);
     if (st != SR_OK)
         return vault_store_fail(v, st, "cannot store the person");
     *outcome = COMMIT_STORED;
@@ -1270,6 +1271,18 @@ sr_status sr_vault_update(sr_vault *v, const char *id, const char *patch_text,
         st = vault_fail(v, SR_ERR_INVALID, "invalid patch: /id cannot change");
         goto rollback;
     }
+    /* The index rows the stored record has, to be replaced. */
+    index_rows old_rows;
+    char old_ssn[10];
+    st = index_person(v, person, &old_rows, old_ssn);
+    sodium_memzero(old_ssn, sizeof old_ssn);
+    if (st != SR_OK) {
+        st = vault_fail(v, SR_ERR_CORRUPT,
+                        "person %s: the stored record has no SSN or birth "
+                        "date",
+                        id);
+        goto rollback;
+    }
     st = record_merge_patch(person, patch, &err);
     if (st == SR_OK)
         st = record_validate(person, date_today(), &err);
@@ -1298,7 +1311,8 @@ sr_status sr_vault_update(sr_vault *v, const char *id, const char *patch_text,
     }
     store_row row;
     row_from_sealed(&row, &v->sp, version + 1, v->kek_version);
-    st = v->ops->replace(v->st, &row, v->sp.idx, v->sp.nidx);
+    st = v->ops->replace(v->st, &row, old_rows.idx, old_rows.n, v->sp.index.idx,
+                         v->sp.index.n);
     if (st == SR_OK)
         st = v->ops->commit(v->st);
     if (st == SR_OK)

@@ -31,6 +31,12 @@
 #define VAULT_MAX_INDEX 18
 
 
+/* The blind-index rows of one person. */
+typedef struct index_rows {
+    store_index idx[VAULT_MAX_INDEX];
+    size_t n;
+} index_rows;
+
 /* A person sealed and ready to insert. Holds plaintext (the SSN and each
  * class's canonical encoding, for the uniqueness and resume checks): it is
  * wiped by sealed_reset and sealed_free. */
@@ -42,8 +48,7 @@ typedef struct sealed_person {
     sr_buf cipher; /* wrapped key, then the envelopes, back to back */
     size_t cls_off[SR_CLASS_COUNT], cls_len[SR_CLASS_COUNT];
     unsigned present; /* SR_CLASS_BIT of each non-empty class */
-    store_index idx[VAULT_MAX_INDEX];
-    size_t nidx;
+    struct index_rows index;
 } sealed_person;
 
 void sealed_init(sealed_person *sp);
