@@ -152,7 +152,7 @@ typedef struct sr_import_options {
      * means nowhere. The file never holds the rejected data itself. */
     const char *reject_path;
     unsigned threads; /* workers that parse and encrypt; 0 = automatic */
-    size_t batch;     /* people per transaction; 0 = 10000 */
+    size_t batch;     /* people per transaction; 0 = 50000 */
     /* Called from the importing thread after each batch and at the end. */
     void (*progress)(void *ctx, const sr_import_progress *p);
     void *progress_ctx;

@@ -610,7 +610,7 @@ static const char help_import[] =
     "  --format F     jsonl or csv (default: from the file name)\n"
     "  --rejects F    where to list rejected lines\n"
     "  --threads N    workers that parse and encrypt (default: one per core)\n"
-    "  --batch N      people per transaction (default 10000)\n"
+    "  --batch N      people per transaction (default 50000)\n"
     "  --quiet        no progress bar\n" COMMON_HELP
     "\nexample: strongroom import people.jsonl --rejects people.rejects\n";
 
