@@ -209,6 +209,42 @@ class ImportExport(VaultCase):
         for line in self.sr(["export"], check=0).stdout.decode().splitlines():
             validator.validate(json.loads(line))
 
+    def test_bad_csv_rows_are_rejected_with_line_and_column(self):
+        path = self.gen(3, "csv")
+        with open(path, encoding="utf-8") as f:
+            header, *rows = f.read().splitlines()
+        cols = header.split(",")
+        bad_quote = rows[1].replace(",", ',"', 1)  # an unterminated quote
+        short = ",".join(rows[2].split(",")[:5])   # too few cells
+        bad_date = rows[0].split(",")
+        bad_date[cols.index("birth_date")] = "1970-13-01"
+        bad_date[cols.index("ssn")] = "219-09-9997"
+        with open(path, "w", encoding="utf-8") as f:
+            f.write("\n".join([header, rows[0], bad_quote, short,
+                                ",".join(bad_date)]) + "\n")
+        rejects = os.path.join(self.tmp, "csv.rejects")
+        p = self.sr(["import", path, "--rejects", rejects, "--quiet"],
+                    check=EXIT_REJECTS)
+        self.assertIn(b"1 stored", p.stderr)
+        with open(rejects) as f:
+            text = f.read()
+        self.assertRegex(text, r"line 3: /csv")
+        self.assertRegex(text, r"line 4: /csv")
+        self.assertRegex(text, r"line 5: /birth/date")
+        self.assertNotIn("1970-13-01", text)
+
+    def test_import_on_a_terminal_shows_rate_and_eta(self):
+        path = self.gen(200)
+        # script(1) gives the import a terminal; the bar goes to stderr.
+        cmd = "%s import %s --vault %s --batch 50" % (CLI, path, self.vault)
+        p = subprocess.run(["script", "-qec", cmd, "/dev/null"],
+                           capture_output=True,
+                           env=dict(os.environ, STRONGROOM_PASSPHRASE=PASS))
+        self.assertEqual(p.returncode, 0, p.stdout)
+        self.assertIn(b"ETA", p.stdout)
+        self.assertIn(b"/s", p.stdout)
+        self.assertIn(b"200 stored", p.stdout)
+
     def test_rerunning_an_import_skips_people_already_stored(self):
         path = self.gen(120)
         self.sr(["import", path, "--quiet", "--batch", "25"], check=0)

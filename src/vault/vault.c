@@ -1264,6 +1264,11 @@ sr_status sr_vault_update(sr_vault *v, const char *id, const char *patch_text,
     st = read_person(v, id, SR_CLASS_ALL, bin, &person, &version);
     if (st != SR_OK)
         goto rollback;
+    if (version == UINT32_MAX) {
+        st = vault_fail(v, SR_ERR_CONFLICT,
+                        "person %s has reached the last record version", id);
+        goto rollback;
+    }
     /* The id is not the caller's to change. */
     const json_t *pid = json_object_get(patch, "id");
     if (pid != NULL && !(json_is_string(pid) &&
