@@ -18,8 +18,8 @@
  *           kek_version INTEGER NOT NULL,       -- KEK wrapping the data key
  *           wrapped BLOB NOT NULL,              -- nonce || ct || tag
  *           c0 .. c5 BLOB)                      -- envelopes, NULL = empty
- *   blind_index(kind INTEGER, value INTEGER, person BLOB,
- *               PRIMARY KEY(kind, value, person)) WITHOUT ROWID
+ *   blind_index(kind INTEGER, value INTEGER, seq INTEGER,  -- persons.seq
+ *               PRIMARY KEY(kind, value, seq)) WITHOUT ROWID
  *
  * PRAGMA application_id marks the file as a Strongroom store and
  * user_version is the schema version. Writers run journal_mode=WAL with
@@ -103,13 +103,13 @@ static const char *const fixed_sql[STMT_FIXED_COUNT] = {
     [STMT_UPDATE] = "UPDATE persons SET version = ?2, kek_version = ?3, "
                     "wrapped = ?4, c0 = ?5, c1 = ?6, c2 = ?7, c3 = ?8, "
                     "c4 = ?9, c5 = ?10, present = ?12 "
-                    "WHERE id = ?1 AND version = ?11",
+                    "WHERE id = ?1 AND version = ?11 RETURNING seq",
     [STMT_VERSION_OF] = "SELECT version FROM persons WHERE id = ?1",
     /* OR IGNORE: two former names may give the same truncated value. */
     [STMT_INDEX_INSERT] = "INSERT OR IGNORE INTO blind_index(kind, value, "
-                          "person) VALUES(?1, ?2, ?3)",
+                          "seq) VALUES(?1, ?2, ?3)",
     [STMT_INDEX_DELETE] = "DELETE FROM blind_index WHERE kind = ?1 AND "
-                          "value = ?2 AND person = ?3",
+                          "value = ?2 AND seq = ?3",
     [STMT_COUNT_PEOPLE] = "SELECT count(*) FROM persons",
     [STMT_COUNT_INDEX] = "SELECT count(*) FROM blind_index",
     /* length() of a blob reads only the record header, not the content. */
@@ -145,8 +145,8 @@ static const char *const migrations[] = {
     "CREATE TABLE blind_index("
     " kind INTEGER NOT NULL,"
     " value INTEGER NOT NULL,"
-    " person BLOB NOT NULL,"
-    " PRIMARY KEY(kind, value, person)) WITHOUT ROWID;",
+    " seq INTEGER NOT NULL,"
+    " PRIMARY KEY(kind, value, seq)) WITHOUT ROWID;",
 };
 _Static_assert(sizeof migrations / sizeof migrations[0] ==
                    STORE_SCHEMA_VERSION,
@@ -331,7 +331,7 @@ static sr_status masked_stmt(store *s, unsigned q, unsigned mask,
     static const char *const tails[QUERY_COUNT] = {
         ", present FROM persons WHERE id = ?1",
         (", p.present FROM blind_index AS b JOIN persons AS p"
-         " ON p.id = b.person WHERE b.kind = ?1 AND b.value = ?2"),
+         " ON p.seq = b.seq WHERE b.kind = ?1 AND b.value = ?2"),
         ", present FROM persons ORDER BY seq",
     };
     static const char *const cols[2][SR_CLASS_COUNT] = {
@@ -878,8 +878,10 @@ static sr_status row_savepoint_end(store *s, sr_status r)
 
 /* Insert (STMT_INDEX_INSERT) or delete (STMT_INDEX_DELETE) the index rows
  * idx of person id. */
-static sr_status index_write(store *s, unsigned which,
-                             const uint8_t id[SR_ID_BYTES],
+/* Index rows point at the person's rowid (seq), not its id: a candidate
+ * is then one descent of the persons table instead of two (the id index,
+ * then the table), and each index row is 12 bytes smaller. */
+static sr_status index_write(store *s, unsigned which, int64_t seq,
                              const store_index *idx, size_t nidx)
 {
     sqlite3_stmt *st = s->fixed[which];
@@ -891,7 +893,7 @@ static sr_status index_write(store *s, unsigned which,
             /* Values are < 2^48 and fit an SQLite integer unchanged. */
             rc = sqlite3_bind_int64(st, 2, (sqlite3_int64)idx[i].value);
         if (rc == SQLITE_OK)
-            rc = sqlite3_bind_blob(st, 3, id, SR_ID_BYTES, SQLITE_STATIC);
+            rc = sqlite3_bind_int64(st, 3, seq);
         write_begin();
         if (rc == SQLITE_OK)
             rc = sqlite3_step(st);
@@ -929,7 +931,8 @@ static sr_status sqlite_insert(store *s, const store_row *row,
     }
     stmt_done(st);
     if (r == SR_OK)
-        r = index_write(s, STMT_INDEX_INSERT, row->id, idx, nidx);
+        r = index_write(s, STMT_INDEX_INSERT, sqlite3_last_insert_rowid(s->db),
+                        idx, nidx);
     return row_savepoint_end(s, r);
 }
 
@@ -955,10 +958,14 @@ static sr_status sqlite_replace(store *s, const store_row *row,
     write_begin();
     if (rc == SQLITE_OK)
         rc = sqlite3_step(st);
+    bool updated = rc == SQLITE_ROW;
+    int64_t seq = updated ? sqlite3_column_int64(st, 0) : 0;
+    if (updated)
+        rc = sqlite3_step(st);
     if (rc != SQLITE_DONE)
         r = store_status(s, rc, "replacing a person");
     stmt_done(st);
-    if (r == SR_OK && sqlite3_changes(s->db) != 1) {
+    if (r == SR_OK && !updated) {
         /* Tell a moved version from a missing person. */
         sqlite3_stmt *q = s->fixed[STMT_VERSION_OF];
         rc = sqlite3_bind_blob(q, 1, row->id, SR_ID_BYTES, SQLITE_STATIC);
@@ -977,9 +984,9 @@ static sr_status sqlite_replace(store *s, const store_row *row,
         stmt_done(q);
     }
     if (r == SR_OK)
-        r = index_write(s, STMT_INDEX_DELETE, row->id, old_idx, nold);
+        r = index_write(s, STMT_INDEX_DELETE, seq, old_idx, nold);
     if (r == SR_OK)
-        r = index_write(s, STMT_INDEX_INSERT, row->id, idx, nidx);
+        r = index_write(s, STMT_INDEX_INSERT, seq, idx, nidx);
     return row_savepoint_end(s, r);
 }
 
