@@ -944,15 +944,27 @@ static void w_cstr(jw *w, const char *s)
     w_raw(w, s, strlen(s));
 }
 
+/* The decimal digits of v, at least min_digits of them (zero-padded), at
+ * the end of tmp; returns where they start. */
+static const char *uint_digits(char tmp[20], uint64_t v, unsigned min_digits,
+                               unsigned *n)
+{
+    if (min_digits > 20)
+        min_digits = 20; /* the most a uint64_t has */
+    *n = 0;
+    do {
+        tmp[20 - 1 - (*n)++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0 || *n < min_digits);
+    return tmp + 20 - *n;
+}
+
 static void w_uint(jw *w, uint64_t v, unsigned min_digits)
 {
     char tmp[20];
-    unsigned n = 0;
-    do {
-        tmp[sizeof tmp - 1 - n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0 || n < min_digits);
-    w_raw(w, tmp + sizeof tmp - n, n);
+    unsigned n;
+    const char *d = uint_digits(tmp, v, min_digits, &n);
+    w_raw(w, d, n);
 }
 
 static void w_date_bare(jw *w, int32_t day)
@@ -1048,13 +1060,10 @@ static void t_cstr(tbuf *t, const char *s)
 
 static void t_uint(tbuf *t, uint32_t v, unsigned min_digits)
 {
-    char tmp[10];
-    unsigned n = 0;
-    do {
-        tmp[sizeof tmp - 1 - n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0 || n < min_digits);
-    t_add(t, tmp + sizeof tmp - n, n);
+    char tmp[20];
+    unsigned n;
+    const char *d = uint_digits(tmp, v, min_digits, &n);
+    t_add(t, d, n);
 }
 
 static void family_text(const g_name *nm, tbuf *t)
