@@ -556,6 +556,17 @@ static sr_status store_pragma(store *s, const char *sql)
     return SR_OK;
 }
 
+/* PRAGMA name = value. A pragma takes no bound parameters; the values
+ * are our own constants. */
+static sr_status store_pragma_set(store *s, const char *name, long long value)
+{
+    char sql[96];
+    int n = snprintf(sql, sizeof sql, "PRAGMA %s = %lld", name, value);
+    if (n < 0 || (size_t)n >= sizeof sql)
+        return SR_ERR_INTERNAL;
+    return store_pragma(s, sql);
+}
+
 /* Bring the schema to STORE_SCHEMA_VERSION in one transaction. */
 static sr_status store_migrate(store *s)
 {
@@ -596,11 +607,7 @@ static sr_status store_migrate(store *s)
         if (st != SR_OK)
             goto rollback;
     }
-    /* A pragma takes no parameters; the value is our own constant. */
-    char sql[64];
-    (void)snprintf(sql, sizeof sql, "PRAGMA user_version = %u",
-                   STORE_SCHEMA_VERSION);
-    st = store_pragma(s, sql);
+    st = store_pragma_set(s, "user_version", STORE_SCHEMA_VERSION);
     if (st != SR_OK)
         goto rollback;
     st = store_pragma(s, "COMMIT");
@@ -671,21 +678,13 @@ static sr_status sqlite_open(store **out, const char *location,
     if (create) {
         /* Stamp the file before it turns to WAL mode, so the mark reaches
          * the main file at once and store_check_header can see it. */
-        char sql[64];
-        (void)snprintf(sql, sizeof sql, "PRAGMA application_id = %d",
-                       STORE_APPLICATION_ID);
-        st = store_pragma(s, sql);
+        st = store_pragma_set(s, "application_id", STORE_APPLICATION_ID);
         if (st != SR_OK)
             goto cleanup;
     }
-    {
-        char sql[64];
-        (void)snprintf(sql, sizeof sql, "PRAGMA cache_size = -%d",
-                       STORE_SQLITE_CACHE_KIB);
-        st = store_pragma(s, sql);
-        if (st != SR_OK)
-            goto cleanup;
-    }
+    st = store_pragma_set(s, "cache_size", -(long long)STORE_SQLITE_CACHE_KIB);
+    if (st != SR_OK)
+        goto cleanup;
     /* Readers read pages through a memory map: a search touches a few
      * random rows (every blind-index candidate), and mapping them is
      * cheaper than copying each into the page cache. The writer keeps to
