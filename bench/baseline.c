@@ -56,8 +56,8 @@ static const char insert_sql[] =
     " employment, investigations, fingerprints)"
     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
 
-#define COLUMNS                                                          \
-    "id, ssn, given, family, dob, birth, name, contact, employment,"     \
+#define COLUMNS                                                                \
+    "id, ssn, given, family, dob, birth, name, contact, employment,"           \
     " investigations, fingerprints"
 static const char by_ssn_sql[] =
     "SELECT " COLUMNS " FROM persons WHERE ssn = ?1";
@@ -187,14 +187,14 @@ typedef enum row_result { ROW_STORED, ROW_REJECTED, ROW_FATAL } row_result;
 
 /* Parse one line and insert it. A line that is not a person with an SSN is
  * rejected (counted, not fatal), like Strongroom's import does. */
-static row_result insert_line(sqlite3 *db, sqlite3_stmt *ins,
-                              const char *line, size_t len)
+static row_result insert_line(sqlite3 *db, sqlite3_stmt *ins, const char *line,
+                              size_t len)
 {
-    static const char *const identity_keys[] = {"birth", "sex",
-                                                "citizenship", NULL};
+    static const char *const identity_keys[] = {"birth", "sex", "citizenship",
+                                                NULL};
     static const char *const name_keys[] = {"name", "former_names", NULL};
-    static const char *const contact_keys[] = {"addresses", "phones",
-                                               "emails", NULL};
+    static const char *const contact_keys[] = {"addresses", "phones", "emails",
+                                               NULL};
     json_error_t err;
     row_result res = ROW_FATAL;
     char *col[6] = {NULL, NULL, NULL, NULL, NULL, NULL};
@@ -210,8 +210,7 @@ static row_result insert_line(sqlite3 *db, sqlite3_stmt *ins,
     const char *given = json_string_value(json_object_get(name, "given"));
     const char *family = json_string_value(json_object_get(name, "family"));
     const char *dob =
-        json_string_value(json_object_get(json_object_get(p, "birth"),
-                                          "date"));
+        json_string_value(json_object_get(json_object_get(p, "birth"), "date"));
     if (ssn == NULL) {
         res = ROW_REJECTED;
         goto cleanup;
@@ -319,9 +318,8 @@ cleanup:
         double secs = bench_now() - t0;
         printf("engine=%s stored=%llu rejected=%llu seconds=%.3f "
                "rate=%.0f\n",
-               ENGINE, (unsigned long long)stored,
-               (unsigned long long)rejected, secs,
-               secs > 0 ? (double)stored / secs : 0.0);
+               ENGINE, (unsigned long long)stored, (unsigned long long)rejected,
+               secs, secs > 0 ? (double)stored / secs : 0.0);
     }
     return ret;
 }
@@ -408,8 +406,8 @@ static int cmd_lookup(const char *dbpath, const char *file, const char *ns)
         t_name[i] = (bench_now() - t0) * 1e6;
         if (rows < 1) {
             if (rows == 0)
-                fprintf(stderr,
-                        "baseline: sample %zu: family+DOB not found\n", i);
+                fprintf(stderr, "baseline: sample %zu: family+DOB not found\n",
+                        i);
             goto cleanup;
         }
     }

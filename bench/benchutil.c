@@ -184,7 +184,8 @@ bool bench_load_samples(const char *path, size_t n, bench_sample **out,
             continue;
         json_error_t err;
         json_t *p = json_loadb(line, len, 0, &err);
-        bool good = p != NULL &&
+        bool good =
+            p != NULL &&
             copy_str(s[have].ssn, sizeof s[have].ssn,
                      json_object_get(p, "ssn")) &&
             copy_str(s[have].family, sizeof s[have].family,
@@ -193,7 +194,8 @@ bool bench_load_samples(const char *path, size_t n, bench_sample **out,
                      json_object_get(json_object_get(p, "birth"), "date"));
         json_decref(p);
         if (!good) {
-            fprintf(stderr, "bench: line %llu: not a person with ssn, "
+            fprintf(stderr,
+                    "bench: line %llu: not a person with ssn, "
                     "name.family and birth.date\n",
                     (unsigned long long)i + 1);
             rc = -1;

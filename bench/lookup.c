@@ -86,9 +86,8 @@ int main(int argc, char **argv)
                                     &count);
         t_name[i] = (bench_now() - t0) * 1e6;
         if (st != SR_OK || count < 1) {
-            fprintf(stderr,
-                    "bench_lookup: sample %zu: find by name+DOB: %s\n", i,
-                    st != SR_OK ? sr_vault_errmsg(v) : "not found");
+            fprintf(stderr, "bench_lookup: sample %zu: find by name+DOB: %s\n",
+                    i, st != SR_OK ? sr_vault_errmsg(v) : "not found");
             goto cleanup;
         }
     }

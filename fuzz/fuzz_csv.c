@@ -44,8 +44,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     while (pos < size) {
         n = line_len(data + pos, size - pos);
         json_t *person = NULL;
-        sr_status st = record_csv_row(&layout, (const char *)data + pos, n,
-                                      &person, &err);
+        sr_status st =
+            record_csv_row(&layout, (const char *)data + pos, n, &person, &err);
         if (st == SR_OK) {
             if (!json_is_object(person))
                 abort();

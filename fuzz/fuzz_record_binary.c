@@ -35,8 +35,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         buf_init(&b, RECORD_MAX_ENCODED);
         if (record_encode_class(q, c, &b) != SR_OK)
             abort();
-        if (b.len != size - 1 ||
-            (b.len && memcmp(b.p, data + 1, b.len) != 0))
+        if (b.len != size - 1 || (b.len && memcmp(b.p, data + 1, b.len) != 0))
             abort();
         buf_free(&b);
     } else if (st != SR_ERR_CORRUPT && st != SR_ERR_VERSION) {

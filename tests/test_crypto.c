@@ -78,8 +78,8 @@ static void vector_get(const char *file, const char *name, uint8_t *out,
 {
     const char *dir = getenv("SR_SOURCE_DIR");
     char path[1024], line[4096];
-    int w = snprintf(path, sizeof path, "%s/tests/data/%s",
-                     dir ? dir : ".", file);
+    int w =
+        snprintf(path, sizeof path, "%s/tests/data/%s", dir ? dir : ".", file);
     assert_true(w > 0 && (size_t)w < sizeof path);
     FILE *f = fopen(path, "r");
     if (f == NULL)
@@ -142,10 +142,10 @@ static void libsodium_decrypt_zeroes_output_on_tag_failure(void **state)
                      0);
     ct[0] ^= 1;
     memset(out, 0xAA, sizeof out);
-    assert_int_not_equal(crypto_aead_xchacha20poly1305_ietf_decrypt(
-                             out, NULL, NULL, ct, sizeof ct, NULL, 0, nonce,
-                             key),
-                         0);
+    assert_int_not_equal(
+        crypto_aead_xchacha20poly1305_ietf_decrypt(
+            out, NULL, NULL, ct, sizeof ct, NULL, 0, nonce, key),
+        0);
     uint8_t zero[16] = {0};
     assert_memory_equal(out, zero, sizeof out);
 }
@@ -251,8 +251,7 @@ static void keyfile_parse_rejects_wrong_size_or_magic(void **state)
     assert_int_equal(keyfile_parse(b, KEYFILE_SIZE + 1, &out),
                      SR_ERR_NOT_VAULT);
     assert_int_equal(keyfile_parse(b, 0, &out), SR_ERR_NOT_VAULT);
-    assert_int_equal(keyfile_parse(NULL, KEYFILE_SIZE, &out),
-                     SR_ERR_NOT_VAULT);
+    assert_int_equal(keyfile_parse(NULL, KEYFILE_SIZE, &out), SR_ERR_NOT_VAULT);
     b[7] = '2'; /* "SRVAULT2" */
     assert_int_equal(keyfile_parse(b, KEYFILE_SIZE, &out), SR_ERR_NOT_VAULT);
 }
@@ -294,14 +293,12 @@ static void keyfile_parse_rejects_kdf_params_out_of_range(void **state)
     (void)state;
     keyfile kf = keyfile_min(), out;
     uint8_t b[KEYFILE_SIZE];
-    const uint64_t bad_ops[] = {0, crypto_pwhash_argon2id_OPSLIMIT_MIN - 1,
-                                (uint64_t)crypto_pwhash_argon2id_OPSLIMIT_MAX +
-                                    1,
-                                UINT64_MAX};
-    const uint64_t bad_mem[] = {0, crypto_pwhash_argon2id_MEMLIMIT_MIN - 1,
-                                (uint64_t)crypto_pwhash_argon2id_MEMLIMIT_MAX +
-                                    1,
-                                UINT64_MAX};
+    const uint64_t bad_ops[] = {
+        0, crypto_pwhash_argon2id_OPSLIMIT_MIN - 1,
+        (uint64_t)crypto_pwhash_argon2id_OPSLIMIT_MAX + 1, UINT64_MAX};
+    const uint64_t bad_mem[] = {
+        0, crypto_pwhash_argon2id_MEMLIMIT_MIN - 1,
+        (uint64_t)crypto_pwhash_argon2id_MEMLIMIT_MAX + 1, UINT64_MAX};
     for (size_t i = 0; i < sizeof bad_ops / sizeof bad_ops[0]; i++) {
         keyfile_serialize(&kf, b);
         put_be(b + OFF_OPSLIMIT, bad_ops[i], 8);
@@ -404,9 +401,8 @@ static void keyring_rejects_kek_version_zero_or_too_large(void **state)
     keyring *k = (keyring *)&k; /* must be reset to NULL */
     assert_int_equal(keyring_new(&k, root, vid, 0), SR_ERR_INVALID);
     assert_null(k);
-    assert_int_equal(
-        keyring_new(&k, root, vid, KEYRING_MAX_KEK_VERSION + 1),
-        SR_ERR_INVALID);
+    assert_int_equal(keyring_new(&k, root, vid, KEYRING_MAX_KEK_VERSION + 1),
+                     SR_ERR_INVALID);
     assert_null(k);
     keyring_free(NULL);
 }
@@ -422,8 +418,7 @@ static void wrap_then_unwrap_returns_the_data_key(void **state)
     crypto_data_key_new(dk);
     for (uint32_t v = 1; v <= 3; v++) {
         assert_int_equal(crypto_wrap_key(k, v, pid, dk, w), SR_OK);
-        assert_int_equal(crypto_unwrap_key(k, v, pid, w, sizeof w, got),
-                         SR_OK);
+        assert_int_equal(crypto_unwrap_key(k, v, pid, w, sizeof w, got), SR_OK);
         assert_memory_equal(dk, got, sizeof dk);
     }
     keyring_free(k);
@@ -495,12 +490,12 @@ static void unwrap_of_altered_or_wrong_length_key_is_corrupt(void **state)
     fill(pid, sizeof pid, 40);
     crypto_data_key_new(dk);
     assert_int_equal(crypto_wrap_key(k, 1, pid, dk, w), SR_OK);
-    assert_int_equal(crypto_unwrap_key(k, 1, pid, w, WRAPPED_KEY_BYTES - 1,
-                                       got),
-                     SR_ERR_CORRUPT);
-    assert_int_equal(crypto_unwrap_key(k, 1, pid, w, WRAPPED_KEY_BYTES + 1,
-                                       got),
-                     SR_ERR_CORRUPT);
+    assert_int_equal(
+        crypto_unwrap_key(k, 1, pid, w, WRAPPED_KEY_BYTES - 1, got),
+        SR_ERR_CORRUPT);
+    assert_int_equal(
+        crypto_unwrap_key(k, 1, pid, w, WRAPPED_KEY_BYTES + 1, got),
+        SR_ERR_CORRUPT);
     assert_int_equal(crypto_unwrap_key(k, 1, pid, NULL, 0, got),
                      SR_ERR_CORRUPT);
     for (size_t i = 0; i < WRAPPED_KEY_BYTES; i += 9) {
@@ -544,9 +539,9 @@ static void frozen_v1_wrapped_key_and_envelope_still_open(void **state)
     vector_get(f, "index_ssn_123456789_bits22", b, 4);
     uint64_t v = (uint64_t)b[0] << 24 | (uint64_t)b[1] << 16 |
                  (uint64_t)b[2] << 8 | b[3];
-    assert_int_equal(crypto_blind_index(k, INDEX_SSN,
-                                        (const uint8_t *)"123456789", 9, 22),
-                     v);
+    assert_int_equal(
+        crypto_blind_index(k, INDEX_SSN, (const uint8_t *)"123456789", 9, 22),
+        v);
     keyring_free(k);
 }
 
@@ -578,12 +573,10 @@ static void envelope_nonces_are_random(void **state)
         b[8 + ENVELOPE_OVERHEAD];
     envelope_ad ad = ad_sample();
     crypto_data_key_new(dk);
-    assert_int_equal(crypto_seal_class(dk, &ad, (const uint8_t *)"12345678",
-                                       8, a),
-                     SR_OK);
-    assert_int_equal(crypto_seal_class(dk, &ad, (const uint8_t *)"12345678",
-                                       8, b),
-                     SR_OK);
+    assert_int_equal(
+        crypto_seal_class(dk, &ad, (const uint8_t *)"12345678", 8, a), SR_OK);
+    assert_int_equal(
+        crypto_seal_class(dk, &ad, (const uint8_t *)"12345678", 8, b), SR_OK);
     assert_memory_not_equal(a + 1, b + 1, CRYPTO_NONCE_BYTES);
 }
 
@@ -654,8 +647,8 @@ static void envelope_flipped_byte_is_corrupt_and_output_untouched(void **state)
 }
 
 /* Above OPEN_STACK_BYTES the stage is sodium_malloc'd; same contract. */
-static void envelope_large_class_flipped_byte_leaves_output_untouched(
-    void **state)
+static void
+envelope_large_class_flipped_byte_leaves_output_untouched(void **state)
 {
     (void)state;
     const size_t n = 100000;
@@ -669,8 +662,7 @@ static void envelope_large_class_flipped_byte_leaves_output_untouched(
     crypto_data_key_new(dk);
     randombytes_buf(pt, n);
     assert_int_equal(crypto_seal_class(dk, &ad, pt, n, ct), SR_OK);
-    assert_int_equal(crypto_open_class(dk, &ad, ct, n + ENVELOPE_OVERHEAD,
-                                       got),
+    assert_int_equal(crypto_open_class(dk, &ad, ct, n + ENVELOPE_OVERHEAD, got),
                      SR_OK);
     assert_memory_equal(pt, got, n);
     ct[n / 2] ^= 0x80;
@@ -686,9 +678,9 @@ static void envelope_short_or_unknown_version_is_corrupt(void **state)
     uint8_t dk[CRYPTO_KEY_BYTES], ct[10 + ENVELOPE_OVERHEAD];
     envelope_ad ad = ad_sample();
     crypto_data_key_new(dk);
-    assert_int_equal(crypto_seal_class(dk, &ad, (const uint8_t *)"0123456789",
-                                       10, ct),
-                     SR_OK);
+    assert_int_equal(
+        crypto_seal_class(dk, &ad, (const uint8_t *)"0123456789", 10, ct),
+        SR_OK);
     for (size_t n = 0; n < ENVELOPE_OVERHEAD; n++)
         expect_corrupt_untouched(dk, &ad, ct, n);
     expect_corrupt_untouched(dk, &ad, NULL, 0);
@@ -698,7 +690,7 @@ static void envelope_short_or_unknown_version_is_corrupt(void **state)
     expect_corrupt_untouched(dk, &ad, ct, sizeof ct);
 }
 
-/* ---- blind indexes ---------------------------------------------------------- */
+/* ---- blind indexes ------------------------------------------------------- */
 
 static void index_bits_give_two_to_four_people_per_value(void **state)
 {
@@ -741,8 +733,8 @@ static void blind_index_is_deterministic_and_keyed(void **state)
     /* Another kind over the same bytes: unrelated value. */
     assert_int_not_equal(x, crypto_blind_index(a, INDEX_NAME_DOB, ssn, 9, 48));
     assert_int_not_equal(
-        x, crypto_blind_index(a, INDEX_SSN, (const uint8_t *)"123456788", 9,
-                              48));
+        x,
+        crypto_blind_index(a, INDEX_SSN, (const uint8_t *)"123456788", 9, 48));
     keyring_free(a);
     keyring_free(a2);
     keyring_free(b);
@@ -793,8 +785,7 @@ static void blind_index_rejects_unknown_kind_or_bits(void **state)
     const uint8_t *in = (const uint8_t *)"x";
     assert_int_equal(crypto_blind_index(k, 0, in, 1, 20), INDEX_INVALID);
     assert_int_equal(crypto_blind_index(k, 3, in, 1, 20), INDEX_INVALID);
-    assert_int_equal(crypto_blind_index(k, INDEX_SSN, in, 1, 7),
-                     INDEX_INVALID);
+    assert_int_equal(crypto_blind_index(k, INDEX_SSN, in, 1, 7), INDEX_INVALID);
     assert_int_equal(crypto_blind_index(k, INDEX_SSN, in, 1, 49),
                      INDEX_INVALID);
     assert_int_not_equal(crypto_blind_index(k, INDEX_SSN, NULL, 0, 20),
@@ -814,12 +805,10 @@ static void envelope_seal_and_open_300_bytes_speed(void **state)
     randombytes_buf(pt, sizeof pt);
     uint64_t t0 = now_ns();
     for (unsigned i = 0; i < rounds; i++)
-        assert_int_equal(crypto_seal_class(dk, &ad, pt, sizeof pt, ct),
-                         SR_OK);
+        assert_int_equal(crypto_seal_class(dk, &ad, pt, sizeof pt, ct), SR_OK);
     uint64_t t1 = now_ns();
     for (unsigned i = 0; i < rounds; i++)
-        assert_int_equal(crypto_open_class(dk, &ad, ct, sizeof ct, pt),
-                         SR_OK);
+        assert_int_equal(crypto_open_class(dk, &ad, ct, sizeof ct, pt), SR_OK);
     uint64_t t2 = now_ns();
     print_message("seal 300 B: %.0f ns, open 300 B: %.0f ns\n",
                   (double)(t1 - t0) / rounds, (double)(t2 - t1) / rounds);

@@ -137,10 +137,9 @@ static bool ssn_ok(const char *s)
             return false;
     int area = (s[0] - '0') * 100 + (s[1] - '0') * 10 + (s[2] - '0');
     int group = (s[4] - '0') * 10 + (s[5] - '0');
-    int serial = (s[7] - '0') * 1000 + (s[8] - '0') * 100 +
-                 (s[9] - '0') * 10 + (s[10] - '0');
-    return area >= 1 && area <= 899 && area != 666 && group >= 1 &&
-           serial >= 1;
+    int serial = (s[7] - '0') * 1000 + (s[8] - '0') * 100 + (s[9] - '0') * 10 +
+                 (s[10] - '0');
+    return area >= 1 && area <= 899 && area != 666 && group >= 1 && serial >= 1;
 }
 
 static int cmp_u32(const void *a, const void *b)
@@ -204,15 +203,14 @@ static void every_person_passes_record_validation(void **state)
 
 /* The schema's order of the top-level members. */
 static const char *const member_order[] = {
-    "id",        "ssn",        "name",       "former_names",
-    "birth",     "sex",        "citizenship", "addresses",
-    "phones",    "emails",     "employment", "investigations",
+    "id",          "ssn",    "name",        "former_names",
+    "birth",       "sex",    "citizenship", "addresses",
+    "phones",      "emails", "employment",  "investigations",
     "fingerprints"};
 
 static int member_rank(const char *key)
 {
-    for (int i = 0; i < (int)(sizeof member_order / sizeof *member_order);
-         i++)
+    for (int i = 0; i < (int)(sizeof member_order / sizeof *member_order); i++)
         if (strcmp(member_order[i], key) == 0)
             return i;
     return -1;
@@ -237,8 +235,8 @@ static void members_come_in_schema_order_without_spaces(void **state)
         }
         /* compact: re-dumping compactly in order gives the same bytes
          * (json_dumpb: sr_init gave jansson an allocator of its own) */
-        size_t flags = JSON_COMPACT | JSON_PRESERVE_ORDER |
-                       JSON_REAL_PRECISION(8);
+        size_t flags =
+            JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(8);
         size_t n = json_dumpb(j, NULL, 0, flags);
         char *again = malloc(n + 1);
         assert_non_null(again);
@@ -252,8 +250,8 @@ static void members_come_in_schema_order_without_spaces(void **state)
     sr_gen_free(g);
 }
 
-static void fingerprints_are_distinct_fingers_with_base64_templates(
-    void **state)
+static void
+fingerprints_are_distinct_fingers_with_base64_templates(void **state)
 {
     (void)state;
     sr_gen *g;
@@ -354,9 +352,9 @@ static void csv_rows_follow_the_header_and_validate(void **state)
         assert_true(json_equal(json_object_get(p, "birth"),
                                json_object_get(full, "birth")));
         json_t *addrs = json_object_get(full, "addresses");
-        assert_true(json_equal(
-            json_array_get(json_object_get(p, "addresses"), 0),
-            json_array_get(addrs, json_array_size(addrs) - 1)));
+        assert_true(
+            json_equal(json_array_get(json_object_get(p, "addresses"), 0),
+                       json_array_get(addrs, json_array_size(addrs) - 1)));
         json_decref(p);
         json_decref(full);
         free(js);
@@ -417,8 +415,7 @@ static void bad_arguments_are_rejected(void **state)
     size_t len;
     assert_int_equal(sr_gen_new(NULL, 1), SR_ERR_INVALID);
     assert_int_equal(sr_gen_new(&g, 1), SR_OK);
-    assert_int_equal(sr_gen_person_json(NULL, 0, &line, &len),
-                     SR_ERR_INVALID);
+    assert_int_equal(sr_gen_person_json(NULL, 0, &line, &len), SR_ERR_INVALID);
     assert_int_equal(sr_gen_person_json(g, 0, NULL, &len), SR_ERR_INVALID);
     assert_int_equal(sr_gen_person_csv(g, 0, &line, NULL), SR_ERR_INVALID);
     sr_gen_free(g);

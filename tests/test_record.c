@@ -77,7 +77,7 @@ static const char MINIMAL[] =
     "{\"ssn\":\"123-45-6789\",\"name\":{\"given\":\"Ada\","
     "\"family\":\"Lovelace\"},\"birth\":{\"date\":\"1815-12-10\"}}";
 
-/* ---- helpers ----------------------------------------------------------------- */
+/* ---- helpers ------------------------------------------------------------- */
 
 /* Text from json_dumps comes from jansson's (wiping) allocator, which
  * sr_init installed: release it through the same. */
@@ -173,8 +173,8 @@ static void expect_reject(const char *ptr, json_t *v, const char *want_path,
     assert_int_equal(record_validate(p, today(), &err), SR_ERR_INVALID);
     if (strcmp(err.path, want_path) != 0 ||
         strstr(err.reason, want_reason) == NULL)
-        fail_msg("got \"%s: %s\", want \"%s: ...%s...\"", err.path,
-                 err.reason, want_path, want_reason);
+        fail_msg("got \"%s: %s\", want \"%s: ...%s...\"", err.path, err.reason,
+                 want_path, want_reason);
     check_no_secret(&err, secret);
     /* The encoder refuses the same person. */
     sr_buf out;
@@ -222,8 +222,8 @@ static json_t *decode_all(sr_buf enc[SR_CLASS_COUNT], const int *order)
     record_error err;
     for (int k = 0; k < SR_CLASS_COUNT; k++) {
         int c = order ? order[k] : k;
-        sr_status st = record_decode_class(enc[c].p, enc[c].len, (sr_class)c,
-                                           q, &err);
+        sr_status st =
+            record_decode_class(enc[c].p, enc[c].len, (sr_class)c, q, &err);
         if (st != SR_OK)
             fail_msg("class %d: %s: %s", c, err.path, err.reason);
     }
@@ -258,9 +258,8 @@ static void test_identity_ssn_reads_the_ssn_without_decoding(void **state)
     rich_identity(&id);
     json_t *q = json_object();
     record_error err;
-    assert_int_equal(record_decode_class(id.p, id.len, SR_CLASS_IDENTITY, q,
-                                         &err),
-                     SR_OK);
+    assert_int_equal(
+        record_decode_class(id.p, id.len, SR_CLASS_IDENTITY, q, &err), SR_OK);
     assert_true(record_identity_ssn(id.p, id.len, ssn));
     char norm[10];
     assert_true(
@@ -283,7 +282,7 @@ static void test_identity_ssn_reads_the_ssn_without_decoding(void **state)
     buf_free(&id);
 }
 
-/* ---- the whole person ----------------------------------------------------------- */
+/* ---- the whole person ---------------------------------------------------- */
 
 static void test_accepts_rich_person_using_every_member(void **state)
 {
@@ -347,8 +346,8 @@ static void test_rejects_unknown_top_level_member_naming_it(void **state)
 static void test_rejects_unknown_address_member_naming_it(void **state)
 {
     (void)state;
-    expect_reject("/addresses/0/zip", json_string("62701"),
-                  "/addresses/0/zip", "unknown member", "62701");
+    expect_reject("/addresses/0/zip", json_string("62701"), "/addresses/0/zip",
+                  "unknown member", "62701");
 }
 
 static void test_unknown_member_name_is_pointer_escaped(void **state)
@@ -357,8 +356,9 @@ static void test_unknown_member_name_is_pointer_escaped(void **state)
     expect_reject("/birth/a~b", json_true(), "/birth/a~0b", "unknown member",
                   NULL);
     json_t *p = J(RICH);
-    assert_int_equal(json_object_set_new(json_object_get(p, "birth"),
-                                         "x/y\nz", json_true()), 0);
+    assert_int_equal(
+        json_object_set_new(json_object_get(p, "birth"), "x/y\nz", json_true()),
+        0);
     record_error err;
     assert_int_equal(record_validate(p, today(), &err), SR_ERR_INVALID);
     assert_string_equal(err.path, "/birth/x~1y?z");
@@ -394,7 +394,7 @@ static void test_rejects_wrong_types_with_path(void **state)
     expect_reject("/sex", json_integer(1), "/sex", "must be one of", NULL);
 }
 
-/* ---- SSN ------------------------------------------------------------------------ */
+/* ---- SSN ----------------------------------------------------------------- */
 
 static void test_rejects_ssn_without_dashes_with_path(void **state)
 {
@@ -449,13 +449,12 @@ static void test_accepts_ssn_areas_next_to_forbidden_ones(void **state)
     expect_accept("/ssn", json_string("899-99-9999"));
 }
 
-/* ---- text, strings and lengths -------------------------------------------- */
+/* ---- text, strings and lengths ------------------------------------------- */
 
 static void test_rejects_empty_text_with_path(void **state)
 {
     (void)state;
-    expect_reject("/birth/city", json_string(""), "/birth/city", "empty",
-                  NULL);
+    expect_reject("/birth/city", json_string(""), "/birth/city", "empty", NULL);
 }
 
 static void test_counts_text_length_in_code_points(void **state)
@@ -519,18 +518,17 @@ static void test_rejects_notes_over_65536_code_points(void **state)
 static void test_rejects_details_over_4096_code_points(void **state)
 {
     (void)state;
-    expect_reject("/investigations/0/sections/financial/0/details",
-                  rep("d", 4097),
-                  "/investigations/0/sections/financial/0/details",
-                  "too long", NULL);
+    expect_reject(
+        "/investigations/0/sections/financial/0/details", rep("d", 4097),
+        "/investigations/0/sections/financial/0/details", "too long", NULL);
 }
 
 static void test_rejects_reference_phone_over_24(void **state)
 {
     (void)state;
-    expect_reject("/investigations/0/sections/references/0/phone",
-                  rep("5", 25), "/investigations/0/sections/references/0/phone",
-                  "too long", NULL);
+    expect_reject("/investigations/0/sections/references/0/phone", rep("5", 25),
+                  "/investigations/0/sections/references/0/phone", "too long",
+                  NULL);
 }
 
 /* ---- enums and countries ----------------------------------------------- */
@@ -563,15 +561,16 @@ static void test_rejects_bad_country_codes_with_path(void **state)
                   "capital", "USA");
 }
 
-/* ---- counts ----------------------------------------------------------------- */
+/* ---- counts -------------------------------------------------------------- */
 
 static void test_enforces_max_items_of_citizenship(void **state)
 {
     (void)state;
     expect_accept("/citizenship", J("[\"AA\",\"BB\",\"CC\",\"DD\",\"EE\","
                                     "\"FF\",\"GG\",\"HH\"]"));
-    expect_reject("/citizenship", J("[\"AA\",\"BB\",\"CC\",\"DD\",\"EE\","
-                                    "\"FF\",\"GG\",\"HH\",\"II\"]"),
+    expect_reject("/citizenship",
+                  J("[\"AA\",\"BB\",\"CC\",\"DD\",\"EE\","
+                    "\"FF\",\"GG\",\"HH\",\"II\"]"),
                   "/citizenship", "too many items (at most 8)", NULL);
 }
 
@@ -591,7 +590,7 @@ static void test_accepts_empty_arrays(void **state)
     expect_accept("/phones", json_array());
 }
 
-/* ---- dates -------------------------------------------------------------------- */
+/* ---- dates --------------------------------------------------------------- */
 
 static void test_rejects_impossible_date_with_path(void **state)
 {
@@ -664,7 +663,7 @@ static void test_rejects_investigation_closed_before_opened(void **state)
                   "/investigations/0/closed", "before opened", NULL);
 }
 
-/* ---- patterns ----------------------------------------------------------------- */
+/* ---- patterns ------------------------------------------------------------ */
 
 static void test_accepts_phone_forms(void **state)
 {
@@ -678,10 +677,10 @@ static void test_accepts_phone_forms(void **state)
 static void test_rejects_bad_phones_with_path(void **state)
 {
     (void)state;
-    expect_reject("/phones/1", json_string("555"), "/phones/1", "pattern" ,
+    expect_reject("/phones/1", json_string("555"), "/phones/1", "pattern",
                   "555");
-    expect_reject("/phones/1", json_string("555-CALL"), "/phones/1",
-                  "pattern", "CALL");
+    expect_reject("/phones/1", json_string("555-CALL"), "/phones/1", "pattern",
+                  "CALL");
     expect_reject("/phones/1", rep("9", 25), "/phones/1", "pattern", NULL);
     expect_reject("/phones/1", json_string("++1234"), "/phones/1", "pattern",
                   NULL);
@@ -712,17 +711,28 @@ static void test_rejects_bad_emails_with_path(void **state)
 static void test_rejects_whitespace_in_email(void **state)
 {
     (void)state;
-    static const char *const spaces[] = {
-        " ",        "\t",           "\n",           "\r",
-        "\v",       "\f",           "\xc2\x85",     "\xc2\xa0",
-        "\xe1\x9a\x80", "\xe2\x80\x80", "\xe2\x80\x8a", "\xe2\x80\xa8",
-        "\xe2\x80\xa9", "\xe2\x80\xaf", "\xe2\x81\x9f", "\xe3\x80\x80",
-        "\xef\xbb\xbf"};
+    static const char *const spaces[] = {" ",
+                                         "\t",
+                                         "\n",
+                                         "\r",
+                                         "\v",
+                                         "\f",
+                                         "\xc2\x85",
+                                         "\xc2\xa0",
+                                         "\xe1\x9a\x80",
+                                         "\xe2\x80\x80",
+                                         "\xe2\x80\x8a",
+                                         "\xe2\x80\xa8",
+                                         "\xe2\x80\xa9",
+                                         "\xe2\x80\xaf",
+                                         "\xe2\x81\x9f",
+                                         "\xe3\x80\x80",
+                                         "\xef\xbb\xbf"};
     for (size_t i = 0; i < sizeof spaces / sizeof spaces[0]; i++) {
         char buf[32];
         snprintf(buf, sizeof buf, "zoe%s@example.org", spaces[i]);
-        expect_reject("/emails/0", json_string(buf), "/emails/0",
-                      "whitespace", "zoe");
+        expect_reject("/emails/0", json_string(buf), "/emails/0", "whitespace",
+                      "zoe");
     }
 }
 
@@ -735,8 +745,7 @@ static void test_rejects_email_over_254_code_points(void **state)
     expect_accept("/emails/0", json_string(buf)); /* 254 */
     memset(buf, 'a', 253);
     memcpy(buf + 253, "@b", 3);
-    expect_reject("/emails/0", json_string(buf), "/emails/0", "too long",
-                  NULL);
+    expect_reject("/emails/0", json_string(buf), "/emails/0", "too long", NULL);
 }
 
 static void test_accepts_and_rejects_case_numbers(void **state)
@@ -752,7 +761,7 @@ static void test_accepts_and_rejects_case_numbers(void **state)
                   "/investigations/0/case_number", "pattern", NULL);
 }
 
-/* ---- numbers ------------------------------------------------------------------ */
+/* ---- numbers ------------------------------------------------------------- */
 
 static void test_accepts_fingers_1_to_10(void **state)
 {
@@ -797,7 +806,7 @@ static void test_rejects_amount_that_is_not_a_number(void **state)
                   "must be a number", "12000");
 }
 
-/* ---- templates ------------------------------------------------------------------- */
+/* ---- templates ----------------------------------------------------------- */
 
 static void test_accepts_canonical_base64_templates(void **state)
 {
@@ -811,9 +820,9 @@ static void test_accepts_canonical_base64_templates(void **state)
 static void test_rejects_non_canonical_base64_templates(void **state)
 {
     (void)state;
-    static const char *const bad[] = {"QR==", "QQ", "QQ=", "QQ= =", "Q Q==",
-                                      "QUJD\n", "QUJD-_8=", "====", "QUJ",
-                                      "QUJD====", "QQ==QQ=="};
+    static const char *const bad[] = {
+        "QR==",     "QQ",   "QQ=", "QQ= =",    "Q Q==",   "QUJD\n",
+        "QUJD-_8=", "====", "QUJ", "QUJD====", "QQ==QQ=="};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         expect_reject("/fingerprints/0/template", json_string(bad[i]),
                       "/fingerprints/0/template", "base64", NULL);
@@ -826,7 +835,7 @@ static void test_rejects_template_over_16384_characters(void **state)
                   "/fingerprints/0/template", "too long", NULL);
 }
 
-/* ---- messages ------------------------------------------------------------------------ */
+/* ---- messages ------------------------------------------------------------ */
 
 static void test_messages_never_contain_the_name(void **state)
 {
@@ -853,7 +862,7 @@ static void test_error_format_joins_path_and_reason(void **state)
     assert_string_equal(out, "b");
 }
 
-/* ---- parsing ------------------------------------------------------------------------------ */
+/* ---- parsing ------------------------------------------------------------- */
 
 static void test_parse_accepts_valid_person(void **state)
 {
@@ -866,11 +875,12 @@ static void test_parse_accepts_valid_person(void **state)
     json_decref(p);
 }
 
-static void test_parse_reports_malformed_json_position_without_input(
-    void **state)
+static void
+test_parse_reports_malformed_json_position_without_input(void **state)
 {
     (void)state;
-    static const char bad[] = "{\"ssn\": \"123-45-6789\",\n \"x\": 123-45-6789}";
+    static const char bad[] =
+        "{\"ssn\": \"123-45-6789\",\n \"x\": 123-45-6789}";
     json_t *p = (json_t *)1;
     record_error err;
     assert_int_equal(record_parse(bad, strlen(bad), today(), &p, &err),
@@ -885,7 +895,8 @@ static void test_parse_reports_malformed_json_position_without_input(
 static void test_parse_rejects_duplicate_members(void **state)
 {
     (void)state;
-    static const char dup[] = "{\"ssn\":\"123-45-6789\",\"ssn\":\"123-45-6789\"}";
+    static const char dup[] =
+        "{\"ssn\":\"123-45-6789\",\"ssn\":\"123-45-6789\"}";
     json_t *p = NULL;
     record_error err;
     assert_int_equal(record_parse(dup, strlen(dup), today(), &p, &err),
@@ -913,8 +924,9 @@ static void test_parse_rejects_text_over_the_bound(void **state)
 static void test_parse_validates_after_parsing(void **state)
 {
     (void)state;
-    static const char t[] = "{\"ssn\":\"666-45-6789\",\"name\":{\"given\":\"A\","
-                            "\"family\":\"B\"},\"birth\":{\"date\":\"1990-01-01\"}}";
+    static const char t[] =
+        "{\"ssn\":\"666-45-6789\",\"name\":{\"given\":\"A\","
+        "\"family\":\"B\"},\"birth\":{\"date\":\"1990-01-01\"}}";
     json_t *p = NULL;
     record_error err;
     assert_int_equal(record_parse(t, strlen(t), today(), &p, &err),
@@ -923,7 +935,7 @@ static void test_parse_validates_after_parsing(void **state)
     assert_string_equal(err.path, "/ssn");
 }
 
-/* ---- classes --------------------------------------------------------------------------- */
+/* ---- classes ------------------------------------------------------------- */
 
 static void test_maps_members_to_classes(void **state)
 {
@@ -937,8 +949,7 @@ static void test_maps_members_to_classes(void **state)
     assert_int_equal(record_class_of_member("addresses"), SR_CLASS_CONTACT);
     assert_int_equal(record_class_of_member("phones"), SR_CLASS_CONTACT);
     assert_int_equal(record_class_of_member("emails"), SR_CLASS_CONTACT);
-    assert_int_equal(record_class_of_member("employment"),
-                     SR_CLASS_EMPLOYMENT);
+    assert_int_equal(record_class_of_member("employment"), SR_CLASS_EMPLOYMENT);
     assert_int_equal(record_class_of_member("investigations"),
                      SR_CLASS_INVESTIGATION);
     assert_int_equal(record_class_of_member("fingerprints"),
@@ -948,7 +959,7 @@ static void test_maps_members_to_classes(void **state)
     assert_int_equal(record_class_of_member(""), -1);
 }
 
-/* ---- encoding ------------------------------------------------------------------------------ */
+/* ---- encoding ------------------------------------------------------------ */
 
 static void test_round_trips_rich_person_in_schema_order(void **state)
 {
@@ -966,10 +977,12 @@ static void test_round_trips_rich_person_in_schema_order(void **state)
     jfree(a);
     jfree(b);
     /* Integer and real amounts stay what they were. */
-    json_t *f = json_object_get(json_object_get(json_array_get(
-        json_object_get(q, "investigations"), 0), "sections"), "financial");
-    assert_true(json_is_integer(json_object_get(json_array_get(f, 0),
-                                                "amount")));
+    json_t *f = json_object_get(
+        json_object_get(json_array_get(json_object_get(q, "investigations"), 0),
+                        "sections"),
+        "financial");
+    assert_true(
+        json_is_integer(json_object_get(json_array_get(f, 0), "amount")));
     assert_true(json_is_real(json_object_get(json_array_get(f, 1), "amount")));
     free_all(enc);
     json_decref(p);
@@ -995,8 +1008,8 @@ static void test_round_trips_minimal_person_with_empty_classes(void **state)
     json_decref(q);
 }
 
-static void test_encoding_is_canonical_across_member_order_and_spelling(
-    void **state)
+static void
+test_encoding_is_canonical_across_member_order_and_spelling(void **state)
 {
     (void)state;
     json_t *a = J(MINIMAL);
@@ -1026,8 +1039,10 @@ static void test_encoding_distinguishes_integer_and_real_amounts(void **state)
     sr_buf ea, eb;
     buf_init(&ea, RECORD_MAX_ENCODED);
     buf_init(&eb, RECORD_MAX_ENCODED);
-    assert_int_equal(record_encode_class(a, SR_CLASS_INVESTIGATION, &ea), SR_OK);
-    assert_int_equal(record_encode_class(b, SR_CLASS_INVESTIGATION, &eb), SR_OK);
+    assert_int_equal(record_encode_class(a, SR_CLASS_INVESTIGATION, &ea),
+                     SR_OK);
+    assert_int_equal(record_encode_class(b, SR_CLASS_INVESTIGATION, &eb),
+                     SR_OK);
     assert_true(ea.len != eb.len || memcmp(ea.p, eb.p, ea.len) != 0);
     buf_free(&ea);
     buf_free(&eb);
@@ -1042,9 +1057,9 @@ static void test_encodes_documented_worked_example(void **state)
     json_t *p = J("{\"ssn\":\"123-45-6789\",\"name\":{\"given\":\"Ada\","
                   "\"family\":\"Lovelace\"},\"birth\":{\"date\":\"1815-12-10\","
                   "\"country\":\"GB\"},\"sex\":\"F\"}");
-    static const uint8_t identity[] = {
-        0x01, 0x03, 0x02, 0x95, 0x9a, 0xef, 0x3a, 0x05, 0x02, 0x01,
-        0x9b, 0xef, 0x06, 0x04, 0x47, 0x42, 0x06, 0x00};
+    static const uint8_t identity[] = {0x01, 0x03, 0x02, 0x95, 0x9a, 0xef,
+                                       0x3a, 0x05, 0x02, 0x01, 0x9b, 0xef,
+                                       0x06, 0x04, 0x47, 0x42, 0x06, 0x00};
     static const uint8_t name[] = {0x01, 0x01, 0x03, 0x02, 0x01, 0x03, 0x41,
                                    0x64, 0x61, 0x03, 0x08, 0x4c, 0x6f, 0x76,
                                    0x65, 0x6c, 0x61, 0x63, 0x65};
@@ -1058,8 +1073,7 @@ static void test_encodes_documented_worked_example(void **state)
     json_decref(p);
 }
 
-static void test_encode_appends_and_leaves_buffer_intact_on_error(
-    void **state)
+static void test_encode_appends_and_leaves_buffer_intact_on_error(void **state)
 {
     (void)state;
     json_t *p = J(RICH);
@@ -1097,7 +1111,7 @@ static void test_encode_rejects_unknown_member_and_bad_class(void **state)
     json_decref(p);
 }
 
-/* ---- decoding -------------------------------------------------------------------------- */
+/* ---- decoding ------------------------------------------------------------ */
 
 static void test_decode_then_encode_gives_same_bytes(void **state)
 {
@@ -1148,8 +1162,7 @@ static void test_decode_rejects_trailing_bytes(void **state)
     buf_free(&b);
 }
 
-static void test_decode_flipped_bits_fail_or_reencode_identically(
-    void **state)
+static void test_decode_flipped_bits_fail_or_reencode_identically(void **state)
 {
     (void)state;
     json_t *p = J(RICH);
@@ -1172,8 +1185,8 @@ static void test_decode_flipped_bits_fail_or_reencode_identically(
                      * it decoded to. */
                     sr_buf again;
                     buf_init(&again, RECORD_MAX_ENCODED);
-                    assert_int_equal(record_encode_class(q, (sr_class)c,
-                                                         &again), SR_OK);
+                    assert_int_equal(
+                        record_encode_class(q, (sr_class)c, &again), SR_OK);
                     assert_int_equal(again.len, enc[c].len);
                     assert_memory_equal(again.p, enc[c].p, again.len);
                     buf_free(&again);
@@ -1224,8 +1237,8 @@ static void test_decode_accepts_empty_payload_as_empty_class(void **state)
     json_decref(m);
 }
 
-static void test_decode_rejects_empty_payload_of_class_with_required_member(
-    void **state)
+static void
+test_decode_rejects_empty_payload_of_class_with_required_member(void **state)
 {
     (void)state;
     record_error err;
@@ -1257,8 +1270,9 @@ static void test_decode_rejects_bad_tags(void **state)
     assert_int_equal(decode_bytes(other, sizeof other, SR_CLASS_CONTACT, &err),
                      SR_ERR_CORRUPT);
     static const uint8_t unknown[] = {0x01, 0x01, 0x0e, 0x00};
-    assert_int_equal(decode_bytes(unknown, sizeof unknown, SR_CLASS_CONTACT,
-                                  &err), SR_ERR_CORRUPT);
+    assert_int_equal(
+        decode_bytes(unknown, sizeof unknown, SR_CLASS_CONTACT, &err),
+        SR_ERR_CORRUPT);
     static const uint8_t id[] = {0x01, 0x01, 0x01, 0x00};
     assert_int_equal(decode_bytes(id, sizeof id, SR_CLASS_IDENTITY, &err),
                      SR_ERR_CORRUPT);
@@ -1307,8 +1321,8 @@ static void test_decode_rejects_values_breaking_schema_rules(void **state)
 {
     (void)state;
     /* SSN 666-45-6789, then a phone "55" too short for the pattern. */
-    static const uint8_t ssn[] = {0x01, 0x02, 0x02, 0xd5, 0xa5, 0xe5, 0xbd,
-                                  0x02, 0x05, 0x01, 0x01, 0x00};
+    static const uint8_t ssn[] = {0x01, 0x02, 0x02, 0xd5, 0xa5, 0xe5,
+                                  0xbd, 0x02, 0x05, 0x01, 0x01, 0x00};
     record_error err;
     assert_int_equal(decode_bytes(ssn, sizeof ssn, SR_CLASS_IDENTITY, &err),
                      SR_ERR_CORRUPT);
@@ -1318,8 +1332,8 @@ static void test_decode_rejects_values_breaking_schema_rules(void **state)
                      SR_ERR_CORRUPT);
     /* identity without the required ssn */
     static const uint8_t nossn[] = {0x01, 0x01, 0x05, 0x01, 0x01, 0x00};
-    assert_int_equal(decode_bytes(nossn, sizeof nossn, SR_CLASS_IDENTITY,
-                                  &err), SR_ERR_CORRUPT);
+    assert_int_equal(decode_bytes(nossn, sizeof nossn, SR_CLASS_IDENTITY, &err),
+                     SR_ERR_CORRUPT);
     assert_string_equal(err.path, "/ssn");
 }
 
@@ -1330,8 +1344,9 @@ static void test_decode_leaves_person_untouched_on_error(void **state)
     static const uint8_t b[] = {0x01, 0x01, 0x09, 0x01, 0x04,
                                 '5',  '5',  '5',  '5',  0x0a};
     record_error err;
-    assert_int_equal(record_decode_class(b, sizeof b, SR_CLASS_CONTACT, q,
-                                         &err), SR_ERR_CORRUPT);
+    assert_int_equal(
+        record_decode_class(b, sizeof b, SR_CLASS_CONTACT, q, &err),
+        SR_ERR_CORRUPT);
     assert_true(json_equal(q, m));
     json_decref(q);
     json_decref(m);
@@ -1340,8 +1355,7 @@ static void test_decode_leaves_person_untouched_on_error(void **state)
 /* ---- merge patch: RFC 7386 Appendix A ------------------------------------ */
 
 /* Apply patch to target (both JSON texts) and compare with want. */
-static void merge_case(const char *target, const char *patch,
-                       const char *want)
+static void merge_case(const char *target, const char *patch, const char *want)
 {
     json_t *t = J(target), *p = J(patch), *w = J(want);
     record_error err;
@@ -1369,12 +1383,10 @@ static void test_merge_patch_rfc7386_appendix_a_objects(void **state)
                "{\"a\":{\"b\":\"d\"}}");
     merge_case("{\"a\":[{\"b\":\"c\"}]}", "{\"a\":[1]}", "{\"a\":[1]}");
     merge_case("{\"e\":null}", "{\"a\":1}", "{\"e\":null,\"a\":1}");
-    merge_case("{}", "{\"a\":{\"bb\":{\"ccc\":null}}}",
-               "{\"a\":{\"bb\":{}}}");
+    merge_case("{}", "{\"a\":{\"bb\":{\"ccc\":null}}}", "{\"a\":{\"bb\":{}}}");
 }
 
-static void test_merge_patch_rfc7386_appendix_a_nested_non_objects(
-    void **state)
+static void test_merge_patch_rfc7386_appendix_a_nested_non_objects(void **state)
 {
     (void)state;
     /* Appendix A's cases with array/scalar targets or patches, one level
@@ -1409,8 +1421,9 @@ static void test_merge_patch_does_not_share_nodes_with_patch(void **state)
     json_t *t = J(MINIMAL), *p = J("{\"phones\":[\"5550100\"]}");
     record_error err;
     assert_int_equal(record_merge_patch(t, p, &err), SR_OK);
-    assert_int_equal(json_array_append_new(json_object_get(p, "phones"),
-                                           json_string("1")), 0);
+    assert_int_equal(
+        json_array_append_new(json_object_get(p, "phones"), json_string("1")),
+        0);
     assert_int_equal(json_array_size(json_object_get(t, "phones")), 1);
     json_decref(t);
     json_decref(p);

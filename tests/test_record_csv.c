@@ -98,11 +98,19 @@ static void test_norm_ssn_accepts_dashed_and_bare_forms(void **state)
 static void test_norm_ssn_rejects_other_forms(void **state)
 {
     (void)state;
-    static const char *const bad[] = {
-        "",           "12345678",     "1234567890",  "123-456-789",
-        "12-345-6789", "123 45 6789", "123-45-678a", "123456789 ",
-        " 123456789", "123--456789",  "123-45-67890", "abcdefghi",
-        "123-45_6789"};
+    static const char *const bad[] = {"",
+                                      "12345678",
+                                      "1234567890",
+                                      "123-456-789",
+                                      "12-345-6789",
+                                      "123 45 6789",
+                                      "123-45-678a",
+                                      "123456789 ",
+                                      " 123456789",
+                                      "123--456789",
+                                      "123-45-67890",
+                                      "abcdefghi",
+                                      "123-45_6789"};
     char out[10];
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_false(record_norm_ssn(bad[i], out));
@@ -139,12 +147,16 @@ static void test_norm_name_drops_apostrophes_hyphens_and_spaces(void **state)
 {
     (void)state;
     assert_norm("O'Brien-Núñez", "obriennunez");
-    assert_norm("O\xE2\x80\x99" "Brien", "obrien");      /* U+2019 */
+    assert_norm("O\xE2\x80\x99"
+                "Brien",
+                "obrien"); /* U+2019 */
     assert_norm("van der Berg", "vanderberg");
     assert_norm("St. John, Jr.", "stjohnjr");
     assert_norm("Smith\xC2\xA0Jones", "smithjones");     /* NBSP */
     assert_norm("Smith\xE2\x80\x94Jones", "smithjones"); /* em dash */
-    assert_norm("Ka\xCA\xBB" "ahumanu", "kaahumanu");     /* okina */
+    assert_norm("Ka\xCA\xBB"
+                "ahumanu",
+                "kaahumanu"); /* okina */
     assert_norm("\t(Smith)\n", "smith");
 }
 
@@ -168,7 +180,9 @@ static void test_norm_name_folds_vietnamese_and_extended_b(void **state)
 static void test_norm_name_folds_decomposed_marks_like_precomposed(void **state)
 {
     (void)state;
-    assert_norm("Nu\xCC\x81n\xCC\x83" "ez", "nunez");
+    assert_norm("Nu\xCC\x81n\xCC\x83"
+                "ez",
+                "nunez");
 }
 
 static void test_norm_name_folds_fullwidth_latin(void **state)
@@ -204,13 +218,16 @@ static void test_norm_name_rejects_empty_result(void **state)
 static void test_norm_name_rejects_invalid_utf8(void **state)
 {
     (void)state;
-    assert_norm_fails("Smith\xC3");             /* truncated */
-    assert_norm_fails("\xC0\xAF" "abc");        /* overlong */
-    assert_norm_fails("\xE0\x80\xAF" "abc");    /* overlong, 3 bytes */
-    assert_norm_fails("ab\xED\xA0\x80");        /* surrogate */
-    assert_norm_fails("ab\xF4\x90\x80\x80");    /* past U+10FFFF */
+    assert_norm_fails("Smith\xC3"); /* truncated */
+    assert_norm_fails("\xC0\xAF"
+                      "abc"); /* overlong */
+    assert_norm_fails("\xE0\x80\xAF"
+                      "abc");                /* overlong, 3 bytes */
+    assert_norm_fails("ab\xED\xA0\x80");     /* surrogate */
+    assert_norm_fails("ab\xF4\x90\x80\x80"); /* past U+10FFFF */
     assert_norm_fails("abc\xFF");
-    assert_norm_fails("\x80" "abc");            /* lone continuation */
+    assert_norm_fails("\x80"
+                      "abc"); /* lone continuation */
     assert_norm_fails("N\xC3\xB1\xC3");
 }
 
@@ -326,7 +343,7 @@ static void test_csv_header_rejects_empty_and_malformed_lines(void **state)
     assert_string_equal(e.reason, "unknown column at position 5");
 }
 
-/* ---- CSV rows ------------------------------------------------------------- */
+/* ---- CSV rows ------------------------------------------------------------ */
 
 static void test_csv_row_builds_the_exchange_form(void **state)
 {
@@ -336,19 +353,19 @@ static void test_csv_row_builds_the_exchange_form(void **state)
         "M,US;CA,1 Main St,Columbus,OH,43004,US,2019-05-01,DOE,Engineer,"
         "contractor,Acme Corp,2020-02-03";
     json_t *p = row_ok(record_csv_header(), row);
-    assert_json(p,
-        "{\"ssn\":\"123-45-6789\","
-        " \"name\":{\"given\":\"Zebulon\",\"middle\":\"Q\","
-        "          \"family\":\"Quarrington\",\"suffix\":\"Jr\"},"
-        " \"birth\":{\"date\":\"1980-01-02\",\"city\":\"Springfield\","
-        "           \"state\":\"IL\",\"country\":\"US\"},"
-        " \"sex\":\"M\", \"citizenship\":[\"US\",\"CA\"],"
-        " \"addresses\":[{\"street\":\"1 Main St\",\"city\":\"Columbus\","
-        "   \"state\":\"OH\",\"postal_code\":\"43004\",\"country\":\"US\","
-        "   \"from\":\"2019-05-01\"}],"
-        " \"employment\":[{\"agency\":\"DOE\",\"position\":\"Engineer\","
-        "   \"kind\":\"contractor\",\"employer\":\"Acme Corp\","
-        "   \"status\":\"current\",\"start\":\"2020-02-03\"}]}");
+    assert_json(
+        p, "{\"ssn\":\"123-45-6789\","
+           " \"name\":{\"given\":\"Zebulon\",\"middle\":\"Q\","
+           "          \"family\":\"Quarrington\",\"suffix\":\"Jr\"},"
+           " \"birth\":{\"date\":\"1980-01-02\",\"city\":\"Springfield\","
+           "           \"state\":\"IL\",\"country\":\"US\"},"
+           " \"sex\":\"M\", \"citizenship\":[\"US\",\"CA\"],"
+           " \"addresses\":[{\"street\":\"1 Main St\",\"city\":\"Columbus\","
+           "   \"state\":\"OH\",\"postal_code\":\"43004\",\"country\":\"US\","
+           "   \"from\":\"2019-05-01\"}],"
+           " \"employment\":[{\"agency\":\"DOE\",\"position\":\"Engineer\","
+           "   \"kind\":\"contractor\",\"employer\":\"Acme Corp\","
+           "   \"status\":\"current\",\"start\":\"2020-02-03\"}]}");
     json_decref(p);
 }
 
@@ -385,8 +402,8 @@ static void test_csv_row_partial_groups_keep_only_present_members(void **state)
 static void test_csv_row_follows_the_header_order(void **state)
 {
     (void)state;
-    json_t *p = row_ok("birth_date,family,given,ssn",
-                       "1990-12-31,Lee,Ann,123-45-6789");
+    json_t *p =
+        row_ok("birth_date,family,given,ssn", "1990-12-31,Lee,Ann,123-45-6789");
     assert_json(p, "{\"ssn\":\"123-45-6789\","
                    " \"name\":{\"given\":\"Ann\",\"family\":\"Lee\"},"
                    " \"birth\":{\"date\":\"1990-12-31\"}}");
@@ -396,9 +413,9 @@ static void test_csv_row_follows_the_header_order(void **state)
 static void test_csv_row_quoted_cells_hold_commas_and_quotes(void **state)
 {
     (void)state;
-    json_t *p = row_ok(MIN_HEADER ",street",
-                       "\"123-45-6789\",\"Robert \"\"Bob\"\"\","
-                       "\"Smith, Jr.\",1970-01-01,\"\"");
+    json_t *p =
+        row_ok(MIN_HEADER ",street", "\"123-45-6789\",\"Robert \"\"Bob\"\"\","
+                                     "\"Smith, Jr.\",1970-01-01,\"\"");
     assert_json(p, "{\"ssn\":\"123-45-6789\","
                    " \"name\":{\"given\":\"Robert \\\"Bob\\\"\","
                    "          \"family\":\"Smith, Jr.\"},"
@@ -410,14 +427,14 @@ static void test_csv_row_strips_crlf(void **state)
 {
     (void)state;
     json_t *p = row_ok(MIN_HEADER, "123-45-6789,Ann,Lee,1990-12-31\r\n");
-    assert_string_equal(json_string_value(json_object_get(
-                            json_object_get(p, "birth"), "date")),
-                        "1990-12-31");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(p, "birth"), "date")),
+        "1990-12-31");
     json_decref(p);
     p = row_ok(MIN_HEADER, "123-45-6789,Ann,Lee,\"1990-12-31\"\r");
-    assert_string_equal(json_string_value(json_object_get(
-                            json_object_get(p, "birth"), "date")),
-                        "1990-12-31");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(p, "birth"), "date")),
+        "1990-12-31");
     json_decref(p);
 }
 
@@ -428,9 +445,9 @@ static void test_csv_row_splits_citizenship_list(void **state)
                        "123-45-6789,Ann,Lee,1990-12-31,US;GB;IE");
     assert_json(json_object_get(p, "citizenship"), "[\"US\",\"GB\",\"IE\"]");
     json_decref(p);
-    record_error e = row_error(MIN_HEADER ",citizenship",
-                               "123-45-6789,Ann,Lee,1990-12-31,US;;IE",
-                               SR_ERR_INVALID);
+    record_error e =
+        row_error(MIN_HEADER ",citizenship",
+                  "123-45-6789,Ann,Lee,1990-12-31,US;;IE", SR_ERR_INVALID);
     assert_string_equal(e.path, "/csv/citizenship");
     assert_string_equal(e.reason, "cell 5: item 2 of the ';' list is empty");
     e = row_error(MIN_HEADER ",citizenship",
@@ -450,8 +467,8 @@ static void test_csv_row_rejects_unterminated_quote(void **state)
 static void test_csv_row_rejects_stray_quotes(void **state)
 {
     (void)state;
-    record_error e = row_error(MIN_HEADER, "123-45-6789,Ann,\"Lee\"x,1990-12-31",
-                               SR_ERR_INVALID);
+    record_error e = row_error(
+        MIN_HEADER, "123-45-6789,Ann,\"Lee\"x,1990-12-31", SR_ERR_INVALID);
     assert_string_equal(e.path, "/csv/family");
     assert_string_equal(e.reason, "cell 3: text after the closing quote");
     e = row_error(MIN_HEADER, "123-45-6789,An\"n,Lee,1990-12-31",
@@ -463,8 +480,8 @@ static void test_csv_row_rejects_stray_quotes(void **state)
 static void test_csv_row_rejects_embedded_line_breaks(void **state)
 {
     (void)state;
-    record_error e = row_error(MIN_HEADER, "123-45-6789,\"A\nn\",Lee,1990-12-31",
-                               SR_ERR_INVALID);
+    record_error e = row_error(
+        MIN_HEADER, "123-45-6789,\"A\nn\",Lee,1990-12-31", SR_ERR_INVALID);
     assert_string_equal(e.reason, "cell 2: line break inside a quoted cell");
     e = row_error(MIN_HEADER, "123-45-6789,Ann\r,Lee,1990-12-31",
                   SR_ERR_INVALID);
@@ -474,11 +491,12 @@ static void test_csv_row_rejects_embedded_line_breaks(void **state)
 static void test_csv_row_rejects_wrong_cell_count(void **state)
 {
     (void)state;
-    record_error e = row_error(MIN_HEADER, "123-45-6789,Ann,Lee",
-                               SR_ERR_INVALID);
+    record_error e =
+        row_error(MIN_HEADER, "123-45-6789,Ann,Lee", SR_ERR_INVALID);
     assert_string_equal(e.path, "/csv");
     assert_string_equal(e.reason, "row has 3 cells; the header has 4 columns");
-    e = row_error(MIN_HEADER, "123-45-6789,Ann,Lee,1990-12-31,", SR_ERR_INVALID);
+    e = row_error(MIN_HEADER, "123-45-6789,Ann,Lee,1990-12-31,",
+                  SR_ERR_INVALID);
     assert_string_equal(e.reason, "row has 5 cells; the header has 4 columns");
     e = row_error(MIN_HEADER, "1,2,3,4,5,\"6", SR_ERR_INVALID);
     assert_string_equal(e.reason,
@@ -550,8 +568,8 @@ static void test_csv_errors_never_contain_cell_values(void **state)
     char formatted[512];
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         record_error e = row_error(MIN_HEADER, rows[i], SR_ERR_INVALID);
-        int w = snprintf(formatted, sizeof formatted, "%s %s", e.path,
-                         e.reason);
+        int w =
+            snprintf(formatted, sizeof formatted, "%s %s", e.path, e.reason);
         assert_true(w > 0);
         assert_null(strstr(formatted, "123"));
         assert_null(strstr(formatted, "6789"));
@@ -591,7 +609,8 @@ int main(void)
         cmocka_unit_test(test_norm_name_drops_apostrophes_hyphens_and_spaces),
         cmocka_unit_test(test_norm_name_lowercases_ascii_and_keeps_digits),
         cmocka_unit_test(test_norm_name_folds_vietnamese_and_extended_b),
-        cmocka_unit_test(test_norm_name_folds_decomposed_marks_like_precomposed),
+        cmocka_unit_test(
+            test_norm_name_folds_decomposed_marks_like_precomposed),
         cmocka_unit_test(test_norm_name_folds_fullwidth_latin),
         cmocka_unit_test(test_norm_name_keeps_other_scripts_lowercased),
         cmocka_unit_test(test_norm_name_rejects_empty_result),

@@ -89,8 +89,7 @@ static store *open_or_fail(const char *path, unsigned flags)
     store *s = NULL;
     sr_status st = ops->open(&s, path, flags);
     if (st != SR_OK)
-        fail_msg("open: %s: %s", sr_status_str(st),
-                 s ? ops->errmsg(s) : "?");
+        fail_msg("open: %s: %s", sr_status_str(st), s ? ops->errmsg(s) : "?");
     return s;
 }
 
@@ -139,8 +138,8 @@ typedef struct collected {
     size_t n;
     uint8_t ids[64][SR_ID_BYTES];
     uint32_t versions[64];
-    unsigned present[64]; /* which classes came back */
-    bool match[64];       /* every returned class equals the expected */
+    unsigned present[64];       /* which classes came back */
+    bool match[64];             /* every returned class equals the expected */
     const person_bytes *expect; /* optional: compare bytes with this */
 } collected;
 
@@ -268,8 +267,8 @@ static void insert_of_a_taken_id_is_exists_and_keeps_the_first(void **state)
     assert_int_equal(st.index_entries, 0);
 }
 
-static void lookup_returns_exactly_the_people_with_that_index_value(
-    void **state)
+static void
+lookup_returns_exactly_the_people_with_that_index_value(void **state)
 {
     fixture *f = *state;
     create_store(f);
@@ -283,8 +282,7 @@ static void lookup_returns_exactly_the_people_with_that_index_value(
     }
     collected c = {0};
     assert_int_equal(
-        ops->lookup(f->s, INDEX_SSN, 100, SR_CLASS_BIT(0), collect, &c),
-        SR_OK);
+        ops->lookup(f->s, INDEX_SSN, 100, SR_CLASS_BIT(0), collect, &c), SR_OK);
     assert_int_equal(c.n, 3);
     for (size_t i = 0; i < c.n; i++) {
         assert_int_equal(c.present[i], SR_CLASS_BIT(0));
@@ -337,8 +335,7 @@ static void callback_status_stops_the_walk_and_is_returned(void **state)
         store_index idx = {INDEX_SSN, 5};
         insert_person(f->s, n, &idx, 1);
     }
-    assert_int_equal(ops->lookup(f->s, INDEX_SSN, 5, 0, stop_after_one,
-                                 &calls),
+    assert_int_equal(ops->lookup(f->s, INDEX_SSN, 5, 0, stop_after_one, &calls),
                      SR_ERR_CONFLICT);
     assert_int_equal(calls, 1);
     calls = 0;
@@ -423,15 +420,13 @@ static void meta_values_round_trip_and_overwrite(void **state)
     create_store(f);
     assert_int_equal(ops->meta_get(f->s, "index_bits", buf, sizeof buf, &n),
                      SR_ERR_NOT_FOUND);
-    assert_int_equal(ops->meta_put(f->s, "index_bits", (const uint8_t *)"\x16",
-                                   1),
-                     SR_OK);
+    assert_int_equal(
+        ops->meta_put(f->s, "index_bits", (const uint8_t *)"\x16", 1), SR_OK);
     assert_int_equal(ops->meta_put(f->s, "vault_id",
                                    (const uint8_t *)"0123456789abcdef", 16),
                      SR_OK);
-    assert_int_equal(ops->meta_put(f->s, "index_bits", (const uint8_t *)"\x17",
-                                   1),
-                     SR_OK);
+    assert_int_equal(
+        ops->meta_put(f->s, "index_bits", (const uint8_t *)"\x17", 1), SR_OK);
     assert_int_equal(ops->meta_put(f->s, "empty", NULL, 0), SR_OK);
     reopen(f, 0);
     assert_int_equal(ops->meta_get(f->s, "index_bits", buf, sizeof buf, &n),
@@ -445,8 +440,7 @@ static void meta_values_round_trip_and_overwrite(void **state)
     assert_int_equal(ops->meta_get(f->s, "vault_id", buf, 8, &n),
                      SR_ERR_INVALID);
     assert_int_equal(n, 16);
-    assert_int_equal(ops->meta_get(f->s, "empty", buf, sizeof buf, &n),
-                     SR_OK);
+    assert_int_equal(ops->meta_get(f->s, "empty", buf, sizeof buf, &n), SR_OK);
     assert_int_equal(n, 0);
     static uint8_t big[4097];
     reopen(f, STORE_OPEN_WRITE);
@@ -466,8 +460,7 @@ static void rollback_leaves_nothing_behind(void **state)
         store_index idx = {INDEX_SSN, n};
         insert_person(f->s, n, &idx, 1);
     }
-    assert_int_equal(ops->meta_put(f->s, "k", (const uint8_t *)"v", 1),
-                     SR_OK);
+    assert_int_equal(ops->meta_put(f->s, "k", (const uint8_t *)"v", 1), SR_OK);
     assert_int_equal(ops->rollback(f->s), SR_OK);
     reopen(f, 0);
     assert_int_equal(ops->stats(f->s, &st), SR_OK);
@@ -511,7 +504,8 @@ static void write_file(const char *path, const void *p, size_t n)
 
 static void expect_not_vault(const char *path, const char *why)
 {
-    for (unsigned flags = 0; flags <= STORE_OPEN_WRITE; flags += STORE_OPEN_WRITE) {
+    for (unsigned flags = 0; flags <= STORE_OPEN_WRITE;
+         flags += STORE_OPEN_WRITE) {
         store *s = NULL;
         sr_status st = ops->open(&s, path, flags);
         if (st != SR_ERR_NOT_VAULT)
@@ -573,9 +567,9 @@ static void foreign_sqlite_database_is_not_a_vault(void **state)
     expect_not_vault(path, "foreign database");
     /* Even one with our schema but no application id. */
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db, "PRAGMA application_id = 7", NULL,
-                                  NULL, NULL),
-                     SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(db, "PRAGMA application_id = 7", NULL, NULL, NULL),
+        SQLITE_OK);
     sqlite3_close(db);
     expect_not_vault(path, "other application id");
 }
@@ -589,9 +583,9 @@ static void newer_schema_is_a_version_error(void **state)
     ops->close(f->s);
     f->s = NULL;
     assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL,
-                                  NULL),
-                     SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL),
+        SQLITE_OK);
     sqlite3_close(db);
     assert_int_equal(ops->open(&s, f->db, STORE_OPEN_WRITE), SR_ERR_VERSION);
     assert_non_null(strstr(ops->errmsg(s), "newer schema"));
@@ -701,8 +695,8 @@ static void disk_full_is_reported_and_loses_nothing_committed(void **state)
             fprintf(stderr, "child: %s: %s\n", sr_status_str(st),
                     ops->errmsg(s));
         int code = st == SR_ERR_FULL ? 0 : 20 + (int)st;
-        if (st == SR_ERR_FULL && strstr(ops->errmsg(s), "File too large") ==
-                                     NULL &&
+        if (st == SR_ERR_FULL &&
+            strstr(ops->errmsg(s), "File too large") == NULL &&
             strstr(ops->errmsg(s), "full") == NULL)
             code = 13; /* the message should say why */
         ops->close(s);
@@ -760,7 +754,8 @@ static void lookup_speed(void **state)
         reopen(f, 0);
     size_t rows = 0;
     const unsigned rounds = 100000;
-    unsigned mask = SR_CLASS_BIT(SR_CLASS_IDENTITY) | SR_CLASS_BIT(SR_CLASS_NAME);
+    unsigned mask =
+        SR_CLASS_BIT(SR_CLASS_IDENTITY) | SR_CLASS_BIT(SR_CLASS_NAME);
     uint64_t t0 = now_ns();
     for (unsigned i = 0; i < rounds; i++)
         assert_int_equal(ops->lookup(f->s, INDEX_SSN, 1 + (i * 7919u) % people,

@@ -29,20 +29,20 @@ extern "C" {
  * derives its exit codes from them (docs/cli.md). */
 typedef enum sr_status {
     SR_OK = 0,
-    SR_ERR_INVALID = 1,   /* bad input: JSON, CSV, a field, an argument */
-    SR_ERR_NOT_FOUND = 2, /* no such person, file or key */
-    SR_ERR_DUPLICATE = 3, /* the SSN is already stored for another person */
-    SR_ERR_AUTH = 4,      /* wrong passphrase */
-    SR_ERR_CORRUPT = 5,   /* authentication tag failed, format damaged */
-    SR_ERR_LOCKED = 6,    /* the vault is open for writing elsewhere */
-    SR_ERR_FULL = 7,      /* no space left on the device */
-    SR_ERR_IO = 8,        /* an operating-system or database I/O error */
-    SR_ERR_NOMEM = 9,     /* out of memory */
-    SR_ERR_VERSION = 10,  /* a format or schema version we do not know */
-    SR_ERR_EXISTS = 11,   /* a vault already exists there */
-    SR_ERR_NOT_VAULT = 12,/* not a Strongroom vault or database */
-    SR_ERR_CONFLICT = 13, /* the record changed under an update */
-    SR_ERR_INTERNAL = 14  /* a bug: please report it */
+    SR_ERR_INVALID = 1,    /* bad input: JSON, CSV, a field, an argument */
+    SR_ERR_NOT_FOUND = 2,  /* no such person, file or key */
+    SR_ERR_DUPLICATE = 3,  /* the SSN is already stored for another person */
+    SR_ERR_AUTH = 4,       /* wrong passphrase */
+    SR_ERR_CORRUPT = 5,    /* authentication tag failed, format damaged */
+    SR_ERR_LOCKED = 6,     /* the vault is open for writing elsewhere */
+    SR_ERR_FULL = 7,       /* no space left on the device */
+    SR_ERR_IO = 8,         /* an operating-system or database I/O error */
+    SR_ERR_NOMEM = 9,      /* out of memory */
+    SR_ERR_VERSION = 10,   /* a format or schema version we do not know */
+    SR_ERR_EXISTS = 11,    /* a vault already exists there */
+    SR_ERR_NOT_VAULT = 12, /* not a Strongroom vault or database */
+    SR_ERR_CONFLICT = 13,  /* the record changed under an update */
+    SR_ERR_INTERNAL = 14   /* a bug: please report it */
 } sr_status;
 
 /* A short, stable English name for a status ("invalid input", ...). */
@@ -67,8 +67,7 @@ typedef enum sr_class {
 SR_API const char *sr_class_name(sr_class c);
 
 /* Parse a class name; returns SR_ERR_INVALID for an unknown one. */
-SR_API SR_WARN_UNUSED sr_status sr_class_parse(const char *name,
-                                               sr_class *out);
+SR_API SR_WARN_UNUSED sr_status sr_class_parse(const char *name, sr_class *out);
 
 /* A person id is 16 random bytes, written as 32 lowercase hex digits. */
 #define SR_ID_BYTES 16

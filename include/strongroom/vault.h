@@ -50,8 +50,7 @@ typedef struct sr_init_options {
  * SR_ERR_IO. *out is always set (unless out of memory, then NULL) and must
  * be closed with sr_vault_close; read the message with sr_vault_errmsg.
  */
-SR_API SR_WARN_UNUSED sr_status sr_vault_create(sr_vault **out,
-                                                const char *dir,
+SR_API SR_WARN_UNUSED sr_status sr_vault_create(sr_vault **out, const char *dir,
                                                 const char *pass,
                                                 size_t pass_len,
                                                 const sr_init_options *opt);
@@ -62,10 +61,8 @@ SR_API SR_WARN_UNUSED sr_status sr_vault_create(sr_vault **out,
  * holds it. Errors: SR_ERR_NOT_VAULT, SR_ERR_AUTH (wrong passphrase),
  * SR_ERR_CORRUPT, SR_ERR_VERSION, SR_ERR_LOCKED, SR_ERR_IO. *out as above.
  */
-SR_API SR_WARN_UNUSED sr_status sr_vault_open(sr_vault **out,
-                                              const char *dir,
-                                              const char *pass,
-                                              size_t pass_len,
+SR_API SR_WARN_UNUSED sr_status sr_vault_open(sr_vault **out, const char *dir,
+                                              const char *pass, size_t pass_len,
                                               unsigned flags);
 
 /* Close, wiping all keys. Accepts NULL. */
@@ -96,8 +93,7 @@ SR_API SR_WARN_UNUSED sr_status sr_vault_put(sr_vault *v, const char *json,
  */
 SR_API SR_WARN_UNUSED sr_status sr_vault_get(sr_vault *v, const char *id,
                                              unsigned class_mask,
-                                             char **json_out,
-                                             size_t *len_out);
+                                             char **json_out, size_t *len_out);
 
 /* Called once per line (no trailing newline). Return SR_OK to go on; any
  * other status stops the walk and is returned by the caller. The line is
@@ -111,15 +107,13 @@ typedef sr_status (*sr_line_fn)(void *ctx, const char *line, size_t len);
  * one JSON line {"id":...,"name":{...}}. *count gets the number of matches
  * (may be NULL). No match is not an error.
  */
-SR_API SR_WARN_UNUSED sr_status sr_vault_find_ssn(sr_vault *v,
-                                                  const char *ssn,
+SR_API SR_WARN_UNUSED sr_status sr_vault_find_ssn(sr_vault *v, const char *ssn,
                                                   sr_line_fn fn, void *ctx,
                                                   size_t *count);
 SR_API SR_WARN_UNUSED sr_status sr_vault_find_name_dob(sr_vault *v,
                                                        const char *family,
                                                        const char *dob,
-                                                       sr_line_fn fn,
-                                                       void *ctx,
+                                                       sr_line_fn fn, void *ctx,
                                                        size_t *count);
 
 /*
@@ -128,8 +122,7 @@ SR_API SR_WARN_UNUSED sr_status sr_vault_find_name_dob(sr_vault *v,
  * Errors: SR_ERR_NOT_FOUND, SR_ERR_INVALID, SR_ERR_DUPLICATE, SR_ERR_CORRUPT.
  */
 SR_API SR_WARN_UNUSED sr_status sr_vault_update(sr_vault *v, const char *id,
-                                                const char *patch,
-                                                size_t len);
+                                                const char *patch, size_t len);
 
 typedef enum sr_format {
     SR_FORMAT_AUTO = 0, /* from the file name: .csv is CSV, else JSONL */
@@ -184,11 +177,11 @@ SR_API SR_WARN_UNUSED sr_status sr_vault_export(sr_vault *v, sr_line_fn fn,
 typedef struct sr_vault_stats {
     uint64_t people;
     uint64_t index_entries;
-    uint64_t db_bytes;  /* main database file */
-    uint64_t wal_bytes; /* write-ahead log */
+    uint64_t db_bytes;         /* main database file */
+    uint64_t wal_bytes;        /* write-ahead log */
     uint64_t ciphertext_bytes; /* sum of all sealed classes and keys */
     uint32_t schema_version;
-    uint32_t kek_version; /* the current key-encryption key */
+    uint32_t kek_version;      /* the current key-encryption key */
     uint64_t people_by_kek[8]; /* people whose data key is wrapped by
                                   KEK version i+1 (versions 1..8) */
     uint32_t index_bits;

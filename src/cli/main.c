@@ -68,6 +68,7 @@ typedef struct common {
 
 enum { OPT_VAULT = 1000, OPT_PASS_FD, OPT_HELP };
 
+/* clang-format off */
 #define COMMON_OPTIONS                                                       \
     {"vault", required_argument, NULL, OPT_VAULT},                           \
         {"passphrase-fd", required_argument, NULL, OPT_PASS_FD},             \
@@ -78,6 +79,7 @@ enum { OPT_VAULT = 1000, OPT_PASS_FD, OPT_HELP };
     "  --passphrase-fd N    read the passphrase from file descriptor N\n"   \
     "                       (else $STRONGROOM_PASSPHRASE, else a prompt)\n"  \
     "  --help               this help\n"
+/* clang-format on */
 
 static bool parse_u64(const char *s, uint64_t *out)
 {
@@ -111,7 +113,7 @@ static bool common_option(common *c, int opt, const char *arg, bool *bad)
     }
 }
 
-/* ---- the passphrase ------------------------------------------------------- */
+/* ---- the passphrase ------------------------------------------------------ */
 
 typedef struct secret {
     char *p; /* sodium_malloc, PASS_MAX + 1 */
@@ -174,8 +176,7 @@ static bool prompt_pass(const char *prompt, secret *s)
 /* Get the passphrase: --passphrase-fd, $STRONGROOM_PASSPHRASE, or a prompt
  * (twice when confirm, for init). Never from the command line: arguments
  * are visible to every user through /proc. */
-static bool get_pass(const char *cmd, const common *c, bool confirm,
-                     secret *s)
+static bool get_pass(const char *cmd, const common *c, bool confirm, secret *s)
 {
     s->p = sodium_malloc(PASS_MAX + 1);
     s->len = 0;
@@ -188,8 +189,10 @@ static bool get_pass(const char *cmd, const common *c, bool confirm,
     if (c->pass_fd >= 0) {
         ok = read_fd_pass(c->pass_fd, s);
         if (!ok)
-            fprintf(stderr, "strongroom %s: cannot read the passphrase from fd %d: %s\n",
-                    cmd, c->pass_fd, strerror(errno));
+            fprintf(
+                stderr,
+                "strongroom %s: cannot read the passphrase from fd %d: %s\n",
+                cmd, c->pass_fd, strerror(errno));
     } else if (env != NULL) {
         size_t n = strlen(env);
         ok = n <= PASS_MAX;
@@ -197,7 +200,9 @@ static bool get_pass(const char *cmd, const common *c, bool confirm,
             memcpy(s->p, env, n);
             s->len = n;
         } else {
-            fprintf(stderr, "strongroom %s: $STRONGROOM_PASSPHRASE is longer than %u bytes\n",
+            fprintf(stderr,
+                    "strongroom %s: $STRONGROOM_PASSPHRASE is longer than %u "
+                    "bytes\n",
                     cmd, PASS_MAX);
         }
     } else {
@@ -288,7 +293,7 @@ static sr_status print_line(void *ctx, const char *line, size_t len)
     return SR_OK;
 }
 
-/* ---- commands ---------------------------------------------------------------- */
+/* ---- commands ------------------------------------------------------------ */
 
 typedef struct command {
     const char *name;
@@ -326,9 +331,12 @@ static const char help_init[] =
     "  --kdf PROFILE          moderate (default: 256 MiB, 3 passes),\n"
     "                         interactive (64 MiB, 2) or sensitive (1 GiB, 4)\n"
     "  --expected-people N    size the blind indexes for N people, so that\n"
-    "                         2 to 4 people share each index value at that size\n"
-    "                         (default 25000000; see docs/crypto.md)\n" COMMON_HELP
-    "\nexample: STRONGROOM_VAULT=/srv/vault strongroom init --expected-people 1000000\n";
+    "                         2 to 4 people share each index value at that "
+    "size\n"
+    "                         (default 25000000; see "
+    "docs/crypto.md)\n" COMMON_HELP
+    "\nexample: STRONGROOM_VAULT=/srv/vault strongroom init --expected-people "
+    "1000000\n";
 
 static int cmd_init(int argc, char **argv)
 {
@@ -357,11 +365,13 @@ static int cmd_init(int argc, char **argv)
             else if (strcmp(optarg, "sensitive") == 0)
                 io.kdf = SR_KDF_SENSITIVE;
             else
-                return fail("init", "--kdf is moderate, interactive or sensitive");
+                return fail("init",
+                            "--kdf is moderate, interactive or sensitive");
         } else if (o == OPT_EXPECTED) {
             if (!parse_u64(optarg, &io.expected_people) ||
                 io.expected_people == 0)
-                return fail("init", "--expected-people takes a positive number");
+                return fail("init",
+                            "--expected-people takes a positive number");
         } else {
             return fail("init", "bad option; see --help");
         }
@@ -369,7 +379,8 @@ static int cmd_init(int argc, char **argv)
     if (bad || optind != argc)
         return fail("init", "bad arguments; see --help");
     if (c.vault == NULL)
-        return fail("init", "no vault: give --vault DIR or set STRONGROOM_VAULT");
+        return fail("init",
+                    "no vault: give --vault DIR or set STRONGROOM_VAULT");
     secret pass;
     if (!get_pass("init", &c, true, &pass))
         return EXIT_USAGE;
@@ -432,7 +443,8 @@ static int cmd_get(int argc, char **argv)
 {
     enum { OPT_CLASS = 1 };
     static const struct option opts[] = {
-        COMMON_OPTIONS, {"class", required_argument, NULL, OPT_CLASS},
+        COMMON_OPTIONS,
+        {"class", required_argument, NULL, OPT_CLASS},
         {0, 0, 0, 0}};
     common c = {getenv("STRONGROOM_VAULT"), -1};
     unsigned mask = 0;
@@ -459,8 +471,8 @@ static int cmd_get(int argc, char **argv)
         return r;
     char *json = NULL;
     size_t len = 0;
-    sr_status st = sr_vault_get(v, argv[optind], mask ? mask : SR_CLASS_ALL,
-                                &json, &len);
+    sr_status st =
+        sr_vault_get(v, argv[optind], mask ? mask : SR_CLASS_ALL, &json, &len);
     if (st == SR_OK)
         r = print_line(NULL, json, len) == SR_OK ? 0 : exit_for(SR_ERR_IO);
     else
@@ -476,8 +488,8 @@ static const char help_find[] =
     "\n"
     "Print one JSON line {\"id\":...,\"name\":{...}} per matching person;\n"
     "nothing (and exit 0) when nobody matches. Family names match current\n"
-    "and former names, ignoring case, spaces, punctuation and accents.\n" COMMON_HELP
-    "\nexamples: strongroom find --ssn 123-45-6789\n"
+    "and former names, ignoring case, spaces, punctuation and "
+    "accents.\n" COMMON_HELP "\nexamples: strongroom find --ssn 123-45-6789\n"
     "          strongroom find --name \"o'brien\" --dob 1971-03-09\n";
 
 static int cmd_find(int argc, char **argv)
@@ -516,9 +528,9 @@ static int cmd_find(int argc, char **argv)
     int r = open_vault("find", &c, SR_OPEN_READ, &v);
     if (r != 0)
         return r;
-    sr_status st = ssn ? sr_vault_find_ssn(v, ssn, print_line, NULL, NULL)
-                       : sr_vault_find_name_dob(v, name, dob, print_line,
-                                                NULL, NULL);
+    sr_status st =
+        ssn ? sr_vault_find_ssn(v, ssn, print_line, NULL, NULL)
+            : sr_vault_find_name_dob(v, name, dob, print_line, NULL, NULL);
     r = st == SR_OK ? 0 : lib_fail("find", st, v);
     sr_vault_close(v);
     return r;
@@ -529,7 +541,8 @@ static const char help_update[] =
     "\n"
     "Apply a JSON merge patch (RFC 7386) from stdin to one person; null\n"
     "removes a member. The result must still be a valid person.\n" COMMON_HELP
-    "\nexample: echo '{\"sex\":null,\"phones\":[\"+1 202 555 0100\"]}' | strongroom update 3f2a...c9\n";
+    "\nexample: echo '{\"sex\":null,\"phones\":[\"+1 202 555 0100\"]}' | "
+    "strongroom update 3f2a...c9\n";
 
 static int cmd_update(int argc, char **argv)
 {
@@ -555,7 +568,7 @@ static int cmd_update(int argc, char **argv)
     return r;
 }
 
-/* ---- import with a progress bar ------------------------------------------------ */
+/* ---- import with a progress bar ------------------------------------------ */
 
 typedef struct progress {
     uint64_t start_ns;
@@ -573,8 +586,8 @@ static void show_progress(void *ctx, const sr_import_progress *p)
 {
     progress *pg = ctx;
     double secs = (double)(mono_ns() - pg->start_ns) / 1e9;
-    double done = p->bytes_total ? (double)p->bytes_done / (double)p->bytes_total
-                                 : 0.0;
+    double done =
+        p->bytes_total ? (double)p->bytes_done / (double)p->bytes_total : 0.0;
     double rate = secs > 0 ? (double)p->lines / secs : 0.0;
     char bar[31];
     unsigned fill = (unsigned)(done * 30.0);
@@ -602,7 +615,8 @@ static const char help_import[] =
     "Import people from a JSONL file (one person per line in the exchange\n"
     "form) or a CSV file (the subset in docs/csv.md); FILE - is stdin.\n"
     "Invalid lines are rejected and listed, by line number and reason, in the\n"
-    "reject file (default FILE.rejects; never the data itself). A person whose\n"
+    "reject file (default FILE.rejects; never the data itself). A person "
+    "whose\n"
     "SSN is already stored with the same content is skipped, so re-running an\n"
     "interrupted import resumes it. Shows a progress bar on a terminal.\n"
     "Exit 0 if every line was stored or skipped, 1 if some were rejected.\n"
@@ -709,14 +723,16 @@ static const char help_export[] =
     "usage: strongroom export [--out FILE]\n"
     "\n"
     "Write every person in the exchange form, one JSON line each, to stdout\n"
-    "or FILE (created with mode 0600; replaced only when complete).\n" COMMON_HELP
+    "or FILE (created with mode 0600; replaced only when "
+    "complete).\n" COMMON_HELP
     "\nexample: strongroom export --out backup.jsonl\n";
 
 static int cmd_export(int argc, char **argv)
 {
     enum { OPT_OUT = 1 };
     static const struct option opts[] = {
-        COMMON_OPTIONS, {"out", required_argument, NULL, OPT_OUT},
+        COMMON_OPTIONS,
+        {"out", required_argument, NULL, OPT_OUT},
         {0, 0, 0, 0}};
     common c = {getenv("STRONGROOM_VAULT"), -1};
     const char *out = NULL;
@@ -756,8 +772,8 @@ static int cmd_export(int argc, char **argv)
     }
     uint64_t count = 0;
     sr_status st = sr_vault_export(v, print_line, NULL, &count);
-    if (st == SR_OK && (fflush(stdout) != 0 ||
-                        (out != NULL && fsync(STDOUT_FILENO) != 0)))
+    if (st == SR_OK &&
+        (fflush(stdout) != 0 || (out != NULL && fsync(STDOUT_FILENO) != 0)))
         st = SR_ERR_IO;
     if (st == SR_OK && out != NULL && rename(tmp, out) != 0)
         st = SR_ERR_IO;
@@ -773,7 +789,8 @@ static int cmd_export(int argc, char **argv)
 }
 
 static const char help_gen[] =
-    "usage: strongroom gen --count N [--seed S] [--start I] [--format jsonl|csv]\n"
+    "usage: strongroom gen --count N [--seed S] [--start I] [--format "
+    "jsonl|csv]\n"
     "\n"
     "Write N synthetic people (valid against the exchange schema) to stdout:\n"
     "realistic names, addresses, employment and investigations, valid and\n"
@@ -861,7 +878,8 @@ static int cmd_gen(int argc, char **argv)
 static const char help_stats[] =
     "usage: strongroom stats [--json]\n"
     "\n"
-    "Counts, sizes and key versions of the vault; never an identifier.\n" COMMON_HELP
+    "Counts, sizes and key versions of the vault; never an "
+    "identifier.\n" COMMON_HELP
     "  --json               one JSON object instead of text\n"
     "\nexample: strongroom stats --json\n";
 
@@ -897,19 +915,20 @@ static int cmd_stats(int argc, char **argv)
         sr_vault_close(v);
         return r;
     }
-    double per = s.people ? (double)(s.db_bytes + s.wal_bytes) / (double)s.people
-                          : 0.0;
+    double per =
+        s.people ? (double)(s.db_bytes + s.wal_bytes) / (double)s.people : 0.0;
     if (json) {
-        printf("{\"vault_id\":\"%s\",\"people\":%" PRIu64
-               ",\"index_entries\":%" PRIu64 ",\"db_bytes\":%" PRIu64
-               ",\"wal_bytes\":%" PRIu64 ",\"ciphertext_bytes\":%" PRIu64
-               ",\"bytes_per_person\":%.1f,\"schema_version\":%u"
-               ",\"kek_version\":%u,\"index_bits\":%u,\"expected_people\":%" PRIu64
-               ",\"kdf\":{\"alg\":\"argon2id13\",\"opslimit\":%" PRIu64
-               ",\"memlimit\":%" PRIu64 "},\"people_by_kek_version\":{",
-               s.vault_id, s.people, s.index_entries, s.db_bytes, s.wal_bytes,
-               s.ciphertext_bytes, per, s.schema_version, s.kek_version,
-               s.index_bits, s.expected_people, s.kdf_opslimit, s.kdf_memlimit);
+        printf(
+            "{\"vault_id\":\"%s\",\"people\":%" PRIu64
+            ",\"index_entries\":%" PRIu64 ",\"db_bytes\":%" PRIu64
+            ",\"wal_bytes\":%" PRIu64 ",\"ciphertext_bytes\":%" PRIu64
+            ",\"bytes_per_person\":%.1f,\"schema_version\":%u"
+            ",\"kek_version\":%u,\"index_bits\":%u,\"expected_people\":%" PRIu64
+            ",\"kdf\":{\"alg\":\"argon2id13\",\"opslimit\":%" PRIu64
+            ",\"memlimit\":%" PRIu64 "},\"people_by_kek_version\":{",
+            s.vault_id, s.people, s.index_entries, s.db_bytes, s.wal_bytes,
+            s.ciphertext_bytes, per, s.schema_version, s.kek_version,
+            s.index_bits, s.expected_people, s.kdf_opslimit, s.kdf_memlimit);
         bool first = true;
         for (unsigned i = 0; i < 8; i++) {
             if (s.people_by_kek[i] == 0)
@@ -968,17 +987,19 @@ static const command *find_command(const char *name)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: strongroom COMMAND [OPTIONS]\n\n"
-               "Strongroom %s: personnel and investigation records, every\n"
-               "field class sealed under each person's own key.\n\n"
-               "commands:\n",
+    fprintf(f,
+            "usage: strongroom COMMAND [OPTIONS]\n\n"
+            "Strongroom %s: personnel and investigation records, every\n"
+            "field class sealed under each person's own key.\n\n"
+            "commands:\n",
             SR_VERSION_STRING);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
-    fprintf(f, "\n'strongroom COMMAND --help' explains one command.\n"
-               "The vault is --vault DIR or $STRONGROOM_VAULT; the passphrase\n"
-               "comes from --passphrase-fd N, $STRONGROOM_PASSPHRASE or a\n"
-               "prompt, never from the command line. Exit codes: docs/cli.md.\n");
+    fprintf(f,
+            "\n'strongroom COMMAND --help' explains one command.\n"
+            "The vault is --vault DIR or $STRONGROOM_VAULT; the passphrase\n"
+            "comes from --passphrase-fd N, $STRONGROOM_PASSPHRASE or a\n"
+            "prompt, never from the command line. Exit codes: docs/cli.md.\n");
 }
 
 int main(int argc, char **argv)

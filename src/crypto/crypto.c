@@ -19,8 +19,7 @@
 #include "util/util.h"
 
 /* The fixed sizes in crypto.h must be libsodium's. */
-_Static_assert(CRYPTO_KEY_BYTES ==
-                   crypto_aead_xchacha20poly1305_ietf_KEYBYTES,
+_Static_assert(CRYPTO_KEY_BYTES == crypto_aead_xchacha20poly1305_ietf_KEYBYTES,
                "key size");
 _Static_assert(CRYPTO_NONCE_BYTES ==
                    crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
@@ -45,7 +44,8 @@ static const uint8_t ad_tag_envelope[4] = {'S', 'R', 'F', 'E'};
 
 #define INDEX_KIND_MAX 2u
 #define WRAP_AD_BYTES (4u + SR_ID_BYTES + SR_ID_BYTES + 4u)
-#define ENVELOPE_AD_BYTES (4u + 1u + SR_ID_BYTES + SR_ID_BYTES + 1u + 1u + 4u + 4u)
+#define ENVELOPE_AD_BYTES                                                      \
+    (4u + 1u + SR_ID_BYTES + SR_ID_BYTES + 1u + 1u + 4u + 4u)
 
 /* Plaintext up to this size is staged on the stack in crypto_open_class;
  * larger classes go through sodium_malloc. Most classes are far smaller. */
@@ -74,7 +74,7 @@ static void put_u64be(uint8_t *p, uint64_t v)
     put_u32be(p + 4, (uint32_t)v);
 }
 
-/* ---- the key file --------------------------------------------------------- */
+/* ---- the key file -------------------------------------------------------- */
 
 /* Parameters libsodium's Argon2id accepts; anything else in a key file is
  * damage (or an attempt to make crypto_pwhash allocate without bound). */
@@ -101,8 +101,7 @@ sr_status keyfile_parse(const uint8_t *p, size_t n, keyfile *out)
     if (p == NULL || n != KEYFILE_SIZE)
         return SR_ERR_NOT_VAULT;
     reader_init(&r, p, n);
-    if (!reader_bytes(&r, 8, &magic) ||
-        memcmp(magic, KEYFILE_MAGIC, 8) != 0)
+    if (!reader_bytes(&r, 8, &magic) || memcmp(magic, KEYFILE_MAGIC, 8) != 0)
         return SR_ERR_NOT_VAULT;
     if (!reader_u32be(&r, &layout))
         return SR_ERR_NOT_VAULT;
@@ -113,8 +112,7 @@ sr_status keyfile_parse(const uint8_t *p, size_t n, keyfile *out)
         !reader_u64be(&r, &kf.memlimit) ||
         !reader_copy(&r, kf.salt, sizeof kf.salt) ||
         !reader_copy(&r, kf.nonce, sizeof kf.nonce) ||
-        !reader_copy(&r, kf.sealed, sizeof kf.sealed) ||
-        reader_left(&r) != 0)
+        !reader_copy(&r, kf.sealed, sizeof kf.sealed) || reader_left(&r) != 0)
         return SR_ERR_NOT_VAULT; /* unreachable: the size was checked */
     if (kf.kdf_alg != KEYFILE_KDF_ARGON2ID13)
         return SR_ERR_VERSION;
@@ -257,11 +255,10 @@ cleanup:
     return st;
 }
 
-/* ---- the key ring ------------------------------------------------------------ */
+/* ---- the key ring -------------------------------------------------------- */
 
 sr_status keyring_new(keyring **out, const uint8_t root[CRYPTO_KEY_BYTES],
-                      const uint8_t vault_id[SR_ID_BYTES],
-                      uint32_t kek_version)
+                      const uint8_t vault_id[SR_ID_BYTES], uint32_t kek_version)
 {
     sr_status st = SR_OK;
     keyring *k = NULL;
@@ -345,8 +342,8 @@ sr_status crypto_wrap_key(const keyring *k, uint32_t kek_version,
      * wraps under one KEK (no counter to keep in sync). */
     randombytes_buf(out, CRYPTO_NONCE_BYTES);
     if (crypto_aead_xchacha20poly1305_ietf_encrypt(
-            out + CRYPTO_NONCE_BYTES, NULL, dk, CRYPTO_KEY_BYTES, ad,
-            sizeof ad, NULL, out, k->kek[kek_version - 1]) != 0)
+            out + CRYPTO_NONCE_BYTES, NULL, dk, CRYPTO_KEY_BYTES, ad, sizeof ad,
+            NULL, out, k->kek[kek_version - 1]) != 0)
         return SR_ERR_INTERNAL;
     return SR_OK;
 }
@@ -373,7 +370,7 @@ sr_status crypto_unwrap_key(const keyring *k, uint32_t kek_version,
     return SR_OK;
 }
 
-/* ---- the field envelope ------------------------------------------------------ */
+/* ---- the field envelope -------------------------------------------------- */
 
 /* "SRFE" || version || vault_id || person_id || class || present ||
  * u32be record_version || u32be key_version. Binding the record version
@@ -399,8 +396,8 @@ static void envelope_ad_encode(uint8_t out[ENVELOPE_AD_BYTES],
 }
 
 sr_status crypto_seal_class(const uint8_t dk[CRYPTO_KEY_BYTES],
-                            const envelope_ad *ad, const uint8_t *pt,
-                            size_t n, uint8_t *out)
+                            const envelope_ad *ad, const uint8_t *pt, size_t n,
+                            uint8_t *out)
 {
     uint8_t adb[ENVELOPE_AD_BYTES];
 
@@ -410,16 +407,16 @@ sr_status crypto_seal_class(const uint8_t dk[CRYPTO_KEY_BYTES],
     envelope_ad_encode(adb, ad, ENVELOPE_VERSION);
     out[0] = ENVELOPE_VERSION;
     randombytes_buf(out + 1, CRYPTO_NONCE_BYTES);
-    if (crypto_aead_xchacha20poly1305_ietf_encrypt(
-            out + 1 + CRYPTO_NONCE_BYTES, NULL, pt, n, adb, sizeof adb,
-            NULL, out + 1, dk) != 0)
+    if (crypto_aead_xchacha20poly1305_ietf_encrypt(out + 1 + CRYPTO_NONCE_BYTES,
+                                                   NULL, pt, n, adb, sizeof adb,
+                                                   NULL, out + 1, dk) != 0)
         return SR_ERR_INTERNAL;
     return SR_OK;
 }
 
 sr_status crypto_open_class(const uint8_t dk[CRYPTO_KEY_BYTES],
-                            const envelope_ad *ad, const uint8_t *ct,
-                            size_t n, uint8_t *pt)
+                            const envelope_ad *ad, const uint8_t *ct, size_t n,
+                            uint8_t *pt)
 {
     sr_status st = SR_OK;
     uint8_t adb[ENVELOPE_AD_BYTES];
@@ -461,7 +458,7 @@ cleanup:
     return st;
 }
 
-/* ---- blind indexes ------------------------------------------------------------ */
+/* ---- blind indexes ------------------------------------------------------- */
 
 unsigned crypto_index_bits(uint64_t expected_people)
 {
@@ -481,8 +478,8 @@ unsigned crypto_index_bits(uint64_t expected_people)
     return bits;
 }
 
-uint64_t crypto_blind_index(const keyring *k, unsigned kind,
-                            const uint8_t *in, size_t n, unsigned bits)
+uint64_t crypto_blind_index(const keyring *k, unsigned kind, const uint8_t *in,
+                            size_t n, unsigned bits)
 {
     crypto_generichash_state state;
     uint8_t h[crypto_generichash_BYTES];
@@ -496,8 +493,8 @@ uint64_t crypto_blind_index(const keyring *k, unsigned kind,
     /* BLAKE2b-256 keyed with the kind's own key over kind || input: a DBA
      * without the key cannot compute index values, and the same input
      * under two kinds gives unrelated values. */
-    if (crypto_generichash_init(&state, k->index_key[kind],
-                                CRYPTO_KEY_BYTES, sizeof h) != 0 ||
+    if (crypto_generichash_init(&state, k->index_key[kind], CRYPTO_KEY_BYTES,
+                                sizeof h) != 0 ||
         crypto_generichash_update(&state, &kb, 1) != 0 ||
         (n > 0 && crypto_generichash_update(&state, in, n) != 0) ||
         crypto_generichash_final(&state, h, sizeof h) != 0) {

@@ -24,18 +24,19 @@
 #define CRYPTO_NONCE_BYTES 24u /* XChaCha20-Poly1305 */
 #define CRYPTO_TAG_BYTES 16u
 
-/* ---- the root key file (vault.key) ------------------------------------------ */
+/* ---- the root key file (vault.key) --------------------------------------- */
 
 #define KEYFILE_MAGIC "SRVAULT1" /* 8 bytes, no NUL */
 #define KEYFILE_SIZE 136u
 #define KEYFILE_LAYOUT_VERSION 1u
 #define KEYFILE_KDF_ARGON2ID13 1u
 /* The serialized bytes before `sealed`: the associated data of the seal. */
-#define KEYFILE_HEADER_BYTES (KEYFILE_SIZE - CRYPTO_KEY_BYTES - CRYPTO_TAG_BYTES)
+#define KEYFILE_HEADER_BYTES                                                   \
+    (KEYFILE_SIZE - CRYPTO_KEY_BYTES - CRYPTO_TAG_BYTES)
 
 typedef struct keyfile {
     uint8_t vault_id[SR_ID_BYTES];
-    uint32_t kdf_alg;  /* 1 = Argon2id v1.3 */
+    uint32_t kdf_alg; /* 1 = Argon2id v1.3 */
     uint64_t opslimit;
     uint64_t memlimit; /* bytes */
     uint8_t salt[16];
@@ -67,7 +68,7 @@ SR_WARN_UNUSED sr_status keyfile_open(const keyfile *kf, const char *pass,
                                       size_t pass_len,
                                       uint8_t root[CRYPTO_KEY_BYTES]);
 
-/* ---- the key ring ------------------------------------------------------------ */
+/* ---- the key ring -------------------------------------------------------- */
 
 /* Blind-index kinds; each has its own key. */
 enum { INDEX_SSN = 1, INDEX_NAME_DOB = 2 };
@@ -89,14 +90,14 @@ void keyring_free(keyring *k);
 uint32_t keyring_kek_version(const keyring *k);
 
 /* A wrapped data key: nonce || ciphertext || tag. */
-#define WRAPPED_KEY_BYTES (CRYPTO_NONCE_BYTES + CRYPTO_KEY_BYTES + CRYPTO_TAG_BYTES)
+#define WRAPPED_KEY_BYTES                                                      \
+    (CRYPTO_NONCE_BYTES + CRYPTO_KEY_BYTES + CRYPTO_TAG_BYTES)
 
 /* Make a fresh random data key in dk (caller's secure memory). */
 void crypto_data_key_new(uint8_t dk[CRYPTO_KEY_BYTES]);
 
 /* Wrap dk under KEK kek_version, bound to the vault and the person. */
-SR_WARN_UNUSED sr_status crypto_wrap_key(const keyring *k,
-                                         uint32_t kek_version,
+SR_WARN_UNUSED sr_status crypto_wrap_key(const keyring *k, uint32_t kek_version,
                                          const uint8_t person_id[SR_ID_BYTES],
                                          const uint8_t dk[CRYPTO_KEY_BYTES],
                                          uint8_t out[WRAPPED_KEY_BYTES]);
@@ -108,7 +109,7 @@ SR_WARN_UNUSED sr_status crypto_unwrap_key(const keyring *k,
                                            const uint8_t *wrapped, size_t n,
                                            uint8_t dk[CRYPTO_KEY_BYTES]);
 
-/* ---- the field envelope ------------------------------------------------------ */
+/* ---- the field envelope -------------------------------------------------- */
 
 /* What a class ciphertext is bound to (its associated data). */
 typedef struct envelope_ad {
@@ -137,7 +138,7 @@ SR_WARN_UNUSED sr_status crypto_open_class(const uint8_t dk[CRYPTO_KEY_BYTES],
                                            const uint8_t *ct, size_t n,
                                            uint8_t *pt);
 
-/* ---- blind indexes ------------------------------------------------------------ */
+/* ---- blind indexes ------------------------------------------------------- */
 
 /* Bits to keep so that between INDEX_TARGET_PER_VALUE and twice that many
  * people share each value at expected_people (clamped to [8, 48]): several
@@ -152,7 +153,7 @@ unsigned crypto_index_bits(uint64_t expected_people);
  * [INDEX_BITS_MIN, INDEX_BITS_MAX] is a caller bug and returns
  * INDEX_INVALID, which is never a value (values are < 2^48). */
 #define INDEX_INVALID UINT64_MAX
-uint64_t crypto_blind_index(const keyring *k, unsigned kind,
-                            const uint8_t *in, size_t n, unsigned bits);
+uint64_t crypto_blind_index(const keyring *k, unsigned kind, const uint8_t *in,
+                            size_t n, unsigned bits);
 
 #endif

@@ -149,7 +149,7 @@ typedef struct g_addr {
 } g_addr;
 
 typedef struct g_phone {
-    uint8_t style; /* 0 "+1 (a) ..", 1 "a-..", 2 "(a) ..", 3 foreign */
+    uint8_t style;      /* 0 "+1 (a) ..", 1 "a-..", 2 "(a) ..", 3 foreign */
     const char *prefix; /* area code, or foreign prefix */
     uint32_t line;      /* 0..99, in the fictional 555-01xx range */
 } g_phone;
@@ -309,21 +309,25 @@ static void sort_days(int32_t *v, unsigned n)
 
 static const char *const suffixes[] = {"Jr.", "Sr.", "II", "III", "IV"};
 static const char *const relations_parent[] = {"Mother", "Father"};
-static const char *const fc_nature[] = {
-    "Friend", "Colleague", "Relative by marriage", "Former classmate",
-    "Business associate", "Neighbor while abroad", "Former host family"};
-static const char *const fc_freq[] = {"Weekly", "Monthly", "Quarterly",
-                                      "Annually", "Rarely", "Once"};
+static const char *const fc_nature[] = {"Friend",
+                                        "Colleague",
+                                        "Relative by marriage",
+                                        "Former classmate",
+                                        "Business associate",
+                                        "Neighbor while abroad",
+                                        "Former host family"};
+static const char *const fc_freq[] = {"Weekly",   "Monthly", "Quarterly",
+                                      "Annually", "Rarely",  "Once"};
 static const char *const ref_relation[] = {
-    "Coworker", "Supervisor", "Neighbor", "Friend", "Former classmate",
-    "Roommate", "Mentor", "Former supervisor"};
-static const char *const inv_types[] = {"tier1", "tier2", "tier3", "tier4",
-                                        "tier5", "reinvestigation"};
+    "Coworker",         "Supervisor", "Neighbor", "Friend",
+    "Former classmate", "Roommate",   "Mentor",   "Former supervisor"};
+static const char *const inv_types[] = {"tier1", "tier2", "tier3",
+                                        "tier4", "tier5", "reinvestigation"};
 static const char *const adjudications[] = {"pending", "favorable",
                                             "unfavorable"};
-static const char *const mail_domains[] = {
-    "example.com", "example.net", "example.org", "mail.example",
-    "inbox.example"};
+static const char *const mail_domains[] = {"example.com", "example.net",
+                                           "example.org", "mail.example",
+                                           "inbox.example"};
 
 typedef struct ev_text {
     const char *kind;
@@ -334,7 +338,8 @@ typedef struct ev_text {
 static const ev_text ev_fin[] = {
     {"Delinquent debt",
      "Credit card account more than 120 days past due; payment plan "
-     "established.", 800, 24000},
+     "established.",
+     800, 24000},
     {"Collection account", "Medical bill placed for collection; paid in full.",
      150, 6000},
     {"Tax lien", "State tax lien released after payment.", 1200, 40000},
@@ -345,7 +350,8 @@ static const ev_text ev_fin[] = {
      420000},
     {"Late payments",
      "Subject described the account as \"an oversight\" and brought it "
-     "current.", 100, 3000}};
+     "current.",
+     100, 3000}};
 static const ev_text ev_police[] = {
     {"Traffic citation", "Speeding, 15 mph over the limit; fine paid.", 75,
      350},
@@ -361,8 +367,10 @@ static const ev_text ev_drug[] = {
     {"Misuse of prescription drugs",
      "Used a roommate's prescription stimulant during exams.", 0, 0},
     {"Cocaine use", "Single use at a party; none since.", 0, 0},
-    {"Marijuana use", "Used where legal under state law; stopped before "
-                      "applying.", 0, 0}};
+    {"Marijuana use",
+     "Used where legal under state law; stopped before "
+     "applying.",
+     0, 0}};
 static const ev_text ev_mental[] = {
     {"Counseling", "Grief counseling after a death in the family; completed.",
      0, 0},
@@ -376,7 +384,10 @@ typedef struct ev_table {
     uint32_t permille; /* chance an investigation has this section */
 } ev_table;
 
-#define EV_TABLE(a, pm) {a, (uint32_t)(sizeof(a) / sizeof(a[0])), pm}
+#define EV_TABLE(a, pm)                                                        \
+    {                                                                          \
+        a, (uint32_t)(sizeof(a) / sizeof(a[0])), pm                            \
+    }
 static const ev_table ev_tables[EV_KINDS] = {
     EV_TABLE(ev_fin, 150), EV_TABLE(ev_police, 80), EV_TABLE(ev_drug, 100),
     EV_TABLE(ev_mental, 40)};
@@ -437,8 +448,8 @@ static uint32_t pick_agency(const sr_gen *g, rng *r)
 
 static const char *pick_given(rng *r, int sex)
 {
-    const gen_list *l = sex == 0   ? &gen_given_female
-                        : sex == 1 ? &gen_given_male
+    const gen_list *l = sex == 0             ? &gen_given_female
+                        : sex == 1           ? &gen_given_male
                         : rng_chance(r, 500) ? &gen_given_female
                                              : &gen_given_male;
     return l->v[pick_skewed(r, l->n)];
@@ -457,8 +468,8 @@ static void draw_name(rng *r, int sex, g_name *n)
     if (rng_chance(r, 580)) {
         n->middle = pick_given(r, sex);
         /* An initial only for ASCII names: "J." never splits a letter. */
-        n->middle_initial = rng_chance(r, 120) &&
-                            (unsigned char)n->middle[0] < 0x80;
+        n->middle_initial =
+            rng_chance(r, 120) && (unsigned char)n->middle[0] < 0x80;
     }
     n->fam1 = pick_family(r);
     n->fam2 = rng_chance(r, 15) ? pick_family(r) : NULL;
@@ -475,8 +486,8 @@ static void draw_phone(rng *r, g_phone *ph, const char *area)
 
 /* Split [lo, hi] into n consecutive spells with short gaps: start[i] and
  * end[i] (end of the last is hi). Needs hi - lo >= 4 * n. */
-static void draw_spells(rng *r, int32_t lo, int32_t hi, unsigned n,
-                        int32_t gap, int32_t *start, int32_t *end)
+static void draw_spells(rng *r, int32_t lo, int32_t hi, unsigned n, int32_t gap,
+                        int32_t *start, int32_t *end)
 {
     int32_t cut[MAX_JOB + 1];
     cut[0] = lo;
@@ -498,8 +509,8 @@ static void draw_spells(rng *r, int32_t lo, int32_t hi, unsigned n,
 static void draw_relatives(const sr_gen *g, rng *r, const g_person *p,
                            const char *birth_family, g_inv *v)
 {
-    const char *cit = p->foreign_born ? gen_places[p->birth_place].country
-                                      : "US";
+    const char *cit =
+        p->foreign_born ? gen_places[p->birth_place].country : "US";
     unsigned n = 0;
     for (int k = 0; k < 2; k++) {
         if (!rng_chance(r, 900))
@@ -541,8 +552,9 @@ static void draw_relatives(const sr_gen *g, rng *r, const g_person *p,
         }
         rl->birth = min32(p->birth + rng_range(r, -6 * 365, 6 * 365),
                           g->ref - 18 * 365);
-        rl->citizenship = rng_chance(r, 900) ? "US"
-                          : gen_places[rng_below(r, gen_places_n)].country;
+        rl->citizenship = rng_chance(r, 900)
+                              ? "US"
+                              : gen_places[rng_below(r, gen_places_n)].country;
         if (age_days > 25 * 365) {
             unsigned kids = rng_below(r, 4);
             for (unsigned i = 0; i < kids && n < MAX_REL; i++) {
@@ -567,10 +579,10 @@ static void draw_relatives(const sr_gen *g, rng *r, const g_person *p,
         draw_name(r, sister ? 0 : 1, &s->name);
         s->name.fam1 = birth_family;
         s->name.fam2 = NULL;
-        s->birth = rng_chance(r, 900)
-                       ? min32(p->birth + rng_range(r, -9 * 365, 9 * 365),
-                               g->ref - 1)
-                       : NO_DATE;
+        s->birth =
+            rng_chance(r, 900)
+                ? min32(p->birth + rng_range(r, -9 * 365, 9 * 365), g->ref - 1)
+                : NO_DATE;
         s->citizenship = rng_chance(r, 950) ? cit : "US";
     }
     v->nrel = n;
@@ -632,8 +644,8 @@ static void draw_sections(const sr_gen *g, rng *r, const g_person *p,
         v->nnote = 1 + rng_below(r, MAX_NOTE);
         uint32_t used = 0;
         for (unsigned i = 0; i < v->nnote; i++) {
-            uint32_t k = i == 0 && rng_chance(r, 600) ? 0
-                                                        : rng_below(r, NOTES_N);
+            uint32_t k =
+                i == 0 && rng_chance(r, 600) ? 0 : rng_below(r, NOTES_N);
             while (used & (1u << k))
                 k = (k + 1) % NOTES_N;
             used |= 1u << k;
@@ -664,8 +676,8 @@ static void draw_investigations(const sr_gen *g, rng *r, g_person *p,
         }
         int32_t c = t + rng_range(r, 25, 420);
         /* Recent cases are often still open: backlogs run long. */
-        v->closed = c <= g->ref &&
-                    !(t > g->ref - 2 * 365 && rng_chance(r, 400));
+        v->closed =
+            c <= g->ref && !(t > g->ref - 2 * 365 && rng_chance(r, 400));
         v->closed_on = v->closed ? c : NO_DATE;
         if (v->closed) {
             uint32_t x = rng_below(r, 1000);
@@ -735,9 +747,9 @@ static void draw_person(const sr_gen *g, uint64_t index, g_person *p)
     else
         year = 1940 + (int32_t)rng_below(r, 65);
     int32_t jan1 = date_days_from_civil(year, 1, 1);
-    p->birth = jan1 + (int32_t)rng_below(
-                          r, (uint32_t)(date_days_from_civil(year + 1, 1, 1) -
-                                        jan1));
+    p->birth =
+        jan1 + (int32_t)rng_below(
+                   r, (uint32_t)(date_days_from_civil(year + 1, 1, 1) - jan1));
     p->foreign_born = rng_chance(r, 100);
     p->birth_place = p->foreign_born ? rng_below(r, gen_places_n)
                                      : rng_below(r, gen_cities_n);
@@ -746,8 +758,7 @@ static void draw_person(const sr_gen *g, uint64_t index, g_person *p)
     if (p->foreign_born) {
         uint32_t c = rng_below(r, 100);
         if (c >= 65)
-            p->citizenship[c < 90 ? 1 : 0] =
-                gen_places[p->birth_place].country;
+            p->citizenship[c < 90 ? 1 : 0] = gen_places[p->birth_place].country;
         if (c >= 65 && c < 90)
             p->ncit = 2;
     } else if (rng_chance(r, 30)) {
@@ -811,12 +822,12 @@ static void draw_person(const sr_gen *g, uint64_t index, g_person *p)
     }
 
     const gen_city *home = &gen_cities[p->addr[p->naddr - 1].foreign
-                                         ? 0
-                                         : p->addr[p->naddr - 1].place];
+                                           ? 0
+                                           : p->addr[p->naddr - 1].place];
     uint32_t np = rng_below(r, 100);
     p->nphone = np < 5 ? 0 : np < 50 ? 1 : np < 90 ? 2 : 3;
     for (unsigned i = 0; i < p->nphone; i++) {
-        const char *area = i == 0 ? home->area
+        const char *area = i == 0   ? home->area
                            : i == 2 ? "202"
                                     : gen_cities[pick_city(g, r)].area;
         draw_phone(r, &p->phone[i], area);
@@ -840,12 +851,11 @@ static void draw_person(const sr_gen *g, uint64_t index, g_person *p)
         g_job *j = &p->job[i];
         j->agency = pick_agency(g, r);
         j->position = rng_below(r, gen_positions.n);
-        j->contractor = rng_chance(r, 300)
-                            ? (int32_t)rng_below(r, gen_contractors.n)
-                            : -1;
+        j->contractor =
+            rng_chance(r, 300) ? (int32_t)rng_below(r, gen_contractors.n) : -1;
         j->start = jstart[i];
-        j->current = i + 1 == p->njob && career_end == g->ref &&
-                     rng_chance(r, 880);
+        j->current =
+            i + 1 == p->njob && career_end == g->ref && rng_chance(r, 880);
         j->end = j->current ? NO_DATE : jend[i];
         if (!j->current && i + 1 == p->njob && career_end == g->ref)
             j->end = rng_range(r, j->start, g->ref);
@@ -972,12 +982,16 @@ static void w_date_bare(jw *w, int32_t day)
     int32_t y;
     uint32_t m, d;
     date_civil_from_days(day, &y, &m, &d);
-    char s[10] = {(char)('0' + y / 1000 % 10), (char)('0' + y / 100 % 10),
-                  (char)('0' + y / 10 % 10),   (char)('0' + y % 10),
+    char s[10] = {(char)('0' + y / 1000 % 10),
+                  (char)('0' + y / 100 % 10),
+                  (char)('0' + y / 10 % 10),
+                  (char)('0' + y % 10),
                   '-',
-                  (char)('0' + m / 10),        (char)('0' + m % 10),
+                  (char)('0' + m / 10),
+                  (char)('0' + m % 10),
                   '-',
-                  (char)('0' + d / 10),        (char)('0' + d % 10)};
+                  (char)('0' + d / 10),
+                  (char)('0' + d % 10)};
     w_raw(w, s, sizeof s);
 }
 
@@ -1005,13 +1019,27 @@ static void w_str(jw *w, const char *s, size_t n)
         char e[6] = {'\\', 0, 0, 0, 0, 0};
         size_t en = 2;
         switch (c) {
-        case '"': e[1] = '"'; break;
-        case '\\': e[1] = '\\'; break;
-        case '\b': e[1] = 'b'; break;
-        case '\f': e[1] = 'f'; break;
-        case '\n': e[1] = 'n'; break;
-        case '\r': e[1] = 'r'; break;
-        case '\t': e[1] = 't'; break;
+        case '"':
+            e[1] = '"';
+            break;
+        case '\\':
+            e[1] = '\\';
+            break;
+        case '\b':
+            e[1] = 'b';
+            break;
+        case '\f':
+            e[1] = 'f';
+            break;
+        case '\n':
+            e[1] = 'n';
+            break;
+        case '\r':
+            e[1] = 'r';
+            break;
+        case '\t':
+            e[1] = 't';
+            break;
         default:
             e[1] = 'u';
             e[2] = '0';
@@ -1173,9 +1201,17 @@ static void fold_ascii(const char *s, tbuf *t)
                 f = fold_ext_a[cp - 0x100];
             if (f == '*') {
                 switch (cp) {
-                case 0xc6: case 0xe6: t_add(t, "ae", 2); break;
-                case 0xde: case 0xfe: t_add(t, "th", 2); break;
-                default: t_add(t, "ss", 2); break;
+                case 0xc6:
+                case 0xe6:
+                    t_add(t, "ae", 2);
+                    break;
+                case 0xde:
+                case 0xfe:
+                    t_add(t, "th", 2);
+                    break;
+                default:
+                    t_add(t, "ss", 2);
+                    break;
                 }
             } else if (f != '.') {
                 t_add(t, &f, 1);
@@ -1286,11 +1322,11 @@ static void w_sections(jw *w, const g_inv *v)
 {
     tbuf t;
     bool first = true;
-#define SEP()                                                                \
-    do {                                                                     \
-        if (!first)                                                          \
-            W_LIT(w, ",");                                                   \
-        first = false;                                                       \
+#define SEP()                                                                  \
+    do {                                                                       \
+        if (!first)                                                            \
+            W_LIT(w, ",");                                                     \
+        first = false;                                                         \
     } while (0)
     W_LIT(w, ",\"sections\":{");
     if (v->nrel > 0) {
@@ -1440,7 +1476,6 @@ static void w_template(jw *w, uint64_t seed)
     }
     W_LIT(w, "\"");
 }
-
 
 /* The members ,"city",["state",]["postal_code",]"country" of a place:
  * a US city, or a place abroad (foreign). */
@@ -1636,16 +1671,42 @@ static void render_json(const g_person *p, jw *w)
  * order of a row is taken from record_csv_header() when the generator is
  * made, so the rows follow the header whatever order it settles on. */
 enum {
-    C_SSN, C_GIVEN, C_MIDDLE, C_FAMILY, C_SUFFIX, C_BIRTH_DATE, C_BIRTH_CITY,
-    C_BIRTH_STATE, C_BIRTH_COUNTRY, C_SEX, C_CITIZENSHIP, C_STREET, C_CITY,
-    C_STATE, C_POSTAL_CODE, C_COUNTRY, C_ADDRESS_FROM, C_AGENCY, C_POSITION,
-    C_KIND, C_EMPLOYER, C_EMPLOYMENT_START, C_COUNT
+    C_SSN,
+    C_GIVEN,
+    C_MIDDLE,
+    C_FAMILY,
+    C_SUFFIX,
+    C_BIRTH_DATE,
+    C_BIRTH_CITY,
+    C_BIRTH_STATE,
+    C_BIRTH_COUNTRY,
+    C_SEX,
+    C_CITIZENSHIP,
+    C_STREET,
+    C_CITY,
+    C_STATE,
+    C_POSTAL_CODE,
+    C_COUNTRY,
+    C_ADDRESS_FROM,
+    C_AGENCY,
+    C_POSITION,
+    C_KIND,
+    C_EMPLOYER,
+    C_EMPLOYMENT_START,
+    C_COUNT
 };
 static const char *const csv_names[C_COUNT] = {
-    "ssn", "given", "middle", "family", "suffix", "birth_date", "birth_city",
-    "birth_state", "birth_country", "sex", "citizenship", "street", "city",
-    "state", "postal_code", "country", "address_from", "agency", "position",
-    "kind", "employer", "employment_start"};
+    "ssn",           "given",
+    "middle",        "family",
+    "suffix",        "birth_date",
+    "birth_city",    "birth_state",
+    "birth_country", "sex",
+    "citizenship",   "street",
+    "city",          "state",
+    "postal_code",   "country",
+    "address_from",  "agency",
+    "position",      "kind",
+    "employer",      "employment_start"};
 
 static void csv_layout(sr_gen *g)
 {
@@ -1699,17 +1760,23 @@ static void csv_cell(const g_person *p, int col, tbuf *t)
         t_add(t, s, sizeof s);
         break;
     }
-    case C_GIVEN: t_cstr(t, p->name.given); break;
+    case C_GIVEN:
+        t_cstr(t, p->name.given);
+        break;
     case C_MIDDLE:
         if (p->name.middle != NULL)
             middle_text(&p->name, t);
         break;
-    case C_FAMILY: family_text(&p->name, t); break;
+    case C_FAMILY:
+        family_text(&p->name, t);
+        break;
     case C_SUFFIX:
         if (p->name.suffix != NULL)
             t_cstr(t, p->name.suffix);
         break;
-    case C_BIRTH_DATE: t_date(t, p->birth); break;
+    case C_BIRTH_DATE:
+        t_date(t, p->birth);
+        break;
     case C_BIRTH_CITY:
         t_cstr(t, p->foreign_born ? gen_places[p->birth_place].city
                                   : gen_cities[p->birth_place].city);
@@ -1723,7 +1790,9 @@ static void csv_cell(const g_person *p, int col, tbuf *t)
     case C_BIRTH_COUNTRY:
         t_cstr(t, p->foreign_born ? gen_places[p->birth_place].country : "US");
         break;
-    case C_SEX: t_cstr(t, p->sex == 0 ? "F" : p->sex == 1 ? "M" : "X"); break;
+    case C_SEX:
+        t_cstr(t, p->sex == 0 ? "F" : p->sex == 1 ? "M" : "X");
+        break;
     case C_CITIZENSHIP:
         for (unsigned i = 0; i < p->ncit; i++) {
             if (i)
@@ -1731,12 +1800,24 @@ static void csv_cell(const g_person *p, int col, tbuf *t)
             t_cstr(t, p->citizenship[i]);
         }
         break;
-    case C_STREET: street_text(a, t); break;
-    case C_CITY: t_cstr(t, gen_cities[a->place].city); break;
-    case C_STATE: t_cstr(t, gen_cities[a->place].state); break;
-    case C_POSTAL_CODE: t_cstr(t, gen_cities[a->place].zip); break;
-    case C_COUNTRY: t_cstr(t, "US"); break;
-    case C_ADDRESS_FROM: t_date(t, a->from); break;
+    case C_STREET:
+        street_text(a, t);
+        break;
+    case C_CITY:
+        t_cstr(t, gen_cities[a->place].city);
+        break;
+    case C_STATE:
+        t_cstr(t, gen_cities[a->place].state);
+        break;
+    case C_POSTAL_CODE:
+        t_cstr(t, gen_cities[a->place].zip);
+        break;
+    case C_COUNTRY:
+        t_cstr(t, "US");
+        break;
+    case C_ADDRESS_FROM:
+        t_date(t, a->from);
+        break;
     case C_AGENCY:
         if (job)
             t_cstr(t, gen_agencies[j->agency].name);
@@ -1757,7 +1838,8 @@ static void csv_cell(const g_person *p, int col, tbuf *t)
         if (job)
             t_date(t, j->start);
         break;
-    default: break; /* a column this generator does not know: empty */
+    default:
+        break; /* a column this generator does not know: empty */
     }
 }
 

@@ -12,6 +12,9 @@
  */
 #include "gen_int.h"
 
+/* Word lists, laid out by hand. */
+/* clang-format off */
+
 #define LIST(name, arr)                                                      \
     const gen_list name = {arr, (uint32_t)(sizeof(arr) / sizeof(arr[0]))}
 
@@ -486,3 +489,4 @@ const gen_contact gen_contacts[] = {
     {"Noa Levi", "IL"},             {"Chen Mei-ling", "TW"}};
 const uint32_t gen_contacts_n =
     (uint32_t)(sizeof(gen_contacts) / sizeof(gen_contacts[0]));
+/* clang-format on */

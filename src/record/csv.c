@@ -100,8 +100,8 @@ const char *record_csv_header(void)
 #if defined(__GNUC__) || defined(__clang__)
 __attribute__((format(printf, 3, 4)))
 #endif
-static sr_status csv_fail(record_error *err, const char *column,
-                          const char *fmt, ...)
+static sr_status
+csv_fail(record_error *err, const char *column, const char *fmt, ...)
 {
     if (err == NULL)
         return SR_ERR_INVALID;
@@ -116,7 +116,7 @@ static sr_status csv_fail(record_error *err, const char *column,
     return SR_ERR_INVALID;
 }
 
-/* ---- cells ----------------------------------------------------------------- */
+/* ---- cells --------------------------------------------------------------- */
 
 /* Drop one trailing "\n", then one trailing "\r": callers may hand over a
  * line with or without its terminator, and CRLF files are the norm. */
@@ -237,7 +237,7 @@ static cell_err csv_cell(sr_reader *r, char *cell, size_t cap, size_t *n,
     }
 }
 
-/* ---- header ----------------------------------------------------------------- */
+/* ---- header -------------------------------------------------------------- */
 
 static int col_lookup(const char *s, size_t n)
 {
@@ -265,8 +265,7 @@ static bool looks_like_column(const char *s, size_t n)
 }
 
 sr_status record_csv_header_parse(const char *line, size_t len,
-                                  record_csv_layout *layout,
-                                  record_error *err)
+                                  record_csv_layout *layout, record_error *err)
 {
     char cell[64];
     if (layout == NULL)
@@ -306,8 +305,7 @@ sr_status record_csv_header_parse(const char *line, size_t len,
             goto cleanup;
         }
         if (ce != CELL_OK) {
-            st = csv_fail(err, NULL, "header column %u: %s", i,
-                          cell_why[ce]);
+            st = csv_fail(err, NULL, "header column %u: %s", i, cell_why[ce]);
             goto cleanup;
         }
         int id = col_lookup(cell, n);
@@ -324,8 +322,7 @@ sr_status record_csv_header_parse(const char *line, size_t len,
         uint32_t bit = 1u << (unsigned)id;
         if (seen & bit) {
             st = csv_fail(err, csv_cols[id].name,
-                          "column repeated at positions %u and %u", pos[id],
-                          i);
+                          "column repeated at positions %u and %u", pos[id], i);
             goto cleanup;
         }
         seen |= bit;
@@ -351,7 +348,7 @@ cleanup:
     return st;
 }
 
-/* ---- rows ----------------------------------------------------------------- */
+/* ---- rows ---------------------------------------------------------------- */
 
 /* citizenship: ISO codes separated by ';', each item taken verbatim. */
 static sr_status split_list(const char *s, size_t n, unsigned cellno,
@@ -369,8 +366,8 @@ static sr_status split_list(const char *s, size_t n, unsigned cellno,
         if (i == begin) {
             json_decref(a);
             return csv_fail(err, csv_cols[COL_CITIZENSHIP].name,
-                            "cell %u: item %u of the ';' list is empty",
-                            cellno, item);
+                            "cell %u: item %u of the ';' list is empty", cellno,
+                            item);
         }
         if (json_array_append_new(a, json_stringn(s + begin, i - begin))) {
             json_decref(a);
@@ -409,29 +406,40 @@ static bool put(json_t *obj, const char *key, json_t *v)
 
 /* A group of columns that forms one nested object of the exchange form. */
 typedef struct csv_group {
-    const char *key;     /* member of the person */
-    bool array;          /* a one-element array of the object */
-    const char *status;  /* an implied "status" member, or NULL */
+    const char *key;    /* member of the person */
+    bool array;         /* a one-element array of the object */
+    const char *status; /* an implied "status" member, or NULL */
     size_t n;
     int ids[6];
     const char *keys[6];
 } csv_group;
 
 static const csv_group csv_groups[] = {
-    {"name", false, NULL, 4,
+    {"name",
+     false,
+     NULL,
+     4,
      {COL_GIVEN, COL_MIDDLE, COL_FAMILY, COL_SUFFIX},
      {"given", "middle", "family", "suffix"}},
-    {"birth", false, NULL, 4,
+    {"birth",
+     false,
+     NULL,
+     4,
      {COL_BIRTH_DATE, COL_BIRTH_CITY, COL_BIRTH_STATE, COL_BIRTH_COUNTRY},
      {"date", "city", "state", "country"}},
-    {"addresses", true, NULL, 6,
+    {"addresses",
+     true,
+     NULL,
+     6,
      {COL_STREET, COL_CITY, COL_STATE, COL_POSTAL_CODE, COL_COUNTRY,
       COL_ADDRESS_FROM},
      {"street", "city", "state", "postal_code", "country", "from"}},
     /* The subset carries only the current job, so its status is implied. */
-    {"employment", true, "current", 5,
-     {COL_AGENCY, COL_POSITION, COL_KIND, COL_EMPLOYER,
-      COL_EMPLOYMENT_START},
+    {"employment",
+     true,
+     "current",
+     5,
+     {COL_AGENCY, COL_POSITION, COL_KIND, COL_EMPLOYER, COL_EMPLOYMENT_START},
      {"agency", "position", "kind", "employer", "start"}},
 };
 
@@ -541,8 +549,8 @@ sr_status record_csv_row(const record_csv_layout *layout, const char *line,
                                   "cell %u longer than %u bytes", ncells,
                                   CSV_MAX_CELL);
                 else
-                    st = csv_fail(err, csv_cols[id].name, "cell %u: %s",
-                                  ncells, cell_why[ce]);
+                    st = csv_fail(err, csv_cols[id].name, "cell %u: %s", ncells,
+                                  cell_why[ce]);
             }
             goto cleanup;
         }

@@ -45,7 +45,7 @@ static int64_t unzigzag(uint64_t u)
     return (u & 1u) ? -(int64_t)(u >> 1) - 1 : (int64_t)(u >> 1);
 }
 
-/* ---- encoding --------------------------------------------------------------- */
+/* ---- encoding ------------------------------------------------------------ */
 
 static sr_status enc_string(sr_buf *out, const char *s, size_t len)
 {
@@ -79,8 +79,9 @@ static sr_status enc_object(const record_type *t, const json_t *v, sr_buf *out)
 static sr_status enc_base64(const char *s, size_t len, sr_buf *out)
 {
     /* The text was checked canonical, so its decoded size is exact. */
-    size_t pad = len >= 1 && s[len - 1] == '=' ? (len >= 2 &&
-                 s[len - 2] == '=' ? 2 : 1) : 0;
+    size_t pad = len >= 1 && s[len - 1] == '='
+                     ? (len >= 2 && s[len - 2] == '=' ? 2 : 1)
+                     : 0;
     size_t n = len / 4 * 3 - pad, got = 0;
     sr_status st = buf_append_varint(out, n);
     if (st != SR_OK || n == 0)
@@ -217,7 +218,7 @@ sr_status record_encode_class(const json_t *person, sr_class c, sr_buf *out)
     return st;
 }
 
-/* ---- decoding --------------------------------------------------------------- */
+/* ---- decoding ------------------------------------------------------------ */
 
 static sr_status corrupt(record_error *err, const record_path *p,
                          const char *why)
@@ -331,8 +332,8 @@ static sr_status dec_base64(sr_reader *r, const record_path *p, json_t **out,
         return corrupt(err, p, "template too long");
     if (!reader_bytes(r, (size_t)n, &bin))
         return corrupt(err, p, "truncated");
-    size_t enc = sodium_base64_ENCODED_LEN((size_t)n,
-                                           sodium_base64_VARIANT_ORIGINAL);
+    size_t enc =
+        sodium_base64_ENCODED_LEN((size_t)n, sodium_base64_VARIANT_ORIGINAL);
     sr_buf txt;
     buf_init(&txt, enc);
     if ((st = buf_reserve(&txt, enc)) != SR_OK) {
@@ -620,9 +621,8 @@ bool record_identity_ssn(const uint8_t *p, size_t n, char out[10])
     uint8_t version;
     uint64_t count, tag, x;
     if (!reader_u8(&r, &version) || version != RECORD_ENCODING_VERSION ||
-        !reader_varint(&r, &count) || count == 0 ||
-        !reader_varint(&r, &tag) || tag != want || !reader_varint(&r, &x) ||
-        x > SSN_MAX)
+        !reader_varint(&r, &count) || count == 0 || !reader_varint(&r, &tag) ||
+        tag != want || !reader_varint(&r, &x) || x > SSN_MAX)
         return false;
     for (int i = 8; i >= 0; i--) {
         out[i] = (char)('0' + x % 10u);

@@ -18,8 +18,7 @@
 /* MergePatch({}, patch) for an object patch: a copy with nulls removed. */
 static json_t *patch_fresh(const json_t *patch, unsigned depth);
 
-static sr_status patch_into(json_t *target, const json_t *patch,
-                            unsigned depth)
+static sr_status patch_into(json_t *target, const json_t *patch, unsigned depth)
 {
     if (depth > PATCH_MAX_DEPTH)
         return SR_ERR_INVALID;
@@ -41,8 +40,7 @@ static sr_status patch_into(json_t *target, const json_t *patch,
         json_t *nv = json_is_object(val) ? patch_fresh(val, depth + 1)
                                          : json_deep_copy(val);
         if (nv == NULL)
-            return depth + 1 > PATCH_MAX_DEPTH ? SR_ERR_INVALID
-                                               : SR_ERR_NOMEM;
+            return depth + 1 > PATCH_MAX_DEPTH ? SR_ERR_INVALID : SR_ERR_NOMEM;
         if (json_object_set_new(target, key, nv) != 0)
             return SR_ERR_NOMEM;
     }

@@ -93,8 +93,7 @@ SR_WARN_UNUSED bool record_identity_ssn(const uint8_t *p, size_t n,
  * is not an object replaces the whole target, which for a person is
  * SR_ERR_INVALID. The result still has to be validated by the caller.
  */
-SR_WARN_UNUSED sr_status record_merge_patch(json_t *target,
-                                            const json_t *patch,
+SR_WARN_UNUSED sr_status record_merge_patch(json_t *target, const json_t *patch,
                                             record_error *err);
 
 /* ---- blind-index normalisation ------------------------------------------ */
@@ -117,7 +116,7 @@ SR_WARN_UNUSED bool record_norm_name(const char *name, char *out, size_t cap);
  * most 4 bytes, with room for expansions such as "ss") and its NUL. */
 #define RECORD_NAME_NORM_CAP 2048u
 
-/* ---- CSV subset ------------------------------------------------------------ */
+/* ---- CSV subset ---------------------------------------------------------- */
 
 /*
  * Column ids (record_csv_layout.col[]) are the positions of the columns in

@@ -16,8 +16,10 @@
 
 #include "record/schema.h"
 
-/* ---- the table ------------------------------------------------------------ */
+/* ---- the table ----------------------------------------------------------- */
 
+/* The table is laid out by hand, one member a line. */
+/* clang-format off */
 #define MEMBER(n, req, t) {n, (uint8_t)(sizeof n - 1), req, -1, t}
 #define TOP(n, req, c, t) {n, (uint8_t)(sizeof n - 1), req, c, t}
 #define COUNT(a) ((uint8_t)(sizeof(a) / sizeof((a)[0])))
@@ -186,13 +188,14 @@ static const record_member m_person[] = {
     TOP("investigations", false, SR_CLASS_INVESTIGATION, &t_investigations),
     TOP("fingerprints", false, SR_CLASS_BIOMETRIC, &t_fingerprints)};
 static const record_type t_person = {OBJECT(m_person)};
+/* clang-format on */
 
 const record_type *record_schema_person(void)
 {
     return &t_person;
 }
 
-/* ---- lookups ---------------------------------------------------------------- */
+/* ---- lookups ------------------------------------------------------------- */
 
 int record_member_find(const record_type *t, const char *key, size_t len)
 {
@@ -214,7 +217,7 @@ int record_class_of_member(const char *name)
     return i < 0 ? -1 : t_person.members[i].cls;
 }
 
-/* ---- UTF-8 -------------------------------------------------------------------- */
+/* ---- UTF-8 --------------------------------------------------------------- */
 
 bool record_utf8_next(const char *s, size_t len, size_t *i, uint32_t *cp)
 {
@@ -270,7 +273,7 @@ bool record_utf8_valid(const char *s, size_t len)
     return true;
 }
 
-/* ---- paths and errors ----------------------------------------------------------- */
+/* ---- paths and errors ---------------------------------------------------- */
 
 typedef struct path_out {
     char *p;
@@ -337,8 +340,7 @@ static void path_render(const record_path *p, path_out *o)
     out_put(o, seg, n);
 }
 
-void record_fail(record_error *err, const record_path *p, const char *fmt,
-                 ...)
+void record_fail(record_error *err, const record_path *p, const char *fmt, ...)
 {
     if (err == NULL)
         return;

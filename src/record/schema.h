@@ -93,8 +93,7 @@ typedef struct record_path {
 
 /* Set err (if not NULL) to path p and a printf-style reason. The reason
  * must never include a value from the person. */
-void record_fail(record_error *err, const record_path *p, const char *fmt,
-                 ...)
+void record_fail(record_error *err, const record_path *p, const char *fmt, ...)
 #if defined(__GNUC__) || defined(__clang__)
     __attribute__((format(printf, 3, 4)))
 #endif

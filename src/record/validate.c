@@ -15,16 +15,28 @@
 
 #include "record/schema.h"
 
-/* ---- strings ---------------------------------------------------------------- */
+/* ---- strings ------------------------------------------------------------- */
 
 /* ECMA-262 \s (WhiteSpace and LineTerminator, as JSON Schema patterns use
  * it) plus U+0085, which some mail systems also treat as a line break. */
 static bool is_space(uint32_t cp)
 {
     switch (cp) {
-    case 0x09: case 0x0a: case 0x0b: case 0x0c: case 0x0d: case 0x20:
-    case 0x85: case 0xa0: case 0x1680: case 0x2028: case 0x2029:
-    case 0x202f: case 0x205f: case 0x3000: case 0xfeff:
+    case 0x09:
+    case 0x0a:
+    case 0x0b:
+    case 0x0c:
+    case 0x0d:
+    case 0x20:
+    case 0x85:
+    case 0xa0:
+    case 0x1680:
+    case 0x2028:
+    case 0x2029:
+    case 0x202f:
+    case 0x205f:
+    case 0x3000:
+    case 0xfeff:
         return true;
     default:
         return cp >= 0x2000 && cp <= 0x200a;
@@ -261,7 +273,7 @@ static sr_status check_string(const record_type *t, const json_t *v,
     }
 }
 
-/* ---- objects ------------------------------------------------------------------ */
+/* ---- objects ------------------------------------------------------------- */
 
 sr_status record_object_slots(const record_type *t, const json_t *obj,
                               const json_t **slots, const record_path *p,
@@ -347,8 +359,8 @@ static sr_status check_object(const record_type *t, const json_t *v,
             return SR_ERR_INVALID;
         }
         if (!want && have && e >= 0) {
-            record_fail(err, &here, "must be absent when %s is %s",
-                        on->name, on->type->enums[e]);
+            record_fail(err, &here, "must be absent when %s is %s", on->name,
+                        on->type->enums[e]);
             return SR_ERR_INVALID;
         }
     }
@@ -417,28 +429,38 @@ sr_status record_validate(const json_t *person, int32_t today,
         record_fail(err, NULL, "must be an object");
         return SR_ERR_INVALID;
     }
-    return record_check_value(record_schema_person(), person, today, NULL,
-                              err);
+    return record_check_value(record_schema_person(), person, today, NULL, err);
 }
 
-/* ---- parsing ---------------------------------------------------------------------- */
+/* ---- parsing ------------------------------------------------------------- */
 
 /* Our own words for jansson's error codes: jansson's text quotes the input
  * near the error ("... near '123-45-6789'"), which must not reach a log. */
 static const char *json_error_words(enum json_error_code c)
 {
     switch (c) {
-    case json_error_out_of_memory: return "out of memory";
-    case json_error_stack_overflow: return "nesting too deep";
-    case json_error_invalid_utf8: return "invalid UTF-8";
-    case json_error_premature_end_of_input: return "unexpected end of input";
-    case json_error_end_of_input_expected: return "text after the value";
-    case json_error_invalid_syntax: return "invalid syntax";
-    case json_error_null_character: return "\\u0000 in a string";
-    case json_error_null_byte_in_key: return "\\u0000 in a member name";
-    case json_error_duplicate_key: return "duplicate member name";
-    case json_error_numeric_overflow: return "number out of range";
-    default: return "invalid JSON";
+    case json_error_out_of_memory:
+        return "out of memory";
+    case json_error_stack_overflow:
+        return "nesting too deep";
+    case json_error_invalid_utf8:
+        return "invalid UTF-8";
+    case json_error_premature_end_of_input:
+        return "unexpected end of input";
+    case json_error_end_of_input_expected:
+        return "text after the value";
+    case json_error_invalid_syntax:
+        return "invalid syntax";
+    case json_error_null_character:
+        return "\\u0000 in a string";
+    case json_error_null_byte_in_key:
+        return "\\u0000 in a member name";
+    case json_error_duplicate_key:
+        return "duplicate member name";
+    case json_error_numeric_overflow:
+        return "number out of range";
+    default:
+        return "invalid JSON";
     }
 }
 
@@ -456,8 +478,8 @@ sr_status record_parse(const char *text, size_t len, int32_t today,
         return SR_ERR_INVALID;
     }
     json_error_t je;
-    json_t *v = json_loadb(text == NULL ? "" : text, len,
-                           JSON_REJECT_DUPLICATES, &je);
+    json_t *v =
+        json_loadb(text == NULL ? "" : text, len, JSON_REJECT_DUPLICATES, &je);
     if (v == NULL) {
         enum json_error_code c = json_error_code(&je);
         if (c == json_error_out_of_memory) {

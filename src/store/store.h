@@ -66,8 +66,8 @@ typedef struct store_ops {
     const char *(*errmsg)(const store *s);
 
     /* Meta values are small blobs (at most 4 KiB). */
-    sr_status (*meta_get)(store *s, const char *key, uint8_t *buf,
-                          size_t cap, size_t *len);
+    sr_status (*meta_get)(store *s, const char *key, uint8_t *buf, size_t cap,
+                          size_t *len);
     sr_status (*meta_put)(store *s, const char *key, const uint8_t *v,
                           size_t len);
 
@@ -78,8 +78,8 @@ typedef struct store_ops {
 
     /* Insert a new person with its index rows. SR_ERR_EXISTS if the id is
      * taken (practically never: ids are random). */
-    sr_status (*insert)(store *s, const store_row *row,
-                        const store_index *idx, size_t nidx);
+    sr_status (*insert)(store *s, const store_row *row, const store_index *idx,
+                        size_t nidx);
     /* Replace a person whose stored version is row->version - 1; its index
      * rows old_idx (as the caller computed them from the record it read)
      * give way to idx. The caller names the old rows so the store needs

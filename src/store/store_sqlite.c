@@ -126,7 +126,7 @@ static const char *const fixed_sql[STMT_FIXED_COUNT] = {
 /* The row-returning queries, one variant per class mask. */
 enum { QUERY_GET, QUERY_LOOKUP, QUERY_SCAN, QUERY_COUNT };
 
-/* ---- migrations ---------------------------------------------------------------- */
+/* ---- migrations ---------------------------------------------------------- */
 
 /* migrations[i] takes the schema from version i to i + 1. All pending
  * ones run in one transaction with the user_version bump, so a crash
@@ -148,8 +148,7 @@ static const char *const migrations[] = {
     " seq INTEGER NOT NULL,"
     " PRIMARY KEY(kind, value, seq)) WITHOUT ROWID;",
 };
-_Static_assert(sizeof migrations / sizeof migrations[0] ==
-                   STORE_SCHEMA_VERSION,
+_Static_assert(sizeof migrations / sizeof migrations[0] == STORE_SCHEMA_VERSION,
                "one migration per schema version");
 
 struct store {
@@ -161,7 +160,7 @@ struct store {
     sqlite3_stmt *masked[QUERY_COUNT][MASK_COUNT];
 };
 
-/* ---- messages and error mapping ---------------------------------------------- */
+/* ---- messages and error mapping ------------------------------------------ */
 
 static void store_set_msg(store *s, const char *what, const char *detail)
 {
@@ -200,7 +199,7 @@ static sr_status store_status(store *s, int rc, const char *what)
         /* A write refused for lack of space or over a file-size limit
          * (EFBIG, RLIMIT_FSIZE) or quota is a full disk to the user. */
         st = (sys == ENOSPC || sys == EFBIG || sys == EDQUOT) ? SR_ERR_FULL
-                                                             : SR_ERR_IO;
+                                                              : SR_ERR_IO;
         break;
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
@@ -240,8 +239,8 @@ static sr_status store_status(store *s, int rc, const char *what)
         if (primary == SQLITE_IOERR || primary == SQLITE_FULL ||
             primary == SQLITE_CANTOPEN)
             /* The extended code says which I/O step failed. */
-            (void)snprintf(s->msg, sizeof s->msg, "%s: %s (code %d, %s)",
-                           what, sqlite3_errmsg(s->db), rc,
+            (void)snprintf(s->msg, sizeof s->msg, "%s: %s (code %d, %s)", what,
+                           sqlite3_errmsg(s->db), rc,
                            sys != 0 ? strerror(sys) : "no OS error");
         else
             store_set_msg(s, what, sqlite3_errmsg(s->db));
@@ -251,12 +250,12 @@ static sr_status store_status(store *s, int rc, const char *what)
     return st;
 }
 
-/* ---- statements ----------------------------------------------------------------- */
+/* ---- statements ---------------------------------------------------------- */
 
 static sr_status stmt_prepare(store *s, const char *sql, sqlite3_stmt **out)
 {
-    int rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
-                                out, NULL);
+    int rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, out,
+                                NULL);
     if (rc != SQLITE_OK)
         return store_status(s, rc, "preparing a statement");
     return SR_OK;
@@ -358,7 +357,7 @@ static sr_status masked_stmt(store *s, unsigned q, unsigned mask,
     return st;
 }
 
-/* ---- binding and reading rows ------------------------------------------------- */
+/* ---- binding and reading rows -------------------------------------------- */
 
 static int bind_blob(sqlite3_stmt *st, int i, const uint8_t *p, size_t n)
 {
@@ -467,12 +466,12 @@ cleanup:
     return r;
 }
 
-/* ---- opening ---------------------------------------------------------------------- */
+/* ---- opening ------------------------------------------------------------- */
 
 static uint32_t be32(const uint8_t *p)
 {
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-           (uint32_t)p[2] << 8 | (uint32_t)p[3];
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 |
+           (uint32_t)p[3];
 }
 
 static bool file_nonempty(const char *path)
@@ -513,8 +512,7 @@ static sr_status store_check_header(store *s, const char *path)
         st = SR_ERR_IO;
         goto cleanup;
     }
-    if ((size_t)got < sizeof h ||
-        memcmp(h, "SQLite format 3", 16) != 0) {
+    if ((size_t)got < sizeof h || memcmp(h, "SQLite format 3", 16) != 0) {
         store_set_msg(s, "not a Strongroom store",
                       "the file is not an SQLite database (or is truncated)");
         st = SR_ERR_NOT_VAULT;
@@ -621,8 +619,7 @@ cleanup:
     return st;
 }
 
-static sr_status sqlite_open(store **out, const char *location,
-                             unsigned flags)
+static sr_status sqlite_open(store **out, const char *location, unsigned flags)
 {
     sr_status st = SR_OK;
     store *s = NULL;
@@ -689,9 +686,9 @@ static sr_status sqlite_open(store **out, const char *location,
      * random rows (every blind-index candidate), and mapping them is
      * cheaper than copying each into the page cache. The writer keeps to
      * its bounded cache, so a long import does not map the whole file. */
-    st = s->writable ? SR_OK
-                     : store_pragma(s, "PRAGMA mmap_size = "
-                                       STORE_SQLITE_MMAP_BYTES);
+    st = s->writable
+             ? SR_OK
+             : store_pragma(s, "PRAGMA mmap_size = " STORE_SQLITE_MMAP_BYTES);
     if (st == SR_OK)
         st = store_pragma(s, "PRAGMA temp_store = MEMORY");
     if (st == SR_OK && !s->writable)
@@ -768,7 +765,7 @@ static const char *sqlite_errmsg(const store *s)
     return s->msg[0] != '\0' ? s->msg : "no error";
 }
 
-/* ---- meta ------------------------------------------------------------------------- */
+/* ---- meta ---------------------------------------------------------------- */
 
 static sr_status sqlite_meta_get(store *s, const char *key, uint8_t *buf,
                                  size_t cap, size_t *len)
@@ -832,7 +829,7 @@ static sr_status sqlite_meta_put(store *s, const char *key, const uint8_t *v,
     return r;
 }
 
-/* ---- transactions ------------------------------------------------------------------ */
+/* ---- transactions -------------------------------------------------------- */
 
 static sr_status sqlite_begin(store *s)
 {
@@ -897,9 +894,10 @@ static sr_status index_write(store *s, unsigned which, int64_t seq,
         if (rc == SQLITE_OK)
             rc = sqlite3_step(st);
         if (rc != SQLITE_DONE)
-            r = store_status(s, rc, which == STMT_INDEX_INSERT
-                                        ? "writing an index row"
-                                        : "deleting an index row");
+            r = store_status(s, rc,
+                             which == STMT_INDEX_INSERT
+                                 ? "writing an index row"
+                                 : "deleting an index row");
         stmt_done(st);
     }
     return r;
@@ -989,7 +987,7 @@ static sr_status sqlite_replace(store *s, const store_row *row,
     return row_savepoint_end(s, r);
 }
 
-/* ---- reading ------------------------------------------------------------------------ */
+/* ---- reading ------------------------------------------------------------- */
 
 static sr_status check_mask(store *s, unsigned mask)
 {
@@ -1025,8 +1023,7 @@ static sr_status sqlite_get(store *s, const uint8_t id[SR_ID_BYTES],
 }
 
 static sr_status sqlite_lookup(store *s, uint8_t kind, uint64_t value,
-                               unsigned class_mask, store_row_fn fn,
-                               void *ctx)
+                               unsigned class_mask, store_row_fn fn, void *ctx)
 {
     sqlite3_stmt *st = NULL;
     size_t count = 0;

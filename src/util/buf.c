@@ -97,8 +97,8 @@ sr_status buf_append_varint(sr_buf *b, uint64_t v)
 
 sr_status buf_append_u32be(sr_buf *b, uint32_t v)
 {
-    uint8_t tmp[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16),
-                      (uint8_t)(v >> 8), (uint8_t)v};
+    uint8_t tmp[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8),
+                      (uint8_t)v};
     return buf_append(b, tmp, 4);
 }
 
@@ -146,8 +146,8 @@ bool reader_u32be(sr_reader *r, uint32_t *out)
     const uint8_t *p;
     if (!reader_bytes(r, 4, &p))
         return false;
-    *out = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-           (uint32_t)p[2] << 8 | (uint32_t)p[3];
+    *out = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 |
+           (uint32_t)p[3];
     return true;
 }
 

@@ -16,21 +16,36 @@
 const char *sr_status_str(sr_status s)
 {
     switch (s) {
-    case SR_OK: return "ok";
-    case SR_ERR_INVALID: return "invalid input";
-    case SR_ERR_NOT_FOUND: return "not found";
-    case SR_ERR_DUPLICATE: return "duplicate";
-    case SR_ERR_AUTH: return "wrong passphrase";
-    case SR_ERR_CORRUPT: return "corrupted data";
-    case SR_ERR_LOCKED: return "vault locked";
-    case SR_ERR_FULL: return "disk full";
-    case SR_ERR_IO: return "I/O error";
-    case SR_ERR_NOMEM: return "out of memory";
-    case SR_ERR_VERSION: return "unsupported version";
-    case SR_ERR_EXISTS: return "already exists";
-    case SR_ERR_NOT_VAULT: return "not a vault";
-    case SR_ERR_CONFLICT: return "conflict";
-    case SR_ERR_INTERNAL: return "internal error";
+    case SR_OK:
+        return "ok";
+    case SR_ERR_INVALID:
+        return "invalid input";
+    case SR_ERR_NOT_FOUND:
+        return "not found";
+    case SR_ERR_DUPLICATE:
+        return "duplicate";
+    case SR_ERR_AUTH:
+        return "wrong passphrase";
+    case SR_ERR_CORRUPT:
+        return "corrupted data";
+    case SR_ERR_LOCKED:
+        return "vault locked";
+    case SR_ERR_FULL:
+        return "disk full";
+    case SR_ERR_IO:
+        return "I/O error";
+    case SR_ERR_NOMEM:
+        return "out of memory";
+    case SR_ERR_VERSION:
+        return "unsupported version";
+    case SR_ERR_EXISTS:
+        return "already exists";
+    case SR_ERR_NOT_VAULT:
+        return "not a vault";
+    case SR_ERR_CONFLICT:
+        return "conflict";
+    case SR_ERR_INTERNAL:
+        return "internal error";
     }
     return "unknown status";
 }

@@ -75,8 +75,7 @@ SR_WARN_UNUSED bool hex_decode(uint8_t *out, size_t n, const char *in,
 
 /* Days since 1970-01-01 of a proleptic Gregorian date (negative before). */
 int32_t date_days_from_civil(int32_t y, uint32_t m, uint32_t d);
-void date_civil_from_days(int32_t days, int32_t *y, uint32_t *m,
-                          uint32_t *d);
+void date_civil_from_days(int32_t days, int32_t *y, uint32_t *m, uint32_t *d);
 /* Parse exactly "YYYY-MM-DD" naming a real calendar date. */
 SR_WARN_UNUSED bool date_parse(const char *s, size_t len, int32_t *days);
 /* Format as "YYYY-MM-DD" (out has room for 11 bytes). */
@@ -84,7 +83,7 @@ void date_format(int32_t days, char out[11]);
 /* Today's date in UTC, as days since the epoch. */
 int32_t date_today(void);
 
-/* ---- jansson -------------------------------------------------------------- */
+/* ---- jansson ------------------------------------------------------------- */
 
 /* Install an allocator for jansson that wipes every block when it is freed,
  * so the plaintext held in parsed JSON does not linger on the heap. Called

@@ -118,7 +118,7 @@ static line_result reader_next(line_reader *lr, sr_buf *dst, size_t *len)
     return too_long ? LINE_TOO_LONG : LINE_OK;
 }
 
-/* ---- chunks ---------------------------------------------------------------- */
+/* ---- chunks -------------------------------------------------------------- */
 
 typedef enum { CHUNK_FREE, CHUNK_TODO, CHUNK_WORKING, CHUNK_DONE } chunk_state;
 
@@ -171,8 +171,8 @@ static void seal_line(pipeline *pl, seal_scratch *sc, chunk *c, size_t i)
         return;
     }
     size_t blank = 0;
-    while (blank < len && (text[blank] == ' ' || text[blank] == '\t' ||
-                           text[blank] == '\r'))
+    while (blank < len &&
+           (text[blank] == ' ' || text[blank] == '\t' || text[blank] == '\r'))
         blank++;
     if (blank == len) {
         c->outcome[i] = LINE_BLANK;
@@ -230,7 +230,7 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-/* ---- the committing side ----------------------------------------------------- */
+/* ---- the committing side ------------------------------------------------- */
 
 typedef struct import_run {
     sr_vault *v;
@@ -238,7 +238,7 @@ typedef struct import_run {
     sr_import_summary *sum;
     int reject_fd;
     size_t batch;
-    size_t in_txn;     /* people stored in the open transaction */
+    size_t in_txn;            /* people stored in the open transaction */
     uint64_t lines_committed; /* lines whose outcome is durable */
     sr_import_progress prog;
     uint64_t last_progress_ns;
@@ -361,7 +361,7 @@ static void report_progress(import_run *r, uint64_t bytes, bool force)
     r->opt->progress(r->opt->progress_ctx, &r->prog);
 }
 
-/* ---- the whole run ------------------------------------------------------------- */
+/* ---- the whole run ------------------------------------------------------- */
 
 static sr_format pick_format(const char *path, sr_format f)
 {
@@ -407,8 +407,9 @@ static sr_status read_header(sr_vault *v, line_reader *lr, pipeline *pl)
     line_result res = reader_next(lr, &line, &len);
     sr_status st = SR_OK;
     if (res == LINE_EOF)
-        st = vault_fail(v, SR_ERR_INVALID, "line 1: the CSV file is empty; "
-                                           "it needs a header line");
+        st = vault_fail(v, SR_ERR_INVALID,
+                        "line 1: the CSV file is empty; "
+                        "it needs a header line");
     else if (res != LINE_OK)
         st = vault_fail(v, SR_ERR_INVALID, "line 1: cannot read the header");
     else if (record_csv_header_parse((const char *)line.p, len, &pl->layout,
@@ -463,8 +464,9 @@ sr_status sr_vault_import(sr_vault *v, const char *path,
         r.reject_fd = open(opt->reject_path,
                            O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
         if (r.reject_fd < 0) {
-            st = vault_fail(v, SR_ERR_IO, "cannot create the reject file %s: %s",
-                            opt->reject_path, strerror(errno));
+            st =
+                vault_fail(v, SR_ERR_IO, "cannot create the reject file %s: %s",
+                           opt->reject_path, strerror(errno));
             goto cleanup;
         }
     }
@@ -479,8 +481,8 @@ sr_status sr_vault_import(sr_vault *v, const char *path,
     }
 
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    unsigned want = opt && opt->threads ? opt->threads
-                                        : (unsigned)(ncpu > 0 ? ncpu : 1);
+    unsigned want =
+        opt && opt->threads ? opt->threads : (unsigned)(ncpu > 0 ? ncpu : 1);
     if (want > MAX_WORKERS)
         want = MAX_WORKERS;
     pl.nring = 2u * want + 2u;

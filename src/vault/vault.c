@@ -49,7 +49,6 @@ sr_status vault_store_fail(sr_vault *v, sr_status st, const char *what)
     return vault_fail(v, st, "%s: %s", what, v->ops->errmsg(v->st));
 }
 
-
 const char *sr_vault_errmsg(const sr_vault *v)
 {
     if (v == NULL)
@@ -138,9 +137,8 @@ void scratch_free(seal_scratch *sc)
 }
 
 static void ad_init(envelope_ad *ad, const sr_vault *v,
-                    const uint8_t id[SR_ID_BYTES], sr_class c,
-                    unsigned present, uint32_t record_version,
-                    uint32_t key_version)
+                    const uint8_t id[SR_ID_BYTES], sr_class c, unsigned present,
+                    uint32_t record_version, uint32_t key_version)
 {
     memcpy(ad->vault_id, v->vault_id, SR_ID_BYTES);
     memcpy(ad->person_id, id, SR_ID_BYTES);
@@ -200,8 +198,7 @@ static sr_status index_person(const sr_vault *v, const json_t *person,
         add_index(ir, INDEX_NAME_DOB, value);
     size_t i;
     json_t *former;
-    json_array_foreach(json_object_get(person, "former_names"), i, former)
-    {
+    json_array_foreach(json_object_get(person, "former_names"), i, former) {
         family = json_string_value(json_object_get(former, "family"));
         if (family != NULL && name_dob_index(v, family, dob, &value))
             add_index(ir, INDEX_NAME_DOB, value);
@@ -244,8 +241,7 @@ static sr_status seal_classes(const sr_vault *v, seal_scratch *sc,
         ad_init(&ad, v, sp->id, (sr_class)c, sp->present, version,
                 v->kek_version);
         st = crypto_seal_class(sc->dk, &ad, sp->plain.p + sp->plain_off[c],
-                               sp->plain_len[c],
-                               sp->cipher.p + sp->cipher.len);
+                               sp->plain_len[c], sp->cipher.p + sp->cipher.len);
         if (st != SR_OK)
             return st;
         sp->cipher.len += n;
@@ -267,15 +263,15 @@ sr_status vault_seal_person(const sr_vault *v, seal_scratch *sc,
     crypto_data_key_new(sc->dk);
     sr_status st = index_person(v, person, &sp->index, sp->ssn);
     if (st != SR_OK) {
-        (void)snprintf(msg, msg_cap, "person has no indexable SSN or birth date");
+        (void)snprintf(msg, msg_cap,
+                       "person has no indexable SSN or birth date");
         goto cleanup;
     }
     /* The wrapped key goes first in the cipher buffer. */
     st = buf_reserve(&sp->cipher, WRAPPED_KEY_BYTES);
     if (st != SR_OK)
         goto cleanup;
-    st = crypto_wrap_key(v->keys, v->kek_version, sp->id, sc->dk,
-                         sp->cipher.p);
+    st = crypto_wrap_key(v->keys, v->kek_version, sp->id, sc->dk, sp->cipher.p);
     if (st != SR_OK)
         goto cleanup;
     sp->cipher.len = WRAPPED_KEY_BYTES;
@@ -306,7 +302,7 @@ static void row_from_sealed(store_row *row, const sealed_person *sp,
     }
 }
 
-/* ---- opening rows ----------------------------------------------------------- */
+/* ---- opening rows -------------------------------------------------------- */
 
 /* Unwrap the row's data key into v->dk. */
 static sr_status unwrap_row(sr_vault *v, const store_row *row)
@@ -359,16 +355,15 @@ static sr_status open_class(sr_vault *v, const store_row *row, sr_class c)
 /* A class the row says it has must be there, and no other: the set is
  * bound into every envelope, so a class deleted together with its bit is
  * caught when any other class is opened, and one deleted alone here. */
-static sr_status check_presence(sr_vault *v, const store_row *row,
-                                sr_class c)
+static sr_status check_presence(sr_vault *v, const store_row *row, sr_class c)
 {
     char hex[SR_ID_STR_LEN + 1];
     bool listed = (row->present & SR_CLASS_BIT(c)) != 0;
     if (listed == (row->cls[c] != NULL))
         return SR_OK;
     id_hex(hex, row->id);
-    return vault_fail(v, SR_ERR_CORRUPT, "person %s: the %s class is %s",
-                      hex, sr_class_name(c),
+    return vault_fail(v, SR_ERR_CORRUPT, "person %s: the %s class is %s", hex,
+                      sr_class_name(c),
                       listed ? "missing (deleted from the database?)"
                              : "there but not recorded as written");
 }
@@ -391,16 +386,15 @@ static sr_status open_row(sr_vault *v, const store_row *row, unsigned mask,
         if (st != SR_OK)
             break;
         record_error err;
-        st = record_decode_class(v->pt.p, v->pt.len, (sr_class)c, person,
-                                 &err);
+        st = record_decode_class(v->pt.p, v->pt.len, (sr_class)c, person, &err);
         buf_reset(&v->pt);
         if (st != SR_OK) {
             char why[400];
             record_error_format(&err, why, sizeof why);
             id_hex(hex, row->id);
             st = vault_fail(v, SR_ERR_CORRUPT,
-                            "person %s: the %s class does not decode: %s",
-                            hex, sr_class_name((sr_class)c), why);
+                            "person %s: the %s class does not decode: %s", hex,
+                            sr_class_name((sr_class)c), why);
         }
     }
     sodium_memzero(v->dk, CRYPTO_KEY_BYTES);
@@ -418,9 +412,9 @@ static sr_status dump_line(sr_vault *v, const json_t *json)
     if (st != SR_OK)
         return vault_fail(v, st, "cannot serialise a record: too large");
     v->out.len = json_dumpb(json, (char *)v->out.p, need, JSON_COMPACT);
-    return v->out.len == need ? SR_OK
-                              : vault_fail(v, SR_ERR_INTERNAL,
-                                           "cannot serialise a record");
+    return v->out.len == need
+               ? SR_OK
+               : vault_fail(v, SR_ERR_INTERNAL, "cannot serialise a record");
 }
 
 /* A new person object {"id": hex}, members to follow in schema order. */
@@ -436,7 +430,7 @@ static json_t *person_with_id(const uint8_t id[SR_ID_BYTES])
     return o;
 }
 
-/* ---- files and locks ------------------------------------------------------- */
+/* ---- files and locks ----------------------------------------------------- */
 
 static sr_status join_path(sr_vault *v, char out[PATH_CAP], const char *name)
 {
@@ -550,7 +544,7 @@ static sr_status read_keyfile(sr_vault *v)
     return SR_OK;
 }
 
-/* ---- meta values ------------------------------------------------------------- */
+/* ---- meta values --------------------------------------------------------- */
 
 static sr_status meta_put_u64(sr_vault *v, const char *key, uint64_t x)
 {
@@ -575,7 +569,7 @@ static sr_status meta_get_u64(sr_vault *v, const char *key, uint64_t *x)
     return SR_OK;
 }
 
-/* ---- lifecycle ---------------------------------------------------------------- */
+/* ---- lifecycle ----------------------------------------------------------- */
 
 static sr_status vault_alloc(sr_vault **out, const char *dir)
 {
@@ -675,8 +669,8 @@ sr_status sr_vault_open(sr_vault **out, const char *dir, const char *pass,
     size_t n = 0;
     uint64_t bits = 0, kek = 0;
     st = v->ops->meta_get(v->st, META_VAULT_ID, id, sizeof id, &n);
-    if (st == SR_OK && (n != SR_ID_BYTES ||
-                        sodium_memcmp(id, v->vault_id, SR_ID_BYTES) != 0))
+    if (st == SR_OK &&
+        (n != SR_ID_BYTES || sodium_memcmp(id, v->vault_id, SR_ID_BYTES) != 0))
         return vault_fail(v, SR_ERR_NOT_VAULT,
                           "%s/%s belongs to another vault than %s", v->dir,
                           DB_FILE, KEY_FILE);
@@ -744,8 +738,8 @@ sr_status sr_vault_create(sr_vault **out, const char *dir, const char *pass,
         return st;
     v->writable = true;
     v->kek_version = 1;
-    v->expected_people =
-        opt->expected_people ? opt->expected_people : SR_DEFAULT_EXPECTED_PEOPLE;
+    v->expected_people = opt->expected_people ? opt->expected_people
+                                              : SR_DEFAULT_EXPECTED_PEOPLE;
     v->index_bits = crypto_index_bits(v->expected_people);
     randombytes_buf(v->vault_id, sizeof v->vault_id);
 
@@ -812,11 +806,11 @@ cleanup:
     return st;
 }
 
-/* ---- SSN uniqueness --------------------------------------------------------- */
+/* ---- SSN uniqueness ------------------------------------------------------ */
 
 typedef struct ssn_probe {
     sr_vault *v;
-    const char *ssn; /* 9 digits */
+    const char *ssn;     /* 9 digits */
     const uint8_t *skip; /* a person id not to count (update), or NULL */
     bool found;
     uint8_t id[SR_ID_BYTES];
@@ -874,12 +868,11 @@ static sr_status find_ssn_holder(sr_vault *v, const char *ssn,
     pr->ssn = ssn;
     pr->skip = skip;
     uint64_t value = crypto_blind_index(v->keys, INDEX_SSN,
-                                        (const uint8_t *)ssn, 9,
-                                        v->index_bits);
+                                        (const uint8_t *)ssn, 9, v->index_bits);
     v->errmsg[0] = '\0';
-    sr_status st = v->ops->lookup(v->st, INDEX_SSN, value,
-                                  SR_CLASS_BIT(SR_CLASS_IDENTITY), probe_row,
-                                  pr);
+    sr_status st =
+        v->ops->lookup(v->st, INDEX_SSN, value, SR_CLASS_BIT(SR_CLASS_IDENTITY),
+                       probe_row, pr);
     if (st != SR_OK && v->errmsg[0] == '\0')
         return vault_store_fail(v, st, "cannot search the SSN index");
     return st;
@@ -947,13 +940,12 @@ sr_status vault_commit_person(sr_vault *v, const sealed_person *sp,
     return SR_OK;
 }
 
-/* ---- the operations ------------------------------------------------------------ */
+/* ---- the operations ------------------------------------------------------ */
 
 static sr_status need_writable(sr_vault *v)
 {
     if (!v->writable)
-        return vault_fail(v, SR_ERR_INVALID,
-                          "the vault was opened read-only");
+        return vault_fail(v, SR_ERR_INVALID, "the vault was opened read-only");
     return SR_OK;
 }
 
@@ -980,8 +972,7 @@ sr_status sr_vault_put(sr_vault *v, const char *json, size_t len,
     st = record_parse(json, len, date_today(), &person, &err);
     if (st != SR_OK)
         return invalid_record(v, &err);
-    st = vault_seal_person(v, &v->sc, person, NULL, 1, &v->sp, msg,
-                           sizeof msg);
+    st = vault_seal_person(v, &v->sc, person, NULL, 1, &v->sp, msg, sizeof msg);
     json_decref(person);
     if (st != SR_OK) {
         st = vault_fail(v, st, "%s", msg);
@@ -1079,7 +1070,7 @@ sr_status sr_vault_get(sr_vault *v, const char *id, unsigned class_mask,
     return st;
 }
 
-/* ---- search ------------------------------------------------------------------- */
+/* ---- search -------------------------------------------------------------- */
 
 typedef struct find_ctx {
     sr_vault *v;
@@ -1095,8 +1086,7 @@ static bool family_matches(const json_t *name, const char *want)
 {
     char norm[RECORD_NAME_NORM_CAP];
     const char *family = json_string_value(json_object_get(name, "family"));
-    bool same = family != NULL &&
-                record_norm_name(family, norm, sizeof norm) &&
+    bool same = family != NULL && record_norm_name(family, norm, sizeof norm) &&
                 strcmp(norm, want) == 0;
     sodium_memzero(norm, sizeof norm);
     return same;
@@ -1114,8 +1104,7 @@ static bool name_candidate_matches(const find_ctx *f, const json_t *person)
         return true;
     size_t i;
     json_t *former;
-    json_array_foreach(json_object_get(person, "former_names"), i, former)
-    {
+    json_array_foreach(json_object_get(person, "former_names"), i, former) {
         if (family_matches(former, f->family))
             return true;
     }
@@ -1180,10 +1169,10 @@ static sr_status run_find(sr_vault *v, find_ctx *f, uint8_t kind,
                           uint64_t value, size_t *count)
 {
     v->errmsg[0] = '\0';
-    sr_status st = v->ops->lookup(
-        v->st, kind, value,
-        SR_CLASS_BIT(SR_CLASS_IDENTITY) | SR_CLASS_BIT(SR_CLASS_NAME),
-        find_row, f);
+    sr_status st = v->ops->lookup(v->st, kind, value,
+                                  SR_CLASS_BIT(SR_CLASS_IDENTITY) |
+                                      SR_CLASS_BIT(SR_CLASS_NAME),
+                                  find_row, f);
     if (st != SR_OK && v->errmsg[0] == '\0')
         st = vault_store_fail(v, st, "cannot search");
     if (count != NULL)
@@ -1201,9 +1190,8 @@ sr_status sr_vault_find_ssn(sr_vault *v, const char *ssn, sr_line_fn fn,
         return vault_fail(v, SR_ERR_INVALID,
                           "an SSN is written 123-45-6789 or 123456789");
     find_ctx f = {v, norm, NULL, NULL, fn, ctx, 0};
-    uint64_t value = crypto_blind_index(v->keys, INDEX_SSN,
-                                        (const uint8_t *)norm, 9,
-                                        v->index_bits);
+    uint64_t value = crypto_blind_index(
+        v->keys, INDEX_SSN, (const uint8_t *)norm, 9, v->index_bits);
     sr_status st = run_find(v, &f, INDEX_SSN, value, count);
     sodium_memzero(norm, sizeof norm);
     return st;
@@ -1232,7 +1220,7 @@ sr_status sr_vault_find_name_dob(sr_vault *v, const char *family,
     return st;
 }
 
-/* ---- update ---------------------------------------------------------------------- */
+/* ---- update -------------------------------------------------------------- */
 
 sr_status sr_vault_update(sr_vault *v, const char *id, const char *patch_text,
                           size_t len)
@@ -1249,8 +1237,8 @@ sr_status sr_vault_update(sr_vault *v, const char *id, const char *patch_text,
     if (st != SR_OK)
         return st;
     if (len > RECORD_MAX_JSON)
-        return vault_fail(v, SR_ERR_INVALID, "the patch is larger than %u bytes",
-                          RECORD_MAX_JSON);
+        return vault_fail(v, SR_ERR_INVALID,
+                          "the patch is larger than %u bytes", RECORD_MAX_JSON);
     patch = json_loadb(patch_text, len, JSON_REJECT_DUPLICATES, &jerr);
     if (patch == NULL)
         return vault_fail(v, SR_ERR_INVALID,
@@ -1271,8 +1259,8 @@ sr_status sr_vault_update(sr_vault *v, const char *id, const char *patch_text,
     }
     /* The id is not the caller's to change. */
     const json_t *pid = json_object_get(patch, "id");
-    if (pid != NULL && !(json_is_string(pid) &&
-                         strcmp(json_string_value(pid), id) == 0)) {
+    if (pid != NULL &&
+        !(json_is_string(pid) && strcmp(json_string_value(pid), id) == 0)) {
         st = vault_fail(v, SR_ERR_INVALID, "invalid patch: /id cannot change");
         goto rollback;
     }
@@ -1332,7 +1320,7 @@ cleanup:
     return st;
 }
 
-/* ---- export and statistics ----------------------------------------------------- */
+/* ---- export and statistics ----------------------------------------------- */
 
 typedef struct export_ctx {
     sr_vault *v;

@@ -30,7 +30,6 @@
  * for the current and each former name. */
 #define VAULT_MAX_INDEX 18
 
-
 /* The blind-index rows of one person. */
 typedef struct index_rows {
     store_index idx[VAULT_MAX_INDEX];
@@ -43,7 +42,7 @@ typedef struct index_rows {
 typedef struct sealed_person {
     uint8_t id[SR_ID_BYTES];
     char ssn[10];
-    sr_buf plain;  /* canonical class encodings, back to back */
+    sr_buf plain; /* canonical class encodings, back to back */
     size_t plain_off[SR_CLASS_COUNT], plain_len[SR_CLASS_COUNT];
     sr_buf cipher; /* wrapped key, then the envelopes, back to back */
     size_t cls_off[SR_CLASS_COUNT], cls_len[SR_CLASS_COUNT];
@@ -74,9 +73,9 @@ struct sr_vault {
     bool writable;
     int lock_fd;
     /* Scratch for the thread that owns the handle. */
-    uint8_t *dk;  /* sodium_malloc: the data key being used */
-    sr_buf pt;    /* one class of plaintext */
-    sr_buf out;   /* one JSON line */
+    uint8_t *dk; /* sodium_malloc: the data key being used */
+    sr_buf pt;   /* one class of plaintext */
+    sr_buf out;  /* one JSON line */
     seal_scratch sc;
     sealed_person sp;
 };
@@ -87,19 +86,17 @@ void scratch_free(seal_scratch *sc);
 /* Seal a validated person under a fresh data key as record `version`,
  * with the given id, or a fresh random one if id is NULL. Thread-safe for
  * distinct sp/sc. On failure msg says why (never with a value). */
-SR_WARN_UNUSED sr_status vault_seal_person(const sr_vault *v,
-                                           seal_scratch *sc,
+SR_WARN_UNUSED sr_status vault_seal_person(const sr_vault *v, seal_scratch *sc,
                                            const json_t *person,
-                                           const uint8_t *id,
-                                           uint32_t version,
+                                           const uint8_t *id, uint32_t version,
                                            sealed_person *sp, char *msg,
                                            size_t msg_cap);
 
 /* Outcome of committing one sealed person. */
 typedef enum commit_outcome {
     COMMIT_STORED,
-    COMMIT_SAME,     /* the SSN is stored with identical content */
-    COMMIT_CONFLICT  /* the SSN is stored with other content */
+    COMMIT_SAME,    /* the SSN is stored with identical content */
+    COMMIT_CONFLICT /* the SSN is stored with other content */
 } commit_outcome;
 
 /* Insert sp unless its SSN is already stored (inside the caller's
