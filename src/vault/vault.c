@@ -148,21 +148,33 @@ static void ad_init(envelope_ad *ad, const sr_vault *v,
     ad->key_version = key_version;
 }
 
-/* Index value of a family name and a birth date ("YYYY-MM-DD"); false if
- * the name normalises to nothing. */
-static bool name_dob_index(const sr_vault *v, const char *family,
-                           const char *dob, uint64_t *value)
+/* Index value of a normalised family name and a birth date
+ * ("YYYY-MM-DD"). */
+static uint64_t name_dob_value(const sr_vault *v, const char *norm,
+                               const char *dob)
 {
     char in[RECORD_NAME_NORM_CAP + 12];
-    if (!record_norm_name(family, in, RECORD_NAME_NORM_CAP))
-        return false;
-    size_t n = strlen(in);
+    size_t n = strnlen(norm, RECORD_NAME_NORM_CAP - 1);
+    memcpy(in, norm, n);
     in[n++] = '\0'; /* separator: no name ends in NUL */
     memcpy(in + n, dob, 10);
     n += 10;
-    *value = crypto_blind_index(v->keys, INDEX_NAME_DOB, (uint8_t *)in, n,
-                                v->index_bits);
+    uint64_t value = crypto_blind_index(v->keys, INDEX_NAME_DOB, (uint8_t *)in,
+                                        n, v->index_bits);
     sodium_memzero(in, sizeof in);
+    return value;
+}
+
+/* The same for a family name as written; false if it normalises to
+ * nothing. */
+static bool name_dob_index(const sr_vault *v, const char *family,
+                           const char *dob, uint64_t *value)
+{
+    char norm[RECORD_NAME_NORM_CAP];
+    if (!record_norm_name(family, norm, sizeof norm))
+        return false;
+    *value = name_dob_value(v, norm, dob);
+    sodium_memzero(norm, sizeof norm);
     return true;
 }
 
@@ -1209,11 +1221,11 @@ sr_status sr_vault_find_name_dob(sr_vault *v, const char *family,
     if (dob == NULL || !date_parse(dob, strlen(dob), &days))
         return vault_fail(v, SR_ERR_INVALID,
                           "a date of birth is a real date written YYYY-MM-DD");
-    if (family == NULL || !record_norm_name(family, norm, sizeof norm) ||
-        !name_dob_index(v, family, dob, &value))
+    if (family == NULL || !record_norm_name(family, norm, sizeof norm))
         return vault_fail(v, SR_ERR_INVALID,
                           "the family name has no letters or digits, or is "
                           "not valid UTF-8");
+    value = name_dob_value(v, norm, dob);
     find_ctx f = {v, NULL, norm, dob, fn, ctx, 0};
     sr_status st = run_find(v, &f, INDEX_NAME_DOB, value, count);
     sodium_memzero(norm, sizeof norm);
