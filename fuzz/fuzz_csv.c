@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "record/record.h"
-#include "strongroom/strongroom.h"
+#include "fuzz_common.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -23,12 +23,7 @@ static size_t line_len(const uint8_t *data, size_t size)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static int initialised;
-    if (!initialised) {
-        if (sr_init() != SR_OK)
-            abort();
-        initialised = 1;
-    }
+    fuzz_init_once();
 
     size_t pos = 0;
     size_t n = line_len(data, size);

@@ -14,21 +14,16 @@
 #include <sodium.h>
 
 #include "crypto/crypto.h"
-#include "strongroom/strongroom.h"
+#include "fuzz_common.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static int ready;
     keyfile kf;
     uint8_t again[KEYFILE_SIZE];
 
-    if (!ready) {
-        if (sr_init() != SR_OK)
-            abort();
-        ready = 1;
-    }
+    fuzz_init_once();
     sr_status st = keyfile_parse(data, size, &kf);
     if (st != SR_OK) {
         if (st != SR_ERR_NOT_VAULT && st != SR_ERR_VERSION &&

@@ -11,18 +11,13 @@
 #include <string.h>
 
 #include "record/record.h"
-#include "strongroom/strongroom.h"
+#include "fuzz_common.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static int initialised;
-    if (!initialised) {
-        if (sr_init() != SR_OK)
-            abort();
-        initialised = 1;
-    }
+    fuzz_init_once();
     if (size == 0 || size > 4096)
         return 0;
 

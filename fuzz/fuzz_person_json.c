@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "record/record.h"
-#include "strongroom/strongroom.h"
+#include "fuzz_common.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -27,12 +27,7 @@ static void check_message(const record_error *err)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static int ready;
-    if (!ready) {
-        if (sr_init() != SR_OK)
-            abort();
-        ready = 1;
-    }
+    fuzz_init_once();
     /* A fixed "today" keeps runs reproducible. */
     const int32_t today = date_days_from_civil(2024, 6, 1);
     json_t *p = NULL;

@@ -10,18 +10,13 @@
 #include <string.h>
 
 #include "record/record.h"
-#include "strongroom/strongroom.h"
+#include "fuzz_common.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static int ready;
-    if (!ready) {
-        if (sr_init() != SR_OK)
-            abort();
-        ready = 1;
-    }
+    fuzz_init_once();
     if (size < 1)
         return 0;
     sr_class c = (sr_class)(data[0] % SR_CLASS_COUNT);
