@@ -10,7 +10,9 @@
  * What a backend stores per person: the id, the record version, the KEK
  * version and the wrapped data key, and one sealed envelope per non-empty
  * field class; and for search, (kind, value, person id) blind-index rows.
- * Plus a small key/value meta table.
+ * Plus a small key/value meta table, and a table of small documents
+ * (kind, key) -> blob for the principals, tokens, cases and policy
+ * versions, which are few and read by key.
  */
 #ifndef SR_STORE_H
 #define SR_STORE_H
@@ -19,6 +21,8 @@
 #include <stdint.h>
 
 #include "strongroom/common.h"
+
+struct sr_buf;
 
 typedef struct store store;
 
@@ -54,6 +58,13 @@ typedef struct store_stats {
 /* Rows handed to a callback are valid only during the call. Return SR_OK to
  * go on; anything else stops the walk and is returned. */
 typedef sr_status (*store_row_fn)(void *ctx, const store_row *row);
+
+/* Called once per document; the value is valid only during the call. */
+typedef sr_status (*store_doc_fn)(void *ctx, const char *key, const uint8_t *v,
+                                  size_t len);
+
+#define STORE_DOC_MAX (2u << 20)
+#define STORE_DOC_KEY_MAX 256u
 
 #define STORE_OPEN_CREATE 1u /* create a new, empty store */
 #define STORE_OPEN_WRITE 2u
@@ -99,11 +110,27 @@ typedef struct store_ops {
     sr_status (*scan)(store *s, unsigned class_mask, store_row_fn fn,
                       void *ctx);
     sr_status (*stats)(store *s, store_stats *st);
+
+    /* Documents: at most STORE_DOC_MAX bytes each, kind and key at most
+     * STORE_DOC_KEY_MAX bytes of text. doc_get appends the value to out
+     * (SR_ERR_NOT_FOUND if absent); doc_put inserts or replaces;
+     * doc_insert fails with SR_ERR_EXISTS if the key is taken; doc_delete
+     * of an absent key is SR_ERR_NOT_FOUND; doc_scan walks one kind in
+     * key order. */
+    sr_status (*doc_get)(store *s, const char *kind, const char *key,
+                         struct sr_buf *out);
+    sr_status (*doc_put)(store *s, const char *kind, const char *key,
+                         const uint8_t *v, size_t len);
+    sr_status (*doc_insert)(store *s, const char *kind, const char *key,
+                            const uint8_t *v, size_t len);
+    sr_status (*doc_delete)(store *s, const char *kind, const char *key);
+    sr_status (*doc_scan)(store *s, const char *kind, store_doc_fn fn,
+                          void *ctx);
 } store_ops;
 
 extern const store_ops store_sqlite_ops;
 
 /* The current schema version of every backend. */
-#define STORE_SCHEMA_VERSION 1u
+#define STORE_SCHEMA_VERSION 2u
 
 #endif

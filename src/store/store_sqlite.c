@@ -9,7 +9,7 @@
  * result codes become sr_status in store_status() and nowhere else, and
  * the message kept on the handle never contains data.
  *
- * Schema version 1 (docs/storage.md):
+ * Schema version 2 (docs/storage.md):
  *
  *   meta(key TEXT PRIMARY KEY, value BLOB NOT NULL)
  *   persons(seq INTEGER PRIMARY KEY,            -- rowid: inserts append
@@ -20,6 +20,8 @@
  *           c0 .. c5 BLOB)                      -- envelopes, NULL = empty
  *   blind_index(kind INTEGER, value INTEGER, seq INTEGER,  -- persons.seq
  *               PRIMARY KEY(kind, value, seq)) WITHOUT ROWID
+ *   docs(kind TEXT, key TEXT, value BLOB,      -- schema 2: principals,
+ *        PRIMARY KEY(kind, key)) WITHOUT ROWID  -- tokens, cases, policy
  *
  * PRAGMA application_id marks the file as a Strongroom store and
  * user_version is the schema version. Writers run journal_mode=WAL with
@@ -79,6 +81,11 @@ enum {
     STMT_BY_KEK,
     STMT_PAGE_COUNT,
     STMT_PAGE_SIZE,
+    STMT_DOC_GET,
+    STMT_DOC_PUT,
+    STMT_DOC_INSERT,
+    STMT_DOC_DELETE,
+    STMT_DOC_SCAN,
     STMT_FIXED_COUNT
 };
 
@@ -121,6 +128,15 @@ static const char *const fixed_sql[STMT_FIXED_COUNT] = {
                     "GROUP BY kek_version",
     [STMT_PAGE_COUNT] = "PRAGMA page_count",
     [STMT_PAGE_SIZE] = "PRAGMA page_size",
+    [STMT_DOC_GET] = "SELECT value FROM docs WHERE kind = ?1 AND key = ?2",
+    [STMT_DOC_PUT] = "INSERT INTO docs(kind, key, value) VALUES(?1, ?2, ?3) "
+                     "ON CONFLICT(kind, key) DO UPDATE SET value = "
+                     "excluded.value",
+    [STMT_DOC_INSERT] = "INSERT INTO docs(kind, key, value) "
+                        "VALUES(?1, ?2, ?3)",
+    [STMT_DOC_DELETE] = "DELETE FROM docs WHERE kind = ?1 AND key = ?2",
+    [STMT_DOC_SCAN] = "SELECT key, value FROM docs WHERE kind = ?1 "
+                      "ORDER BY key",
 };
 
 /* The row-returning queries, one variant per class mask. */
@@ -147,6 +163,12 @@ static const char *const migrations[] = {
     " value INTEGER NOT NULL,"
     " seq INTEGER NOT NULL,"
     " PRIMARY KEY(kind, value, seq)) WITHOUT ROWID;",
+    /* 1 -> 2: principals, tokens, cases, policy versions */
+    "CREATE TABLE docs("
+    " kind TEXT NOT NULL,"
+    " key TEXT NOT NULL,"
+    " value BLOB NOT NULL,"
+    " PRIMARY KEY(kind, key)) WITHOUT ROWID;",
 };
 _Static_assert(sizeof migrations / sizeof migrations[0] == STORE_SCHEMA_VERSION,
                "one migration per schema version");
@@ -212,7 +234,8 @@ static sr_status store_status(store *s, int rc, const char *what)
         st = SR_ERR_CORRUPT;
         break;
     case SQLITE_CONSTRAINT:
-        /* persons.id is the only unique column a caller can collide on. */
+        /* persons.id and docs(kind, key) are the unique keys a caller can
+         * collide on. */
         st = (rc == SQLITE_CONSTRAINT_UNIQUE ||
               rc == SQLITE_CONSTRAINT_PRIMARYKEY)
                  ? SR_ERR_EXISTS
@@ -1114,6 +1137,136 @@ static sr_status sqlite_stats(store *s, store_stats *out)
     return SR_OK;
 }
 
+/* ---- documents ----------------------------------------------------------- */
+
+static sr_status doc_bind(store *s, sqlite3_stmt *st, const char *kind,
+                          const char *key)
+{
+    if (strlen(kind) > STORE_DOC_KEY_MAX ||
+        (key != NULL && strlen(key) > STORE_DOC_KEY_MAX)) {
+        store_set_msg(s, "a document key is too long", NULL);
+        return SR_ERR_INVALID;
+    }
+    int rc = sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK && key != NULL)
+        rc = sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+    return rc == SQLITE_OK ? SR_OK : store_status(s, rc, "binding a key");
+}
+
+static sr_status sqlite_doc_get(store *s, const char *kind, const char *key,
+                                sr_buf *out)
+{
+    sqlite3_stmt *st = s->fixed[STMT_DOC_GET];
+    sr_status r = doc_bind(s, st, kind, key);
+    int rc;
+
+    if (r != SR_OK)
+        goto cleanup;
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE) {
+        store_set_msg(s, "no such document", NULL);
+        r = SR_ERR_NOT_FOUND;
+    } else if (rc != SQLITE_ROW) {
+        r = store_status(s, rc, "reading a document");
+    } else {
+        const void *v = sqlite3_column_blob(st, 0);
+        size_t n = (size_t)sqlite3_column_bytes(st, 0);
+        r = n > 0 ? buf_append(out, v, n) : SR_OK;
+        if (r != SR_OK)
+            store_set_msg(s, "a document is larger than the buffer", NULL);
+    }
+cleanup:
+    stmt_done(st);
+    return r;
+}
+
+static sr_status doc_write(store *s, unsigned which, const char *kind,
+                           const char *key, const uint8_t *v, size_t len)
+{
+    sqlite3_stmt *st = s->fixed[which];
+    sr_status r;
+    int rc;
+
+    if (len > STORE_DOC_MAX || (v == NULL && len > 0)) {
+        store_set_msg(s, "a document is too large", NULL);
+        return SR_ERR_INVALID;
+    }
+    r = doc_bind(s, st, kind, key);
+    if (r != SR_OK)
+        goto cleanup;
+    rc = sqlite3_bind_blob(st, 3, len ? (const void *)v : (const void *)"",
+                           (int)len, SQLITE_STATIC);
+    write_begin();
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE)
+        r = store_status(s, rc, "writing a document");
+cleanup:
+    stmt_done(st);
+    return r;
+}
+
+static sr_status sqlite_doc_put(store *s, const char *kind, const char *key,
+                                const uint8_t *v, size_t len)
+{
+    return doc_write(s, STMT_DOC_PUT, kind, key, v, len);
+}
+
+static sr_status sqlite_doc_insert(store *s, const char *kind, const char *key,
+                                   const uint8_t *v, size_t len)
+{
+    return doc_write(s, STMT_DOC_INSERT, kind, key, v, len);
+}
+
+static sr_status sqlite_doc_delete(store *s, const char *kind, const char *key)
+{
+    sqlite3_stmt *st = s->fixed[STMT_DOC_DELETE];
+    sr_status r = doc_bind(s, st, kind, key);
+    int rc;
+
+    if (r != SR_OK)
+        goto cleanup;
+    write_begin();
+    rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE)
+        r = store_status(s, rc, "deleting a document");
+    else if (sqlite3_changes(s->db) == 0) {
+        store_set_msg(s, "no such document", NULL);
+        r = SR_ERR_NOT_FOUND;
+    }
+cleanup:
+    stmt_done(st);
+    return r;
+}
+
+static sr_status sqlite_doc_scan(store *s, const char *kind, store_doc_fn fn,
+                                 void *ctx)
+{
+    sqlite3_stmt *st = s->fixed[STMT_DOC_SCAN];
+    sr_status r = doc_bind(s, st, kind, NULL);
+    int rc;
+
+    if (r != SR_OK)
+        goto cleanup;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *k = (const char *)sqlite3_column_text(st, 0);
+        const void *v = sqlite3_column_blob(st, 1);
+        size_t n = (size_t)sqlite3_column_bytes(st, 1);
+        if (k == NULL) {
+            r = store_status(s, SQLITE_NOMEM, "scanning documents");
+            goto cleanup;
+        }
+        r = fn(ctx, k, n > 0 ? v : (const void *)"", n);
+        if (r != SR_OK)
+            goto cleanup;
+    }
+    if (rc != SQLITE_DONE)
+        r = store_status(s, rc, "scanning documents");
+cleanup:
+    stmt_done(st);
+    return r;
+}
+
 const store_ops store_sqlite_ops = {
     .name = "sqlite",
     .open = sqlite_open,
@@ -1130,4 +1283,9 @@ const store_ops store_sqlite_ops = {
     .lookup = sqlite_lookup,
     .scan = sqlite_scan,
     .stats = sqlite_stats,
+    .doc_get = sqlite_doc_get,
+    .doc_put = sqlite_doc_put,
+    .doc_insert = sqlite_doc_insert,
+    .doc_delete = sqlite_doc_delete,
+    .doc_scan = sqlite_doc_scan,
 };
