@@ -37,6 +37,8 @@ _Static_assert(KEYFILE_SIZE == 8 + 4 + SR_ID_BYTES + 4 + 8 + 8 + 16 +
 /* crypto_kdf contexts: exactly crypto_kdf_CONTEXTBYTES (8) characters. */
 static const char kdf_ctx_kek[crypto_kdf_CONTEXTBYTES + 1] = "SRkek___";
 static const char kdf_ctx_index[crypto_kdf_CONTEXTBYTES + 1] = "SRbidx__";
+/* The audit keys (subkey ids are the AUDIT_KEY_* values). */
+static const char kdf_ctx_audit[crypto_kdf_CONTEXTBYTES + 1] = "SRaudit_";
 
 /* Domain-separation prefixes of the associated data. */
 static const uint8_t ad_tag_wrap[4] = {'S', 'R', 'W', 'K'};
@@ -55,6 +57,7 @@ struct keyring {
     uint32_t kek_version;
     uint8_t vault_id[SR_ID_BYTES];
     uint8_t index_key[INDEX_KIND_MAX + 1][CRYPTO_KEY_BYTES]; /* [0] unused */
+    uint8_t audit_key[AUDIT_KEY_COUNT][CRYPTO_KEY_BYTES];    /* [0] unused */
     uint8_t kek[][CRYPTO_KEY_BYTES]; /* kek[v - 1] is KEK version v */
 };
 
@@ -290,6 +293,13 @@ sr_status keyring_new(keyring **out, const uint8_t root[CRYPTO_KEY_BYTES],
             goto cleanup;
         }
     }
+    for (unsigned id = 1; id < AUDIT_KEY_COUNT; id++) {
+        if (crypto_kdf_derive_from_key(k->audit_key[id], CRYPTO_KEY_BYTES, id,
+                                       kdf_ctx_audit, root) != 0) {
+            st = SR_ERR_INTERNAL;
+            goto cleanup;
+        }
+    }
     /* Read-only from here: a stray write into the ring faults instead of
      * silently corrupting a key. */
     if (sodium_mprotect_readonly(k) != 0) {
@@ -311,6 +321,20 @@ void keyring_free(keyring *k)
 uint32_t keyring_kek_version(const keyring *k)
 {
     return k->kek_version;
+}
+
+const uint8_t *keyring_audit_key(const keyring *k, unsigned which)
+{
+    return which > 0 && which < AUDIT_KEY_COUNT ? k->audit_key[which] : NULL;
+}
+
+void crypto_person_ref(const keyring *k, const uint8_t id[SR_ID_BYTES],
+                       uint8_t ref[CRYPTO_PERSON_REF_BYTES])
+{
+    /* Keyed BLAKE2b cannot fail for these sizes. */
+    (void)crypto_generichash(ref, CRYPTO_PERSON_REF_BYTES, id, SR_ID_BYTES,
+                             k->audit_key[AUDIT_KEY_PERSON_REF],
+                             CRYPTO_KEY_BYTES);
 }
 
 void crypto_data_key_new(uint8_t dk[CRYPTO_KEY_BYTES])

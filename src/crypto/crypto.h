@@ -75,6 +75,16 @@ enum { INDEX_SSN = 1, INDEX_NAME_DOB = 2 };
 
 typedef struct keyring keyring;
 
+/* Keys of the audit log, derived from the root key under context
+ * "SRaudit_" with these subkey ids (docs/audit.md). */
+enum {
+    AUDIT_KEY_PERSON_REF = 1, /* keyed hash of a person id in log entries */
+    AUDIT_KEY_JOURNAL = 2,    /* MAC chain of the not-yet-tiled journal */
+    AUDIT_KEY_LOG_SIGN = 3,   /* seed of the Ed25519 checkpoint key */
+    AUDIT_KEY_TOKEN = 4,      /* keyed hash of API token secrets */
+    AUDIT_KEY_COUNT = 5
+};
+
 /* KEK versions a ring can hold (one is added per key rotation). */
 #define KEYRING_MAX_KEK_VERSION 1024u
 
@@ -88,6 +98,16 @@ SR_WARN_UNUSED sr_status keyring_new(keyring **out,
                                      uint32_t kek_version);
 void keyring_free(keyring *k);
 uint32_t keyring_kek_version(const keyring *k);
+
+/* One of the AUDIT_KEY_* keys (CRYPTO_KEY_BYTES), NULL for another id. */
+const uint8_t *keyring_audit_key(const keyring *k, unsigned which);
+
+/* The reference to a person in the audit log: keyed BLAKE2b of the id, so
+ * the log names nobody to a reader without the vault key, while an
+ * auditor with it can find a person's entries or resolve a reference. */
+#define CRYPTO_PERSON_REF_BYTES 16u
+void crypto_person_ref(const keyring *k, const uint8_t id[SR_ID_BYTES],
+                       uint8_t ref[CRYPTO_PERSON_REF_BYTES]);
 
 /* A wrapped data key: nonce || ciphertext || tag. */
 #define WRAPPED_KEY_BYTES                                                      \
