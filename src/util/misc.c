@@ -25,7 +25,7 @@ const char *sr_status_str(sr_status s)
     case SR_ERR_DUPLICATE:
         return "duplicate";
     case SR_ERR_AUTH:
-        return "wrong passphrase";
+        return "authentication failed";
     case SR_ERR_CORRUPT:
         return "corrupted data";
     case SR_ERR_LOCKED:
@@ -46,6 +46,10 @@ const char *sr_status_str(sr_status s)
         return "conflict";
     case SR_ERR_INTERNAL:
         return "internal error";
+    case SR_ERR_DENIED:
+        return "access denied";
+    case SR_ERR_AUDIT:
+        return "audit log unavailable";
     }
     return "unknown status";
 }
@@ -116,4 +120,16 @@ sr_status sr_init(void)
         return SR_ERR_INTERNAL;
     json_install_wiping_allocator();
     return SR_OK;
+}
+
+char *json_to_text(const json_t *o, size_t flags)
+{
+    size_t n = json_dumpb(o, NULL, 0, flags);
+    char *p = n > 0 ? malloc(n + 1) : NULL;
+    if (p == NULL || json_dumpb(o, p, n, flags) != n) {
+        free(p);
+        return NULL;
+    }
+    p[n] = '\0';
+    return p;
 }

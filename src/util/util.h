@@ -90,6 +90,36 @@ int32_t date_today(void);
  * by sr_init; idempotent. */
 void json_install_wiping_allocator(void);
 
+/* The JSON text of o (json_dumpb flags) in a NUL-terminated buffer from
+ * malloc, to release with free(): json_dumps's buffer comes from the
+ * wiping allocator and must not reach free(). NULL if out of memory. */
+struct json_t;
+char *json_to_text(const struct json_t *o, size_t flags);
+
+/* ---- files ----------------------------------------------------------------- */
+
+/* Write all n bytes to fd, retrying short writes and EINTR. false with errno
+ * set on failure (ENOSPC for a full device). */
+SR_WARN_UNUSED bool fd_write_all(int fd, const void *p, size_t n);
+
+/* Replace path with exactly p[0..n): a temporary file beside it, fsync,
+ * rename, fsync of the directory; a crash leaves the old file or the new
+ * one, never a mix. SR_ERR_FULL, SR_ERR_IO with errno kept. */
+SR_WARN_UNUSED sr_status file_write_atomic(const char *path, const void *p,
+                                           size_t n, int mode);
+
+/* Read a whole file (at most out->max bytes) into out. SR_ERR_NOT_FOUND if
+ * it does not exist, SR_ERR_INVALID if larger than out->max, SR_ERR_IO. */
+SR_WARN_UNUSED sr_status file_read(const char *path, sr_buf *out);
+
+/* fsync a directory, so that the renames and creations in it are durable. */
+SR_WARN_UNUSED sr_status dir_sync(const char *dir);
+
+/* mkdir -p for the directories leading to path's last component
+ * (dirs_for_file) or to path itself (dir_make). */
+SR_WARN_UNUSED sr_status dir_make(const char *path, int mode);
+SR_WARN_UNUSED sr_status dirs_for_file(const char *path, int mode);
+
 /* ---- process ------------------------------------------------------------- */
 
 /* Monotonic time in nanoseconds. */

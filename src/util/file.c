@@ -1,0 +1,165 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * file.c - the few file operations whose crash behaviour the vault and the
+ * audit log depend on: whole writes, atomic replacement with the fsyncs
+ * that make it durable, and directory creation.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util/util.h"
+
+bool fd_write_all(int fd, const void *p, size_t n)
+{
+    const uint8_t *b = p;
+    while (n > 0) {
+        ssize_t w = write(fd, b, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return false;
+        }
+        if (w == 0) {
+            errno = ENOSPC;
+            return false;
+        }
+        b += w;
+        n -= (size_t)w;
+    }
+    return true;
+}
+
+static sr_status errno_status(int e)
+{
+    return e == ENOSPC || e == EDQUOT ? SR_ERR_FULL : SR_ERR_IO;
+}
+
+sr_status dir_sync(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return SR_ERR_IO;
+    int rc = fsync(fd);
+    int e = errno;
+    close(fd);
+    errno = e;
+    return rc == 0 ? SR_OK : SR_ERR_IO;
+}
+
+sr_status file_write_atomic(const char *path, const void *p, size_t n, int mode)
+{
+    char tmp[PATH_MAX], dir[PATH_MAX];
+    int len = snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
+    if (len < 0 || (size_t)len >= sizeof tmp)
+        return SR_ERR_INVALID;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    if (fd < 0)
+        return errno_status(errno);
+    if (!fd_write_all(fd, p, n) || fsync(fd) != 0) {
+        int e = errno;
+        close(fd);
+        (void)unlink(tmp);
+        errno = e;
+        return errno_status(e);
+    }
+    if (close(fd) != 0 || rename(tmp, path) != 0) {
+        int e = errno;
+        (void)unlink(tmp);
+        errno = e;
+        return errno_status(e);
+    }
+    const char *slash = strrchr(path, '/');
+    if (slash == NULL)
+        return dir_sync(".");
+    size_t dl = (size_t)(slash - path);
+    if (dl >= sizeof dir)
+        return SR_ERR_INVALID;
+    memcpy(dir, path, dl);
+    dir[dl] = '\0';
+    return dir_sync(dl == 0 ? "/" : dir);
+}
+
+sr_status file_read(const char *path, sr_buf *out)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat sb;
+    sr_status st = SR_OK;
+
+    if (fd < 0)
+        return errno == ENOENT ? SR_ERR_NOT_FOUND : SR_ERR_IO;
+    if (fstat(fd, &sb) != 0) {
+        st = SR_ERR_IO;
+        goto cleanup;
+    }
+    if ((uint64_t)sb.st_size > out->max - out->len) {
+        st = SR_ERR_INVALID;
+        goto cleanup;
+    }
+    st = buf_reserve(out, (size_t)sb.st_size);
+    if (st != SR_OK)
+        goto cleanup;
+    for (;;) {
+        size_t room = out->cap - out->len;
+        if (room == 0) {
+            /* The file grew while read: take what fits the cap. */
+            st = buf_reserve(out, 4096);
+            if (st != SR_OK)
+                goto cleanup;
+            room = out->cap - out->len;
+        }
+        ssize_t r = read(fd, out->p + out->len, room);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            st = SR_ERR_IO;
+            goto cleanup;
+        }
+        if (r == 0)
+            break;
+        out->len += (size_t)r;
+    }
+cleanup:
+    close(fd);
+    return st;
+}
+
+sr_status dir_make(const char *path, int mode)
+{
+    char p[PATH_MAX];
+    size_t n = strlen(path);
+    if (n == 0 || n >= sizeof p)
+        return SR_ERR_INVALID;
+    memcpy(p, path, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (p[i] != '/' && p[i] != '\0')
+            continue;
+        char c = p[i];
+        p[i] = '\0';
+        if (mkdir(p, (mode_t)mode) != 0 && errno != EEXIST)
+            return errno_status(errno);
+        p[i] = c;
+    }
+    return SR_OK;
+}
+
+sr_status dirs_for_file(const char *path, int mode)
+{
+    char p[PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    if (slash == NULL || slash == path)
+        return SR_OK;
+    size_t n = (size_t)(slash - path);
+    if (n >= sizeof p)
+        return SR_ERR_INVALID;
+    memcpy(p, path, n);
+    p[n] = '\0';
+    struct stat sb;
+    if (stat(p, &sb) == 0 && S_ISDIR(sb.st_mode))
+        return SR_OK;
+    return dir_make(p, mode);
+}
