@@ -32,7 +32,8 @@ typedef enum sr_status {
     SR_ERR_INVALID = 1,    /* bad input: JSON, CSV, a field, an argument */
     SR_ERR_NOT_FOUND = 2,  /* no such person, file or key */
     SR_ERR_DUPLICATE = 3,  /* the SSN is already stored for another person */
-    SR_ERR_AUTH = 4,       /* wrong passphrase */
+    SR_ERR_AUTH = 4,       /* wrong passphrase, or a bad, expired or
+                              revoked token */
     SR_ERR_CORRUPT = 5,    /* authentication tag failed, format damaged */
     SR_ERR_LOCKED = 6,     /* the vault is open for writing elsewhere */
     SR_ERR_FULL = 7,       /* no space left on the device */
@@ -42,7 +43,11 @@ typedef enum sr_status {
     SR_ERR_EXISTS = 11,    /* a vault already exists there */
     SR_ERR_NOT_VAULT = 12, /* not a Strongroom vault or database */
     SR_ERR_CONFLICT = 13,  /* the record changed under an update */
-    SR_ERR_INTERNAL = 14   /* a bug: please report it */
+    SR_ERR_INTERNAL = 14,  /* a bug: please report it */
+    SR_ERR_DENIED = 15,    /* the policy refused it (the message names the
+                              rule) */
+    SR_ERR_AUDIT = 16      /* the audit log cannot be written or fails
+                              verification: nothing is revealed */
 } sr_status;
 
 /* A short, stable English name for a status ("invalid input", ...). */
