@@ -10,6 +10,7 @@
 #ifndef STRONGROOM_H
 #define STRONGROOM_H
 
+#include "audit.h"
 #include "common.h"
 #include "gen.h"
 #include "vault.h"

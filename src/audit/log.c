@@ -1,0 +1,1086 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * log.c - the audit log's writer: a MAC-chained journal made durable by
+ * group commit, and its integration into tiles under a signed checkpoint.
+ *
+ * Journal (<vault>/audit/journal):
+ *   header  "SRJRNL01" | u64be start | mac0[16]
+ *   record  u32be len | u64be index | data[len] | mac[16]
+ *   mac0 = BLAKE2b-128(key, "SRJRNL01" | start)
+ *   mac  = BLAKE2b-128(key, previous mac | len | index | data)
+ * start is the tree size when the journal was last emptied; records carry
+ * consecutive leaf indexes from there. The chain makes an edited, dropped,
+ * reordered or inserted record fail verification for anyone without the
+ * vault key; the one thing it cannot tell from a crash is the loss of the
+ * very last records, which is why a checkpoint follows every CLI command
+ * and every second of a server (docs/audit.md, "What the journal
+ * protects").
+ *
+ * Locks: `mu` guards the queue of waiting appends; `io` serialises this
+ * process's file work; the flock on audit/lock serialises processes.
+ * Order: mu is never held while taking io; io before the flock.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "audit/entry.h"
+#include "audit/log.h"
+#include "audit/merkle.h"
+#include "audit/note.h"
+#include "audit/tile.h"
+#include "audit/tilefs.h"
+#include "crypto/crypto.h"
+
+#define JRNL_MAGIC "SRJRNL01"
+#define JRNL_MAGIC_LEN 8u
+#define JRNL_MAC_BYTES 16u
+#define JRNL_HEADER_BYTES (JRNL_MAGIC_LEN + 8u + JRNL_MAC_BYTES)
+#define JRNL_REC_OVERHEAD (4u + 8u + JRNL_MAC_BYTES)
+#define JRNL_REC_MAX (JRNL_REC_OVERHEAD + 65535u)
+#define CHECKPOINT_MAX (64u * 1024u)
+#define LEVELS_MAX 8u /* 8 levels of 8 bits cover 2^64 leaves */
+
+typedef struct waiter {
+    const uint8_t *data;
+    size_t len;
+    uint64_t index;
+    sr_status st;
+    bool done;
+    char *msg;
+    struct waiter *next;
+} waiter;
+
+struct audit_log {
+    /* registry */
+    char *vault_dir;
+    unsigned refs;
+    struct audit_log *next;
+
+    char *log_dir;
+    char *nodes_dir;
+    char *journal_path;
+    char *checkpoint_path;
+    char origin[AUDIT_ORIGIN_MAX + 1];
+    uint8_t *jkey; /* sodium_malloc, JRNL key */
+    note_signer signer;
+    note_verifier verifier;
+
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    waiter *head, *tail;
+    bool leading;
+
+    pthread_mutex_t io;
+    int lock_fd;
+    bool broken;
+    char broken_msg[AUDIT_MSG_MAX];
+    /* the journal as this process has read it */
+    int jfd;
+    ino_t jino;
+    uint64_t jstart;
+    uint64_t joff;
+    uint64_t jnext;
+    uint8_t jchain[JRNL_MAC_BYTES];
+    /* integrated state */
+    uint64_t size;
+    merkle_frontier frontier; /* valid when frontier.size == size */
+    tilefs *tiles;
+};
+
+static pthread_mutex_t registry_mu = PTHREAD_MUTEX_INITIALIZER;
+static audit_log *registry;
+
+static sr_status say(char *msg, sr_status st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static sr_status say(char *msg, sr_status st, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    (void)vsnprintf(msg, AUDIT_MSG_MAX, fmt, ap);
+    va_end(ap);
+    return st;
+}
+
+static char *join(const char *a, const char *b)
+{
+    size_t n = strlen(a) + strlen(b) + 2;
+    char *p = malloc(n);
+    if (p != NULL)
+        (void)snprintf(p, n, "%s/%s", a, b);
+    return p;
+}
+
+static void put_be32(uint8_t *p, uint32_t v)
+{
+    for (int i = 3; i >= 0; i--, v >>= 8)
+        p[i] = (uint8_t)v;
+}
+
+static void put_be64(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        p[i] = (uint8_t)v;
+}
+
+static uint64_t get_be(const uint8_t *p, unsigned n)
+{
+    uint64_t v = 0;
+    for (unsigned i = 0; i < n; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+/* ---- journal ------------------------------------------------------------- */
+
+static void jrnl_mac0(const uint8_t *key, uint64_t start,
+                      uint8_t out[JRNL_MAC_BYTES])
+{
+    uint8_t in[JRNL_MAGIC_LEN + 8];
+    memcpy(in, JRNL_MAGIC, JRNL_MAGIC_LEN);
+    put_be64(in + JRNL_MAGIC_LEN, start);
+    (void)crypto_generichash(out, JRNL_MAC_BYTES, in, sizeof in, key,
+                             CRYPTO_KEY_BYTES);
+}
+
+/* mac over previous mac | record header | data. */
+static void jrnl_mac(const uint8_t *key, const uint8_t prev[JRNL_MAC_BYTES],
+                     const uint8_t hdr[12], const uint8_t *data, size_t len,
+                     uint8_t out[JRNL_MAC_BYTES])
+{
+    crypto_generichash_state s;
+    (void)crypto_generichash_init(&s, key, CRYPTO_KEY_BYTES, JRNL_MAC_BYTES);
+    (void)crypto_generichash_update(&s, prev, JRNL_MAC_BYTES);
+    (void)crypto_generichash_update(&s, hdr, 12);
+    (void)crypto_generichash_update(&s, data, len);
+    (void)crypto_generichash_final(&s, out, JRNL_MAC_BYTES);
+}
+
+static sr_status jrnl_header(const uint8_t *key, uint64_t start,
+                             uint8_t out[JRNL_HEADER_BYTES])
+{
+    memcpy(out, JRNL_MAGIC, JRNL_MAGIC_LEN);
+    put_be64(out + JRNL_MAGIC_LEN, start);
+    jrnl_mac0(key, start, out + JRNL_MAGIC_LEN + 8);
+    return SR_OK;
+}
+
+static sr_status jrnl_reset(audit_log *l, uint64_t start, char *msg)
+{
+    uint8_t hdr[JRNL_HEADER_BYTES];
+    (void)jrnl_header(l->jkey, start, hdr);
+    sr_status st = file_write_atomic(l->journal_path, hdr, sizeof hdr, 0600);
+    if (st != SR_OK)
+        return say(msg, st, "cannot write the audit journal %s: %s",
+                   l->journal_path, strerror(errno));
+    if (l->jfd >= 0)
+        close(l->jfd);
+    l->jfd = -1; /* reopened, and re-read, by the next refresh */
+    return SR_OK;
+}
+
+/* Called for each verified record by jrnl_walk. */
+typedef sr_status (*jrnl_fn)(void *ctx, uint64_t index, const uint8_t *data,
+                             size_t len);
+
+/* Read records from l->joff to the end, verifying the chain, calling fn
+ * (may be NULL) for each, and advancing joff/jnext/jchain. A record cut
+ * off by the end of the file is a crash remnant (its append never
+ * returned): with `repair` it is cut away. */
+static sr_status jrnl_walk(audit_log *l, bool repair, jrnl_fn fn, void *ctx,
+                           char *msg)
+{
+    sr_buf b;
+    sr_status st = SR_OK;
+    uint8_t rec_hdr[12];
+
+    buf_init(&b, JRNL_REC_MAX);
+    st = buf_reserve(&b, JRNL_REC_MAX);
+    if (st != SR_OK)
+        goto cleanup;
+    for (;;) {
+        memset(rec_hdr, 0, sizeof rec_hdr);
+        ssize_t r = pread(l->jfd, rec_hdr, sizeof rec_hdr, (off_t)l->joff);
+        if (r == 0)
+            break;
+        if (r < 0) {
+            st = say(msg, SR_ERR_IO, "cannot read the audit journal: %s",
+                     strerror(errno));
+            goto cleanup;
+        }
+        uint32_t len = (uint32_t)get_be(rec_hdr, 4);
+        uint64_t index = get_be(rec_hdr + 4, 8);
+        size_t need = (size_t)len + JRNL_MAC_BYTES;
+        ssize_t got = 0;
+        /* Only a record a writer could have written can be torn: a whole
+         * header with a length over 65535 is damage, and must fail rather
+         * than have the repair below cut every later record away. */
+        bool len_ok = (size_t)r == sizeof rec_hdr && len <= 65535u;
+        if (len_ok)
+            got = pread(l->jfd, b.p, need, (off_t)(l->joff + sizeof rec_hdr));
+        if ((size_t)r < sizeof rec_hdr ||
+            (len_ok && got >= 0 && (size_t)got < need)) {
+            /* Torn at the end of the file: a crash before the sync. */
+            struct stat sb;
+            if (fstat(l->jfd, &sb) == 0 &&
+                (uint64_t)sb.st_size < l->joff + sizeof rec_hdr + need) {
+                if (repair && (ftruncate(l->jfd, (off_t)l->joff) != 0 ||
+                               fdatasync(l->jfd) != 0)) {
+                    st = say(msg, SR_ERR_IO,
+                             "cannot cut a torn record off the audit "
+                             "journal: %s",
+                             strerror(errno));
+                    goto cleanup;
+                }
+                break;
+            }
+        }
+        uint8_t mac[JRNL_MAC_BYTES];
+        if (got < 0 || (size_t)got != need || len > 65535u) {
+            st = say(msg, SR_ERR_AUDIT,
+                     "the audit journal is damaged at entry %llu",
+                     (unsigned long long)l->jnext);
+            goto cleanup;
+        }
+        jrnl_mac(l->jkey, l->jchain, rec_hdr, b.p, len, mac);
+        if (index != l->jnext ||
+            sodium_memcmp(mac, b.p + len, JRNL_MAC_BYTES) != 0) {
+            st = say(msg, SR_ERR_AUDIT,
+                     "the audit journal fails verification at entry %llu: "
+                     "an entry was edited, removed or reordered",
+                     (unsigned long long)l->jnext);
+            goto cleanup;
+        }
+        if (fn != NULL) {
+            st = fn(ctx, index, b.p, len);
+            if (st != SR_OK)
+                goto cleanup;
+        }
+        memcpy(l->jchain, mac, JRNL_MAC_BYTES);
+        l->joff += sizeof rec_hdr + need;
+        l->jnext++;
+    }
+cleanup:
+    buf_free(&b);
+    return st;
+}
+
+/* (Re)open the journal if another process replaced it, then read what
+ * other processes appended. Caller holds io and the flock. */
+static sr_status jrnl_refresh(audit_log *l, char *msg)
+{
+    struct stat sb;
+    if (stat(l->journal_path, &sb) != 0)
+        return say(msg, SR_ERR_AUDIT, "the audit journal %s is missing: %s",
+                   l->journal_path, strerror(errno));
+    if (l->jfd < 0 || sb.st_ino != l->jino) {
+        uint8_t hdr[JRNL_HEADER_BYTES], mac0[JRNL_MAC_BYTES];
+        if (l->jfd >= 0)
+            close(l->jfd);
+        l->jfd = open(l->journal_path, O_RDWR | O_CLOEXEC);
+        if (l->jfd < 0)
+            return say(msg, SR_ERR_AUDIT, "cannot open the audit journal: %s",
+                       strerror(errno));
+        if (fstat(l->jfd, &sb) != 0 ||
+            pread(l->jfd, hdr, sizeof hdr, 0) != (ssize_t)sizeof hdr)
+            return say(msg, SR_ERR_AUDIT,
+                       "the audit journal header is unreadable");
+        uint64_t start = get_be(hdr + JRNL_MAGIC_LEN, 8);
+        jrnl_mac0(l->jkey, start, mac0);
+        if (memcmp(hdr, JRNL_MAGIC, JRNL_MAGIC_LEN) != 0 ||
+            sodium_memcmp(mac0, hdr + JRNL_MAGIC_LEN + 8, JRNL_MAC_BYTES) != 0)
+            return say(msg, SR_ERR_AUDIT,
+                       "the audit journal header fails verification");
+        l->jino = sb.st_ino;
+        l->jstart = start;
+        l->joff = JRNL_HEADER_BYTES;
+        l->jnext = start;
+        memcpy(l->jchain, mac0, JRNL_MAC_BYTES);
+    }
+    return jrnl_walk(l, true, NULL, NULL, msg);
+}
+
+/* ---- locks --------------------------------------------------------------- */
+
+static sr_status io_lock(audit_log *l, char *msg)
+{
+    pthread_mutex_lock(&l->io);
+    while (flock(l->lock_fd, LOCK_EX) != 0) {
+        if (errno == EINTR)
+            continue;
+        int e = errno;
+        pthread_mutex_unlock(&l->io);
+        return say(msg, SR_ERR_IO, "cannot lock the audit log: %s",
+                   strerror(e));
+    }
+    return SR_OK;
+}
+
+static void io_unlock(audit_log *l)
+{
+    (void)flock(l->lock_fd, LOCK_UN);
+    pthread_mutex_unlock(&l->io);
+}
+
+/* ---- checkpoints --------------------------------------------------------- */
+
+/* Read and verify <log>/checkpoint. */
+static sr_status read_checkpoint(audit_log *l, note_checkpoint *cp, char *msg)
+{
+    sr_buf b;
+    size_t body_len = 0;
+    int ok = 0;
+
+    buf_init(&b, CHECKPOINT_MAX);
+    sr_status st = file_read(l->checkpoint_path, &b);
+    if (st != SR_OK) {
+        st = say(msg, SR_ERR_AUDIT, "cannot read the audit checkpoint %s",
+                 l->checkpoint_path);
+        goto cleanup;
+    }
+    st = note_open((const char *)b.p, b.len, &l->verifier, 1, &body_len, &ok,
+                   NULL);
+    if (st != SR_OK || !ok) {
+        st = say(msg, SR_ERR_AUDIT,
+                 "the audit checkpoint is not signed by this vault's log key");
+        goto cleanup;
+    }
+    st = note_checkpoint_parse((const char *)b.p, body_len, cp);
+    if (st != SR_OK || strcmp(cp->origin, l->origin) != 0)
+        st = say(msg, SR_ERR_AUDIT,
+                 "the audit checkpoint is malformed or names another log");
+cleanup:
+    buf_free(&b);
+    return st;
+}
+
+static sr_status write_checkpoint(audit_log *l, uint64_t size,
+                                  const uint8_t root[32], char *msg)
+{
+    sr_buf body, note;
+    char hist[64];
+    buf_init(&body, CHECKPOINT_MAX);
+    buf_init(&note, CHECKPOINT_MAX);
+    sr_status st = note_checkpoint_format(l->origin, size, root, &body);
+    if (st == SR_OK)
+        st = note_sign((const char *)body.p, body.len, &l->signer, &note);
+    if (st != SR_OK) {
+        st = say(msg, SR_ERR_INTERNAL, "cannot sign the audit checkpoint");
+        goto cleanup;
+    }
+    (void)snprintf(hist, sizeof hist, "history/%llu", (unsigned long long)size);
+    char *hpath = join(l->log_dir, hist);
+    if (hpath == NULL) {
+        st = SR_ERR_NOMEM;
+        goto cleanup;
+    }
+    /* The checkpoint first, then its copy in history: a crash between
+     * leaves history one head short, which is harmless, where the other
+     * order would leave a history newer than the checkpoint, which reads
+     * as a rollback. */
+    st = file_write_atomic(l->checkpoint_path, note.p, note.len, 0644);
+    if (st == SR_OK)
+        st = file_write_atomic(hpath, note.p, note.len, 0644);
+    free(hpath);
+    if (st != SR_OK)
+        st = say(msg, st, "cannot write the audit checkpoint: %s",
+                 strerror(errno));
+cleanup:
+    buf_free(&body);
+    buf_free(&note);
+    return st;
+}
+
+/* ---- integration --------------------------------------------------------- */
+
+typedef struct integ {
+    audit_log *l;
+    char *msg;
+    uint64_t from;                  /* the checkpoint's size */
+    uint8_t (*lvl)[TILE_WIDTH][32]; /* [LEVELS_MAX] current tile per level */
+    sr_buf bundle;                  /* current entry bundle */
+    unsigned bundle_n;              /* entries in it */
+    int node_fd[64];
+} integ;
+
+static sr_status write_tile(integ *g, int level, uint64_t n, unsigned width,
+                            const void *p, size_t len)
+{
+    char rel[TILE_PATH_MAX];
+    sr_status st = tile_path(rel, sizeof rel, level, n, width);
+    if (st != SR_OK)
+        return say(g->msg, SR_ERR_INTERNAL, "bad tile coordinates");
+    char *path = join(g->l->log_dir, rel);
+    if (path == NULL)
+        return SR_ERR_NOMEM;
+    st = dirs_for_file(path, 0755);
+    if (st == SR_OK)
+        st = file_write_atomic(path, p, len, 0644);
+    if (st != SR_OK)
+        st = say(g->msg, st, "cannot write the audit tile %s: %s", rel,
+                 strerror(errno));
+    free(path);
+    return st;
+}
+
+static sr_status node_store(integ *g, unsigned h, uint64_t i,
+                            const uint8_t hash[32])
+{
+    /* Heights that are multiples of the tile height are in the tiles. */
+    if (h >= 64 || h % TILE_HEIGHT == 0)
+        return SR_OK;
+    if (g->node_fd[h] < 0) {
+        char name[8];
+        (void)snprintf(name, sizeof name, "%02u", h);
+        char *path = join(g->l->nodes_dir, name);
+        if (path == NULL)
+            return SR_ERR_NOMEM;
+        g->node_fd[h] = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        /* The index is a derived cache: if someone removed it, start it
+         * again rather than fail every checkpoint from now on. */
+        if (g->node_fd[h] < 0 && errno == ENOENT &&
+            dir_make(g->l->nodes_dir, 0700) == SR_OK)
+            g->node_fd[h] = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        free(path);
+        if (g->node_fd[h] < 0)
+            return say(g->msg, SR_ERR_IO, "cannot open the node index: %s",
+                       strerror(errno));
+    }
+    if (pwrite(g->node_fd[h], hash, 32, (off_t)(i * 32u)) != 32)
+        return say(g->msg, errno == ENOSPC ? SR_ERR_FULL : SR_ERR_IO,
+                   "cannot write the node index: %s", strerror(errno));
+    return SR_OK;
+}
+
+/* Every node the frontier completes: into the node index, and at heights
+ * that are multiples of 8 into the tile of that level. */
+static sr_status integ_emit(void *ctx, unsigned height, uint64_t index,
+                            const uint8_t hash[32])
+{
+    integ *g = ctx;
+    sr_status st = node_store(g, height, index, hash);
+    if (st != SR_OK || height % TILE_HEIGHT != 0)
+        return st;
+    unsigned level = height / TILE_HEIGHT;
+    if (level >= LEVELS_MAX)
+        return SR_OK;
+    memcpy(g->lvl[level][index % TILE_WIDTH], hash, 32);
+    if (index % TILE_WIDTH == TILE_WIDTH - 1)
+        st = write_tile(g, (int)level, index / TILE_WIDTH, TILE_WIDTH,
+                        g->lvl[level], sizeof g->lvl[level]);
+    return st;
+}
+
+static sr_status integ_entry(void *ctx, uint64_t index, const uint8_t *data,
+                             size_t len)
+{
+    integ *g = ctx;
+    uint8_t leaf[32];
+    sr_status st;
+
+    if (index < g->from)
+        return SR_OK; /* already in the tiles */
+    st = bundle_add(&g->bundle, data, len);
+    if (st != SR_OK)
+        return say(g->msg, SR_ERR_AUDIT, "audit entry %llu is too large",
+                   (unsigned long long)index);
+    if (++g->bundle_n == TILE_WIDTH) {
+        st = write_tile(g, TILE_LEVEL_ENTRIES, index / TILE_WIDTH, TILE_WIDTH,
+                        g->bundle.p, g->bundle.len);
+        buf_reset(&g->bundle);
+        g->bundle_n = 0;
+        if (st != SR_OK)
+            return st;
+    }
+    merkle_leaf_hash(data, len, leaf);
+    st = merkle_frontier_append(&g->l->frontier, leaf, integ_emit, g);
+    if (st != SR_OK && g->msg[0] == '\0')
+        st = say(g->msg, st, "cannot extend the audit tree");
+    return st;
+}
+
+/* Does the right-edge tile of `level` (w hashes) hold exactly the nodes the
+ * frontier has at heights 8 level .. 8 level + 7? Those are the perfect
+ * subtrees over it, one per set bit of w. */
+static bool edge_tile_ok(const merkle_frontier *f, unsigned level,
+                         const uint8_t (*h)[32], unsigned w)
+{
+    merkle_frontier t;
+    merkle_frontier_init(&t);
+    for (unsigned i = 0; i < w; i++)
+        if (merkle_frontier_append(&t, h[i], NULL, NULL) != SR_OK)
+            return false;
+    for (unsigned b = 0; b < TILE_HEIGHT; b++)
+        if (((w >> b) & 1u) != 0 &&
+            sodium_memcmp(t.h[b], f->h[level * TILE_HEIGHT + b], 32) != 0)
+            return false;
+    return true;
+}
+
+/* bundle_parse callback: entry i of the partial bundle hashes to hash i of
+ * the partial level-0 tile. */
+static sr_status edge_entry_ok(void *ctx, uint64_t i, const uint8_t *data,
+                               size_t len)
+{
+    const integ *g = ctx;
+    uint8_t leaf[32];
+    merkle_leaf_hash(data, len, leaf);
+    return sodium_memcmp(leaf, g->lvl[0][i], 32) == 0 ? SR_OK : SR_ERR_CORRUPT;
+}
+
+/* Load the frontier, the partial tiles and the partial bundle at size.
+ * The frontier hashes to the signed root; the partial tiles and bundle,
+ * which integration extends and rewrites as full ones, are checked
+ * against it: a damaged one is refused, not signed over. */
+static sr_status integ_load(integ *g, const note_checkpoint *cp)
+{
+    audit_log *l = g->l;
+    sr_status st;
+    unsigned w;
+
+    tilefs_set_size(l->tiles, cp->size);
+    if (l->frontier.size != cp->size) {
+        st =
+            merkle_frontier_load(&l->frontier, cp->size, tilefs_node, l->tiles);
+        if (st != SR_OK)
+            return say(g->msg, SR_ERR_AUDIT, "cannot read the audit tiles: %s",
+                       tilefs_errmsg(l->tiles));
+    }
+    uint8_t root[32];
+    merkle_frontier_root(&l->frontier, root);
+    if (sodium_memcmp(root, cp->root, 32) != 0)
+        return say(g->msg, SR_ERR_AUDIT,
+                   "the audit tiles do not hash to the signed checkpoint");
+    for (unsigned level = 0; level < LEVELS_MAX; level++) {
+        uint64_t count = tile_level_count(level, cp->size);
+        if (count % TILE_WIDTH == 0)
+            continue;
+        st = tilefs_read_tile(l->tiles, level, count / TILE_WIDTH,
+                              g->lvl[level], &w);
+        if (st != SR_OK)
+            return say(g->msg, SR_ERR_AUDIT, "cannot read the audit tiles: %s",
+                       tilefs_errmsg(l->tiles));
+        if (!edge_tile_ok(&l->frontier, level,
+                          (const uint8_t(*)[32])g->lvl[level], w))
+            return say(g->msg, SR_ERR_AUDIT,
+                       "the audit tile at level %u, right edge, does not "
+                       "hash to the signed checkpoint",
+                       level);
+    }
+    if (cp->size % TILE_WIDTH != 0) {
+        st =
+            tilefs_read_bundle(l->tiles, cp->size / TILE_WIDTH, &g->bundle, &w);
+        if (st != SR_OK)
+            return say(g->msg, SR_ERR_AUDIT, "cannot read the audit log: %s",
+                       tilefs_errmsg(l->tiles));
+        if (bundle_parse(g->bundle.p, g->bundle.len, w, edge_entry_ok, g) !=
+            SR_OK)
+            return say(g->msg, SR_ERR_AUDIT,
+                       "the last audit entry bundle (entries from %llu) "
+                       "does not match the signed checkpoint",
+                       (unsigned long long)(cp->size - w));
+        g->bundle_n = w;
+    }
+    return SR_OK;
+}
+
+/* The partial right-edge tiles and bundle of the new size. */
+static sr_status integ_finish(integ *g, uint64_t size)
+{
+    sr_status st = SR_OK;
+    for (unsigned level = 0; level < LEVELS_MAX && st == SR_OK; level++) {
+        uint64_t count = tile_level_count(level, size);
+        unsigned w = (unsigned)(count % TILE_WIDTH);
+        if (w != 0)
+            st = write_tile(g, (int)level, count / TILE_WIDTH, w, g->lvl[level],
+                            (size_t)w * 32u);
+    }
+    if (st == SR_OK && g->bundle_n > 0)
+        st = write_tile(g, TILE_LEVEL_ENTRIES, size / TILE_WIDTH, g->bundle_n,
+                        g->bundle.p, g->bundle.len);
+    for (unsigned h = 0; h < 64 && st == SR_OK; h++)
+        if (g->node_fd[h] >= 0 && fdatasync(g->node_fd[h]) != 0)
+            st = say(g->msg, SR_ERR_IO, "cannot sync the node index: %s",
+                     strerror(errno));
+    return st;
+}
+
+/* Caller holds io and the flock, and has refreshed the journal. */
+static sr_status integrate(audit_log *l, uint64_t *size, char *msg)
+{
+    note_checkpoint cp;
+    integ g;
+    sr_status st = read_checkpoint(l, &cp, msg);
+    if (st != SR_OK)
+        return st;
+    if (cp.size < l->jstart || cp.size > l->jnext)
+        return say(msg, SR_ERR_AUDIT,
+                   "the audit journal (entries %llu to %llu) does not "
+                   "continue the checkpoint (size %llu)",
+                   (unsigned long long)l->jstart, (unsigned long long)l->jnext,
+                   (unsigned long long)cp.size);
+    l->size = cp.size;
+    *size = cp.size;
+    if (cp.size == l->jnext) {
+        if (l->jstart != cp.size)
+            return jrnl_reset(l, cp.size, msg);
+        return SR_OK;
+    }
+
+    memset(&g, 0, sizeof g);
+    g.l = l;
+    g.msg = msg;
+    g.from = cp.size;
+    for (unsigned h = 0; h < 64; h++)
+        g.node_fd[h] = -1;
+    buf_init(&g.bundle, (size_t)TILE_WIDTH * 65537u);
+    g.lvl = calloc(LEVELS_MAX, sizeof *g.lvl);
+    msg[0] = '\0';
+    if (g.lvl == NULL) {
+        st = SR_ERR_NOMEM;
+        goto cleanup;
+    }
+    st = integ_load(&g, &cp);
+    if (st != SR_OK)
+        goto cleanup;
+    /* Walk the journal from its start (the records are re-verified). */
+    uint64_t keep_off = l->joff, keep_next = l->jnext;
+    uint8_t keep_chain[JRNL_MAC_BYTES];
+    memcpy(keep_chain, l->jchain, sizeof keep_chain);
+    l->joff = JRNL_HEADER_BYTES;
+    l->jnext = l->jstart;
+    jrnl_mac0(l->jkey, l->jstart, l->jchain);
+    st = jrnl_walk(l, false, integ_entry, &g, msg);
+    if (st == SR_OK && (l->joff != keep_off || l->jnext != keep_next))
+        st = say(msg, SR_ERR_AUDIT, "the audit journal changed under us");
+    if (st != SR_OK) {
+        l->frontier.size = UINT64_MAX; /* reload next time */
+        goto cleanup;
+    }
+    (void)keep_chain;
+    st = integ_finish(&g, l->jnext);
+    if (st != SR_OK) {
+        l->frontier.size = UINT64_MAX;
+        goto cleanup;
+    }
+    uint8_t root[32];
+    merkle_frontier_root(&l->frontier, root);
+    st = write_checkpoint(l, l->jnext, root, msg);
+    if (st != SR_OK) {
+        l->frontier.size = UINT64_MAX;
+        goto cleanup;
+    }
+    l->size = l->jnext;
+    *size = l->size;
+    tilefs_set_size(l->tiles, l->size);
+    st = jrnl_reset(l, l->size, msg);
+cleanup:
+    for (unsigned h = 0; h < 64; h++)
+        if (g.node_fd[h] >= 0)
+            close(g.node_fd[h]);
+    free(g.lvl);
+    buf_free(&g.bundle);
+    return st;
+}
+
+/* ---- open, create, release ------------------------------------------------
+ */
+
+static void log_free(audit_log *l)
+{
+    if (l == NULL)
+        return;
+    if (l->jfd >= 0)
+        close(l->jfd);
+    if (l->lock_fd >= 0)
+        close(l->lock_fd);
+    tilefs_free(l->tiles);
+    note_signer_wipe(&l->signer);
+    sodium_free(l->jkey);
+    pthread_mutex_destroy(&l->mu);
+    pthread_mutex_destroy(&l->io);
+    pthread_cond_destroy(&l->cv);
+    free(l->vault_dir);
+    free(l->log_dir);
+    free(l->nodes_dir);
+    free(l->journal_path);
+    free(l->checkpoint_path);
+    free(l);
+}
+
+static sr_status log_new(audit_log **out, const audit_log_config *c, char *msg)
+{
+    audit_log *l = calloc(1, sizeof *l);
+    *out = NULL;
+    if (l == NULL)
+        return say(msg, SR_ERR_NOMEM, "out of memory");
+    l->jfd = -1;
+    l->lock_fd = -1;
+    l->frontier.size = UINT64_MAX;
+    pthread_mutex_init(&l->mu, NULL);
+    pthread_mutex_init(&l->io, NULL);
+    pthread_cond_init(&l->cv, NULL);
+    l->vault_dir = strdup(c->vault_dir);
+    l->log_dir = join(c->vault_dir, "log");
+    l->nodes_dir = join(c->vault_dir, "audit/nodes");
+    l->journal_path = join(c->vault_dir, "audit/journal");
+    l->checkpoint_path = join(c->vault_dir, "log/checkpoint");
+    l->jkey = sodium_malloc(CRYPTO_KEY_BYTES);
+    if (l->vault_dir == NULL || l->log_dir == NULL || l->nodes_dir == NULL ||
+        l->journal_path == NULL || l->checkpoint_path == NULL ||
+        l->jkey == NULL) {
+        log_free(l);
+        return say(msg, SR_ERR_NOMEM, "out of memory");
+    }
+    memcpy(l->jkey, c->journal_key, CRYPTO_KEY_BYTES);
+    size_t on = strlen(c->origin);
+    if (on == 0 || on > AUDIT_ORIGIN_MAX) {
+        log_free(l);
+        return say(msg, SR_ERR_INVALID, "the log origin is empty or too long");
+    }
+    memcpy(l->origin, c->origin, on + 1);
+    if (note_signer_from_seed(&l->signer, c->origin, NOTE_TYPE_ED25519,
+                              c->sign_seed) != SR_OK) {
+        log_free(l);
+        return say(msg, SR_ERR_INVALID,
+                   "the log origin is not a valid key name");
+    }
+    note_verifier_from_signer(&l->verifier, &l->signer);
+    /* No node index for the writer's own reads: the frontier is then
+     * folded from the right-edge tiles themselves, so the root check at
+     * open covers every hash of them (the index is a derived cache for
+     * readers, and a hash taken from it would vouch for nothing). */
+    if (tilefs_open(&l->tiles, l->log_dir, NULL, 0) != SR_OK) {
+        log_free(l);
+        return say(msg, SR_ERR_NOMEM, "out of memory");
+    }
+    *out = l;
+    return SR_OK;
+}
+
+static sr_status open_lock(audit_log *l, char *msg)
+{
+    char *path = join(l->vault_dir, "audit/lock");
+    if (path == NULL)
+        return SR_ERR_NOMEM;
+    l->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    free(path);
+    if (l->lock_fd < 0)
+        return say(msg, SR_ERR_AUDIT, "cannot open the audit lock: %s",
+                   strerror(errno));
+    return SR_OK;
+}
+
+sr_status audit_log_create(const audit_log_config *c, char msg[AUDIT_MSG_MAX])
+{
+    audit_log *l = NULL;
+    uint8_t root[32];
+    char vkey[NOTE_VKEY_MAX + 1];
+    sr_status st = log_new(&l, c, msg);
+    if (st != SR_OK)
+        return st;
+    if (access(l->checkpoint_path, F_OK) == 0) {
+        st = say(msg, SR_ERR_EXISTS, "an audit log already exists in %s",
+                 l->log_dir);
+        goto cleanup;
+    }
+    char *hist = join(l->log_dir, "history");
+    st = hist == NULL ? SR_ERR_NOMEM : dir_make(hist, 0755);
+    free(hist);
+    if (st == SR_OK)
+        st = dir_make(l->nodes_dir, 0700);
+    if (st != SR_OK) {
+        st = say(msg, st, "cannot create the audit log directories: %s",
+                 strerror(errno));
+        goto cleanup;
+    }
+    st = open_lock(l, msg);
+    if (st == SR_OK)
+        st = jrnl_reset(l, 0, msg);
+    merkle_empty_root(root);
+    if (st == SR_OK)
+        st = write_checkpoint(l, 0, root, msg);
+    if (st == SR_OK &&
+        note_vkey_format(&l->verifier, vkey, sizeof vkey) != SR_OK)
+        st = say(msg, SR_ERR_INTERNAL, "cannot format the log verifier key");
+    if (st == SR_OK) {
+        char *vpath = join(c->vault_dir, "log.vkey");
+        size_t vn = strlen(vkey);
+        vkey[vn] = '\n';
+        st = vpath == NULL ? SR_ERR_NOMEM
+                           : file_write_atomic(vpath, vkey, vn + 1, 0644);
+        free(vpath);
+        if (st != SR_OK)
+            st = say(msg, st, "cannot write log.vkey: %s", strerror(errno));
+    }
+cleanup:
+    log_free(l);
+    return st;
+}
+
+sr_status audit_log_open(audit_log **out, const audit_log_config *c,
+                         char msg[AUDIT_MSG_MAX])
+{
+    audit_log *l = NULL;
+    note_checkpoint cp;
+    sr_status st;
+
+    *out = NULL;
+    pthread_mutex_lock(&registry_mu);
+    for (audit_log *x = registry; x != NULL; x = x->next) {
+        if (strcmp(x->vault_dir, c->vault_dir) == 0) {
+            x->refs++;
+            *out = x;
+            pthread_mutex_unlock(&registry_mu);
+            return SR_OK;
+        }
+    }
+    st = log_new(&l, c, msg);
+    if (st != SR_OK)
+        goto cleanup;
+    st = open_lock(l, msg);
+    if (st != SR_OK)
+        goto cleanup;
+    st = io_lock(l, msg);
+    if (st != SR_OK)
+        goto cleanup;
+    st = read_checkpoint(l, &cp, msg);
+    if (st == SR_OK) {
+        uint8_t root[32];
+        tilefs_set_size(l->tiles, cp.size);
+        st = merkle_frontier_load(&l->frontier, cp.size, tilefs_node, l->tiles);
+        if (st != SR_OK)
+            st = say(msg, SR_ERR_AUDIT, "cannot read the audit tiles: %s",
+                     tilefs_errmsg(l->tiles));
+        else {
+            merkle_frontier_root(&l->frontier, root);
+            if (sodium_memcmp(root, cp.root, 32) != 0)
+                st = say(msg, SR_ERR_AUDIT,
+                         "the audit tiles do not hash to the signed "
+                         "checkpoint (size %llu)",
+                         (unsigned long long)cp.size);
+        }
+        l->size = cp.size;
+    }
+    if (st == SR_OK)
+        st = jrnl_refresh(l, msg);
+    if (st == SR_OK && (cp.size < l->jstart || cp.size > l->jnext))
+        st = say(msg, SR_ERR_AUDIT,
+                 "the audit journal (entries %llu to %llu) does not continue "
+                 "the checkpoint (size %llu)",
+                 (unsigned long long)l->jstart, (unsigned long long)l->jnext,
+                 (unsigned long long)cp.size);
+    io_unlock(l);
+    if (st != SR_OK)
+        goto cleanup;
+    l->refs = 1;
+    l->next = registry;
+    registry = l;
+    *out = l;
+    l = NULL;
+cleanup:
+    pthread_mutex_unlock(&registry_mu);
+    log_free(l);
+    return st;
+}
+
+void audit_log_release(audit_log *l)
+{
+    if (l == NULL)
+        return;
+    pthread_mutex_lock(&registry_mu);
+    if (--l->refs > 0) {
+        pthread_mutex_unlock(&registry_mu);
+        return;
+    }
+    for (audit_log **p = &registry; *p != NULL; p = &(*p)->next) {
+        if (*p == l) {
+            *p = l->next;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&registry_mu);
+    if (!l->broken && l->jnext > l->size) {
+        char msg[AUDIT_MSG_MAX];
+        uint64_t size;
+        sr_status ignored = audit_log_checkpoint(l, &size, msg);
+        (void)ignored;
+    }
+    log_free(l);
+}
+
+/* ---- appends ------------------------------------------------------------- */
+
+/* Write one batch of waiters as journal records with one sync. */
+static void write_batch(audit_log *l, waiter *batch)
+{
+    char msg[AUDIT_MSG_MAX];
+    sr_buf b;
+    sr_status st = io_lock(l, msg);
+    uint64_t first = 0;
+
+    buf_init(&b, SIZE_MAX / 2);
+    if (st != SR_OK)
+        goto fail_unlocked;
+    if (l->broken) {
+        st = say(msg, SR_ERR_AUDIT, "%s", l->broken_msg);
+        goto fail;
+    }
+    st = jrnl_refresh(l, msg);
+    if (st != SR_OK)
+        goto fail;
+    first = l->jnext;
+    uint8_t chain[JRNL_MAC_BYTES];
+    memcpy(chain, l->jchain, sizeof chain);
+    uint64_t index = first;
+    for (waiter *w = batch; w != NULL; w = w->next, index++) {
+        uint8_t hdr[12], mac[JRNL_MAC_BYTES];
+        put_be32(hdr, (uint32_t)w->len);
+        put_be64(hdr + 4, index);
+        jrnl_mac(l->jkey, chain, hdr, w->data, w->len, mac);
+        st = buf_append(&b, hdr, sizeof hdr);
+        if (st == SR_OK)
+            st = buf_append(&b, w->data, w->len);
+        if (st == SR_OK)
+            st = buf_append(&b, mac, sizeof mac);
+        if (st != SR_OK) {
+            st = say(msg, SR_ERR_NOMEM, "out of memory");
+            goto fail;
+        }
+        memcpy(chain, mac, sizeof mac);
+    }
+    size_t done = 0;
+    while (done < b.len) {
+        ssize_t n =
+            pwrite(l->jfd, b.p + done, b.len - done, (off_t)(l->joff + done));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            int e = n == 0 ? ENOSPC : errno;
+            /* Leave no partial batch behind; the next writer starts at
+             * joff either way. */
+            (void)ftruncate(l->jfd, (off_t)l->joff);
+            st = say(msg, e == ENOSPC || e == EDQUOT ? SR_ERR_FULL : SR_ERR_IO,
+                     "cannot write the audit journal: %s", strerror(e));
+            goto fail;
+        }
+        done += (size_t)n;
+    }
+    if (fdatasync(l->jfd) != 0) {
+        int e = errno;
+        /* After a failed sync the kernel may have dropped the pages: no
+         * later append can be trusted, so the log stays broken. */
+        l->broken = true;
+        st = say(msg, SR_ERR_AUDIT, "cannot sync the audit journal: %s",
+                 strerror(e));
+        (void)snprintf(l->broken_msg, sizeof l->broken_msg, "%s", msg);
+        goto fail;
+    }
+    l->joff += b.len;
+    l->jnext = index;
+    memcpy(l->jchain, chain, sizeof chain);
+    io_unlock(l);
+    buf_free(&b);
+    index = first;
+    for (waiter *w = batch; w != NULL; w = w->next)
+        w->index = index++, w->st = SR_OK;
+    return;
+fail:
+    io_unlock(l);
+fail_unlocked:
+    buf_free(&b);
+    for (waiter *w = batch; w != NULL; w = w->next) {
+        w->st = st;
+        (void)snprintf(w->msg, AUDIT_MSG_MAX, "%s", msg);
+    }
+}
+
+sr_status audit_log_append(audit_log *l, const uint8_t *e, size_t len,
+                           uint64_t *index, char msg[AUDIT_MSG_MAX])
+{
+    waiter w;
+
+    audit_entry check;
+    if (len > 65535u)
+        return say(msg, SR_ERR_INVALID, "an audit entry is too large");
+    /* One malformed entry would make the whole log fail verification
+     * forever: refuse it here. */
+    if (entry_decode(e, len, &check) != SR_OK)
+        return say(msg, SR_ERR_INVALID, "refusing a malformed audit entry");
+    memset(&w, 0, sizeof w);
+    w.data = e;
+    w.len = len;
+    w.msg = msg;
+    msg[0] = '\0';
+    pthread_mutex_lock(&l->mu);
+    if (l->tail != NULL)
+        l->tail->next = &w;
+    else
+        l->head = &w;
+    l->tail = &w;
+    while (!w.done) {
+        if (!l->leading) {
+            /* Lead: take everyone queued so far; one sync covers them. */
+            waiter *batch = l->head;
+            l->head = l->tail = NULL;
+            l->leading = true;
+            pthread_mutex_unlock(&l->mu);
+            write_batch(l, batch);
+            pthread_mutex_lock(&l->mu);
+            for (waiter *x = batch; x != NULL;) {
+                waiter *next = x->next;
+                x->done = true;
+                x = next;
+            }
+            l->leading = false;
+            pthread_cond_broadcast(&l->cv);
+        } else {
+            pthread_cond_wait(&l->cv, &l->mu);
+        }
+    }
+    pthread_mutex_unlock(&l->mu);
+    *index = w.index;
+    return w.st;
+}
+
+sr_status audit_log_checkpoint(audit_log *l, uint64_t *size,
+                               char msg[AUDIT_MSG_MAX])
+{
+    sr_status st = io_lock(l, msg);
+    if (st != SR_OK)
+        return st;
+    st = jrnl_refresh(l, msg);
+    if (st == SR_OK)
+        st = integrate(l, size, msg);
+    io_unlock(l);
+    return st;
+}
+
+uint64_t audit_log_pending_end(audit_log *l)
+{
+    pthread_mutex_lock(&l->io);
+    uint64_t n = l->jnext;
+    pthread_mutex_unlock(&l->io);
+    return n;
+}
+
+const char *audit_log_dir(const audit_log *l)
+{
+    return l->log_dir;
+}
+
+const char *audit_log_nodes_dir(const audit_log *l)
+{
+    return l->nodes_dir;
+}
