@@ -2,7 +2,15 @@
 /*
  * strongroom/vault.h - the vault facade: the one API the CLI and the server
  * call. A vault is a directory holding the sealed root key (vault.key), the
- * encrypted store (vault.db) and a writer lock.
+ * encrypted store (vault.db), a writer lock, and the audit log (log/,
+ * audit/, log.vkey; see strongroom/audit.h).
+ *
+ * Every call that touches people or principals acts for the principal the
+ * handle was authenticated as (sr_vault_authenticate), is decided by the
+ * vault's policy, and is recorded in the audit log, allowed or denied.
+ * No plaintext leaves the library before the entry recording its release
+ * is durable on disk (log-then-reveal); when the log cannot be written the
+ * call fails with SR_ERR_AUDIT and reveals nothing.
  *
  * Handles are not thread-safe: use one sr_vault per thread. A vault may be
  * open for reading by many processes, and for writing by at most one.
@@ -35,7 +43,19 @@ typedef struct sr_init_options {
      * value matches several people at that size (docs/crypto.md). 0 means
      * SR_DEFAULT_EXPECTED_PEOPLE. */
     uint64_t expected_people;
+    /* The first administrator (NULL: "admin") and the lifetime of its
+     * first token in seconds (0: SR_DEFAULT_TOKEN_TTL). */
+    const char *admin_name;
+    uint64_t admin_token_ttl;
+    /* Checkpoint origin and log key name (NULL: "strongroom/<vault id>"). */
+    const char *log_origin;
 } sr_init_options;
+
+/* Room for an API token with its NUL: "sr1_" 16 hex "_" 43 base64url. */
+#define SR_TOKEN_MAX 72
+/* Room for a token id (16 hex digits) with its NUL. */
+#define SR_TOKEN_ID_MAX 17
+#define SR_DEFAULT_TOKEN_TTL (90u * 24u * 3600u)
 
 #define SR_DEFAULT_EXPECTED_PEOPLE 25000000u
 
@@ -46,14 +66,19 @@ typedef struct sr_init_options {
 /*
  * Create a vault in dir (created if missing; must be empty or absent) and
  * open it for writing. The root key is random and stored only sealed under
- * the passphrase. Errors: SR_ERR_EXISTS, SR_ERR_INVALID (empty passphrase),
- * SR_ERR_IO. *out is always set (unless out of memory, then NULL) and must
- * be closed with sr_vault_close; read the message with sr_vault_errmsg.
+ * the passphrase. The vault starts with the default policy, an empty audit
+ * log, and one principal: the administrator, whose first API token is
+ * written to admin_token (shown once: only its hash is kept). The handle
+ * is authenticated as that administrator. Errors: SR_ERR_EXISTS,
+ * SR_ERR_INVALID (empty passphrase, bad name), SR_ERR_IO. *out is always
+ * set (unless out of memory, then NULL) and must be closed with
+ * sr_vault_close; read the message with sr_vault_errmsg.
  */
 SR_API SR_WARN_UNUSED sr_status sr_vault_create(sr_vault **out, const char *dir,
                                                 const char *pass,
                                                 size_t pass_len,
-                                                const sr_init_options *opt);
+                                                const sr_init_options *opt,
+                                                char admin_token[SR_TOKEN_MAX]);
 
 /*
  * Open an existing vault. flags is SR_OPEN_READ or SR_OPEN_WRITE; a writer
@@ -75,23 +100,53 @@ SR_API const char *sr_vault_errmsg(const sr_vault *v);
 SR_API void sr_secret_free(char *p);
 
 /*
+ * Authenticate the handle as the principal holding an API token. Every
+ * later call acts for that principal. Errors: SR_ERR_AUTH (malformed,
+ * unknown, wrong, expired or revoked token, or a disabled principal: the
+ * message does not say which, the audit log does), SR_ERR_AUDIT.
+ */
+SR_API SR_WARN_UNUSED sr_status sr_vault_authenticate(sr_vault *v,
+                                                      const char *token,
+                                                      size_t len);
+
+/* The authenticated principal's name and role ("" before). */
+SR_API const char *sr_vault_principal(const sr_vault *v);
+SR_API const char *sr_vault_role(const sr_vault *v);
+
+/*
+ * Why an access is made: the purpose (a name from the policy, such as
+ * "initial-investigation") and, for purposes and roles that need one, the
+ * case. Record actions need a purpose (docs/policy.md).
+ */
+typedef struct sr_access {
+    const char *purpose;
+    const char *case_id;
+} sr_access;
+
+/* The leaf index of the audit entry the last call on v appended
+ * (UINT64_MAX if none): the receipt a console shows. */
+SR_API uint64_t sr_vault_last_entry(const sr_vault *v);
+
+/*
  * Store one person given in the exchange form (person.schema.json). Writes
  * the new id (32 hex digits and a NUL) to id_out. Errors: SR_ERR_INVALID
  * (the message names the JSON path and the rule), SR_ERR_DUPLICATE (SSN
  * already stored), SR_ERR_FULL, SR_ERR_IO.
  */
-SR_API SR_WARN_UNUSED sr_status sr_vault_put(sr_vault *v, const char *json,
-                                             size_t len,
+SR_API SR_WARN_UNUSED sr_status sr_vault_put(sr_vault *v, const sr_access *acc,
+                                             const char *json, size_t len,
                                              char id_out[SR_ID_STR_LEN + 1]);
 
 /*
  * Read one person back in the exchange form, with only the classes in
- * class_mask (SR_CLASS_BIT(...) | ...; "id" is always present). The JSON is
+ * class_mask (SR_CLASS_BIT(...) | ...; 0 = every class the role may read;
+ * "id" is always present). The JSON is
  * one compact line in *json_out, freed with sr_secret_free. Errors:
  * SR_ERR_NOT_FOUND, SR_ERR_CORRUPT (a ciphertext was edited, moved or
  * replayed; the message names the person id), SR_ERR_INVALID (bad id).
  */
-SR_API SR_WARN_UNUSED sr_status sr_vault_get(sr_vault *v, const char *id,
+SR_API SR_WARN_UNUSED sr_status sr_vault_get(sr_vault *v, const sr_access *acc,
+                                             const char *id,
                                              unsigned class_mask,
                                              char **json_out, size_t *len_out);
 
@@ -107,21 +162,23 @@ typedef sr_status (*sr_line_fn)(void *ctx, const char *line, size_t len);
  * one JSON line {"id":...,"name":{...}}. *count gets the number of matches
  * (may be NULL). No match is not an error.
  */
-SR_API SR_WARN_UNUSED sr_status sr_vault_find_ssn(sr_vault *v, const char *ssn,
+SR_API SR_WARN_UNUSED sr_status sr_vault_find_ssn(sr_vault *v,
+                                                  const sr_access *acc,
+                                                  const char *ssn,
                                                   sr_line_fn fn, void *ctx,
                                                   size_t *count);
-SR_API SR_WARN_UNUSED sr_status sr_vault_find_name_dob(sr_vault *v,
-                                                       const char *family,
-                                                       const char *dob,
-                                                       sr_line_fn fn, void *ctx,
-                                                       size_t *count);
+SR_API SR_WARN_UNUSED sr_status sr_vault_find_name_dob(
+    sr_vault *v, const sr_access *acc, const char *family, const char *dob,
+    sr_line_fn fn, void *ctx, size_t *count);
 
 /*
  * Apply a JSON merge patch (RFC 7386) to one person. The result must be a
  * valid person; "id" cannot change. The record version goes up by one.
  * Errors: SR_ERR_NOT_FOUND, SR_ERR_INVALID, SR_ERR_DUPLICATE, SR_ERR_CORRUPT.
  */
-SR_API SR_WARN_UNUSED sr_status sr_vault_update(sr_vault *v, const char *id,
+SR_API SR_WARN_UNUSED sr_status sr_vault_update(sr_vault *v,
+                                                const sr_access *acc,
+                                                const char *id,
                                                 const char *patch, size_t len);
 
 typedef enum sr_format {
@@ -166,13 +223,17 @@ typedef struct sr_import_summary {
  * (disk full, I/O) rolls back only the batch in progress; the message names
  * the line reached. The summary is filled in either case.
  */
-SR_API SR_WARN_UNUSED sr_status sr_vault_import(sr_vault *v, const char *path,
+SR_API SR_WARN_UNUSED sr_status sr_vault_import(sr_vault *v,
+                                                const sr_access *acc,
+                                                const char *path,
                                                 const sr_import_options *opt,
                                                 sr_import_summary *summary);
 
 /* Export every person in the exchange form, one line each, to fn. */
-SR_API SR_WARN_UNUSED sr_status sr_vault_export(sr_vault *v, sr_line_fn fn,
-                                                void *ctx, uint64_t *count);
+SR_API SR_WARN_UNUSED sr_status sr_vault_export(sr_vault *v,
+                                                const sr_access *acc,
+                                                sr_line_fn fn, void *ctx,
+                                                uint64_t *count);
 
 typedef struct sr_vault_stats {
     uint64_t people;
@@ -194,6 +255,141 @@ typedef struct sr_vault_stats {
 /* Counts and sizes; never an identifier. */
 SR_API SR_WARN_UNUSED sr_status sr_vault_stats_get(sr_vault *v,
                                                    sr_vault_stats *st);
+
+/* ---- principals, tokens, cases, policy ------------------------------------
+ * Each needs the matching manage-* action, and is logged. Names are 1..64
+ * of [a-z0-9._-], starting with a letter or digit. */
+
+/*
+ * Add a principal with a role of the policy. A human user may get a
+ * passphrase (pass, pass_len; NULL for none), kept as an Argon2id hash; a
+ * service account (service != 0) has tokens only. Errors: SR_ERR_EXISTS,
+ * SR_ERR_INVALID (bad name, unknown role), SR_ERR_DENIED.
+ */
+SR_API SR_WARN_UNUSED sr_status sr_vault_user_add(sr_vault *v, const char *name,
+                                                  const char *role, int service,
+                                                  const char *pass,
+                                                  size_t pass_len);
+/* Disable a principal: its tokens stop working at once. */
+SR_API SR_WARN_UNUSED sr_status sr_vault_user_disable(sr_vault *v,
+                                                      const char *name);
+/* One JSON line per principal: {"name","role","kind","disabled",
+ * "created","tokens"}. */
+SR_API SR_WARN_UNUSED sr_status sr_vault_user_list(sr_vault *v, sr_line_fn fn,
+                                                   void *ctx);
+
+/*
+ * Create an API token for principal `name`, valid ttl seconds (0 =
+ * SR_DEFAULT_TOKEN_TTL) and for the actions in scope (a comma-separated
+ * list of policy actions; NULL or "" = every action of the role). The
+ * token is written to token (shown once) and its id to token_id. The
+ * administrator may create tokens for anyone; a principal for itself.
+ */
+SR_API SR_WARN_UNUSED sr_status sr_vault_token_create(
+    sr_vault *v, const char *name, uint64_t ttl, const char *scope,
+    char token[SR_TOKEN_MAX], char token_id[SR_TOKEN_ID_MAX]);
+/* Revoke a token by its id (or by the whole token). */
+SR_API SR_WARN_UNUSED sr_status sr_vault_token_revoke(sr_vault *v,
+                                                      const char *token_id);
+/* One JSON line per token: {"id","principal","scope","created",
+ * "expires","revoked"}; never the secret or its hash. */
+SR_API SR_WARN_UNUSED sr_status sr_vault_token_list(sr_vault *v, sr_line_fn fn,
+                                                    void *ctx);
+
+/*
+ * Sign in with a principal's passphrase: on success the handle is
+ * authenticated and a token valid ttl seconds is written to token.
+ * SR_ERR_AUTH for a wrong name or passphrase (not said which).
+ */
+SR_API SR_WARN_UNUSED sr_status sr_vault_login(sr_vault *v, const char *name,
+                                               const char *pass,
+                                               size_t pass_len, uint64_t ttl,
+                                               char token[SR_TOKEN_MAX]);
+
+/* Cases: open one, assign it to a principal, put a person on it. */
+SR_API SR_WARN_UNUSED sr_status sr_vault_case_open(sr_vault *v,
+                                                   const char *case_id);
+SR_API SR_WARN_UNUSED sr_status sr_vault_case_assign(sr_vault *v,
+                                                     const char *case_id,
+                                                     const char *name);
+SR_API SR_WARN_UNUSED sr_status sr_vault_case_add_person(sr_vault *v,
+                                                         const char *case_id,
+                                                         const char *person_id);
+/* One JSON line per case: {"case","assigned":[...],"people":N}. */
+SR_API SR_WARN_UNUSED sr_status sr_vault_case_list(sr_vault *v, sr_line_fn fn,
+                                                   void *ctx);
+
+/*
+ * Replace the policy with the JSON document json (docs/policy.md). It is
+ * validated first (the message names the line or the field and the
+ * rule), stored as a new version, and logged with its hash. *version gets
+ * the new version number (may be NULL).
+ */
+SR_API SR_WARN_UNUSED sr_status sr_vault_policy_set(sr_vault *v,
+                                                    const char *json,
+                                                    size_t len,
+                                                    uint32_t *version);
+/* The current policy in canonical JSON (free with free()) and its
+ * version. */
+SR_API SR_WARN_UNUSED sr_status sr_vault_policy_get(sr_vault *v, char **json,
+                                                    uint32_t *version);
+
+/* The built-in default policy (docs/policy.default.json). */
+SR_API const char *sr_policy_default(void);
+
+/* ---- the audit log ----------------------------------------------------------
+ * Entries are leaves of an RFC 9162 Merkle tree stored as C2SP tlog-tiles
+ * in <vault>/log/ (docs/audit.md); strongroom/audit.h verifies a log with
+ * no vault key at all. */
+
+/*
+ * Integrate every logged entry into the tiles and sign a checkpoint now
+ * (one is also made when a handle closes). *note gets the signed
+ * checkpoint text (free with free()), *size its tree size. Any
+ * authenticated principal may ask: checkpoints are public.
+ */
+SR_API SR_WARN_UNUSED sr_status sr_vault_audit_checkpoint(sr_vault *v,
+                                                          char **note,
+                                                          uint64_t *size);
+
+/*
+ * Proofs, as one JSON line each to fn: an inclusion proof of entry index
+ * in the tree of size (0: the latest checkpoint's), with the leaf hash and
+ * root, or a consistency proof between sizes m and n (0: latest). Hashes
+ * are base64. Each proof is verified before it is handed out.
+ */
+SR_API SR_WARN_UNUSED sr_status sr_vault_audit_inclusion(
+    sr_vault *v, uint64_t index, uint64_t size, sr_line_fn fn, void *ctx);
+SR_API SR_WARN_UNUSED sr_status sr_vault_audit_consistency(
+    sr_vault *v, uint64_t m, uint64_t n, sr_line_fn fn, void *ctx);
+
+/* Which entries sr_vault_audit_show prints; NULL/0 fields match all. */
+typedef struct sr_audit_filter {
+    const char *principal;
+    const char *person_id; /* 32 hex digits: entries naming this person */
+    const char *purpose;
+    const char *action;
+    const char *case_id;
+    uint64_t since_ns; /* Unix nanoseconds, inclusive */
+    uint64_t until_ns; /* exclusive; 0 = no bound */
+    uint64_t from_index;
+    int denied_only;
+} sr_audit_filter;
+
+/*
+ * Print the log's entries, decoded, one JSON line each (needs the audit
+ * action: the auditor role). People appear as their references; an
+ * auditor finds a person's entries with person_id, or resolves a
+ * reference with sr_vault_audit_resolve. The query itself is logged.
+ */
+SR_API SR_WARN_UNUSED sr_status sr_vault_audit_show(sr_vault *v,
+                                                    const sr_audit_filter *f,
+                                                    sr_line_fn fn, void *ctx);
+
+/* The person id behind a reference (32 hex digits), by trying every
+ * stored person; SR_ERR_NOT_FOUND if none (shredded, or never stored). */
+SR_API SR_WARN_UNUSED sr_status sr_vault_audit_resolve(
+    sr_vault *v, const char *ref, char id_out[SR_ID_STR_LEN + 1]);
 
 #ifdef __cplusplus
 }

@@ -590,6 +590,7 @@ static sr_status vault_alloc(sr_vault **out, const char *dir)
     if (v == NULL)
         return SR_ERR_NOMEM;
     v->lock_fd = -1;
+    v->last_entry = UINT64_MAX;
     v->ops = &store_sqlite_ops;
     buf_init(&v->pt, RECORD_MAX_ENCODED);
     buf_init(&v->out, LINE_MAX_BYTES);
@@ -612,6 +613,8 @@ void sr_vault_close(sr_vault *v)
 {
     if (v == NULL)
         return;
+    audit_log_release(v->log); /* checkpoints what this handle logged */
+    vault_access_free(v);
     if (v->st != NULL)
         v->ops->close(v->st);
     keyring_free(v->keys);
@@ -641,6 +644,40 @@ static sr_status open_store(sr_vault *v, unsigned flags)
                               path, v->ops->errmsg(v->st));
         return vault_fail(v, st, "cannot open the vault database %s", path);
     }
+    return SR_OK;
+}
+
+/* The audit log's origin (and key name): stored at creation. */
+static sr_status log_origin(sr_vault *v, char out[AUDIT_ORIGIN_MAX + 1])
+{
+    size_t n = 0;
+    sr_status st = v->ops->meta_get(v->st, META_LOG_ORIGIN, (uint8_t *)out,
+                                    AUDIT_ORIGIN_MAX, &n);
+    if (st != SR_OK)
+        return vault_fail(v, SR_ERR_NOT_VAULT,
+                          "the vault has no audit log settings (made by an "
+                          "older version?)");
+    out[n] = '\0';
+    return SR_OK;
+}
+
+/* Open the audit log before anything can be read: a log that fails its
+ * checks at open fails the whole open (fail closed). */
+static sr_status open_log(sr_vault *v)
+{
+    char origin[AUDIT_ORIGIN_MAX + 1], msg[AUDIT_MSG_MAX];
+    sr_status st = log_origin(v, origin);
+    if (st != SR_OK)
+        return st;
+    audit_log_config c = {v->dir, keyring_audit_key(v->keys, AUDIT_KEY_JOURNAL),
+                          keyring_audit_key(v->keys, AUDIT_KEY_LOG_SIGN),
+                          origin};
+    st = audit_log_open(&v->log, &c, msg);
+    if (st != SR_OK)
+        return vault_fail(v, st == SR_ERR_NOMEM ? st : SR_ERR_AUDIT,
+                          "the audit log of %s cannot be opened, so nothing "
+                          "can be read: %s",
+                          v->dir, msg);
     return SR_OK;
 }
 
@@ -702,7 +739,12 @@ sr_status sr_vault_open(sr_vault **out, const char *dir, const char *pass,
                           DB_FILE);
     v->index_bits = (unsigned)bits;
     v->kek_version = (uint32_t)kek;
-    return derive_keys(v, pass, pass_len);
+    st = derive_keys(v, pass, pass_len);
+    if (st == SR_OK)
+        st = open_log(v);
+    if (st == SR_OK)
+        st = vault_access_load(v);
+    return st;
 }
 
 static sr_status check_empty_dir(sr_vault *v)
@@ -731,14 +773,17 @@ static sr_status check_empty_dir(sr_vault *v)
 }
 
 sr_status sr_vault_create(sr_vault **out, const char *dir, const char *pass,
-                          size_t pass_len, const sr_init_options *opt)
+                          size_t pass_len, const sr_init_options *opt,
+                          char admin_token[SR_TOKEN_MAX])
 {
-    sr_init_options defaults = {SR_KDF_MODERATE, 0};
+    sr_init_options defaults = {SR_KDF_MODERATE, 0, NULL, 0, NULL};
+    char origin[AUDIT_ORIGIN_MAX + 1], msg[AUDIT_MSG_MAX];
     sr_status st = vault_alloc(out, dir);
     sr_vault *v = *out;
     uint8_t *root = NULL;
     if (st != SR_OK)
         return st;
+    admin_token[0] = '\0';
     if (opt == NULL)
         opt = &defaults;
     if (pass == NULL || pass_len == 0)
@@ -754,6 +799,18 @@ sr_status sr_vault_create(sr_vault **out, const char *dir, const char *pass,
                                               : SR_DEFAULT_EXPECTED_PEOPLE;
     v->index_bits = crypto_index_bits(v->expected_people);
     randombytes_buf(v->vault_id, sizeof v->vault_id);
+    if (opt->log_origin != NULL) {
+        size_t on = strlen(opt->log_origin);
+        if (on == 0 || on > AUDIT_ORIGIN_MAX)
+            return vault_fail(v, SR_ERR_INVALID,
+                              "the log origin is 1 to %u characters",
+                              AUDIT_ORIGIN_MAX);
+        memcpy(origin, opt->log_origin, on + 1);
+    } else {
+        char hex[SR_ID_STR_LEN + 1];
+        id_hex(hex, v->vault_id);
+        (void)snprintf(origin, sizeof origin, "strongroom/%s", hex);
+    }
 
     memcpy(v->kf.vault_id, v->vault_id, SR_ID_BYTES);
     v->kf.kdf_alg = 1;
@@ -805,13 +862,29 @@ sr_status sr_vault_create(sr_vault **out, const char *dir, const char *pass,
     if (st == SR_OK)
         st = meta_put_u64(v, META_KEK_VERSION, v->kek_version);
     if (st == SR_OK)
+        st = v->ops->meta_put(v->st, META_LOG_ORIGIN, (const uint8_t *)origin,
+                              strlen(origin));
+    if (st == SR_OK)
         st = v->ops->commit(v->st);
     if (st != SR_OK) {
         (void)v->ops->rollback(v->st);
         st = vault_store_fail(v, st, "cannot initialise the vault database");
         goto cleanup;
     }
-    st = write_keyfile(v);
+    audit_log_config lc = {
+        v->dir, keyring_audit_key(v->keys, AUDIT_KEY_JOURNAL),
+        keyring_audit_key(v->keys, AUDIT_KEY_LOG_SIGN), origin};
+    st = audit_log_create(&lc, msg);
+    if (st != SR_OK) {
+        st = vault_fail(v, st, "cannot create the audit log: %s", msg);
+        goto cleanup;
+    }
+    st = open_log(v);
+    if (st == SR_OK)
+        st = vault_access_init(v, opt->admin_name, opt->admin_token_ttl,
+                               admin_token);
+    if (st == SR_OK)
+        st = write_keyfile(v);
 cleanup:
     if (root != NULL)
         sodium_free(root);
@@ -968,8 +1041,23 @@ static sr_status invalid_record(sr_vault *v, const record_error *err)
     return vault_fail(v, SR_ERR_INVALID, "invalid person: %s", why);
 }
 
-sr_status sr_vault_put(sr_vault *v, const char *json, size_t len,
-                       char id_out[SR_ID_STR_LEN + 1])
+/* Record an allowed request that then failed; the caller's error (and
+ * its message) is what the caller gets, unless the log fails too. */
+static sr_status record_failure(sr_vault *v, const access_req *r,
+                                sr_status result, unsigned classes)
+{
+    char keep[sizeof v->errmsg];
+    memcpy(keep, v->errmsg, sizeof keep);
+    sr_status st =
+        vault_record(v, r, ENTRY_FAILED, result, classes, "", 0, NULL, 0);
+    if (st != SR_OK)
+        return st;
+    memcpy(v->errmsg, keep, sizeof keep);
+    return result;
+}
+
+sr_status sr_vault_put(sr_vault *v, const sr_access *acc, const char *json,
+                       size_t len, char id_out[SR_ID_STR_LEN + 1])
 {
     record_error err;
     json_t *person = NULL;
@@ -977,19 +1065,29 @@ sr_status sr_vault_put(sr_vault *v, const char *json, size_t len,
     commit_outcome outcome;
     uint8_t existing[SR_ID_BYTES];
     char hex[SR_ID_STR_LEN + 1];
+    access_req r = {POLICY_PUT, "put", acc, NULL, 0};
+    unsigned granted;
 
+    id_out[0] = '\0';
     sr_status st = need_writable(v);
     if (st != SR_OK)
         return st;
     st = record_parse(json, len, date_today(), &person, &err);
-    if (st != SR_OK)
-        return invalid_record(v, &err);
+    if (st != SR_OK) {
+        st = invalid_record(v, &err);
+        goto cleanup;
+    }
     st = vault_seal_person(v, &v->sc, person, NULL, 1, &v->sp, msg, sizeof msg);
     json_decref(person);
     if (st != SR_OK) {
         st = vault_fail(v, st, "%s", msg);
         goto cleanup;
     }
+    /* The classes written are the classes asked for. */
+    r.classes = v->sp.present;
+    st = vault_authorize(v, &r, &granted);
+    if (st != SR_OK)
+        goto cleanup;
     st = v->ops->begin(v->st);
     if (st != SR_OK) {
         st = vault_store_fail(v, st, "cannot start a transaction");
@@ -1001,6 +1099,10 @@ sr_status sr_vault_put(sr_vault *v, const char *json, size_t len,
         st = vault_fail(v, SR_ERR_DUPLICATE,
                         "the SSN is already stored, for person %s", hex);
     }
+    /* Logged before the commit: a stored person always has its entry. */
+    if (st == SR_OK)
+        st = vault_record(v, &r, ENTRY_ALLOWED, SR_OK, r.classes, "", 1,
+                          (const uint8_t(*)[SR_ID_BYTES])v->sp.id, 1);
     if (st == SR_OK) {
         st = v->ops->commit(v->st);
         if (st != SR_OK)
@@ -1008,6 +1110,8 @@ sr_status sr_vault_put(sr_vault *v, const char *json, size_t len,
     }
     if (st != SR_OK) {
         (void)v->ops->rollback(v->st);
+        if (st != SR_ERR_AUDIT)
+            st = record_failure(v, &r, st, r.classes);
         goto cleanup;
     }
     id_hex(id_out, v->sp.id);
@@ -1060,17 +1164,44 @@ static sr_status read_person(sr_vault *v, const char *id_str, unsigned mask,
     return SR_OK;
 }
 
-sr_status sr_vault_get(sr_vault *v, const char *id, unsigned class_mask,
-                       char **json_out, size_t *len_out)
+sr_status vault_read_line(sr_vault *v, const char *id, unsigned mask)
 {
     uint8_t bin[SR_ID_BYTES];
     json_t *person;
-    *json_out = NULL;
-    sr_status st = read_person(v, id, class_mask, bin, &person, NULL);
+    sr_status st = read_person(v, id, mask, bin, &person, NULL);
     if (st != SR_OK)
         return st;
     st = dump_line(v, person);
     json_decref(person);
+    return st;
+}
+
+sr_status sr_vault_get(sr_vault *v, const sr_access *acc, const char *id,
+                       unsigned class_mask, char **json_out, size_t *len_out)
+{
+    uint8_t bin[SR_ID_BYTES];
+    unsigned granted;
+    access_req r = {POLICY_GET, "get", acc, NULL, class_mask};
+    *json_out = NULL;
+    if (id == NULL || !id_parse(bin, id))
+        return vault_fail(v, SR_ERR_INVALID,
+                          "a person id is %d hexadecimal digits",
+                          SR_ID_STR_LEN);
+    /* The policy decides from the case tables alone, before the person is
+     * looked up: a denial says nothing about whether the person exists. */
+    r.person = bin;
+    sr_status st = vault_authorize(v, &r, &granted);
+    if (st != SR_OK)
+        return st;
+    st = vault_read_line(v, id, granted);
+    if (st != SR_OK) {
+        buf_reset(&v->out);
+        return record_failure(v, &r, st, granted);
+    }
+    /* Log, then reveal: the plaintext leaves only once its entry is on
+     * disk. */
+    st = vault_record(v, &r, ENTRY_ALLOWED, SR_OK, granted, "", 1,
+                      (const uint8_t(*)[SR_ID_BYTES])bin, 1);
     if (st == SR_OK) {
         *json_out = secret_dup(v->out.p, v->out.len);
         if (*json_out == NULL)
@@ -1089,8 +1220,10 @@ typedef struct find_ctx {
     const char *ssn;    /* 9 digits, or NULL */
     const char *family; /* normalised, or NULL */
     const char *dob;
-    sr_line_fn fn;
-    void *fn_ctx;
+    const char *case_id; /* caseload roles: only people on this case */
+    unsigned granted;    /* the name is shown only if granted */
+    sr_buf lines;        /* the matches, held until they are logged */
+    uint8_t (*ids)[SR_ID_BYTES];
     size_t count;
 } find_ctx;
 
@@ -1154,19 +1287,33 @@ static sr_status find_row(void *ctx, const store_row *row)
     }
     if (st != SR_OK)
         goto cleanup;
+    if (f->case_id != NULL) {
+        bool on = false;
+        st = vault_case_has_person(v, f->case_id, row->id, &on);
+        if (st != SR_OK || !on)
+            goto cleanup; /* not on the case: not a match for this reader */
+    }
+    if (f->count >= ENTRY_REFS_MAX) {
+        st = vault_fail(v, SR_ERR_INVALID,
+                        "more than %u people match; narrow the search",
+                        ENTRY_REFS_MAX);
+        goto cleanup;
+    }
     line = person_with_id(row->id);
     if (line == NULL ||
-        json_object_set(line, "name", json_object_get(person, "name")) != 0) {
+        ((f->granted & SR_CLASS_BIT(SR_CLASS_NAME)) &&
+         json_object_set(line, "name", json_object_get(person, "name")) != 0)) {
         st = vault_fail(v, SR_ERR_NOMEM, "out of memory");
         goto cleanup;
     }
     st = dump_line(v, line);
+    if (st == SR_OK)
+        st = buf_append(&f->lines, v->out.p, v->out.len);
+    if (st == SR_OK)
+        st = buf_append_byte(&f->lines, '\n');
     if (st == SR_OK) {
+        memcpy(f->ids[f->count], row->id, SR_ID_BYTES);
         f->count++;
-        st = f->fn ? f->fn(f->fn_ctx, (const char *)v->out.p, v->out.len)
-                   : SR_OK;
-        if (st != SR_OK && v->errmsg[0] == '\0')
-            st = vault_fail(v, st, "the caller stopped the search");
     }
     buf_reset(&v->out);
 cleanup:
@@ -1177,43 +1324,88 @@ cleanup:
     return st;
 }
 
-static sr_status run_find(sr_vault *v, find_ctx *f, uint8_t kind,
-                          uint64_t value, size_t *count)
+/* Search, log the people found, then hand them to fn. */
+static sr_status run_find(sr_vault *v, find_ctx *f, const access_req *r,
+                          uint8_t kind, uint64_t value, sr_line_fn fn,
+                          void *ctx, size_t *count)
 {
+    sr_status st;
+    buf_init(&f->lines, (size_t)ENTRY_REFS_MAX * 2048u);
+    f->ids = malloc((size_t)ENTRY_REFS_MAX * SR_ID_BYTES);
+    if (f->ids == NULL) {
+        st = vault_fail(v, SR_ERR_NOMEM, "out of memory");
+        goto cleanup;
+    }
     v->errmsg[0] = '\0';
-    sr_status st = v->ops->lookup(v->st, kind, value,
-                                  SR_CLASS_BIT(SR_CLASS_IDENTITY) |
-                                      SR_CLASS_BIT(SR_CLASS_NAME),
-                                  find_row, f);
+    st = v->ops->lookup(v->st, kind, value,
+                        SR_CLASS_BIT(SR_CLASS_IDENTITY) |
+                            SR_CLASS_BIT(SR_CLASS_NAME),
+                        find_row, f);
     if (st != SR_OK && v->errmsg[0] == '\0')
         st = vault_store_fail(v, st, "cannot search");
+    if (st != SR_OK) {
+        st = record_failure(v, r, st, f->granted);
+        goto cleanup;
+    }
+    st =
+        vault_record(v, r, ENTRY_ALLOWED, SR_OK, f->granted, "", f->count,
+                     (const uint8_t(*)[SR_ID_BYTES])f->ids, (uint32_t)f->count);
+    if (st != SR_OK)
+        goto cleanup;
     if (count != NULL)
         *count = f->count;
+    for (size_t off = 0; fn != NULL && off < f->lines.len;) {
+        const uint8_t *nl = memchr(f->lines.p + off, '\n', f->lines.len - off);
+        size_t n = (size_t)(nl - (f->lines.p + off));
+        st = fn(ctx, (const char *)f->lines.p + off, n);
+        if (st != SR_OK) {
+            st = vault_fail(v, st, "the caller stopped the search");
+            break;
+        }
+        off += n + 1;
+    }
+cleanup:
+    buf_free(&f->lines);
+    free(f->ids);
     return st;
 }
 
-sr_status sr_vault_find_ssn(sr_vault *v, const char *ssn, sr_line_fn fn,
-                            void *ctx, size_t *count)
+/* Authorize a search; fills f's case filter and name permission. */
+static sr_status find_authorize(sr_vault *v, access_req *r, find_ctx *f)
+{
+    sr_status st = vault_authorize(v, r, &f->granted);
+    if (st == SR_OK && vault_caseload(v))
+        f->case_id = r->acc->case_id;
+    return st;
+}
+
+sr_status sr_vault_find_ssn(sr_vault *v, const sr_access *acc, const char *ssn,
+                            sr_line_fn fn, void *ctx, size_t *count)
 {
     char norm[10];
+    access_req r = {POLICY_FIND, "find.ssn", acc, NULL, 0};
     if (count != NULL)
         *count = 0;
     if (ssn == NULL || !record_norm_ssn(ssn, norm))
         return vault_fail(v, SR_ERR_INVALID,
                           "an SSN is written 123-45-6789 or 123456789");
-    find_ctx f = {v, norm, NULL, NULL, fn, ctx, 0};
-    uint64_t value = crypto_blind_index(
-        v->keys, INDEX_SSN, (const uint8_t *)norm, 9, v->index_bits);
-    sr_status st = run_find(v, &f, INDEX_SSN, value, count);
+    find_ctx f = {v, norm, NULL, NULL, NULL, 0, {0}, NULL, 0};
+    sr_status st = find_authorize(v, &r, &f);
+    if (st == SR_OK) {
+        uint64_t value = crypto_blind_index(
+            v->keys, INDEX_SSN, (const uint8_t *)norm, 9, v->index_bits);
+        st = run_find(v, &f, &r, INDEX_SSN, value, fn, ctx, count);
+    }
     sodium_memzero(norm, sizeof norm);
     return st;
 }
 
-sr_status sr_vault_find_name_dob(sr_vault *v, const char *family,
-                                 const char *dob, sr_line_fn fn, void *ctx,
-                                 size_t *count)
+sr_status sr_vault_find_name_dob(sr_vault *v, const sr_access *acc,
+                                 const char *family, const char *dob,
+                                 sr_line_fn fn, void *ctx, size_t *count)
 {
     char norm[RECORD_NAME_NORM_CAP];
+    access_req r = {POLICY_FIND, "find.name", acc, NULL, 0};
     int32_t days;
     uint64_t value;
     if (count != NULL)
@@ -1225,18 +1417,37 @@ sr_status sr_vault_find_name_dob(sr_vault *v, const char *family,
         return vault_fail(v, SR_ERR_INVALID,
                           "the family name has no letters or digits, or is "
                           "not valid UTF-8");
-    value = name_dob_value(v, norm, dob);
-    find_ctx f = {v, NULL, norm, dob, fn, ctx, 0};
-    sr_status st = run_find(v, &f, INDEX_NAME_DOB, value, count);
+    find_ctx f = {v, NULL, norm, dob, NULL, 0, {0}, NULL, 0};
+    sr_status st = find_authorize(v, &r, &f);
+    if (st == SR_OK) {
+        value = name_dob_value(v, norm, dob);
+        st = run_find(v, &f, &r, INDEX_NAME_DOB, value, fn, ctx, count);
+    }
     sodium_memzero(norm, sizeof norm);
     return st;
 }
 
 /* ---- update -------------------------------------------------------------- */
 
-sr_status sr_vault_update(sr_vault *v, const char *id, const char *patch_text,
-                          size_t len)
+/* The classes a merge patch touches (its top-level members). */
+static unsigned patch_classes(const json_t *patch)
 {
+    unsigned m = 0;
+    const char *k;
+    json_t *x;
+    json_object_foreach((json_t *)patch, k, x) {
+        int c = record_class_of_member(k);
+        if (c >= 0)
+            m |= SR_CLASS_BIT((unsigned)c);
+    }
+    return m;
+}
+
+sr_status sr_vault_update(sr_vault *v, const sr_access *acc, const char *id,
+                          const char *patch_text, size_t len)
+{
+    access_req r = {POLICY_UPDATE, "update", acc, NULL, 0};
+    unsigned granted;
     uint8_t bin[SR_ID_BYTES];
     json_t *person = NULL, *patch = NULL;
     json_error_t jerr;
@@ -1256,6 +1467,24 @@ sr_status sr_vault_update(sr_vault *v, const char *id, const char *patch_text,
         return vault_fail(v, SR_ERR_INVALID,
                           "the patch is not JSON (line %d, column %d)",
                           jerr.line, jerr.column);
+    if (!json_is_object(patch)) {
+        json_decref(patch);
+        return vault_fail(v, SR_ERR_INVALID, "the patch is not a JSON object");
+    }
+    if (id == NULL || !id_parse(bin, id)) {
+        json_decref(patch);
+        return vault_fail(v, SR_ERR_INVALID,
+                          "a person id is %d hexadecimal digits",
+                          SR_ID_STR_LEN);
+    }
+    /* The classes changed are the classes asked for. */
+    r.person = bin;
+    r.classes = patch_classes(patch);
+    st = vault_authorize(v, &r, &granted);
+    if (st != SR_OK) {
+        json_decref(patch);
+        return st;
+    }
     st = v->ops->begin(v->st);
     if (st != SR_OK) {
         st = vault_store_fail(v, st, "cannot start a transaction");
@@ -1318,13 +1547,23 @@ sr_status sr_vault_update(sr_vault *v, const char *id, const char *patch_text,
     row_from_sealed(&row, &v->sp, version + 1, v->kek_version);
     st = v->ops->replace(v->st, &row, old_rows.idx, old_rows.n, v->sp.index.idx,
                          v->sp.index.n);
-    if (st == SR_OK)
-        st = v->ops->commit(v->st);
+    if (st != SR_OK) {
+        st = vault_store_fail(v, st, "cannot store the updated person");
+        goto rollback;
+    }
+    /* Logged before the commit, as a put. */
+    st = vault_record(v, &r, ENTRY_ALLOWED, SR_OK, r.classes, "", 1,
+                      (const uint8_t(*)[SR_ID_BYTES])bin, 1);
+    if (st != SR_OK)
+        goto rollback;
+    st = v->ops->commit(v->st);
     if (st == SR_OK)
         goto cleanup;
     st = vault_store_fail(v, st, "cannot store the updated person");
 rollback:
     (void)v->ops->rollback(v->st);
+    if (st != SR_ERR_AUDIT)
+        st = record_failure(v, &r, st, r.classes);
 cleanup:
     json_decref(patch);
     json_decref(person);
@@ -1334,45 +1573,106 @@ cleanup:
 
 /* ---- export and statistics ----------------------------------------------- */
 
+/* People per export entry: each group is logged, then released. */
+#define EXPORT_GROUP 256u
+
 typedef struct export_ctx {
     sr_vault *v;
+    const access_req *r;
+    unsigned granted;
+    const char *case_id; /* caseload roles: only people on this case */
     sr_line_fn fn;
     void *fn_ctx;
     uint64_t count;
+    sr_buf lines;
+    uint8_t ids[EXPORT_GROUP][SR_ID_BYTES];
+    size_t n;
 } export_ctx;
+
+/* Log the group held, then hand its lines over. */
+static sr_status export_flush(export_ctx *x)
+{
+    sr_vault *v = x->v;
+    sr_status st = SR_OK;
+    if (x->n == 0)
+        return SR_OK;
+    st = vault_record(v, x->r, ENTRY_ALLOWED, SR_OK, x->granted, "", x->n,
+                      (const uint8_t(*)[SR_ID_BYTES])x->ids, (uint32_t)x->n);
+    for (size_t off = 0; st == SR_OK && off < x->lines.len;) {
+        const uint8_t *nl = memchr(x->lines.p + off, '\n', x->lines.len - off);
+        size_t n = (size_t)(nl - (x->lines.p + off));
+        st = x->fn(x->fn_ctx, (const char *)x->lines.p + off, n);
+        if (st != SR_OK)
+            st = vault_fail(v, st, "the export was stopped by its writer");
+        else
+            x->count++;
+        off += n + 1;
+    }
+    buf_reset(&x->lines);
+    x->n = 0;
+    return st;
+}
 
 static sr_status export_row(void *ctx, const store_row *row)
 {
     export_ctx *x = ctx;
     sr_vault *v = x->v;
+    sr_status st;
+    if (x->case_id != NULL) {
+        bool on = false;
+        st = vault_case_has_person(v, x->case_id, row->id, &on);
+        if (st != SR_OK || !on)
+            return st;
+    }
     json_t *person = person_with_id(row->id);
     if (person == NULL)
         return vault_fail(v, SR_ERR_NOMEM, "out of memory");
-    sr_status st = open_row(v, row, SR_CLASS_ALL, person);
+    st = open_row(v, row, x->granted, person);
     if (st == SR_OK)
         st = dump_line(v, person);
     json_decref(person);
-    if (st == SR_OK) {
-        st = x->fn(x->fn_ctx, (const char *)v->out.p, v->out.len);
-        if (st != SR_OK && v->errmsg[0] == '\0')
-            st = vault_fail(v, st, "the export was stopped by its writer");
-        else if (st == SR_OK)
-            x->count++;
-    }
+    if (st == SR_OK)
+        st = buf_append(&x->lines, v->out.p, v->out.len);
+    if (st == SR_OK)
+        st = buf_append_byte(&x->lines, '\n');
     buf_reset(&v->out);
-    return st;
+    if (st != SR_OK)
+        return st;
+    memcpy(x->ids[x->n++], row->id, SR_ID_BYTES);
+    return x->n == EXPORT_GROUP ? export_flush(x) : SR_OK;
 }
 
-sr_status sr_vault_export(sr_vault *v, sr_line_fn fn, void *ctx,
-                          uint64_t *count)
+sr_status sr_vault_export(sr_vault *v, const sr_access *acc, sr_line_fn fn,
+                          void *ctx, uint64_t *count)
 {
-    export_ctx x = {v, fn, ctx, 0};
+    access_req r = {POLICY_EXPORT, "export", acc, NULL, 0};
+    export_ctx *x = calloc(1, sizeof *x);
+    if (count != NULL)
+        *count = 0;
+    if (x == NULL)
+        return vault_fail(v, SR_ERR_NOMEM, "out of memory");
+    sr_status st = vault_authorize(v, &r, &x->granted);
+    if (st != SR_OK) {
+        free(x);
+        return st;
+    }
+    x->v = v;
+    x->r = &r;
+    x->fn = fn;
+    x->fn_ctx = ctx;
+    x->case_id = vault_caseload(v) ? acc->case_id : NULL;
+    buf_init(&x->lines, (size_t)EXPORT_GROUP * LINE_MAX_BYTES);
     v->errmsg[0] = '\0';
-    sr_status st = v->ops->scan(v->st, SR_CLASS_ALL, export_row, &x);
+    st = v->ops->scan(v->st, x->granted, export_row, x);
+    if (st == SR_OK)
+        st = export_flush(x);
     if (st != SR_OK && v->errmsg[0] == '\0')
         st = vault_store_fail(v, st, "cannot read the vault");
     if (count != NULL)
-        *count = x.count;
+        *count = x->count;
+    buf_free(&x->lines);
+    sodium_memzero(x, sizeof *x);
+    free(x);
     return st;
 }
 

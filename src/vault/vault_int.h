@@ -14,7 +14,10 @@
 
 #include <jansson.h>
 
+#include "audit/entry.h"
+#include "audit/log.h"
 #include "crypto/crypto.h"
+#include "policy/policy.h"
 #include "record/record.h"
 #include "store/store.h"
 #include "strongroom/strongroom.h"
@@ -25,6 +28,8 @@
 #define META_INDEX_BITS "index_bits"
 #define META_EXPECTED "expected_people"
 #define META_KEK_VERSION "kek_version"
+#define META_POLICY_VERSION "policy_version"
+#define META_LOG_ORIGIN "log_origin"
 
 /* Index rows one person can have: its SSN, and family name + birth date
  * for the current and each former name. */
@@ -78,7 +83,64 @@ struct sr_vault {
     sr_buf out;  /* one JSON line */
     seal_scratch sc;
     sealed_person sp;
+    /* Access control and audit (access.c). */
+    audit_log *log;
+    policy *pol;
+    uint32_t policy_version;
+    bool authed;
+    char principal[ENTRY_NAME_MAX + 1];
+    char role[ENTRY_NAME_MAX + 1];
+    char token_id[ENTRY_TOKEN_MAX + 1];
+    uint32_t token_scope; /* POLICY_ACTION_BIT mask */
+    uint64_t last_entry;
 };
+
+/* ---- access.c: who may do what, and the audit record of it -------------- */
+
+/* One request as the policy and the audit log see it. */
+typedef struct access_req {
+    policy_action action;
+    const char *name;      /* the entry's action: "get", "find.ssn", ... */
+    const sr_access *acc;  /* purpose and case, or NULL */
+    const uint8_t *person; /* the one person acted on, or NULL */
+    unsigned classes;      /* classes asked for (0: the role's) */
+} access_req;
+
+/* Decide r for the authenticated principal. On allow, *granted gets the
+ * classes that may be revealed and nothing is logged yet (the caller
+ * records the outcome with vault_record before revealing anything). On
+ * deny the denial is logged and SR_ERR_DENIED (or SR_ERR_AUTH when
+ * nobody is authenticated) is returned with the rule in the message;
+ * SR_ERR_AUDIT if even the denial cannot be logged. */
+SR_WARN_UNUSED sr_status vault_authorize(sr_vault *v, const access_req *r,
+                                         unsigned *granted);
+
+/* Append the entry for r, durable on return. refs name the people
+ * revealed or changed (person ids, nrefs of them; the entry holds their
+ * keyed references). SR_ERR_AUDIT with the message set on failure. */
+SR_WARN_UNUSED sr_status vault_record(sr_vault *v, const access_req *r,
+                                      entry_outcome outcome, sr_status result,
+                                      unsigned classes, const char *detail,
+                                      uint64_t count,
+                                      const uint8_t (*ids)[SR_ID_BYTES],
+                                      uint32_t nids);
+
+/* Set up access control on a newly created vault: the default policy,
+ * the administrator and its first token. The handle becomes the
+ * administrator's. */
+SR_WARN_UNUSED sr_status vault_access_init(sr_vault *v, const char *admin,
+                                           uint64_t ttl,
+                                           char token[SR_TOKEN_MAX]);
+/* Load the current policy of an opened vault. */
+SR_WARN_UNUSED sr_status vault_access_load(sr_vault *v);
+void vault_access_free(sr_vault *v);
+
+/* Is the person on the case (by its keyed reference)? */
+SR_WARN_UNUSED sr_status vault_case_has_person(sr_vault *v, const char *case_id,
+                                               const uint8_t id[SR_ID_BYTES],
+                                               bool *on);
+/* Does the principal's role read only its caseload? */
+bool vault_caseload(const sr_vault *v);
 
 SR_WARN_UNUSED sr_status scratch_init(seal_scratch *sc);
 void scratch_free(seal_scratch *sc);
@@ -106,6 +168,13 @@ SR_WARN_UNUSED sr_status vault_commit_person(sr_vault *v,
                                              const sealed_person *sp,
                                              commit_outcome *outcome,
                                              uint8_t existing[SR_ID_BYTES]);
+
+/* Read one person (classes in mask) into v->out as one JSON line: no
+ * policy, no log. Only sr_vault_get (after its checks, and before its
+ * entry) and the benchmark's unlogged baseline call it; the caller wipes
+ * v->out. */
+SR_WARN_UNUSED sr_status vault_read_line(sr_vault *v, const char *id,
+                                         unsigned mask);
 
 /* Set v's message to what we were doing and the store's own message
  * (saying "disk full" plainly when it is); returns st. */
