@@ -22,16 +22,9 @@
 
 #include <sodium.h>
 
-#include "strongroom/strongroom.h"
+#include "cli.h"
 
-#define PASS_MAX 1024u
-#define STDIN_MAX (8u * 1024u * 1024u)
-
-/* Exit codes: 0 success; 1 an import rejected some lines; 2 usage; and
- * 10 + the library status for a failure (docs/cli.md lists them). */
-enum { EXIT_REJECTS = 1, EXIT_USAGE = 2, EXIT_STATUS_BASE = 10 };
-
-static int exit_for(sr_status st)
+int exit_for(sr_status st)
 {
     return st == SR_OK ? 0 : EXIT_STATUS_BASE + (int)st;
 }
@@ -46,13 +39,13 @@ static void wipe_stdout(void)
     sodium_memzero(out_buf, sizeof out_buf);
 }
 
-static int fail(const char *cmd, const char *msg)
+int fail(const char *cmd, const char *msg)
 {
     fprintf(stderr, "strongroom %s: %s\n", cmd, msg);
     return EXIT_USAGE;
 }
 
-static int lib_fail(const char *cmd, sr_status st, const sr_vault *v)
+int lib_fail(const char *cmd, sr_status st, const sr_vault *v)
 {
     fprintf(stderr, "strongroom %s: %s\n", cmd,
             v ? sr_vault_errmsg(v) : sr_status_str(st));
@@ -61,27 +54,7 @@ static int lib_fail(const char *cmd, sr_status st, const sr_vault *v)
 
 /* ---- common options ----------------------------------------------------- */
 
-typedef struct common {
-    const char *vault;
-    int pass_fd; /* -1: environment or prompt */
-} common;
-
-enum { OPT_VAULT = 1000, OPT_PASS_FD, OPT_HELP };
-
-/* clang-format off */
-#define COMMON_OPTIONS                                                       \
-    {"vault", required_argument, NULL, OPT_VAULT},                           \
-        {"passphrase-fd", required_argument, NULL, OPT_PASS_FD},             \
-        {"help", no_argument, NULL, OPT_HELP}
-
-#define COMMON_HELP                                                          \
-    "  --vault DIR          the vault directory (default: $STRONGROOM_VAULT)\n" \
-    "  --passphrase-fd N    read the passphrase from file descriptor N\n"   \
-    "                       (else $STRONGROOM_PASSPHRASE, else a prompt)\n"  \
-    "  --help               this help\n"
-/* clang-format on */
-
-static bool parse_u64(const char *s, uint64_t *out)
+bool parse_u64(const char *s, uint64_t *out)
 {
     if (s == NULL || *s < '0' || *s > '9')
         return false;
@@ -95,7 +68,7 @@ static bool parse_u64(const char *s, uint64_t *out)
 }
 
 /* Handle a common option; false if opt is not one. */
-static bool common_option(common *c, int opt, const char *arg, bool *bad)
+bool common_option(common *c, int opt, const char *arg, bool *bad)
 {
     uint64_t fd;
     switch (opt) {
@@ -103,10 +76,19 @@ static bool common_option(common *c, int opt, const char *arg, bool *bad)
         c->vault = arg;
         return true;
     case OPT_PASS_FD:
+    case OPT_TOKEN_FD:
         if (!parse_u64(arg, &fd) || fd > INT_MAX)
             *bad = true;
-        else
+        else if (opt == OPT_PASS_FD)
             c->pass_fd = (int)fd;
+        else
+            c->token_fd = (int)fd;
+        return true;
+    case OPT_PURPOSE:
+        c->purpose = arg;
+        return true;
+    case OPT_CASE:
+        c->case_id = arg;
         return true;
     default:
         return false;
@@ -115,12 +97,7 @@ static bool common_option(common *c, int opt, const char *arg, bool *bad)
 
 /* ---- the passphrase ------------------------------------------------------ */
 
-typedef struct secret {
-    char *p; /* sodium_malloc, PASS_MAX + 1 */
-    size_t len;
-} secret;
-
-static void secret_free(secret *s)
+void secret_free(secret *s)
 {
     if (s->p != NULL)
         sodium_free(s->p);
@@ -128,7 +105,7 @@ static void secret_free(secret *s)
     s->len = 0;
 }
 
-static bool read_fd_pass(int fd, secret *s)
+bool read_fd_pass(int fd, secret *s)
 {
     size_t n = 0;
     for (;;) {
@@ -152,7 +129,7 @@ static bool read_fd_pass(int fd, secret *s)
     return true;
 }
 
-static bool prompt_pass(const char *prompt, secret *s)
+bool prompt_pass(const char *prompt, secret *s)
 {
     int fd = open("/dev/tty", O_RDWR | O_CLOEXEC);
     if (fd < 0)
@@ -176,7 +153,7 @@ static bool prompt_pass(const char *prompt, secret *s)
 /* Get the passphrase: --passphrase-fd, $STRONGROOM_PASSPHRASE, or a prompt
  * (twice when confirm, for init). Never from the command line: arguments
  * are visible to every user through /proc. */
-static bool get_pass(const char *cmd, const common *c, bool confirm, secret *s)
+bool get_pass(const char *cmd, const common *c, bool confirm, secret *s)
 {
     s->p = sodium_malloc(PASS_MAX + 1);
     s->len = 0;
@@ -231,17 +208,58 @@ static bool get_pass(const char *cmd, const common *c, bool confirm, secret *s)
     return ok;
 }
 
-static int open_vault(const char *cmd, const common *c, unsigned flags,
-                      sr_vault **v)
+/* The caller's API token: --token-fd N or $STRONGROOM_TOKEN. */
+static bool get_token(const char *cmd, const common *c, secret *t)
 {
-    secret pass;
+    t->p = sodium_malloc(PASS_MAX + 1);
+    t->len = 0;
+    if (t->p == NULL) {
+        fprintf(stderr, "strongroom %s: cannot allocate locked memory\n", cmd);
+        return false;
+    }
+    const char *env = getenv("STRONGROOM_TOKEN");
+    bool ok = true;
+    if (c->token_fd >= 0) {
+        ok = read_fd_pass(c->token_fd, t);
+        if (!ok)
+            fprintf(stderr,
+                    "strongroom %s: cannot read the token from fd %d: %s\n",
+                    cmd, c->token_fd, strerror(errno));
+    } else if (env != NULL && strlen(env) <= PASS_MAX) {
+        t->len = strlen(env);
+        memcpy(t->p, env, t->len);
+    }
+    if (ok && t->len == 0) {
+        fprintf(stderr,
+                "strongroom %s: no API token: set $STRONGROOM_TOKEN or give "
+                "--token-fd N (init prints the administrator's; 'strongroom "
+                "token create' makes more)\n",
+                cmd);
+        ok = false;
+    }
+    if (!ok)
+        secret_free(t);
+    return ok;
+}
+
+int open_vault_as(const char *cmd, const common *c, unsigned flags, bool auth,
+                  sr_vault **v)
+{
+    secret pass, token = {NULL, 0};
     *v = NULL;
     if (c->vault == NULL)
         return fail(cmd, "no vault: give --vault DIR or set STRONGROOM_VAULT");
-    if (!get_pass(cmd, c, false, &pass))
+    if (auth && !get_token(cmd, c, &token))
         return EXIT_USAGE;
+    if (!get_pass(cmd, c, false, &pass)) {
+        secret_free(&token);
+        return EXIT_USAGE;
+    }
     sr_status st = sr_vault_open(v, c->vault, pass.p, pass.len, flags);
     secret_free(&pass);
+    if (st == SR_OK && auth)
+        st = sr_vault_authenticate(*v, token.p, token.len);
+    secret_free(&token);
     if (st != SR_OK) {
         int code = lib_fail(cmd, st, *v);
         sr_vault_close(*v);
@@ -251,8 +269,47 @@ static int open_vault(const char *cmd, const common *c, unsigned flags,
     return 0;
 }
 
+int open_vault(const char *cmd, const common *c, unsigned flags, sr_vault **v)
+{
+    return open_vault_as(cmd, c, flags, true, v);
+}
+
+bool parse_duration(const char *s, uint64_t *secs)
+{
+    static const struct {
+        char unit;
+        uint64_t mul;
+    } units[] = {{'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}, {'w', 604800}};
+    char num[24];
+    size_t n = s != NULL ? strlen(s) : 0;
+    uint64_t mul = 1, v;
+    if (n == 0 || n >= sizeof num)
+        return false;
+    memcpy(num, s, n + 1);
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+        if (num[n - 1] == units[i].unit) {
+            mul = units[i].mul;
+            num[--n] = '\0';
+        }
+    }
+    if (!parse_u64(num, &v) || v == 0 || v > UINT64_MAX / mul ||
+        v * mul > 100ull * 365 * 86400)
+        return false;
+    *secs = v * mul;
+    return true;
+}
+
+/* On a terminal, say which audit entry recorded the access: the receipt
+ * an auditor can ask an inclusion proof for. */
+static void receipt(const sr_vault *v)
+{
+    uint64_t e = sr_vault_last_entry(v);
+    if (e != UINT64_MAX && isatty(STDERR_FILENO))
+        fprintf(stderr, "(recorded as audit entry %" PRIu64 ")\n", e);
+}
+
 /* Read all of stdin (at most STDIN_MAX bytes) into locked memory. */
-static bool read_stdin(const char *cmd, char **out, size_t *len)
+bool read_stdin(const char *cmd, char **out, size_t *len)
 {
     size_t cap = STDIN_MAX, n = 0;
     char *p = sodium_malloc(cap);
@@ -285,7 +342,7 @@ static bool read_stdin(const char *cmd, char **out, size_t *len)
     return true;
 }
 
-static sr_status print_line(void *ctx, const char *line, size_t len)
+sr_status print_line(void *ctx, const char *line, size_t len)
 {
     (void)ctx;
     if (fwrite(line, 1, len, stdout) != len || putchar('\n') == EOF)
@@ -295,20 +352,14 @@ static sr_status print_line(void *ctx, const char *line, size_t len)
 
 /* ---- commands ------------------------------------------------------------ */
 
-typedef struct command {
-    const char *name;
-    const char *summary;
-    const char *help;
-    int (*run)(int argc, char **argv);
-} command;
-
-static const command *find_command(const char *name);
+const command *find_command(const char *name);
 
 /* Parse the common options only; positional arguments stay in argv from
  * optind. Returns -1 to go on, else an exit code. */
-static int parse_simple(const char *cmd, int argc, char **argv, common *c)
+int parse_simple(const char *cmd, int argc, char **argv, common *c)
 {
-    static const struct option opts[] = {COMMON_OPTIONS, {0, 0, 0, 0}};
+    static const struct option opts[] = {
+        COMMON_OPTIONS, ACCESS_OPTIONS, {0, 0, 0, 0}};
     int o;
     bool bad = false;
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -324,10 +375,17 @@ static int parse_simple(const char *cmd, int argc, char **argv, common *c)
 
 static const char help_init[] =
     "usage: strongroom init [--kdf PROFILE] [--expected-people N]\n"
+    "                       [--admin NAME] [--log-origin ORIGIN]\n"
     "\n"
     "Create a new vault in --vault DIR (new or empty): a random root key,\n"
-    "sealed under the passphrase with Argon2id, and an empty store.\n"
+    "sealed under the passphrase with Argon2id, an empty store, the default\n"
+    "policy (docs/policy.md), an empty audit log with its verifier key in\n"
+    "DIR/log.vkey, and the first administrator. The administrator's API\n"
+    "token is printed once, on stdout: keep it (only its hash is stored).\n"
     "\n"
+    "  --admin NAME           the administrator's name (default admin)\n"
+    "  --log-origin ORIGIN    the audit log's name in its checkpoints\n"
+    "                         (default strongroom/<vault id>)\n"
     "  --kdf PROFILE          moderate (default: 256 MiB, 3 passes),\n"
     "                         interactive (64 MiB, 2) or sensitive (1 GiB, 4)\n"
     "  --expected-people N    size the blind indexes for N people, so that\n"
@@ -340,14 +398,17 @@ static const char help_init[] =
 
 static int cmd_init(int argc, char **argv)
 {
-    enum { OPT_KDF = 1, OPT_EXPECTED };
+    enum { OPT_KDF = 1, OPT_EXPECTED, OPT_ADMIN, OPT_ORIGIN };
     static const struct option opts[] = {
         COMMON_OPTIONS,
         {"kdf", required_argument, NULL, OPT_KDF},
         {"expected-people", required_argument, NULL, OPT_EXPECTED},
+        {"admin", required_argument, NULL, OPT_ADMIN},
+        {"log-origin", required_argument, NULL, OPT_ORIGIN},
         {0, 0, 0, 0}};
-    common c = {getenv("STRONGROOM_VAULT"), -1};
-    sr_init_options io = {SR_KDF_MODERATE, 0};
+    common c = COMMON_INIT;
+    sr_init_options io = {SR_KDF_MODERATE, 0, NULL, 0, NULL};
+    char token[SR_TOKEN_MAX];
     int o;
     bool bad = false;
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -367,6 +428,10 @@ static int cmd_init(int argc, char **argv)
             else
                 return fail("init",
                             "--kdf is moderate, interactive or sensitive");
+        } else if (o == OPT_ADMIN) {
+            io.admin_name = optarg;
+        } else if (o == OPT_ORIGIN) {
+            io.log_origin = optarg;
         } else if (o == OPT_EXPECTED) {
             if (!parse_u64(optarg, &io.expected_people) ||
                 io.expected_people == 0)
@@ -385,28 +450,35 @@ static int cmd_init(int argc, char **argv)
     if (!get_pass("init", &c, true, &pass))
         return EXIT_USAGE;
     sr_vault *v = NULL;
-    sr_status st = sr_vault_create(&v, c.vault, pass.p, pass.len, &io);
+    sr_status st = sr_vault_create(&v, c.vault, pass.p, pass.len, &io, token);
     secret_free(&pass);
     int code = st == SR_OK ? 0 : lib_fail("init", st, v);
     if (st == SR_OK) {
         sr_vault_stats s;
         if (sr_vault_stats_get(v, &s) == SR_OK)
-            fprintf(stderr, "created vault %s (id %s)\n", c.vault, s.vault_id);
+            fprintf(stderr,
+                    "created vault %s (id %s)\n"
+                    "the administrator %s's API token follows on stdout; it "
+                    "is shown only now\n",
+                    c.vault, s.vault_id, sr_vault_principal(v));
+        printf("%s\n", token);
     }
+    sodium_memzero(token, sizeof token);
     sr_vault_close(v);
     return code;
 }
 
 static const char help_put[] =
-    "usage: strongroom put < person.json\n"
+    "usage: strongroom put --purpose P < person.json\n"
     "\n"
     "Store one person, given on stdin in the exchange form\n"
-    "(docs/formats/person.schema.json), and print its new id.\n" COMMON_HELP
-    "\nexample: strongroom put < alice.json\n";
+    "(docs/formats/person.schema.json), and print its new id.\n" ACCESS_HELP
+        COMMON_HELP
+    "\nexample: strongroom put --purpose hr-action < alice.json\n";
 
 static int cmd_put(int argc, char **argv)
 {
-    common c = {getenv("STRONGROOM_VAULT"), -1};
+    common c = COMMON_INIT;
     int r = parse_simple("put", argc, argv, &c);
     if (r >= 0)
         return r;
@@ -420,7 +492,8 @@ static int cmd_put(int argc, char **argv)
     r = open_vault("put", &c, SR_OPEN_WRITE, &v);
     if (r == 0) {
         char id[SR_ID_STR_LEN + 1];
-        sr_status st = sr_vault_put(v, in, len, id);
+        sr_access acc = {c.purpose, c.case_id};
+        sr_status st = sr_vault_put(v, &acc, in, len, id);
         if (st == SR_OK)
             printf("%s\n", id);
         else
@@ -432,21 +505,24 @@ static int cmd_put(int argc, char **argv)
 }
 
 static const char help_get[] =
-    "usage: strongroom get ID [--class CLASS]...\n"
+    "usage: strongroom get ID --purpose P [--case CASE] [--class CLASS]...\n"
     "\n"
-    "Print one person in the exchange form. With --class, only those field\n"
-    "classes are decrypted: identity, name, contact, employment,\n"
-    "investigation, biometric.\n" COMMON_HELP
-    "\nexample: strongroom get 3f2a...c9 --class name --class contact\n";
+    "Print one person in the exchange form: the field classes your role may\n"
+    "read, or with --class only those (identity, name, contact, employment,\n"
+    "investigation, biometric). The read is recorded in the audit log\n"
+    "before anything is shown.\n" ACCESS_HELP COMMON_HELP
+    "\nexample: strongroom get 3f2a...c9 --purpose adjudication --case "
+    "C-2026-17 --class name\n";
 
 static int cmd_get(int argc, char **argv)
 {
     enum { OPT_CLASS = 1 };
     static const struct option opts[] = {
         COMMON_OPTIONS,
+        ACCESS_OPTIONS,
         {"class", required_argument, NULL, OPT_CLASS},
         {0, 0, 0, 0}};
-    common c = {getenv("STRONGROOM_VAULT"), -1};
+    common c = COMMON_INIT;
     unsigned mask = 0;
     int o;
     bool bad = false;
@@ -471,37 +547,44 @@ static int cmd_get(int argc, char **argv)
         return r;
     char *json = NULL;
     size_t len = 0;
-    sr_status st =
-        sr_vault_get(v, argv[optind], mask ? mask : SR_CLASS_ALL, &json, &len);
-    if (st == SR_OK)
+    sr_access acc = {c.purpose, c.case_id};
+    sr_status st = sr_vault_get(v, &acc, argv[optind], mask, &json, &len);
+    if (st == SR_OK) {
         r = print_line(NULL, json, len) == SR_OK ? 0 : exit_for(SR_ERR_IO);
-    else
+        receipt(v);
+    } else {
         r = lib_fail("get", st, v);
+    }
     sr_secret_free(json);
     sr_vault_close(v);
     return r;
 }
 
 static const char help_find[] =
-    "usage: strongroom find --ssn SSN\n"
-    "       strongroom find --name FAMILY --dob YYYY-MM-DD\n"
+    "usage: strongroom find --ssn SSN --purpose P [--case CASE]\n"
+    "       strongroom find --name FAMILY --dob YYYY-MM-DD --purpose P ...\n"
     "\n"
     "Print one JSON line {\"id\":...,\"name\":{...}} per matching person;\n"
     "nothing (and exit 0) when nobody matches. Family names match current\n"
-    "and former names, ignoring case, spaces, punctuation and "
-    "accents.\n" COMMON_HELP "\nexamples: strongroom find --ssn 123-45-6789\n"
-    "          strongroom find --name \"o'brien\" --dob 1971-03-09\n";
+    "and former names, ignoring case, spaces, punctuation and accents.\n"
+    "A caseload role (investigators) sees only people on its case. The\n"
+    "search and the people found are recorded in the audit log "
+    "first.\n" ACCESS_HELP COMMON_HELP
+    "\nexamples: strongroom find --ssn 123-45-6789 --purpose hr-action\n"
+    "          strongroom find --name \"o'brien\" --dob 1971-03-09 \\\n"
+    "                          --purpose initial-investigation --case C-17\n";
 
 static int cmd_find(int argc, char **argv)
 {
     enum { OPT_SSN = 1, OPT_NAME, OPT_DOB };
     static const struct option opts[] = {
         COMMON_OPTIONS,
+        ACCESS_OPTIONS,
         {"ssn", required_argument, NULL, OPT_SSN},
         {"name", required_argument, NULL, OPT_NAME},
         {"dob", required_argument, NULL, OPT_DOB},
         {0, 0, 0, 0}};
-    common c = {getenv("STRONGROOM_VAULT"), -1};
+    common c = COMMON_INIT;
     const char *ssn = NULL, *name = NULL, *dob = NULL;
     int o;
     bool bad = false;
@@ -528,25 +611,29 @@ static int cmd_find(int argc, char **argv)
     int r = open_vault("find", &c, SR_OPEN_READ, &v);
     if (r != 0)
         return r;
-    sr_status st =
-        ssn ? sr_vault_find_ssn(v, ssn, print_line, NULL, NULL)
-            : sr_vault_find_name_dob(v, name, dob, print_line, NULL, NULL);
+    sr_access acc = {c.purpose, c.case_id};
+    sr_status st = ssn ? sr_vault_find_ssn(v, &acc, ssn, print_line, NULL, NULL)
+                       : sr_vault_find_name_dob(v, &acc, name, dob, print_line,
+                                                NULL, NULL);
     r = st == SR_OK ? 0 : lib_fail("find", st, v);
+    if (st == SR_OK)
+        receipt(v);
     sr_vault_close(v);
     return r;
 }
 
 static const char help_update[] =
-    "usage: strongroom update ID < patch.json\n"
+    "usage: strongroom update ID --purpose P [--case CASE] < patch.json\n"
     "\n"
     "Apply a JSON merge patch (RFC 7386) from stdin to one person; null\n"
-    "removes a member. The result must still be a valid person.\n" COMMON_HELP
+    "removes a member. The result must still be a valid person.\n" ACCESS_HELP
+        COMMON_HELP
     "\nexample: echo '{\"sex\":null,\"phones\":[\"+1 202 555 0100\"]}' | "
     "strongroom update 3f2a...c9\n";
 
 static int cmd_update(int argc, char **argv)
 {
-    common c = {getenv("STRONGROOM_VAULT"), -1};
+    common c = COMMON_INIT;
     int r = parse_simple("update", argc, argv, &c);
     if (r >= 0)
         return r;
@@ -559,7 +646,8 @@ static int cmd_update(int argc, char **argv)
         return EXIT_USAGE;
     r = open_vault("update", &c, SR_OPEN_WRITE, &v);
     if (r == 0) {
-        sr_status st = sr_vault_update(v, argv[optind], in, len);
+        sr_access acc = {c.purpose, c.case_id};
+        sr_status st = sr_vault_update(v, &acc, argv[optind], in, len);
         if (st != SR_OK)
             r = lib_fail("update", st, v);
     }
@@ -575,7 +663,7 @@ typedef struct progress {
     bool shown;
 } progress;
 
-static uint64_t mono_ns(void)
+uint64_t mono_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -609,8 +697,9 @@ static void show_progress(void *ctx, const sr_import_progress *p)
 }
 
 static const char help_import[] =
-    "usage: strongroom import FILE [--format jsonl|csv] [--rejects FILE]\n"
-    "                              [--threads N] [--batch N] [--quiet]\n"
+    "usage: strongroom import FILE --purpose P [--format jsonl|csv]\n"
+    "                         [--rejects FILE] [--threads N] [--batch N]\n"
+    "                         [--quiet]\n"
     "\n"
     "Import people from a JSONL file (one person per line in the exchange\n"
     "form) or a CSV file (the subset in docs/csv.md); FILE - is stdin.\n"
@@ -625,21 +714,22 @@ static const char help_import[] =
     "  --rejects F    where to list rejected lines\n"
     "  --threads N    workers that parse and encrypt (default: one per core)\n"
     "  --batch N      people per transaction (default 50000)\n"
-    "  --quiet        no progress bar\n" COMMON_HELP
-    "\nexample: strongroom import people.jsonl --rejects people.rejects\n";
+    "  --quiet        no progress bar\n" ACCESS_HELP COMMON_HELP
+    "\nexample: strongroom import people.jsonl --purpose hr-action\n";
 
 static int cmd_import(int argc, char **argv)
 {
     enum { OPT_FORMAT = 1, OPT_REJECTS, OPT_THREADS, OPT_BATCH, OPT_QUIET };
     static const struct option opts[] = {
         COMMON_OPTIONS,
+        ACCESS_OPTIONS,
         {"format", required_argument, NULL, OPT_FORMAT},
         {"rejects", required_argument, NULL, OPT_REJECTS},
         {"threads", required_argument, NULL, OPT_THREADS},
         {"batch", required_argument, NULL, OPT_BATCH},
         {"quiet", no_argument, NULL, OPT_QUIET},
         {0, 0, 0, 0}};
-    common c = {getenv("STRONGROOM_VAULT"), -1};
+    common c = COMMON_INIT;
     sr_import_options io = {SR_FORMAT_AUTO, NULL, 0, 0, NULL, NULL};
     bool quiet = false, bad = false;
     uint64_t n;
@@ -701,7 +791,8 @@ static int cmd_import(int argc, char **argv)
     if (r != 0)
         return r;
     sr_import_summary sum;
-    sr_status st = sr_vault_import(v, path, &io, &sum);
+    sr_access acc = {c.purpose, c.case_id};
+    sr_status st = sr_vault_import(v, &acc, path, &io, &sum);
     if (pg.shown)
         fputc('\n', stderr);
     double secs = (double)(mono_ns() - pg.start_ns) / 1e9;
@@ -720,21 +811,23 @@ static int cmd_import(int argc, char **argv)
 }
 
 static const char help_export[] =
-    "usage: strongroom export [--out FILE]\n"
+    "usage: strongroom export --purpose P [--out FILE]\n"
     "\n"
     "Write every person in the exchange form, one JSON line each, to stdout\n"
-    "or FILE (created with mode 0600; replaced only when "
-    "complete).\n" COMMON_HELP
-    "\nexample: strongroom export --out backup.jsonl\n";
+    "or FILE (created with mode 0600; replaced only when complete): the\n"
+    "classes your role may read. Each group of 256 people is recorded in\n"
+    "the audit log before it is written.\n" ACCESS_HELP COMMON_HELP
+    "\nexample: strongroom export --purpose audit --out backup.jsonl\n";
 
 static int cmd_export(int argc, char **argv)
 {
     enum { OPT_OUT = 1 };
     static const struct option opts[] = {
         COMMON_OPTIONS,
+        ACCESS_OPTIONS,
         {"out", required_argument, NULL, OPT_OUT},
         {0, 0, 0, 0}};
-    common c = {getenv("STRONGROOM_VAULT"), -1};
+    common c = COMMON_INIT;
     const char *out = NULL;
     int o;
     bool bad = false;
@@ -771,7 +864,8 @@ static int cmd_export(int argc, char **argv)
         close(fd);
     }
     uint64_t count = 0;
-    sr_status st = sr_vault_export(v, print_line, NULL, &count);
+    sr_access acc = {c.purpose, c.case_id};
+    sr_status st = sr_vault_export(v, &acc, print_line, NULL, &count);
     if (st == SR_OK &&
         (fflush(stdout) != 0 || (out != NULL && fsync(STDOUT_FILENO) != 0)))
         st = SR_ERR_IO;
@@ -888,7 +982,7 @@ static int cmd_stats(int argc, char **argv)
     enum { OPT_JSON = 1 };
     static const struct option opts[] = {
         COMMON_OPTIONS, {"json", no_argument, NULL, OPT_JSON}, {0, 0, 0, 0}};
-    common c = {getenv("STRONGROOM_VAULT"), -1};
+    common c = COMMON_INIT;
     bool json = false, bad = false;
     int o;
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -975,9 +1069,18 @@ static const command commands[] = {
     {"export", "write every person as JSONL", help_export, cmd_export},
     {"gen", "write a synthetic population", help_gen, cmd_gen},
     {"stats", "counts, sizes and key versions", help_stats, cmd_stats},
+    {"user", "add, list and disable principals", help_user, cmd_user},
+    {"token", "create, list and revoke API tokens", help_token, cmd_token},
+    {"login", "sign in with a passphrase; prints a token", help_login,
+     cmd_login},
+    {"case", "open cases, assign them, put people on them", help_case,
+     cmd_case},
+    {"policy", "show or replace the access policy", help_policy, cmd_policy},
+    {"audit", "checkpoints, proofs, entries; verify the log", help_audit,
+     cmd_audit},
 };
 
-static const command *find_command(const char *name)
+const command *find_command(const char *name)
 {
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (strcmp(commands[i].name, name) == 0)
@@ -995,11 +1098,13 @@ static void usage(FILE *f)
             SR_VERSION_STRING);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
-    fprintf(f,
-            "\n'strongroom COMMAND --help' explains one command.\n"
-            "The vault is --vault DIR or $STRONGROOM_VAULT; the passphrase\n"
-            "comes from --passphrase-fd N, $STRONGROOM_PASSPHRASE or a\n"
-            "prompt, never from the command line. Exit codes: docs/cli.md.\n");
+    fprintf(f, "\n'strongroom COMMAND --help' explains one command.\n"
+               "The vault is --vault DIR or $STRONGROOM_VAULT; the passphrase\n"
+               "comes from --passphrase-fd N, $STRONGROOM_PASSPHRASE or a\n"
+               "prompt, never from the command line; your API token from\n"
+               "--token-fd N or $STRONGROOM_TOKEN. Reads need --purpose (and\n"
+               "--case for investigations); every access is recorded in the\n"
+               "vault's audit log. Exit codes: docs/cli.md.\n");
 }
 
 int main(int argc, char **argv)
@@ -1029,10 +1134,13 @@ int main(int argc, char **argv)
     }
     for (int i = 2; i < argc; i++)
         if (strncmp(argv[i], "--passphrase=", 13) == 0 ||
-            strcmp(argv[i], "--passphrase") == 0) {
-            fputs("strongroom: a passphrase is never taken from the command "
-                  "line (other users can read it); use --passphrase-fd N or "
-                  "$STRONGROOM_PASSPHRASE\n",
+            strcmp(argv[i], "--passphrase") == 0 ||
+            strncmp(argv[i], "--token=", 8) == 0 ||
+            strcmp(argv[i], "--token") == 0) {
+            fputs("strongroom: a passphrase or token is never taken from the "
+                  "command line (other users can read it); use "
+                  "--passphrase-fd N / $STRONGROOM_PASSPHRASE or --token-fd "
+                  "N / $STRONGROOM_TOKEN\n",
                   stderr);
             return EXIT_USAGE;
         }

@@ -1,0 +1,488 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * admin.c - the strongroom commands that manage who may do what:
+ * principals (user), API tokens (token, login), cases (case) and the
+ * access policy (policy). Each is a thin caller of the vault facade; the
+ * library decides and logs.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "cli.h"
+
+/* Parse common options and one subcommand word; positional arguments
+ * after it stay in argv from optind. Returns -1 to go on. */
+static int parse_sub(const char *cmd, const char *help, int argc, char **argv,
+                     const struct option *extra, size_t nextra, common *c,
+                     int (*on_opt)(void *ctx, int o, const char *arg),
+                     void *ctx)
+{
+    struct option opts[16];
+    static const struct option base[] = {COMMON_OPTIONS};
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof base / sizeof base[0]; i++)
+        opts[n++] = base[i];
+    for (size_t i = 0; i < nextra && n < 15; i++)
+        opts[n++] = extra[i];
+    memset(&opts[n], 0, sizeof opts[n]);
+    int o;
+    bool bad = false;
+    while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (o == OPT_HELP) {
+            fputs(help, stdout);
+            return 0;
+        }
+        if (common_option(c, o, optarg, &bad)) {
+            if (bad)
+                return fail(cmd, "bad option value; see --help");
+            continue;
+        }
+        if (on_opt == NULL || on_opt(ctx, o, optarg) != 0)
+            return fail(cmd, "bad option; see --help");
+    }
+    return -1;
+}
+
+static int done(const char *cmd, sr_status st, sr_vault *v)
+{
+    int r = st == SR_OK ? 0 : lib_fail(cmd, st, v);
+    sr_vault_close(v);
+    return r;
+}
+
+/* ---- user ---------------------------------------------------------------- */
+
+const char help_user[] =
+    "usage: strongroom user add NAME --role ROLE [--service] "
+    "[--password-fd N]\n"
+    "       strongroom user list\n"
+    "       strongroom user disable NAME\n"
+    "\n"
+    "Manage principals (needs manage-principals: the admin role). A user\n"
+    "may get a passphrase for 'strongroom login' (read from --password-fd\n"
+    "N, or asked on the terminal with --password); a service account\n"
+    "(--service) has API tokens only. Disabling stops every token of the\n"
+    "principal at once. Roles come from the policy: admin, hr-clerk,\n"
+    "investigator, adjudicator, security-officer, auditor by default.\n"
+    "\n"
+    "  --role ROLE        the principal's role\n"
+    "  --service          a service account\n"
+    "  --password         ask for the user's passphrase on the terminal\n"
+    "  --password-fd N    read the user's passphrase from descriptor "
+    "N\n" COMMON_HELP
+    "\nexample: strongroom user add alice --role investigator\n";
+
+typedef struct user_opts {
+    const char *role;
+    bool service;
+    bool ask;
+    int pw_fd;
+} user_opts;
+
+enum { OPT_ROLE = 1, OPT_SERVICE, OPT_PASSWORD, OPT_PASSWORD_FD };
+
+static int user_opt(void *ctx, int o, const char *arg)
+{
+    user_opts *u = ctx;
+    uint64_t fd;
+    switch (o) {
+    case OPT_ROLE:
+        u->role = arg;
+        return 0;
+    case OPT_SERVICE:
+        u->service = true;
+        return 0;
+    case OPT_PASSWORD:
+        u->ask = true;
+        return 0;
+    case OPT_PASSWORD_FD:
+        if (!parse_u64(arg, &fd) || fd > 1000000)
+            return 1;
+        u->pw_fd = (int)fd;
+        return 0;
+    default:
+        return 1;
+    }
+}
+
+int cmd_user(int argc, char **argv)
+{
+    static const struct option extra[] = {
+        {"role", required_argument, NULL, OPT_ROLE},
+        {"service", no_argument, NULL, OPT_SERVICE},
+        {"password", no_argument, NULL, OPT_PASSWORD},
+        {"password-fd", required_argument, NULL, OPT_PASSWORD_FD}};
+    common c = COMMON_INIT;
+    user_opts u = {NULL, false, false, -1};
+    int r =
+        parse_sub("user", help_user, argc, argv, extra, 4, &c, user_opt, &u);
+    if (r >= 0)
+        return r;
+    const char *sub = optind < argc ? argv[optind] : "";
+    int npos = argc - optind - 1;
+    bool add = strcmp(sub, "add") == 0, list = strcmp(sub, "list") == 0,
+         dis = strcmp(sub, "disable") == 0;
+    if (!((add || dis) && npos == 1) && !(list && npos == 0))
+        return fail("user", "give add NAME, list or disable NAME; see --help");
+    if (add && u.role == NULL)
+        return fail("user", "user add needs --role ROLE");
+    secret pw = {NULL, 0};
+    if (add && (u.ask || u.pw_fd >= 0)) {
+        pw.p = sodium_malloc(PASS_MAX + 1);
+        bool ok = pw.p != NULL &&
+                  (u.pw_fd >= 0 ? read_fd_pass(u.pw_fd, &pw)
+                                : prompt_pass("New user's passphrase: ", &pw));
+        if (!ok || pw.len == 0) {
+            secret_free(&pw);
+            return fail("user", "no passphrase for the new user");
+        }
+    }
+    sr_vault *v;
+    r = open_vault("user", &c, list ? SR_OPEN_READ : SR_OPEN_WRITE, &v);
+    if (r != 0) {
+        secret_free(&pw);
+        return r;
+    }
+    sr_status st;
+    if (add)
+        st = sr_vault_user_add(v, argv[optind + 1], u.role, u.service, pw.p,
+                               pw.len);
+    else if (dis)
+        st = sr_vault_user_disable(v, argv[optind + 1]);
+    else
+        st = sr_vault_user_list(v, print_line, NULL);
+    secret_free(&pw);
+    if (st == SR_OK && add)
+        fprintf(stderr, "added %s %s with role %s\n",
+                u.service ? "service account" : "user", argv[optind + 1],
+                u.role);
+    return done("user", st, v);
+}
+
+/* ---- token --------------------------------------------------------------- */
+
+const char help_token[] =
+    "usage: strongroom token create NAME [--expires DURATION] "
+    "[--scope ACTIONS]\n"
+    "       strongroom token list\n"
+    "       strongroom token revoke TOKEN_ID\n"
+    "\n"
+    "API tokens are 256-bit random secrets, stored only as a keyed hash.\n"
+    "create prints the new token once, on stdout (and its id on stderr).\n"
+    "The administrator creates tokens for anyone; every principal may\n"
+    "create one for itself, no wider than the token it uses.\n"
+    "\n"
+    "  --expires D     lifetime: 30d, 12h, 45m, 90s (default 90d)\n"
+    "  --scope LIST    the actions the token may be used for, e.g.\n"
+    "                  get,find (default: every action of the "
+    "role)\n" COMMON_HELP
+    "\nexample: strongroom token create alice --expires 8h --scope get,find\n";
+
+typedef struct token_opts {
+    uint64_t ttl;
+    const char *scope;
+    bool bad;
+} token_opts;
+
+enum { OPT_EXPIRES = 1, OPT_SCOPE };
+
+static int token_opt(void *ctx, int o, const char *arg)
+{
+    token_opts *t = ctx;
+    if (o == OPT_EXPIRES)
+        return parse_duration(arg, &t->ttl) ? 0 : 1;
+    if (o == OPT_SCOPE) {
+        t->scope = arg;
+        return 0;
+    }
+    return 1;
+}
+
+int cmd_token(int argc, char **argv)
+{
+    static const struct option extra[] = {
+        {"expires", required_argument, NULL, OPT_EXPIRES},
+        {"scope", required_argument, NULL, OPT_SCOPE}};
+    common c = COMMON_INIT;
+    token_opts t = {0, NULL, false};
+    int r =
+        parse_sub("token", help_token, argc, argv, extra, 2, &c, token_opt, &t);
+    if (r >= 0)
+        return r;
+    const char *sub = optind < argc ? argv[optind] : "";
+    int npos = argc - optind - 1;
+    bool create = strcmp(sub, "create") == 0, list = strcmp(sub, "list") == 0,
+         revoke = strcmp(sub, "revoke") == 0;
+    if (!((create || revoke) && npos == 1) && !(list && npos == 0))
+        return fail("token",
+                    "give create NAME, list or revoke TOKEN_ID; see --help");
+    sr_vault *v;
+    r = open_vault("token", &c, list ? SR_OPEN_READ : SR_OPEN_WRITE, &v);
+    if (r != 0)
+        return r;
+    sr_status st;
+    if (create) {
+        char token[SR_TOKEN_MAX], id[SR_TOKEN_ID_MAX];
+        st = sr_vault_token_create(v, argv[optind + 1], t.ttl, t.scope, token,
+                                   id);
+        if (st == SR_OK) {
+            fprintf(stderr, "token %s for %s (shown once):\n", id,
+                    argv[optind + 1]);
+            printf("%s\n", token);
+        }
+        sodium_memzero(token, sizeof token);
+    } else if (revoke) {
+        st = sr_vault_token_revoke(v, argv[optind + 1]);
+        if (st == SR_OK)
+            fprintf(stderr, "revoked\n");
+    } else {
+        st = sr_vault_token_list(v, print_line, NULL);
+    }
+    return done("token", st, v);
+}
+
+/* ---- login --------------------------------------------------------------- */
+
+const char help_login[] =
+    "usage: strongroom login NAME [--expires DURATION] [--password-fd N]\n"
+    "\n"
+    "Sign in with a user's passphrase (set by 'user add --password') and\n"
+    "print a new API token for the session on stdout (default lifetime 8h).\n"
+    "The passphrase is asked on the terminal, or read from "
+    "--password-fd.\n" COMMON_HELP
+    "\nexample: export STRONGROOM_TOKEN=$(strongroom login alice)\n";
+
+int cmd_login(int argc, char **argv)
+{
+    static const struct option extra[] = {
+        {"expires", required_argument, NULL, OPT_EXPIRES},
+        {"password-fd", required_argument, NULL, OPT_PASSWORD_FD}};
+    common c = COMMON_INIT;
+    user_opts u = {NULL, false, false, -1};
+    token_opts t = {8u * 3600u, NULL, false};
+    int o;
+    bool bad = false;
+    struct option opts[8];
+    static const struct option base[] = {COMMON_OPTIONS};
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof base / sizeof base[0]; i++)
+        opts[n++] = base[i];
+    opts[n++] = extra[0];
+    opts[n++] = extra[1];
+    memset(&opts[n], 0, sizeof opts[n]);
+    while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (o == OPT_HELP) {
+            fputs(help_login, stdout);
+            return 0;
+        }
+        if (common_option(&c, o, optarg, &bad) && !bad)
+            continue;
+        if (o == OPT_EXPIRES && token_opt(&t, o, optarg) == 0)
+            continue;
+        if (o == OPT_PASSWORD_FD && user_opt(&u, o, optarg) == 0)
+            continue;
+        return fail("login", "bad option; see --help");
+    }
+    if (optind != argc - 1)
+        return fail("login", "give the user's name; see --help");
+    secret pw = {sodium_malloc(PASS_MAX + 1), 0};
+    bool ok = pw.p != NULL && (u.pw_fd >= 0 ? read_fd_pass(u.pw_fd, &pw)
+                                            : prompt_pass("Passphrase: ", &pw));
+    if (!ok) {
+        secret_free(&pw);
+        return fail("login", "no passphrase: no terminal; use --password-fd");
+    }
+    sr_vault *v;
+    int r = open_vault_as("login", &c, SR_OPEN_WRITE, false, &v);
+    if (r != 0) {
+        secret_free(&pw);
+        return r;
+    }
+    char token[SR_TOKEN_MAX];
+    sr_status st = sr_vault_login(v, argv[optind], pw.p, pw.len, t.ttl, token);
+    secret_free(&pw);
+    if (st == SR_OK)
+        printf("%s\n", token);
+    sodium_memzero(token, sizeof token);
+    return done("login", st, v);
+}
+
+/* ---- case ---------------------------------------------------------------- */
+
+const char help_case[] =
+    "usage: strongroom case open CASE\n"
+    "       strongroom case assign CASE --to NAME\n"
+    "       strongroom case add CASE --person ID\n"
+    "       strongroom case list\n"
+    "\n"
+    "Cases bound what caseload roles (investigators, adjudicators) may read:\n"
+    "only people put on a case assigned to them, and only with that case\n"
+    "given as --case. Needs manage-cases (the admin role by default); the\n"
+    "case administrator is not told whether a person id exists.\n"
+    "\n"
+    "  --to NAME       the principal to assign the case to\n"
+    "  --person ID     the person (32 hex digits) to put on the "
+    "case\n" COMMON_HELP
+    "\nexample: strongroom case open C-2026-17 && strongroom case assign "
+    "C-2026-17 --to alice\n";
+
+typedef struct case_opts {
+    const char *to;
+    const char *person;
+} case_opts;
+
+enum { OPT_TO = 1, OPT_PERSON };
+
+static int case_opt(void *ctx, int o, const char *arg)
+{
+    case_opts *k = ctx;
+    if (o == OPT_TO)
+        k->to = arg;
+    else if (o == OPT_PERSON)
+        k->person = arg;
+    else
+        return 1;
+    return 0;
+}
+
+int cmd_case(int argc, char **argv)
+{
+    static const struct option extra[] = {
+        {"to", required_argument, NULL, OPT_TO},
+        {"person", required_argument, NULL, OPT_PERSON}};
+    common c = COMMON_INIT;
+    case_opts k = {NULL, NULL};
+    int r =
+        parse_sub("case", help_case, argc, argv, extra, 2, &c, case_opt, &k);
+    if (r >= 0)
+        return r;
+    const char *sub = optind < argc ? argv[optind] : "";
+    int npos = argc - optind - 1;
+    bool open_ = strcmp(sub, "open") == 0, assign = strcmp(sub, "assign") == 0,
+         add = strcmp(sub, "add") == 0, list = strcmp(sub, "list") == 0;
+    if (!((open_ || assign || add) && npos == 1) && !(list && npos == 0))
+        return fail("case", "give open, assign, add or list; see --help");
+    if (assign && k.to == NULL)
+        return fail("case", "case assign needs --to NAME");
+    if (add && k.person == NULL)
+        return fail("case", "case add needs --person ID");
+    sr_vault *v;
+    r = open_vault("case", &c, list ? SR_OPEN_READ : SR_OPEN_WRITE, &v);
+    if (r != 0)
+        return r;
+    sr_status st;
+    const char *id = npos == 1 ? argv[optind + 1] : NULL;
+    if (open_)
+        st = sr_vault_case_open(v, id);
+    else if (assign)
+        st = sr_vault_case_assign(v, id, k.to);
+    else if (add)
+        st = sr_vault_case_add_person(v, id, k.person);
+    else
+        st = sr_vault_case_list(v, print_line, NULL);
+    return done("case", st, v);
+}
+
+/* ---- policy -------------------------------------------------------------- */
+
+const char help_policy[] =
+    "usage: strongroom policy show\n"
+    "       strongroom policy set FILE\n"
+    "       strongroom policy default\n"
+    "\n"
+    "show prints the vault's current policy (canonical JSON) and its\n"
+    "version on stderr; set validates FILE (errors name the line or the\n"
+    "field and the rule), stores it as the next version and logs it with\n"
+    "its SHA-256 (needs manage-policy); default prints the built-in\n"
+    "default policy, a starting point for your own "
+    "(docs/policy.md).\n" COMMON_HELP
+    "\nexample: strongroom policy show > p.json && $EDITOR p.json && "
+    "strongroom policy set p.json\n";
+
+static bool read_file(const char *path, char **out, size_t *len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    size_t cap = 2u << 20, n = 0;
+    char *p = malloc(cap);
+    bool ok = p != NULL;
+    while (ok) {
+        ssize_t r = read(fd, p + n, cap - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            ok = r == 0;
+            break;
+        }
+        n += (size_t)r;
+        if (n == cap) {
+            errno = EFBIG;
+            ok = false;
+        }
+    }
+    close(fd);
+    if (!ok) {
+        free(p);
+        return false;
+    }
+    *out = p;
+    *len = n;
+    return true;
+}
+
+int cmd_policy(int argc, char **argv)
+{
+    common c = COMMON_INIT;
+    int r =
+        parse_sub("policy", help_policy, argc, argv, NULL, 0, &c, NULL, NULL);
+    if (r >= 0)
+        return r;
+    const char *sub = optind < argc ? argv[optind] : "";
+    int npos = argc - optind - 1;
+    bool show = strcmp(sub, "show") == 0 && npos == 0,
+         set = strcmp(sub, "set") == 0 && npos == 1,
+         def = strcmp(sub, "default") == 0 && npos == 0;
+    if (!show && !set && !def)
+        return fail("policy", "give show, set FILE or default; see --help");
+    if (def) {
+        printf("%s", sr_policy_default());
+        return 0;
+    }
+    char *text = NULL;
+    size_t len = 0;
+    if (set && !read_file(argv[optind + 1], &text, &len)) {
+        fprintf(stderr, "strongroom policy: cannot read %s: %s\n",
+                argv[optind + 1], strerror(errno));
+        return exit_for(SR_ERR_IO);
+    }
+    sr_vault *v;
+    r = open_vault("policy", &c, set ? SR_OPEN_WRITE : SR_OPEN_READ, &v);
+    if (r != 0) {
+        free(text);
+        return r;
+    }
+    uint32_t version = 0;
+    sr_status st;
+    if (set) {
+        st = sr_vault_policy_set(v, text, len, &version);
+        if (st == SR_OK)
+            fprintf(stderr, "policy version %u is in force\n", version);
+    } else {
+        char *json = NULL;
+        st = sr_vault_policy_get(v, &json, &version);
+        if (st == SR_OK) {
+            printf("%s\n", json);
+            fprintf(stderr, "policy version %u\n", version);
+        }
+        free(json);
+    }
+    free(text);
+    return done("policy", st, v);
+}

@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * cli.h - what the command files of the strongroom tool share: the common
+ * options (vault, passphrase, token, purpose, case), reading secrets,
+ * opening an authenticated vault, and the exit-code rules (docs/cli.md).
+ * The tool calls only the public API (strongroom/strongroom.h).
+ */
+#ifndef SR_CLI_H
+#define SR_CLI_H
+
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "strongroom/strongroom.h"
+
+#define PASS_MAX 1024u
+#define STDIN_MAX (8u * 1024u * 1024u)
+
+/* Exit codes: 0 success; 1 an import rejected some lines, or a
+ * verification failed; 2 usage; and 10 + the library status for a
+ * failure (docs/cli.md lists them). */
+enum { EXIT_REJECTS = 1, EXIT_USAGE = 2, EXIT_STATUS_BASE = 10 };
+
+typedef struct common {
+    const char *vault;
+    int pass_fd;  /* -1: environment or prompt */
+    int token_fd; /* -1: $STRONGROOM_TOKEN */
+    const char *purpose;
+    const char *case_id;
+} common;
+
+#define COMMON_INIT                                                            \
+    {                                                                          \
+        getenv("STRONGROOM_VAULT"), -1, -1, NULL, NULL                         \
+    }
+
+enum {
+    OPT_VAULT = 1000,
+    OPT_PASS_FD,
+    OPT_TOKEN_FD,
+    OPT_PURPOSE,
+    OPT_CASE,
+    OPT_HELP
+};
+
+/* clang-format off */
+#define COMMON_OPTIONS                                                       \
+    {"vault", required_argument, NULL, OPT_VAULT},                           \
+        {"passphrase-fd", required_argument, NULL, OPT_PASS_FD},             \
+        {"token-fd", required_argument, NULL, OPT_TOKEN_FD},                 \
+        {"help", no_argument, NULL, OPT_HELP}
+
+#define ACCESS_OPTIONS                                                       \
+    {"purpose", required_argument, NULL, OPT_PURPOSE},                       \
+        {"case", required_argument, NULL, OPT_CASE}
+
+#define COMMON_HELP                                                          \
+    "  --vault DIR          the vault directory (default: $STRONGROOM_VAULT)\n" \
+    "  --passphrase-fd N    read the vault passphrase from file descriptor N\n" \
+    "                       (else $STRONGROOM_PASSPHRASE, else a prompt)\n"  \
+    "  --token-fd N         read your API token from file descriptor N\n"   \
+    "                       (else $STRONGROOM_TOKEN)\n"                      \
+    "  --help               this help\n"
+
+#define ACCESS_HELP                                                          \
+    "  --purpose P          why: a purpose of the policy, e.g.\n"           \
+    "                       initial-investigation, adjudication, hr-action\n" \
+    "  --case CASE          the case, for purposes and roles that need one\n"
+/* clang-format on */
+
+typedef struct secret {
+    char *p; /* sodium_malloc, PASS_MAX + 1 */
+    size_t len;
+} secret;
+
+typedef struct command {
+    const char *name;
+    const char *summary;
+    const char *help;
+    int (*run)(int argc, char **argv);
+} command;
+
+int exit_for(sr_status st);
+int fail(const char *cmd, const char *msg);
+int lib_fail(const char *cmd, sr_status st, const sr_vault *v);
+bool parse_u64(const char *s, uint64_t *out);
+/* Handle a common or access option; false if opt is not one. */
+bool common_option(common *c, int opt, const char *arg, bool *bad);
+void secret_free(secret *s);
+bool read_fd_pass(int fd, secret *s);
+bool prompt_pass(const char *prompt, secret *s);
+bool get_pass(const char *cmd, const common *c, bool confirm, secret *s);
+/* Open the vault and, when auth, authenticate with the caller's token. */
+int open_vault(const char *cmd, const common *c, unsigned flags, sr_vault **v);
+int open_vault_as(const char *cmd, const common *c, unsigned flags, bool auth,
+                  sr_vault **v);
+bool read_stdin(const char *cmd, char **out, size_t *len);
+sr_status print_line(void *ctx, const char *line, size_t len);
+int parse_simple(const char *cmd, int argc, char **argv, common *c);
+const command *find_command(const char *name);
+uint64_t mono_ns(void);
+/* "90d", "12h", "30m", "45s" or plain seconds; false if malformed. */
+bool parse_duration(const char *s, uint64_t *secs);
+
+/* The command groups (admin.c, audit.c). */
+int cmd_user(int argc, char **argv);
+int cmd_token(int argc, char **argv);
+int cmd_login(int argc, char **argv);
+int cmd_case(int argc, char **argv);
+int cmd_policy(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
+extern const char help_user[], help_token[], help_login[], help_case[],
+    help_policy[], help_audit[];
+
+#endif
