@@ -4,6 +4,12 @@
 path, its exit codes, and the bad inputs of the vault-core issue, each
 checked for a clear message, a non-zero exit and intact earlier data.
 
+Every data command needs an API token and a purpose (docs/policy.md):
+people are stored by an intake service account (purpose intake), read,
+searched and updated by an HR clerk (purpose hr-action), and exported by a
+records role this file adds to the policy, since the default policy grants
+export to nobody.
+
 Needs SR_CLI (the built binary) and SR_SCHEMA (person.schema.json) in the
 environment; ctest sets both."""
 import json
@@ -19,14 +25,23 @@ import unittest
 
 import jsonschema
 
-CLI = os.environ["SR_CLI"]
-SCHEMA = json.load(open(os.environ["SR_SCHEMA"]))
-PASS = "correct horse battery staple"
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from srcli import (CLI, EXIT_AUTH, EXIT_CORRUPT, EXIT_DUPLICATE, EXIT_FULL,
+                   EXIT_INVALID, EXIT_LOCKED, EXIT_NOT_VAULT, EXIT_REJECTS,
+                   EXIT_USAGE, PASS, Vault, run)
 
-# Exit codes: 10 + sr_status (docs/cli.md).
-EXIT_REJECTS, EXIT_USAGE = 1, 2
-EXIT_INVALID, EXIT_NOT_FOUND, EXIT_DUPLICATE, EXIT_AUTH = 11, 12, 13, 14
-EXIT_CORRUPT, EXIT_LOCKED, EXIT_FULL, EXIT_NOT_VAULT = 15, 16, 17, 22
+SCHEMA = json.load(open(os.environ["SR_SCHEMA"]))
+# Who does what, and why (docs/policy.md).
+WHO = {"put": ("intake", "intake"), "import": ("intake", "intake"),
+       "get": ("hr", "hr-action"), "find": ("hr", "hr-action"),
+       "update": ("hr", "hr-action"), "export": ("records", "retention"),
+       "stats": ("hr", None)}
+# The default policy, plus a role that may export every class.
+RECORDS_ROLE = {"description": "Backups for the tests: export everything.",
+                "actions": ["export"],
+                "classes": ["identity", "name", "contact", "employment",
+                            "investigation", "biometric"],
+                "purposes": ["retention"]}
 
 ALICE = {
     "ssn": "219-09-9999",
@@ -44,31 +59,34 @@ ALICE = {
 }
 
 
-def run(args, stdin=None, env_extra=None, check=None, preexec=None):
-    env = dict(os.environ)
-    env["STRONGROOM_PASSPHRASE"] = PASS
-    if env_extra:
-        env.update(env_extra)
-    p = subprocess.run([CLI] + args, input=stdin, capture_output=True,
-                       env=env, preexec_fn=preexec)
-    if check is not None and p.returncode != check:
-        raise AssertionError("%s: exit %d, wanted %d\nstdout: %s\nstderr: %s" % (
-            args, p.returncode, check, p.stdout[:2000], p.stderr[:2000]))
-    return p
-
-
 class VaultCase(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="sr-cli-")
         self.vault = os.path.join(self.tmp, "vault")
-        run(["init", "--vault", self.vault, "--kdf", "interactive",
-             "--expected-people", "1000"], check=0)
+        self.v = Vault(self.vault, expected_people=1000)
+        self.v.add("intake", "intake", service=True)
+        self.v.add("hr", "hr-clerk")
 
     def tearDown(self):
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def sr(self, args, **kw):
-        return run(args[:1] + ["--vault", self.vault] + args[1:], **kw)
+        """Run a command as the principal that does it, for its purpose."""
+        who, purpose = WHO[args[0]]
+        if who == "records" and "records" not in self.v.tokens:
+            self.add_records_role()
+        if purpose is not None:
+            args = args + ["--purpose", purpose]
+        return self.v.sr(args, who=who, **kw)
+
+    def add_records_role(self):
+        pol = json.loads(run(["policy", "default"], check=0).stdout)
+        pol["roles"]["records"] = RECORDS_ROLE
+        path = os.path.join(self.tmp, "policy.json")
+        with open(path, "w") as f:
+            json.dump(pol, f)
+        self.v.sr(["policy", "set", path], check=0)
+        self.v.add("records", "records")
 
     def put(self, person, check=0):
         p = self.sr(["put"], stdin=json.dumps(person).encode(), check=check)
@@ -154,27 +172,48 @@ class HappyPaths(VaultCase):
 
     def test_every_command_explains_itself(self):
         for cmd in ("init", "put", "get", "find", "update", "import",
-                    "export", "gen", "stats"):
+                    "export", "gen", "stats", "user", "token", "login",
+                    "case", "policy", "audit"):
             p = run([cmd, "--help"], check=0)
             self.assertIn(b"usage: strongroom " + cmd.encode(), p.stdout)
             self.assertIn(b"example", p.stdout)
         self.assertEqual(run(["no-such-command"]).returncode, EXIT_USAGE)
 
-    def test_passphrase_is_refused_on_the_command_line(self):
-        p = run(["get", "--vault", self.vault, "--passphrase", PASS, "x" * 32])
+    def test_passphrase_and_token_are_refused_on_the_command_line(self):
+        p = run(["get", "--vault", self.vault, "--passphrase", PASS, "x" * 32],
+                token=self.v.tokens["hr"])
         self.assertEqual(p.returncode, EXIT_USAGE)
+        p = run(["get", "--vault", self.vault, "--token=" + self.v.tokens["hr"],
+                 "x" * 32, "--purpose", "hr-action"])
+        self.assertEqual(p.returncode, EXIT_USAGE)
+        self.assertNotIn(self.v.tokens["hr"].encode(), p.stdout + p.stderr)
 
-    def test_passphrase_fd_is_read(self):
+    def test_passphrase_fd_and_token_fd_are_read(self):
         pid = self.put(ALICE)
         r, w = os.pipe()
         os.write(w, (PASS + "\n").encode())
         os.close(w)
+        tr, tw = os.pipe()
+        os.write(tw, (self.v.tokens["hr"] + "\n").encode())
+        os.close(tw)
         env = dict(os.environ)
         env.pop("STRONGROOM_PASSPHRASE", None)
+        env.pop("STRONGROOM_TOKEN", None)
         p = subprocess.run([CLI, "get", "--vault", self.vault, "--passphrase-fd",
-                            str(r), pid], capture_output=True, env=env, pass_fds=(r,))
+                            str(r), "--token-fd", str(tr), pid, "--purpose",
+                            "hr-action"], capture_output=True, env=env,
+                           pass_fds=(r, tr))
         os.close(r)
+        os.close(tr)
         self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(json.loads(p.stdout)["id"], pid)
+
+    def test_a_data_command_needs_a_token(self):
+        pid = self.put(ALICE)
+        p = self.v.sr(["get", pid, "--purpose", "hr-action"], who=None,
+                      check=EXIT_USAGE)
+        self.assertIn(b"no API token", p.stderr)
+        self.assertEqual(p.stdout, b"")
 
 
 class ImportExport(VaultCase):
@@ -236,10 +275,12 @@ class ImportExport(VaultCase):
     def test_import_on_a_terminal_shows_rate_and_eta(self):
         path = self.gen(200)
         # script(1) gives the import a terminal; the bar goes to stderr.
-        cmd = "%s import %s --vault %s --batch 50" % (CLI, path, self.vault)
+        cmd = "%s import %s --vault %s --batch 50 --purpose intake" % (
+            CLI, path, self.vault)
         p = subprocess.run(["script", "-qec", cmd, "/dev/null"],
                            capture_output=True,
-                           env=dict(os.environ, STRONGROOM_PASSPHRASE=PASS))
+                           env=dict(os.environ, STRONGROOM_PASSPHRASE=PASS,
+                                    STRONGROOM_TOKEN=self.v.tokens["intake"]))
         self.assertEqual(p.returncode, 0, p.stdout)
         self.assertIn(b"ETA", p.stdout)
         self.assertIn(b"/s", p.stdout)
@@ -330,6 +371,10 @@ class BadInput(VaultCase):
         p = self.sr(["stats"], env_extra={"STRONGROOM_PASSPHRASE": "wrong"},
                     check=EXIT_AUTH)
         self.assertIn(b"wrong passphrase", p.stderr)
+        # A right passphrase does not make up for a wrong token.
+        p = self.v.sr(["stats"], token=self.v.tokens["hr"][:-3] + "AAA",
+                      check=EXIT_AUTH)
+        self.assertIn(b"authentication failed", p.stderr)
 
     def edit_db(self, sql, params=()):
         db = sqlite3.connect(os.path.join(self.vault, "vault.db"))
@@ -416,7 +461,8 @@ class BadInput(VaultCase):
         with open(db, "wb") as f:
             f.write(b"hello, this is not a database" * 100)
         self.sr(["stats"], check=EXIT_NOT_VAULT)
-        p = run(["stats", "--vault", self.tmp], check=EXIT_NOT_VAULT)
+        p = run(["stats", "--vault", self.tmp], token=self.v.tokens["hr"],
+                check=EXIT_NOT_VAULT)
         self.assertIn(b"strongroom init", p.stderr)
 
     def test_second_writer_is_refused_while_one_holds_the_vault(self):

@@ -1,0 +1,309 @@
+# SPDX-License-Identifier: Apache-2.0
+"""What the CLI script tests (tests/cli_*.py) share: running the strongroom
+command with a passphrase and an API token, setting up a vault with the
+principals a test needs, and reading the public audit log (the C2SP
+tlog-tiles under <vault>/log) independently of the C code: entry bundles,
+the entry encoding, and the RFC 9162 Merkle tree hashes.
+
+Not a test itself (ctest runs tests/cli_*.py only)."""
+import base64
+import hashlib
+import json
+import os
+import subprocess
+
+CLI = os.environ["SR_CLI"]
+PASS = "correct horse battery staple"
+
+# Exit codes: 10 + sr_status (docs/cli.md).
+EXIT_REJECTS, EXIT_USAGE = 1, 2
+EXIT_INVALID, EXIT_NOT_FOUND, EXIT_DUPLICATE, EXIT_AUTH = 11, 12, 13, 14
+EXIT_CORRUPT, EXIT_LOCKED, EXIT_FULL, EXIT_NOT_VAULT = 15, 16, 17, 22
+EXIT_DENIED, EXIT_AUDIT = 25, 26
+
+# The one message for every token failure (sr_vault_authenticate).
+AUTH_FAILED = b"authentication failed: the token is not valid"
+
+
+def run(args, token=None, stdin=None, env_extra=None, check=None,
+        preexec=None, passphrase=PASS):
+    """Run `strongroom ARGS` with the passphrase and token in the
+    environment (never on the command line)."""
+    env = dict(os.environ)
+    env.pop("STRONGROOM_TOKEN", None)
+    env.pop("STRONGROOM_VAULT", None)
+    if passphrase is not None:
+        env["STRONGROOM_PASSPHRASE"] = passphrase
+    if token is not None:
+        env["STRONGROOM_TOKEN"] = token
+    if env_extra:
+        env.update(env_extra)
+    p = subprocess.run([CLI] + args, input=stdin, capture_output=True,
+                       env=env, preexec_fn=preexec)
+    if check is not None and p.returncode != check:
+        raise AssertionError("%s: exit %d, wanted %d\nstdout: %s\nstderr: %s" % (
+            args, p.returncode, check, p.stdout[:2000], p.stderr[:2000]))
+    return p
+
+
+class Vault:
+    """A vault directory and the tokens of its principals, by name."""
+
+    def __init__(self, path, expected_people=1000, log_origin=None):
+        self.path = path
+        args = ["init", "--vault", path, "--kdf", "interactive",
+                "--expected-people", str(expected_people)]
+        if log_origin:
+            args += ["--log-origin", log_origin]
+        p = run(args, check=0)
+        self.tokens = {"admin": p.stdout.decode().strip()}
+        self.init_stderr = p.stderr
+
+    def sr(self, args, who="admin", token=None, **kw):
+        """Run a command on this vault as principal `who`."""
+        if token is None and who is not None:
+            token = self.tokens[who]
+        return run(args[:1] + ["--vault", self.path] + args[1:], token=token,
+                   **kw)
+
+    def add(self, name, role, service=False):
+        """Add a principal with a fresh token; returns the token."""
+        args = ["user", "add", name, "--role", role]
+        if service:
+            args.append("--service")
+        self.sr(args, check=0)
+        self.tokens[name] = self.new_token(name)
+        return self.tokens[name]
+
+    def new_token(self, name, *extra):
+        p = self.sr(["token", "create", name] + list(extra), check=0)
+        return p.stdout.decode().strip()
+
+    def token_id(self, name):
+        return self.tokens[name].split("_", 2)[1]
+
+    def log_size(self):
+        """The tree size of the latest checkpoint, read from the file (no
+        command run, so nothing is logged)."""
+        with open(os.path.join(self.path, "log", "checkpoint")) as f:
+            return int(f.read().split("\n")[1])
+
+    def entries(self, who="aud", **filters):
+        """`audit show` as a list of dicts (filters become options: from_=N
+        is --from N, denied=True is --denied)."""
+        args = ["audit", "show"]
+        for k, v in filters.items():
+            opt = "--" + k.rstrip("_").replace("_", "-")
+            args += [opt] if v is True else [opt, str(v)]
+        out = self.sr(args, who=who, check=0).stdout.decode()
+        return [json.loads(l) for l in out.splitlines()]
+
+
+# ---- the public log, read independently -----------------------------------
+
+TILE_WIDTH = 256
+
+
+def tile_index_path(n):
+    """C2SP tlog-tiles: N in 3-digit groups, all but the last prefixed x."""
+    s = "%03d" % (n % 1000)
+    n //= 1000
+    while n > 0:
+        s = "x%03d/" % (n % 1000) + s
+        n //= 1000
+    return s
+
+
+def bundle_path(logdir, n, size):
+    """The entry bundle N of a tree of `size` entries."""
+    full = (n + 1) * TILE_WIDTH <= size
+    rel = "tile/entries/" + tile_index_path(n)
+    if not full:
+        rel += ".p/%d" % (size - n * TILE_WIDTH)
+    return os.path.join(logdir, rel)
+
+
+def parse_bundle(data):
+    """A bundle is each entry as a big-endian uint16 length and the bytes;
+    returns [(offset of the entry's bytes, bytes)]."""
+    out, i = [], 0
+    while i < len(data):
+        n = int.from_bytes(data[i:i + 2], "big")
+        out.append((i + 2, data[i + 2:i + 2 + n]))
+        i += 2 + n
+    if i != len(data):
+        raise ValueError("truncated entry bundle")
+    return out
+
+
+def read_leaves(logdir, size):
+    """Every entry of a tree of `size` entries, from the bundles."""
+    leaves = []
+    for n in range((size + TILE_WIDTH - 1) // TILE_WIDTH):
+        with open(bundle_path(logdir, n, size), "rb") as f:
+            leaves += [e for _, e in parse_bundle(f.read())]
+    if len(leaves) != size:
+        raise ValueError("%d entries in the bundles, %d expected" %
+                         (len(leaves), size))
+    return leaves
+
+
+def _varint(b, i):
+    v = shift = 0
+    while True:
+        c = b[i]
+        i += 1
+        v |= (c & 0x7F) << shift
+        shift += 7
+        if not c & 0x80:
+            return v, i
+
+
+def decode_entry(b):
+    """The entry encoding (src/audit/entry.c): version, time, then
+    varint-length strings, bytes and varints in a fixed order."""
+    e, i = {}, 1
+    if b[0] != 1:
+        raise ValueError("entry version %d" % b[0])
+
+    def s():
+        nonlocal i
+        n, i = _varint(b, i)
+        i += n
+        return b[i - n:i].decode()
+
+    e["time_ns"], i = _varint(b, i)
+    e["principal"], e["token"], e["action"] = s(), s(), s()
+    e["outcome"], e["status"] = b[i], b[i + 1]
+    i += 2
+    e["purpose"], e["case"] = s(), s()
+    e["classes"] = b[i]
+    i += 1
+    e["rule"], e["detail"] = s(), s()
+    e["count"], i = _varint(b, i)
+    nrefs, i = _varint(b, i)
+    e["people"] = [b[i + 16 * k:i + 16 * (k + 1)].hex() for k in range(nrefs)]
+    if i + 16 * nrefs != len(b):
+        raise ValueError("trailing bytes in an entry")
+    return e
+
+
+# ---- RFC 9162 Merkle trees --------------------------------------------------
+
+
+def sha256(b):
+    return hashlib.sha256(b).digest()
+
+
+def leaf_hash(data):
+    return sha256(b"\x00" + data)
+
+
+def node_hash(left, right):
+    return sha256(b"\x01" + left + right)
+
+
+def mth(leaves):
+    """MTH (RFC 9162 2.1.1) of a list of leaf hashes."""
+    n = len(leaves)
+    if n == 0:
+        return sha256(b"")
+    if n == 1:
+        return leaves[0]
+    k = 1
+    while k * 2 < n:
+        k *= 2
+    return node_hash(mth(leaves[:k]), mth(leaves[k:]))
+
+
+def verify_inclusion(index, size, leaf, path, root):
+    """RFC 9162 2.1.3.2, step by step."""
+    if index >= size:
+        return False
+    fn, sn, r = index, size - 1, leaf
+    for p in path:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            r = node_hash(p, r)
+            if not fn & 1:
+                while not fn & 1 and fn != 0:
+                    fn >>= 1
+                    sn >>= 1
+        else:
+            r = node_hash(r, p)
+        fn >>= 1
+        sn >>= 1
+    return sn == 0 and r == root
+
+
+def verify_consistency(first, second, first_hash, second_hash, path):
+    """RFC 9162 2.1.4.2, step by step (0 < first < second)."""
+    if not path or not 0 < first < second:
+        return False
+    path = list(path)
+    if first & (first - 1) == 0:
+        path.insert(0, first_hash)
+    fn, sn = first - 1, second - 1
+    while fn & 1:
+        fn >>= 1
+        sn >>= 1
+    fr = sr = path[0]
+    for c in path[1:]:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            fr = node_hash(c, fr)
+            sr = node_hash(c, sr)
+            if not fn & 1:
+                while not fn & 1 and fn != 0:
+                    fn >>= 1
+                    sn >>= 1
+        else:
+            sr = node_hash(sr, c)
+        fn >>= 1
+        sn >>= 1
+    return sn == 0 and fr == first_hash and sr == second_hash
+
+
+def b64d(s):
+    return base64.b64decode(s)
+
+
+def parse_checkpoint(text):
+    """A C2SP signed checkpoint: origin, size, root, blank line, then
+    signature lines "— NAME BASE64"."""
+    body, _, sigs = text.partition("\n\n")
+    lines = body.split("\n")
+    return {"origin": lines[0], "size": int(lines[1]), "root": b64d(lines[2]),
+            "signed": (body + "\n").encode(),
+            "signatures": [l.split(" ", 2)[1:] for l in sigs.splitlines()
+                           if l.startswith("\u2014 ")]}
+
+
+def verify_note_signature(cp, vkey_text):
+    """Ed25519 signed note (c2sp.org/signed-note): the key is
+    NAME+HASH+base64(0x01 || public key); a signature is base64(key hash
+    (4 bytes) || signature). Returns True if one signature by that key
+    verifies. Needs the cryptography package."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import \
+        Ed25519PublicKey
+    from cryptography.exceptions import InvalidSignature
+    name, khash, kb64 = vkey_text.strip().split("+", 2)
+    key = b64d(kb64)
+    if key[0] != 1 or len(key) != 33:
+        return False
+    want_hash = sha256(name.encode() + b"\n" + key)[:4]
+    if want_hash.hex() != khash:
+        return False
+    pub = Ed25519PublicKey.from_public_bytes(key[1:])
+    for sname, sig in cp["signatures"]:
+        raw = b64d(sig)
+        if sname != name or raw[:4] != want_hash:
+            continue
+        try:
+            pub.verify(raw[4:], cp["signed"])
+            return True
+        except InvalidSignature:
+            return False
+    return False
