@@ -900,13 +900,10 @@ void policy_decide(const policy *p, const policy_request *r, policy_decision *d)
     if (have_purpose) {
         int k = purpose_find(p, r->purpose);
         if (k < 0) {
-            const char *q = quotable(r->purpose);
-            if (q != NULL)
-                decide(d, 0, "purpose.unknown",
-                       "purpose \"%s\" is not defined in the policy", q);
-            else
-                decide(d, 0, "purpose.unknown",
-                       "the purpose given is not a valid purpose name");
+            /* Never echo it: an unknown "purpose" may be an identifier
+             * typed into the wrong field. */
+            decide(d, 0, "purpose.unknown",
+                   "the purpose given is not defined in the policy");
             return;
         }
         if (!(role->purposes & (UINT64_C(1) << k))) {
