@@ -17,6 +17,7 @@
  * keyed BLAKE2b hash and compared in constant time. People appear only as
  * keyed references (crypto_person_ref), never as ids or identifiers.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -297,11 +298,16 @@ sr_status vault_authorize(sr_vault *v, const access_req *r, unsigned *granted)
     const char *purpose = r->acc != NULL ? r->acc->purpose : NULL;
     const char *case_id = r->acc != NULL ? r->acc->case_id : NULL;
 
+    /* A denial of an act on one person names that person (by reference):
+     * attempts against someone are part of their trail. */
+    const uint8_t(*who)[SR_ID_BYTES] = (const uint8_t(*)[SR_ID_BYTES])r->person;
+    uint32_t nwho = r->person != NULL ? 1u : 0u;
+
     *granted = 0;
     v->last_entry = UINT64_MAX;
     if (!v->authed) {
         st = record_entry(v, r->name, r, ENTRY_DENIED, SR_ERR_AUTH, r->classes,
-                          "auth.none", "", 0, NULL, 0);
+                          "auth.none", "", 0, who, nwho);
         if (st != SR_OK)
             return st;
         return vault_fail(v, SR_ERR_AUTH,
@@ -315,7 +321,7 @@ sr_status vault_authorize(sr_vault *v, const access_req *r, unsigned *granted)
     if ((v->token_scope & bit) == 0 &&
         (policy_role_actions(v->pol, v->role) & bit) != 0) {
         st = record_entry(v, r->name, r, ENTRY_DENIED, SR_ERR_DENIED,
-                          r->classes, "token.scope", "", 0, NULL, 0);
+                          r->classes, "token.scope", "", 0, who, nwho);
         if (st != SR_OK)
             return st;
         return vault_fail(v, SR_ERR_DENIED,
@@ -344,7 +350,7 @@ sr_status vault_authorize(sr_vault *v, const access_req *r, unsigned *granted)
         return SR_OK;
     }
     st = record_entry(v, r->name, r, ENTRY_DENIED, SR_ERR_DENIED, r->classes,
-                      d.rule, "", 0, NULL, 0);
+                      d.rule, "", 0, who, nwho);
     if (st != SR_OK)
         return st;
     return vault_fail(v, SR_ERR_DENIED, "%s", d.reason);
@@ -923,6 +929,26 @@ static sr_status login_fail(sr_vault *v, const char *rule)
                       "principal is disabled");
 }
 
+/* An Argon2id hash of a random passphrase, made once per process. */
+static char dummy_hash[crypto_pwhash_STRBYTES];
+static bool dummy_ok;
+
+static void dummy_make(void)
+{
+    uint8_t pw[16];
+    randombytes_buf(pw, sizeof pw);
+    dummy_ok = crypto_pwhash_str(dummy_hash, (const char *)pw, sizeof pw,
+                                 PW_OPSLIMIT, PW_MEMLIMIT) == 0;
+    sodium_memzero(pw, sizeof pw);
+}
+
+static const char *dummy_pwhash(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, dummy_make);
+    return dummy_ok ? dummy_hash : NULL;
+}
+
 sr_status sr_vault_login(sr_vault *v, const char *name, const char *pass,
                          size_t pass_len, uint64_t ttl,
                          char token[SR_TOKEN_MAX])
@@ -944,13 +970,19 @@ sr_status sr_vault_login(sr_vault *v, const char *name, const char *pass,
         return vault_store_fail(v, st, "cannot read the principal");
     copy_name(v->principal, sizeof v->principal, name);
     const char *hash = p != NULL ? jstr(p, "pwhash") : "";
-    if (p == NULL || hash[0] == '\0')
-        rule = "login.unknown";
+    bool known = p != NULL && hash[0] != '\0';
+    /* Unknown names are checked against a dummy hash, so the time taken
+     * does not tell which names exist. */
+    const char *check = known ? hash : dummy_pwhash();
+    bool ok = check != NULL &&
+              crypto_pwhash_str_verify(check, pass, pass_len) == 0 && known;
     /* A name that is no principal is what someone typed (perhaps an SSN
      * in the wrong field): it stays out of the log. */
     if (p == NULL)
         v->principal[0] = '\0';
-    else if (crypto_pwhash_str_verify(hash, pass, pass_len) != 0)
+    if (!known)
+        rule = "login.unknown";
+    else if (!ok)
         rule = "login.passphrase";
     else if (json_is_true(json_object_get(p, "disabled")))
         rule = "principal.disabled";
