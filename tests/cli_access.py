@@ -341,8 +341,11 @@ class Caseload(AccessCase):
                              (fake.returncode, fake.stdout, fake.stderr),
                              extra)
             denials = [e for e in self.since(before) if e["action"] == "get"]
+            # Each denial names the person asked about (by reference), and
+            # is otherwise the same entry whether or not that person exists.
             for e in denials:
                 del e["index"], e["time"]
+                self.assertEqual(len(e.pop("people")), 1, extra)
             self.assertEqual(len(denials), 2)
             self.assertEqual(denials[0], denials[1])
 
