@@ -14,6 +14,7 @@
 #include "common.h"
 #include "gen.h"
 #include "vault.h"
+#include "witness.h"
 
 #define SR_VERSION_STRING "0.1.0"
 

@@ -391,6 +391,51 @@ SR_API SR_WARN_UNUSED sr_status sr_vault_audit_show(sr_vault *v,
 SR_API SR_WARN_UNUSED sr_status sr_vault_audit_resolve(
     sr_vault *v, const char *ref, char id_out[SR_ID_STR_LEN + 1]);
 
+/* ---- witnesses ----------------------------------------------------------
+ * The witnesses whose cosignatures the vault's latest checkpoint must
+ * carry (strongroom/witness.h runs a witness). Each call needs the
+ * manage-policy action and is logged; a change's entry (witness.add,
+ * witness.remove, witness.require) records the SHA-256 of the resulting
+ * configuration, which is then published as <vault>/log/witnesses ("min
+ * K", then one verifier key a line, in name order) for keyless verifiers:
+ * sr_log_verify with use_witness_file enforces it and fails if the file
+ * is not the one the log last recorded. Publishing follows the commit; if
+ * it fails the call returns the error (the change stands: repeat
+ * sr_vault_witness_require to publish). At most SR_LOG_WITNESS_MAX
+ * witnesses. Names follow the principal name rules. */
+
+/*
+ * Add (or, for a name already present, replace) the witness `name` with
+ * its verifier key vkey_text (the cosignature/v1 key text, type 0x04, that
+ * sr_witness_init returns; one trailing newline allowed). Errors:
+ * SR_ERR_INVALID (bad name, not a cosignature/v1 key, read-only handle,
+ * already SR_LOG_WITNESS_MAX witnesses), SR_ERR_EXISTS (that key is
+ * configured under another name: a witness counts once), SR_ERR_DENIED,
+ * SR_ERR_AUDIT, SR_ERR_IO.
+ */
+SR_API SR_WARN_UNUSED sr_status sr_vault_witness_add(sr_vault *v,
+                                                     const char *name,
+                                                     const char *vkey_text);
+
+/* Remove the witness `name`. Errors: SR_ERR_NOT_FOUND, SR_ERR_INVALID
+ * (fewer witnesses would be left than cosignatures required: lower the
+ * requirement first), SR_ERR_DENIED, SR_ERR_AUDIT, SR_ERR_IO. */
+SR_API SR_WARN_UNUSED sr_status sr_vault_witness_remove(sr_vault *v,
+                                                        const char *name);
+
+/* Require k valid cosignatures by distinct configured witnesses on the
+ * latest checkpoint (0: none). Errors: SR_ERR_INVALID (k larger than the
+ * number of witnesses, or than SR_LOG_WITNESS_MAX), SR_ERR_DENIED,
+ * SR_ERR_AUDIT, SR_ERR_IO. Repeating a call republishes the file. */
+SR_API SR_WARN_UNUSED sr_status sr_vault_witness_require(sr_vault *v,
+                                                         unsigned k);
+
+/* The configuration: *min_cosignatures (may be NULL) gets the required
+ * count, and fn one JSON line per witness, in name order:
+ * {"name","vkey","added"} (added: Unix seconds). */
+SR_API SR_WARN_UNUSED sr_status sr_vault_witness_list(
+    sr_vault *v, unsigned *min_cosignatures, sr_line_fn fn, void *ctx);
+
 #ifdef __cplusplus
 }
 #endif

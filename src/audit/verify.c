@@ -45,6 +45,7 @@
 #include "audit/merkle.h"
 #include "audit/note.h"
 #include "audit/tile.h"
+#include "audit/witness.h"
 #include "strongroom/audit.h"
 #include "util/util.h"
 
@@ -231,6 +232,9 @@ typedef struct slot {
     uint8_t leaves[TILE_WIDTH][HASH];
     uint8_t up[HASH];        /* fold of the leaves (full tiles) */
     uint8_t stored_up[HASH]; /* fold of the stored tile (on a mismatch) */
+    bool cfg;                /* the tile's last witness configuration entry */
+    uint64_t cfg_index;
+    uint8_t cfg_hash[HASH];
     char msg[MSG];
 } slot;
 
@@ -298,6 +302,11 @@ typedef struct verifier {
     char tile_msg[MSG];
     bool hist_bad;
     char hist_msg[MSG];
+
+    /* the latest witness configuration the entries record */
+    bool cfg;
+    uint64_t cfg_index;
+    uint8_t cfg_hash[HASH];
 } verifier;
 
 static void halt(verifier *v, sr_status st, uint64_t bad, const char *msg)
@@ -418,6 +427,7 @@ static void work_tile(verifier *v, worker *w, slot *s, uint64_t k)
     s->st = SR_OK;
     s->bad = NONE;
     s->mismatch = -1;
+    s->cfg = false;
     s->msg[0] = '\0';
 
     /* The bundle first: a truncated log is named by its missing entries. */
@@ -482,6 +492,13 @@ static void work_tile(verifier *v, worker *w, slot *s, uint64_t k)
                 n = 0;
         }
         st = entry_decode(data, n, &w->e);
+        uint8_t cfg[HASH];
+        if (st == SR_OK &&
+            witness_cfg_entry(w->e.action, w->e.outcome, w->e.detail, cfg)) {
+            s->cfg = true;
+            s->cfg_index = k * TILE_WIDTH + i;
+            memcpy(s->cfg_hash, cfg, HASH);
+        }
         if (st != SR_OK && s->bad == NONE) {
             s->bad = k * TILE_WIDTH + i;
             fmt(s->msg, sizeof s->msg, "entry %llu does not decode (%s)",
@@ -733,6 +750,11 @@ static void consume(verifier *v, slot *s)
     v->entries += s->width;
     if (s->bad != NONE)
         entry_fault(v, s->bad, s->msg, NULL);
+    if (s->cfg) {
+        v->cfg = true;
+        v->cfg_index = s->cfg_index;
+        memcpy(v->cfg_hash, s->cfg_hash, HASH);
+    }
     if (s->mismatch >= 0 && s->width == TILE_WIDTH) {
         if (classify(v, 0, k, (unsigned)s->mismatch, s->stored_up, s->up) !=
             SR_OK)
@@ -1070,6 +1092,10 @@ sr_status sr_log_verify(const char *logdir, const char *vkey_text,
     note_checkpoint cp;
     char why[MSG];
     sr_status st;
+    uint8_t cfg_hash[HASH];
+    bool from_file, have_cfg = false;
+    size_t nw;
+    unsigned need;
 
     if (rep == NULL)
         return SR_ERR_INVALID;
@@ -1094,10 +1120,14 @@ sr_status sr_log_verify(const char *logdir, const char *vkey_text,
         return SR_ERR_INTERNAL;
     }
 
-    /* ---- keys */
-    size_t nkeys = 1 + opt->witness_count;
-    keys = calloc(nkeys, sizeof *keys);
-    verified = calloc(nkeys, sizeof *verified);
+    /* ---- keys: the log's, then the witnesses' given or published */
+    from_file = opt->use_witness_file && opt->witness_count == 0 &&
+                opt->min_cosignatures == 0;
+    nw = opt->witness_count;
+    need = opt->min_cosignatures;
+    size_t room = 1 + (from_file ? SR_LOG_WITNESS_MAX : nw);
+    keys = calloc(room, sizeof *keys);
+    verified = calloc(room, sizeof *verified);
     v = calloc(1, sizeof *v);
     if (keys == NULL || verified == NULL || v == NULL) {
         st = SR_ERR_NOMEM;
@@ -1120,6 +1150,35 @@ sr_status sr_log_verify(const char *logdir, const char *vkey_text,
             goto cleanup;
         }
     }
+    if (from_file) {
+        st = read_whole(logdir, WITNESS_CFG_FILE, &buf, &bcap, WITNESS_CFG_MAX,
+                        &len);
+        if (st == SR_OK) {
+            have_cfg = true;
+            crypto_hash_sha256(cfg_hash, buf, len);
+            if (witness_cfg_parse(buf, len, keys + 1, SR_LOG_WITNESS_MAX, &nw,
+                                  &need) != SR_OK) {
+                st = SR_ERR_AUDIT;
+                fmt(why, sizeof why,
+                    "witnesses: not a witness configuration (\"min K\" "
+                    "then K or more distinct cosignature/v1 verifier keys, "
+                    "one a line)");
+                goto cleanup;
+            }
+        } else if (st == SR_ERR_CORRUPT) {
+            st = SR_ERR_AUDIT;
+            fmt(why, sizeof why,
+                "witnesses: larger than any witness configuration");
+            goto cleanup;
+        } else if (st != SR_ERR_NOT_FOUND) {
+            fmt(why, sizeof why, "witnesses: cannot read it: %s",
+                sr_status_str(st));
+            goto cleanup;
+        }
+        rep->witness_file = have_cfg ? 1 : 0;
+    }
+    size_t nkeys = 1 + nw;
+    rep->min_cosignatures = need;
 
     /* ---- the latest checkpoint */
     st = read_whole(logdir, "checkpoint", &buf, &bcap, NOTE_MAX_BYTES, &len);
@@ -1142,11 +1201,14 @@ sr_status sr_log_verify(const char *logdir, const char *vkey_text,
     rep->size = cp.size;
     for (size_t i = 1; i < nkeys; i++)
         rep->cosignatures += verified[i] ? 1u : 0u;
-    if (rep->cosignatures < opt->min_cosignatures) {
+    if (rep->cosignatures < need) {
         st = SR_ERR_AUDIT;
         fmt(why, sizeof why,
-            "checkpoint: %u valid witness cosignatures, %u required",
-            rep->cosignatures, opt->min_cosignatures);
+            "checkpoint: %u valid witness cosignatures, %u required%s",
+            rep->cosignatures, need,
+            have_cfg ? " (by the vault's witness configuration in "
+                       "witnesses)"
+                     : "");
         goto cleanup;
     }
 
@@ -1206,6 +1268,22 @@ sr_status sr_log_verify(const char *logdir, const char *vkey_text,
         fmt(why, sizeof why, "%s", v->tile_msg);
     } else if (v->hist_bad) {
         fmt(why, sizeof why, "%s", v->hist_msg);
+    } else if (from_file && have_cfg && !v->cfg) {
+        fmt(why, sizeof why,
+            "witnesses: the log records no witness configuration, so the "
+            "file is not the vault's (put there by hand?)");
+    } else if (from_file && !have_cfg && v->cfg) {
+        fmt(why, sizeof why,
+            "witnesses: missing, but entry %llu of the log records a witness "
+            "configuration: the file was removed",
+            (unsigned long long)v->cfg_index);
+    } else if (from_file && have_cfg &&
+               sodium_memcmp(cfg_hash, v->cfg_hash, HASH) != 0) {
+        fmt(why, sizeof why,
+            "witnesses: differs from the witness configuration that entry "
+            "%llu of the log records: the file was edited (or changed after "
+            "the latest checkpoint)",
+            (unsigned long long)v->cfg_index);
     } else {
         st = SR_OK;
     }

@@ -27,6 +27,10 @@ const char help_audit[] =
     "       strongroom audit resolve REF\n"
     "       strongroom audit verify [--witness VKEYFILE]... "
     "[--min-cosignatures K]\n"
+    "       strongroom audit witness add NAME VKEYFILE\n"
+    "       strongroom audit witness remove NAME\n"
+    "       strongroom audit witness require K\n"
+    "       strongroom audit witness list\n"
     "\n"
     "Every access to the vault, allowed or denied, and every administrative\n"
     "change is an entry of a Merkle-tree log (RFC 9162) stored as C2SP\n"
@@ -44,11 +48,23 @@ const char help_audit[] =
     "  verify        recompute the whole tree from the entries, check every\n"
     "                tile, the checkpoint's signature, and every checkpoint\n"
     "                in VAULT/log/history against the latest; names the\n"
-    "                first bad entry. Needs neither passphrase nor "
-    "token.\n" COMMON_HELP
+    "                first bad entry. Needs neither passphrase nor token.\n"
+    "                Without --witness and --min-cosignatures it enforces\n"
+    "                the vault's witness configuration (VAULT/log/\n"
+    "                witnesses), which must be the one the log recorded\n"
+    "  witness       the witnesses whose cosignatures the latest checkpoint\n"
+    "                must carry (manage-policy): add a witness's verifier\n"
+    "                key (what 'strongroom witness init' printed) under a\n"
+    "                name, remove one, require K cosignatures, list them.\n"
+    "                Each change is logged and published as\n"
+    "                VAULT/log/witnesses; witnesses then cosign each new\n"
+    "                checkpoint ('strongroom witness cosign "
+    "--publish')\n" COMMON_HELP
     "\nexamples: strongroom audit show --person 3f2a...c9\n"
     "          strongroom audit proof --inclusion 1234\n"
-    "          strongroom audit verify\n";
+    "          strongroom audit verify\n"
+    "          strongroom audit witness add w1 w1.vkey\n"
+    "          strongroom audit witness require 1\n";
 
 /* "2026-11-25", "2026-11-25T14:03:00Z" or Unix seconds, as nanoseconds. */
 static bool parse_time(const char *s, uint64_t *ns)
@@ -98,7 +114,7 @@ static void verify_progress(void *ctx, uint64_t done, uint64_t total)
 #define MAX_WITNESSES 16
 
 static int audit_verify(const common *c, const char *const *wfiles, size_t nw,
-                        unsigned min_cos)
+                        unsigned min_cos, bool use_file)
 {
     char path[PATH_MAX], vkey[1024];
     char *wkeys[MAX_WITNESSES];
@@ -127,6 +143,7 @@ static int audit_verify(const common *c, const char *const *wfiles, size_t nw,
     opt.witness_vkeys = (const char *const *)wkeys;
     opt.witness_count = nw;
     opt.min_cosignatures = min_cos;
+    opt.use_witness_file = use_file ? 1 : 0;
     if (isatty(STDERR_FILENO))
         opt.progress = verify_progress;
     (void)snprintf(path, sizeof path, "%s/log", c->vault);
@@ -136,8 +153,11 @@ static int audit_verify(const common *c, const char *const *wfiles, size_t nw,
         fputc('\n', stderr);
     if (st == SR_OK) {
         printf("ok: %" PRIu64 " entries, %" PRIu64
-               " earlier checkpoints consistent, %u witness cosignatures\n",
+               " earlier checkpoints consistent, %u witness cosignatures",
                rep.size, rep.checkpoints, rep.cosignatures);
+        if (rep.witness_file)
+            printf(" (%u required by log/witnesses)", rep.min_cosignatures);
+        putchar('\n');
     } else {
         fprintf(stderr, "strongroom audit: the log FAILS verification: %s\n",
                 rep.message);
@@ -145,6 +165,55 @@ static int audit_verify(const common *c, const char *const *wfiles, size_t nw,
     }
     for (size_t i = 0; i < nw; i++)
         free(wkeys[i]);
+    return r;
+}
+
+/* audit witness add NAME VKEYFILE | remove NAME | require K | list */
+static int audit_witness(const common *c, int n, char **args)
+{
+    const char *op = n > 0 ? args[0] : "";
+    bool add = strcmp(op, "add") == 0 && n == 3,
+         remove = strcmp(op, "remove") == 0 && n == 2,
+         require = strcmp(op, "require") == 0 && n == 2,
+         list = strcmp(op, "list") == 0 && n == 1;
+    char vkey[1024];
+    uint64_t k = 0;
+    size_t len;
+    if (!add && !remove && !require && !list)
+        return fail("audit", "give witness add NAME VKEYFILE, witness remove "
+                             "NAME, witness require K or witness list; see "
+                             "--help");
+    if (require && (!parse_u64(args[1], &k) || k > MAX_WITNESSES))
+        return fail("audit", "witness require takes 0 to 16");
+    if (add && !read_small(args[2], vkey, sizeof vkey, &len)) {
+        fprintf(stderr, "strongroom audit: cannot read %s: %s\n", args[2],
+                strerror(errno));
+        return exit_for(SR_ERR_NOT_FOUND);
+    }
+    sr_vault *v;
+    int r = open_vault("audit", c, list ? SR_OPEN_READ : SR_OPEN_WRITE, &v);
+    if (r != 0)
+        return r;
+    sr_status st;
+    unsigned min = 0;
+    if (add)
+        st = sr_vault_witness_add(v, args[1], vkey);
+    else if (remove)
+        st = sr_vault_witness_remove(v, args[1]);
+    else if (require)
+        st = sr_vault_witness_require(v, (unsigned)k);
+    else
+        st = sr_vault_witness_list(v, &min, print_line, NULL);
+    if (st == SR_OK && list)
+        fprintf(stderr, "%u cosignatures required on the latest checkpoint\n",
+                min);
+    else if (st == SR_OK)
+        fprintf(stderr,
+                "recorded, and published in %s/log/witnesses; the next "
+                "checkpoints need the witnesses' cosignatures to verify\n",
+                c->vault);
+    r = st == SR_OK ? 0 : lib_fail("audit", st, v);
+    sr_vault_close(v);
     return r;
 }
 
@@ -184,7 +253,7 @@ int cmd_audit(int argc, char **argv)
     common c = COMMON_INIT;
     sr_audit_filter f;
     uint64_t index = 0, size = 0, k = 0;
-    bool inclusion = false, consistency = false, bad = false;
+    bool inclusion = false, consistency = false, bad = false, min_set = false;
     const char *witness[MAX_WITNESSES];
     size_t nw = 0;
     int o;
@@ -247,6 +316,7 @@ int cmd_audit(int argc, char **argv)
         case OPT_MIN_COS:
             if (!parse_u64(optarg, &k) || k > MAX_WITNESSES)
                 return fail("audit", "--min-cosignatures takes 0 to 16");
+            min_set = true;
             break;
         default:
             return fail("audit", "bad option; see --help");
@@ -257,7 +327,9 @@ int cmd_audit(int argc, char **argv)
     const char *sub = optind < argc ? argv[optind] : "";
     int npos = argc - optind - 1;
     if (strcmp(sub, "verify") == 0 && npos == 0)
-        return audit_verify(&c, witness, nw, (unsigned)k);
+        return audit_verify(&c, witness, nw, (unsigned)k, nw == 0 && !min_set);
+    if (strcmp(sub, "witness") == 0)
+        return audit_witness(&c, argc - optind - 1, argv + optind + 1);
     bool cp = strcmp(sub, "checkpoint") == 0 && npos == 0,
          proof = strcmp(sub, "proof") == 0 &&
                  ((inclusion && !consistency && npos == 0) ||
@@ -266,8 +338,8 @@ int cmd_audit(int argc, char **argv)
          resolve = strcmp(sub, "resolve") == 0 && npos == 1;
     if (!cp && !proof && !show && !resolve)
         return fail("audit", "give checkpoint, proof --inclusion I, proof "
-                             "--consistency M N, show, resolve REF or "
-                             "verify; see --help");
+                             "--consistency M N, show, resolve REF, verify "
+                             "or witness; see --help");
     uint64_t m = 0, n = 0;
     if (proof && consistency &&
         (!parse_u64(argv[optind + 1], &m) || !parse_u64(argv[optind + 2], &n)))

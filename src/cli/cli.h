@@ -104,7 +104,7 @@ uint64_t mono_ns(void);
 /* "90d", "12h", "30m", "45s" or plain seconds; false if malformed. */
 bool parse_duration(const char *s, uint64_t *secs);
 
-/* The command groups (admin.c, audit.c). */
+/* The command groups (admin.c, audit.c, witness.c). */
 int cmd_user(int argc, char **argv);
 int cmd_token(int argc, char **argv);
 int cmd_login(int argc, char **argv);
@@ -113,5 +113,7 @@ int cmd_policy(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 extern const char help_user[], help_token[], help_login[], help_case[],
     help_policy[], help_audit[];
+int cmd_witness(int argc, char **argv);
+extern const char help_witness[];
 
 #endif

@@ -1078,6 +1078,8 @@ static const command commands[] = {
     {"policy", "show or replace the access policy", help_policy, cmd_policy},
     {"audit", "checkpoints, proofs, entries; verify the log", help_audit,
      cmd_audit},
+    {"witness", "cosign a log's checkpoints after checking them", help_witness,
+     cmd_witness},
 };
 
 const command *find_command(const char *name)

@@ -36,6 +36,8 @@ static const char usage_text[] =
     "                          given more than once)\n"
     "  --min-cosignatures K    require K valid cosignatures by those\n"
     "                          witnesses on the latest checkpoint\n"
+    "                          (without either flag: the witnesses the\n"
+    "                          vault requires, LOGDIR/witnesses, if any)\n"
     "  --quiet                 print nothing on success, and no progress\n"
     "  --help                  print this help\n"
     "\n"
@@ -200,6 +202,9 @@ int main(int argc, char **argv)
     opt.witness_vkeys = (const char *const *)witness_keys;
     opt.witness_count = nwitness;
     opt.min_cosignatures = min_cosig;
+    /* Without flags, hold the log to the witnesses its vault requires
+     * (LOGDIR/witnesses, checked against the log's own entries). */
+    opt.use_witness_file = nwitness == 0 && min_cosig == 0;
     if (!quiet && isatty(STDERR_FILENO)) {
         opt.progress = show_progress;
         opt.progress_ctx = &shown;
