@@ -96,7 +96,8 @@ void json_install_wiping_allocator(void);
 struct json_t;
 char *json_to_text(const struct json_t *o, size_t flags);
 
-/* ---- files ----------------------------------------------------------------- */
+/* ---- files -----------------------------------------------------------------
+ */
 
 /* Write all n bytes to fd, retrying short writes and EINTR. false with errno
  * set on failure (ENOSPC for a full device). */
