@@ -24,6 +24,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,6 +60,11 @@ typedef struct waiter {
     bool done;
     char *msg;
     struct waiter *next;
+    /* The semaphore its thread sleeps on (one per appending call, so a
+     * finished batch wakes its own threads and the next leader only, not
+     * every thread waiting: on 2 CPUs with 64 appenders, waking all of
+     * them each batch cost more than the appends). */
+    struct caller *wake;
 } waiter;
 
 struct audit_log {
@@ -77,7 +83,6 @@ struct audit_log {
     note_verifier verifier;
 
     pthread_mutex_t mu;
-    pthread_cond_t cv;
     waiter *head, *tail;
     bool leading;
 
@@ -206,14 +211,18 @@ static sr_status jrnl_walk(audit_log *l, bool repair, jrnl_fn fn, void *ctx,
     uint8_t rec_hdr[12];
 
     buf_init(&b, JRNL_REC_MAX);
-    st = buf_reserve(&b, JRNL_REC_MAX);
-    if (st != SR_OK)
-        goto cleanup;
     for (;;) {
         memset(rec_hdr, 0, sizeof rec_hdr);
         ssize_t r = pread(l->jfd, rec_hdr, sizeof rec_hdr, (off_t)l->joff);
         if (r == 0)
             break;
+        /* The record buffer only once there is a record: every batch of
+         * appends walks from the end, usually finding nothing. */
+        if (r > 0 && b.cap < JRNL_REC_MAX) {
+            st = buf_reserve(&b, JRNL_REC_MAX);
+            if (st != SR_OK)
+                goto cleanup;
+        }
         if (r < 0) {
             st = say(msg, SR_ERR_IO, "cannot read the audit journal: %s",
                      strerror(errno));
@@ -412,7 +421,17 @@ typedef struct integ {
     sr_buf bundle;                  /* current entry bundle */
     unsigned bundle_n;              /* entries in it */
     int node_fd[64];
+    struct node_run *run[64]; /* index writes not yet made */
 } integ;
+
+/* Node hashes of one height are completed in index order: they go to the
+ * index in runs, one write per NODE_RUN hashes rather than one each. */
+#define NODE_RUN 512u
+typedef struct node_run {
+    uint64_t first;
+    unsigned n;
+    uint8_t h[NODE_RUN][32];
+} node_run;
 
 static sr_status write_tile(integ *g, int level, uint64_t n, unsigned width,
                             const void *p, size_t len)
@@ -434,11 +453,10 @@ static sr_status write_tile(integ *g, int level, uint64_t n, unsigned width,
     return st;
 }
 
-static sr_status node_store(integ *g, unsigned h, uint64_t i,
-                            const uint8_t hash[32])
+static sr_status node_flush(integ *g, unsigned h)
 {
-    /* Heights that are multiples of the tile height are in the tiles. */
-    if (h >= 64 || h % TILE_HEIGHT == 0)
+    node_run *r = g->run[h];
+    if (r == NULL || r->n == 0)
         return SR_OK;
     if (g->node_fd[h] < 0) {
         char name[8];
@@ -457,9 +475,45 @@ static sr_status node_store(integ *g, unsigned h, uint64_t i,
             return say(g->msg, SR_ERR_IO, "cannot open the node index: %s",
                        strerror(errno));
     }
-    if (pwrite(g->node_fd[h], hash, 32, (off_t)(i * 32u)) != 32)
-        return say(g->msg, errno == ENOSPC ? SR_ERR_FULL : SR_ERR_IO,
-                   "cannot write the node index: %s", strerror(errno));
+    size_t len = (size_t)r->n * 32u, done = 0;
+    while (done < len) {
+        ssize_t n = pwrite(g->node_fd[h], &r->h[0][0] + done, len - done,
+                           (off_t)(r->first * 32u + done));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return say(g->msg,
+                       n == 0 || errno == ENOSPC ? SR_ERR_FULL : SR_ERR_IO,
+                       "cannot write the node index: %s",
+                       n == 0 ? strerror(ENOSPC) : strerror(errno));
+        done += (size_t)n;
+    }
+    r->n = 0;
+    return SR_OK;
+}
+
+/* Every height, the tile levels too: a proof then reads one hash per
+ * height from the index, not a tile per level (docs/audit.md). */
+static sr_status node_store(integ *g, unsigned h, uint64_t i,
+                            const uint8_t hash[32])
+{
+    if (h >= 64)
+        return SR_OK;
+    node_run *r = g->run[h];
+    if (r == NULL) {
+        r = g->run[h] = malloc(sizeof *r);
+        if (r == NULL)
+            return say(g->msg, SR_ERR_NOMEM, "out of memory");
+        r->n = 0;
+    }
+    if (r->n == NODE_RUN || (r->n > 0 && r->first + r->n != i)) {
+        sr_status st = node_flush(g, h);
+        if (st != SR_OK)
+            return st;
+    }
+    if (r->n == 0)
+        r->first = i;
+    memcpy(r->h[r->n++], hash, 32);
     return SR_OK;
 }
 
@@ -610,6 +664,8 @@ static sr_status integ_finish(integ *g, uint64_t size)
         st = write_tile(g, TILE_LEVEL_ENTRIES, size / TILE_WIDTH, g->bundle_n,
                         g->bundle.p, g->bundle.len);
     for (unsigned h = 0; h < 64 && st == SR_OK; h++)
+        st = node_flush(g, h);
+    for (unsigned h = 0; h < 64 && st == SR_OK; h++)
         if (g->node_fd[h] >= 0 && fdatasync(g->node_fd[h]) != 0)
             st = say(g->msg, SR_ERR_IO, "cannot sync the node index: %s",
                      strerror(errno));
@@ -686,9 +742,11 @@ static sr_status integrate(audit_log *l, uint64_t *size, char *msg)
     tilefs_set_size(l->tiles, l->size);
     st = jrnl_reset(l, l->size, msg);
 cleanup:
-    for (unsigned h = 0; h < 64; h++)
+    for (unsigned h = 0; h < 64; h++) {
         if (g.node_fd[h] >= 0)
             close(g.node_fd[h]);
+        free(g.run[h]);
+    }
     free(g.lvl);
     buf_free(&g.bundle);
     return st;
@@ -710,7 +768,6 @@ static void log_free(audit_log *l)
     sodium_free(l->jkey);
     pthread_mutex_destroy(&l->mu);
     pthread_mutex_destroy(&l->io);
-    pthread_cond_destroy(&l->cv);
     free(l->vault_dir);
     free(l->log_dir);
     free(l->nodes_dir);
@@ -730,7 +787,6 @@ static sr_status log_new(audit_log **out, const audit_log_config *c, char *msg)
     l->frontier.size = UINT64_MAX;
     pthread_mutex_init(&l->mu, NULL);
     pthread_mutex_init(&l->io, NULL);
-    pthread_cond_init(&l->cv, NULL);
     l->vault_dir = strdup(c->vault_dir);
     l->log_dir = join(c->vault_dir, "log");
     l->nodes_dir = join(c->vault_dir, "audit/nodes");
@@ -1006,11 +1062,9 @@ fail_unlocked:
     }
 }
 
-sr_status audit_log_append(audit_log *l, const uint8_t *e, size_t len,
-                           uint64_t *index, char msg[AUDIT_MSG_MAX])
+/* Check one entry before it joins the queue. */
+static sr_status entry_ok(const uint8_t *e, size_t len, char *msg)
 {
-    waiter w;
-
     audit_entry check;
     if (len > 65535u)
         return say(msg, SR_ERR_INVALID, "an audit entry is too large");
@@ -1018,40 +1072,155 @@ sr_status audit_log_append(audit_log *l, const uint8_t *e, size_t len,
      * forever: refuse it here. */
     if (entry_decode(e, len, &check) != SR_OK)
         return say(msg, SR_ERR_INVALID, "refusing a malformed audit entry");
+    return SR_OK;
+}
+
+/* One appending call, as the leader sees it: where its thread sleeps, and
+ * how many posts were promised to it (under mu) and not yet taken. */
+typedef struct caller {
+    sem_t sem;
+    unsigned owed;
+} caller;
+
+/* Queue w[0 .. n) in one piece (a leader takes the whole queue, so they
+ * land in one batch, at consecutive indexes) and wait until they are
+ * written and synced, leading a batch when nobody else is.
+ *
+ * Wake-ups: each call sleeps on a semaphore of its own. A leader, done,
+ * marks its batch under mu and promises (owed++) one post to each other
+ * call of it and one to the call first in the queue, which is to lead
+ * next (unless a thread arriving meanwhile leads first and takes it
+ * along); it posts only after releasing mu, so a woken thread finds mu
+ * free rather than going straight back to sleep on it. A call returns
+ * only once it has taken every post promised to it, so no post can reach
+ * a semaphore that is gone. */
+static void append_chain(audit_log *l, waiter *w, size_t n)
+{
+    caller me;
+    (void)sem_init(&me.sem, 0, 0);
+    me.owed = 0;
+    for (size_t i = 0; i < n; i++) {
+        w[i].wake = &me;
+        w[i].next = i + 1 < n ? &w[i + 1] : NULL;
+    }
+    pthread_mutex_lock(&l->mu);
+    if (l->tail != NULL)
+        l->tail->next = &w[0];
+    else
+        l->head = &w[0];
+    l->tail = &w[n - 1];
+    while (!w[n - 1].done || me.owed > 0) {
+        if (w[n - 1].done || l->leading) {
+            pthread_mutex_unlock(&l->mu);
+            while (sem_wait(&me.sem) != 0 && errno == EINTR) {
+            }
+            pthread_mutex_lock(&l->mu);
+            me.owed--;
+            continue;
+        }
+        /* Lead: take everyone queued so far; one sync covers them. */
+        waiter *batch = l->head;
+        l->head = l->tail = NULL;
+        l->leading = true;
+        pthread_mutex_unlock(&l->mu);
+        write_batch(l, batch);
+        pthread_mutex_lock(&l->mu);
+        /* The calls to wake: a list through `next` of their last
+         * waiters would be gone once they run, so collect them here. */
+        size_t ncalls = 0;
+        for (waiter *x = batch; x != NULL; x = x->next)
+            if (x->next == NULL || x->next->wake != x->wake)
+                ncalls++;
+        caller *stack_posts[64];
+        caller **posts = ncalls + 1 <= 64
+                             ? stack_posts
+                             : malloc((ncalls + 1) * sizeof *posts);
+        size_t np = 0;
+        l->leading = false;
+        /* The next leader first: its batch, already queued, should not
+         * wait for this one's wake-ups. */
+        if (posts != NULL && l->head != NULL) {
+            l->head->wake->owed++;
+            posts[np++] = l->head->wake;
+        }
+        for (waiter *x = batch; x != NULL; x = x->next) {
+            x->done = true;
+            if (posts != NULL && x->wake != &me &&
+                (x->next == NULL || x->next->wake != x->wake)) {
+                x->wake->owed++;
+                posts[np++] = x->wake;
+            }
+        }
+        if (posts == NULL) {
+            /* No memory for the list: wake each call under mu instead
+             * (every other call owes a post it can now take at once). */
+            if (l->head != NULL) {
+                l->head->wake->owed++;
+                (void)sem_post(&l->head->wake->sem);
+            }
+            for (waiter *x = batch; x != NULL; x = x->next)
+                if (x->wake != &me &&
+                    (x->next == NULL || x->next->wake != x->wake)) {
+                    x->wake->owed++;
+                    (void)sem_post(&x->wake->sem);
+                }
+            continue;
+        }
+        pthread_mutex_unlock(&l->mu);
+        for (size_t i = 0; i < np; i++)
+            (void)sem_post(&posts[i]->sem);
+        if (posts != stack_posts)
+            free(posts);
+        pthread_mutex_lock(&l->mu);
+    }
+    pthread_mutex_unlock(&l->mu);
+    sem_destroy(&me.sem);
+}
+
+sr_status audit_log_append(audit_log *l, const uint8_t *e, size_t len,
+                           uint64_t *index, char msg[AUDIT_MSG_MAX])
+{
+    waiter w;
+    sr_status st = entry_ok(e, len, msg);
+    if (st != SR_OK)
+        return st;
     memset(&w, 0, sizeof w);
     w.data = e;
     w.len = len;
     w.msg = msg;
     msg[0] = '\0';
-    pthread_mutex_lock(&l->mu);
-    if (l->tail != NULL)
-        l->tail->next = &w;
-    else
-        l->head = &w;
-    l->tail = &w;
-    while (!w.done) {
-        if (!l->leading) {
-            /* Lead: take everyone queued so far; one sync covers them. */
-            waiter *batch = l->head;
-            l->head = l->tail = NULL;
-            l->leading = true;
-            pthread_mutex_unlock(&l->mu);
-            write_batch(l, batch);
-            pthread_mutex_lock(&l->mu);
-            for (waiter *x = batch; x != NULL;) {
-                waiter *next = x->next;
-                x->done = true;
-                x = next;
-            }
-            l->leading = false;
-            pthread_cond_broadcast(&l->cv);
-        } else {
-            pthread_cond_wait(&l->cv, &l->mu);
-        }
-    }
-    pthread_mutex_unlock(&l->mu);
+    append_chain(l, &w, 1);
     *index = w.index;
     return w.st;
+}
+
+sr_status audit_log_append_many(audit_log *l, const uint8_t *const *e,
+                                const size_t *len, size_t n, uint64_t *first,
+                                char msg[AUDIT_MSG_MAX])
+{
+    if (n == 0 || n > AUDIT_APPEND_MANY_MAX)
+        return say(msg, SR_ERR_INVALID, "an audit batch holds 1 to %u entries",
+                   AUDIT_APPEND_MANY_MAX);
+    for (size_t i = 0; i < n; i++) {
+        sr_status st = entry_ok(e[i], len[i], msg);
+        if (st != SR_OK)
+            return st;
+    }
+    waiter *w = calloc(n, sizeof *w);
+    if (w == NULL)
+        return say(msg, SR_ERR_NOMEM, "out of memory");
+    msg[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        w[i].data = e[i];
+        w[i].len = len[i];
+        w[i].msg = msg; /* the leader writes each in turn: one message */
+    }
+    append_chain(l, w, n);
+    /* One batch, one outcome: all written and synced, or none. */
+    sr_status st = w[n - 1].st;
+    *first = w[0].index;
+    free(w);
+    return st;
 }
 
 sr_status audit_log_checkpoint(audit_log *l, uint64_t *size,
@@ -1065,6 +1234,19 @@ sr_status audit_log_checkpoint(audit_log *l, uint64_t *size,
         st = integrate(l, size, msg);
     io_unlock(l);
     return st;
+}
+
+sr_status audit_log_head(audit_log *l, uint64_t *size, uint8_t root[32],
+                         char msg[AUDIT_MSG_MAX])
+{
+    note_checkpoint cp;
+    /* The file is replaced by rename: any read sees one whole note. */
+    sr_status st = read_checkpoint(l, &cp, msg);
+    if (st != SR_OK)
+        return st;
+    *size = cp.size;
+    memcpy(root, cp.root, 32);
+    return SR_OK;
 }
 
 uint64_t audit_log_pending_end(audit_log *l)

@@ -69,11 +69,29 @@ SR_WARN_UNUSED sr_status audit_log_append(audit_log *l, const uint8_t *e,
                                           size_t len, uint64_t *index,
                                           char msg[AUDIT_MSG_MAX]);
 
+/* Append n encoded entries (1 <= n <= AUDIT_APPEND_MANY_MAX) as one
+ * batch: one write and one sync, at consecutive leaf indexes from *first.
+ * On SR_OK all are durable; on failure none was acknowledged (as for
+ * audit_log_append). For bulk writers: the benchmark grows logs with it. */
+#define AUDIT_APPEND_MANY_MAX 65536u
+SR_WARN_UNUSED sr_status audit_log_append_many(audit_log *l,
+                                               const uint8_t *const *e,
+                                               const size_t *len, size_t n,
+                                               uint64_t *first,
+                                               char msg[AUDIT_MSG_MAX]);
+
 /* Integrate every durable entry into the tiles and sign a checkpoint for
  * the new size (nothing is written if no entry is pending). *size gets
  * the checkpoint's tree size. */
 SR_WARN_UNUSED sr_status audit_log_checkpoint(audit_log *l, uint64_t *size,
                                               char msg[AUDIT_MSG_MAX]);
+
+/* The latest checkpoint's tree size and root hash, read from
+ * <log>/checkpoint and its signature checked with this log's key: what
+ * proofs built from the tiles and the node index must agree with. */
+SR_WARN_UNUSED sr_status audit_log_head(audit_log *l, uint64_t *size,
+                                        uint8_t root[32],
+                                        char msg[AUDIT_MSG_MAX]);
 
 /* Entries appended, integrated or not. */
 uint64_t audit_log_pending_end(audit_log *l);

@@ -2,6 +2,16 @@
 /*
  * tilefs.c - read tiles, entry bundles and node hashes from a log
  * directory (C2SP tlog-tiles layout), with a small cache of recent tiles.
+ *
+ * Node hashes come from the node index when there is one, at every
+ * height: one read of 32 bytes instead of a tile file opened, read and
+ * closed, or up to 127 hashes folded. A view that keeps asking one height
+ * (a proof server: every proof needs a node at each height) maps that
+ * height's file once it has read it TILEFS_MAP_AFTER times, and then
+ * answers without a system call; a view made for one proof never maps.
+ * The writer only ever extends these files (docs/audit.md, "Node index");
+ * a file cut shorter while mapped would fault on access, like any mapped
+ * file, which is why nothing but the writer may touch audit/nodes.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -9,6 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "audit/merkle.h"
@@ -17,6 +29,8 @@
 
 #define TILEFS_CACHE 64u
 #define TILEFS_HEIGHTS 64u
+/* Reads of one height by one view before its index file is mapped. */
+#define TILEFS_MAP_AFTER 32u
 
 typedef struct tile_slot {
     bool used;
@@ -30,7 +44,10 @@ struct tilefs {
     char *logdir;
     char *nodes_dir;
     uint64_t size;
-    int node_fd[TILEFS_HEIGHTS]; /* -1 unopened, -2 absent */
+    int node_fd[TILEFS_HEIGHTS];             /* -1 unopened, -2 absent */
+    const uint8_t *node_map[TILEFS_HEIGHTS]; /* NULL: not mapped */
+    size_t node_map_len[TILEFS_HEIGHTS];
+    uint32_t node_reads[TILEFS_HEIGHTS];
     tile_slot cache[TILEFS_CACHE];
     char msg[TILEFS_MSG_MAX];
 };
@@ -68,9 +85,12 @@ void tilefs_free(tilefs *t)
 {
     if (t == NULL)
         return;
-    for (unsigned i = 0; i < TILEFS_HEIGHTS; i++)
+    for (unsigned i = 0; i < TILEFS_HEIGHTS; i++) {
+        if (t->node_map[i] != NULL)
+            (void)munmap((void *)t->node_map[i], t->node_map_len[i]);
         if (t->node_fd[i] >= 0)
             close(t->node_fd[i]);
+    }
     free(t->logdir);
     free(t->nodes_dir);
     free(t);
@@ -204,7 +224,29 @@ static bool node_from_index(tilefs *t, unsigned h, uint64_t i, uint8_t out[32])
     }
     if (i > (uint64_t)INT64_MAX / 32u)
         return false;
-    if (pread(t->node_fd[h], out, 32, (off_t)(i * 32u)) != 32)
+    uint64_t off = i * 32u;
+    if (t->node_map[h] == NULL || off + 32u > t->node_map_len[h]) {
+        /* Not mapped, or the file grew past the mapping: map (again)
+         * once this view has shown it reads this height often. */
+        struct stat sb;
+        if (++t->node_reads[h] >= TILEFS_MAP_AFTER &&
+            fstat(t->node_fd[h], &sb) == 0 &&
+            (uint64_t)sb.st_size >= off + 32u &&
+            (uint64_t)sb.st_size <= SIZE_MAX) {
+            void *m = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_SHARED,
+                           t->node_fd[h], 0);
+            if (m != MAP_FAILED) {
+                if (t->node_map[h] != NULL)
+                    (void)munmap((void *)t->node_map[h], t->node_map_len[h]);
+                t->node_map[h] = m;
+                t->node_map_len[h] = (size_t)sb.st_size;
+            }
+            t->node_reads[h] = 0;
+        }
+    }
+    if (t->node_map[h] != NULL && off + 32u <= t->node_map_len[h])
+        memcpy(out, t->node_map[h] + off, 32);
+    else if (pread(t->node_fd[h], out, 32, (off_t)off) != 32)
         return false;
     /* A hole (the index was deleted and rewritten from a later size on)
      * reads as zeros: no SHA-256 output, so fold from the tiles instead. */
@@ -222,7 +264,7 @@ sr_status tilefs_node(void *ctx, unsigned height, uint64_t index,
         (height > 0 && index >= (t->size >> height)) ||
         (height == 0 && index >= t->size))
         return tfail(t, SR_ERR_INVALID, "node outside the tree of", t->logdir);
-    if (height % TILE_HEIGHT != 0 && node_from_index(t, height, index, out))
+    if (node_from_index(t, height, index, out))
         return SR_OK;
     /* Fold the 2^k hashes of tile level L under the node. */
     unsigned level = height / TILE_HEIGHT, k = height % TILE_HEIGHT;

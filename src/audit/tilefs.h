@@ -6,10 +6,12 @@
  * own log all read through it.
  *
  * A view is made for one tree size; it reads the full or partial tile
- * that size implies. Node hashes at heights that are not multiples of the
- * tile height are taken from the node index (<vault>/audit/nodes/<h>, a
- * derived cache the writer keeps) when present, and otherwise folded from
- * the tile below. A handle is used by one thread at a time.
+ * that size implies. Node hashes are taken from the node index
+ * (<vault>/audit/nodes/<h>, a derived cache the writer keeps) when it has
+ * them, at any height, and otherwise from the tiles (folded from the tile
+ * below for heights between tile levels). The index vouches for nothing:
+ * whoever hands out what it read checks it against a signed root. A
+ * handle is used by one thread at a time.
  */
 #ifndef SR_AUDIT_TILEFS_H
 #define SR_AUDIT_TILEFS_H

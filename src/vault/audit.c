@@ -85,59 +85,105 @@ static json_t *hash_array(const uint8_t (*h)[32], size_t n)
     return a;
 }
 
-/* A view of the log for proofs at size, or the latest when size is 0.
- * The tiles read are the latest checkpoint's: a proof for an earlier size
- * needs only perfect subtrees inside it, which are the same in every later
- * tree, and the partial tiles of an earlier size exist only if a
- * checkpoint was made at exactly that size. */
-static sr_status open_view(sr_vault *v, uint64_t *size, tilefs **t)
+/* The signed head to prove against: integrate first, then read the
+ * checkpoint back with its signature checked. *size 0 becomes the head's
+ * size; a larger one is refused. */
+static sr_status signed_head(sr_vault *v, uint64_t *size, uint64_t *latest,
+                             uint8_t head[32])
 {
-    uint64_t latest;
-    sr_status st = checkpoint_now(v, &latest);
+    char msg[AUDIT_MSG_MAX];
+    sr_status st = checkpoint_now(v, latest);
     if (st != SR_OK)
         return st;
+    /* Another process may have checkpointed since: its head is as good. */
+    st = audit_log_head(v->log, latest, head, msg);
+    if (st != SR_OK)
+        return vault_fail(v, SR_ERR_AUDIT, "%s", msg);
     if (*size == 0)
-        *size = latest;
-    if (*size > latest)
+        *size = *latest;
+    if (*size > *latest)
         return vault_fail(v, SR_ERR_INVALID, "the log has only %llu entries",
-                          (unsigned long long)latest);
-    st = tilefs_open(t, audit_log_dir(v->log), audit_log_nodes_dir(v->log),
-                     latest);
+                          (unsigned long long)*latest);
+    return SR_OK;
+}
+
+/* A view of the latest tree, with the node index (pass 0) or without it
+ * (pass 1). A proof for an earlier size needs only perfect subtrees
+ * inside it, which are the same in every later tree, and the partial
+ * tiles of an earlier size exist only if a checkpoint was made at exactly
+ * that size. */
+static sr_status open_view(sr_vault *v, uint64_t latest, int pass, tilefs **t)
+{
+    sr_status st =
+        tilefs_open(t, audit_log_dir(v->log),
+                    pass == 0 ? audit_log_nodes_dir(v->log) : NULL, latest);
     if (st != SR_OK)
         return vault_fail(v, st, "out of memory");
     return SR_OK;
+}
+
+/* Is root (computed from the view at size) the signed tree's root at that
+ * size? The tiles are public files and the node index a cache: without
+ * this a damaged one would hand out a proof that checks against a root
+ * nobody signed. For an earlier size, through a consistency proof to the
+ * signed head. */
+static sr_status anchored(tilefs *t, uint64_t size, const uint8_t root[32],
+                          uint64_t latest, const uint8_t head[32])
+{
+    uint8_t p[MERKLE_PROOF_MAX][32];
+    size_t n = 0;
+    if (size == latest)
+        return sodium_memcmp(root, head, 32) == 0 ? SR_OK : SR_ERR_CORRUPT;
+    sr_status st = merkle_consistency_proof(tilefs_node, t, size, latest, p,
+                                            MERKLE_PROOF_MAX, &n);
+    if (st == SR_OK)
+        st = merkle_verify_consistency(size, latest, root, head,
+                                       (const uint8_t(*)[32])p, n);
+    return st;
 }
 
 sr_status sr_vault_audit_inclusion(sr_vault *v, uint64_t index, uint64_t size,
                                    sr_line_fn fn, void *ctx)
 {
     tilefs *t = NULL;
-    uint8_t proof[MERKLE_PROOF_MAX][32], leaf[32], root[32];
+    uint8_t proof[MERKLE_PROOF_MAX][32], leaf[32], root[32], head[32];
+    uint64_t latest = 0;
     size_t n = 0;
     char s[45];
     if (!v->authed)
         return vault_fail(v, SR_ERR_AUTH, "not authenticated");
-    sr_status st = open_view(v, &size, &t);
+    sr_status st = signed_head(v, &size, &latest, head);
     if (st != SR_OK)
         return st;
-    if (index >= size) {
-        st = vault_fail(v, SR_ERR_INVALID,
-                        "entry %llu is not in a tree of %llu entries",
-                        (unsigned long long)index, (unsigned long long)size);
-        goto cleanup;
+    if (index >= size)
+        return vault_fail(v, SR_ERR_INVALID,
+                          "entry %llu is not in a tree of %llu entries",
+                          (unsigned long long)index, (unsigned long long)size);
+    /* Never hand out a proof that does not check against the signed
+     * head; if the index misled us, prove again from the tiles alone. */
+    for (int pass = 0; pass < 2; pass++) {
+        tilefs_free(t);
+        st = open_view(v, latest, pass, &t);
+        if (st != SR_OK)
+            return st;
+        st = tilefs_node(t, 0, index, leaf);
+        if (st == SR_OK)
+            st = merkle_inclusion_proof(tilefs_node, t, index, size, proof,
+                                        MERKLE_PROOF_MAX, &n);
+        if (st == SR_OK)
+            st = merkle_root(tilefs_node, t, size, root);
+        if (st == SR_OK)
+            st = merkle_verify_inclusion(leaf, index, size,
+                                         (const uint8_t(*)[32])proof, n, root);
+        if (st == SR_OK)
+            st = anchored(t, size, root, latest, head);
+        if (st == SR_OK)
+            break;
     }
-    st = tilefs_node(t, 0, index, leaf);
-    if (st == SR_OK)
-        st = merkle_inclusion_proof(tilefs_node, t, index, size, proof,
-                                    MERKLE_PROOF_MAX, &n);
-    if (st == SR_OK)
-        st = merkle_root(tilefs_node, t, size, root);
-    /* Never hand out a proof that does not check. */
-    if (st == SR_OK)
-        st = merkle_verify_inclusion(leaf, index, size,
-                                     (const uint8_t(*)[32])proof, n, root);
     if (st != SR_OK) {
-        st = vault_fail(v, SR_ERR_AUDIT, "cannot prove entry %llu: %s",
+        st = vault_fail(v, SR_ERR_AUDIT,
+                        "cannot prove entry %llu against the signed "
+                        "checkpoint: %s",
                         (unsigned long long)index, tilefs_errmsg(t));
         goto cleanup;
     }
@@ -160,31 +206,43 @@ sr_status sr_vault_audit_consistency(sr_vault *v, uint64_t m, uint64_t n,
                                      sr_line_fn fn, void *ctx)
 {
     tilefs *t = NULL;
-    uint8_t proof[MERKLE_PROOF_MAX][32], r1[32], r2[32];
+    uint8_t proof[MERKLE_PROOF_MAX][32], r1[32], r2[32], head[32];
+    uint64_t latest = 0;
     size_t len = 0;
     char s[45];
     if (!v->authed)
         return vault_fail(v, SR_ERR_AUTH, "not authenticated");
-    sr_status st = open_view(v, &n, &t);
+    sr_status st = signed_head(v, &n, &latest, head);
     if (st != SR_OK)
         return st;
-    if (m == 0 || m > n) {
-        st = vault_fail(v, SR_ERR_INVALID,
-                        "a consistency proof needs 0 < M <= N (N = %llu)",
-                        (unsigned long long)n);
-        goto cleanup;
+    if (m == 0 || m > n)
+        return vault_fail(v, SR_ERR_INVALID,
+                          "a consistency proof needs 0 < M <= N (N = %llu)",
+                          (unsigned long long)n);
+    for (int pass = 0; pass < 2; pass++) {
+        tilefs_free(t);
+        st = open_view(v, latest, pass, &t);
+        if (st != SR_OK)
+            return st;
+        st = merkle_consistency_proof(tilefs_node, t, m, n, proof,
+                                      MERKLE_PROOF_MAX, &len);
+        if (st == SR_OK)
+            st = merkle_root(tilefs_node, t, m, r1);
+        if (st == SR_OK)
+            st = merkle_root(tilefs_node, t, n, r2);
+        if (st == SR_OK)
+            st = merkle_verify_consistency(m, n, r1, r2,
+                                           (const uint8_t(*)[32])proof, len);
+        /* r2 tied to the signed head ties r1 to it through the proof. */
+        if (st == SR_OK)
+            st = anchored(t, n, r2, latest, head);
+        if (st == SR_OK)
+            break;
     }
-    st = merkle_consistency_proof(tilefs_node, t, m, n, proof, MERKLE_PROOF_MAX,
-                                  &len);
-    if (st == SR_OK)
-        st = merkle_root(tilefs_node, t, m, r1);
-    if (st == SR_OK)
-        st = merkle_root(tilefs_node, t, n, r2);
-    if (st == SR_OK)
-        st = merkle_verify_consistency(m, n, r1, r2,
-                                       (const uint8_t(*)[32])proof, len);
     if (st != SR_OK) {
-        st = vault_fail(v, SR_ERR_AUDIT, "cannot prove consistency: %s",
+        st = vault_fail(v, SR_ERR_AUDIT,
+                        "cannot prove consistency against the signed "
+                        "checkpoint: %s",
                         tilefs_errmsg(t));
         goto cleanup;
     }
@@ -328,7 +386,9 @@ sr_status sr_vault_audit_show(sr_vault *v, const sr_audit_filter *f,
                       s.by_person ? (const uint8_t(*)[SR_ID_BYTES])id : NULL,
                       s.by_person ? 1u : 0u);
     if (st == SR_OK)
-        st = open_view(v, &size, &t);
+        st = checkpoint_now(v, &size);
+    if (st == SR_OK)
+        st = open_view(v, size, 1, &t); /* bundles only: no index */
     if (st != SR_OK)
         return st;
     s.v = v;
