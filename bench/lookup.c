@@ -7,10 +7,17 @@
  *   bench_lookup VAULT_DIR FILE.jsonl N
  *
  * Opens the vault read-only with the passphrase in $STRONGROOM_PASSPHRASE,
- * then times N calls of sr_vault_find_ssn and N calls of
- * sr_vault_find_name_dob (monotonic clock around the call only, the
- * callback consuming each match included). Every call must find its
- * person. Prints one line of key=value pairs for bench/run.
+ * authenticates with the API token in $STRONGROOM_TOKEN (a principal whose
+ * role may `find` for the purpose in $BENCH_PURPOSE, default "hr-action",
+ * as an hr-clerk of the default policy), then times N calls of
+ * sr_vault_find_ssn and N calls of sr_vault_find_name_dob (monotonic clock
+ * around the call only, the callback consuming each match included).
+ * Every call must find its person.
+ *
+ * Every search is logged before it answers (log-then-reveal): one durable
+ * audit entry, so one fdatasync of the journal per call from this single
+ * thread (concurrent callers share syncs: bench/audit_bench.c). Prints
+ * one line of key=value pairs for bench/run.
  */
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
@@ -42,14 +49,20 @@ int main(int argc, char **argv)
 
     if (argc != 4 || !bench_parse_count(argv[3], &want)) {
         fprintf(stderr, "usage: bench_lookup VAULT_DIR FILE.jsonl N\n"
-                        "  (passphrase in $STRONGROOM_PASSPHRASE)\n");
+                        "  (passphrase in $STRONGROOM_PASSPHRASE, API token "
+                        "in $STRONGROOM_TOKEN)\n");
         return 2;
     }
     const char *pass = getenv("STRONGROOM_PASSPHRASE");
-    if (pass == NULL || *pass == '\0') {
-        fprintf(stderr, "bench_lookup: set $STRONGROOM_PASSPHRASE\n");
+    const char *token = getenv("STRONGROOM_TOKEN");
+    const char *purpose = getenv("BENCH_PURPOSE");
+    if (pass == NULL || *pass == '\0' || token == NULL || *token == '\0') {
+        fprintf(stderr, "bench_lookup: set $STRONGROOM_PASSPHRASE and "
+                        "$STRONGROOM_TOKEN\n");
         return 2;
     }
+    sr_access acc = {
+        purpose != NULL && *purpose != '\0' ? purpose : "hr-action", NULL};
     if (sr_init() != SR_OK) {
         fprintf(stderr, "bench_lookup: the library did not start\n");
         return 1;
@@ -68,10 +81,15 @@ int main(int argc, char **argv)
                 v != NULL ? sr_vault_errmsg(v) : sr_status_str(st));
         goto cleanup;
     }
+    st = sr_vault_authenticate(v, token, strlen(token));
+    if (st != SR_OK) {
+        fprintf(stderr, "bench_lookup: authenticate: %s\n", sr_vault_errmsg(v));
+        goto cleanup;
+    }
     for (size_t i = 0; i < n; i++) {
         size_t count = 0;
         double t0 = bench_now();
-        st = sr_vault_find_ssn(v, s[i].ssn, on_match, &sink, &count);
+        st = sr_vault_find_ssn(v, &acc, s[i].ssn, on_match, &sink, &count);
         t_ssn[i] = (bench_now() - t0) * 1e6;
         if (st != SR_OK || count < 1) {
             fprintf(stderr, "bench_lookup: sample %zu: find by SSN: %s\n", i,
@@ -82,8 +100,8 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < n; i++) {
         size_t count = 0;
         double t0 = bench_now();
-        st = sr_vault_find_name_dob(v, s[i].family, s[i].dob, on_match, &sink,
-                                    &count);
+        st = sr_vault_find_name_dob(v, &acc, s[i].family, s[i].dob, on_match,
+                                    &sink, &count);
         t_name[i] = (bench_now() - t0) * 1e6;
         if (st != SR_OK || count < 1) {
             fprintf(stderr, "bench_lookup: sample %zu: find by name+DOB: %s\n",
