@@ -122,22 +122,6 @@ static size_t name_len_of(const char name[NOTE_NAME_MAX + 1])
     return n;
 }
 
-/* Take the next line (without its "\n") off r; false if no "\n" is left. */
-SR_WARN_UNUSED static bool reader_line(sr_reader *r, const uint8_t **line,
-                                       size_t *n)
-{
-    sr_reader peek = *r;
-    const uint8_t *rest, *nl;
-    size_t left = reader_left(r);
-    if (left == 0 || !reader_bytes(&peek, left, &rest))
-        return false;
-    nl = memchr(rest, '\n', left);
-    if (nl == NULL)
-        return false;
-    *n = (size_t)(nl - rest);
-    return reader_bytes(r, *n + 1, line);
-}
-
 /* ---- numbers and base64 ---------------------------------------------- */
 
 /* Decimal digits of v into out (no NUL); returns how many. */
@@ -169,54 +153,6 @@ SR_WARN_UNUSED static bool dec_parse(const uint8_t *s, size_t n, uint64_t *out)
         v = v * 10 + d;
     }
     *out = v;
-    return true;
-}
-
-static bool b64_digit(uint8_t c)
-{
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-           (c >= '0' && c <= '9') || c == '+' || c == '/';
-}
-
-/* Canonical padded base64 (RFC 4648 section 4) of at most cap bytes.
- * libsodium 1.0.18's decoder takes some bytes >= 0x80 for digits (its
- * constant-time classifier assumes a non-negative char), so the alphabet
- * is checked here first; and the decoded bytes must encode back to exactly
- * the input, so only the one canonical spelling of each byte string passes
- * (no missing padding, no non-zero trailing bits, nothing after). */
-SR_WARN_UNUSED static bool b64_decode(const uint8_t *s, size_t n, uint8_t *out,
-                                      size_t cap, size_t *out_len)
-{
-    char tmp[sodium_base64_ENCODED_LEN(48, sodium_base64_VARIANT_ORIGINAL)];
-    const char *end = NULL;
-    size_t len = 0, pad = 0, off = 0, pos = 0;
-    if (n == 0 || n % 4 != 0 || n / 4 > cap / 3 + 1)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '=' && i + 2 >= n)
-            pad++;
-        else if (pad > 0 || !b64_digit(s[i]))
-            return false;
-    }
-    if (sodium_base642bin(out, cap, (const char *)s, n, NULL, &len, &end,
-                          sodium_base64_VARIANT_ORIGINAL) != 0 ||
-        end != (const char *)s + n)
-        return false;
-    /* Re-encode 48 bytes (64 characters) at a time and compare. */
-    while (off < len) {
-        size_t k = len - off < 48 ? len - off : 48;
-        size_t enc =
-            sodium_base64_ENCODED_LEN(k, sodium_base64_VARIANT_ORIGINAL) - 1;
-        sodium_bin2base64(tmp, sizeof tmp, out + off, k,
-                          sodium_base64_VARIANT_ORIGINAL);
-        if (enc > n - pos || memcmp(tmp, s + pos, enc) != 0)
-            return false;
-        off += k;
-        pos += enc;
-    }
-    if (pos != n)
-        return false;
-    *out_len = len;
     return true;
 }
 

@@ -15,49 +15,12 @@
 
 #define SEED_BYTES 32u
 
-/* Take the next line (without its "\n") off r; false if no "\n" is left.
- * The same peek-then-take as note.c, so no pointer runs past the reader. */
-SR_WARN_UNUSED static bool take_line(sr_reader *r, const uint8_t **line,
-                                     size_t *n)
-{
-    sr_reader peek = *r;
-    const uint8_t *rest, *nl;
-    size_t left = reader_left(r);
-    if (left == 0 || !reader_bytes(&peek, left, &rest))
-        return false;
-    nl = memchr(rest, '\n', left);
-    if (nl == NULL)
-        return false;
-    *n = (size_t)(nl - rest);
-    return reader_bytes(r, *n + 1, line);
-}
-
-/* Canonical padded base64 of exactly 32 bytes: 43 digits and one '='.
- * The alphabet is checked here, before libsodium sees it (1.0.18 takes
- * some bytes >= 0x80 for digits), and the bytes must encode back to
- * exactly the input (no non-zero trailing bits). */
+/* Canonical padded base64 of exactly 32 bytes: 43 digits and one '='. */
 static bool seed_decode(const uint8_t *s, size_t n, uint8_t seed[SEED_BYTES])
 {
-    char again[WITNESS_SEED_B64 + 1];
     size_t got = 0;
-    const char *end = NULL;
-    if (n != WITNESS_SEED_B64 || s[n - 1] != '=')
-        return false;
-    for (size_t i = 0; i + 1 < n; i++) {
-        uint8_t c = s[i];
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-              (c >= '0' && c <= '9') || c == '+' || c == '/'))
-            return false;
-    }
-    if (sodium_base642bin(seed, SEED_BYTES, (const char *)s, n, NULL, &got,
-                          &end, sodium_base64_VARIANT_ORIGINAL) != 0 ||
-        got != SEED_BYTES || end != (const char *)s + n)
-        return false;
-    sodium_bin2base64(again, sizeof again, seed, SEED_BYTES,
-                      sodium_base64_VARIANT_ORIGINAL);
-    bool same = memcmp(again, s, n) == 0;
-    sodium_memzero(again, sizeof again);
-    return same;
+    return n == WITNESS_SEED_B64 && b64_decode(s, n, seed, SEED_BYTES, &got) &&
+           got == SEED_BYTES;
 }
 
 sr_status witness_key_parse(const uint8_t *p, size_t len, note_signer *s)
@@ -82,12 +45,12 @@ sr_status witness_key_parse(const uint8_t *p, size_t len, note_signer *s)
     reader_init(&r, p + WITNESS_KEY_MAGIC_LEN, len - WITNESS_KEY_MAGIC_LEN);
     /* The name: its grammar is note_signer_from_seed's to check; a NUL
      * would cut it short there, so it is refused here. */
-    if (!take_line(&r, &line, &n) || n == 0 || n > NOTE_NAME_MAX ||
+    if (!reader_line(&r, &line, &n) || n == 0 || n > NOTE_NAME_MAX ||
         memchr(line, '\0', n) != NULL)
         goto cleanup;
     memcpy(name, line, n);
     name[n] = '\0';
-    if (!take_line(&r, &line, &n) || reader_left(&r) != 0 ||
+    if (!reader_line(&r, &line, &n) || reader_left(&r) != 0 ||
         !seed_decode(line, n, seed))
         goto cleanup;
     st = note_signer_from_seed(s, name, NOTE_TYPE_COSIG_V1, seed);
@@ -164,12 +127,13 @@ sr_status witness_cfg_parse(const uint8_t *p, size_t len, note_verifier *keys,
     if (p == NULL || len > WITNESS_CFG_MAX)
         return SR_ERR_CORRUPT;
     reader_init(&r, p, len);
-    if (!take_line(&r, &line, &ln) || ln < 4 || memcmp(line, "min ", 4) != 0 ||
+    if (!reader_line(&r, &line, &ln) || ln < 4 ||
+        memcmp(line, "min ", 4) != 0 ||
         !small_dec(line + 4, ln - 4, SR_LOG_WITNESS_MAX, &k))
         return SR_ERR_CORRUPT;
     while (reader_left(&r) > 0) {
         if (count == cap || count == SR_LOG_WITNESS_MAX ||
-            !take_line(&r, &line, &ln) || ln == 0 ||
+            !reader_line(&r, &line, &ln) || ln == 0 ||
             note_vkey_parse((const char *)line, ln, &keys[count]) != SR_OK ||
             keys[count].type != NOTE_TYPE_COSIG_V1)
             return SR_ERR_CORRUPT;

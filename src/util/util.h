@@ -63,6 +63,17 @@ SR_WARN_UNUSED bool reader_varint(sr_reader *r, uint64_t *out);
 SR_WARN_UNUSED bool reader_bytes(sr_reader *r, size_t n, const uint8_t **out);
 SR_WARN_UNUSED bool reader_copy(sr_reader *r, void *dst, size_t n);
 
+/* Take the next line (without its "\n") off r: peek, then take, so no
+ * pointer runs past the reader. false if no "\n" is left. */
+SR_WARN_UNUSED bool reader_line(sr_reader *r, const uint8_t **line, size_t *n);
+
+/* Decode canonical padded base64 (RFC 4648 section 4) of at most cap
+ * bytes: the alphabet is checked before libsodium sees it (1.0.18 takes
+ * some bytes >= 0x80 for digits), and the bytes must encode back to
+ * exactly the input, so each byte string has one spelling. */
+SR_WARN_UNUSED bool b64_decode(const uint8_t *s, size_t n, uint8_t *out,
+                               size_t cap, size_t *out_len);
+
 /* ---- hex -------------------------------------------------------------- */
 
 /* Lowercase hex of n bytes into out (2n+1 bytes, NUL-terminated). */
