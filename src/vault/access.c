@@ -108,6 +108,19 @@ static sr_status doc_save(sr_vault *v, const char *kind, const char *key,
     return st;
 }
 
+/* Set a flag of a stored document (revoked, disabled) and store it back;
+ * the caller has logged the change. */
+static sr_status doc_set_true(sr_vault *v, const char *kind, const char *key,
+                              json_t *doc, const char *member, const char *what)
+{
+    if (json_object_set_new(doc, member, json_true()) != 0)
+        return vault_fail(v, SR_ERR_NOMEM, "out of memory");
+    sr_status st = doc_save(v, kind, key, doc, false);
+    if (st != SR_OK)
+        return vault_store_fail(v, st, what);
+    return SR_OK;
+}
+
 static const char *jstr(const json_t *o, const char *k)
 {
     const char *s = json_string_value(json_object_get(o, k));
@@ -734,13 +747,9 @@ sr_status sr_vault_token_revoke(sr_vault *v, const char *token_id)
                    jstr(t, "principal"));
     st = record_entry(v, "token.revoke", NULL, ENTRY_ALLOWED, SR_OK, 0, "allow",
                       detail, 0, NULL, 0);
-    if (st == SR_OK && json_object_set_new(t, "revoked", json_true()) != 0)
-        st = vault_fail(v, SR_ERR_NOMEM, "out of memory");
-    if (st == SR_OK) {
-        st = doc_save(v, KIND_TOKEN, id, t, false);
-        if (st != SR_OK)
-            st = vault_store_fail(v, st, "cannot store the token");
-    }
+    if (st == SR_OK)
+        st = doc_set_true(v, KIND_TOKEN, id, t, "revoked",
+                          "cannot store the token");
     json_decref(t);
     return st;
 }
@@ -906,13 +915,9 @@ sr_status sr_vault_user_disable(sr_vault *v, const char *name)
         return vault_store_fail(v, st, "cannot read the principal");
     (void)snprintf(detail, sizeof detail, "principal %s", name);
     st = vault_record(v, &r, ENTRY_ALLOWED, SR_OK, 0, detail, 0, NULL, 0);
-    if (st == SR_OK && json_object_set_new(p, "disabled", json_true()) != 0)
-        st = vault_fail(v, SR_ERR_NOMEM, "out of memory");
-    if (st == SR_OK) {
-        st = doc_save(v, KIND_PRINCIPAL, name, p, false);
-        if (st != SR_OK)
-            st = vault_store_fail(v, st, "cannot store the principal");
-    }
+    if (st == SR_OK)
+        st = doc_set_true(v, KIND_PRINCIPAL, name, p, "disabled",
+                          "cannot store the principal");
     json_decref(p);
     return st;
 }
