@@ -90,20 +90,6 @@ static bool parse_time(const char *s, uint64_t *ns)
     return true;
 }
 
-static bool read_small(const char *path, char *buf, size_t cap, size_t *len)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return false;
-    ssize_t r = read(fd, buf, cap - 1);
-    close(fd);
-    if (r < 0 || (size_t)r >= cap - 1)
-        return false;
-    buf[r] = '\0';
-    *len = (size_t)r;
-    return true;
-}
-
 static void verify_progress(void *ctx, uint64_t done, uint64_t total)
 {
     (void)ctx;
@@ -124,14 +110,15 @@ static int audit_verify(const common *c, const char *const *wfiles, size_t nw,
         return fail("audit", "no vault: give --vault DIR or set "
                              "STRONGROOM_VAULT");
     (void)snprintf(path, sizeof path, "%s/log.vkey", c->vault);
-    if (!read_small(path, vkey, sizeof vkey, &len)) {
+    if (!read_small_file(path, vkey, sizeof vkey, &len)) {
         fprintf(stderr, "strongroom audit: cannot read %s: %s\n", path,
                 strerror(errno));
         return exit_for(SR_ERR_NOT_FOUND);
     }
     for (size_t i = 0; i < nw; i++) {
         wkeys[i] = malloc(1024);
-        if (wkeys[i] == NULL || !read_small(wfiles[i], wkeys[i], 1024, &len)) {
+        if (wkeys[i] == NULL ||
+            !read_small_file(wfiles[i], wkeys[i], 1024, &len)) {
             fprintf(stderr, "strongroom audit: cannot read %s\n", wfiles[i]);
             for (size_t k = 0; k <= i; k++)
                 free(wkeys[k]);
@@ -185,7 +172,7 @@ static int audit_witness(const common *c, int n, char **args)
                              "--help");
     if (require && (!parse_u64(args[1], &k) || k > MAX_WITNESSES))
         return fail("audit", "witness require takes 0 to 16");
-    if (add && !read_small(args[2], vkey, sizeof vkey, &len)) {
+    if (add && !read_small_file(args[2], vkey, sizeof vkey, &len)) {
         fprintf(stderr, "strongroom audit: cannot read %s: %s\n", args[2],
                 strerror(errno));
         return exit_for(SR_ERR_NOT_FOUND);

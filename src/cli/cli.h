@@ -97,6 +97,10 @@ int open_vault(const char *cmd, const common *c, unsigned flags, sr_vault **v);
 int open_vault_as(const char *cmd, const common *c, unsigned flags, bool auth,
                   sr_vault **v);
 bool read_stdin(const char *cmd, char **out, size_t *len);
+/* Read a small text file (a key) into buf, NUL-terminated, and its length
+ * into *len (may be NULL); false if it cannot be read, holds a NUL, or
+ * does not fit in cap - 1 bytes. */
+bool read_small_file(const char *path, char *buf, size_t cap, size_t *len);
 sr_status print_line(void *ctx, const char *line, size_t len);
 int parse_simple(const char *cmd, int argc, char **argv, common *c);
 const command *find_command(const char *name);

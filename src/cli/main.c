@@ -342,6 +342,30 @@ bool read_stdin(const char *cmd, char **out, size_t *len)
     return true;
 }
 
+bool read_small_file(const char *path, char *buf, size_t cap, size_t *len)
+{
+    size_t n = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    for (;;) {
+        ssize_t r = read(fd, buf + n, cap - 1 - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0 || (n += (size_t)r) == cap - 1)
+            break;
+    }
+    close(fd);
+    if (n == cap - 1 || memchr(buf, '\0', n) != NULL) {
+        errno = EFBIG;
+        return false;
+    }
+    buf[n] = '\0';
+    if (len != NULL)
+        *len = n;
+    return true;
+}
+
 sr_status print_line(void *ctx, const char *line, size_t len)
 {
     (void)ctx;

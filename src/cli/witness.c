@@ -69,29 +69,6 @@ const char help_witness[] =
 
 #define KEYFILE_MAX 4096u
 
-/* Read a small text file (a verifier key) into buf, NUL-terminated. */
-static bool read_key(const char *path, char *buf, size_t cap)
-{
-    size_t n = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return false;
-    for (;;) {
-        ssize_t r = read(fd, buf + n, cap - 1 - n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0 || (n += (size_t)r) == cap - 1)
-            break;
-    }
-    close(fd);
-    if (n == cap - 1 || memchr(buf, '\0', n) != NULL) {
-        errno = EFBIG;
-        return false;
-    }
-    buf[n] = '\0';
-    return true;
-}
-
 int cmd_witness(int argc, char **argv)
 {
     enum { OPT_STATE = 1, OPT_NAME, OPT_LOG, OPT_LOG_KEY, OPT_PUBLISH };
@@ -171,7 +148,7 @@ int cmd_witness(int argc, char **argv)
     if (log == NULL || log_key == NULL || name != NULL)
         return fail("witness",
                     "cosign takes --state DIR --log LOGDIR --log-key FILE");
-    if (!read_key(log_key, key, sizeof key)) {
+    if (!read_small_file(log_key, key, sizeof key, NULL)) {
         fprintf(stderr, "strongroom witness: cannot read %s: %s\n", log_key,
                 strerror(errno));
         return exit_for(SR_ERR_NOT_FOUND);
