@@ -78,6 +78,33 @@ SR_API SR_WARN_UNUSED sr_status sr_class_parse(const char *name, sr_class *out);
 #define SR_ID_BYTES 16
 #define SR_ID_STR_LEN 32
 
+/*
+ * A latency histogram: how many observations fell at or below each bound
+ * (sr_latency_bound_ns(0) .. (SR_LATENCY_BUCKETS - 1), from 50 us to 5 s;
+ * counts per bucket, not cumulative), above the last bound (over), their
+ * number and their sum. The library keeps some (the audit log's append
+ * and sync times); a server may keep its own with the same calls.
+ */
+#define SR_LATENCY_BUCKETS 16
+typedef struct sr_latency {
+    uint64_t bucket[SR_LATENCY_BUCKETS];
+    uint64_t over;
+    uint64_t count;
+    uint64_t sum_ns;
+} sr_latency;
+
+/* The upper bound of bucket i in nanoseconds (0 past the last bucket). */
+SR_API uint64_t sr_latency_bound_ns(unsigned i);
+/* Count one observation of ns nanoseconds; safe from many threads at once
+ * (each field is added to atomically). */
+SR_API void sr_latency_observe(sr_latency *h, uint64_t ns);
+/* Copy h field by field with atomic loads (the fields may be read while
+ * other threads observe, so the copy is close to, not exactly, one
+ * instant). */
+SR_API void sr_latency_read(const sr_latency *h, sr_latency *out);
+/* Monotonic nanoseconds, for timing what to observe. */
+SR_API uint64_t sr_clock_ns(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -90,6 +90,23 @@ SR_API SR_WARN_UNUSED sr_status sr_vault_open(sr_vault **out, const char *dir,
                                               const char *pass, size_t pass_len,
                                               unsigned flags);
 
+/*
+ * Open one more read handle on the vault that `from` has open, sharing its
+ * unlocked keys (no passphrase, no key stretching): for a server that
+ * keeps a handle per thread. The new handle is unauthenticated and
+ * independent of `from` (either may be closed first). Errors as for
+ * sr_vault_open, and SR_ERR_INVALID when the keys were rotated meanwhile.
+ */
+SR_API SR_WARN_UNUSED sr_status sr_vault_open_another(sr_vault **out,
+                                                      const sr_vault *from);
+
+/*
+ * Pick up a policy another handle (or process) stored since this handle
+ * loaded its own; cheap when nothing changed. A server calls it before
+ * each request on a long-lived handle.
+ */
+SR_API SR_WARN_UNUSED sr_status sr_vault_refresh(sr_vault *v);
+
 /* Close, wiping all keys. Accepts NULL. */
 SR_API void sr_vault_close(sr_vault *v);
 
@@ -108,6 +125,31 @@ SR_API void sr_secret_free(char *p);
 SR_API SR_WARN_UNUSED sr_status sr_vault_authenticate(sr_vault *v,
                                                       const char *token,
                                                       size_t len);
+
+/*
+ * As sr_vault_authenticate, for a server that authenticates every request
+ * on a long-lived handle: a success is not logged on its own (the entry of
+ * the request's own action names the principal and the token); every
+ * failure is.
+ */
+SR_API SR_WARN_UNUSED sr_status sr_vault_authenticate_request(sr_vault *v,
+                                                              const char *token,
+                                                              size_t len);
+
+/*
+ * Authenticate as the service account `name` on the word of the caller,
+ * which must have proved the service's identity itself: a server that has
+ * verified a client certificate against its client CA passes the name the
+ * certificate carries. `credential` (1-32 of 0-9 a-z : -; say "x509:"
+ * and the start of the certificate's SHA-256) stands in the entries where
+ * a token id would. The principal must exist, be a service account and be
+ * enabled; its tokens' scopes do not apply, its role's actions do.
+ * Errors: SR_ERR_AUTH (logged, with the rule service.unknown,
+ * service.kind or principal.disabled), SR_ERR_INVALID (bad credential),
+ * SR_ERR_AUDIT.
+ */
+SR_API SR_WARN_UNUSED sr_status sr_vault_authenticate_service(
+    sr_vault *v, const char *name, const char *credential);
 
 /* The authenticated principal's name and role ("" before). */
 SR_API const char *sr_vault_principal(const sr_vault *v);
@@ -229,6 +271,18 @@ SR_API SR_WARN_UNUSED sr_status sr_vault_import(sr_vault *v,
                                                 const sr_import_options *opt,
                                                 sr_import_summary *summary);
 
+/*
+ * As sr_vault_import, reading from the open descriptor fd to its end (it
+ * is not closed): input that arrives over a network, through a pipe.
+ * name stands for the input in messages; the format should be given
+ * (SR_FORMAT_AUTO reads JSONL unless name ends in .csv).
+ */
+SR_API SR_WARN_UNUSED sr_status sr_vault_import_fd(sr_vault *v,
+                                                   const sr_access *acc, int fd,
+                                                   const char *name,
+                                                   const sr_import_options *opt,
+                                                   sr_import_summary *summary);
+
 /* Export every person in the exchange form, one line each, to fn. */
 SR_API SR_WARN_UNUSED sr_status sr_vault_export(sr_vault *v,
                                                 const sr_access *acc,
@@ -345,8 +399,9 @@ SR_API const char *sr_policy_default(void);
 /*
  * Integrate every logged entry into the tiles and sign a checkpoint now
  * (one is also made when a handle closes). *note gets the signed
- * checkpoint text (free with free()), *size its tree size. Any
- * authenticated principal may ask: checkpoints are public.
+ * checkpoint text (free with free()), *size its tree size. Needs no
+ * authentication: checkpoints are public, and signing one reveals and
+ * changes nothing but the public log.
  */
 SR_API SR_WARN_UNUSED sr_status sr_vault_audit_checkpoint(sr_vault *v,
                                                           char **note,
@@ -390,6 +445,18 @@ SR_API SR_WARN_UNUSED sr_status sr_vault_audit_show(sr_vault *v,
  * stored person; SR_ERR_NOT_FOUND if none (shredded, or never stored). */
 SR_API SR_WARN_UNUSED sr_status sr_vault_audit_resolve(
     sr_vault *v, const char *ref, char id_out[SR_ID_STR_LEN + 1]);
+
+/* How the audit log has been doing in this process: entries in the log
+ * (integrated or not), journal syncs, and how long appending calls and
+ * syncs took. Needs no authentication: it holds no entry's content. */
+typedef struct sr_audit_stats {
+    uint64_t entries;
+    uint64_t batches;
+    sr_latency append;
+    sr_latency sync;
+} sr_audit_stats;
+SR_API SR_WARN_UNUSED sr_status sr_vault_audit_stats(sr_vault *v,
+                                                     sr_audit_stats *out);
 
 /* ---- witnesses ----------------------------------------------------------
  * The witnesses whose cosignatures the vault's latest checkpoint must

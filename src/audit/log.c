@@ -101,6 +101,9 @@ struct audit_log {
     uint64_t size;
     merkle_frontier frontier; /* valid when frontier.size == size */
     tilefs *tiles;
+    /* what the log's callers wait for (audit_log_stats) */
+    sr_latency append_lat, sync_lat;
+    uint64_t batches;
 };
 
 static pthread_mutex_t registry_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -1033,7 +1036,11 @@ static void write_batch(audit_log *l, waiter *batch)
         }
         done += (size_t)n;
     }
-    if (fdatasync(l->jfd) != 0) {
+    uint64_t t_sync = now_ns();
+    int synced = fdatasync(l->jfd);
+    sr_latency_observe(&l->sync_lat, now_ns() - t_sync);
+    __atomic_fetch_add(&l->batches, 1, __ATOMIC_RELAXED);
+    if (synced != 0) {
         int e = errno;
         /* After a failed sync the kernel may have dropped the pages: no
          * later append can be trusted, so the log stays broken. */
@@ -1096,6 +1103,7 @@ typedef struct caller {
  * a semaphore that is gone. */
 static void append_chain(audit_log *l, waiter *w, size_t n)
 {
+    uint64_t t0 = now_ns();
     caller me;
     (void)sem_init(&me.sem, 0, 0);
     me.owed = 0;
@@ -1175,6 +1183,15 @@ static void append_chain(audit_log *l, waiter *w, size_t n)
     }
     pthread_mutex_unlock(&l->mu);
     sem_destroy(&me.sem);
+    sr_latency_observe(&l->append_lat, now_ns() - t0);
+}
+
+void audit_log_stats(audit_log *l, sr_latency *append, sr_latency *sync,
+                     uint64_t *batches)
+{
+    sr_latency_read(&l->append_lat, append);
+    sr_latency_read(&l->sync_lat, sync);
+    *batches = __atomic_load_n(&l->batches, __ATOMIC_RELAXED);
 }
 
 sr_status audit_log_append(audit_log *l, const uint8_t *e, size_t len,

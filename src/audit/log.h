@@ -93,6 +93,12 @@ SR_WARN_UNUSED sr_status audit_log_head(audit_log *l, uint64_t *size,
                                         uint8_t root[32],
                                         char msg[AUDIT_MSG_MAX]);
 
+/* Since the log was opened in this process: how long appending calls
+ * waited (queue, write and sync), how long each journal sync took, and how
+ * many batches were synced. */
+void audit_log_stats(audit_log *l, sr_latency *append, sr_latency *sync,
+                     uint64_t *batches);
+
 /* Entries appended, integrated or not. */
 uint64_t audit_log_pending_end(audit_log *l);
 

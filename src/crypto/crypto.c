@@ -313,6 +313,22 @@ cleanup:
     return st;
 }
 
+sr_status keyring_clone(const keyring *k, keyring **out)
+{
+    size_t size = sizeof *k + (size_t)k->kek_version * CRYPTO_KEY_BYTES;
+    keyring *c = sodium_malloc(size);
+    *out = NULL;
+    if (c == NULL)
+        return SR_ERR_NOMEM;
+    memcpy(c, k, size);
+    if (sodium_mprotect_readonly(c) != 0) {
+        sodium_free(c);
+        return SR_ERR_INTERNAL;
+    }
+    *out = c;
+    return SR_OK;
+}
+
 void keyring_free(keyring *k)
 {
     sodium_free(k); /* makes it writable, wipes, unlocks; accepts NULL */

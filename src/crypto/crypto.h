@@ -96,6 +96,9 @@ SR_WARN_UNUSED sr_status keyring_new(keyring **out,
                                      const uint8_t root[CRYPTO_KEY_BYTES],
                                      const uint8_t vault_id[SR_ID_BYTES],
                                      uint32_t kek_version);
+/* A copy of k in its own guarded, read-only memory (a further handle on
+ * the same vault). Errors: SR_ERR_NOMEM, SR_ERR_INTERNAL. */
+SR_WARN_UNUSED sr_status keyring_clone(const keyring *k, keyring **out);
 void keyring_free(keyring *k);
 uint32_t keyring_kek_version(const keyring *k);
 

@@ -477,7 +477,10 @@ static sr_status become(sr_vault *v, const char *name, const json_t *p,
     return SR_OK;
 }
 
-sr_status sr_vault_authenticate(sr_vault *v, const char *token, size_t len)
+/* Check the token and become its principal; the success is logged only
+ * when log_success (failures always are). */
+static sr_status authenticate(sr_vault *v, const char *token, size_t len,
+                              bool log_success)
 {
     char id[SR_TOKEN_ID_MAX];
     uint8_t secret[TOKEN_SECRET_BYTES], want[TOKEN_HASH_BYTES],
@@ -529,7 +532,7 @@ sr_status sr_vault_authenticate(sr_vault *v, const char *token, size_t len)
     }
     st = become(v, jstr(t, "principal"), p, id,
                 scope_from_json(json_object_get(t, "scope")));
-    if (st == SR_OK)
+    if (st == SR_OK && log_success)
         st = record_entry(v, "authenticate", NULL, ENTRY_ALLOWED, SR_OK, 0,
                           "allow", "", 0, NULL, 0);
     if (st != SR_OK)
@@ -537,6 +540,62 @@ sr_status sr_vault_authenticate(sr_vault *v, const char *token, size_t len)
 cleanup:
     sodium_memzero(secret, sizeof secret);
     json_decref(t);
+    json_decref(p);
+    if (rule != NULL)
+        return auth_fail(v, rule);
+    return st;
+}
+
+sr_status sr_vault_authenticate(sr_vault *v, const char *token, size_t len)
+{
+    return authenticate(v, token, len, true);
+}
+
+sr_status sr_vault_authenticate_request(sr_vault *v, const char *token,
+                                        size_t len)
+{
+    return authenticate(v, token, len, false);
+}
+
+/* A credential label: 1..ENTRY_TOKEN_MAX of [0-9a-z:-]. */
+static bool credential_ok(const char *c)
+{
+    size_t n = c != NULL ? strlen(c) : 0;
+    if (n == 0 || n > ENTRY_TOKEN_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((c[i] >= '0' && c[i] <= '9') || (c[i] >= 'a' && c[i] <= 'z') ||
+              c[i] == ':' || c[i] == '-'))
+            return false;
+    return true;
+}
+
+sr_status sr_vault_authenticate_service(sr_vault *v, const char *name,
+                                        const char *credential)
+{
+    json_t *p = NULL;
+    const char *rule = NULL;
+    v->authed = false;
+    v->principal[0] = v->role[0] = v->token_id[0] = '\0';
+    if (!credential_ok(credential))
+        return vault_fail(v, SR_ERR_INVALID,
+                          "a service credential label is 1-%u of 0-9 a-z : -",
+                          ENTRY_TOKEN_MAX);
+    copy_name(v->token_id, sizeof v->token_id, credential);
+    if (name == NULL || !name_ok(name, false))
+        return auth_fail(v, "service.malformed");
+    copy_name(v->principal, sizeof v->principal, name);
+    sr_status st = doc_load(v, KIND_PRINCIPAL, name, &p);
+    if (st == SR_ERR_NOT_FOUND)
+        rule = "service.unknown";
+    else if (st != SR_OK)
+        return vault_store_fail(v, st, "cannot read the principal");
+    else if (strcmp(jstr(p, "kind"), "service") != 0)
+        rule = "service.kind";
+    else if (json_is_true(json_object_get(p, "disabled")))
+        rule = "principal.disabled";
+    if (rule == NULL)
+        st = become(v, name, p, credential, UINT32_MAX);
     json_decref(p);
     if (rule != NULL)
         return auth_fail(v, rule);
@@ -1267,13 +1326,35 @@ sr_status vault_access_load(sr_vault *v)
         buf_free(&b);
         return vault_store_fail(v, st, "cannot read the policy");
     }
-    st = policy_parse((const char *)b.p, b.len, &v->pol, err);
+    policy *p = NULL;
+    st = policy_parse((const char *)b.p, b.len, &p, err);
     buf_free(&b);
     if (st != SR_OK)
         return vault_fail(v, SR_ERR_CORRUPT, "the stored policy is invalid: %s",
                           err);
+    policy_free(v->pol);
+    v->pol = p;
     v->policy_version = (uint32_t)version;
     return SR_OK;
+}
+
+sr_status sr_vault_refresh(sr_vault *v)
+{
+    uint8_t ver[8];
+    size_t n = 0;
+    uint64_t version = 0;
+    sr_status st =
+        v->ops->meta_get(v->st, META_POLICY_VERSION, ver, sizeof ver, &n);
+    if (st != SR_OK)
+        return vault_store_fail(v, st, "cannot read the policy version");
+    for (size_t i = 0; i < 8 && i < n; i++)
+        version = (version << 8) | ver[i];
+    if (n == sizeof ver && version == v->policy_version)
+        return SR_OK;
+    st = vault_access_load(v);
+    if (st == SR_OK && v->authed)
+        v->token_scope &= policy_role_actions(v->pol, v->role);
+    return st;
 }
 
 sr_status vault_access_init(sr_vault *v, const char *admin, uint64_t ttl,

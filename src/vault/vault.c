@@ -698,22 +698,13 @@ static sr_status derive_keys(sr_vault *v, const char *pass, size_t pass_len)
     return SR_OK;
 }
 
-sr_status sr_vault_open(sr_vault **out, const char *dir, const char *pass,
-                        size_t pass_len, unsigned flags)
+/* Open the store and read the vault's settings from it (after the key
+ * file, which names the vault the store must belong to). */
+static sr_status load_settings(sr_vault *v)
 {
-    sr_status st = vault_alloc(out, dir);
-    sr_vault *v = *out;
+    sr_status st = open_store(v, v->writable ? STORE_OPEN_WRITE : 0);
     if (st != SR_OK)
         return st;
-    v->writable = (flags & SR_OPEN_WRITE) != 0;
-    st = read_keyfile(v);
-    if (st == SR_OK && v->writable)
-        st = take_lock(v);
-    if (st == SR_OK)
-        st = open_store(v, v->writable ? STORE_OPEN_WRITE : 0);
-    if (st != SR_OK)
-        return st;
-
     uint8_t id[SR_ID_BYTES];
     size_t n = 0;
     uint64_t bits = 0, kek = 0;
@@ -739,7 +730,55 @@ sr_status sr_vault_open(sr_vault **out, const char *dir, const char *pass,
                           DB_FILE);
     v->index_bits = (unsigned)bits;
     v->kek_version = (uint32_t)kek;
-    st = derive_keys(v, pass, pass_len);
+    return SR_OK;
+}
+
+sr_status sr_vault_open(sr_vault **out, const char *dir, const char *pass,
+                        size_t pass_len, unsigned flags)
+{
+    sr_status st = vault_alloc(out, dir);
+    sr_vault *v = *out;
+    if (st != SR_OK)
+        return st;
+    v->writable = (flags & SR_OPEN_WRITE) != 0;
+    st = read_keyfile(v);
+    if (st == SR_OK && v->writable)
+        st = take_lock(v);
+    if (st == SR_OK)
+        st = load_settings(v);
+    if (st == SR_OK)
+        st = derive_keys(v, pass, pass_len);
+    if (st == SR_OK)
+        st = open_log(v);
+    if (st == SR_OK)
+        st = vault_access_load(v);
+    return st;
+}
+
+sr_status sr_vault_open_another(sr_vault **out, const sr_vault *from)
+{
+    sr_status st = vault_alloc(out, from != NULL ? from->dir : NULL);
+    sr_vault *v = *out;
+    if (st != SR_OK)
+        return st;
+    if (from->keys == NULL || from->log == NULL || from->pol == NULL)
+        return vault_fail(v, SR_ERR_INVALID,
+                          "the vault to share keys with is not open");
+    v->writable = false;
+    st = read_keyfile(v);
+    if (st == SR_OK &&
+        sodium_memcmp(v->vault_id, from->vault_id, SR_ID_BYTES) != 0)
+        return vault_fail(v, SR_ERR_NOT_VAULT,
+                          "%s now holds another vault than the one open",
+                          v->dir);
+    if (st == SR_OK)
+        st = load_settings(v);
+    if (st == SR_OK && keyring_clone(from->keys, &v->keys) != SR_OK)
+        return vault_fail(v, SR_ERR_NOMEM, "cannot allocate locked memory");
+    if (st == SR_OK && v->kek_version != keyring_kek_version(v->keys))
+        return vault_fail(v, SR_ERR_INVALID,
+                          "the vault's keys were rotated since it was opened; "
+                          "open it again with the passphrase");
     if (st == SR_OK)
         st = open_log(v);
     if (st == SR_OK)
