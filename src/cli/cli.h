@@ -119,5 +119,7 @@ extern const char help_user[], help_token[], help_login[], help_case[],
     help_policy[], help_audit[];
 int cmd_witness(int argc, char **argv);
 extern const char help_witness[];
+int cmd_serve(int argc, char **argv);
+extern const char help_serve[];
 
 #endif

@@ -1104,6 +1104,8 @@ static const command commands[] = {
      cmd_audit},
     {"witness", "cosign a log's checkpoints after checking them", help_witness,
      cmd_witness},
+    {"serve", "serve the vault over HTTPS (the /v1 API and the log)",
+     help_serve, cmd_serve},
 };
 
 const command *find_command(const char *name)

@@ -1,0 +1,253 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * server.h - `strongroom serve`: the HTTP API over libmicrohttpd and GnuTLS
+ * (docs/server.md). The server is a thin caller of the vault facade
+ * (strongroom/vault.h); what its files share is here:
+ *
+ *   config.c   settings from a file, the environment and flags
+ *   http.c     the daemon: TLS, limits, routing, authentication, the
+ *              access log, draining on SIGTERM
+ *   routes.c   the route table and the /v1 handlers
+ *   public.c   /healthz, /readyz, /metrics, /openapi.json and /log/
+ *   reply.c    responses: JSON, text, RFC 9457 problems
+ *   body.c     reading request bodies (the fuzzed parser)
+ *   metrics.c  counters and histograms in the Prometheus text format
+ *   pool.c     vault handles: one writer, readers on demand
+ */
+#ifndef SR_SERVER_H
+#define SR_SERVER_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "strongroom/strongroom.h"
+
+#define SRV_ERR_MAX 512
+#define SRV_PATH_MAX 1024
+#define SRV_NAME_MAX 64
+
+/* ---- config.c ------------------------------------------------------------ */
+
+typedef struct srv_config {
+    char vault[SRV_PATH_MAX];
+    char listen[128]; /* ADDR:PORT, [ADDR]:PORT for IPv6 */
+    char tls_cert[SRV_PATH_MAX];
+    char tls_key[SRV_PATH_MAX];
+    char client_ca[SRV_PATH_MAX];
+    char tls_priorities[512];
+    char access_log[SRV_PATH_MAX]; /* "-": standard error; "": none */
+    bool insecure_loopback;
+    unsigned threads;
+    uint64_t max_body;        /* bytes, JSON bodies */
+    uint64_t max_import;      /* bytes, an import's body */
+    uint64_t max_header;      /* bytes of request line and headers */
+    unsigned idle_timeout;    /* seconds a connection may sit silent */
+    unsigned request_timeout; /* seconds from connect (or the last
+                                 response) to a whole request */
+    unsigned max_connections;
+    unsigned max_per_client;
+    unsigned checkpoint_ms; /* publish a checkpoint this often */
+    unsigned drain_timeout; /* seconds to finish requests on SIGTERM */
+} srv_config;
+
+void srv_config_defaults(srv_config *c);
+/* Set one setting by its name ("listen", "tls-cert", "max-body", ...)
+ * from text. false with err set if the name or the value is bad. */
+bool srv_config_set(srv_config *c, const char *name, const char *value,
+                    char err[SRV_ERR_MAX]);
+/* A config file: one JSON object of settings (strings, numbers, booleans;
+ * names as for srv_config_set). err names the line or the member. */
+bool srv_config_parse(srv_config *c, const char *text, size_t len,
+                      char err[SRV_ERR_MAX]);
+bool srv_config_load(srv_config *c, const char *path, char err[SRV_ERR_MAX]);
+/* STRONGROOM_<NAME> for each setting (upper case, '-' as '_'). */
+bool srv_config_env(srv_config *c, char err[SRV_ERR_MAX]);
+/* Cross-checks once everything is set: TLS files or the insecure flag,
+ * loopback only without TLS, the listen address well formed. */
+bool srv_config_check(const srv_config *c, char err[SRV_ERR_MAX]);
+/* The settings' help text (for --help). */
+extern const char srv_config_help[];
+
+/* ---- metrics.c ----------------------------------------------------------- */
+
+#define METRICS_STATUS_SLOTS 24
+
+void metrics_request(unsigned route, unsigned status, uint64_t ns);
+void metrics_connection(int delta);
+void metrics_auth_failure(void);
+void metrics_denial(void);
+/* The exposition text (malloc'd) for the routes named in names[0..n). */
+char *metrics_render(const char *const *names, unsigned n, sr_vault *v,
+                     size_t *len);
+
+/* ---- pool.c -------------------------------------------------------------- */
+
+typedef struct srv_pool srv_pool;
+
+/* Open the writer (with the passphrase) and keep it; readers are opened
+ * from it on demand. */
+sr_status pool_open(srv_pool **out, const char *dir, const char *pass,
+                    size_t pass_len, char err[SRV_ERR_MAX]);
+void pool_close(srv_pool *p);
+/* A read handle, refreshed (current policy); NULL with err on failure. */
+sr_vault *pool_reader(srv_pool *p, char err[SRV_ERR_MAX]);
+void pool_put_reader(srv_pool *p, sr_vault *v);
+/* The writer, locked for the caller until pool_put_writer. */
+sr_vault *pool_writer(srv_pool *p);
+void pool_put_writer(srv_pool *p);
+/* Publish a checkpoint if the log grew since the last one (from the
+ * checkpointer thread only: it uses a handle of its own). */
+void pool_checkpoint(srv_pool *p);
+/* That handle, for reading the audit log's figures from the same thread. */
+sr_vault *pool_any(srv_pool *p);
+
+/* ---- body.c -------------------------------------------------------------- */
+
+/* Parse a request body as one JSON object. false with err ("line L column
+ * C: ..." or "the body must be a JSON object") when it is not. */
+bool body_object(const char *data, size_t len, json_t **out,
+                 char err[SRV_ERR_MAX]);
+/* Members of a parsed body, checked: a string of 1..max bytes without
+ * NUL (optional ones may be absent: *out = NULL), a boolean, an integer
+ * in [0, max]. err names the member by its JSON pointer. */
+bool body_string(const json_t *o, const char *name, bool required, size_t max,
+                 const char **out, char err[SRV_ERR_MAX]);
+bool body_bool(const json_t *o, const char *name, bool *out,
+               char err[SRV_ERR_MAX]);
+bool body_uint(const json_t *o, const char *name, uint64_t max, bool *present,
+               uint64_t *out, char err[SRV_ERR_MAX]);
+/* Refuse members other than those listed (NULL-terminated). */
+bool body_only(const json_t *o, const char *const *allowed,
+               char err[SRV_ERR_MAX]);
+/* "classes": an array of class names -> a mask (0 when absent). */
+bool body_classes(const json_t *o, unsigned *mask, char err[SRV_ERR_MAX]);
+
+#endif
+
+/* ---- http.c, reply.c: one request ---------------------------------------- */
+
+typedef struct srv srv;
+typedef struct req req;
+
+/* The problems the server answers with (RFC 9457; reply.c has the table:
+ * type "urn:strongroom:problem:<slug>", status, title). */
+typedef enum problem_kind {
+    P_BAD_REQUEST,
+    P_INVALID,
+    P_UNAUTHORIZED,
+    P_CERT_UNTRUSTED,
+    P_AMBIGUOUS,
+    P_DENIED,
+    P_NOT_FOUND,
+    P_METHOD,
+    P_TIMEOUT,
+    P_CONFLICT,
+    P_TOO_LARGE,
+    P_MEDIA_TYPE,
+    P_TOO_MANY,
+    P_INTERNAL,
+    P_AUDIT,
+    P_UNAVAILABLE,
+    P_FULL,
+    P_KIND_COUNT
+} problem_kind;
+
+const char *problem_slug(problem_kind k);
+unsigned problem_status(problem_kind k);
+
+/* What a route needs before its handler runs. */
+enum route_flags {
+    R_PUBLIC = 0,
+    R_READ = 1u << 0,   /* an authenticated read handle */
+    R_WRITE = 1u << 1,  /* the authenticated writer */
+    R_LOGIN = 1u << 2,  /* the writer, unauthenticated (sign-in) */
+    R_JSON = 1u << 3,   /* a JSON object body, parsed into r->json */
+    R_STREAM = 1u << 4, /* a body streamed to begin/feed as it arrives */
+    R_PREFIX = 1u << 5  /* the path is a prefix; the rest is r->tail */
+};
+
+typedef struct route {
+    const char *method;
+    const char *path; /* "/v1/users/{name}/disable": also its metrics name */
+    unsigned flags;
+    void (*fn)(req *r);
+    /* R_STREAM: called once authenticated, before the body (false: a
+     * reply is set), then with each piece of the body. */
+    bool (*begin)(req *r);
+    void (*feed)(req *r, const char *data, size_t len);
+} route;
+
+extern const route srv_routes[];
+extern const unsigned srv_route_count;
+
+struct req {
+    srv *s;
+    struct MHD_Connection *conn;
+    const route *rt;
+    unsigned route_index;
+    const char *method;              /* a known method's name, or "OTHER" */
+    char param[2][SRV_NAME_MAX + 1]; /* {..} segments, in order */
+    const char *tail;                /* R_PREFIX: the rest of the path */
+    char *body;                      /* whole body (not for R_STREAM) */
+    size_t body_len, body_cap;
+    bool body_over;
+    json_t *json;
+    sr_vault *v;
+    bool writer;
+    void *stream; /* the R_STREAM route's state */
+    /* the reply */
+    struct MHD_Response *resp;
+    unsigned status;
+    uint64_t t0;
+    uint64_t entry; /* the audit entry of the request, UINT64_MAX: none */
+    char principal[SRV_NAME_MAX + 1];
+};
+
+/* Run the server until SIGTERM or SIGINT: the exit code (0 after a clean
+ * drain; 2 for bad settings; 10 + status when the vault cannot be opened;
+ * 1 otherwise) with err set when it is not 0. */
+int srv_run(const srv_config *cfg, const char *pass, size_t pass_len,
+            char err[SRV_ERR_MAX]);
+
+/* Settings and paths handlers need. */
+const srv_config *srv_cfg(const srv *s);
+const char *srv_log_dir(const srv *s);
+bool srv_draining(const srv *s);
+srv_pool *srv_handles(srv *s);
+
+/* A query-string argument (NULL if absent). Never carries identifiers. */
+const char *req_query(req *r, const char *name);
+const char *req_header(req *r, const char *name);
+
+/* Replies. Each sets r->resp and r->status once (later calls are
+ * ignored). reply_owned takes buf (malloc'd), wipes and frees it when
+ * sent: for bodies that may hold record data. */
+void reply_owned(req *r, unsigned status, const char *ctype, char *buf,
+                 size_t len);
+void reply_text(req *r, unsigned status, const char *ctype, const char *text,
+                size_t len);
+void reply_json(req *r, unsigned status, json_t *o); /* steals o */
+void reply_problem(req *r, problem_kind k, const char *detail);
+/* A library failure: the status picks the problem; the vault's message
+ * is the detail where it is safe to show (never for internal errors). */
+void reply_status(req *r, sr_status st, const sr_vault *v);
+void reply_header(req *r, const char *name, const char *value);
+
+/* A growing text buffer for replies built from library lines (which may
+ * hold record data): wiped when grown or freed. */
+typedef struct strbuf {
+    char *p;
+    size_t len, cap;
+    bool failed;
+} strbuf;
+void sb_add(strbuf *b, const char *s, size_t n);
+void sb_str(strbuf *b, const char *s);
+void sb_fmt(strbuf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void sb_free(strbuf *b);
+/* Reply with b's text as JSON (b is taken over). */
+void reply_sb(req *r, unsigned status, strbuf *b);
