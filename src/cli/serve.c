@@ -25,6 +25,8 @@ const char help_serve[] =
     "  --config FILE               settings as a JSON object (or $STRONGROOM_CONFIG)\n"
     "  --passphrase-fd N           read the vault passphrase from fd N (else\n"
     "                              $STRONGROOM_PASSPHRASE, else a prompt)\n"
+    "  --list-routes               print each route (METHOD PATH; * marks a\n"
+    "                              prefix) and exit\n"
     "\n";
 /* clang-format on */
 
@@ -50,6 +52,13 @@ int cmd_serve(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             serve_usage(stdout);
+            return 0;
+        }
+        if (strcmp(argv[i], "--list-routes") == 0) {
+            for (unsigned r = 0; r < srv_route_count; r++)
+                (void)printf("%s %s%s\n", srv_routes[r].method,
+                             srv_routes[r].path,
+                             (srv_routes[r].flags & R_PREFIX) ? "*" : "");
             return 0;
         }
         if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
