@@ -395,6 +395,9 @@ static void req_free(req *r)
 {
     if (r == NULL)
         return;
+    /* The body's reader may still use the handle: stop it first. */
+    if (r->stream != NULL && r->rt != NULL && r->rt->drop != NULL)
+        r->rt->drop(r);
     release(r);
     if (r->resp != NULL)
         MHD_destroy_response(r->resp);

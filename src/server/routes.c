@@ -379,6 +379,12 @@ static void import_free(import_job *j)
     free(j);
 }
 
+static void import_drop(req *r)
+{
+    import_free(r->stream); /* closes the pipe, so the import ends */
+    r->stream = NULL;
+}
+
 static bool copy_query(req *r, const char *name, char *out, size_t cap,
                        bool required)
 {
@@ -943,42 +949,46 @@ static void h_audit_resolve(req *r)
 #define WJ (R_WRITE | R_JSON)
 
 const route srv_routes[] = {
-    {"GET", "/healthz", R_PUBLIC, public_healthz, NULL, NULL},
-    {"GET", "/readyz", R_PUBLIC, public_readyz, NULL, NULL},
-    {"GET", "/metrics", R_PUBLIC, public_metrics, NULL, NULL},
-    {"GET", "/openapi.json", R_PUBLIC, public_openapi, NULL, NULL},
-    {"GET", "/log/", R_PUBLIC | R_PREFIX, public_log, NULL, NULL},
-    {"POST", "/v1/login", R_LOGIN | R_JSON, h_login, NULL, NULL},
-    {"GET", "/v1/whoami", R_READ, h_whoami, NULL, NULL},
-    {"GET", "/v1/stats", R_READ, h_stats, NULL, NULL},
-    {"POST", "/v1/persons", WJ, h_person_create, NULL, NULL},
-    {"POST", "/v1/persons/read", RJ, h_person_read, NULL, NULL},
-    {"POST", "/v1/persons/update", WJ, h_person_update, NULL, NULL},
-    {"POST", "/v1/persons/search", RJ, h_person_search, NULL, NULL},
+    {"GET", "/healthz", R_PUBLIC, public_healthz, NULL, NULL, NULL},
+    {"GET", "/readyz", R_PUBLIC, public_readyz, NULL, NULL, NULL},
+    {"GET", "/metrics", R_PUBLIC, public_metrics, NULL, NULL, NULL},
+    {"GET", "/openapi.json", R_PUBLIC, public_openapi, NULL, NULL, NULL},
+    {"GET", "/log/", R_PUBLIC | R_PREFIX, public_log, NULL, NULL, NULL},
+    {"POST", "/v1/login", R_LOGIN | R_JSON, h_login, NULL, NULL, NULL},
+    {"GET", "/v1/whoami", R_READ, h_whoami, NULL, NULL, NULL},
+    {"GET", "/v1/stats", R_READ, h_stats, NULL, NULL, NULL},
+    {"POST", "/v1/persons", WJ, h_person_create, NULL, NULL, NULL},
+    {"POST", "/v1/persons/read", RJ, h_person_read, NULL, NULL, NULL},
+    {"POST", "/v1/persons/update", WJ, h_person_update, NULL, NULL, NULL},
+    {"POST", "/v1/persons/search", RJ, h_person_search, NULL, NULL, NULL},
     {"POST", "/v1/persons/import", R_WRITE | R_STREAM, import_end, import_begin,
-     import_feed},
-    {"GET", "/v1/users", R_READ, h_users_list, NULL, NULL},
-    {"POST", "/v1/users", WJ, h_users_add, NULL, NULL},
-    {"POST", "/v1/users/{name}/disable", R_WRITE, h_user_disable, NULL, NULL},
-    {"GET", "/v1/tokens", R_READ, h_tokens_list, NULL, NULL},
-    {"POST", "/v1/tokens", WJ, h_token_create, NULL, NULL},
-    {"POST", "/v1/tokens/{id}/revoke", R_WRITE, h_token_revoke, NULL, NULL},
-    {"GET", "/v1/cases", R_READ, h_cases_list, NULL, NULL},
-    {"POST", "/v1/cases", WJ, h_case_open, NULL, NULL},
-    {"POST", "/v1/cases/{case}/assign", WJ, h_case_assign, NULL, NULL},
-    {"POST", "/v1/cases/{case}/people", WJ, h_case_add, NULL, NULL},
-    {"GET", "/v1/policy", R_READ, h_policy_get, NULL, NULL},
-    {"PUT", "/v1/policy", WJ, h_policy_put, NULL, NULL},
-    {"GET", "/v1/witnesses", R_READ, h_witness_list, NULL, NULL},
-    {"POST", "/v1/witnesses", WJ, h_witness_add, NULL, NULL},
+     import_feed, import_drop},
+    {"GET", "/v1/users", R_READ, h_users_list, NULL, NULL, NULL},
+    {"POST", "/v1/users", WJ, h_users_add, NULL, NULL, NULL},
+    {"POST", "/v1/users/{name}/disable", R_WRITE, h_user_disable, NULL, NULL,
+     NULL},
+    {"GET", "/v1/tokens", R_READ, h_tokens_list, NULL, NULL, NULL},
+    {"POST", "/v1/tokens", WJ, h_token_create, NULL, NULL, NULL},
+    {"POST", "/v1/tokens/{id}/revoke", R_WRITE, h_token_revoke, NULL, NULL,
+     NULL},
+    {"GET", "/v1/cases", R_READ, h_cases_list, NULL, NULL, NULL},
+    {"POST", "/v1/cases", WJ, h_case_open, NULL, NULL, NULL},
+    {"POST", "/v1/cases/{case}/assign", WJ, h_case_assign, NULL, NULL, NULL},
+    {"POST", "/v1/cases/{case}/people", WJ, h_case_add, NULL, NULL, NULL},
+    {"GET", "/v1/policy", R_READ, h_policy_get, NULL, NULL, NULL},
+    {"PUT", "/v1/policy", WJ, h_policy_put, NULL, NULL, NULL},
+    {"GET", "/v1/witnesses", R_READ, h_witness_list, NULL, NULL, NULL},
+    {"POST", "/v1/witnesses", WJ, h_witness_add, NULL, NULL, NULL},
     {"POST", "/v1/witnesses/{name}/remove", R_WRITE, h_witness_remove, NULL,
+     NULL, NULL},
+    {"PUT", "/v1/witnesses/required", WJ, h_witness_require, NULL, NULL, NULL},
+    {"POST", "/v1/audit/entries", RJ, h_audit_entries, NULL, NULL, NULL},
+    {"GET", "/v1/audit/checkpoint", R_READ, h_audit_checkpoint, NULL, NULL,
      NULL},
-    {"PUT", "/v1/witnesses/required", WJ, h_witness_require, NULL, NULL},
-    {"POST", "/v1/audit/entries", RJ, h_audit_entries, NULL, NULL},
-    {"GET", "/v1/audit/checkpoint", R_READ, h_audit_checkpoint, NULL, NULL},
-    {"GET", "/v1/audit/proof/inclusion", R_READ, h_audit_inclusion, NULL, NULL},
+    {"GET", "/v1/audit/proof/inclusion", R_READ, h_audit_inclusion, NULL, NULL,
+     NULL},
     {"GET", "/v1/audit/proof/consistency", R_READ, h_audit_consistency, NULL,
-     NULL},
-    {"POST", "/v1/audit/resolve", RJ, h_audit_resolve, NULL, NULL},
+     NULL, NULL},
+    {"POST", "/v1/audit/resolve", RJ, h_audit_resolve, NULL, NULL, NULL},
 };
 const unsigned srv_route_count = sizeof srv_routes / sizeof srv_routes[0];

@@ -179,6 +179,9 @@ typedef struct route {
      * reply is set), then with each piece of the body. */
     bool (*begin)(req *r);
     void (*feed)(req *r, const char *data, size_t len);
+    /* R_STREAM: free r->stream when the request ends without fn (the
+     * client went away): stop and wait for whatever reads the body. */
+    void (*drop)(req *r);
 } route;
 
 extern const route srv_routes[];
