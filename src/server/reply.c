@@ -286,6 +286,9 @@ void reply_status(req *r, sr_status st, const sr_vault *v)
         reply_problem(r, P_DENIED, msg);
         return;
     case SR_ERR_AUDIT:
+        (void)fprintf(stderr, "strongroom serve: %s: %s\n",
+                      r->rt != NULL ? r->rt->path : "-",
+                      msg != NULL ? msg : "the audit log failed");
         reply_problem(r, P_AUDIT, NULL);
         return;
     case SR_ERR_FULL:
@@ -300,6 +303,11 @@ void reply_status(req *r, sr_status st, const sr_vault *v)
     case SR_ERR_NOT_VAULT:
     case SR_ERR_INTERNAL:
     default:
+        /* The operator's copy: the vault's messages name no identifier
+         * (a damaged record is named by its random id). */
+        (void)fprintf(stderr, "strongroom serve: %s: %s: %s\n",
+                      r->rt != NULL ? r->rt->path : "-", sr_status_str(st),
+                      msg != NULL ? msg : "");
         reply_problem(r, P_INTERNAL, "internal error; see the server log");
         return;
     }
