@@ -360,6 +360,16 @@ SR_API SR_WARN_UNUSED sr_status sr_vault_login(sr_vault *v, const char *name,
                                                size_t pass_len, uint64_t ttl,
                                                char token[SR_TOKEN_MAX]);
 
+/* How many principals there are, by kind, and how many are disabled:
+ * numbers only, for monitoring (no authentication needed). */
+typedef struct sr_principal_counts {
+    uint64_t users;
+    uint64_t services;
+    uint64_t disabled;
+} sr_principal_counts;
+SR_API SR_WARN_UNUSED sr_status
+sr_vault_principal_counts(sr_vault *v, sr_principal_counts *out);
+
 /* Cases: open one, assign it to a principal, put a person on it. */
 SR_API SR_WARN_UNUSED sr_status sr_vault_case_open(sr_vault *v,
                                                    const char *case_id);

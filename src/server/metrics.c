@@ -162,6 +162,20 @@ char *metrics_render(const char *const *names, unsigned n, sr_vault *v,
                    "# TYPE strongroom_audit_sync_seconds histogram\n");
         histogram(&b, "strongroom_audit_sync_seconds", "", &as.sync);
     }
+    sr_principal_counts pc;
+    if (v != NULL && sr_vault_principal_counts(v, &pc) == SR_OK)
+        sb_fmt(&b,
+               "# HELP strongroom_principals Principals by kind, and how "
+               "many are disabled.\n"
+               "# TYPE strongroom_principals gauge\n"
+               "strongroom_principals{kind=\"user\"} %llu\n"
+               "strongroom_principals{kind=\"service\"} %llu\n"
+               "# HELP strongroom_principals_disabled Principals disabled "
+               "(their tokens refused).\n"
+               "# TYPE strongroom_principals_disabled gauge\n"
+               "strongroom_principals_disabled %llu\n",
+               (unsigned long long)pc.users, (unsigned long long)pc.services,
+               (unsigned long long)pc.disabled);
     if (b.failed) {
         sb_free(&b);
         return NULL;

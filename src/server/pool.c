@@ -139,8 +139,3 @@ void pool_checkpoint(srv_pool *p)
                       sr_vault_errmsg(p->publisher));
     free(note);
 }
-
-sr_vault *pool_any(srv_pool *p)
-{
-    return p->publisher;
-}

@@ -55,7 +55,11 @@ void public_metrics(req *r)
     for (unsigned i = 0; i < n; i++)
         names[i] = srv_routes[i].path;
     size_t len = 0;
-    char *text = metrics_render(names, n, pool_any(srv_handles(r->s)), &len);
+    char err[SRV_ERR_MAX];
+    /* A handle of its own: the figures read the store (principals). */
+    sr_vault *v = pool_reader(srv_handles(r->s), err);
+    char *text = metrics_render(names, n, v, &len);
+    pool_put_reader(srv_handles(r->s), v);
     if (text == NULL) {
         reply_problem(r, P_INTERNAL, NULL);
         return;

@@ -102,8 +102,6 @@ void pool_put_writer(srv_pool *p);
 /* Publish a checkpoint if the log grew since the last one (from the
  * checkpointer thread only: it uses a handle of its own). */
 void pool_checkpoint(srv_pool *p);
-/* That handle, for reading the audit log's figures from the same thread. */
-sr_vault *pool_any(srv_pool *p);
 
 /* ---- body.c -------------------------------------------------------------- */
 

@@ -813,6 +813,38 @@ sr_status sr_vault_token_revoke(sr_vault *v, const char *token_id)
     return st;
 }
 
+/* ---- counting principals ------------------------------------------------ */
+
+static sr_status count_doc(void *ctx, const char *key, const uint8_t *p,
+                           size_t len)
+{
+    sr_principal_counts *c = ctx;
+    json_error_t jerr;
+    (void)key;
+    json_t *d = json_loadb((const char *)p, len, 0, &jerr);
+    if (d == NULL)
+        return SR_ERR_CORRUPT;
+    bool service = strcmp(jstr(d, "kind"), "service") == 0;
+    bool disabled = json_is_true(json_object_get(d, "disabled"));
+    json_decref(d);
+    if (service)
+        c->services++;
+    else
+        c->users++;
+    if (disabled)
+        c->disabled++;
+    return SR_OK;
+}
+
+sr_status sr_vault_principal_counts(sr_vault *v, sr_principal_counts *out)
+{
+    memset(out, 0, sizeof *out);
+    sr_status st = v->ops->doc_scan(v->st, KIND_PRINCIPAL, count_doc, out);
+    if (st != SR_OK)
+        return vault_store_fail(v, st, "cannot count the principals");
+    return SR_OK;
+}
+
 /* ---- listing ------------------------------------------------------------- */
 
 typedef struct list_ctx {
