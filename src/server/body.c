@@ -40,11 +40,13 @@ bool body_object(const char *data, size_t len, json_t **out,
 }
 
 /* Member names in messages: ours are short ASCII; print others as "?" so
- * attacker text never reaches a log. */
+ * attacker text never reaches a log. An unknown name is printed only up to
+ * 8 bytes (a typo of a short name): a longer one may be a value sent as a
+ * key (an SSN is 9 digits). */
 static const char *safe_name(const char *name)
 {
     size_t n = strlen(name);
-    if (n == 0 || n > 40)
+    if (n == 0 || n > 8)
         return "?";
     for (size_t i = 0; i < n; i++)
         if (!((name[i] >= 'a' && name[i] <= 'z') || name[i] == '_' ||
