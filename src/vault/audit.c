@@ -270,6 +270,7 @@ typedef struct show_ctx {
     sr_line_fn fn;
     void *ctx;
     uint64_t shown;
+    sr_status stopped; /* what the caller's fn returned to stop the walk */
 } show_ctx;
 
 static bool match_str(const char *want, const char *have)
@@ -347,7 +348,10 @@ static sr_status show_entry(void *ctx, uint64_t i, const uint8_t *data,
     json_object_set_new(o, "count", json_integer((json_int_t)e.count));
     json_object_set_new(o, "people", people);
     s->shown++;
-    return emit(s->v, o, s->fn, s->ctx);
+    sr_status st = emit(s->v, o, s->fn, s->ctx);
+    if (st != SR_OK && s->stopped == SR_OK)
+        s->stopped = st;
+    return st;
 }
 
 sr_status sr_vault_audit_show(sr_vault *v, const sr_audit_filter *f,
@@ -407,6 +411,10 @@ sr_status sr_vault_audit_show(sr_vault *v, const sr_audit_filter *f,
         }
         s.base = n * TILE_WIDTH;
         st = bundle_parse(b.p, b.len, w, show_entry, &s);
+        if (st != SR_OK && s.stopped != SR_OK) {
+            st = s.stopped; /* the caller's own stop, passed through */
+            break;
+        }
         if (st != SR_OK && v->errmsg[0] == '\0')
             st = vault_fail(v, SR_ERR_AUDIT,
                             "entry bundle %llu is malformed: run strongroom "
