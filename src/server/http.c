@@ -245,9 +245,8 @@ static bool authenticate(req *r)
         st = sr_vault_authenticate_service(r->v, name, cred);
     } else {
         if (authz == NULL || strncasecmp(authz, "Bearer ", 7) != 0) {
-            metrics_auth_failure();
-            reply_problem(r, P_UNAUTHORIZED,
-                          "send an API token: Authorization: Bearer sr1_...");
+            /* The one 401 for every failure (docs/server.md). */
+            reply_status(r, SR_ERR_AUTH, NULL);
             return false;
         }
         const char *tok = authz + 7;
@@ -283,6 +282,8 @@ static bool prepare(req *r)
             return false;
         }
     }
+    /* Handles are reused: an entry already there is an earlier request's. */
+    r->entry0 = sr_vault_last_entry(r->v);
     if (f & R_LOGIN)
         return true;
     return authenticate(r);
@@ -293,7 +294,7 @@ static void release(req *r)
     if (r->v == NULL)
         return;
     uint64_t e = sr_vault_last_entry(r->v);
-    if (r->entry == UINT64_MAX && e != UINT64_MAX)
+    if (r->entry == UINT64_MAX && e != UINT64_MAX && e != r->entry0)
         r->entry = e;
     if (r->writer)
         pool_put_writer(r->s->pool);
@@ -558,7 +559,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
             pthread_mutex_unlock(&s->conns_mu);
         }
         bool path_known = false;
-        int i = find_route(method, url, r, &path_known);
+        /* HEAD is GET without the body (libmicrohttpd leaves it out). */
+        int i = find_route(strcmp(method, "HEAD") == 0 ? "GET" : method, url, r,
+                           &path_known);
         if (i < 0) {
             r->rt = NULL;
             if (path_known) {
@@ -632,8 +635,12 @@ static void *ticker_main(void *arg)
         }
         uint64_t limit = (uint64_t)s->cfg.request_timeout * 1000000000ull;
         pthread_mutex_lock(&s->conns_mu);
+        /* now was read before the checkpoint and the lock: a connection
+         * opened (or a request finished) since then has since > now, and
+         * the unsigned difference would wrap and shut it down at once. */
         for (conn_rec *cr = s->conns; cr != NULL; cr = cr->next)
-            if (!cr->in_request && cr->fd >= 0 && now - cr->since > limit) {
+            if (!cr->in_request && cr->fd >= 0 && cr->since < now &&
+                now - cr->since > limit) {
                 /* Too slow to send a whole request (or idle past every
                  * timeout): the daemon sees the socket close and cleans
                  * up. The record is dropped before its fd is closed, under
@@ -728,7 +735,8 @@ bad:
     return false;
 }
 
-static void mhd_log(void *cls, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void
+mhd_log(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
     char line[512];

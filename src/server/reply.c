@@ -271,6 +271,11 @@ void reply_status(req *r, sr_status st, const sr_vault *v)
         reply_problem(r, P_NOT_FOUND, msg);
         return;
     case SR_ERR_DUPLICATE:
+        /* The vault's message names the person holding the SSN: over the
+         * network that would turn put into an SSN-to-id lookup. */
+        reply_problem(r, P_CONFLICT,
+                      "a person with this SSN is already stored");
+        return;
     case SR_ERR_EXISTS:
     case SR_ERR_CONFLICT:
         reply_problem(r, P_CONFLICT, msg);

@@ -124,8 +124,6 @@ bool body_only(const json_t *o, const char *const *allowed,
 /* "classes": an array of class names -> a mask (0 when absent). */
 bool body_classes(const json_t *o, unsigned *mask, char err[SRV_ERR_MAX]);
 
-#endif
-
 /* ---- http.c, reply.c: one request ---------------------------------------- */
 
 typedef struct srv srv;
@@ -204,7 +202,8 @@ struct req {
     struct MHD_Response *resp;
     unsigned status;
     uint64_t t0;
-    uint64_t entry; /* the audit entry of the request, UINT64_MAX: none */
+    uint64_t entry;  /* the audit entry of the request, UINT64_MAX: none */
+    uint64_t entry0; /* the handle's last entry when the request took it */
     char principal[SRV_NAME_MAX + 1];
 };
 
@@ -252,3 +251,5 @@ void sb_fmt(strbuf *b, const char *fmt, ...)
 void sb_free(strbuf *b);
 /* Reply with b's text as JSON (b is taken over). */
 void reply_sb(req *r, unsigned status, strbuf *b);
+
+#endif
