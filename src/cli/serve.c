@@ -114,7 +114,7 @@ int cmd_serve(int argc, char **argv)
             continue;
         }
         if (!srv_config_set(&cfg, name, value, err)) {
-            (void)fprintf(stderr, "strongroom serve: --%s\n", err);
+            (void)fprintf(stderr, "strongroom serve: %s\n", err);
             return EXIT_USAGE;
         }
     }

@@ -266,7 +266,7 @@ bool srv_config_parse(srv_config *c, const char *text, size_t len,
             break;
         }
         if (!srv_config_set(c, key, text_value, e)) {
-            (void)snprintf(err, SRV_ERR_MAX, "/%.500s", e);
+            (void)snprintf(err, SRV_ERR_MAX, "%.500s", e);
             ok = false;
         }
     }

@@ -12,8 +12,9 @@
  * Limits: body size (413), header size (431, from libmicrohttpd),
  * idle connections (closed after idle-timeout), whole requests (a
  * connection that has not delivered a request within request-timeout is
- * shut down; a body still arriving then is refused), connections in all
- * and per client address (refused at accept).
+ * shut down; a body still arriving then is refused), connections per
+ * client address (closed at accept) and in all (further ones wait in the
+ * kernel's queue until a place frees).
  *
  * SIGTERM or SIGINT: stop accepting, let requests in flight finish (up to
  * drain-timeout), close, checkpoint the audit log, exit 0. Every write was
