@@ -680,6 +680,29 @@ class PolicyAndWitnesses(ApiCase):
         self.assertEqual(new["policy"]["description"],
                          "changed by cli_server_api")
 
+    def test_a_new_policy_applies_to_the_next_read(self):
+        """The read handles are pooled: after PUT /v1/policy takes
+        hr-action from hr-clerk, hr's next read is denied (role.purpose),
+        and after it is given back the read is allowed again."""
+        cur, _ = self.ok("GET", "/v1/policy", who="admin")
+        body = {"id": W.ids["a"], "purpose": "hr-action"}
+        for _ in range(4):  # warm several pooled handles on the old policy
+            self.ok("POST", "/v1/persons/read", body, who="hr")
+        pol = json.loads(json.dumps(cur["policy"]))
+        purposes = pol["roles"]["hr-clerk"]["purposes"]
+        self.assertIn("hr-action", purposes)
+        pol["roles"]["hr-clerk"]["purposes"] = [
+            x for x in purposes if x != "hr-action"] or ["audit"]
+        try:
+            self.ok("PUT", "/v1/policy", pol, who="admin")
+            for _ in range(4):
+                r = self.call("POST", "/v1/persons/read", body, who="hr")
+                self.assertProblem(r, "denied", 403)
+                self.assertIn(b"role.purpose", r[2])
+        finally:
+            self.ok("PUT", "/v1/policy", cur["policy"], who="admin")
+        self.ok("POST", "/v1/persons/read", body, who="hr")
+
     def test_policy_put_of_a_broken_policy_is_invalid(self):
         """A policy naming an undefined purpose: 422, version unchanged."""
         cur, _ = self.ok("GET", "/v1/policy", who="admin")

@@ -279,7 +279,7 @@ static bool prepare(req *r)
         r->writer = true;
     } else {
         char err[SRV_ERR_MAX];
-        r->v = pool_reader(r->s->pool, err);
+        r->v = pool_reader(r->s->pool, &r->v_gen, err);
         if (r->v == NULL) {
             (void)fprintf(stderr, "strongroom serve: %s\n", err);
             reply_problem(r, P_INTERNAL, "internal error; see the server log");
@@ -303,7 +303,7 @@ static void release(req *r)
     if (r->writer)
         pool_put_writer(r->s->pool);
     else
-        pool_put_reader(r->s->pool, r->v);
+        pool_put_reader(r->s->pool, r->v, r->v_gen);
     r->v = NULL;
     r->writer = false;
 }

@@ -4,8 +4,11 @@
  * process: it is opened with the passphrase at start and lent to one
  * request at a time. Reads use handles opened from it on demand
  * (sr_vault_open_another shares its keys) and kept for the next request,
- * so concurrent reads never wait on one another; each is refreshed before
- * use so a policy stored through the writer applies at once.
+ * so concurrent reads never wait on one another. A policy can change only
+ * through the writer (the server holds the vault's write lock), so each
+ * use of the writer moves a generation on, and a read handle is refreshed
+ * (sr_vault_refresh) only when it was last refreshed in an older one: the
+ * new policy applies from the next request on.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +24,9 @@ struct srv_pool {
     pthread_mutex_t wmu;
     pthread_mutex_t mu;
     sr_vault *idle[POOL_MAX_IDLE];
+    uint64_t idle_gen[POOL_MAX_IDLE]; /* the generation each is fresh in */
     size_t nidle;
+    uint64_t gen;       /* writer uses so far (atomic) */
     uint64_t published; /* tree size of the last checkpoint */
 };
 
@@ -73,16 +78,22 @@ void pool_close(srv_pool *p)
     free(p);
 }
 
-sr_vault *pool_reader(srv_pool *p, char err[SRV_ERR_MAX])
+sr_vault *pool_reader(srv_pool *p, uint64_t *gen, char err[SRV_ERR_MAX])
 {
     sr_vault *v = NULL;
+    uint64_t fresh_in = 0;
+    uint64_t now = __atomic_load_n(&p->gen, __ATOMIC_ACQUIRE);
     pthread_mutex_lock(&p->mu);
-    if (p->nidle > 0)
-        v = p->idle[--p->nidle];
+    if (p->nidle > 0) {
+        p->nidle--;
+        v = p->idle[p->nidle];
+        fresh_in = p->idle_gen[p->nidle];
+    }
     pthread_mutex_unlock(&p->mu);
     if (v == NULL) {
         /* Opening reads the writer's keys and its directory name only:
-         * both fixed while the server runs, so no lock is needed. */
+         * both fixed while the server runs, so no lock is needed. It
+         * loads the policy stored now: fresh in this generation. */
         sr_status st = sr_vault_open_another(&v, p->writer);
         if (st != SR_OK) {
             (void)snprintf(err, SRV_ERR_MAX, "cannot open a read handle: %s",
@@ -90,22 +101,25 @@ sr_vault *pool_reader(srv_pool *p, char err[SRV_ERR_MAX])
             sr_vault_close(v);
             return NULL;
         }
+        fresh_in = now;
     }
-    if (sr_vault_refresh(v) != SR_OK) {
+    if (fresh_in != now && sr_vault_refresh(v) != SR_OK) {
         (void)snprintf(err, SRV_ERR_MAX, "cannot refresh a read handle: %s",
                        sr_vault_errmsg(v));
         sr_vault_close(v);
         return NULL;
     }
+    *gen = now;
     return v;
 }
 
-void pool_put_reader(srv_pool *p, sr_vault *v)
+void pool_put_reader(srv_pool *p, sr_vault *v, uint64_t gen)
 {
     if (v == NULL)
         return;
     pthread_mutex_lock(&p->mu);
     if (p->nidle < POOL_MAX_IDLE) {
+        p->idle_gen[p->nidle] = gen;
         p->idle[p->nidle++] = v;
         v = NULL;
     }
@@ -121,6 +135,9 @@ sr_vault *pool_writer(srv_pool *p)
 
 void pool_put_writer(srv_pool *p)
 {
+    /* Whatever the writer did (a policy, a principal) is committed: read
+     * handles refresh before their next request. */
+    __atomic_fetch_add(&p->gen, 1, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&p->wmu);
 }
 

@@ -57,9 +57,10 @@ void public_metrics(req *r)
     size_t len = 0;
     char err[SRV_ERR_MAX];
     /* A handle of its own: the figures read the store (principals). */
-    sr_vault *v = pool_reader(srv_handles(r->s), err);
+    uint64_t gen = 0;
+    sr_vault *v = pool_reader(srv_handles(r->s), &gen, err);
     char *text = metrics_render(names, n, v, &len);
-    pool_put_reader(srv_handles(r->s), v);
+    pool_put_reader(srv_handles(r->s), v, gen);
     if (text == NULL) {
         reply_problem(r, P_INTERNAL, NULL);
         return;

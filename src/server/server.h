@@ -93,9 +93,10 @@ typedef struct srv_pool srv_pool;
 sr_status pool_open(srv_pool **out, const char *dir, const char *pass,
                     size_t pass_len, char err[SRV_ERR_MAX]);
 void pool_close(srv_pool *p);
-/* A read handle, refreshed (current policy); NULL with err on failure. */
-sr_vault *pool_reader(srv_pool *p, char err[SRV_ERR_MAX]);
-void pool_put_reader(srv_pool *p, sr_vault *v);
+/* A read handle with the current policy; NULL with err on failure. *gen
+ * gets the generation it is fresh in, to give back with it. */
+sr_vault *pool_reader(srv_pool *p, uint64_t *gen, char err[SRV_ERR_MAX]);
+void pool_put_reader(srv_pool *p, sr_vault *v, uint64_t gen);
 /* The writer, locked for the caller until pool_put_writer. */
 sr_vault *pool_writer(srv_pool *p);
 void pool_put_writer(srv_pool *p);
@@ -196,6 +197,7 @@ struct req {
     bool body_over;
     json_t *json;
     sr_vault *v;
+    uint64_t v_gen; /* the read handle's generation (pool.c) */
     bool writer;
     void *stream; /* the R_STREAM route's state */
     /* the reply */
