@@ -126,9 +126,17 @@ void sb_free(strbuf *b)
 
 /* ---- responses ----------------------------------------------------------- */
 
-static void wipe_free(void *p)
+void wipe_free(char *p, size_t n)
 {
-    /* The length is not passed back: the buffer starts with it. */
+    if (p != NULL)
+        sodium_memzero(p, n);
+    free(p);
+}
+
+/* libmicrohttpd's free callback for a sent body; it passes no length, so
+ * the buffer is preceded by it. */
+static void free_sent(void *p)
+{
     if (p == NULL)
         return;
     size_t *head = (size_t *)p - 1;
@@ -154,9 +162,7 @@ void reply_owned(req *r, unsigned status, const char *ctype, char *buf,
                  size_t len)
 {
     if (r->resp != NULL) {
-        if (buf != NULL)
-            sodium_memzero(buf, len);
-        free(buf);
+        wipe_free(buf, len);
         return;
     }
     /* Copy behind a length header so the free callback can wipe it. */
@@ -169,13 +175,11 @@ void reply_owned(req *r, unsigned status, const char *ctype, char *buf,
             memcpy(p, buf, len);
         p[len] = '\0';
         resp = MHD_create_response_from_buffer_with_free_callback(len, p,
-                                                                  wipe_free);
+                                                                  free_sent);
         if (resp == NULL)
-            wipe_free(p);
+            free_sent(p);
     }
-    if (buf != NULL)
-        sodium_memzero(buf, len);
-    free(buf);
+    wipe_free(buf, len);
     set_response(r, status, ctype, resp);
 }
 

@@ -86,13 +86,6 @@ static char *object_text(req *r, const char *name, size_t *len)
     return p;
 }
 
-static void wipe_free(char *p, size_t n)
-{
-    if (p != NULL)
-        sodium_memzero(p, n);
-    free(p);
-}
-
 static void entry_field(req *r, strbuf *b)
 {
     uint64_t e = sr_vault_last_entry(r->v);
@@ -124,8 +117,7 @@ static sr_status add_line(void *ctx, const char *line, size_t len)
 }
 
 /* {"<key>":[lines...]} from a listing call. */
-static void reply_list(req *r, const char *key, sr_status st, strbuf *b,
-                       const lines *l)
+static void reply_list(req *r, sr_status st, strbuf *b, const lines *l)
 {
     /* add_line stopped the walk (at the limit); the library may report
      * that stop as its own failure (sr_vault_audit_show: SR_ERR_AUDIT), but
@@ -137,7 +129,6 @@ static void reply_list(req *r, const char *key, sr_status st, strbuf *b,
         reply_status(r, st, r->v);
         return;
     }
-    (void)key;
     sb_fmt(b, "],\"truncated\":%s}", l->truncated ? "true" : "false");
     reply_sb(r, 200, b);
 }
@@ -533,7 +524,7 @@ static void h_users_list(req *r)
 {
     LIST_BEGIN(b, "users");
     lines l = {&b, 0, LIST_MAX, false};
-    reply_list(r, "users", sr_vault_user_list(r->v, add_line, &l), &b, &l);
+    reply_list(r, sr_vault_user_list(r->v, add_line, &l), &b, &l);
 }
 
 static void h_users_add(req *r)
@@ -578,7 +569,7 @@ static void h_tokens_list(req *r)
 {
     LIST_BEGIN(b, "tokens");
     lines l = {&b, 0, LIST_MAX, false};
-    reply_list(r, "tokens", sr_vault_token_list(r->v, add_line, &l), &b, &l);
+    reply_list(r, sr_vault_token_list(r->v, add_line, &l), &b, &l);
 }
 
 static void h_token_create(req *r)
@@ -622,7 +613,7 @@ static void h_cases_list(req *r)
 {
     LIST_BEGIN(b, "cases");
     lines l = {&b, 0, LIST_MAX, false};
-    reply_list(r, "cases", sr_vault_case_list(r->v, add_line, &l), &b, &l);
+    reply_list(r, sr_vault_case_list(r->v, add_line, &l), &b, &l);
 }
 
 static void h_case_open(req *r)
@@ -847,8 +838,7 @@ static void h_audit_entries(req *r)
     f.denied_only = denied ? 1 : 0;
     LIST_BEGIN(b, "entries");
     lines l = {&b, 0, limit, false};
-    reply_list(r, "entries", sr_vault_audit_show(r->v, &f, add_line, &l), &b,
-               &l);
+    reply_list(r, sr_vault_audit_show(r->v, &f, add_line, &l), &b, &l);
 }
 
 static void h_audit_checkpoint(req *r)

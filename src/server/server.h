@@ -239,6 +239,9 @@ void reply_problem(req *r, problem_kind k, const char *detail);
 void reply_status(req *r, sr_status st, const sr_vault *v);
 void reply_header(req *r, const char *name, const char *value);
 
+/* Wipe n bytes at p and free it (accepts NULL). */
+void wipe_free(char *p, size_t n);
+
 /* A growing text buffer for replies built from library lines (which may
  * hold record data): wiped when grown or freed. */
 typedef struct strbuf {
