@@ -35,6 +35,15 @@ void public_log(req *r);
 
 /* ---- helpers ------------------------------------------------------------- */
 
+/* Reply with a library failure and say so: `if (failed(r, st)) return;`. */
+static bool failed(req *r, sr_status st)
+{
+    if (st == SR_OK)
+        return false;
+    reply_status(r, st, r->v);
+    return true;
+}
+
 static void bad(req *r, const char *err)
 {
     reply_problem(r, P_BAD_REQUEST, err);
@@ -154,10 +163,8 @@ static void h_login(req *r)
         return;
     }
     sr_status st = sr_vault_login(r->v, name, pass, strlen(pass), ttl, token);
-    if (st != SR_OK) {
-        reply_status(r, st, r->v);
+    if (failed(r, st))
         return;
-    }
     (void)snprintf(r->principal, sizeof r->principal, "%s",
                    sr_vault_principal(r->v));
     json_t *o =
@@ -212,10 +219,8 @@ static void h_person_create(req *r)
         return;
     sr_status st = sr_vault_put(r->v, &acc, text, n, id);
     wipe_free(text, n);
-    if (st != SR_OK) {
-        reply_status(r, st, r->v);
+    if (failed(r, st))
         return;
-    }
     strbuf b = {0};
     sb_fmt(&b, "{\"id\":\"%s\",\"entry\":", id);
     entry_field(r, &b);
@@ -241,10 +246,8 @@ static void h_person_read(req *r)
     char *line = NULL;
     size_t len = 0;
     sr_status st = sr_vault_get(r->v, &acc, id, mask, &line, &len);
-    if (st != SR_OK) {
-        reply_status(r, st, r->v);
+    if (failed(r, st))
         return;
-    }
     strbuf b = {0};
     sb_str(&b, "{\"entry\":");
     entry_field(r, &b);
@@ -275,10 +278,8 @@ static void h_person_update(req *r)
         return;
     sr_status st = sr_vault_update(r->v, &acc, id, patch, n);
     wipe_free(patch, n);
-    if (st != SR_OK) {
-        reply_status(r, st, r->v);
+    if (failed(r, st))
         return;
-    }
     strbuf b = {0};
     sb_fmt(&b, "{\"id\":\"%s\",\"entry\":", id);
     entry_field(r, &b);
@@ -545,10 +546,8 @@ static void h_users_add(req *r)
     }
     sr_status st = sr_vault_user_add(r->v, name, role, service ? 1 : 0, pass,
                                      pass != NULL ? strlen(pass) : 0);
-    if (st != SR_OK) {
-        reply_status(r, st, r->v);
+    if (failed(r, st))
         return;
-    }
     reply_json(r, 201,
                json_pack("{s:s, s:s, s:s}", "name", name, "role", role, "kind",
                          service ? "service" : "user"));
@@ -557,10 +556,8 @@ static void h_users_add(req *r)
 static void h_user_disable(req *r)
 {
     sr_status st = sr_vault_user_disable(r->v, r->param[0]);
-    if (st != SR_OK) {
-        reply_status(r, st, r->v);
+    if (failed(r, st))
         return;
-    }
     reply_json(r, 200,
                json_pack("{s:s, s:b}", "name", r->param[0], "disabled", 1));
 }
@@ -587,10 +584,8 @@ static void h_token_create(req *r)
         return;
     }
     sr_status st = sr_vault_token_create(r->v, name, ttl, scope, token, id);
-    if (st != SR_OK) {
-        reply_status(r, st, r->v);
+    if (failed(r, st))
         return;
-    }
     json_t *o = json_pack("{s:s, s:s, s:s}", "token", token, "id", id,
                           "principal", name);
     sodium_memzero(token, sizeof token);
@@ -601,10 +596,8 @@ static void h_token_create(req *r)
 static void h_token_revoke(req *r)
 {
     sr_status st = sr_vault_token_revoke(r->v, r->param[0]);
-    if (st != SR_OK) {
-        reply_status(r, st, r->v);
+    if (failed(r, st))
         return;
-    }
     reply_json(r, 200,
                json_pack("{s:s, s:b}", "id", r->param[0], "revoked", 1));
 }
@@ -628,10 +621,8 @@ static void h_case_open(req *r)
         return;
     }
     sr_status st = sr_vault_case_open(r->v, c);
-    if (st != SR_OK) {
-        reply_status(r, st, r->v);
+    if (failed(r, st))
         return;
-    }
     reply_json(r, 201, json_pack("{s:s}", "case", c));
 }
 
@@ -647,10 +638,8 @@ static void h_case_assign(req *r)
         return;
     }
     sr_status st = sr_vault_case_assign(r->v, r->param[0], name);
-    if (st != SR_OK) {
-        reply_status(r, st, r->v);
+    if (failed(r, st))
         return;
-    }
     reply_json(r, 200,
                json_pack("{s:s, s:s}", "case", r->param[0], "principal", name));
 }
@@ -667,10 +656,8 @@ static void h_case_add(req *r)
         return;
     }
     sr_status st = sr_vault_case_add_person(r->v, r->param[0], id);
-    if (st != SR_OK) {
-        reply_status(r, st, r->v);
+    if (failed(r, st))
         return;
-    }
     reply_json(r, 200,
                json_pack("{s:s, s:b}", "case", r->param[0], "added", 1));
 }
@@ -682,10 +669,8 @@ static void h_policy_get(req *r)
     char *text = NULL;
     uint32_t version = 0;
     sr_status st = sr_vault_policy_get(r->v, &text, &version);
-    if (st != SR_OK) {
-        reply_status(r, st, r->v);
+    if (failed(r, st))
         return;
-    }
     strbuf b = {0};
     sb_fmt(&b, "{\"version\":%u,\"policy\":", version);
     sb_str(&b, text);
@@ -699,10 +684,8 @@ static void h_policy_put(req *r)
     uint32_t version = 0;
     /* The text as sent, so errors give its own lines and columns. */
     sr_status st = sr_vault_policy_set(r->v, r->body, r->body_len, &version);
-    if (st != SR_OK) {
-        reply_status(r, st, r->v);
+    if (failed(r, st))
         return;
-    }
     reply_json(r, 200, json_pack("{s:i}", "version", (json_int_t)version));
 }
 
@@ -735,20 +718,16 @@ static void h_witness_add(req *r)
         return;
     }
     sr_status st = sr_vault_witness_add(r->v, name, vkey);
-    if (st != SR_OK) {
-        reply_status(r, st, r->v);
+    if (failed(r, st))
         return;
-    }
     reply_json(r, 201, json_pack("{s:s}", "name", name));
 }
 
 static void h_witness_remove(req *r)
 {
     sr_status st = sr_vault_witness_remove(r->v, r->param[0]);
-    if (st != SR_OK) {
-        reply_status(r, st, r->v);
+    if (failed(r, st))
         return;
-    }
     reply_json(r, 200,
                json_pack("{s:s, s:b}", "name", r->param[0], "removed", 1));
 }
@@ -766,10 +745,8 @@ static void h_witness_require(req *r)
         return;
     }
     sr_status st = sr_vault_witness_require(r->v, (unsigned)min);
-    if (st != SR_OK) {
-        reply_status(r, st, r->v);
+    if (failed(r, st))
         return;
-    }
     reply_json(r, 200, json_pack("{s:i}", "min", (json_int_t)min));
 }
 
@@ -846,10 +823,8 @@ static void h_audit_checkpoint(req *r)
     char *note = NULL;
     uint64_t size = 0;
     sr_status st = sr_vault_audit_checkpoint(r->v, &note, &size);
-    if (st != SR_OK) {
-        reply_status(r, st, r->v);
+    if (failed(r, st))
         return;
-    }
     reply_text(r, 200, "text/plain; charset=utf-8", note, strlen(note));
     free(note);
     reply_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
@@ -929,10 +904,8 @@ static void h_audit_resolve(req *r)
         return;
     }
     sr_status st = sr_vault_audit_resolve(r->v, ref, id);
-    if (st != SR_OK) {
-        reply_status(r, st, r->v);
+    if (failed(r, st))
         return;
-    }
     reply_json(r, 200, json_pack("{s:s}", "id", id));
 }
 
