@@ -73,6 +73,21 @@ static bool only(req *r, const char *const *allowed)
     return true;
 }
 
+/* A body of exactly one member, a required string of 1..max bytes: *out
+ * gets it; false with a reply set otherwise. */
+static bool one_string(req *r, const char *name, size_t max, const char **out)
+{
+    const char *const allowed[] = {name, NULL};
+    char err[SRV_ERR_MAX];
+    if (!only(r, allowed))
+        return false;
+    if (!body_string(r->json, name, true, max, out, err)) {
+        bad(r, err);
+        return false;
+    }
+    return true;
+}
+
 /* A member that must be a JSON object, as compact text in wiped memory. */
 static char *object_text(req *r, const char *name, size_t *len)
 {
@@ -611,15 +626,9 @@ static void h_cases_list(req *r)
 
 static void h_case_open(req *r)
 {
-    static const char *const allowed[] = {"case", NULL};
     const char *c;
-    char err[SRV_ERR_MAX];
-    if (!only(r, allowed))
+    if (!one_string(r, "case", SRV_NAME_MAX, &c))
         return;
-    if (!body_string(r->json, "case", true, SRV_NAME_MAX, &c, err)) {
-        bad(r, err);
-        return;
-    }
     sr_status st = sr_vault_case_open(r->v, c);
     if (failed(r, st))
         return;
@@ -628,15 +637,9 @@ static void h_case_open(req *r)
 
 static void h_case_assign(req *r)
 {
-    static const char *const allowed[] = {"principal", NULL};
     const char *name;
-    char err[SRV_ERR_MAX];
-    if (!only(r, allowed))
+    if (!one_string(r, "principal", SRV_NAME_MAX, &name))
         return;
-    if (!body_string(r->json, "principal", true, SRV_NAME_MAX, &name, err)) {
-        bad(r, err);
-        return;
-    }
     sr_status st = sr_vault_case_assign(r->v, r->param[0], name);
     if (failed(r, st))
         return;
@@ -646,15 +649,9 @@ static void h_case_assign(req *r)
 
 static void h_case_add(req *r)
 {
-    static const char *const allowed[] = {"id", NULL};
     const char *id;
-    char err[SRV_ERR_MAX];
-    if (!only(r, allowed))
+    if (!one_string(r, "id", SR_ID_STR_LEN, &id))
         return;
-    if (!body_string(r->json, "id", true, SR_ID_STR_LEN, &id, err)) {
-        bad(r, err);
-        return;
-    }
     sr_status st = sr_vault_case_add_person(r->v, r->param[0], id);
     if (failed(r, st))
         return;
@@ -894,15 +891,10 @@ static void h_audit_consistency(req *r)
 
 static void h_audit_resolve(req *r)
 {
-    static const char *const allowed[] = {"ref", NULL};
     const char *ref;
-    char err[SRV_ERR_MAX], id[SR_ID_STR_LEN + 1];
-    if (!only(r, allowed))
+    char id[SR_ID_STR_LEN + 1];
+    if (!one_string(r, "ref", 64, &ref))
         return;
-    if (!body_string(r->json, "ref", true, 64, &ref, err)) {
-        bad(r, err);
-        return;
-    }
     sr_status st = sr_vault_audit_resolve(r->v, ref, id);
     if (failed(r, st))
         return;
