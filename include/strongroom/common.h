@@ -10,6 +10,7 @@
 #ifndef STRONGROOM_COMMON_H
 #define STRONGROOM_COMMON_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 

@@ -170,6 +170,35 @@ typedef struct sr_access {
 SR_API uint64_t sr_vault_last_entry(const sr_vault *v);
 
 /*
+ * Deferred audit syncs, for a server on read handles. Every access is
+ * logged before anything is revealed: normally each call returns only
+ * once its entry is durable (written and fdatasync'd), holding the
+ * handle meanwhile. With sr_vault_defer_audit(v, true) a call queues its
+ * entry and returns at once; sr_vault_take_ticket then hands the wait to
+ * the caller, who can give the handle back (to serve the next request)
+ * before waiting in sr_audit_ticket_wait. The caller takes on the rule:
+ * nothing a call returned or passed to a callback may leave the process
+ * until its ticket's wait returned SR_OK, and on failure it must be
+ * wiped, not revealed. A second logged call on the handle first waits
+ * for the ticket still held, so a handle has at most one. Only on a
+ * read-only handle (SR_ERR_INVALID otherwise: a write logs before its
+ * commit). Turning it off, and sr_vault_close, wait for a ticket left.
+ */
+typedef struct sr_audit_ticket sr_audit_ticket;
+SR_API SR_WARN_UNUSED sr_status sr_vault_defer_audit(sr_vault *v, bool on);
+
+/* The ticket of the last call's entry, now the caller's (NULL if none:
+ * the call logged nothing, or was not deferred). */
+SR_API sr_audit_ticket *sr_vault_take_ticket(sr_vault *v);
+
+/* Wait until the ticket's entry is durable, then free the ticket: SR_OK
+ * with *entry its leaf index, or SR_ERR_AUDIT with the reason in msg
+ * (msg_len bytes, at least 1). NULL: SR_OK and *entry UINT64_MAX. */
+SR_API SR_WARN_UNUSED sr_status sr_audit_ticket_wait(sr_audit_ticket *t,
+                                                     uint64_t *entry, char *msg,
+                                                     size_t msg_len);
+
+/*
  * Store one person given in the exchange form (person.schema.json). Writes
  * the new id (32 hex digits and a NUL) to id_out. Errors: SR_ERR_INVALID
  * (the message names the JSON path and the rule), SR_ERR_DUPLICATE (SSN

@@ -899,7 +899,7 @@ sr_status audit_log_open(audit_log **out, const audit_log_config *c,
     pthread_mutex_lock(&registry_mu);
     for (audit_log *x = registry; x != NULL; x = x->next) {
         if (strcmp(x->vault_dir, c->vault_dir) == 0) {
-            x->refs++;
+            __atomic_fetch_add(&x->refs, 1, __ATOMIC_RELAXED);
             *out = x;
             pthread_mutex_unlock(&registry_mu);
             return SR_OK;
@@ -959,7 +959,7 @@ void audit_log_release(audit_log *l)
     if (l == NULL)
         return;
     pthread_mutex_lock(&registry_mu);
-    if (--l->refs > 0) {
+    if (__atomic_sub_fetch(&l->refs, 1, __ATOMIC_ACQ_REL) > 0) {
         pthread_mutex_unlock(&registry_mu);
         return;
     }
@@ -1089,26 +1089,15 @@ typedef struct caller {
     unsigned owed;
 } caller;
 
-/* Queue w[0 .. n) in one piece (a leader takes the whole queue, so they
- * land in one batch, at consecutive indexes) and wait until they are
- * written and synced, leading a batch when nobody else is.
- *
- * Wake-ups: each call sleeps on a semaphore of its own. A leader, done,
- * marks its batch under mu and promises (owed++) one post to each other
- * call of it and one to the call first in the queue, which is to lead
- * next (unless a thread arriving meanwhile leads first and takes it
- * along); it posts only after releasing mu, so a woken thread finds mu
- * free rather than going straight back to sleep on it. A call returns
- * only once it has taken every post promised to it, so no post can reach
- * a semaphore that is gone. */
-static void append_chain(audit_log *l, waiter *w, size_t n)
+/* Queue w[0 .. n) in one piece: a leader takes the whole queue, so they
+ * land in one batch, at consecutive indexes. me is where the calling
+ * thread will sleep in chain_wait. */
+static void chain_queue(audit_log *l, waiter *w, size_t n, caller *me)
 {
-    uint64_t t0 = now_ns();
-    caller me;
-    (void)sem_init(&me.sem, 0, 0);
-    me.owed = 0;
+    (void)sem_init(&me->sem, 0, 0);
+    me->owed = 0;
     for (size_t i = 0; i < n; i++) {
-        w[i].wake = &me;
+        w[i].wake = me;
         w[i].next = i + 1 < n ? &w[i + 1] : NULL;
     }
     pthread_mutex_lock(&l->mu);
@@ -1117,13 +1106,31 @@ static void append_chain(audit_log *l, waiter *w, size_t n)
     else
         l->head = &w[0];
     l->tail = &w[n - 1];
-    while (!w[n - 1].done || me.owed > 0) {
+    pthread_mutex_unlock(&l->mu);
+}
+
+/* Wait until w[0 .. n), queued by chain_queue, are written and synced,
+ * leading a batch when nobody else is.
+ *
+ * Wake-ups: each call sleeps on a semaphore of its own. A leader, done,
+ * marks its batch under mu and promises (owed++) one post to each other
+ * call of it and one to the call first in the queue, which is to lead
+ * next (unless a thread arriving meanwhile leads first and takes it
+ * along); it posts only after releasing mu, so a woken thread finds mu
+ * free rather than going straight back to sleep on it. A call returns
+ * only once it has taken every post promised to it, so no post can reach
+ * a semaphore that is gone. A queued call whose thread is not waiting yet
+ * (a ticket) banks its posts and takes them when it waits. */
+static void chain_wait(audit_log *l, waiter *w, size_t n, caller *me)
+{
+    pthread_mutex_lock(&l->mu);
+    while (!w[n - 1].done || me->owed > 0) {
         if (w[n - 1].done || l->leading) {
             pthread_mutex_unlock(&l->mu);
-            while (sem_wait(&me.sem) != 0 && errno == EINTR) {
+            while (sem_wait(&me->sem) != 0 && errno == EINTR) {
             }
             pthread_mutex_lock(&l->mu);
-            me.owed--;
+            me->owed--;
             continue;
         }
         /* Lead: take everyone queued so far; one sync covers them. */
@@ -1153,7 +1160,7 @@ static void append_chain(audit_log *l, waiter *w, size_t n)
         }
         for (waiter *x = batch; x != NULL; x = x->next) {
             x->done = true;
-            if (posts != NULL && x->wake != &me &&
+            if (posts != NULL && x->wake != me &&
                 (x->next == NULL || x->next->wake != x->wake)) {
                 x->wake->owed++;
                 posts[np++] = x->wake;
@@ -1167,7 +1174,7 @@ static void append_chain(audit_log *l, waiter *w, size_t n)
                 (void)sem_post(&l->head->wake->sem);
             }
             for (waiter *x = batch; x != NULL; x = x->next)
-                if (x->wake != &me &&
+                if (x->wake != me &&
                     (x->next == NULL || x->next->wake != x->wake)) {
                     x->wake->owed++;
                     (void)sem_post(&x->wake->sem);
@@ -1182,7 +1189,15 @@ static void append_chain(audit_log *l, waiter *w, size_t n)
         pthread_mutex_lock(&l->mu);
     }
     pthread_mutex_unlock(&l->mu);
-    sem_destroy(&me.sem);
+    sem_destroy(&me->sem);
+}
+
+static void append_chain(audit_log *l, waiter *w, size_t n)
+{
+    uint64_t t0 = now_ns();
+    caller me;
+    chain_queue(l, w, n, &me);
+    chain_wait(l, w, n, &me);
     sr_latency_observe(&l->append_lat, now_ns() - t0);
 }
 
@@ -1209,6 +1224,62 @@ sr_status audit_log_append(audit_log *l, const uint8_t *e, size_t len,
     append_chain(l, &w, 1);
     *index = w.index;
     return w.st;
+}
+
+/* An entry queued by audit_log_submit: its bytes, its place in the queue
+ * and the semaphore its waiter sleeps on. */
+struct sr_audit_ticket {
+    audit_log *l;
+    uint64_t t0;
+    waiter w;
+    caller me;
+    char msg[AUDIT_MSG_MAX];
+    size_t len;
+    uint8_t data[];
+};
+
+sr_status audit_log_submit(audit_log *l, const uint8_t *e, size_t len,
+                           audit_ticket **out, char msg[AUDIT_MSG_MAX])
+{
+    *out = NULL;
+    sr_status st = entry_ok(e, len, msg);
+    if (st != SR_OK)
+        return st;
+    audit_ticket *t = calloc(1, sizeof *t + len);
+    if (t == NULL)
+        return say(msg, SR_ERR_NOMEM, "out of memory");
+    t->t0 = now_ns();
+    t->l = l;
+    /* The ticket keeps the log open until it is waited for. */
+    __atomic_fetch_add(&l->refs, 1, __ATOMIC_RELAXED);
+    memcpy(t->data, e, len);
+    t->len = len;
+    t->w.data = t->data;
+    t->w.len = len;
+    t->w.msg = t->msg;
+    chain_queue(l, &t->w, 1, &t->me);
+    *out = t;
+    return SR_OK;
+}
+
+sr_status audit_ticket_wait(audit_ticket *t, uint64_t *index,
+                            char msg[AUDIT_MSG_MAX])
+{
+    *index = UINT64_MAX;
+    msg[0] = '\0';
+    if (t == NULL)
+        return SR_OK;
+    audit_log *l = t->l;
+    chain_wait(l, &t->w, 1, &t->me);
+    sr_latency_observe(&l->append_lat, now_ns() - t->t0);
+    sr_status st = t->w.st;
+    if (st == SR_OK)
+        *index = t->w.index;
+    else
+        (void)snprintf(msg, AUDIT_MSG_MAX, "%s", t->msg);
+    free(t);
+    audit_log_release(l);
+    return st;
 }
 
 sr_status audit_log_append_many(audit_log *l, const uint8_t *const *e,

@@ -69,6 +69,20 @@ SR_WARN_UNUSED sr_status audit_log_append(audit_log *l, const uint8_t *e,
                                           size_t len, uint64_t *index,
                                           char msg[AUDIT_MSG_MAX]);
 
+/* The same in two steps, so a caller can do other work (give a handle
+ * back) between queueing an entry and its sync: audit_log_submit checks
+ * and queues a copy of the entry and returns at once; audit_ticket_wait
+ * returns when it is durable (or failed), with its leaf index, and frees
+ * the ticket. Every ticket must be waited for: a queued entry stays
+ * queued until its ticket's thread (or any later appender) leads a batch,
+ * and the ticket holds a reference to the log. NULL waits for nothing. */
+typedef struct sr_audit_ticket audit_ticket; /* vault.h's sr_audit_ticket */
+SR_WARN_UNUSED sr_status audit_log_submit(audit_log *l, const uint8_t *e,
+                                          size_t len, audit_ticket **out,
+                                          char msg[AUDIT_MSG_MAX]);
+SR_WARN_UNUSED sr_status audit_ticket_wait(audit_ticket *t, uint64_t *index,
+                                           char msg[AUDIT_MSG_MAX]);
+
 /* Append n encoded entries (1 <= n <= AUDIT_APPEND_MANY_MAX) as one
  * batch: one write and one sync, at consecutive leaf indexes from *first.
  * On SR_OK all are durable; on failure none was acknowledged (as for

@@ -76,6 +76,137 @@ static uint64_t wall_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+static void copy_name(char *dst, size_t cap, const char *src)
+{
+    size_t n = src != NULL ? strlen(src) : 0;
+    if (n >= cap)
+        n = 0; /* never log a truncated name: it would name someone else */
+    memcpy(dst, src != NULL ? src : "", n);
+    dst[n] = '\0';
+}
+
+/* ---- the family's token cache ------------------------------------------ */
+
+/* Tokens found valid, by id (a slot per hash of the id). An entry holds
+ * only what the store said when it was checked: the keyed hash of the
+ * secret, the principal and role, the token's scope and expiry. It serves
+ * while the family's generation is the one it was read in: every document
+ * the family writes (a token, a principal; doc_save) moves the generation
+ * on once it is committed, and no other process can write while the
+ * family holds the vault's write lock. */
+#define AUTH_SLOTS 64u
+
+typedef struct auth_slot {
+    bool used;
+    uint64_t gen, expires;
+    uint32_t scope;
+    char id[SR_TOKEN_ID_MAX];
+    uint8_t hash[TOKEN_HASH_BYTES];
+    char principal[ENTRY_NAME_MAX + 1];
+    char role[ENTRY_NAME_MAX + 1];
+} auth_slot;
+
+struct vault_family {
+    unsigned refs; /* atomic */
+    bool locked;   /* the first handle holds the vault's write lock */
+    uint64_t gen;  /* atomic */
+    pthread_mutex_t mu;
+    auth_slot slot[AUTH_SLOTS];
+};
+
+sr_status vault_family_join(sr_vault *v, const sr_vault *from)
+{
+    if (from != NULL && from->family != NULL) {
+        __atomic_fetch_add(&from->family->refs, 1, __ATOMIC_RELAXED);
+        v->family = from->family;
+        return SR_OK;
+    }
+    vault_family *f = calloc(1, sizeof *f);
+    if (f == NULL)
+        return vault_fail(v, SR_ERR_NOMEM, "out of memory");
+    f->refs = 1;
+    f->locked = v->lock_fd >= 0;
+    (void)pthread_mutex_init(&f->mu, NULL);
+    v->family = f;
+    return SR_OK;
+}
+
+void vault_family_leave(sr_vault *v)
+{
+    vault_family *f = v->family;
+    v->family = NULL;
+    if (f == NULL || __atomic_sub_fetch(&f->refs, 1, __ATOMIC_ACQ_REL) > 0)
+        return;
+    pthread_mutex_destroy(&f->mu);
+    sodium_memzero(f, sizeof *f);
+    free(f);
+}
+
+static uint64_t family_gen(const sr_vault *v)
+{
+    return v->family != NULL
+               ? __atomic_load_n(&v->family->gen, __ATOMIC_ACQUIRE)
+               : 0;
+}
+
+/* After a document write: every cached token is checked again. */
+static void family_changed(sr_vault *v)
+{
+    if (v->family != NULL)
+        __atomic_fetch_add(&v->family->gen, 1, __ATOMIC_ACQ_REL);
+}
+
+static unsigned auth_slot_of(const char *id)
+{
+    unsigned h = 2166136261u;
+    for (; *id != '\0'; id++)
+        h = (h ^ (unsigned char)*id) * 16777619u;
+    return h % AUTH_SLOTS;
+}
+
+/* A token checked in generation gen: remember it. */
+static void auth_remember(sr_vault *v, uint64_t gen, const char *id,
+                          const uint8_t hash[TOKEN_HASH_BYTES],
+                          const char *principal, const char *role,
+                          uint32_t scope, uint64_t expires)
+{
+    vault_family *f = v->family;
+    if (f == NULL || !f->locked)
+        return;
+    pthread_mutex_lock(&f->mu);
+    auth_slot *a = &f->slot[auth_slot_of(id)];
+    a->used = true;
+    a->gen = gen;
+    a->expires = expires;
+    a->scope = scope;
+    copy_name(a->id, sizeof a->id, id);
+    memcpy(a->hash, hash, TOKEN_HASH_BYTES);
+    copy_name(a->principal, sizeof a->principal, principal);
+    copy_name(a->role, sizeof a->role, role);
+    pthread_mutex_unlock(&f->mu);
+}
+
+/* The token (id, hash of its secret) as remembered, if it still holds:
+ * same generation, same hash, not expired. */
+static bool auth_recall(sr_vault *v, const char *id,
+                        const uint8_t hash[TOKEN_HASH_BYTES], auth_slot *out)
+{
+    vault_family *f = v->family;
+    bool hit = false;
+    if (f == NULL || !f->locked)
+        return false;
+    uint64_t gen = family_gen(v);
+    pthread_mutex_lock(&f->mu);
+    const auth_slot *a = &f->slot[auth_slot_of(id)];
+    if (a->used && a->gen == gen && strcmp(a->id, id) == 0 &&
+        sodium_memcmp(a->hash, hash, TOKEN_HASH_BYTES) == 0) {
+        *out = *a;
+        hit = true;
+    }
+    pthread_mutex_unlock(&f->mu);
+    return hit && out->expires > now_unix();
+}
+
 /* Read a document as JSON; *out is a new reference. */
 static sr_status doc_load(sr_vault *v, const char *kind, const char *key,
                           json_t **out)
@@ -105,6 +236,7 @@ static sr_status doc_save(sr_vault *v, const char *kind, const char *key,
         insert ? v->ops->doc_insert(v->st, kind, key, (const uint8_t *)text, n)
                : v->ops->doc_put(v->st, kind, key, (const uint8_t *)text, n);
     free(text);
+    family_changed(v); /* committed (or not): cached tokens are stale */
     return st;
 }
 
@@ -129,15 +261,6 @@ static const char *jstr(const json_t *o, const char *k)
 
 /* ---- recording -------------------------------------------------------------
  */
-
-static void copy_name(char *dst, size_t cap, const char *src)
-{
-    size_t n = src != NULL ? strlen(src) : 0;
-    if (n >= cap)
-        n = 0; /* never log a truncated name: it would name someone else */
-    memcpy(dst, src != NULL ? src : "", n);
-    dst[n] = '\0';
-}
 
 /* Does the case exist? A store error counts as no: the caller then logs
  * less, never more. */
@@ -172,6 +295,55 @@ static void copy_access(sr_vault *v, const access_req *r, audit_entry *e)
                   : r->action == POLICY_MANAGE_CASES || case_exists(v, c)
                       ? c
                       : "(unknown)");
+}
+
+/* Wait for the ticket the handle still holds, if any. */
+static sr_status settle_ticket(sr_vault *v)
+{
+    char msg[AUDIT_MSG_MAX];
+    uint64_t index;
+    if (v->ticket == NULL)
+        return SR_OK;
+    sr_status st = audit_ticket_wait(v->ticket, &index, msg);
+    v->ticket = NULL;
+    if (st != SR_OK)
+        return vault_fail(v, SR_ERR_AUDIT,
+                          "the audit log cannot be written, so nothing is "
+                          "revealed: %s",
+                          msg);
+    v->last_entry = index;
+    return SR_OK;
+}
+
+sr_status sr_vault_defer_audit(sr_vault *v, bool on)
+{
+    if (on && v->writable)
+        return vault_fail(v, SR_ERR_INVALID,
+                          "audit syncs are deferred only on read handles");
+    sr_status st = on ? SR_OK : settle_ticket(v);
+    v->defer_audit = on;
+    return st;
+}
+
+sr_audit_ticket *sr_vault_take_ticket(sr_vault *v)
+{
+    sr_audit_ticket *t = v->ticket;
+    v->ticket = NULL;
+    return t;
+}
+
+sr_status sr_audit_ticket_wait(sr_audit_ticket *t, uint64_t *entry, char *msg,
+                               size_t msg_len)
+{
+    char m[AUDIT_MSG_MAX];
+    sr_status st = audit_ticket_wait(t, entry, m);
+    if (msg != NULL && msg_len > 0)
+        (void)snprintf(msg, msg_len, "%s%s",
+                       st == SR_OK ? ""
+                                   : "the audit log cannot be written, so "
+                                     "nothing is revealed: ",
+                       st == SR_OK ? "" : m);
+    return st == SR_OK ? SR_OK : SR_ERR_AUDIT;
 }
 
 /* Append one entry. req (may be NULL) gives the purpose and case. */
@@ -220,7 +392,15 @@ static sr_status record_entry(sr_vault *v, const char *action,
         st = vault_fail(v, SR_ERR_INTERNAL, "cannot encode an audit entry");
         goto cleanup;
     }
-    st = audit_log_append(v->log, b.p, b.len, &v->last_entry, msg);
+    if (v->defer_audit) {
+        /* One ticket per handle: an earlier call's entry first. */
+        st = settle_ticket(v);
+        if (st != SR_OK)
+            goto cleanup; /* its message says the log cannot be written */
+        st = audit_log_submit(v->log, b.p, b.len, &v->ticket, msg);
+    } else {
+        st = audit_log_append(v->log, b.p, b.len, &v->last_entry, msg);
+    }
     if (st != SR_OK)
         st = vault_fail(v, SR_ERR_AUDIT,
                         "the audit log cannot be written, so nothing is "
@@ -465,10 +645,9 @@ static sr_status auth_fail(sr_vault *v, const char *rule)
                       "expired, revoked, or its principal is disabled)");
 }
 
-static sr_status become(sr_vault *v, const char *name, const json_t *p,
+static sr_status become(sr_vault *v, const char *name, const char *role,
                         const char *token_id, uint32_t scope)
 {
-    const char *role = jstr(p, "role");
     copy_name(v->principal, sizeof v->principal, name);
     copy_name(v->role, sizeof v->role, role);
     copy_name(v->token_id, sizeof v->token_id, token_id);
@@ -495,6 +674,20 @@ static sr_status authenticate(sr_vault *v, const char *token, size_t len,
         sodium_memzero(secret, sizeof secret);
         return auth_fail(v, "token.malformed");
     }
+    token_hash(v, secret, got);
+    sodium_memzero(secret, sizeof secret);
+    auth_slot known;
+    if (auth_recall(v, id, got, &known)) {
+        st = become(v, known.principal, known.role, id, known.scope);
+        if (st == SR_OK && log_success)
+            st = record_entry(v, "authenticate", NULL, ENTRY_ALLOWED, SR_OK, 0,
+                              "allow", "", 0, NULL, 0);
+        if (st != SR_OK)
+            v->authed = false;
+        return st;
+    }
+    /* Read before the store is: a write committed after it moves it on. */
+    uint64_t gen = family_gen(v);
     st = doc_load(v, KIND_TOKEN, id, &t);
     if (st == SR_ERR_NOT_FOUND) {
         rule = "token.unknown";
@@ -507,7 +700,6 @@ static sr_status authenticate(sr_vault *v, const char *token, size_t len,
     /* Name the principal in the log entry of a failure from here on. */
     copy_name(v->principal, sizeof v->principal, jstr(t, "principal"));
     copy_name(v->token_id, sizeof v->token_id, id);
-    token_hash(v, secret, got);
     if (!hex_decode(want, sizeof want, jstr(t, "hash"),
                     strlen(jstr(t, "hash"))) ||
         sodium_memcmp(want, got, sizeof want) != 0)
@@ -530,8 +722,12 @@ static sr_status authenticate(sr_vault *v, const char *token, size_t len,
         st = vault_store_fail(v, st, "cannot read the principal");
         goto cleanup;
     }
-    st = become(v, jstr(t, "principal"), p, id,
-                scope_from_json(json_object_get(t, "scope")));
+    uint32_t scope = scope_from_json(json_object_get(t, "scope"));
+    st = become(v, jstr(t, "principal"), jstr(p, "role"), id, scope);
+    if (st == SR_OK)
+        auth_remember(
+            v, gen, id, got, jstr(t, "principal"), jstr(p, "role"), scope,
+            (uint64_t)json_integer_value(json_object_get(t, "expires")));
     if (st == SR_OK && log_success)
         st = record_entry(v, "authenticate", NULL, ENTRY_ALLOWED, SR_OK, 0,
                           "allow", "", 0, NULL, 0);
@@ -595,7 +791,7 @@ sr_status sr_vault_authenticate_service(sr_vault *v, const char *name,
     else if (json_is_true(json_object_get(p, "disabled")))
         rule = "principal.disabled";
     if (rule == NULL)
-        st = become(v, name, p, credential, UINT32_MAX);
+        st = become(v, name, jstr(p, "role"), credential, UINT32_MAX);
     json_decref(p);
     if (rule != NULL)
         return auth_fail(v, rule);
@@ -1086,7 +1282,7 @@ sr_status sr_vault_login(sr_vault *v, const char *name, const char *pass,
         json_decref(p);
         return login_fail(v, rule);
     }
-    st = become(v, name, p, "", UINT32_MAX);
+    st = become(v, name, jstr(p, "role"), "", UINT32_MAX);
     if (st == SR_OK)
         st = record_entry(v, "login", NULL, ENTRY_ALLOWED, SR_OK, 0, "allow",
                           "", 0, NULL, 0);

@@ -613,7 +613,11 @@ void sr_vault_close(sr_vault *v)
 {
     if (v == NULL)
         return;
+    /* A deferred entry still held is made durable (or fails) first. */
+    sr_status ignored = sr_vault_defer_audit(v, false);
+    (void)ignored;
     audit_log_release(v->log); /* checkpoints what this handle logged */
+    vault_family_leave(v);
     vault_access_free(v);
     if (v->st != NULL)
         v->ops->close(v->st);
@@ -752,6 +756,8 @@ sr_status sr_vault_open(sr_vault **out, const char *dir, const char *pass,
         st = open_log(v);
     if (st == SR_OK)
         st = vault_access_load(v);
+    if (st == SR_OK)
+        st = vault_family_join(v, NULL);
     return st;
 }
 
@@ -783,6 +789,8 @@ sr_status sr_vault_open_another(sr_vault **out, const sr_vault *from)
         st = open_log(v);
     if (st == SR_OK)
         st = vault_access_load(v);
+    if (st == SR_OK)
+        st = vault_family_join(v, from);
     return st;
 }
 

@@ -64,6 +64,12 @@ typedef struct seal_scratch {
     uint8_t *dk; /* sodium_malloc, CRYPTO_KEY_BYTES */
 } seal_scratch;
 
+/* What a handle shares with the handles opened from it (and they from
+ * them) by sr_vault_open_another: a cache of tokens found valid, so a
+ * server does not read a token and its principal from the store on every
+ * request (access.c). */
+typedef struct vault_family vault_family;
+
 struct sr_vault {
     char errmsg[512];
     char *dir;
@@ -93,6 +99,9 @@ struct sr_vault {
     char token_id[ENTRY_TOKEN_MAX + 1];
     uint32_t token_scope; /* POLICY_ACTION_BIT mask */
     uint64_t last_entry;
+    vault_family *family; /* shared with handles opened from this one */
+    bool defer_audit;     /* record_entry queues; see sr_vault_defer_audit */
+    audit_ticket *ticket; /* the queued entry of the last call, or NULL */
 };
 
 /* ---- access.c: who may do what, and the audit record of it -------------- */
@@ -134,6 +143,11 @@ SR_WARN_UNUSED sr_status vault_access_init(sr_vault *v, const char *admin,
 /* Load the current policy of an opened vault. */
 SR_WARN_UNUSED sr_status vault_access_load(sr_vault *v);
 void vault_access_free(sr_vault *v);
+/* Join from's family, or start one (from NULL): its token cache is used
+ * only when the family's first handle holds the vault's write lock, so
+ * tokens and principals change only through the family's own handles. */
+SR_WARN_UNUSED sr_status vault_family_join(sr_vault *v, const sr_vault *from);
+void vault_family_leave(sr_vault *v);
 
 /* Is the person on the case (by its keyed reference)? */
 SR_WARN_UNUSED sr_status vault_case_has_person(sr_vault *v, const char *case_id,
