@@ -446,8 +446,14 @@ class Principals(ApiCase):
         (u,) = [u for u in users["users"] if u["name"] == "feeder"]
         self.assertEqual((u["role"], u["kind"], u["disabled"]),
                          ("intake", "service", False))
+        o, _ = self.ok("POST", "/v1/tokens", {"principal": "feeder"},
+                       who="admin", want=201)
+        token = o["token"]
+        self.call("GET", "/v1/whoami", token=token, want=200)
         o, _ = self.ok("POST", "/v1/users/feeder/disable", who="admin")
         self.assertEqual(o, {"name": "feeder", "disabled": True})
+        # Its token, checked (and remembered) a moment ago, stops at once.
+        self.call("GET", "/v1/whoami", token=token, want=401)
         users, _ = self.ok("GET", "/v1/users", who="admin")
         (u,) = [u for u in users["users"] if u["name"] == "feeder"]
         self.assertTrue(u["disabled"])
@@ -470,8 +476,16 @@ class Principals(ApiCase):
         self.assertEqual((t["principal"], sorted(t["scope"]), t["revoked"]),
                          ("hr", ["find", "get"], False))
         self.assertAlmostEqual(t["expires"] - t["created"], 3600, delta=2)
+        # In use (the server remembers tokens it checked), then revoked:
+        # the very next request with it fails.
+        for _ in range(3):
+            self.call("GET", "/v1/whoami", token=o["token"], want=200)
+        token = o["token"]
         o, _ = self.ok("POST", "/v1/tokens/%s/revoke" % tid, who="admin")
         self.assertEqual(o, {"id": tid, "revoked": True})
+        self.call("GET", "/v1/whoami", token=token, want=401)
+        self.call("POST", "/v1/persons/search", {"purpose": HR,
+                  "ssn": W.people[0]["ssn"]}, token=token, want=401)
         lst, _ = self.ok("GET", "/v1/tokens", who="admin")
         (t,) = [t for t in lst["tokens"] if t["id"] == tid]
         self.assertTrue(t["revoked"])

@@ -45,6 +45,7 @@ static const setting settings[] = {
     TEXT("access-log", access_log, K_PATH),
     NUM("insecure-loopback", insecure_loopback, K_BOOL, 0, 1),
     NUM("threads", threads, K_UINT, 1, 1024),
+    NUM("read-handles", read_handles, K_UINT, 0, 1024),
     NUM("max-body", max_body, K_BYTES, 1024, 64ull << 20),
     NUM("max-import", max_import, K_BYTES, 1024, 1ull << 40),
     NUM("max-header", max_header, K_BYTES, 4096, 1ull << 20),
@@ -75,6 +76,8 @@ const char srv_config_help[] =
     "  --access-log FILE|-         one JSON line per request (default -, stderr):\n"
     "                              route, status, latency, principal; never a body\n"
     "  --threads N                 worker threads (default 32)\n"
+    "  --read-handles N            vault handles for reads, each with its own\n"
+    "                              store connection (default 0: two per CPU)\n"
     "  --max-body BYTES            largest JSON body (default 1M)\n"
     "  --max-import BYTES          largest import body (default 4G)\n"
     "  --max-header BYTES          request line and headers (default 16K)\n"

@@ -76,6 +76,7 @@ struct srv {
     conn_rec *conns;
     pthread_t ticker;
     atomic_bool stop_ticker;
+    srv_settler *settler;
 };
 
 const srv_config *srv_cfg(const srv *s)
@@ -293,10 +294,16 @@ static bool prepare(req *r)
     return authenticate(r);
 }
 
-static void release(req *r)
+/* Give the handle back to the pool and, for a read handle whose calls
+ * deferred their audit sync, wait until the entry is durable: nothing may
+ * be sent before. The request's entry is noted. false (the reason on
+ * stderr) when the entry cannot be made durable: then nothing the call
+ * returned may be revealed. Safe to call again (true once settled). */
+bool srv_settle(req *r)
 {
     if (r->v == NULL)
-        return;
+        return !r->audit_failed;
+    sr_audit_ticket *t = r->writer ? NULL : sr_vault_take_ticket(r->v);
     uint64_t e = sr_vault_last_entry(r->v);
     if (r->entry == UINT64_MAX && e != UINT64_MAX && e != r->entry0)
         r->entry = e;
@@ -306,6 +313,36 @@ static void release(req *r)
         pool_put_reader(r->s->pool, r->v, r->v_gen);
     r->v = NULL;
     r->writer = false;
+    if (t == NULL)
+        return true;
+    char msg[SRV_ERR_MAX];
+    if (sr_audit_ticket_wait(t, &e, msg, sizeof msg) != SR_OK) {
+        (void)fprintf(stderr, "strongroom serve: %s: %s\n",
+                      r->rt != NULL ? r->rt->path : "-", msg);
+        r->audit_failed = true;
+        return false;
+    }
+    r->entry = e;
+    return true;
+}
+
+void srv_reveal(req *r, void (*finish)(req *r))
+{
+    sr_audit_ticket *t =
+        r->v != NULL && !r->writer ? sr_vault_take_ticket(r->v) : NULL;
+    bool ok = srv_settle(r); /* the handle goes back */
+    if (t != NULL) {
+        r->ticket = t;
+        r->finish = finish;
+        r->suspend = true;
+        return;
+    }
+    if (!ok) {
+        sb_free(&r->held);
+        reply_problem(r, P_AUDIT, NULL);
+        return;
+    }
+    finish(r);
 }
 
 /* ---- the access log ------------------------------------------------------ */
@@ -403,7 +440,16 @@ static void req_free(req *r)
     /* The body's reader may still use the handle: stop it first. */
     if (r->stream != NULL && r->rt != NULL && r->rt->drop != NULL)
         r->rt->drop(r);
-    release(r);
+    (void)srv_settle(r); /* a request cut short still waits for its entry */
+    if (r->ticket != NULL) {
+        char msg[SRV_ERR_MAX];
+        uint64_t e;
+        sr_status ignored =
+            sr_audit_ticket_wait(r->ticket, &e, msg, sizeof msg);
+        (void)ignored; /* nothing is sent: only the entry must be done */
+        r->ticket = NULL;
+    }
+    sb_free(&r->held);
     if (r->resp != NULL)
         MHD_destroy_response(r->resp);
     json_decref(r->json);
@@ -501,8 +547,8 @@ static void add_body(req *r, const char *data, size_t n)
 
 static void run(req *r)
 {
-    if (r->resp != NULL)
-        return;
+    if (r->resp != NULL || r->finish != NULL)
+        return; /* answered, or its answer was built by a settler */
     if (r->body_over) {
         char d[96];
         (void)snprintf(d, sizeof d, "the body is over %llu bytes",
@@ -520,17 +566,23 @@ static void run(req *r)
     if (!(r->rt->flags & R_STREAM) && !prepare(r))
         return;
     r->rt->fn(r);
-    if (r->resp == NULL)
+    if (r->resp == NULL && !r->suspend)
         reply_problem(r, P_INTERNAL, NULL);
 }
 
 static enum MHD_Result queue(req *r)
 {
     enum MHD_Result rc;
+    if (!srv_settle(r)) {
+        /* The reply may hold what the call revealed: drop it (its buffer
+         * is wiped as it is freed). */
+        MHD_destroy_response(r->resp);
+        r->resp = NULL;
+        reply_problem(r, P_AUDIT, NULL);
+    }
     if (srv_draining(r->s))
         reply_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
     rc = MHD_queue_response(r->conn, r->status, r->resp);
-    release(r); /* notes the request's audit entry */
     uint64_t ns = sr_clock_ns() - r->t0;
     metrics_request(r->rt != NULL ? r->route_index : 1000, r->status, ns);
     access_line(r, r->method, ns);
@@ -619,7 +671,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
             reply_problem(r, P_INTERNAL, NULL);
     } else {
         run(r);
+        if (r->suspend) {
+            /* The reply waits for the audit entry: a settler builds it
+             * and resumes the connection, which calls back here. */
+            r->suspend = false;
+            MHD_suspend_connection(c);
+            settler_push(s->settler, r);
+            return MHD_YES;
+        }
     }
+    if (r->resp == NULL)
+        reply_problem(r, P_INTERNAL, NULL);
     return queue(r);
 }
 
@@ -760,6 +822,7 @@ static void srv_free(srv *s)
     free(s->ca_pem);
     if (s->access != NULL && s->access != stderr)
         (void)fclose(s->access);
+    settler_stop(s->settler);
     pool_close(s->pool);
     pthread_mutex_destroy(&s->access_mu);
     pthread_mutex_destroy(&s->conns_mu);
@@ -809,7 +872,8 @@ int srv_run(const srv_config *cfg, const char *pass, size_t pass_len,
             return 1;
         }
     }
-    sr_status st = pool_open(&s->pool, cfg->vault, pass, pass_len, err);
+    sr_status st =
+        pool_open(&s->pool, cfg->vault, pass, pass_len, cfg->read_handles, err);
     if (st != SR_OK) {
         srv_free(s);
         return 10 + (int)st;
@@ -824,13 +888,18 @@ int srv_run(const srv_config *cfg, const char *pass, size_t pass_len,
     sigaddset(&sigs, SIGINT);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     (void)signal(SIGPIPE, SIG_IGN);
+    /* Two: while one leads a sync, the other finishes the batch before. */
+    if (settler_start(&s->settler, 2, err) != SR_OK) {
+        srv_free(s);
+        return 1;
+    }
 
     /* poll(), not epoll: libmicrohttpd 0.9.75's epoll mode spins on a TLS
      * handshake waiting for its client (epoll_wait with a zero timeout,
      * then EAGAIN, again and again), and 256 handshakes at once took both
      * cores (bench/server). Each worker polls only its own connections. */
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
-                     MHD_USE_ITC | MHD_USE_ERROR_LOG;
+                     MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
     if (tls)
         flags |= MHD_USE_TLS;
     if (v6)
@@ -905,6 +974,9 @@ int srv_run(const srv_config *cfg, const char *pass, size_t pass_len,
         (void)nanosleep(&ts, NULL);
     }
     unsigned left = atomic_load(&s->active);
+    /* Every suspended connection is resumed before the daemon stops. */
+    settler_stop(s->settler);
+    s->settler = NULL;
     MHD_stop_daemon(s->d);
     atomic_store(&s->stop_ticker, true);
     (void)pthread_join(s->ticker, NULL);

@@ -8,15 +8,18 @@
  * through the writer (the server holds the vault's write lock), so each
  * use of the writer moves a generation on, and a read handle is refreshed
  * (sr_vault_refresh) only when it was last refreshed in an older one: the
- * new policy applies from the next request on.
+ * new policy applies from the next request on. Read handles defer their
+ * audit syncs (sr_vault_defer_audit): http.c waits for them after giving
+ * the handle back, and before anything is sent.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "server/server.h"
 
-#define POOL_MAX_IDLE 1024
+#define POOL_MAX_IDLE 1024 /* the most read handles */
 
 struct srv_pool {
     sr_vault *writer;
@@ -26,12 +29,15 @@ struct srv_pool {
     sr_vault *idle[POOL_MAX_IDLE];
     uint64_t idle_gen[POOL_MAX_IDLE]; /* the generation each is fresh in */
     size_t nidle;
+    size_t nopen, max_open; /* read handles open, and the most allowed */
+    pthread_cond_t freed;
     uint64_t gen;       /* writer uses so far (atomic) */
     uint64_t published; /* tree size of the last checkpoint */
 };
 
 sr_status pool_open(srv_pool **out, const char *dir, const char *pass,
-                    size_t pass_len, char err[SRV_ERR_MAX])
+                    size_t pass_len, unsigned max_readers,
+                    char err[SRV_ERR_MAX])
 {
     srv_pool *p = calloc(1, sizeof *p);
     *out = NULL;
@@ -61,6 +67,12 @@ sr_status pool_open(srv_pool **out, const char *dir, const char *pass,
     }
     (void)pthread_mutex_init(&p->wmu, NULL);
     (void)pthread_mutex_init(&p->mu, NULL);
+    (void)pthread_cond_init(&p->freed, NULL);
+    if (max_readers == 0) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        max_readers = cpus > 0 ? 2u * (unsigned)cpus : 4u;
+    }
+    p->max_open = max_readers < POOL_MAX_IDLE ? max_readers : POOL_MAX_IDLE;
     *out = p;
     return SR_OK;
 }
@@ -75,7 +87,18 @@ void pool_close(srv_pool *p)
     sr_vault_close(p->writer); /* the last handle: it checkpoints */
     pthread_mutex_destroy(&p->wmu);
     pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->freed);
     free(p);
+}
+
+/* Close a read handle that is not coming back; another may open. */
+static void drop_reader(srv_pool *p, sr_vault *v)
+{
+    sr_vault_close(v);
+    pthread_mutex_lock(&p->mu);
+    p->nopen--;
+    (void)pthread_cond_signal(&p->freed);
+    pthread_mutex_unlock(&p->mu);
 }
 
 sr_vault *pool_reader(srv_pool *p, uint64_t *gen, char err[SRV_ERR_MAX])
@@ -84,10 +107,14 @@ sr_vault *pool_reader(srv_pool *p, uint64_t *gen, char err[SRV_ERR_MAX])
     uint64_t fresh_in = 0;
     uint64_t now = __atomic_load_n(&p->gen, __ATOMIC_ACQUIRE);
     pthread_mutex_lock(&p->mu);
+    while (p->nidle == 0 && p->nopen >= p->max_open)
+        (void)pthread_cond_wait(&p->freed, &p->mu);
     if (p->nidle > 0) {
         p->nidle--;
         v = p->idle[p->nidle];
         fresh_in = p->idle_gen[p->nidle];
+    } else {
+        p->nopen++; /* opened below */
     }
     pthread_mutex_unlock(&p->mu);
     if (v == NULL) {
@@ -95,10 +122,15 @@ sr_vault *pool_reader(srv_pool *p, uint64_t *gen, char err[SRV_ERR_MAX])
          * both fixed while the server runs, so no lock is needed. It
          * loads the policy stored now: fresh in this generation. */
         sr_status st = sr_vault_open_another(&v, p->writer);
+        /* A read request gives its handle back before it waits for its
+         * audit entry's sync (http.c, settle): fewer handles, each kept
+         * warm, serve the same number of requests in flight. */
+        if (st == SR_OK)
+            st = sr_vault_defer_audit(v, true);
         if (st != SR_OK) {
             (void)snprintf(err, SRV_ERR_MAX, "cannot open a read handle: %s",
                            v != NULL ? sr_vault_errmsg(v) : sr_status_str(st));
-            sr_vault_close(v);
+            drop_reader(p, v);
             return NULL;
         }
         fresh_in = now;
@@ -106,7 +138,7 @@ sr_vault *pool_reader(srv_pool *p, uint64_t *gen, char err[SRV_ERR_MAX])
     if (fresh_in != now && sr_vault_refresh(v) != SR_OK) {
         (void)snprintf(err, SRV_ERR_MAX, "cannot refresh a read handle: %s",
                        sr_vault_errmsg(v));
-        sr_vault_close(v);
+        drop_reader(p, v);
         return NULL;
     }
     *gen = now;
@@ -118,13 +150,10 @@ void pool_put_reader(srv_pool *p, sr_vault *v, uint64_t gen)
     if (v == NULL)
         return;
     pthread_mutex_lock(&p->mu);
-    if (p->nidle < POOL_MAX_IDLE) {
-        p->idle_gen[p->nidle] = gen;
-        p->idle[p->nidle++] = v;
-        v = NULL;
-    }
+    p->idle_gen[p->nidle] = gen; /* nidle < max_open <= POOL_MAX_IDLE */
+    p->idle[p->nidle++] = v;
+    (void)pthread_cond_signal(&p->freed);
     pthread_mutex_unlock(&p->mu);
-    sr_vault_close(v);
 }
 
 sr_vault *pool_writer(srv_pool *p)

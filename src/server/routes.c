@@ -110,9 +110,13 @@ static char *object_text(req *r, const char *name, size_t *len)
     return p;
 }
 
+/* The request's audit entry, once durable: the handle goes back first
+ * (srv_settle; r->v is gone after this). If the entry cannot be made
+ * durable, the reply being built is replaced by a problem when queued. */
 static void entry_field(req *r, strbuf *b)
 {
-    uint64_t e = sr_vault_last_entry(r->v);
+    (void)srv_settle(r);
+    uint64_t e = r->entry;
     if (e == UINT64_MAX)
         sb_str(b, "null");
     else
@@ -243,6 +247,20 @@ static void h_person_create(req *r)
     reply_sb(r, 201, &b);
 }
 
+/* Once the read's entry is durable: the person, and the entry. */
+static void person_read_reply(req *r)
+{
+    strbuf b = {0};
+    sb_str(&b, "{\"entry\":");
+    entry_field(r, &b);
+    sb_str(&b, ",\"person\":");
+    sb_add(&b, r->held.p, r->held.len);
+    sb_str(&b, "}");
+    sb_free(&r->held);
+    reply_sb(r, 200, &b);
+    reply_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+}
+
 static void h_person_read(req *r)
 {
     static const char *const allowed[] = {"id", "purpose", "case", "classes",
@@ -263,15 +281,9 @@ static void h_person_read(req *r)
     sr_status st = sr_vault_get(r->v, &acc, id, mask, &line, &len);
     if (failed(r, st))
         return;
-    strbuf b = {0};
-    sb_str(&b, "{\"entry\":");
-    entry_field(r, &b);
-    sb_str(&b, ",\"person\":");
-    sb_add(&b, line, len);
-    sb_str(&b, "}");
+    sb_add(&r->held, line, len);
     sr_secret_free(line);
-    reply_sb(r, 200, &b);
-    reply_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    srv_reveal(r, person_read_reply);
 }
 
 static void h_person_update(req *r)
@@ -302,6 +314,21 @@ static void h_person_update(req *r)
     reply_sb(r, 200, &b);
 }
 
+/* Once the search's entry is durable: the matches (held, from "[" on),
+ * their count and the entry. */
+static void person_search_reply(req *r)
+{
+    strbuf out = {0};
+    sb_fmt(&out, "{\"count\":%zu,\"entry\":", r->held_count);
+    entry_field(r, &out);
+    sb_str(&out, ",\"matches\":");
+    sb_add(&out, r->held.p != NULL ? r->held.p : "[", r->held.len);
+    sb_str(&out, "]}");
+    sb_free(&r->held);
+    reply_sb(r, 200, &out);
+    reply_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+}
+
 static void h_person_search(req *r)
 {
     static const char *const allowed[] = {"purpose",     "case", "ssn",
@@ -322,29 +349,19 @@ static void h_person_search(req *r)
         bad(r, "search by \"ssn\", or by \"family_name\" and \"dob\"");
         return;
     }
-    strbuf b = {0};
-    lines l = {&b, 0, LIST_MAX, false};
-    size_t count = 0;
-    sb_str(&b, "[");
+    lines l = {&r->held, 0, LIST_MAX, false};
+    sb_str(&r->held, "[");
     sr_status st =
-        ssn != NULL ? sr_vault_find_ssn(r->v, &acc, ssn, add_line, &l, &count)
-                    : sr_vault_find_name_dob(r->v, &acc, family, dob, add_line,
-                                             &l, &count);
+        ssn != NULL
+            ? sr_vault_find_ssn(r->v, &acc, ssn, add_line, &l, &r->held_count)
+            : sr_vault_find_name_dob(r->v, &acc, family, dob, add_line, &l,
+                                     &r->held_count);
     if (st != SR_OK) {
-        sb_free(&b);
+        sb_free(&r->held);
         reply_status(r, st, r->v);
         return;
     }
-    /* The matches came first; wrap them. */
-    strbuf out = {0};
-    sb_fmt(&out, "{\"count\":%zu,\"entry\":", count);
-    entry_field(r, &out);
-    sb_str(&out, ",\"matches\":");
-    sb_add(&out, b.p != NULL ? b.p : "[", b.len);
-    sb_str(&out, "]}");
-    sb_free(&b);
-    reply_sb(r, 200, &out);
-    reply_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    srv_reveal(r, person_search_reply);
 }
 
 /* ---- import: the body streams through a pipe into sr_vault_import_fd ---- */

@@ -42,6 +42,7 @@ typedef struct srv_config {
     char access_log[SRV_PATH_MAX]; /* "-": standard error; "": none */
     bool insecure_loopback;
     unsigned threads;
+    unsigned read_handles;    /* 0: two per CPU */
     uint64_t max_body;        /* bytes, JSON bodies */
     uint64_t max_import;      /* bytes, an import's body */
     uint64_t max_header;      /* bytes of request line and headers */
@@ -91,7 +92,8 @@ typedef struct srv_pool srv_pool;
 /* Open the writer (with the passphrase) and keep it; readers are opened
  * from it on demand. */
 sr_status pool_open(srv_pool **out, const char *dir, const char *pass,
-                    size_t pass_len, char err[SRV_ERR_MAX]);
+                    size_t pass_len, unsigned max_readers,
+                    char err[SRV_ERR_MAX]);
 void pool_close(srv_pool *p);
 /* A read handle with the current policy; NULL with err on failure. *gen
  * gets the generation it is fresh in, to give back with it. */
@@ -184,6 +186,13 @@ typedef struct route {
 extern const route srv_routes[];
 extern const unsigned srv_route_count;
 
+/* A growing text buffer for replies built from library lines (which may
+ * hold record data): wiped when grown or freed. */
+typedef struct strbuf {
+    char *p;
+    size_t len, cap;
+    bool failed;
+} strbuf;
 struct req {
     srv *s;
     struct MHD_Connection *conn;
@@ -204,8 +213,16 @@ struct req {
     struct MHD_Response *resp;
     unsigned status;
     uint64_t t0;
-    uint64_t entry;  /* the audit entry of the request, UINT64_MAX: none */
-    uint64_t entry0; /* the handle's last entry when the request took it */
+    uint64_t entry;    /* the audit entry of the request, UINT64_MAX: none */
+    uint64_t entry0;   /* the handle's last entry when the request took it */
+    bool audit_failed; /* srv_settle could not make the entry durable */
+    /* srv_reveal: what waits for the entry, and what builds the reply */
+    sr_audit_ticket *ticket;
+    void (*finish)(req *r);
+    strbuf held;       /* what the vault call revealed, not sent yet */
+    size_t held_count; /* e.g. the number of matches in held */
+    bool suspend;      /* on_request suspends and hands it to a settler */
+    req *next_settle;  /* the settlers' queue */
     char principal[SRV_NAME_MAX + 1];
 };
 
@@ -214,6 +231,29 @@ struct req {
  * 1 otherwise) with err set when it is not 0. */
 int srv_run(const srv_config *cfg, const char *pass, size_t pass_len,
             char err[SRV_ERR_MAX]);
+
+/* Give the request's vault handle back and wait for its audit entry
+ * (http.c); false if the entry cannot be made durable: the handler must
+ * then wipe what the vault call returned and reply P_AUDIT. Done for
+ * every request before its reply is sent; a handler that names the
+ * entry in its reply (r->entry) calls it first. */
+bool srv_settle(req *r);
+
+/* For a handler whose vault call revealed something (kept in r->held):
+ * give the handle back, and once the call's audit entry is durable
+ * (r->entry its index) call finish to build the reply. Without a deferred
+ * entry to wait for, finish runs at once; otherwise the connection is
+ * suspended and a settler thread (settle.c) waits, calls finish (or
+ * replies P_AUDIT, wiping r->held, when the entry cannot be made durable)
+ * and resumes it. */
+void srv_reveal(req *r, void (*finish)(req *r));
+
+/* settle.c: the threads that wait for deferred entries. */
+#define SETTLER_THREADS_MAX 8u
+typedef struct srv_settler srv_settler;
+sr_status settler_start(srv_settler **out, unsigned n, char err[SRV_ERR_MAX]);
+void settler_push(srv_settler *q, req *r);
+void settler_stop(srv_settler *q); /* settles everything queued first */
 
 /* Settings and paths handlers need. */
 const srv_config *srv_cfg(const srv *s);
@@ -242,13 +282,6 @@ void reply_header(req *r, const char *name, const char *value);
 /* Wipe n bytes at p and free it (accepts NULL). */
 void wipe_free(char *p, size_t n);
 
-/* A growing text buffer for replies built from library lines (which may
- * hold record data): wiped when grown or freed. */
-typedef struct strbuf {
-    char *p;
-    size_t len, cap;
-    bool failed;
-} strbuf;
 void sb_add(strbuf *b, const char *s, size_t n);
 void sb_str(strbuf *b, const char *s);
 void sb_fmt(strbuf *b, const char *fmt, ...)
