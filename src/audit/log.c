@@ -50,7 +50,18 @@
 #define JRNL_REC_OVERHEAD (4u + 8u + JRNL_MAC_BYTES)
 #define JRNL_REC_MAX (JRNL_REC_OVERHEAD + 65535u)
 #define CHECKPOINT_MAX (64u * 1024u)
+/* The journal is started afresh at a checkpoint once it is this large
+ * (until then integration reads on from where it stopped). */
+#define JRNL_RESET_BYTES (16u * 1024u * 1024u)
 #define LEVELS_MAX 8u /* 8 levels of 8 bits cover 2^64 leaves */
+
+/* A place in the journal: the byte offset of the record with index
+ * `next`, and the MAC chain value before it. */
+typedef struct jcursor {
+    uint64_t off;
+    uint64_t next;
+    uint8_t chain[JRNL_MAC_BYTES];
+} jcursor;
 
 typedef struct waiter {
     const uint8_t *data;
@@ -94,9 +105,15 @@ struct audit_log {
     int jfd;
     ino_t jino;
     uint64_t jstart;
-    uint64_t joff;
-    uint64_t jnext;
-    uint8_t jchain[JRNL_MAC_BYTES];
+    jcursor j; /* the end of the journal as this process has read it */
+    /* Where integration stopped (the record at index `size`) in the
+     * journal file ic_ino, so the next one reads only what is new. */
+    jcursor ic;
+    ino_t ic_ino;
+    /* One integration at a time: in this process, and across processes
+     * (flock on audit/ilock, never held by appenders). */
+    pthread_mutex_t integ_mu;
+    int ilock_fd;
     /* integrated state */
     uint64_t size;
     merkle_frontier frontier; /* valid when frontier.size == size */
@@ -202,21 +219,21 @@ static sr_status jrnl_reset(audit_log *l, uint64_t start, char *msg)
 typedef sr_status (*jrnl_fn)(void *ctx, uint64_t index, const uint8_t *data,
                              size_t len);
 
-/* Read records from l->joff to the end, verifying the chain, calling fn
- * (may be NULL) for each, and advancing joff/jnext/jchain. A record cut
- * off by the end of the file is a crash remnant (its append never
- * returned): with `repair` it is cut away. */
-static sr_status jrnl_walk(audit_log *l, bool repair, jrnl_fn fn, void *ctx,
-                           char *msg)
+/* Read the records of journal file fd from c to the end (or to byte
+ * offset end), verifying the chain, calling fn (may be NULL) for each,
+ * and advancing c. A record cut off by the end of the file is a crash
+ * remnant (its append never returned): with `repair` it is cut away. */
+static sr_status jrnl_walk(audit_log *l, int fd, jcursor *c, uint64_t end,
+                           bool repair, jrnl_fn fn, void *ctx, char *msg)
 {
     sr_buf b;
     sr_status st = SR_OK;
     uint8_t rec_hdr[12];
 
     buf_init(&b, JRNL_REC_MAX);
-    for (;;) {
+    while (c->off < end) {
         memset(rec_hdr, 0, sizeof rec_hdr);
-        ssize_t r = pread(l->jfd, rec_hdr, sizeof rec_hdr, (off_t)l->joff);
+        ssize_t r = pread(fd, rec_hdr, sizeof rec_hdr, (off_t)c->off);
         if (r == 0)
             break;
         /* The record buffer only once there is a record: every batch of
@@ -240,15 +257,15 @@ static sr_status jrnl_walk(audit_log *l, bool repair, jrnl_fn fn, void *ctx,
          * than have the repair below cut every later record away. */
         bool len_ok = (size_t)r == sizeof rec_hdr && len <= 65535u;
         if (len_ok)
-            got = pread(l->jfd, b.p, need, (off_t)(l->joff + sizeof rec_hdr));
+            got = pread(fd, b.p, need, (off_t)(c->off + sizeof rec_hdr));
         if ((size_t)r < sizeof rec_hdr ||
             (len_ok && got >= 0 && (size_t)got < need)) {
             /* Torn at the end of the file: a crash before the sync. */
             struct stat sb;
-            if (fstat(l->jfd, &sb) == 0 &&
-                (uint64_t)sb.st_size < l->joff + sizeof rec_hdr + need) {
-                if (repair && (ftruncate(l->jfd, (off_t)l->joff) != 0 ||
-                               fdatasync(l->jfd) != 0)) {
+            if (fstat(fd, &sb) == 0 &&
+                (uint64_t)sb.st_size < c->off + sizeof rec_hdr + need) {
+                if (repair &&
+                    (ftruncate(fd, (off_t)c->off) != 0 || fdatasync(fd) != 0)) {
                     st = say(msg, SR_ERR_IO,
                              "cannot cut a torn record off the audit "
                              "journal: %s",
@@ -262,16 +279,16 @@ static sr_status jrnl_walk(audit_log *l, bool repair, jrnl_fn fn, void *ctx,
         if (got < 0 || (size_t)got != need || len > 65535u) {
             st = say(msg, SR_ERR_AUDIT,
                      "the audit journal is damaged at entry %llu",
-                     (unsigned long long)l->jnext);
+                     (unsigned long long)c->next);
             goto cleanup;
         }
-        jrnl_mac(l->jkey, l->jchain, rec_hdr, b.p, len, mac);
-        if (index != l->jnext ||
+        jrnl_mac(l->jkey, c->chain, rec_hdr, b.p, len, mac);
+        if (index != c->next ||
             sodium_memcmp(mac, b.p + len, JRNL_MAC_BYTES) != 0) {
             st = say(msg, SR_ERR_AUDIT,
                      "the audit journal fails verification at entry %llu: "
                      "an entry was edited, removed or reordered",
-                     (unsigned long long)l->jnext);
+                     (unsigned long long)c->next);
             goto cleanup;
         }
         if (fn != NULL) {
@@ -279,9 +296,9 @@ static sr_status jrnl_walk(audit_log *l, bool repair, jrnl_fn fn, void *ctx,
             if (st != SR_OK)
                 goto cleanup;
         }
-        memcpy(l->jchain, mac, JRNL_MAC_BYTES);
-        l->joff += sizeof rec_hdr + need;
-        l->jnext++;
+        memcpy(c->chain, mac, JRNL_MAC_BYTES);
+        c->off += sizeof rec_hdr + need;
+        c->next++;
     }
 cleanup:
     buf_free(&b);
@@ -316,11 +333,11 @@ static sr_status jrnl_refresh(audit_log *l, char *msg)
                        "the audit journal header fails verification");
         l->jino = sb.st_ino;
         l->jstart = start;
-        l->joff = JRNL_HEADER_BYTES;
-        l->jnext = start;
-        memcpy(l->jchain, mac0, JRNL_MAC_BYTES);
+        l->j.off = JRNL_HEADER_BYTES;
+        l->j.next = start;
+        memcpy(l->j.chain, mac0, JRNL_MAC_BYTES);
     }
-    return jrnl_walk(l, true, NULL, NULL, msg);
+    return jrnl_walk(l, l->jfd, &l->j, UINT64_MAX, true, NULL, NULL, msg);
 }
 
 /* ---- locks --------------------------------------------------------------- */
@@ -675,27 +692,30 @@ static sr_status integ_finish(integ *g, uint64_t size)
     return st;
 }
 
-/* Caller holds io and the flock, and has refreshed the journal. */
-static sr_status integrate(audit_log *l, uint64_t *size, char *msg)
+/* Integrate the records of journal file fd (inode ino, starting at index
+ * jstart) up to cursor end: the tiles, the node index and a signed
+ * checkpoint for end->next. Needs only the integration locks: the records
+ * before end are written and synced, appenders only add after them, and
+ * nobody else replaces the journal meanwhile (that needs the integration
+ * locks too). *size gets the checkpoint's size. */
+static sr_status integrate(audit_log *l, int fd, ino_t ino, uint64_t jstart,
+                           const jcursor *end, uint64_t *size, char *msg)
 {
     note_checkpoint cp;
     integ g;
     sr_status st = read_checkpoint(l, &cp, msg);
     if (st != SR_OK)
         return st;
-    if (cp.size < l->jstart || cp.size > l->jnext)
+    if (cp.size < jstart || cp.size > end->next)
         return say(msg, SR_ERR_AUDIT,
                    "the audit journal (entries %llu to %llu) does not "
                    "continue the checkpoint (size %llu)",
-                   (unsigned long long)l->jstart, (unsigned long long)l->jnext,
+                   (unsigned long long)jstart, (unsigned long long)end->next,
                    (unsigned long long)cp.size);
     l->size = cp.size;
     *size = cp.size;
-    if (cp.size == l->jnext) {
-        if (l->jstart != cp.size)
-            return jrnl_reset(l, cp.size, msg);
+    if (cp.size == end->next)
         return SR_OK;
-    }
 
     memset(&g, 0, sizeof g);
     g.l = l;
@@ -713,37 +733,37 @@ static sr_status integrate(audit_log *l, uint64_t *size, char *msg)
     st = integ_load(&g, &cp);
     if (st != SR_OK)
         goto cleanup;
-    /* Walk the journal from its start (the records are re-verified). */
-    uint64_t keep_off = l->joff, keep_next = l->jnext;
-    uint8_t keep_chain[JRNL_MAC_BYTES];
-    memcpy(keep_chain, l->jchain, sizeof keep_chain);
-    l->joff = JRNL_HEADER_BYTES;
-    l->jnext = l->jstart;
-    jrnl_mac0(l->jkey, l->jstart, l->jchain);
-    st = jrnl_walk(l, false, integ_entry, &g, msg);
-    if (st == SR_OK && (l->joff != keep_off || l->jnext != keep_next))
+    /* From where the last integration stopped, if that is this size in
+     * this journal; else from the journal's start (the records before the
+     * checkpoint are verified and skipped). */
+    jcursor c;
+    if (l->ic_ino == ino && l->ic.next == cp.size && l->ic.off != 0) {
+        c = l->ic;
+    } else {
+        c.off = JRNL_HEADER_BYTES;
+        c.next = jstart;
+        jrnl_mac0(l->jkey, jstart, c.chain);
+    }
+    st = jrnl_walk(l, fd, &c, end->off, false, integ_entry, &g, msg);
+    if (st == SR_OK && (c.off != end->off || c.next != end->next))
         st = say(msg, SR_ERR_AUDIT, "the audit journal changed under us");
+    if (st == SR_OK)
+        st = integ_finish(&g, c.next);
+    uint8_t root[32];
+    if (st == SR_OK) {
+        merkle_frontier_root(&l->frontier, root);
+        st = write_checkpoint(l, c.next, root, msg);
+    }
     if (st != SR_OK) {
         l->frontier.size = UINT64_MAX; /* reload next time */
+        l->ic.off = 0;
         goto cleanup;
     }
-    (void)keep_chain;
-    st = integ_finish(&g, l->jnext);
-    if (st != SR_OK) {
-        l->frontier.size = UINT64_MAX;
-        goto cleanup;
-    }
-    uint8_t root[32];
-    merkle_frontier_root(&l->frontier, root);
-    st = write_checkpoint(l, l->jnext, root, msg);
-    if (st != SR_OK) {
-        l->frontier.size = UINT64_MAX;
-        goto cleanup;
-    }
-    l->size = l->jnext;
+    l->size = c.next;
     *size = l->size;
     tilefs_set_size(l->tiles, l->size);
-    st = jrnl_reset(l, l->size, msg);
+    l->ic = c;
+    l->ic_ino = ino;
 cleanup:
     for (unsigned h = 0; h < 64; h++) {
         if (g.node_fd[h] >= 0)
@@ -766,11 +786,14 @@ static void log_free(audit_log *l)
         close(l->jfd);
     if (l->lock_fd >= 0)
         close(l->lock_fd);
+    if (l->ilock_fd >= 0)
+        close(l->ilock_fd);
     tilefs_free(l->tiles);
     note_signer_wipe(&l->signer);
     sodium_free(l->jkey);
     pthread_mutex_destroy(&l->mu);
     pthread_mutex_destroy(&l->io);
+    pthread_mutex_destroy(&l->integ_mu);
     free(l->vault_dir);
     free(l->log_dir);
     free(l->nodes_dir);
@@ -787,9 +810,11 @@ static sr_status log_new(audit_log **out, const audit_log_config *c, char *msg)
         return say(msg, SR_ERR_NOMEM, "out of memory");
     l->jfd = -1;
     l->lock_fd = -1;
+    l->ilock_fd = -1;
     l->frontier.size = UINT64_MAX;
     pthread_mutex_init(&l->mu, NULL);
     pthread_mutex_init(&l->io, NULL);
+    pthread_mutex_init(&l->integ_mu, NULL);
     l->vault_dir = strdup(c->vault_dir);
     l->log_dir = join(c->vault_dir, "log");
     l->nodes_dir = join(c->vault_dir, "audit/nodes");
@@ -836,6 +861,14 @@ static sr_status open_lock(audit_log *l, char *msg)
     l->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     free(path);
     if (l->lock_fd < 0)
+        return say(msg, SR_ERR_AUDIT, "cannot open the audit lock: %s",
+                   strerror(errno));
+    path = join(l->vault_dir, "audit/ilock");
+    if (path == NULL)
+        return SR_ERR_NOMEM;
+    l->ilock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    free(path);
+    if (l->ilock_fd < 0)
         return say(msg, SR_ERR_AUDIT, "cannot open the audit lock: %s",
                    strerror(errno));
     return SR_OK;
@@ -934,11 +967,11 @@ sr_status audit_log_open(audit_log **out, const audit_log_config *c,
     }
     if (st == SR_OK)
         st = jrnl_refresh(l, msg);
-    if (st == SR_OK && (cp.size < l->jstart || cp.size > l->jnext))
+    if (st == SR_OK && (cp.size < l->jstart || cp.size > l->j.next))
         st = say(msg, SR_ERR_AUDIT,
                  "the audit journal (entries %llu to %llu) does not continue "
                  "the checkpoint (size %llu)",
-                 (unsigned long long)l->jstart, (unsigned long long)l->jnext,
+                 (unsigned long long)l->jstart, (unsigned long long)l->j.next,
                  (unsigned long long)cp.size);
     io_unlock(l);
     if (st != SR_OK)
@@ -970,7 +1003,7 @@ void audit_log_release(audit_log *l)
         }
     }
     pthread_mutex_unlock(&registry_mu);
-    if (!l->broken && l->jnext > l->size) {
+    if (!l->broken && l->j.next > l->size) {
         char msg[AUDIT_MSG_MAX];
         uint64_t size;
         sr_status ignored = audit_log_checkpoint(l, &size, msg);
@@ -999,9 +1032,9 @@ static void write_batch(audit_log *l, waiter *batch)
     st = jrnl_refresh(l, msg);
     if (st != SR_OK)
         goto fail;
-    first = l->jnext;
+    first = l->j.next;
     uint8_t chain[JRNL_MAC_BYTES];
-    memcpy(chain, l->jchain, sizeof chain);
+    memcpy(chain, l->j.chain, sizeof chain);
     uint64_t index = first;
     for (waiter *w = batch; w != NULL; w = w->next, index++) {
         uint8_t hdr[12], mac[JRNL_MAC_BYTES];
@@ -1022,14 +1055,14 @@ static void write_batch(audit_log *l, waiter *batch)
     size_t done = 0;
     while (done < b.len) {
         ssize_t n =
-            pwrite(l->jfd, b.p + done, b.len - done, (off_t)(l->joff + done));
+            pwrite(l->jfd, b.p + done, b.len - done, (off_t)(l->j.off + done));
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0) {
             int e = n == 0 ? ENOSPC : errno;
             /* Leave no partial batch behind; the next writer starts at
              * joff either way. */
-            (void)ftruncate(l->jfd, (off_t)l->joff);
+            (void)ftruncate(l->jfd, (off_t)l->j.off);
             st = say(msg, e == ENOSPC || e == EDQUOT ? SR_ERR_FULL : SR_ERR_IO,
                      "cannot write the audit journal: %s", strerror(e));
             goto fail;
@@ -1050,9 +1083,9 @@ static void write_batch(audit_log *l, waiter *batch)
         (void)snprintf(l->broken_msg, sizeof l->broken_msg, "%s", msg);
         goto fail;
     }
-    l->joff += b.len;
-    l->jnext = index;
-    memcpy(l->jchain, chain, sizeof chain);
+    l->j.off += b.len;
+    l->j.next = index;
+    memcpy(l->j.chain, chain, sizeof chain);
     io_unlock(l);
     buf_free(&b);
     index = first;
@@ -1311,16 +1344,76 @@ sr_status audit_log_append_many(audit_log *l, const uint8_t *const *e,
     return st;
 }
 
+static sr_status integ_lock(audit_log *l, char *msg)
+{
+    pthread_mutex_lock(&l->integ_mu);
+    while (flock(l->ilock_fd, LOCK_EX) != 0) {
+        if (errno == EINTR)
+            continue;
+        int e = errno;
+        pthread_mutex_unlock(&l->integ_mu);
+        return say(msg, SR_ERR_IO, "cannot lock the audit log: %s",
+                   strerror(e));
+    }
+    return SR_OK;
+}
+
+static void integ_unlock(audit_log *l)
+{
+    (void)flock(l->ilock_fd, LOCK_UN);
+    pthread_mutex_unlock(&l->integ_mu);
+}
+
+/* Integrate what is durable now without holding up appends: the journal's
+ * end is read under the appenders' lock, the records before it are
+ * integrated after it is released. */
 sr_status audit_log_checkpoint(audit_log *l, uint64_t *size,
                                char msg[AUDIT_MSG_MAX])
 {
-    sr_status st = io_lock(l, msg);
+    sr_status st = integ_lock(l, msg);
     if (st != SR_OK)
         return st;
+    st = io_lock(l, msg);
+    if (st != SR_OK) {
+        integ_unlock(l);
+        return st;
+    }
     st = jrnl_refresh(l, msg);
-    if (st == SR_OK)
-        st = integrate(l, size, msg);
+    jcursor end = l->j;
+    ino_t ino = l->jino;
+    uint64_t jstart = l->jstart;
+    /* Its own descriptor: the appenders' may be closed and reopened. */
+    int fd = st == SR_OK ? dup(l->jfd) : -1;
+    if (st == SR_OK && fd < 0)
+        st = say(msg, SR_ERR_IO, "cannot read the audit journal: %s",
+                 strerror(errno));
     io_unlock(l);
+    if (st == SR_OK)
+        st = integrate(l, fd, ino, jstart, &end, size, msg);
+    if (fd >= 0)
+        close(fd);
+    /* Start the journal afresh when it holds integrated records and no
+     * append came meanwhile (cheap), or when it is large (after
+     * integrating what came: a short while under the appenders' lock). */
+    if (st == SR_OK) {
+        st = io_lock(l, msg);
+        if (st == SR_OK) {
+            st = jrnl_refresh(l, msg);
+            bool quiet =
+                st == SR_OK && l->j.next == l->size && l->jstart != l->size;
+            if (st == SR_OK && !quiet && l->j.off > JRNL_RESET_BYTES) {
+                end = l->j;
+                st = integrate(l, l->jfd, l->jino, l->jstart, &end, size, msg);
+                quiet = st == SR_OK;
+            }
+            if (quiet) {
+                st = jrnl_reset(l, l->size, msg);
+                l->ic.off = 0;
+            }
+            io_unlock(l);
+        }
+    }
+    integ_unlock(l);
     return st;
 }
 
@@ -1340,7 +1433,7 @@ sr_status audit_log_head(audit_log *l, uint64_t *size, uint8_t root[32],
 uint64_t audit_log_pending_end(audit_log *l)
 {
     pthread_mutex_lock(&l->io);
-    uint64_t n = l->jnext;
+    uint64_t n = l->j.next;
     pthread_mutex_unlock(&l->io);
     return n;
 }
