@@ -75,7 +75,8 @@ const char srv_config_help[] =
     "  --insecure-loopback         plain HTTP, allowed only on a loopback address\n"
     "  --access-log FILE|-         one JSON line per request (default -, stderr):\n"
     "                              route, status, latency, principal; never a body\n"
-    "  --threads N                 worker threads (default 32)\n"
+    "  --threads N                 worker threads (default 8): reads never\n"
+    "                              wait in one; a write waits for the writer\n"
     "  --read-handles N            vault handles for reads, each with its own\n"
     "                              store connection (default 0: two per CPU)\n"
     "  --max-body BYTES            largest JSON body (default 1M)\n"
@@ -91,7 +92,7 @@ const char srv_config_help[] =
     "Sizes take K, M, G suffixes (powers of 1024). Environment names are the\n"
     "flag names in capitals with _ for -, after STRONGROOM_. A config file\n"
     "(--config FILE or STRONGROOM_CONFIG) is a JSON object of the same names,\n"
-    "e.g. {\"listen\": \"0.0.0.0:8443\", \"threads\": 64, \"insecure-loopback\": false}.\n"
+    "e.g. {\"listen\": \"0.0.0.0:8443\", \"threads\": 16, \"insecure-loopback\": false}.\n"
     "Flags win over the environment, which wins over the file.\n";
 /* clang-format on */
 
@@ -100,7 +101,7 @@ void srv_config_defaults(srv_config *c)
     memset(c, 0, sizeof *c);
     (void)snprintf(c->listen, sizeof c->listen, "127.0.0.1:8443");
     (void)snprintf(c->access_log, sizeof c->access_log, "-");
-    c->threads = 32;
+    c->threads = 8;
     c->max_body = 1u << 20;
     c->max_import = 4ull << 30;
     c->max_header = 16u << 10;
