@@ -962,6 +962,61 @@ class ConnectionsPerClient(ServerCase):
                 s.close()
 
 
+class FailedAuthenticationLimit(ServerCase):
+    server_args = {"settings": {"auth-failures-per-minute": 3}}
+    BAD = "sr1_0123456789abcdef_" + "A" * 43
+
+    def from_addr(self, src, path="/v1/whoami", token=None):
+        """One request from source address src: (status, headers, body)."""
+        c = http.client.HTTPConnection("127.0.0.1", self.server.port,
+                                       timeout=30, source_address=(src, 0))
+        try:
+            return self.server.request("GET", path, token=token, conn=c)
+        finally:
+            c.close()
+
+    def failures_logged(self):
+        out = W.v.sr(["audit", "show", "--action", "authenticate",
+                      "--denied"], who="aud", check=0).stdout
+        return len(out.decode().splitlines())
+
+    def test_an_address_over_the_limit_gets_429_without_entries(self):
+        """With --auth-failures-per-minute 3: three bad tokens from
+        127.0.0.3 get 401, each logged; after that every request with a
+        credential from there gets 429 with Retry-After (a good token too),
+        and no more entries are written; 127.0.0.4 is not affected, and
+        /metrics counts the refusals."""
+        before = self.failures_logged()
+        for _ in range(3):
+            self.assertEqual(self.from_addr("127.0.0.3", token=self.BAD)[0],
+                             401)
+        for _ in range(5):
+            st, h, body = self.from_addr("127.0.0.3", token=self.BAD)
+            check_problem(self, st, h, body, "too-many-requests", 429)
+            self.assertTrue(1 <= int(h["retry-after"]) <= 60, h)
+        st, _, _ = self.from_addr("127.0.0.3", token=W.v.tokens["hr"])
+        self.assertEqual(st, 429)
+        self.assertEqual(self.failures_logged(), before + 3)
+        st, _, _ = self.from_addr("127.0.0.4", token=W.v.tokens["hr"])
+        self.assertEqual(st, 200)
+        self.assertEqual(self.from_addr("127.0.0.4", token=self.BAD)[0], 401)
+        m = self.server.request("GET", "/metrics")[2].decode()
+        n = re.search(r"strongroom_auth_throttled_total (\d+)", m)
+        self.assertIsNotNone(n, m)
+        self.assertGreaterEqual(int(n.group(1)), 6)
+        self.assertIn("127.0.0.3 made 3 failed authentications",
+                      self.server.stderr())
+
+    def test_requests_without_credentials_are_not_limited(self):
+        """Public routes and requests with no credential are not counted
+        and not refused: only failed authentications are."""
+        for _ in range(3):
+            self.assertEqual(self.from_addr("127.0.0.5", token=self.BAD)[0],
+                             401)
+        self.assertEqual(self.from_addr("127.0.0.5", "/healthz")[0], 200)
+        self.assertEqual(self.from_addr("127.0.0.5")[0], 401)
+
+
 class MaxConnections(ServerCase):
     server_args = {"settings": {"max-connections": 3, "idle-timeout": 30,
                                 "request-timeout": 30}}

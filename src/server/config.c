@@ -46,6 +46,8 @@ static const setting settings[] = {
     NUM("insecure-loopback", insecure_loopback, K_BOOL, 0, 1),
     NUM("threads", threads, K_UINT, 1, 1024),
     NUM("read-handles", read_handles, K_UINT, 0, 1024),
+    NUM("auth-failures-per-minute", auth_failures_per_minute, K_UINT, 0,
+        1000000),
     NUM("max-body", max_body, K_BYTES, 1024, 64ull << 20),
     NUM("max-import", max_import, K_BYTES, 1024, 1ull << 40),
     NUM("max-header", max_header, K_BYTES, 4096, 1ull << 20),
@@ -79,6 +81,10 @@ const char srv_config_help[] =
     "                              wait in one; a write waits for the writer\n"
     "  --read-handles N            vault handles for reads, each with its own\n"
     "                              store connection (default 0: two per CPU)\n"
+    "  --auth-failures-per-minute N   failed authentications one address may\n"
+    "                              make in a minute before its requests get\n"
+    "                              429 for the rest of it (default 20; 0: no\n"
+    "                              limit); each failure is an audit entry\n"
     "  --max-body BYTES            largest JSON body (default 1M)\n"
     "  --max-import BYTES          largest import body (default 4G)\n"
     "  --max-header BYTES          request line and headers (default 16K)\n"
@@ -102,6 +108,7 @@ void srv_config_defaults(srv_config *c)
     (void)snprintf(c->listen, sizeof c->listen, "127.0.0.1:8443");
     (void)snprintf(c->access_log, sizeof c->access_log, "-");
     c->threads = 8;
+    c->auth_failures_per_minute = 20;
     c->max_body = 1u << 20;
     c->max_import = 4ull << 30;
     c->max_header = 16u << 10;

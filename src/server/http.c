@@ -77,6 +77,7 @@ struct srv {
     pthread_t ticker;
     atomic_bool stop_ticker;
     srv_settler *settler;
+    srv_throttle *throttle;
 };
 
 const srv_config *srv_cfg(const srv *s)
@@ -226,6 +227,50 @@ static int client_cert(req *r, char name[SRV_NAME_MAX + 1], char cred[32])
     return rc;
 }
 
+static const struct sockaddr *client_addr(req *r)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    return ci != NULL ? ci->client_addr : NULL;
+}
+
+/* An address over auth-failures-per-minute: 429, no vault, no entry. */
+static bool throttled(req *r)
+{
+    bool first = false;
+    const struct sockaddr *sa = client_addr(r);
+    unsigned wait = throttle_blocked(r->s->throttle, sa, &first);
+    if (wait == 0)
+        return false;
+    metrics_auth_throttled();
+    if (first) {
+        char host[64] = "?";
+        if (sa != NULL && sa->sa_family == AF_INET)
+            (void)inet_ntop(
+                AF_INET,
+                &((const struct sockaddr_in *)(const void *)sa)->sin_addr, host,
+                sizeof host);
+        else if (sa != NULL && sa->sa_family == AF_INET6)
+            (void)inet_ntop(
+                AF_INET6,
+                &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
+                host, sizeof host);
+        (void)fprintf(stderr,
+                      "strongroom serve: %s made %u failed authentications "
+                      "in a minute; its requests get 429 for %u s\n",
+                      host, r->s->cfg.auth_failures_per_minute, wait);
+    }
+    char d[128], after[16];
+    (void)snprintf(d, sizeof d,
+                   "too many failed authentications from this address; "
+                   "try again in %u s",
+                   wait);
+    reply_problem(r, P_TOO_MANY, d);
+    (void)snprintf(after, sizeof after, "%u", wait);
+    reply_header(r, MHD_HTTP_HEADER_RETRY_AFTER, after);
+    return true;
+}
+
 /* Authenticate r's caller on r->v; false with a reply set on failure. */
 static bool authenticate(req *r)
 {
@@ -233,7 +278,10 @@ static bool authenticate(req *r)
     const char *authz = req_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
     int cert = client_cert(r, name, cred);
     sr_status st;
+    if ((cert != 0 || authz != NULL) && throttled(r))
+        return false;
     if (cert < 0) {
+        throttle_failure(r->s->throttle, client_addr(r));
         metrics_auth_failure();
         reply_problem(r, P_CERT_UNTRUSTED,
                       "the client certificate is not signed by a trusted "
@@ -260,6 +308,8 @@ static bool authenticate(req *r)
         st = sr_vault_authenticate_request(r->v, tok, strlen(tok));
     }
     if (st != SR_OK) {
+        if (st == SR_ERR_AUTH)
+            throttle_failure(r->s->throttle, client_addr(r));
         reply_status(r, st, r->v);
         return false;
     }
@@ -823,6 +873,7 @@ static void srv_free(srv *s)
     if (s->access != NULL && s->access != stderr)
         (void)fclose(s->access);
     settler_stop(s->settler);
+    throttle_free(s->throttle);
     pool_close(s->pool);
     pthread_mutex_destroy(&s->access_mu);
     pthread_mutex_destroy(&s->conns_mu);
@@ -888,6 +939,12 @@ int srv_run(const srv_config *cfg, const char *pass, size_t pass_len,
     sigaddset(&sigs, SIGINT);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     (void)signal(SIGPIPE, SIG_IGN);
+    s->throttle = throttle_new(cfg->auth_failures_per_minute);
+    if (s->throttle == NULL) {
+        (void)snprintf(err, SRV_ERR_MAX, "out of memory");
+        srv_free(s);
+        return 1;
+    }
     /* Two: while one leads a sync, the other finishes the batch before. */
     if (settler_start(&s->settler, 2, err) != SR_OK) {
         srv_free(s);

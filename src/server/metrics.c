@@ -24,6 +24,7 @@ static sr_latency latency[MAX_ROUTES + 1];
 static int64_t open_connections;
 static uint64_t connections_total;
 static uint64_t auth_failures;
+static uint64_t auth_throttled;
 static uint64_t denials;
 
 static unsigned status_slot(unsigned status)
@@ -52,6 +53,11 @@ void metrics_connection(int delta)
 void metrics_auth_failure(void)
 {
     __atomic_fetch_add(&auth_failures, 1, __ATOMIC_RELAXED);
+}
+
+void metrics_auth_throttled(void)
+{
+    __atomic_fetch_add(&auth_throttled, 1, __ATOMIC_RELAXED);
 }
 
 void metrics_denial(void)
@@ -137,10 +143,15 @@ char *metrics_render(const char *const *names, unsigned n, sr_vault *v,
         "credentials.\n"
         "# TYPE strongroom_auth_failures_total counter\n"
         "strongroom_auth_failures_total %llu\n"
+        "# HELP strongroom_auth_throttled_total Requests refused (429) from "
+        "an address over auth-failures-per-minute.\n"
+        "# TYPE strongroom_auth_throttled_total counter\n"
+        "strongroom_auth_throttled_total %llu\n"
         "# HELP strongroom_denials_total Requests the policy refused.\n"
         "# TYPE strongroom_denials_total counter\n"
         "strongroom_denials_total %llu\n",
         (unsigned long long)__atomic_load_n(&auth_failures, __ATOMIC_RELAXED),
+        (unsigned long long)__atomic_load_n(&auth_throttled, __ATOMIC_RELAXED),
         (unsigned long long)__atomic_load_n(&denials, __ATOMIC_RELAXED));
     sr_audit_stats as;
     if (v != NULL && sr_vault_audit_stats(v, &as) == SR_OK) {

@@ -42,13 +42,14 @@ typedef struct srv_config {
     char access_log[SRV_PATH_MAX]; /* "-": standard error; "": none */
     bool insecure_loopback;
     unsigned threads;
-    unsigned read_handles;    /* 0: two per CPU */
-    uint64_t max_body;        /* bytes, JSON bodies */
-    uint64_t max_import;      /* bytes, an import's body */
-    uint64_t max_header;      /* bytes of request line and headers */
-    unsigned idle_timeout;    /* seconds a connection may sit silent */
-    unsigned request_timeout; /* seconds from connect (or the last
-                                 response) to a whole request */
+    unsigned read_handles;             /* 0: two per CPU */
+    unsigned auth_failures_per_minute; /* per client address; 0: none */
+    uint64_t max_body;                 /* bytes, JSON bodies */
+    uint64_t max_import;               /* bytes, an import's body */
+    uint64_t max_header;               /* bytes of request line and headers */
+    unsigned idle_timeout;             /* seconds a connection may sit silent */
+    unsigned request_timeout;          /* seconds from connect (or the last
+                                          response) to a whole request */
     unsigned max_connections;
     unsigned max_per_client;
     unsigned checkpoint_ms; /* publish a checkpoint this often */
@@ -80,6 +81,7 @@ extern const char srv_config_help[];
 void metrics_request(unsigned route, unsigned status, uint64_t ns);
 void metrics_connection(int delta);
 void metrics_auth_failure(void);
+void metrics_auth_throttled(void);
 void metrics_denial(void);
 /* The exposition text (malloc'd) for the routes named in names[0..n). */
 char *metrics_render(const char *const *names, unsigned n, sr_vault *v,
@@ -247,6 +249,17 @@ bool srv_settle(req *r);
  * replies P_AUDIT, wiping r->held, when the entry cannot be made durable)
  * and resumes it. */
 void srv_reveal(req *r, void (*finish)(req *r));
+
+/* throttle.c: failed authentications per client address. */
+typedef struct srv_throttle srv_throttle;
+struct sockaddr;
+srv_throttle *throttle_new(unsigned per_minute); /* 0: no limit */
+void throttle_free(srv_throttle *t);
+/* Seconds until sa may try again (0: it may now); *first is true for the
+ * first refusal of its minute (to report it once). */
+unsigned throttle_blocked(srv_throttle *t, const struct sockaddr *sa,
+                          bool *first);
+void throttle_failure(srv_throttle *t, const struct sockaddr *sa);
 
 /* settle.c: the threads that wait for deferred entries. */
 #define SETTLER_THREADS_MAX 8u
