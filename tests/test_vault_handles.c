@@ -2,8 +2,10 @@
 /*
  * test_vault_handles.c - what a server relies on when it keeps many
  * handles on one vault (sr_vault_open_another): deferred audit syncs
- * (sr_vault_defer_audit, tickets) keep log-then-reveal, and the family's
- * token cache never outlives a revocation or a disabled principal.
+ * (sr_vault_defer_audit, tickets) keep log-then-reveal, the family's
+ * token cache never outlives a revocation or a disabled principal, and a
+ * second writer (sr_vault_open_another_writer) signs people in beside the
+ * first.
  *
  * One vault per test: an intake service that stored PEOPLE people, a
  * clerk (hr-clerk) who reads them, an auditor; the writer is the family's
@@ -335,6 +337,45 @@ static void test_handles_without_the_write_lock_cache_nothing(void **state)
     fx->w = w2;
 }
 
+/* ---- a second writer ------------------------------------------------------
+ */
+
+static void test_a_second_writer_comes_only_from_the_lock_holder(void **state)
+{
+    fixture *fx = *state;
+    sr_vault *r = NULL, *w2 = NULL;
+    assert_int_equal(sr_vault_open_another(&r, fx->w), SR_OK);
+    assert_int_equal(sr_vault_open_another_writer(&w2, r), SR_ERR_INVALID);
+    sr_vault_close(w2);
+    sr_vault_close(r);
+}
+
+static void test_a_sign_in_on_the_second_writer_is_good_everywhere(void **state)
+{
+    fixture *fx = *state;
+    const char pass[] = "pat's own passphrase";
+    char token[SR_TOKEN_MAX];
+    sr_vault *w2 = NULL, *r = NULL;
+    assert_int_equal(
+        sr_vault_user_add(fx->w, "pat", "hr-clerk", 0, pass, strlen(pass)),
+        SR_OK);
+    assert_int_equal(sr_vault_open_another_writer(&w2, fx->w), SR_OK);
+    assert_int_equal(sr_vault_login(w2, "pat", "wrong", 5, 0, token),
+                     SR_ERR_AUTH);
+    assert_int_equal(sr_vault_login(w2, "pat", pass, strlen(pass), 0, token),
+                     SR_OK);
+    /* The first writer goes on writing meanwhile. */
+    assert_int_equal(sr_vault_user_add(fx->w, "sam", "auditor", 1, NULL, 0),
+                     SR_OK);
+    assert_int_equal(sr_vault_open_another(&r, fx->w), SR_OK);
+    assert_int_equal(sr_vault_authenticate_request(r, token, strlen(token)),
+                     SR_OK);
+    assert_string_equal(sr_vault_principal(r), "pat");
+    get_one(r, fx->ids[5]);
+    sr_vault_close(r);
+    sr_vault_close(w2);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -350,6 +391,8 @@ int main(void)
         T(test_a_disabled_principal_fails_on_the_next_request),
         T(test_a_cached_token_still_needs_its_secret),
         T(test_handles_without_the_write_lock_cache_nothing),
+        T(test_a_second_writer_comes_only_from_the_lock_holder),
+        T(test_a_sign_in_on_the_second_writer_is_good_everywhere),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

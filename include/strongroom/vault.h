@@ -101,6 +101,16 @@ SR_API SR_WARN_UNUSED sr_status sr_vault_open_another(sr_vault **out,
                                                       const sr_vault *from);
 
 /*
+ * The same, writable, from the handle that opened the vault with
+ * SR_OPEN_WRITE (and so holds its write lock; SR_ERR_INVALID from any
+ * other): a second writer in the same process, for work that should not
+ * wait behind the first, such as a sign-in's key stretching. Writes of
+ * the two are ordered by the store. Close it before `from`.
+ */
+SR_API SR_WARN_UNUSED sr_status
+sr_vault_open_another_writer(sr_vault **out, const sr_vault *from);
+
+/*
  * Pick up a policy another handle (or process) stored since this handle
  * loaded its own; cheap when nothing changed. A server calls it before
  * each request on a long-lived handle.

@@ -2,7 +2,9 @@
 /*
  * pool.c - the server's vault handles. A vault has one writer per
  * process: it is opened with the passphrase at start and lent to one
- * request at a time. Reads use handles opened from it on demand
+ * request at a time. Sign-ins use a second writer opened from it
+ * (sr_vault_open_another_writer), so a passphrase's key stretching does
+ * not hold up every other write. Reads use handles opened from it on demand
  * (sr_vault_open_another shares its keys) and kept for the next request,
  * so concurrent reads never wait on one another. A policy can change only
  * through the writer (the server holds the vault's write lock), so each
@@ -23,6 +25,8 @@
 
 struct srv_pool {
     sr_vault *writer;
+    sr_vault *signer; /* a second writer for sign-ins (key stretching) */
+    pthread_mutex_t smu;
     sr_vault *publisher; /* the checkpointer thread's own handle */
     pthread_mutex_t wmu;
     pthread_mutex_t mu;
@@ -65,6 +69,18 @@ sr_status pool_open(srv_pool **out, const char *dir, const char *pass,
         free(p);
         return st;
     }
+    st = sr_vault_open_another_writer(&p->signer, p->writer);
+    if (st != SR_OK) {
+        (void)snprintf(err, SRV_ERR_MAX, "%s",
+                       p->signer != NULL ? sr_vault_errmsg(p->signer)
+                                         : sr_status_str(st));
+        sr_vault_close(p->signer);
+        sr_vault_close(p->publisher);
+        sr_vault_close(p->writer);
+        free(p);
+        return st;
+    }
+    (void)pthread_mutex_init(&p->smu, NULL);
     (void)pthread_mutex_init(&p->wmu, NULL);
     (void)pthread_mutex_init(&p->mu, NULL);
     (void)pthread_cond_init(&p->freed, NULL);
@@ -84,7 +100,9 @@ void pool_close(srv_pool *p)
     for (size_t i = 0; i < p->nidle; i++)
         sr_vault_close(p->idle[i]);
     sr_vault_close(p->publisher);
+    sr_vault_close(p->signer);
     sr_vault_close(p->writer); /* the last handle: it checkpoints */
+    pthread_mutex_destroy(&p->smu);
     pthread_mutex_destroy(&p->wmu);
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->freed);
@@ -160,6 +178,19 @@ sr_vault *pool_writer(srv_pool *p)
 {
     pthread_mutex_lock(&p->wmu);
     return p->writer;
+}
+
+sr_vault *pool_signer(srv_pool *p)
+{
+    pthread_mutex_lock(&p->smu);
+    return p->signer;
+}
+
+void pool_put_signer(srv_pool *p)
+{
+    /* A sign-in writes a token: cached tokens are checked again (the
+     * family's generation moved on), nothing else changes. */
+    pthread_mutex_unlock(&p->smu);
 }
 
 void pool_put_writer(srv_pool *p)

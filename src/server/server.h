@@ -103,6 +103,9 @@ sr_vault *pool_reader(srv_pool *p, uint64_t *gen, char err[SRV_ERR_MAX]);
 void pool_put_reader(srv_pool *p, sr_vault *v, uint64_t gen);
 /* The writer, locked for the caller until pool_put_writer. */
 sr_vault *pool_writer(srv_pool *p);
+/* The sign-in writer, one request at a time. */
+sr_vault *pool_signer(srv_pool *p);
+void pool_put_signer(srv_pool *p);
 void pool_put_writer(srv_pool *p);
 /* Publish a checkpoint if the log grew since the last one (from the
  * checkpointer thread only: it uses a handle of its own). */
@@ -165,7 +168,7 @@ enum route_flags {
     R_PUBLIC = 0,
     R_READ = 1u << 0,   /* an authenticated read handle */
     R_WRITE = 1u << 1,  /* the authenticated writer */
-    R_LOGIN = 1u << 2,  /* the writer, unauthenticated (sign-in) */
+    R_LOGIN = 1u << 2,  /* the sign-in writer, unauthenticated */
     R_JSON = 1u << 3,   /* a JSON object body, parsed into r->json */
     R_STREAM = 1u << 4, /* a body streamed to begin/feed as it arrives */
     R_PREFIX = 1u << 5  /* the path is a prefix; the rest is r->tail */
@@ -210,6 +213,7 @@ struct req {
     sr_vault *v;
     uint64_t v_gen; /* the read handle's generation (pool.c) */
     bool writer;
+    bool signer;  /* r->v is the sign-in writer */
     void *stream; /* the R_STREAM route's state */
     /* the reply */
     struct MHD_Response *resp;

@@ -761,7 +761,7 @@ sr_status sr_vault_open(sr_vault **out, const char *dir, const char *pass,
     return st;
 }
 
-sr_status sr_vault_open_another(sr_vault **out, const sr_vault *from)
+static sr_status open_from(sr_vault **out, const sr_vault *from, bool writable)
 {
     sr_status st = vault_alloc(out, from != NULL ? from->dir : NULL);
     sr_vault *v = *out;
@@ -770,7 +770,13 @@ sr_status sr_vault_open_another(sr_vault **out, const sr_vault *from)
     if (from->keys == NULL || from->log == NULL || from->pol == NULL)
         return vault_fail(v, SR_ERR_INVALID,
                           "the vault to share keys with is not open");
-    v->writable = false;
+    /* Another writer only beside the one holding the write lock: no other
+     * process writes meanwhile, and SQLite orders the two. */
+    if (writable && (!from->writable || from->lock_fd < 0))
+        return vault_fail(v, SR_ERR_INVALID,
+                          "another writer is opened only from the handle "
+                          "that opened the vault for writing");
+    v->writable = writable;
     st = read_keyfile(v);
     if (st == SR_OK &&
         sodium_memcmp(v->vault_id, from->vault_id, SR_ID_BYTES) != 0)
@@ -792,6 +798,16 @@ sr_status sr_vault_open_another(sr_vault **out, const sr_vault *from)
     if (st == SR_OK)
         st = vault_family_join(v, from);
     return st;
+}
+
+sr_status sr_vault_open_another(sr_vault **out, const sr_vault *from)
+{
+    return open_from(out, from, false);
+}
+
+sr_status sr_vault_open_another_writer(sr_vault **out, const sr_vault *from)
+{
+    return open_from(out, from, true);
 }
 
 static sr_status check_empty_dir(sr_vault *v)
