@@ -212,6 +212,45 @@ class Tokens(AccessCase):
         self.refused(W.v.tokens["leaver"], "principal.disabled", "leaver")
         self.refused(second, "principal.disabled", "leaver")
 
+    def test_a_frozen_principal_is_refused_until_a_security_officer_unfreezes_it(self):
+        """`principal freeze` by a security officer: the principal's token
+        is refused (principal.frozen) and its sign-in too; the
+        administrator may neither freeze nor unfreeze; `principal
+        unfreeze` by the officer lets the same token work again; both
+        changes are logged with the reason; a reason that could be a
+        person's data is refused."""
+        W.v.add("officer", "security-officer")
+        W.v.add("suspect", "hr-clerk")
+        W.v.sr(["find", "--ssn", W.a["ssn"]] + HR, who="suspect", check=0)
+        p = self.sr(["principal", "freeze", "suspect", "--reason",
+                     "1971-03-09"], "officer")
+        self.assertEqual(p.returncode, EXIT_INVALID, p.stderr)
+        self.assertNotIn(b"1971-03-09", p.stderr)
+        self.assertDenied(self.sr(["principal", "freeze", "suspect",
+                                   "--reason", "budget"], "admin"),
+                          "role.action")
+        before = W.v.log_size()
+        self.sr(["principal", "freeze", "suspect", "--reason", "ticket-9"],
+                "officer", check=0)
+        (e,) = [e for e in self.since(before)
+                if e["action"] != "authenticate"]
+        self.assertEqual((e["action"], e["principal"], e["detail"]),
+                         ("principal.freeze", "officer",
+                          "principal suspect, reason ticket-9"))
+        self.refused(W.v.tokens["suspect"], "principal.frozen", "suspect")
+        users = [json.loads(x) for x in
+                 self.sr(["user", "list"], "admin",
+                         check=0).stdout.decode().splitlines()]
+        (u,) = [u for u in users if u["name"] == "suspect"]
+        self.assertTrue(u["frozen"])
+        self.assertDenied(self.sr(["principal", "unfreeze", "suspect",
+                                   "--reason", "mistake"], "admin"),
+                          "role.action")
+        self.sr(["principal", "unfreeze", "suspect", "--reason", "mistake"],
+                "officer", check=0)
+        p = W.v.sr(["find", "--ssn", W.a["ssn"]] + HR, who="suspect")
+        self.assertEqual(p.returncode, 0, p.stderr)
+
     def test_every_token_failure_has_the_same_message(self):
         good = W.v.tokens["hr"]
         revoked = W.v.new_token("hr")

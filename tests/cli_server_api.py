@@ -156,7 +156,9 @@ class World:
                                     ("hr", "hr-clerk", False),
                                     ("inv", "investigator", False),
                                     ("inv2", "investigator", False),
-                                    ("aud", "auditor", False)):
+                                    ("aud", "auditor", False),
+                                    ("so", "security-officer", False),
+                                    ("temp", "hr-clerk", False)):
             self.v.add(name, role, service=service)
         self.access_log = os.path.join(self.tmp, "access.log")
         self.srv = Server(self.v, settings={"max-body": MAX_BODY},
@@ -457,6 +459,48 @@ class Principals(ApiCase):
         users, _ = self.ok("GET", "/v1/users", who="admin")
         (u,) = [u for u in users["users"] if u["name"] == "feeder"]
         self.assertTrue(u["disabled"])
+
+    def test_a_security_officer_freezes_and_unfreezes_a_principal(self):
+        """POST /v1/principals/{name}/freeze (the security officer's): the
+        principal's token, just used, is refused on the next request, the
+        user list and /metrics show it frozen, both changes are logged
+        with their reason; the administrator may not unfreeze; after
+        /unfreeze the same token works again. A reason that is not a
+        name is refused before anything is logged."""
+        self.ok("GET", "/v1/whoami", who="temp")
+        st, h, data = self.call("POST", "/v1/principals/temp/freeze",
+                                {"reason": "123-45-6789"}, who="so",
+                                want=422)
+        self.assertNotIn(b"123-45-6789", data)
+        o, _ = self.ok("POST", "/v1/principals/temp/freeze",
+                       {"reason": "ticket-4711"}, who="so")
+        self.assertEqual(o, {"name": "temp", "frozen": True})
+        self.call("GET", "/v1/whoami", who="temp", want=401)
+        users, _ = self.ok("GET", "/v1/users", who="admin")
+        (u,) = [u for u in users["users"] if u["name"] == "temp"]
+        self.assertTrue(u["frozen"])
+        m = self.call("GET", "/metrics", want=200)[2].decode()
+        self.assertRegex(m, r"(?m)^strongroom_principals_frozen [1-9]")
+        st, h, data = self.call("POST", "/v1/principals/temp/unfreeze",
+                                {"reason": "false-alarm"}, who="admin")
+        check_problem(self, st, h, data, "denied", 403)
+        self.call("GET", "/v1/whoami", who="temp", want=401)
+        o, _ = self.ok("POST", "/v1/principals/temp/unfreeze",
+                       {"reason": "false-alarm"}, who="so")
+        self.assertEqual(o, {"name": "temp", "frozen": False})
+        self.ok("GET", "/v1/whoami", who="temp")
+        entries, _ = self.ok("POST", "/v1/audit/entries",
+                             {"principal": "so"}, who="aud")
+        details = [(e["action"], e.get("detail")) for e in entries["entries"]
+                   if e["action"].startswith("principal.")]
+        self.assertIn(("principal.freeze", "principal temp, reason ticket-4711"),
+                      details)
+        self.assertIn(("principal.unfreeze",
+                       "principal temp, reason false-alarm"), details)
+        denied, _ = self.ok("POST", "/v1/audit/entries",
+                            {"principal": "temp", "denied": True}, who="aud")
+        self.assertIn("principal.frozen",
+                      [e.get("rule") for e in denied["entries"]])
 
     def test_tokens_are_listed_created_and_revoked(self):
         """POST /v1/tokens makes a scoped token (not cached); GET

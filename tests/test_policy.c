@@ -164,7 +164,7 @@ static void test_action_names_round_trip(void **state)
     static const char *const names[POLICY_ACTION_COUNT] = {
         "put",           "update",       "get",   "find",
         "import",        "export",       "shred", "manage-principals",
-        "manage-policy", "manage-cases", "audit"};
+        "manage-policy", "manage-cases", "audit", "freeze"};
     for (int a = 0; a < POLICY_ACTION_COUNT; a++) {
         assert_string_equal(policy_action_name((policy_action)a), names[a]);
         policy_action back;
@@ -240,7 +240,7 @@ static void test_default_policy_grants_what_docs_describe(void **state)
     assert_int_equal(policy_role_actions(p, "adjudicator"), A(GET) | A(FIND));
     assert_int_equal(policy_role_classes(p, "adjudicator"), SR_CLASS_ALL);
     assert_int_equal(policy_role_actions(p, "security-officer"),
-                     A(GET) | A(FIND) | A(SHRED) | A(AUDIT));
+                     A(GET) | A(FIND) | A(SHRED) | A(AUDIT) | A(FREEZE));
     assert_int_equal(policy_role_classes(p, "security-officer"),
                      C(IDENTITY) | C(NAME) | C(CONTACT));
     assert_int_equal(policy_role_actions(p, "auditor"), A(AUDIT));
@@ -645,7 +645,7 @@ static const role_spec specs[] = {
      SR_CLASS_ALL},
     {"adjudicator", {"get", "find"}, {"adjudication"}, SR_CLASS_ALL},
     {"security-officer",
-     {"get", "find", "shred", "audit"},
+     {"get", "find", "shred", "audit", "freeze"},
      {"incident-response", "retention"},
      CL(IDENTITY) | CL(NAME) | CL(CONTACT)},
     {"auditor", {"audit"}, {"audit"}, 0},
@@ -713,6 +713,9 @@ static const row table[] = {
     {"security-officer", "audit", NULL, ALL_ALLOW},
     {"security-officer", "audit", "incident-response", ALL_ALLOW},
     {"security-officer", "audit", "retention", ALL_ALLOW},
+    {"security-officer", "freeze", NULL, ALL_ALLOW},
+    {"security-officer", "freeze", "incident-response", ALL_ALLOW},
+    {"security-officer", "freeze", "retention", ALL_ALLOW},
     {"auditor", "audit", NULL, ALL_ALLOW},
     {"auditor", "audit", "audit", ALL_ALLOW},
 };

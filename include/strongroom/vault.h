@@ -366,8 +366,23 @@ SR_API SR_WARN_UNUSED sr_status sr_vault_user_add(sr_vault *v, const char *name,
 /* Disable a principal: its tokens stop working at once. */
 SR_API SR_WARN_UNUSED sr_status sr_vault_user_disable(sr_vault *v,
                                                       const char *name);
-/* One JSON line per principal: {"name","role","kind","disabled",
- * "created","tokens"}. */
+/*
+ * Freeze a principal, or unfreeze it (the policy's "freeze" action: the
+ * security officer's by default): while frozen, its tokens, certificate
+ * and passphrase are refused (the audit log says principal.frozen) until
+ * it is unfrozen. reason: 1-64 of a-z 0-9 . _ -, starting with a letter
+ * (a word or a ticket reference), logged with the change. Errors:
+ * SR_ERR_NOT_FOUND, SR_ERR_INVALID, SR_ERR_DENIED.
+ */
+SR_API SR_WARN_UNUSED sr_status sr_vault_principal_freeze(sr_vault *v,
+                                                          const char *name,
+                                                          const char *reason);
+SR_API SR_WARN_UNUSED sr_status sr_vault_principal_unfreeze(sr_vault *v,
+                                                            const char *name,
+                                                            const char *reason);
+
+/* One JSON line per principal: {"name","role","kind","disabled","frozen",
+ * "created"}. */
 SR_API SR_WARN_UNUSED sr_status sr_vault_user_list(sr_vault *v, sr_line_fn fn,
                                                    void *ctx);
 
@@ -405,6 +420,7 @@ typedef struct sr_principal_counts {
     uint64_t users;
     uint64_t services;
     uint64_t disabled;
+    uint64_t frozen;
 } sr_principal_counts;
 SR_API SR_WARN_UNUSED sr_status
 sr_vault_principal_counts(sr_vault *v, sr_principal_counts *out);

@@ -165,6 +165,65 @@ int cmd_user(int argc, char **argv)
     return done("user", st, v);
 }
 
+/* ---- principal ------------------------------------------------------------
+ */
+
+const char help_principal[] =
+    "usage: strongroom principal freeze NAME --reason REASON\n"
+    "       strongroom principal unfreeze NAME --reason REASON\n"
+    "\n"
+    "Freeze a principal, or unfreeze it (needs the freeze action: the\n"
+    "security-officer role by default; the administrator cannot). While\n"
+    "frozen, its tokens, client certificate and passphrase are refused, and\n"
+    "each refusal is logged as principal.frozen. Both changes are logged\n"
+    "with their reason. `strongroom user list` shows who is frozen.\n"
+    "\n"
+    "  --reason REASON    why: 1-64 of a-z 0-9 . _ -, starting with a letter\n"
+    "                     (a word or a ticket reference: never a person's\n"
+    "                     data, which must not reach the log)\n" COMMON_HELP
+    "\nexample: strongroom principal unfreeze alice --reason ticket-4711\n";
+
+enum { OPT_REASON = 1 };
+
+static int principal_opt(void *ctx, int o, const char *arg)
+{
+    const char **reason = ctx;
+    if (o != OPT_REASON)
+        return 1;
+    *reason = arg;
+    return 0;
+}
+
+int cmd_principal(int argc, char **argv)
+{
+    static const struct option extra[] = {
+        {"reason", required_argument, NULL, OPT_REASON}};
+    common c = COMMON_INIT;
+    const char *reason = NULL;
+    int r = parse_sub("principal", help_principal, argc, argv, extra, 1, &c,
+                      principal_opt, &reason);
+    if (r >= 0)
+        return r;
+    const char *sub = optind < argc ? argv[optind] : "";
+    bool freeze = strcmp(sub, "freeze") == 0,
+         unfreeze = strcmp(sub, "unfreeze") == 0;
+    if (!(freeze || unfreeze) || argc - optind != 2)
+        return fail("principal",
+                    "give freeze NAME or unfreeze NAME; see --help");
+    if (reason == NULL)
+        return fail("principal", "give --reason REASON");
+    sr_vault *v;
+    r = open_vault("principal", &c, SR_OPEN_WRITE, &v);
+    if (r != 0)
+        return r;
+    const char *name = argv[optind + 1];
+    sr_status st = freeze ? sr_vault_principal_freeze(v, name, reason)
+                          : sr_vault_principal_unfreeze(v, name, reason);
+    if (st == SR_OK)
+        fprintf(stderr, "%s %s\n", freeze ? "froze" : "unfroze", name);
+    return done("principal", st, v);
+}
+
 /* ---- token --------------------------------------------------------------- */
 
 const char help_token[] =

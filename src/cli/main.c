@@ -1094,6 +1094,8 @@ static const command commands[] = {
     {"gen", "write a synthetic population", help_gen, cmd_gen},
     {"stats", "counts, sizes and key versions", help_stats, cmd_stats},
     {"user", "add, list and disable principals", help_user, cmd_user},
+    {"principal", "freeze and unfreeze principals", help_principal,
+     cmd_principal},
     {"token", "create, list and revoke API tokens", help_token, cmd_token},
     {"login", "sign in with a passphrase; prints a token", help_login,
      cmd_login},

@@ -125,7 +125,8 @@ static const char default_json[] =
     "      \"description\": \"Responds to incidents and watches the audit log; "
     "reads only who a person is and how to reach them; shreds records at the "
     "end of their retention.\",\n"
-    "      \"actions\": [\"get\", \"find\", \"shred\", \"audit\"],\n"
+    "      \"actions\": [\"get\", \"find\", \"shred\", \"audit\", "
+    "\"freeze\"],\n"
     "      \"classes\": [\"identity\", \"name\", \"contact\"],\n"
     "      \"purposes\": [\"incident-response\", \"retention\"],\n"
     "      \"caseload\": false\n"
@@ -151,7 +152,7 @@ const char *policy_default_json(void)
 static const char *const action_names[POLICY_ACTION_COUNT] = {
     "put",           "update",       "get",   "find",
     "import",        "export",       "shred", "manage-principals",
-    "manage-policy", "manage-cases", "audit",
+    "manage-policy", "manage-cases", "audit", "freeze",
 };
 
 #define BIT(a) POLICY_ACTION_BIT(a)

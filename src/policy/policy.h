@@ -33,6 +33,7 @@ typedef enum policy_action {
     POLICY_MANAGE_POLICY,     /* strongroom policy set */
     POLICY_MANAGE_CASES,      /* open cases, assign them, add people */
     POLICY_AUDIT,             /* read and verify the audit log */
+    POLICY_FREEZE,            /* freeze and unfreeze principals */
     POLICY_ACTION_COUNT
 } policy_action;
 

@@ -174,7 +174,7 @@ char *metrics_render(const char *const *names, unsigned n, sr_vault *v,
         histogram(&b, "strongroom_audit_sync_seconds", "", &as.sync);
     }
     sr_principal_counts pc;
-    if (v != NULL && sr_vault_principal_counts(v, &pc) == SR_OK)
+    if (v != NULL && sr_vault_principal_counts(v, &pc) == SR_OK) {
         sb_fmt(&b,
                "# HELP strongroom_principals Principals by kind, and how "
                "many are disabled.\n"
@@ -187,6 +187,14 @@ char *metrics_render(const char *const *names, unsigned n, sr_vault *v,
                "strongroom_principals_disabled %llu\n",
                (unsigned long long)pc.users, (unsigned long long)pc.services,
                (unsigned long long)pc.disabled);
+        sb_fmt(&b,
+               "# HELP strongroom_principals_frozen Principals frozen "
+               "(their credentials refused until a security officer "
+               "unfreezes them).\n"
+               "# TYPE strongroom_principals_frozen gauge\n"
+               "strongroom_principals_frozen %llu\n",
+               (unsigned long long)pc.frozen);
+    }
     if (b.failed) {
         sb_free(&b);
         return NULL;

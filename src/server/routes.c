@@ -594,6 +594,30 @@ static void h_user_disable(req *r)
                json_pack("{s:s, s:b}", "name", r->param[0], "disabled", 1));
 }
 
+static void set_frozen(req *r, bool frozen)
+{
+    const char *reason;
+    if (!one_string(r, "reason", SRV_NAME_MAX, &reason))
+        return;
+    sr_status st = frozen
+                       ? sr_vault_principal_freeze(r->v, r->param[0], reason)
+                       : sr_vault_principal_unfreeze(r->v, r->param[0], reason);
+    if (failed(r, st))
+        return;
+    reply_json(r, 200,
+               json_pack("{s:s, s:b}", "name", r->param[0], "frozen", frozen));
+}
+
+static void h_principal_freeze(req *r)
+{
+    set_frozen(r, true);
+}
+
+static void h_principal_unfreeze(req *r)
+{
+    set_frozen(r, false);
+}
+
 static void h_tokens_list(req *r)
 {
     LIST_BEGIN(b, "tokens");
@@ -942,6 +966,10 @@ const route srv_routes[] = {
     {"POST", "/v1/users", WJ, h_users_add, NULL, NULL, NULL},
     {"POST", "/v1/users/{name}/disable", R_WRITE, h_user_disable, NULL, NULL,
      NULL},
+    {"POST", "/v1/principals/{name}/freeze", WJ, h_principal_freeze, NULL, NULL,
+     NULL},
+    {"POST", "/v1/principals/{name}/unfreeze", WJ, h_principal_unfreeze, NULL,
+     NULL, NULL},
     {"GET", "/v1/tokens", R_READ, h_tokens_list, NULL, NULL, NULL},
     {"POST", "/v1/tokens", WJ, h_token_create, NULL, NULL, NULL},
     {"POST", "/v1/tokens/{id}/revoke", R_WRITE, h_token_revoke, NULL, NULL,

@@ -718,6 +718,10 @@ static sr_status authenticate(sr_vault *v, const char *token, size_t len,
         rule = "principal.disabled";
         goto cleanup;
     }
+    if (st == SR_OK && json_is_true(json_object_get(p, "frozen"))) {
+        rule = "principal.frozen";
+        goto cleanup;
+    }
     if (st != SR_OK) {
         st = vault_store_fail(v, st, "cannot read the principal");
         goto cleanup;
@@ -790,6 +794,8 @@ sr_status sr_vault_authenticate_service(sr_vault *v, const char *name,
         rule = "service.kind";
     else if (json_is_true(json_object_get(p, "disabled")))
         rule = "principal.disabled";
+    else if (json_is_true(json_object_get(p, "frozen")))
+        rule = "principal.frozen";
     if (rule == NULL)
         st = become(v, name, jstr(p, "role"), credential, UINT32_MAX);
     json_decref(p);
@@ -1022,6 +1028,7 @@ static sr_status count_doc(void *ctx, const char *key, const uint8_t *p,
         return SR_ERR_CORRUPT;
     bool service = strcmp(jstr(d, "kind"), "service") == 0;
     bool disabled = json_is_true(json_object_get(d, "disabled"));
+    bool frozen = json_is_true(json_object_get(d, "frozen"));
     json_decref(d);
     if (service)
         c->services++;
@@ -1029,6 +1036,8 @@ static sr_status count_doc(void *ctx, const char *key, const uint8_t *p,
         c->users++;
     if (disabled)
         c->disabled++;
+    if (frozen)
+        c->frozen++;
     return SR_OK;
 }
 
@@ -1071,9 +1080,10 @@ static sr_status list_doc(void *ctx, const char *key, const uint8_t *p,
         return vault_fail(l->v, SR_ERR_CORRUPT, "a stored %s is damaged",
                           l->kind);
     if (strcmp(l->kind, KIND_PRINCIPAL) == 0)
-        o = json_pack("{s:s, s:s, s:s, s:b, s:O}", "name", key, "role",
+        o = json_pack("{s:s, s:s, s:s, s:b, s:b, s:O}", "name", key, "role",
                       jstr(d, "role"), "kind", jstr(d, "kind"), "disabled",
-                      json_is_true(json_object_get(d, "disabled")), "created",
+                      json_is_true(json_object_get(d, "disabled")), "frozen",
+                      json_is_true(json_object_get(d, "frozen")), "created",
                       json_object_get(d, "created"));
     else if (strcmp(l->kind, KIND_TOKEN) == 0)
         o = json_pack("{s:s, s:s, s:O, s:O, s:O, s:b}", "id", key, "principal",
@@ -1209,6 +1219,66 @@ sr_status sr_vault_user_disable(sr_vault *v, const char *name)
     return st;
 }
 
+/* Freeze or unfreeze a principal (the "freeze" action): a frozen
+ * principal's tokens, certificate and passphrase stop working until a
+ * principal with "freeze" unfreezes it. The reason is a name (1-64 of
+ * a-z 0-9 . _ -, starting with a letter: "budget", "ticket-4711"), so
+ * no identifier can be typed into the log by mistake. */
+static sr_status set_frozen(sr_vault *v, const char *name, const char *reason,
+                            bool frozen)
+{
+    access_req r;
+    json_t *p = NULL;
+    char detail[ENTRY_TEXT_MAX];
+    const char *action = frozen ? "principal.freeze" : "principal.unfreeze";
+    sr_status st = need_write(v);
+    if (st == SR_OK)
+        st = manage(v, POLICY_FREEZE, action, &r);
+    if (st != SR_OK)
+        return st;
+    if (!name_ok(name, false))
+        return vault_fail(v, SR_ERR_INVALID, "bad principal name");
+    if (reason == NULL || !name_ok(reason, false) || reason[0] < 'a' ||
+        reason[0] > 'z')
+        return vault_fail(v, SR_ERR_INVALID,
+                          "a reason is 1-64 of a-z 0-9 . _ - starting with a "
+                          "letter (a word or a ticket reference, never a "
+                          "person's data)");
+    st = doc_load(v, KIND_PRINCIPAL, name, &p);
+    if (st == SR_ERR_NOT_FOUND)
+        return vault_fail(v, st, "no principal named %s", name);
+    if (st != SR_OK)
+        return vault_store_fail(v, st, "cannot read the principal");
+    (void)snprintf(detail, sizeof detail, "principal %s, reason %s", name,
+                   reason);
+    st = vault_record(v, &r, ENTRY_ALLOWED, SR_OK, 0, detail, 0, NULL, 0);
+    if (st == SR_OK &&
+        (json_object_set_new(p, "frozen", json_boolean(frozen)) != 0 ||
+         json_object_set_new(p, "frozen_reason", json_string(reason)) != 0 ||
+         json_object_set_new(p, "frozen_at",
+                             json_integer((json_int_t)now_unix())) != 0))
+        st = vault_fail(v, SR_ERR_NOMEM, "out of memory");
+    if (st == SR_OK) {
+        st = doc_save(v, KIND_PRINCIPAL, name, p, false);
+        if (st != SR_OK)
+            st = vault_store_fail(v, st, "cannot store the principal");
+    }
+    json_decref(p);
+    return st;
+}
+
+sr_status sr_vault_principal_freeze(sr_vault *v, const char *name,
+                                    const char *reason)
+{
+    return set_frozen(v, name, reason, true);
+}
+
+sr_status sr_vault_principal_unfreeze(sr_vault *v, const char *name,
+                                      const char *reason)
+{
+    return set_frozen(v, name, reason, false);
+}
+
 /* A failed sign-in, logged, then one message for every cause: it is a
  * name and passphrase that failed here, not a token. */
 static sr_status login_fail(sr_vault *v, const char *rule)
@@ -1278,6 +1348,8 @@ sr_status sr_vault_login(sr_vault *v, const char *name, const char *pass,
         rule = "login.passphrase";
     else if (json_is_true(json_object_get(p, "disabled")))
         rule = "principal.disabled";
+    else if (json_is_true(json_object_get(p, "frozen")))
+        rule = "principal.frozen";
     if (rule != NULL) {
         json_decref(p);
         return login_fail(v, rule);
