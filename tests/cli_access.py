@@ -237,6 +237,12 @@ class Tokens(AccessCase):
         self.assertEqual((e["action"], e["principal"], e["detail"]),
                          ("principal.freeze", "officer",
                           "principal suspect, reason ticket-9"))
+        with open(os.path.join(W.v.path, "alerts", "alerts.jsonl")) as f:
+            last = json.loads(f.readlines()[-1])
+        self.assertEqual((last["kind"], last["principal"], last["by"],
+                          last["reason"], last["entry"]),
+                         ("principal.frozen", "suspect", "officer",
+                          "ticket-9", e["index"]))
         self.refused(W.v.tokens["suspect"], "principal.frozen", "suspect")
         users = [json.loads(x) for x in
                  self.sr(["user", "list"], "admin",

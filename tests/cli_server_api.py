@@ -501,6 +501,26 @@ class Principals(ApiCase):
                             {"principal": "temp", "denied": True}, who="aud")
         self.assertIn("principal.frozen",
                       [e.get("rule") for e in denied["entries"]])
+        # Each change raised an alert: a synced line in the alert file,
+        # naming its audit entry, and a count in /metrics.
+        with open(os.path.join(W.v.path, "alerts", "alerts.jsonl")) as f:
+            alerts = [json.loads(x) for x in f]
+        mine = [(a["kind"], a["principal"], a["by"], a["reason"])
+                for a in alerts if a["principal"] == "temp"]
+        self.assertEqual(mine, [("principal.frozen", "temp", "so",
+                                 "ticket-4711"),
+                                ("principal.unfrozen", "temp", "so",
+                                 "false-alarm")])
+        by_entry = {e["index"]: e for e in entries["entries"]}
+        for a in alerts:
+            if a["principal"] == "temp":
+                self.assertEqual(by_entry[a["entry"]]["action"],
+                                 "principal." + a["kind"].split(".")[1]
+                                 .replace("frozen", "freeze")
+                                 .replace("unfreeze", "unfreeze"))
+        m = self.call("GET", "/metrics", want=200)[2].decode()
+        self.assertRegex(m, r'strongroom_alerts_total\{kind="principal'
+                            r'.frozen"\} [1-9]')
 
     def test_tokens_are_listed_created_and_revoked(self):
         """POST /v1/tokens makes a scoped token (not cached); GET

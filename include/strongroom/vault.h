@@ -381,6 +381,18 @@ SR_API SR_WARN_UNUSED sr_status sr_vault_principal_unfreeze(sr_vault *v,
                                                             const char *name,
                                                             const char *reason);
 
+/*
+ * Alerts: each freeze and unfreeze (and, to come, each spent read budget
+ * and touched decoy) is one JSON line {"time","kind","principal","by",
+ * "reason","entry"} appended to <vault>/alerts/alerts.jsonl and synced
+ * before the call returns, and a syslog message (LOG_AUTH, LOG_ALERT).
+ * The counts raised by this process, by kind (for /metrics):
+ */
+#define SR_ALERT_KINDS 3u
+SR_API void sr_alert_counts(uint64_t out[SR_ALERT_KINDS]);
+/* "principal.frozen", "principal.unfrozen", "other"; NULL past the end. */
+SR_API const char *sr_alert_kind_name(unsigned i);
+
 /* One JSON line per principal: {"name","role","kind","disabled","frozen",
  * "created"}. */
 SR_API SR_WARN_UNUSED sr_status sr_vault_user_list(sr_vault *v, sr_line_fn fn,

@@ -173,6 +173,14 @@ char *metrics_render(const char *const *names, unsigned n, sr_vault *v,
                    "# TYPE strongroom_audit_sync_seconds histogram\n");
         histogram(&b, "strongroom_audit_sync_seconds", "", &as.sync);
     }
+    uint64_t alerts[SR_ALERT_KINDS];
+    sr_alert_counts(alerts);
+    sb_str(&b, "# HELP strongroom_alerts_total Alerts raised by this "
+               "process (alerts/alerts.jsonl and syslog), by kind.\n"
+               "# TYPE strongroom_alerts_total counter\n");
+    for (unsigned i = 0; i < SR_ALERT_KINDS; i++)
+        sb_fmt(&b, "strongroom_alerts_total{kind=\"%s\"} %llu\n",
+               sr_alert_kind_name(i), (unsigned long long)alerts[i]);
     sr_principal_counts pc;
     if (v != NULL && sr_vault_principal_counts(v, &pc) == SR_OK) {
         sb_fmt(&b,

@@ -17,6 +17,7 @@
  * keyed BLAKE2b hash and compared in constant time. People appear only as
  * keyed references (crypto_person_ref), never as ids or identifiers.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@
 
 #include <sodium.h>
 
+#include "alert/alert.h"
 #include "vault_int.h"
 
 #define TOKEN_PREFIX "sr1_"
@@ -1264,6 +1266,16 @@ static sr_status set_frozen(sr_vault *v, const char *name, const char *reason,
             st = vault_store_fail(v, st, "cannot store the principal");
     }
     json_decref(p);
+    if (st == SR_OK) {
+        alert a = {frozen ? "principal.frozen" : "principal.unfrozen", name,
+                   v->principal, reason, v->last_entry};
+        if (alert_emit(v->dir, &a) != SR_OK)
+            st = vault_fail(v, SR_ERR_IO,
+                            "principal %s is %s, but the alert could not be "
+                            "written to %s/alerts/alerts.jsonl: %s",
+                            name, frozen ? "frozen" : "unfrozen", v->dir,
+                            strerror(errno));
+    }
     return st;
 }
 
