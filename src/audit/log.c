@@ -342,24 +342,36 @@ static sr_status jrnl_refresh(audit_log *l, char *msg)
 
 /* ---- locks --------------------------------------------------------------- */
 
-static sr_status io_lock(audit_log *l, char *msg)
+/* A lock across threads (mu) and processes (flock on fd), in that order. */
+static sr_status lock_both(pthread_mutex_t *mu, int fd, char *msg)
 {
-    pthread_mutex_lock(&l->io);
-    while (flock(l->lock_fd, LOCK_EX) != 0) {
+    pthread_mutex_lock(mu);
+    while (flock(fd, LOCK_EX) != 0) {
         if (errno == EINTR)
             continue;
         int e = errno;
-        pthread_mutex_unlock(&l->io);
+        pthread_mutex_unlock(mu);
         return say(msg, SR_ERR_IO, "cannot lock the audit log: %s",
                    strerror(e));
     }
     return SR_OK;
 }
 
+static void unlock_both(pthread_mutex_t *mu, int fd)
+{
+    (void)flock(fd, LOCK_UN);
+    pthread_mutex_unlock(mu);
+}
+
+/* The appenders' lock: the journal's end. */
+static sr_status io_lock(audit_log *l, char *msg)
+{
+    return lock_both(&l->io, l->lock_fd, msg);
+}
+
 static void io_unlock(audit_log *l)
 {
-    (void)flock(l->lock_fd, LOCK_UN);
-    pthread_mutex_unlock(&l->io);
+    unlock_both(&l->io, l->lock_fd);
 }
 
 /* ---- checkpoints --------------------------------------------------------- */
@@ -1344,24 +1356,15 @@ sr_status audit_log_append_many(audit_log *l, const uint8_t *const *e,
     return st;
 }
 
+/* The integration lock: one checkpoint at a time. */
 static sr_status integ_lock(audit_log *l, char *msg)
 {
-    pthread_mutex_lock(&l->integ_mu);
-    while (flock(l->ilock_fd, LOCK_EX) != 0) {
-        if (errno == EINTR)
-            continue;
-        int e = errno;
-        pthread_mutex_unlock(&l->integ_mu);
-        return say(msg, SR_ERR_IO, "cannot lock the audit log: %s",
-                   strerror(e));
-    }
-    return SR_OK;
+    return lock_both(&l->integ_mu, l->ilock_fd, msg);
 }
 
 static void integ_unlock(audit_log *l)
 {
-    (void)flock(l->ilock_fd, LOCK_UN);
-    pthread_mutex_unlock(&l->integ_mu);
+    unlock_both(&l->integ_mu, l->ilock_fd);
 }
 
 /* Integrate what is durable now without holding up appends: the journal's

@@ -51,29 +51,19 @@ sr_status pool_open(srv_pool **out, const char *dir, const char *pass,
     }
     sr_status st =
         sr_vault_open(&p->writer, dir, pass, pass_len, SR_OPEN_WRITE);
-    if (st != SR_OK) {
-        (void)snprintf(err, SRV_ERR_MAX, "%s",
-                       p->writer != NULL ? sr_vault_errmsg(p->writer)
-                                         : sr_status_str(st));
-        sr_vault_close(p->writer);
-        free(p);
-        return st;
+    sr_vault *failed = p->writer;
+    if (st == SR_OK) {
+        st = sr_vault_open_another(&p->publisher, p->writer);
+        failed = p->publisher;
     }
-    st = sr_vault_open_another(&p->publisher, p->writer);
-    if (st != SR_OK) {
-        (void)snprintf(err, SRV_ERR_MAX, "%s",
-                       p->publisher != NULL ? sr_vault_errmsg(p->publisher)
-                                            : sr_status_str(st));
-        sr_vault_close(p->publisher);
-        sr_vault_close(p->writer);
-        free(p);
-        return st;
+    if (st == SR_OK) {
+        st = sr_vault_open_another_writer(&p->signer, p->writer);
+        failed = p->signer;
     }
-    st = sr_vault_open_another_writer(&p->signer, p->writer);
     if (st != SR_OK) {
         (void)snprintf(err, SRV_ERR_MAX, "%s",
-                       p->signer != NULL ? sr_vault_errmsg(p->signer)
-                                         : sr_status_str(st));
+                       failed != NULL ? sr_vault_errmsg(failed)
+                                      : sr_status_str(st));
         sr_vault_close(p->signer);
         sr_vault_close(p->publisher);
         sr_vault_close(p->writer);

@@ -1195,6 +1195,21 @@ sr_status sr_vault_user_add(sr_vault *v, const char *name, const char *role,
     return st;
 }
 
+/* A principal's document by name, for a change to it: SR_ERR_INVALID,
+ * SR_ERR_NOT_FOUND or a store failure, each with its message. */
+static sr_status principal_load(sr_vault *v, const char *name, json_t **p)
+{
+    *p = NULL;
+    if (!name_ok(name, false))
+        return vault_fail(v, SR_ERR_INVALID, "bad principal name");
+    sr_status st = doc_load(v, KIND_PRINCIPAL, name, p);
+    if (st == SR_ERR_NOT_FOUND)
+        return vault_fail(v, st, "no principal named %s", name);
+    if (st != SR_OK)
+        return vault_store_fail(v, st, "cannot read the principal");
+    return SR_OK;
+}
+
 sr_status sr_vault_user_disable(sr_vault *v, const char *name)
 {
     access_req r;
@@ -1205,13 +1220,9 @@ sr_status sr_vault_user_disable(sr_vault *v, const char *name)
         st = manage(v, POLICY_MANAGE_PRINCIPALS, "user.disable", &r);
     if (st != SR_OK)
         return st;
-    if (!name_ok(name, false))
-        return vault_fail(v, SR_ERR_INVALID, "bad principal name");
-    st = doc_load(v, KIND_PRINCIPAL, name, &p);
-    if (st == SR_ERR_NOT_FOUND)
-        return vault_fail(v, st, "no principal named %s", name);
+    st = principal_load(v, name, &p);
     if (st != SR_OK)
-        return vault_store_fail(v, st, "cannot read the principal");
+        return st;
     (void)snprintf(detail, sizeof detail, "principal %s", name);
     st = vault_record(v, &r, ENTRY_ALLOWED, SR_OK, 0, detail, 0, NULL, 0);
     if (st == SR_OK)
@@ -1238,19 +1249,15 @@ static sr_status set_frozen(sr_vault *v, const char *name, const char *reason,
         st = manage(v, POLICY_FREEZE, action, &r);
     if (st != SR_OK)
         return st;
-    if (!name_ok(name, false))
-        return vault_fail(v, SR_ERR_INVALID, "bad principal name");
     if (reason == NULL || !name_ok(reason, false) || reason[0] < 'a' ||
         reason[0] > 'z')
         return vault_fail(v, SR_ERR_INVALID,
                           "a reason is 1-64 of a-z 0-9 . _ - starting with a "
                           "letter (a word or a ticket reference, never a "
                           "person's data)");
-    st = doc_load(v, KIND_PRINCIPAL, name, &p);
-    if (st == SR_ERR_NOT_FOUND)
-        return vault_fail(v, st, "no principal named %s", name);
+    st = principal_load(v, name, &p);
     if (st != SR_OK)
-        return vault_store_fail(v, st, "cannot read the principal");
+        return st;
     (void)snprintf(detail, sizeof detail, "principal %s, reason %s", name,
                    reason);
     st = vault_record(v, &r, ENTRY_ALLOWED, SR_OK, 0, detail, 0, NULL, 0);
