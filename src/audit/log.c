@@ -865,25 +865,26 @@ static sr_status log_new(audit_log **out, const audit_log_config *c, char *msg)
     return SR_OK;
 }
 
-static sr_status open_lock(audit_log *l, char *msg)
+/* Open (creating) the lock file <vault>/<name> into *fd. */
+static sr_status open_lock_file(audit_log *l, const char *name, int *fd,
+                                char *msg)
 {
-    char *path = join(l->vault_dir, "audit/lock");
+    char *path = join(l->vault_dir, name);
     if (path == NULL)
         return SR_ERR_NOMEM;
-    l->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    *fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     free(path);
-    if (l->lock_fd < 0)
-        return say(msg, SR_ERR_AUDIT, "cannot open the audit lock: %s",
-                   strerror(errno));
-    path = join(l->vault_dir, "audit/ilock");
-    if (path == NULL)
-        return SR_ERR_NOMEM;
-    l->ilock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    free(path);
-    if (l->ilock_fd < 0)
-        return say(msg, SR_ERR_AUDIT, "cannot open the audit lock: %s",
+    if (*fd < 0)
+        return say(msg, SR_ERR_AUDIT, "cannot open the audit lock %s: %s", name,
                    strerror(errno));
     return SR_OK;
+}
+
+static sr_status open_lock(audit_log *l, char *msg)
+{
+    sr_status st = open_lock_file(l, "audit/lock", &l->lock_fd, msg);
+    return st == SR_OK ? open_lock_file(l, "audit/ilock", &l->ilock_fd, msg)
+                       : st;
 }
 
 sr_status audit_log_create(const audit_log_config *c, char msg[AUDIT_MSG_MAX])
