@@ -299,6 +299,9 @@ static void copy_access(sr_vault *v, const access_req *r, audit_entry *e)
                       : "(unknown)");
 }
 
+/* What every failed audit append says before its reason. */
+#define NOT_REVEALED "the audit log cannot be written, so nothing is revealed: "
+
 /* Wait for the ticket the handle still holds, if any. */
 static sr_status settle_ticket(sr_vault *v)
 {
@@ -309,10 +312,7 @@ static sr_status settle_ticket(sr_vault *v)
     sr_status st = audit_ticket_wait(v->ticket, &index, msg);
     v->ticket = NULL;
     if (st != SR_OK)
-        return vault_fail(v, SR_ERR_AUDIT,
-                          "the audit log cannot be written, so nothing is "
-                          "revealed: %s",
-                          msg);
+        return vault_fail(v, SR_ERR_AUDIT, NOT_REVEALED "%s", msg);
     v->last_entry = index;
     return SR_OK;
 }
@@ -340,10 +340,7 @@ sr_status sr_audit_ticket_wait(sr_audit_ticket *t, uint64_t *entry, char *msg,
     char m[AUDIT_MSG_MAX];
     sr_status st = audit_ticket_wait(t, entry, m);
     if (msg != NULL && msg_len > 0)
-        (void)snprintf(msg, msg_len, "%s%s",
-                       st == SR_OK ? ""
-                                   : "the audit log cannot be written, so "
-                                     "nothing is revealed: ",
+        (void)snprintf(msg, msg_len, "%s%s", st == SR_OK ? "" : NOT_REVEALED,
                        st == SR_OK ? "" : m);
     return st == SR_OK ? SR_OK : SR_ERR_AUDIT;
 }
@@ -404,10 +401,7 @@ static sr_status record_entry(sr_vault *v, const char *action,
         st = audit_log_append(v->log, b.p, b.len, &v->last_entry, msg);
     }
     if (st != SR_OK)
-        st = vault_fail(v, SR_ERR_AUDIT,
-                        "the audit log cannot be written, so nothing is "
-                        "revealed: %s",
-                        msg);
+        st = vault_fail(v, SR_ERR_AUDIT, NOT_REVEALED "%s", msg);
 cleanup:
     buf_free(&b);
     free(refs);
@@ -632,6 +626,17 @@ static json_t *scope_to_json(uint32_t m)
     return a;
 }
 
+/* Why a principal's credentials are refused whatever they are (its rule
+ * in the log), or NULL when they may be checked. */
+static const char *principal_refusal(const json_t *p)
+{
+    if (json_is_true(json_object_get(p, "disabled")))
+        return "principal.disabled";
+    if (json_is_true(json_object_get(p, "frozen")))
+        return "principal.frozen";
+    return NULL;
+}
+
 /* The authentication failure, logged, then one message for every cause. */
 static sr_status auth_fail(sr_vault *v, const char *rule)
 {
@@ -714,14 +719,9 @@ static sr_status authenticate(sr_vault *v, const char *token, size_t len,
     if (rule != NULL)
         goto cleanup;
     st = doc_load(v, KIND_PRINCIPAL, jstr(t, "principal"), &p);
-    if (st == SR_ERR_NOT_FOUND ||
-        (st == SR_OK && json_is_true(json_object_get(p, "disabled")))) {
+    if (st == SR_ERR_NOT_FOUND || (st == SR_OK && principal_refusal(p))) {
+        rule = st == SR_OK ? principal_refusal(p) : "principal.disabled";
         st = SR_OK;
-        rule = "principal.disabled";
-        goto cleanup;
-    }
-    if (st == SR_OK && json_is_true(json_object_get(p, "frozen"))) {
-        rule = "principal.frozen";
         goto cleanup;
     }
     if (st != SR_OK) {
@@ -794,10 +794,8 @@ sr_status sr_vault_authenticate_service(sr_vault *v, const char *name,
         return vault_store_fail(v, st, "cannot read the principal");
     else if (strcmp(jstr(p, "kind"), "service") != 0)
         rule = "service.kind";
-    else if (json_is_true(json_object_get(p, "disabled")))
-        rule = "principal.disabled";
-    else if (json_is_true(json_object_get(p, "frozen")))
-        rule = "principal.frozen";
+    else
+        rule = principal_refusal(p);
     if (rule == NULL)
         st = become(v, name, jstr(p, "role"), credential, UINT32_MAX);
     json_decref(p);
@@ -1365,10 +1363,8 @@ sr_status sr_vault_login(sr_vault *v, const char *name, const char *pass,
         rule = "login.unknown";
     else if (!ok)
         rule = "login.passphrase";
-    else if (json_is_true(json_object_get(p, "disabled")))
-        rule = "principal.disabled";
-    else if (json_is_true(json_object_get(p, "frozen")))
-        rule = "principal.frozen";
+    else
+        rule = principal_refusal(p);
     if (rule != NULL) {
         json_decref(p);
         return login_fail(v, rule);
