@@ -4,10 +4,12 @@
  * authentication is an audit entry, written and fdatasync'd: without a
  * limit, anyone who can reach the port could make the server sync entries
  * as fast as it can send bad tokens, and fill the log. Past
- * `auth-failures-per-minute` failures from one address in a minute, every
- * request from it that needs a credential gets 429 until the minute is
- * over, without reaching the vault (so without an entry); the first
- * refusal in a minute goes to the server's log with the address.
+ * `auth-failures-per-minute` failures from one address within a minute of
+ * its first failure, every request from it that needs a credential gets
+ * 429 until that minute is over, without reaching the vault (so without
+ * an entry); the first refusal in a minute goes to the server's log with
+ * the address. (A minute from the first failure, not a clock minute: a
+ * burst that straddles the turn of the minute is not counted twice over.)
  *
  * Addresses are counted in a fixed table (IPv6 by /64, since one host
  * holds a whole /64); an address that falls on a full slot takes it over
@@ -28,8 +30,8 @@
 #define WINDOW_S 60u
 
 typedef struct slot {
-    uint8_t key[9];  /* family, then 4 (IPv4) or 8 (IPv6 /64) bytes */
-    uint64_t window; /* the minute (monotonic seconds / 60) it counts */
+    uint8_t key[9]; /* family, then 4 (IPv4) or 8 (IPv6 /64) bytes */
+    uint64_t start; /* monotonic second of the minute's first failure */
     unsigned count;
     bool reported;
 } slot;
@@ -58,14 +60,17 @@ void throttle_free(srv_throttle *t)
     free(t);
 }
 
-static uint64_t minute_now(uint64_t *left)
+static uint64_t seconds_now(void)
 {
     struct timespec ts;
     (void)clock_gettime(CLOCK_MONOTONIC, &ts);
-    uint64_t s = (uint64_t)ts.tv_sec;
-    if (left != NULL)
-        *left = WINDOW_S - s % WINDOW_S;
-    return s / WINDOW_S;
+    return (uint64_t)ts.tv_sec;
+}
+
+/* Is the minute that started at s->start still running at now? */
+static bool in_minute(const slot *s, uint64_t now)
+{
+    return s->count > 0 && now - s->start < WINDOW_S;
 }
 
 /* The key of an address; false for one we cannot read (not counted). */
@@ -101,17 +106,16 @@ unsigned throttle_blocked(srv_throttle *t, const struct sockaddr *sa,
                           bool *first)
 {
     uint8_t key[9];
-    uint64_t left = 0;
     *first = false;
     if (t == NULL || t->limit == 0 || !key_of(sa, key))
         return 0;
-    uint64_t now = minute_now(&left);
+    uint64_t now = seconds_now();
     unsigned wait = 0;
     pthread_mutex_lock(&t->mu);
     slot *s = slot_of(t, key);
-    if (s->window == now && s->count >= t->limit &&
+    if (in_minute(s, now) && s->count >= t->limit &&
         memcmp(s->key, key, sizeof key) == 0) {
-        wait = (unsigned)left;
+        wait = (unsigned)(s->start + WINDOW_S - now);
         *first = !s->reported;
         s->reported = true;
     }
@@ -124,12 +128,12 @@ void throttle_failure(srv_throttle *t, const struct sockaddr *sa)
     uint8_t key[9];
     if (t == NULL || t->limit == 0 || !key_of(sa, key))
         return;
-    uint64_t now = minute_now(NULL);
+    uint64_t now = seconds_now();
     pthread_mutex_lock(&t->mu);
     slot *s = slot_of(t, key);
-    if (s->window != now) {
+    if (!in_minute(s, now)) {
         memcpy(s->key, key, sizeof key);
-        s->window = now;
+        s->start = now;
         s->count = 0;
         s->reported = false;
     }
