@@ -180,6 +180,34 @@ static void reseal_cheaply(void)
     buf_free(&b);
 }
 
+/* The current policy without its read budgets: the drill reads each of
+ * its people many times over, far past a clerk's budget, and is about
+ * crash safety, not budgets (tests/cli_budget.py). */
+static void lift_budgets(sr_vault *v)
+{
+    char *text = NULL;
+    uint32_t version;
+    json_error_t jerr;
+    if (sr_vault_policy_get(v, &text, &version) != SR_OK)
+        die("policy get: %s", sr_vault_errmsg(v));
+    json_t *pol = json_loads(text, 0, &jerr), *role;
+    free(text);
+    const char *name;
+    if (pol == NULL)
+        die("policy: %s", jerr.text);
+    json_object_foreach(json_object_get(pol, "roles"), name, role)
+        (void)json_object_del(role, "budget");
+    /* The library gives jansson its own allocator: free with its free. */
+    json_free_t jfree;
+    json_get_alloc_funcs(NULL, &jfree);
+    text = json_dumps(pol, JSON_COMPACT);
+    json_decref(pol);
+    if (text == NULL ||
+        sr_vault_policy_set(v, text, strlen(text), &version) != SR_OK)
+        die("policy set: %s", sr_vault_errmsg(v));
+    jfree(text);
+}
+
 static void setup_main(void *arg)
 {
     drill_setup *out = arg;
@@ -197,6 +225,7 @@ static void setup_main(void *arg)
     make_principal(v, "intake", "intake", intake);
     make_principal(v, "clerk", "hr-clerk", out->clerk);
     make_principal(v, "auditor", "auditor", out->auditor);
+    lift_budgets(v);
     sr_vault_close(v);
     reseal_cheaply();
 

@@ -250,6 +250,18 @@ static void test_default_policy_grants_what_docs_describe(void **state)
     assert_int_equal(policy_role_caseload(p, "investigator"), 1);
     assert_int_equal(policy_role_caseload(p, "adjudicator"), 1);
     assert_int_equal(policy_role_caseload(p, "hr-clerk"), 0);
+    policy_budget b;
+    assert_true(policy_role_budget(p, "investigator", &b));
+    assert_int_equal(b.people_per_hour, 20);
+    assert_int_equal(b.people_per_day, 60);
+    assert_int_equal(b.searches_per_hour, 60);
+    assert_true(policy_role_budget(p, "hr-clerk", &b));
+    assert_int_equal(b.people_per_hour, 40);
+    assert_false(policy_role_budget(p, "admin", &b));
+    assert_int_equal(b.people_per_hour + b.people_per_day + b.searches_per_hour,
+                     0);
+    assert_false(policy_role_budget(p, "root", &b));
+    assert_false(policy_role_budget(NULL, "investigator", &b));
     assert_int_equal(policy_role_caseload(p, "security-officer"), 0);
     assert_int_equal(policy_role_caseload(p, "nobody"), -1);
 
@@ -317,7 +329,31 @@ static const bad_doc bad_docs[] = {
      "description)"},
     {"/roles/auditor/colour", "1", NULL, NULL,
      "/roles/auditor/colour: unknown member (expected actions, classes, "
-     "purposes, caseload, description)"},
+     "purposes, caseload, budget, description)"},
+    /* read budgets */
+    {"/roles/investigator/budget", "[]", NULL, NULL,
+     "/roles/investigator/budget: must be an object"},
+    {"/roles/investigator/budget/colour", "1", NULL, NULL,
+     "/roles/investigator/budget/colour: unknown member (expected "
+     "people_per_hour, people_per_day, searches_per_hour)"},
+    {"/roles/investigator/budget/people_per_hour", "0", NULL, NULL,
+     "/roles/investigator/budget/people_per_hour: must be a whole number "
+     "from 1 to 10000"},
+    {"/roles/investigator/budget/people_per_day", "10001", NULL, NULL,
+     "/roles/investigator/budget/people_per_day: must be a whole number "
+     "from 1 to 10000"},
+    {"/roles/investigator/budget/searches_per_hour", "\"60\"", NULL, NULL,
+     "/roles/investigator/budget/searches_per_hour: must be a whole number "
+     "from 1 to 10000"},
+    {"/roles/investigator/budget/people_per_hour", "1.5", NULL, NULL,
+     "/roles/investigator/budget/people_per_hour: must be a whole number "
+     "from 1 to 10000"},
+    {"/roles/investigator/budget/people_per_hour", "61", NULL, NULL,
+     "/roles/investigator/budget: people_per_hour is more than "
+     "people_per_day"},
+    {"/roles/auditor/budget", "{\"people_per_hour\": 5}", NULL, NULL,
+     "/roles/auditor/budget: only a role with \"get\" or \"find\" has a "
+     "read budget"},
     /* descriptions */
     {"/description", "1", NULL, NULL, "/description: must be a string"},
     {"/roles/admin/description", "\"line\\nbreak\"", NULL, NULL,

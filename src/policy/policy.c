@@ -25,126 +25,12 @@
 
 /* ---- the default policy ------------------------------------------------- */
 
-/* The same bytes as docs/policy.default.json; test_policy compares them. */
-static const char default_json[] =
-    "{\n"
-    "  \"strongroom_policy\": 1,\n"
-    "  \"description\": \"Strongroom default policy: each role gets only what "
-    "its job needs, every read states a purpose, investigative reads stay "
-    "within the principal's caseload, and the administrator never reads a "
-    "record.\",\n"
-    "  \"purposes\": {\n"
-    "    \"initial-investigation\": {\n"
-    "      \"requires_case\": true,\n"
-    "      \"description\": \"The first background investigation of a person, "
-    "under an open case.\"\n"
-    "    },\n"
-    "    \"reinvestigation\": {\n"
-    "      \"requires_case\": true,\n"
-    "      \"description\": \"A periodic or event-driven reinvestigation of a "
-    "person who holds a clearance, under a case.\"\n"
-    "    },\n"
-    "    \"adjudication\": {\n"
-    "      \"requires_case\": true,\n"
-    "      \"description\": \"Deciding eligibility from a completed "
-    "investigation, under its case.\"\n"
-    "    },\n"
-    "    \"hr-action\": {\n"
-    "      \"requires_case\": false,\n"
-    "      \"description\": \"Personnel work: hiring, transfers, separations "
-    "and corrections of personnel records.\"\n"
-    "    },\n"
-    "    \"incident-response\": {\n"
-    "      \"requires_case\": false,\n"
-    "      \"description\": \"Responding to a security incident: establishing "
-    "who and which fields were exposed, and notifying them.\"\n"
-    "    },\n"
-    "    \"retention\": {\n"
-    "      \"requires_case\": false,\n"
-    "      \"description\": \"Destroying the records of a person whose "
-    "retention period has ended or whose erasure was ordered.\"\n"
-    "    },\n"
-    "    \"intake\": {\n"
-    "      \"requires_case\": false,\n"
-    "      \"description\": \"Receiving the files of new subjects from the "
-    "systems that collect them (applications, fingerprints, investigation "
-    "results).\"\n"
-    "    },\n"
-    "    \"audit\": {\n"
-    "      \"requires_case\": false,\n"
-    "      \"description\": \"Reviewing and verifying the audit log.\"\n"
-    "    }\n"
-    "  },\n"
-    "  \"roles\": {\n"
-    "    \"admin\": {\n"
-    "      \"description\": \"Manages principals, the policy and case "
-    "assignments, and can never read a record (separation of duties).\",\n"
-    "      \"actions\": [\"manage-principals\", \"manage-policy\", "
-    "\"manage-cases\"],\n"
-    "      \"classes\": [],\n"
-    "      \"purposes\": [],\n"
-    "      \"caseload\": false\n"
-    "    },\n"
-    "    \"hr-clerk\": {\n"
-    "      \"description\": \"Loads and maintains personnel records; sees no "
-    "investigation or biometric data.\",\n"
-    "      \"actions\": [\"put\", \"update\", \"get\", \"find\", \"import\"],\n"
-    "      \"classes\": [\"identity\", \"name\", \"contact\", "
-    "\"employment\"],\n"
-    "      \"purposes\": [\"hr-action\"],\n"
-    "      \"caseload\": false\n"
-    "    },\n"
-    "    \"intake\": {\n"
-    "      \"description\": \"A service account for the submitting systems: "
-    "stores and imports complete new files, and can read none back.\",\n"
-    "      \"actions\": [\"put\", \"import\"],\n"
-    "      \"classes\": [\"identity\", \"name\", \"contact\", \"employment\", "
-    "\"investigation\", \"biometric\"],\n"
-    "      \"purposes\": [\"intake\"],\n"
-    "      \"caseload\": false\n"
-    "    },\n"
-    "    \"investigator\": {\n"
-    "      \"description\": \"Reads and updates the files of the people on the "
-    "cases assigned to them, and no one else's.\",\n"
-    "      \"actions\": [\"get\", \"find\", \"update\"],\n"
-    "      \"classes\": [\"identity\", \"name\", \"contact\", \"employment\", "
-    "\"investigation\", \"biometric\"],\n"
-    "      \"purposes\": [\"initial-investigation\", \"reinvestigation\"],\n"
-    "      \"caseload\": true\n"
-    "    },\n"
-    "    \"adjudicator\": {\n"
-    "      \"description\": \"Reads the complete files of the people on the "
-    "cases assigned to them, to decide eligibility.\",\n"
-    "      \"actions\": [\"get\", \"find\"],\n"
-    "      \"classes\": [\"identity\", \"name\", \"contact\", \"employment\", "
-    "\"investigation\", \"biometric\"],\n"
-    "      \"purposes\": [\"adjudication\"],\n"
-    "      \"caseload\": true\n"
-    "    },\n"
-    "    \"security-officer\": {\n"
-    "      \"description\": \"Responds to incidents and watches the audit log; "
-    "reads only who a person is and how to reach them; shreds records at the "
-    "end of their retention.\",\n"
-    "      \"actions\": [\"get\", \"find\", \"shred\", \"audit\", "
-    "\"freeze\"],\n"
-    "      \"classes\": [\"identity\", \"name\", \"contact\"],\n"
-    "      \"purposes\": [\"incident-response\", \"retention\"],\n"
-    "      \"caseload\": false\n"
-    "    },\n"
-    "    \"auditor\": {\n"
-    "      \"description\": \"Reads and verifies the audit log; can read no "
-    "record.\",\n"
-    "      \"actions\": [\"audit\"],\n"
-    "      \"classes\": [],\n"
-    "      \"purposes\": [\"audit\"],\n"
-    "      \"caseload\": false\n"
-    "    }\n"
-    "  }\n"
-    "}\n";
+/* docs/policy.default.json, compiled in by CMake (policy_default.c.in). */
+extern const char sr_policy_default_json[];
 
 const char *policy_default_json(void)
 {
-    return default_json;
+    return sr_policy_default_json;
 }
 
 /* ---- actions ------------------------------------------------------------ */
@@ -219,6 +105,7 @@ typedef struct policy_role {
     unsigned classes;  /* SR_CLASS_BIT per class */
     uint64_t purposes; /* bit i: purposes[i] of the policy */
     int caseload;
+    policy_budget budget; /* 0: no limit */
 } policy_role;
 
 struct policy {
@@ -523,18 +410,72 @@ static sr_status check_role_rules(const policy_role *role, const size_t first[],
     return SR_OK;
 }
 
+/* One limit of a budget: a whole number 1..POLICY_BUDGET_MAX. */
+static sr_status budget_limit(const json_t *b, const char *name, const ppath *p,
+                              uint32_t *out, char *err)
+{
+    const json_t *x = json_object_get(b, name);
+    *out = 0;
+    if (x == NULL)
+        return SR_OK;
+    ppath here = {p, name, 0};
+    if (!json_is_integer(x) || json_integer_value(x) < 1 ||
+        json_integer_value(x) > POLICY_BUDGET_MAX)
+        return fail(err, &here, "must be a whole number from 1 to %u",
+                    POLICY_BUDGET_MAX);
+    *out = (uint32_t)json_integer_value(x);
+    return SR_OK;
+}
+
+/* "budget": {"people_per_hour", "people_per_day", "searches_per_hour"},
+ * each optional; only a role that reads records may have one. */
+static sr_status load_budget(policy_role *role, const json_t *v, const ppath *p,
+                             char *err)
+{
+    static const char *const members[] = {"people_per_hour", "people_per_day",
+                                          "searches_per_hour", NULL};
+    const json_t *b = json_object_get(v, "budget");
+    if (b == NULL)
+        return SR_OK;
+    ppath here = {p, "budget", 0};
+    if (!json_is_object(b))
+        return fail(err, &here, "must be an object");
+    sr_status st = check_members(
+        b, members, "people_per_hour, people_per_day, searches_per_hour", &here,
+        err);
+    if (st == SR_OK)
+        st = budget_limit(b, "people_per_hour", &here,
+                          &role->budget.people_per_hour, err);
+    if (st == SR_OK)
+        st = budget_limit(b, "people_per_day", &here,
+                          &role->budget.people_per_day, err);
+    if (st == SR_OK)
+        st = budget_limit(b, "searches_per_hour", &here,
+                          &role->budget.searches_per_hour, err);
+    if (st != SR_OK)
+        return st;
+    if ((role->actions & (BIT(POLICY_GET) | BIT(POLICY_FIND))) == 0)
+        return fail(err, &here,
+                    "only a role with \"get\" or \"find\" has a read budget");
+    if (role->budget.people_per_hour > 0 && role->budget.people_per_day > 0 &&
+        role->budget.people_per_hour > role->budget.people_per_day)
+        return fail(err, &here, "people_per_hour is more than people_per_day");
+    return SR_OK;
+}
+
 static sr_status load_role(policy *pol, const char *name, const json_t *v,
                            const ppath *p, char *err)
 {
-    static const char *const members[] = {"actions",  "classes",     "purposes",
-                                          "caseload", "description", NULL};
+    static const char *const members[] = {"actions",  "classes", "purposes",
+                                          "caseload", "budget",  "description",
+                                          NULL};
     if (!name_valid(name, strlen(name)))
         return fail(err, p, "invalid role name (" NAME_RULE ")");
     if (!json_is_object(v))
         return fail(err, p, "must be an object");
     sr_status st = check_members(
-        v, members, "actions, classes, purposes, caseload, description", p,
-        err);
+        v, members, "actions, classes, purposes, caseload, budget, description",
+        p, err);
     if (st != SR_OK)
         return st;
 
@@ -604,6 +545,8 @@ static sr_status load_role(policy *pol, const char *name, const json_t *v,
         return fail(err, &here, "must be true or false");
     }
     role->caseload = json_is_true(cl);
+    if ((st = load_budget(role, v, p, err)) != SR_OK)
+        return st;
     if ((st = check_description(v, p, err)) != SR_OK)
         return st;
     if ((st = check_role_rules(role, first, class0, p, err)) != SR_OK)
@@ -803,6 +746,17 @@ int policy_role_caseload(const policy *p, const char *role)
 {
     const policy_role *r = role_find(p, role);
     return r == NULL ? -1 : r->caseload;
+}
+
+bool policy_role_budget(const policy *p, const char *role, policy_budget *out)
+{
+    const policy_role *r = role_find(p, role);
+    memset(out, 0, sizeof *out);
+    if (r == NULL)
+        return false;
+    *out = r->budget;
+    return r->budget.people_per_hour != 0 || r->budget.people_per_day != 0 ||
+           r->budget.searches_per_hour != 0;
 }
 
 int policy_purpose_requires_case(const policy *p, const char *purpose)

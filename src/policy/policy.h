@@ -14,6 +14,7 @@
 #ifndef SR_POLICY_H
 #define SR_POLICY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -109,6 +110,20 @@ unsigned policy_role_classes(const policy *p, const char *role);
  * case), 0 if not, -1 for an unknown role.
  */
 int policy_role_caseload(const policy *p, const char *role);
+
+/* A role's read budget (docs/policy.md): at most so many distinct people
+ * read in any sliding hour and day, and so many searches in any sliding
+ * hour. 0: no limit. */
+typedef struct policy_budget {
+    uint32_t people_per_hour, people_per_day, searches_per_hour;
+} policy_budget;
+
+/* The largest limit a budget may set. */
+#define POLICY_BUDGET_MAX 10000u
+
+/* The role's budget into *out (all 0 for none or an unknown role); true
+ * if it sets any limit. */
+bool policy_role_budget(const policy *p, const char *role, policy_budget *out);
 
 /* 1 if the purpose needs a case, 0 if not, -1 for an unknown purpose. */
 int policy_purpose_requires_case(const policy *p, const char *purpose);

@@ -28,6 +28,7 @@
 
 #include "alert/alert.h"
 #include "vault_int.h"
+#include "watch/watch.h"
 
 #define TOKEN_PREFIX "sr1_"
 #define TOKEN_ID_BYTES 8u
@@ -114,6 +115,7 @@ struct vault_family {
     uint64_t gen;  /* atomic */
     pthread_mutex_t mu;
     auth_slot slot[AUTH_SLOTS];
+    watch_cache *watches; /* budget.c */
 };
 
 sr_status vault_family_join(sr_vault *v, const sr_vault *from)
@@ -126,11 +128,20 @@ sr_status vault_family_join(sr_vault *v, const sr_vault *from)
     vault_family *f = calloc(1, sizeof *f);
     if (f == NULL)
         return vault_fail(v, SR_ERR_NOMEM, "out of memory");
+    if (watch_cache_new(&f->watches) != SR_OK) {
+        free(f);
+        return vault_fail(v, SR_ERR_NOMEM, "out of memory");
+    }
     f->refs = 1;
     f->locked = v->lock_fd >= 0;
     (void)pthread_mutex_init(&f->mu, NULL);
     v->family = f;
     return SR_OK;
+}
+
+watch_cache *vault_watches(sr_vault *v)
+{
+    return v->family != NULL ? v->family->watches : NULL;
 }
 
 void vault_family_leave(sr_vault *v)
@@ -139,6 +150,7 @@ void vault_family_leave(sr_vault *v)
     v->family = NULL;
     if (f == NULL || __atomic_sub_fetch(&f->refs, 1, __ATOMIC_ACQ_REL) > 0)
         return;
+    watch_cache_free(f->watches);
     pthread_mutex_destroy(&f->mu);
     sodium_memzero(f, sizeof *f);
     free(f);
@@ -418,6 +430,14 @@ sr_status vault_record(sr_vault *v, const access_req *r, entry_outcome outcome,
                         ids, nids);
 }
 
+sr_status vault_deny(sr_vault *v, const access_req *r, const char *rule,
+                     const char *detail, const uint8_t (*ids)[SR_ID_BYTES],
+                     uint32_t nids)
+{
+    return record_entry(v, r->name, r, ENTRY_DENIED, SR_ERR_DENIED, r->classes,
+                        rule, detail, 0, ids, nids);
+}
+
 /* ---- authorization ---------------------------------------------------------
  */
 
@@ -626,15 +646,22 @@ static json_t *scope_to_json(uint32_t m)
     return a;
 }
 
-/* Why a principal's credentials are refused whatever they are (its rule
- * in the log), or NULL when they may be checked. */
-static const char *principal_refusal(const json_t *p)
+/* Why principal `name` (its document p, or NULL when only its name is
+ * at hand) is refused whatever its credentials are: *rule gets the rule
+ * for the log, or NULL when it may go on. */
+static sr_status principal_refusal(sr_vault *v, const char *name,
+                                   const json_t *p, const char **rule)
 {
-    if (json_is_true(json_object_get(p, "disabled")))
-        return "principal.disabled";
-    if (json_is_true(json_object_get(p, "frozen")))
-        return "principal.frozen";
-    return NULL;
+    bool frozen;
+    *rule = NULL;
+    if (p != NULL && json_is_true(json_object_get(p, "disabled"))) {
+        *rule = "principal.disabled";
+        return SR_OK;
+    }
+    sr_status st = vault_frozen(v, name, &frozen, NULL);
+    if (st == SR_OK && frozen)
+        *rule = "principal.frozen";
+    return st;
 }
 
 /* The authentication failure, logged, then one message for every cause. */
@@ -685,6 +712,12 @@ static sr_status authenticate(sr_vault *v, const char *token, size_t len,
     sodium_memzero(secret, sizeof secret);
     auth_slot known;
     if (auth_recall(v, id, got, &known)) {
+        /* A freeze is not in the store, so the cache cannot know it. */
+        copy_name(v->principal, sizeof v->principal, known.principal);
+        copy_name(v->token_id, sizeof v->token_id, id);
+        st = principal_refusal(v, known.principal, NULL, &rule);
+        if (st != SR_OK || rule != NULL)
+            return rule != NULL ? auth_fail(v, rule) : st;
         st = become(v, known.principal, known.role, id, known.scope);
         if (st == SR_OK && log_success)
             st = record_entry(v, "authenticate", NULL, ENTRY_ALLOWED, SR_OK, 0,
@@ -719,8 +752,8 @@ static sr_status authenticate(sr_vault *v, const char *token, size_t len,
     if (rule != NULL)
         goto cleanup;
     st = doc_load(v, KIND_PRINCIPAL, jstr(t, "principal"), &p);
-    if (st == SR_ERR_NOT_FOUND || (st == SR_OK && principal_refusal(p))) {
-        rule = st == SR_OK ? principal_refusal(p) : "principal.disabled";
+    if (st == SR_ERR_NOT_FOUND) {
+        rule = "principal.disabled";
         st = SR_OK;
         goto cleanup;
     }
@@ -728,6 +761,9 @@ static sr_status authenticate(sr_vault *v, const char *token, size_t len,
         st = vault_store_fail(v, st, "cannot read the principal");
         goto cleanup;
     }
+    st = principal_refusal(v, jstr(t, "principal"), p, &rule);
+    if (st != SR_OK || rule != NULL)
+        goto cleanup;
     uint32_t scope = scope_from_json(json_object_get(t, "scope"));
     st = become(v, jstr(t, "principal"), jstr(p, "role"), id, scope);
     if (st == SR_OK)
@@ -795,8 +831,8 @@ sr_status sr_vault_authenticate_service(sr_vault *v, const char *name,
     else if (strcmp(jstr(p, "kind"), "service") != 0)
         rule = "service.kind";
     else
-        rule = principal_refusal(p);
-    if (rule == NULL)
+        st = principal_refusal(v, name, p, &rule);
+    if (st == SR_OK && rule == NULL)
         st = become(v, name, jstr(p, "role"), credential, UINT32_MAX);
     json_decref(p);
     if (rule != NULL)
@@ -1017,19 +1053,27 @@ sr_status sr_vault_token_revoke(sr_vault *v, const char *token_id)
 
 /* ---- counting principals ------------------------------------------------ */
 
+typedef struct count_ctx {
+    sr_vault *v;
+    sr_principal_counts *c;
+} count_ctx;
+
 static sr_status count_doc(void *ctx, const char *key, const uint8_t *p,
                            size_t len)
 {
-    sr_principal_counts *c = ctx;
+    count_ctx *cc = ctx;
+    sr_principal_counts *c = cc->c;
     json_error_t jerr;
-    (void)key;
     json_t *d = json_loadb((const char *)p, len, 0, &jerr);
     if (d == NULL)
         return SR_ERR_CORRUPT;
     bool service = strcmp(jstr(d, "kind"), "service") == 0;
     bool disabled = json_is_true(json_object_get(d, "disabled"));
-    bool frozen = json_is_true(json_object_get(d, "frozen"));
     json_decref(d);
+    bool frozen = false;
+    sr_status st = vault_frozen(cc->v, key, &frozen, NULL);
+    if (st != SR_OK)
+        return st;
     if (service)
         c->services++;
     else
@@ -1043,11 +1087,13 @@ static sr_status count_doc(void *ctx, const char *key, const uint8_t *p,
 
 sr_status sr_vault_principal_counts(sr_vault *v, sr_principal_counts *out)
 {
+    count_ctx cc = {v, out};
     memset(out, 0, sizeof *out);
-    sr_status st = v->ops->doc_scan(v->st, KIND_PRINCIPAL, count_doc, out);
-    if (st != SR_OK)
+    v->errmsg[0] = '\0';
+    sr_status st = v->ops->doc_scan(v->st, KIND_PRINCIPAL, count_doc, &cc);
+    if (st != SR_OK && v->errmsg[0] == '\0')
         return vault_store_fail(v, st, "cannot count the principals");
-    return SR_OK;
+    return st;
 }
 
 /* ---- listing ------------------------------------------------------------- */
@@ -1079,13 +1125,24 @@ static sr_status list_doc(void *ctx, const char *key, const uint8_t *p,
     if (d == NULL)
         return vault_fail(l->v, SR_ERR_CORRUPT, "a stored %s is damaged",
                           l->kind);
-    if (strcmp(l->kind, KIND_PRINCIPAL) == 0)
+    if (strcmp(l->kind, KIND_PRINCIPAL) == 0) {
+        bool frozen = false;
+        char why[WATCH_REASON_MAX + 1];
+        sr_status st = vault_frozen(l->v, key, &frozen, why);
+        if (st != SR_OK) {
+            json_decref(d);
+            return st;
+        }
         o = json_pack("{s:s, s:s, s:s, s:b, s:b, s:O}", "name", key, "role",
                       jstr(d, "role"), "kind", jstr(d, "kind"), "disabled",
                       json_is_true(json_object_get(d, "disabled")), "frozen",
-                      json_is_true(json_object_get(d, "frozen")), "created",
-                      json_object_get(d, "created"));
-    else if (strcmp(l->kind, KIND_TOKEN) == 0)
+                      frozen, "created", json_object_get(d, "created"));
+        if (o != NULL && frozen &&
+            json_object_set_new(o, "frozen_reason", json_string(why)) != 0) {
+            json_decref(o);
+            o = NULL;
+        }
+    } else if (strcmp(l->kind, KIND_TOKEN) == 0)
         o = json_pack("{s:s, s:s, s:O, s:O, s:O, s:b}", "id", key, "principal",
                       jstr(d, "principal"), "scope",
                       json_object_get(d, "scope"), "created",
@@ -1232,9 +1289,10 @@ sr_status sr_vault_user_disable(sr_vault *v, const char *name)
 
 /* Freeze or unfreeze a principal (the "freeze" action): a frozen
  * principal's tokens, certificate and passphrase stop working until a
- * principal with "freeze" unfreezes it. The reason is a name (1-64 of
- * a-z 0-9 . _ -, starting with a letter: "budget", "ticket-4711"), so
- * no identifier can be typed into the log by mistake. */
+ * principal with "freeze" unfreezes it. The mark is in the principal's
+ * watch file (budget.c), so any handle can set it, read-only or not. The reason
+ * is a name (1-64 of a-z 0-9 . _ -, starting with a letter: "budget",
+ * "ticket-4711"), so no identifier can be typed into the log by mistake. */
 static sr_status set_frozen(sr_vault *v, const char *name, const char *reason,
                             bool frozen)
 {
@@ -1242,9 +1300,7 @@ static sr_status set_frozen(sr_vault *v, const char *name, const char *reason,
     json_t *p = NULL;
     char detail[ENTRY_TEXT_MAX];
     const char *action = frozen ? "principal.freeze" : "principal.unfreeze";
-    sr_status st = need_write(v);
-    if (st == SR_OK)
-        st = manage(v, POLICY_FREEZE, action, &r);
+    sr_status st = manage(v, POLICY_FREEZE, action, &r);
     if (st != SR_OK)
         return st;
     if (reason == NULL || !name_ok(reason, false) || reason[0] < 'a' ||
@@ -1254,23 +1310,14 @@ static sr_status set_frozen(sr_vault *v, const char *name, const char *reason,
                           "letter (a word or a ticket reference, never a "
                           "person's data)");
     st = principal_load(v, name, &p);
+    json_decref(p);
     if (st != SR_OK)
         return st;
     (void)snprintf(detail, sizeof detail, "principal %s, reason %s", name,
                    reason);
     st = vault_record(v, &r, ENTRY_ALLOWED, SR_OK, 0, detail, 0, NULL, 0);
-    if (st == SR_OK &&
-        (json_object_set_new(p, "frozen", json_boolean(frozen)) != 0 ||
-         json_object_set_new(p, "frozen_reason", json_string(reason)) != 0 ||
-         json_object_set_new(p, "frozen_at",
-                             json_integer((json_int_t)now_unix())) != 0))
-        st = vault_fail(v, SR_ERR_NOMEM, "out of memory");
-    if (st == SR_OK) {
-        st = doc_save(v, KIND_PRINCIPAL, name, p, false);
-        if (st != SR_OK)
-            st = vault_store_fail(v, st, "cannot store the principal");
-    }
-    json_decref(p);
+    if (st == SR_OK)
+        st = vault_mark_frozen(v, name, frozen, reason);
     if (st == SR_OK) {
         alert a = {frozen ? "principal.frozen" : "principal.unfrozen", name,
                    v->principal, reason, v->last_entry};
@@ -1364,10 +1411,10 @@ sr_status sr_vault_login(sr_vault *v, const char *name, const char *pass,
     else if (!ok)
         rule = "login.passphrase";
     else
-        rule = principal_refusal(p);
-    if (rule != NULL) {
+        st = principal_refusal(v, name, p, &rule);
+    if (st != SR_OK || rule != NULL) {
         json_decref(p);
-        return login_fail(v, rule);
+        return rule != NULL ? login_fail(v, rule) : st;
     }
     st = become(v, name, jstr(p, "role"), "", UINT32_MAX);
     if (st == SR_OK)

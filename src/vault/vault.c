@@ -1254,6 +1254,11 @@ sr_status sr_vault_get(sr_vault *v, const sr_access *acc, const char *id,
      * looked up: a denial says nothing about whether the person exists. */
     r.person = bin;
     sr_status st = vault_authorize(v, &r, &granted);
+    /* Charged before the lookup too: the budget says nothing about
+     * whether the person exists. */
+    if (st == SR_OK)
+        st = vault_budget_charge(v, &r, (const uint8_t(*)[SR_ID_BYTES])bin, 1,
+                                 0, false);
     if (st != SR_OK)
         return st;
     st = vault_read_line(v, id, granted);
@@ -1410,6 +1415,10 @@ static sr_status run_find(sr_vault *v, find_ctx *f, const access_req *r,
         st = record_failure(v, r, st, f->granted);
         goto cleanup;
     }
+    st = vault_budget_charge(v, r, (const uint8_t(*)[SR_ID_BYTES])f->ids,
+                             f->count, 0, false);
+    if (st != SR_OK)
+        goto cleanup;
     st =
         vault_record(v, r, ENTRY_ALLOWED, SR_OK, f->granted, "", f->count,
                      (const uint8_t(*)[SR_ID_BYTES])f->ids, (uint32_t)f->count);
@@ -1437,6 +1446,10 @@ cleanup:
 static sr_status find_authorize(sr_vault *v, access_req *r, find_ctx *f)
 {
     sr_status st = vault_authorize(v, r, &f->granted);
+    /* The search itself, and room for one more person, before the lookup:
+     * a principal at its budget learns nothing from a search. */
+    if (st == SR_OK)
+        st = vault_budget_charge(v, r, NULL, 0, 1, true);
     if (st == SR_OK && vault_caseload(v))
         f->case_id = r->acc->case_id;
     return st;

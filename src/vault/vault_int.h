@@ -149,6 +149,40 @@ void vault_access_free(sr_vault *v);
 SR_WARN_UNUSED sr_status vault_family_join(sr_vault *v, const sr_vault *from);
 void vault_family_leave(sr_vault *v);
 
+/* Record a denial of r by rule (its people: ids), then return SR_OK; the
+ * caller sets the message. SR_ERR_AUDIT if it cannot be logged. */
+SR_WARN_UNUSED sr_status vault_deny(sr_vault *v, const access_req *r,
+                                    const char *rule, const char *detail,
+                                    const uint8_t (*ids)[SR_ID_BYTES],
+                                    uint32_t nids);
+
+/* ---- budget.c: read budgets and freezes (each principal's watch file) -- */
+
+typedef struct watch_cache watch_cache; /* the family's open watch files */
+SR_WARN_UNUSED sr_status watch_cache_new(watch_cache **out);
+void watch_cache_free(watch_cache *c);
+/* The cache of v's family (access.c). */
+watch_cache *vault_watches(sr_vault *v);
+
+/* Is the principal `name` frozen? reason (may be NULL; 65 bytes) gets why. */
+SR_WARN_UNUSED sr_status vault_frozen(sr_vault *v, const char *name,
+                                      bool *frozen, char *reason);
+/* Freeze or unfreeze `name` (synced): an unfreeze also lets the reads
+ * counted so far stand, so the budget starts afresh. reason is a name. */
+SR_WARN_UNUSED sr_status vault_mark_frozen(sr_vault *v, const char *name,
+                                           bool frozen, const char *reason);
+/*
+ * Charge r to the principal's read budget, before anything is revealed:
+ * the people ids (n of them), `searches` searches, and with need_room
+ * room for one more person. Roles without a budget pass at once. Over the
+ * budget, or frozen meanwhile: the principal is frozen, the denial logged
+ * by its rule, an alert raised and SR_ERR_DENIED returned.
+ */
+SR_WARN_UNUSED sr_status vault_budget_charge(sr_vault *v, const access_req *r,
+                                             const uint8_t (*ids)[SR_ID_BYTES],
+                                             size_t n, unsigned searches,
+                                             bool need_room);
+
 /* Is the person on the case (by its keyed reference)? */
 SR_WARN_UNUSED sr_status vault_case_has_person(sr_vault *v, const char *case_id,
                                                const uint8_t id[SR_ID_BYTES],

@@ -1,0 +1,251 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * budget.c - read budgets and freezes: each principal's watch file
+ * (src/watch) as the vault uses it. A family of handles keeps the files it
+ * has opened, one per principal, and uses them one thread at a time; other
+ * processes are kept out by the files' own locks.
+ *
+ * A read is charged before anything is revealed: a get before the person
+ * is even looked up (so the budget cannot tell who exists), a search for
+ * itself and for room for one more person before the lookup, and for the
+ * people it found after it. At the budget the request is denied, the
+ * principal frozen (synced), the denial logged with the budget's rule and
+ * an alert raised, all before the call returns.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "alert/alert.h"
+#include "vault_int.h"
+#include "watch/watch.h"
+
+#define WATCH_SLOTS 64u
+
+typedef struct watch_slot {
+    char name[ENTRY_NAME_MAX + 1];
+    watch_file *file;
+} watch_slot;
+
+struct watch_cache {
+    pthread_mutex_t mu;
+    unsigned next; /* the slot to reuse when all are taken */
+    watch_slot slot[WATCH_SLOTS];
+};
+
+sr_status watch_cache_new(watch_cache **out)
+{
+    watch_cache *c = calloc(1, sizeof *c);
+    *out = c;
+    if (c == NULL)
+        return SR_ERR_NOMEM;
+    (void)pthread_mutex_init(&c->mu, NULL);
+    return SR_OK;
+}
+
+void watch_cache_free(watch_cache *c)
+{
+    if (c == NULL)
+        return;
+    for (unsigned i = 0; i < WATCH_SLOTS; i++)
+        watch_file_close(c->slot[i].file);
+    pthread_mutex_destroy(&c->mu);
+    free(c);
+}
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_REALTIME, &ts) != 0)
+        return 0;
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Lock the principal's watch file: on SR_OK the cache's mutex and the
+ * file's lock are held, and watch_release lets both go. */
+static sr_status watch_take(sr_vault *v, const char *name, uint64_t now,
+                            watch_file **out)
+{
+    char msg[WATCH_MSG_MAX];
+    watch_cache *c = vault_watches(v);
+    watch_slot *s = NULL;
+    *out = NULL;
+    if (c == NULL)
+        return vault_fail(v, SR_ERR_INTERNAL, "the vault has no watch cache");
+    pthread_mutex_lock(&c->mu);
+    for (unsigned i = 0; i < WATCH_SLOTS && s == NULL; i++)
+        if (c->slot[i].file != NULL && strcmp(c->slot[i].name, name) == 0)
+            s = &c->slot[i];
+    if (s == NULL) {
+        s = &c->slot[c->next];
+        c->next = (c->next + 1) % WATCH_SLOTS;
+        watch_file_close(s->file);
+        s->file = NULL;
+        sr_status st = watch_file_open(v->dir, name, &s->file, msg);
+        if (st != SR_OK) {
+            pthread_mutex_unlock(&c->mu);
+            return vault_fail(v, st, "cannot open the watch file: %s", msg);
+        }
+        (void)snprintf(s->name, sizeof s->name, "%s", name);
+    }
+    sr_status st = watch_file_lock(s->file, now, msg);
+    if (st != SR_OK) {
+        pthread_mutex_unlock(&c->mu);
+        return vault_fail(v, st, "cannot read the watch file: %s", msg);
+    }
+    *out = s->file;
+    return SR_OK;
+}
+
+static void watch_release(sr_vault *v, watch_file *w)
+{
+    watch_file_unlock(w);
+    pthread_mutex_unlock(&vault_watches(v)->mu);
+}
+
+sr_status vault_frozen(sr_vault *v, const char *name, bool *frozen,
+                       char *reason)
+{
+    watch_file *w;
+    *frozen = false;
+    if (reason != NULL)
+        reason[0] = '\0';
+    sr_status st = watch_take(v, name, now_ms(), &w);
+    if (st != SR_OK)
+        return st;
+    const watch_state *s = watch_file_state(w);
+    *frozen = s->frozen;
+    if (reason != NULL && s->frozen)
+        memcpy(reason, s->reason, WATCH_REASON_MAX + 1);
+    watch_release(v, w);
+    return SR_OK;
+}
+
+/* Append a freeze or unfreeze, synced, while w is held. */
+static sr_status mark(sr_vault *v, watch_file *w, uint64_t now, bool frozen,
+                      const char *reason)
+{
+    char msg[WATCH_MSG_MAX];
+    watch_record r = {now, frozen ? WATCH_FREEZE : WATCH_UNFREEZE, {0}, ""};
+    (void)snprintf(r.reason, sizeof r.reason, "%s", reason);
+    sr_status st = watch_file_append(w, &r, 1, true, now, msg);
+    if (st != SR_OK)
+        return vault_fail(v, st, "cannot write the watch file: %s", msg);
+    return SR_OK;
+}
+
+sr_status vault_mark_frozen(sr_vault *v, const char *name, bool frozen,
+                            const char *reason)
+{
+    watch_file *w;
+    uint64_t now = now_ms();
+    sr_status st = watch_take(v, name, now, &w);
+    if (st != SR_OK)
+        return st;
+    st = mark(v, w, now, frozen, reason);
+    watch_release(v, w);
+    return st;
+}
+
+/* Deny r by rule and freeze the principal: the freeze is on disk before
+ * the denial is logged, the alert names the denial's entry. */
+static sr_status trip(sr_vault *v, const access_req *r, watch_file *w,
+                      uint64_t now, const char *rule,
+                      const uint8_t (*ids)[SR_ID_BYTES], uint32_t n)
+{
+    sr_status st = mark(v, w, now, true, rule);
+    watch_release(v, w);
+    if (st != SR_OK)
+        return st;
+    st = vault_deny(v, r, rule, "frozen", ids, n);
+    if (st != SR_OK)
+        return st;
+    alert a = {"principal.frozen", v->principal, "", rule, v->last_entry};
+    if (alert_emit(v->dir, &a) != SR_OK)
+        return vault_fail(v, SR_ERR_IO,
+                          "denied by rule %s, and principal %s is frozen, but "
+                          "the alert could not be written to "
+                          "%s/alerts/alerts.jsonl: %s",
+                          rule, v->principal, v->dir, strerror(errno));
+    return vault_fail(v, SR_ERR_DENIED,
+                      "denied by rule %s: the read budget of role \"%s\" is "
+                      "spent, so principal %s is frozen until a security "
+                      "officer unfreezes it",
+                      rule, v->role, v->principal);
+}
+
+sr_status vault_budget_charge(sr_vault *v, const access_req *r,
+                              const uint8_t (*ids)[SR_ID_BYTES], size_t n,
+                              unsigned searches, bool need_room)
+{
+    policy_budget b;
+    watch_file *w;
+    char msg[WATCH_MSG_MAX];
+    if (!policy_role_budget(v->pol, v->role, &b))
+        return SR_OK;
+    if (n > ENTRY_REFS_MAX)
+        return vault_fail(v, SR_ERR_INTERNAL, "too many people in one charge");
+    uint8_t(*refs)[WATCH_REF_BYTES] = NULL;
+    watch_record *recs = malloc((n + searches) * sizeof *recs);
+    if (n > 0)
+        refs = malloc(n * WATCH_REF_BYTES);
+    if (recs == NULL || (n > 0 && refs == NULL)) {
+        free(recs);
+        free(refs);
+        return vault_fail(v, SR_ERR_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++)
+        crypto_person_ref(v->keys, ids[i], refs[i]);
+    uint64_t now = now_ms();
+    sr_status st = watch_take(v, v->principal, now, &w);
+    if (st != SR_OK)
+        goto cleanup;
+    const watch_state *s = watch_file_state(w);
+    const char *rule =
+        s->frozen ? "principal.frozen"
+                  : watch_over_budget(s, &b, now,
+                                      (const uint8_t(*)[WATCH_REF_BYTES])refs,
+                                      n, searches, need_room);
+    if (rule != NULL && s->frozen) {
+        /* Frozen by another handle since this one authenticated. */
+        watch_release(v, w);
+        st = vault_deny(v, r, rule, "", ids, (uint32_t)n);
+        if (st == SR_OK)
+            st = vault_fail(v, SR_ERR_DENIED,
+                            "denied by rule principal.frozen: principal %s "
+                            "is frozen",
+                            v->principal);
+        goto cleanup;
+    }
+    if (rule != NULL) {
+        st = trip(v, r, w, now, rule, ids, (uint32_t)n);
+        goto cleanup;
+    }
+    size_t k = 0;
+    for (unsigned i = 0; i < searches; i++)
+        recs[k++] = (watch_record){now, WATCH_SEARCH, {0}, ""};
+    for (size_t i = 0; i < n; i++) {
+        bool again = watch_charged(s, refs[i], now);
+        for (size_t j = 0; j < i && !again; j++)
+            again = memcmp(refs[j], refs[i], WATCH_REF_BYTES) == 0;
+        if (again)
+            continue;
+        recs[k] = (watch_record){now, WATCH_PERSON, {0}, ""};
+        memcpy(recs[k++].ref, refs[i], WATCH_REF_BYTES);
+    }
+    st = watch_file_append(w, recs, k, false, now, msg);
+    watch_release(v, w);
+    if (st != SR_OK)
+        st = vault_fail(v, st, "cannot write the watch file: %s", msg);
+cleanup:
+    free(recs);
+    if (refs != NULL)
+        sodium_memzero(refs, n * WATCH_REF_BYTES);
+    free(refs);
+    return st;
+}

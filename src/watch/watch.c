@@ -1,0 +1,523 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * watch.c - see watch.h. The state keeps each person once, with the time
+ * of their last charge, so a check is one pass over at most a day's budget
+ * of people; the policy bounds that budget (docs/policy.md).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "util/util.h"
+#include "watch/watch.h"
+
+/* ---- the records ------------------------------------------------------- */
+
+static void put_u64le(uint8_t *p, uint64_t x)
+{
+    for (unsigned i = 0; i < 8; i++)
+        p[i] = (uint8_t)(x >> (8 * i));
+}
+
+static uint64_t get_u64le(const uint8_t *p)
+{
+    uint64_t x = 0;
+    for (unsigned i = 0; i < 8; i++)
+        x |= (uint64_t)p[i] << (8 * i);
+    return x;
+}
+
+void watch_record_encode(const watch_record *r, uint8_t out[WATCH_RECORD_BYTES])
+{
+    memset(out, 0, WATCH_RECORD_BYTES);
+    put_u64le(out, r->ms);
+    out[8] = (uint8_t)r->kind;
+    if (r->kind == WATCH_PERSON)
+        memcpy(out + 16, r->ref, WATCH_REF_BYTES);
+    if (r->kind == WATCH_FREEZE || r->kind == WATCH_UNFREEZE) {
+        size_t n = strnlen(r->reason, WATCH_REASON_MAX);
+        memcpy(out + 32, r->reason, n);
+    }
+}
+
+static bool all_zero(const uint8_t *p, size_t n)
+{
+    uint8_t acc = 0;
+    for (size_t i = 0; i < n; i++)
+        acc |= p[i];
+    return acc == 0;
+}
+
+/* A reason: 1-64 of a-z 0-9 . _ -, starting with a letter, NUL-padded. */
+static bool reason_ok(const uint8_t *p)
+{
+    size_t n = strnlen((const char *)p, WATCH_REASON_MAX);
+    if (n == 0 || p[0] < 'a' || p[0] > 'z' ||
+        !all_zero(p + n, WATCH_REASON_MAX - n))
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t c = p[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+              c == '_' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
+void watch_state_init(watch_state *s)
+{
+    memset(s, 0, sizeof *s);
+}
+
+void watch_state_free(watch_state *s)
+{
+    free(s->people);
+    free(s->searches);
+    watch_state_init(s);
+}
+
+static void state_clear(watch_state *s)
+{
+    s->npeople = s->nsearches = 0;
+}
+
+static sr_status add_person(watch_state *s, uint64_t ms,
+                            const uint8_t ref[WATCH_REF_BYTES])
+{
+    for (size_t i = 0; i < s->npeople; i++)
+        if (memcmp(s->people[i].ref, ref, WATCH_REF_BYTES) == 0) {
+            if (ms > s->people[i].ms)
+                s->people[i].ms = ms;
+            return SR_OK;
+        }
+    if (s->npeople == s->people_cap) {
+        size_t cap = s->people_cap ? s->people_cap * 2 : 64;
+        watch_person *p = realloc(s->people, cap * sizeof *p);
+        if (p == NULL)
+            return SR_ERR_NOMEM;
+        s->people = p;
+        s->people_cap = cap;
+    }
+    s->people[s->npeople].ms = ms;
+    memcpy(s->people[s->npeople].ref, ref, WATCH_REF_BYTES);
+    s->npeople++;
+    return SR_OK;
+}
+
+static sr_status add_search(watch_state *s, uint64_t ms)
+{
+    if (s->nsearches == s->searches_cap) {
+        size_t cap = s->searches_cap ? s->searches_cap * 2 : 64;
+        uint64_t *p = realloc(s->searches, cap * sizeof *p);
+        if (p == NULL)
+            return SR_ERR_NOMEM;
+        s->searches = p;
+        s->searches_cap = cap;
+    }
+    s->searches[s->nsearches++] = ms;
+    return SR_OK;
+}
+
+static sr_status apply_one(watch_state *s, const uint8_t *rec, uint64_t now_ms,
+                           const char **fault)
+{
+    uint64_t ms = get_u64le(rec);
+    uint8_t kind = rec[8];
+    bool stale = ms + WATCH_DAY_MS < now_ms;
+    *fault = NULL;
+    if (!all_zero(rec + 9, 7))
+        *fault = "non-zero padding";
+    else if (kind == WATCH_PERSON || kind == WATCH_SEARCH) {
+        if (!all_zero(rec + 32, WATCH_REASON_MAX) ||
+            (kind == WATCH_SEARCH && !all_zero(rec + 16, WATCH_REF_BYTES)))
+            *fault = "non-zero padding";
+        else if (stale)
+            return SR_OK;
+        else if (kind == WATCH_PERSON)
+            return add_person(s, ms, rec + 16);
+        else if (ms + WATCH_HOUR_MS >= now_ms)
+            return add_search(s, ms);
+        return SR_OK;
+    } else if (kind == WATCH_FREEZE || kind == WATCH_UNFREEZE) {
+        if (!all_zero(rec + 16, WATCH_REF_BYTES))
+            *fault = "non-zero padding";
+        else if (!reason_ok(rec + 32))
+            *fault = "a reason that is not a name";
+        else {
+            s->frozen = kind == WATCH_FREEZE;
+            s->frozen_ms = ms;
+            memcpy(s->reason, rec + 32, WATCH_REASON_MAX);
+            s->reason[WATCH_REASON_MAX] = '\0';
+            if (kind == WATCH_UNFREEZE)
+                state_clear(s); /* the officer let the reads stand */
+        }
+    } else {
+        *fault = "an unknown kind";
+    }
+    return *fault != NULL ? SR_ERR_CORRUPT : SR_OK;
+}
+
+sr_status watch_apply(watch_state *s, const uint8_t *p, size_t n,
+                      uint64_t first_index, uint64_t now_ms,
+                      char msg[WATCH_MSG_MAX])
+{
+    if (n % WATCH_RECORD_BYTES != 0) {
+        (void)snprintf(msg, WATCH_MSG_MAX, "%zu bytes are no whole records", n);
+        return SR_ERR_CORRUPT;
+    }
+    for (size_t i = 0; i < n / WATCH_RECORD_BYTES; i++) {
+        const char *fault;
+        sr_status st = apply_one(s, p + i * WATCH_RECORD_BYTES, now_ms, &fault);
+        if (st == SR_ERR_NOMEM) {
+            (void)snprintf(msg, WATCH_MSG_MAX, "out of memory");
+            return st;
+        }
+        if (st != SR_OK) {
+            (void)snprintf(msg, WATCH_MSG_MAX, "record %llu has %s",
+                           (unsigned long long)(first_index + i), fault);
+            return st;
+        }
+    }
+    return SR_OK;
+}
+
+void watch_prune(watch_state *s, uint64_t now_ms)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < s->npeople; i++)
+        if (s->people[i].ms + WATCH_DAY_MS >= now_ms)
+            s->people[k++] = s->people[i];
+    s->npeople = k;
+    k = 0;
+    for (size_t i = 0; i < s->nsearches; i++)
+        if (s->searches[i] + WATCH_HOUR_MS >= now_ms)
+            s->searches[k++] = s->searches[i];
+    s->nsearches = k;
+}
+
+static const watch_person *find_person(const watch_state *s,
+                                       const uint8_t ref[WATCH_REF_BYTES])
+{
+    for (size_t i = 0; i < s->npeople; i++)
+        if (memcmp(s->people[i].ref, ref, WATCH_REF_BYTES) == 0)
+            return &s->people[i];
+    return NULL;
+}
+
+bool watch_charged(const watch_state *s, const uint8_t ref[WATCH_REF_BYTES],
+                   uint64_t now_ms)
+{
+    const watch_person *p = find_person(s, ref);
+    return p != NULL && p->ms + WATCH_HOUR_MS >= now_ms;
+}
+
+/* Is refs[i] a repeat of an earlier one in refs? */
+static bool repeat(const uint8_t (*refs)[WATCH_REF_BYTES], size_t i)
+{
+    for (size_t j = 0; j < i; j++)
+        if (memcmp(refs[j], refs[i], WATCH_REF_BYTES) == 0)
+            return true;
+    return false;
+}
+
+const char *watch_over_budget(const watch_state *s, const policy_budget *b,
+                              uint64_t now_ms,
+                              const uint8_t (*refs)[WATCH_REF_BYTES], size_t n,
+                              unsigned searches, bool need_room)
+{
+    uint64_t hour = 0, day = 0, srch = 0;
+    for (size_t i = 0; i < s->npeople; i++) {
+        if (s->people[i].ms + WATCH_DAY_MS < now_ms)
+            continue;
+        day++;
+        if (s->people[i].ms + WATCH_HOUR_MS >= now_ms)
+            hour++;
+    }
+    for (size_t i = 0; i < s->nsearches; i++)
+        if (s->searches[i] + WATCH_HOUR_MS >= now_ms)
+            srch++;
+    if (b->searches_per_hour != 0 && searches > 0 &&
+        srch + searches > b->searches_per_hour)
+        return "budget.searches_per_hour";
+    for (size_t i = 0; i < n; i++) {
+        if (repeat(refs, i))
+            continue;
+        const watch_person *p = find_person(s, refs[i]);
+        if (p != NULL && p->ms + WATCH_HOUR_MS >= now_ms)
+            continue; /* charged this hour already */
+        hour++;
+        if (p == NULL || p->ms + WATCH_DAY_MS < now_ms)
+            day++;
+    }
+    unsigned room = need_room ? 1u : 0u;
+    if (b->people_per_hour != 0 && hour + room > b->people_per_hour)
+        return "budget.people_per_hour";
+    if (b->people_per_day != 0 && day + room > b->people_per_day)
+        return "budget.people_per_day";
+    return NULL;
+}
+
+/* ---- the file ---------------------------------------------------------- */
+
+struct watch_file {
+    char path[4096];
+    char rel[80]; /* "watch/<name>", for messages */
+    int fd;
+    ino_t ino;
+    uint64_t applied; /* bytes of the file reflected in st */
+    watch_state st;
+};
+
+static sr_status sys_fail(char msg[WATCH_MSG_MAX], const char *what,
+                          const char *path)
+{
+    int e = errno;
+    (void)snprintf(msg, WATCH_MSG_MAX, "cannot %s %s: %s", what, path,
+                   strerror(e));
+    return e == ENOSPC ? SR_ERR_FULL : SR_ERR_IO;
+}
+
+/* Open the file, writing its header if it is new. */
+static sr_status open_fd(watch_file *w, char msg[WATCH_MSG_MAX])
+{
+    struct stat sb;
+    w->fd = open(w->path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (w->fd < 0)
+        return sys_fail(msg, "open", w->rel);
+    if (fstat(w->fd, &sb) != 0)
+        return sys_fail(msg, "stat", w->rel);
+    w->ino = sb.st_ino;
+    w->applied = 0;
+    watch_state_free(&w->st);
+    return SR_OK;
+}
+
+sr_status watch_file_open(const char *vault_dir, const char *name,
+                          watch_file **out, char msg[WATCH_MSG_MAX])
+{
+    char dir[4096];
+    *out = NULL;
+    watch_file *w = calloc(1, sizeof *w);
+    if (w == NULL) {
+        (void)snprintf(msg, WATCH_MSG_MAX, "out of memory");
+        return SR_ERR_NOMEM;
+    }
+    w->fd = -1;
+    int n1 = snprintf(dir, sizeof dir, "%s/watch", vault_dir);
+    int n2 = snprintf(w->path, sizeof w->path, "%s/watch/%s", vault_dir, name);
+    (void)snprintf(w->rel, sizeof w->rel, "watch/%.64s", name);
+    if (n1 < 0 || n2 < 0 || (size_t)n2 >= sizeof w->path) {
+        free(w);
+        (void)snprintf(msg, WATCH_MSG_MAX, "the vault path is too long");
+        return SR_ERR_INVALID;
+    }
+    sr_status st = dir_make(dir, 0700);
+    if (st != SR_OK)
+        st = sys_fail(msg, "create", "watch/");
+    if (st == SR_OK)
+        st = open_fd(w, msg);
+    if (st != SR_OK) {
+        watch_file_close(w);
+        return st;
+    }
+    *out = w;
+    return SR_OK;
+}
+
+void watch_file_close(watch_file *w)
+{
+    if (w == NULL)
+        return;
+    if (w->fd >= 0)
+        (void)close(w->fd);
+    watch_state_free(&w->st);
+    free(w);
+}
+
+const watch_state *watch_file_state(const watch_file *w)
+{
+    return &w->st;
+}
+
+/* Read what was appended since the last look. Holds the lock. */
+static sr_status catch_up(watch_file *w, uint64_t now_ms,
+                          char msg[WATCH_MSG_MAX])
+{
+    struct stat sb;
+    uint8_t hdr[WATCH_HEADER_BYTES];
+    if (fstat(w->fd, &sb) != 0)
+        return sys_fail(msg, "stat", w->rel);
+    uint64_t size = (uint64_t)sb.st_size;
+    if (size < WATCH_HEADER_BYTES) {
+        /* New (or cut short before its header was whole): start it. */
+        memset(hdr, 0, sizeof hdr);
+        memcpy(hdr, WATCH_MAGIC, 8);
+        if (ftruncate(w->fd, 0) != 0 ||
+            pwrite(w->fd, hdr, sizeof hdr, 0) != (ssize_t)sizeof hdr)
+            return sys_fail(msg, "write", w->rel);
+        w->applied = WATCH_HEADER_BYTES;
+        watch_state_free(&w->st);
+        return SR_OK;
+    }
+    if (w->applied == 0) {
+        if (pread(w->fd, hdr, sizeof hdr, 0) != (ssize_t)sizeof hdr)
+            return sys_fail(msg, "read", w->rel);
+        if (memcmp(hdr, WATCH_MAGIC, 8) != 0 || !all_zero(hdr + 8, 8)) {
+            (void)snprintf(msg, WATCH_MSG_MAX,
+                           "%s is not a watch file (bad header)", w->rel);
+            return SR_ERR_CORRUPT;
+        }
+        w->applied = WATCH_HEADER_BYTES;
+    }
+    uint64_t whole = size - (size - WATCH_HEADER_BYTES) % WATCH_RECORD_BYTES;
+    if (whole < size && ftruncate(w->fd, (off_t)whole) != 0)
+        return sys_fail(msg, "cut the torn end of", w->rel);
+    if (whole < w->applied) {
+        (void)snprintf(msg, WATCH_MSG_MAX, "%s shrank while in use", w->rel);
+        return SR_ERR_CORRUPT;
+    }
+    size_t n = (size_t)(whole - w->applied);
+    if (n == 0) {
+        watch_prune(&w->st, now_ms);
+        return SR_OK;
+    }
+    uint8_t *p = malloc(n);
+    if (p == NULL) {
+        (void)snprintf(msg, WATCH_MSG_MAX, "out of memory");
+        return SR_ERR_NOMEM;
+    }
+    sr_status st = SR_OK;
+    if (pread(w->fd, p, n, (off_t)w->applied) != (ssize_t)n)
+        st = sys_fail(msg, "read", w->rel);
+    char why[WATCH_MSG_MAX];
+    if (st == SR_OK) {
+        st = watch_apply(&w->st, p, n,
+                         (w->applied - WATCH_HEADER_BYTES) / WATCH_RECORD_BYTES,
+                         now_ms, why);
+        if (st != SR_OK)
+            (void)snprintf(msg, WATCH_MSG_MAX, "%s: %.200s", w->rel, why);
+    }
+    free(p);
+    if (st == SR_OK) {
+        w->applied = whole;
+        watch_prune(&w->st, now_ms);
+    }
+    return st;
+}
+
+sr_status watch_file_lock(watch_file *w, uint64_t now_ms,
+                          char msg[WATCH_MSG_MAX])
+{
+    for (;;) {
+        struct stat sb;
+        if (flock(w->fd, LOCK_EX) != 0)
+            return sys_fail(msg, "lock", w->rel);
+        /* A rewrite renamed a new file into place: follow it. */
+        if (stat(w->path, &sb) == 0 && sb.st_ino == w->ino)
+            break;
+        (void)flock(w->fd, LOCK_UN);
+        (void)close(w->fd);
+        sr_status st = open_fd(w, msg);
+        if (st != SR_OK)
+            return st;
+    }
+    sr_status st = catch_up(w, now_ms, msg);
+    if (st != SR_OK)
+        (void)flock(w->fd, LOCK_UN);
+    return st;
+}
+
+void watch_file_unlock(watch_file *w)
+{
+    (void)flock(w->fd, LOCK_UN);
+}
+
+static void encode_all(uint8_t *p, const watch_record *recs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        watch_record_encode(&recs[i], p + i * WATCH_RECORD_BYTES);
+}
+
+/* Rewrite the file with the state alone and rename it into place. Holds
+ * the lock on the old file, so nobody appends meanwhile. */
+static sr_status compact(watch_file *w, char msg[WATCH_MSG_MAX])
+{
+    const watch_state *s = &w->st;
+    size_t n = s->npeople + s->nsearches + 1;
+    uint8_t *p = calloc(1, WATCH_HEADER_BYTES + n * WATCH_RECORD_BYTES);
+    if (p == NULL) {
+        (void)snprintf(msg, WATCH_MSG_MAX, "out of memory");
+        return SR_ERR_NOMEM;
+    }
+    memcpy(p, WATCH_MAGIC, 8);
+    size_t k = 0;
+    uint8_t *at = p + WATCH_HEADER_BYTES;
+    if (s->frozen_ms != 0) {
+        /* The last freeze or unfreeze first: an unfreeze after the people
+         * would clear them. */
+        watch_record r = {
+            s->frozen_ms, s->frozen ? WATCH_FREEZE : WATCH_UNFREEZE, {0}, ""};
+        memcpy(r.reason, s->reason, sizeof r.reason);
+        watch_record_encode(&r, at + k++ * WATCH_RECORD_BYTES);
+    }
+    for (size_t i = 0; i < s->npeople; i++) {
+        watch_record r = {s->people[i].ms, WATCH_PERSON, {0}, ""};
+        memcpy(r.ref, s->people[i].ref, WATCH_REF_BYTES);
+        watch_record_encode(&r, at + k++ * WATCH_RECORD_BYTES);
+    }
+    for (size_t i = 0; i < s->nsearches; i++) {
+        watch_record r = {s->searches[i], WATCH_SEARCH, {0}, ""};
+        watch_record_encode(&r, at + k++ * WATCH_RECORD_BYTES);
+    }
+    size_t len = WATCH_HEADER_BYTES + k * WATCH_RECORD_BYTES;
+    sr_status st = file_write_atomic(w->path, p, len, 0600);
+    free(p);
+    if (st != SR_OK)
+        return sys_fail(msg, "rewrite", w->rel);
+    /* Other handles see the new inode at their next lock; this one reads
+     * the new file afresh at its next lock too. */
+    return SR_OK;
+}
+
+sr_status watch_file_append(watch_file *w, const watch_record *recs, size_t n,
+                            bool sync, uint64_t now_ms, char msg[WATCH_MSG_MAX])
+{
+    if (n == 0)
+        return SR_OK;
+    size_t len = n * WATCH_RECORD_BYTES;
+    uint8_t *p = malloc(len);
+    if (p == NULL) {
+        (void)snprintf(msg, WATCH_MSG_MAX, "out of memory");
+        return SR_ERR_NOMEM;
+    }
+    encode_all(p, recs, n);
+    sr_status st = SR_OK;
+    if (pwrite(w->fd, p, len, (off_t)w->applied) != (ssize_t)len ||
+        (sync && fdatasync(w->fd) != 0))
+        st = sys_fail(msg, "write", w->rel);
+    char why[WATCH_MSG_MAX];
+    if (st == SR_OK && watch_apply(&w->st, p, len, 0, now_ms, why) != SR_OK) {
+        (void)snprintf(msg, WATCH_MSG_MAX, "%s", why);
+        st = SR_ERR_NOMEM;
+    }
+    free(p);
+    if (st != SR_OK) {
+        /* Whatever landed is read back at the next lock, or cut off. */
+        w->applied = 0;
+        watch_state_free(&w->st);
+        return st;
+    }
+    w->applied += len;
+    size_t live = WATCH_HEADER_BYTES +
+                  (w->st.npeople + w->st.nsearches + 1) * WATCH_RECORD_BYTES;
+    if (w->applied > WATCH_COMPACT_BYTES && live * 2 < w->applied)
+        return compact(w, msg);
+    return SR_OK;
+}
