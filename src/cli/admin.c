@@ -176,7 +176,11 @@ const char help_principal[] =
     "security-officer role by default; the administrator cannot). While\n"
     "frozen, its tokens, client certificate and passphrase are refused, and\n"
     "each refusal is logged as principal.frozen. Both changes are logged\n"
-    "with their reason. `strongroom user list` shows who is frozen.\n"
+    "with their reason. `strongroom user list` shows who is frozen, and why.\n"
+    "A principal that spends its role's read budget (docs/policy.md) is\n"
+    "frozen by the vault itself, with the budget's rule as its reason.\n"
+    "Unfreezing lets the reads counted so far stand: the budget starts\n"
+    "afresh. Both work while a server holds the vault open.\n"
     "\n"
     "  --reason REASON    why: 1-64 of a-z 0-9 . _ -, starting with a letter\n"
     "                     (a word or a ticket reference: never a person's\n"
@@ -212,8 +216,10 @@ int cmd_principal(int argc, char **argv)
                     "give freeze NAME or unfreeze NAME; see --help");
     if (reason == NULL)
         return fail("principal", "give --reason REASON");
+    /* The mark is in the principal's watch file, not in the store: a
+     * security officer can act while a server holds the vault. */
     sr_vault *v;
-    r = open_vault("principal", &c, SR_OPEN_WRITE, &v);
+    r = open_vault("principal", &c, SR_OPEN_READ, &v);
     if (r != 0)
         return r;
     const char *name = argv[optind + 1];

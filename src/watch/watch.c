@@ -125,43 +125,54 @@ static sr_status add_search(watch_state *s, uint64_t ms)
     return SR_OK;
 }
 
-static sr_status apply_one(watch_state *s, const uint8_t *rec, uint64_t now_ms,
-                           const char **fault)
+const char *watch_record_decode(const uint8_t in[WATCH_RECORD_BYTES],
+                                watch_record *r)
 {
-    uint64_t ms = get_u64le(rec);
-    uint8_t kind = rec[8];
-    bool stale = ms + WATCH_DAY_MS < now_ms;
-    *fault = NULL;
-    if (!all_zero(rec + 9, 7))
-        *fault = "non-zero padding";
-    else if (kind == WATCH_PERSON || kind == WATCH_SEARCH) {
-        if (!all_zero(rec + 32, WATCH_REASON_MAX) ||
-            (kind == WATCH_SEARCH && !all_zero(rec + 16, WATCH_REF_BYTES)))
-            *fault = "non-zero padding";
-        else if (stale)
-            return SR_OK;
-        else if (kind == WATCH_PERSON)
-            return add_person(s, ms, rec + 16);
-        else if (ms + WATCH_HOUR_MS >= now_ms)
-            return add_search(s, ms);
-        return SR_OK;
-    } else if (kind == WATCH_FREEZE || kind == WATCH_UNFREEZE) {
-        if (!all_zero(rec + 16, WATCH_REF_BYTES))
-            *fault = "non-zero padding";
-        else if (!reason_ok(rec + 32))
-            *fault = "a reason that is not a name";
-        else {
-            s->frozen = kind == WATCH_FREEZE;
-            s->frozen_ms = ms;
-            memcpy(s->reason, rec + 32, WATCH_REASON_MAX);
-            s->reason[WATCH_REASON_MAX] = '\0';
-            if (kind == WATCH_UNFREEZE)
-                state_clear(s); /* the officer let the reads stand */
-        }
-    } else {
-        *fault = "an unknown kind";
+    memset(r, 0, sizeof *r);
+    r->ms = get_u64le(in);
+    r->kind = (watch_kind)in[8];
+    if (!all_zero(in + 9, 7))
+        return "non-zero padding";
+    switch (in[8]) {
+    case WATCH_PERSON:
+    case WATCH_SEARCH:
+        if (!all_zero(in + 32, WATCH_REASON_MAX) ||
+            (in[8] == WATCH_SEARCH && !all_zero(in + 16, WATCH_REF_BYTES)))
+            return "non-zero padding";
+        memcpy(r->ref, in + 16, WATCH_REF_BYTES);
+        return NULL;
+    case WATCH_FREEZE:
+    case WATCH_UNFREEZE:
+        if (!all_zero(in + 16, WATCH_REF_BYTES))
+            return "non-zero padding";
+        if (!reason_ok(in + 32))
+            return "a reason that is not a name";
+        memcpy(r->reason, in + 32, WATCH_REASON_MAX);
+        return NULL;
+    default:
+        return "an unknown kind";
     }
-    return *fault != NULL ? SR_ERR_CORRUPT : SR_OK;
+}
+
+static sr_status apply_one(watch_state *s, const watch_record *r,
+                           uint64_t now_ms)
+{
+    bool stale = r->ms + WATCH_DAY_MS < now_ms;
+    switch (r->kind) {
+    case WATCH_PERSON:
+        return stale ? SR_OK : add_person(s, r->ms, r->ref);
+    case WATCH_SEARCH:
+        return r->ms + WATCH_HOUR_MS < now_ms ? SR_OK : add_search(s, r->ms);
+    case WATCH_FREEZE:
+    case WATCH_UNFREEZE:
+        s->frozen = r->kind == WATCH_FREEZE;
+        s->frozen_ms = r->ms;
+        memcpy(s->reason, r->reason, sizeof s->reason);
+        if (r->kind == WATCH_UNFREEZE)
+            state_clear(s); /* the officer let the reads stand */
+        return SR_OK;
+    }
+    return SR_ERR_CORRUPT;
 }
 
 sr_status watch_apply(watch_state *s, const uint8_t *p, size_t n,
@@ -173,16 +184,16 @@ sr_status watch_apply(watch_state *s, const uint8_t *p, size_t n,
         return SR_ERR_CORRUPT;
     }
     for (size_t i = 0; i < n / WATCH_RECORD_BYTES; i++) {
-        const char *fault;
-        sr_status st = apply_one(s, p + i * WATCH_RECORD_BYTES, now_ms, &fault);
-        if (st == SR_ERR_NOMEM) {
-            (void)snprintf(msg, WATCH_MSG_MAX, "out of memory");
-            return st;
-        }
-        if (st != SR_OK) {
+        watch_record r;
+        const char *fault = watch_record_decode(p + i * WATCH_RECORD_BYTES, &r);
+        if (fault != NULL) {
             (void)snprintf(msg, WATCH_MSG_MAX, "record %llu has %s",
                            (unsigned long long)(first_index + i), fault);
-            return st;
+            return SR_ERR_CORRUPT;
+        }
+        if (apply_one(s, &r, now_ms) != SR_OK) {
+            (void)snprintf(msg, WATCH_MSG_MAX, "out of memory");
+            return SR_ERR_NOMEM;
         }
     }
     return SR_OK;
@@ -515,6 +526,7 @@ sr_status watch_file_append(watch_file *w, const watch_record *recs, size_t n,
         return st;
     }
     w->applied += len;
+    watch_prune(&w->st, now_ms);
     size_t live = WATCH_HEADER_BYTES +
                   (w->st.npeople + w->st.nsearches + 1) * WATCH_RECORD_BYTES;
     if (w->applied > WATCH_COMPACT_BYTES && live * 2 < w->applied)

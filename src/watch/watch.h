@@ -86,6 +86,12 @@ void watch_state_free(watch_state *s);
 void watch_record_encode(const watch_record *r,
                          uint8_t out[WATCH_RECORD_BYTES]);
 
+/* Decode one record into r: NULL, or the fault that makes it invalid
+ * ("an unknown kind", "non-zero padding", "a reason that is not a name").
+ * A valid record encodes back to the same bytes. */
+const char *watch_record_decode(const uint8_t in[WATCH_RECORD_BYTES],
+                                watch_record *r);
+
 /*
  * Apply records (whole ones, n a multiple of WATCH_RECORD_BYTES) to s.
  * Records older than a day (than now_ms) are skipped. SR_ERR_CORRUPT with
