@@ -43,14 +43,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     sr_status st = watch_apply(&s, data, whole, 0, now, msg);
     if (st != SR_OK && st != SR_ERR_CORRUPT)
         abort();
-    if (s.npeople + s.nsearches > records)
+    if (s.day_people + watch_hour_searches(&s) > records ||
+        watch_hour_people(&s) > records)
         abort();
     if (st == SR_OK && watch_apply(&s, data, size, 0, now, msg) !=
                            (size == whole ? SR_OK : SR_ERR_CORRUPT))
         abort();
     policy_budget b = {1, 2, 3};
     (void)watch_over_budget(&s, &b, now, NULL, 0, 1, true);
-    watch_prune(&s, now);
+    if (watch_prune(&s, now) != SR_OK)
+        abort();
     watch_state_free(&s);
     return 0;
 }

@@ -353,6 +353,33 @@ void crypto_person_ref(const keyring *k, const uint8_t id[SR_ID_BYTES],
                              CRYPTO_KEY_BYTES);
 }
 
+void crypto_decoy_ref(const keyring *k, const uint8_t id[SR_ID_BYTES],
+                      uint8_t ref[CRYPTO_PERSON_REF_BYTES])
+{
+    (void)crypto_generichash(ref, CRYPTO_PERSON_REF_BYTES, id, SR_ID_BYTES,
+                             k->audit_key[AUDIT_KEY_DECOY], CRYPTO_KEY_BYTES);
+}
+
+void crypto_decoy_seal(const keyring *k, const uint8_t id[SR_ID_BYTES],
+                       uint8_t out[CRYPTO_DECOY_SEALED_BYTES])
+{
+    randombytes_buf(out, CRYPTO_NONCE_BYTES);
+    (void)crypto_aead_xchacha20poly1305_ietf_encrypt(
+        out + CRYPTO_NONCE_BYTES, NULL, id, SR_ID_BYTES, k->vault_id,
+        SR_ID_BYTES, NULL, out, k->audit_key[AUDIT_KEY_DECOY]);
+}
+
+sr_status crypto_decoy_open(const keyring *k, const uint8_t *in, size_t n,
+                            uint8_t id[SR_ID_BYTES])
+{
+    if (in == NULL || n != CRYPTO_DECOY_SEALED_BYTES ||
+        crypto_aead_xchacha20poly1305_ietf_decrypt(
+            id, NULL, NULL, in + CRYPTO_NONCE_BYTES, n - CRYPTO_NONCE_BYTES,
+            k->vault_id, SR_ID_BYTES, in, k->audit_key[AUDIT_KEY_DECOY]) != 0)
+        return SR_ERR_CORRUPT;
+    return SR_OK;
+}
+
 void crypto_data_key_new(uint8_t dk[CRYPTO_KEY_BYTES])
 {
     crypto_aead_xchacha20poly1305_ietf_keygen(dk);

@@ -82,7 +82,8 @@ enum {
     AUDIT_KEY_JOURNAL = 2,    /* MAC chain of the not-yet-tiled journal */
     AUDIT_KEY_LOG_SIGN = 3,   /* seed of the Ed25519 checkpoint key */
     AUDIT_KEY_TOKEN = 4,      /* keyed hash of API token secrets */
-    AUDIT_KEY_COUNT = 5
+    AUDIT_KEY_DECOY = 5,      /* decoy markers: their keys and sealed ids */
+    AUDIT_KEY_COUNT = 6
 };
 
 /* KEK versions a ring can hold (one is added per key rotation). */
@@ -113,6 +114,23 @@ void crypto_person_ref(const keyring *k, const uint8_t id[SR_ID_BYTES],
                        uint8_t ref[CRYPTO_PERSON_REF_BYTES]);
 
 /* A wrapped data key: nonce || ciphertext || tag. */
+/*
+ * Decoy people (src/vault/decoy.c) are marked in the store by a keyed
+ * reference of their id (BLAKE2b-128 under AUDIT_KEY_DECOY, unlike the
+ * audit log's person references) holding the id sealed under the same
+ * key (XChaCha20-Poly1305, the vault id as associated data): a reader of
+ * the database without the keys cannot tell decoys from people.
+ */
+#define CRYPTO_DECOY_SEALED_BYTES                                              \
+    (CRYPTO_NONCE_BYTES + SR_ID_BYTES + CRYPTO_TAG_BYTES)
+void crypto_decoy_ref(const keyring *k, const uint8_t id[SR_ID_BYTES],
+                      uint8_t ref[CRYPTO_PERSON_REF_BYTES]);
+void crypto_decoy_seal(const keyring *k, const uint8_t id[SR_ID_BYTES],
+                       uint8_t out[CRYPTO_DECOY_SEALED_BYTES]);
+/* SR_ERR_CORRUPT if in is not a sealed id of this vault. */
+SR_WARN_UNUSED sr_status crypto_decoy_open(const keyring *k, const uint8_t *in,
+                                           size_t n, uint8_t id[SR_ID_BYTES]);
+
 #define WRAPPED_KEY_BYTES                                                      \
     (CRYPTO_NONCE_BYTES + CRYPTO_KEY_BYTES + CRYPTO_TAG_BYTES)
 

@@ -27,15 +27,15 @@
 
 #define WATCH_SLOTS 64u
 
-typedef struct watch_slot {
+typedef struct cached_watch {
     char name[ENTRY_NAME_MAX + 1];
     watch_file *file;
-} watch_slot;
+} cached_watch;
 
 struct watch_cache {
     pthread_mutex_t mu;
     unsigned next; /* the slot to reuse when all are taken */
-    watch_slot slot[WATCH_SLOTS];
+    cached_watch slot[WATCH_SLOTS];
 };
 
 sr_status watch_cache_new(watch_cache **out)
@@ -66,14 +66,13 @@ static uint64_t now_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-/* Lock the principal's watch file: on SR_OK the cache's mutex and the
- * file's lock are held, and watch_release lets both go. */
-static sr_status watch_take(sr_vault *v, const char *name, uint64_t now,
-                            watch_file **out)
+/* The family's watch file of principal `name`, opened if need be. Holds
+ * the cache's mutex on SR_OK. */
+static sr_status watch_find(sr_vault *v, const char *name, watch_file **out)
 {
     char msg[WATCH_MSG_MAX];
     watch_cache *c = vault_watches(v);
-    watch_slot *s = NULL;
+    cached_watch *s = NULL;
     *out = NULL;
     if (c == NULL)
         return vault_fail(v, SR_ERR_INTERNAL, "the vault has no watch cache");
@@ -93,12 +92,25 @@ static sr_status watch_take(sr_vault *v, const char *name, uint64_t now,
         }
         (void)snprintf(s->name, sizeof s->name, "%s", name);
     }
-    sr_status st = watch_file_lock(s->file, now, msg);
+    *out = s->file;
+    return SR_OK;
+}
+
+/* Lock the principal's watch file: on SR_OK the cache's mutex and the
+ * file's lock are held, and watch_release lets both go. */
+static sr_status watch_take(sr_vault *v, const char *name, uint64_t now,
+                            watch_file **out)
+{
+    char msg[WATCH_MSG_MAX];
+    sr_status st = watch_find(v, name, out);
+    if (st != SR_OK)
+        return st;
+    st = watch_file_lock(*out, now, msg);
     if (st != SR_OK) {
-        pthread_mutex_unlock(&c->mu);
+        pthread_mutex_unlock(&vault_watches(v)->mu);
+        *out = NULL;
         return vault_fail(v, st, "cannot read the watch file: %s", msg);
     }
-    *out = s->file;
     return SR_OK;
 }
 
@@ -179,9 +191,43 @@ static sr_status trip(sr_vault *v, const access_req *r, watch_file *w,
                       rule, v->role, v->principal);
 }
 
+/* Is the principal (its state s) over budget b with this request? The
+ * rule, or NULL. */
+static const char *over(const watch_state *s, const policy_budget *b,
+                        uint64_t now, const uint8_t (*refs)[WATCH_REF_BYTES],
+                        size_t n, unsigned searches, bool need_room)
+{
+    if (s->frozen)
+        return "principal.frozen";
+    return watch_over_budget(s, b, now, refs, n, searches, need_room);
+}
+
+sr_status vault_budget_check(sr_vault *v, const access_req *r,
+                             unsigned searches, bool need_room)
+{
+    policy_budget b;
+    watch_file *w;
+    if (!policy_role_budget(v->pol, v->role, &b))
+        return SR_OK;
+    /* What this process knows is enough to let the request go on (the
+     * principal's file was read when it authenticated); a refusal, which
+     * freezes, is decided under the file's lock. */
+    uint64_t now = now_ms();
+    sr_status st = watch_find(v, v->principal, &w);
+    if (st != SR_OK)
+        return st;
+    const watch_state *s = watch_file_peek(w, now);
+    bool fine =
+        s != NULL && over(s, &b, now, NULL, 0, searches, need_room) == NULL;
+    pthread_mutex_unlock(&vault_watches(v)->mu);
+    if (fine)
+        return SR_OK;
+    return vault_budget_charge(v, r, NULL, 0, searches, need_room, false);
+}
+
 sr_status vault_budget_charge(sr_vault *v, const access_req *r,
                               const uint8_t (*ids)[SR_ID_BYTES], size_t n,
-                              unsigned searches, bool need_room)
+                              unsigned searches, bool need_room, bool charge)
 {
     policy_budget b;
     watch_file *w;
@@ -191,7 +237,7 @@ sr_status vault_budget_charge(sr_vault *v, const access_req *r,
     if (n > ENTRY_REFS_MAX)
         return vault_fail(v, SR_ERR_INTERNAL, "too many people in one charge");
     uint8_t(*refs)[WATCH_REF_BYTES] = NULL;
-    watch_record *recs = malloc((n + searches) * sizeof *recs);
+    watch_record *recs = malloc((n + searches + 1) * sizeof *recs);
     if (n > 0)
         refs = malloc(n * WATCH_REF_BYTES);
     if (recs == NULL || (n > 0 && refs == NULL)) {
@@ -206,11 +252,8 @@ sr_status vault_budget_charge(sr_vault *v, const access_req *r,
     if (st != SR_OK)
         goto cleanup;
     const watch_state *s = watch_file_state(w);
-    const char *rule =
-        s->frozen ? "principal.frozen"
-                  : watch_over_budget(s, &b, now,
-                                      (const uint8_t(*)[WATCH_REF_BYTES])refs,
-                                      n, searches, need_room);
+    const char *rule = over(s, &b, now, (const uint8_t(*)[WATCH_REF_BYTES])refs,
+                            n, searches, need_room);
     if (rule != NULL && s->frozen) {
         /* Frozen by another handle since this one authenticated. */
         watch_release(v, w);
@@ -227,9 +270,9 @@ sr_status vault_budget_charge(sr_vault *v, const access_req *r,
         goto cleanup;
     }
     size_t k = 0;
-    for (unsigned i = 0; i < searches; i++)
+    for (unsigned i = 0; charge && i < searches; i++)
         recs[k++] = (watch_record){now, WATCH_SEARCH, {0}, ""};
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; charge && i < n; i++) {
         bool again = watch_charged(s, refs[i], now);
         for (size_t j = 0; j < i && !again; j++)
             again = memcmp(refs[j], refs[i], WATCH_REF_BYTES) == 0;

@@ -1258,7 +1258,7 @@ sr_status sr_vault_get(sr_vault *v, const sr_access *acc, const char *id,
      * whether the person exists. */
     if (st == SR_OK)
         st = vault_budget_charge(v, &r, (const uint8_t(*)[SR_ID_BYTES])bin, 1,
-                                 0, false);
+                                 0, false, true);
     if (st != SR_OK)
         return st;
     st = vault_read_line(v, id, granted);
@@ -1416,7 +1416,7 @@ static sr_status run_find(sr_vault *v, find_ctx *f, const access_req *r,
         goto cleanup;
     }
     st = vault_budget_charge(v, r, (const uint8_t(*)[SR_ID_BYTES])f->ids,
-                             f->count, 0, false);
+                             f->count, 1, false, true);
     if (st != SR_OK)
         goto cleanup;
     st =
@@ -1449,7 +1449,7 @@ static sr_status find_authorize(sr_vault *v, access_req *r, find_ctx *f)
     /* The search itself, and room for one more person, before the lookup:
      * a principal at its budget learns nothing from a search. */
     if (st == SR_OK)
-        st = vault_budget_charge(v, r, NULL, 0, 1, true);
+        st = vault_budget_check(v, r, 1, true);
     if (st == SR_OK && vault_caseload(v))
         f->case_id = r->acc->case_id;
     return st;

@@ -173,15 +173,21 @@ SR_WARN_UNUSED sr_status vault_mark_frozen(sr_vault *v, const char *name,
                                            bool frozen, const char *reason);
 /*
  * Charge r to the principal's read budget, before anything is revealed:
- * the people ids (n of them), `searches` searches, and with need_room
- * room for one more person. Roles without a budget pass at once. Over the
- * budget, or frozen meanwhile: the principal is frozen, the denial logged
- * by its rule, an alert raised and SR_ERR_DENIED returned.
+ * the people ids (n of them) and `searches` searches (with charge false,
+ * only check them), and with need_room room for one more person. Roles
+ * without a budget pass at once. Over the budget, or frozen meanwhile:
+ * the principal is frozen, the denial logged by its rule, an alert raised
+ * and SR_ERR_DENIED returned.
  */
 SR_WARN_UNUSED sr_status vault_budget_charge(sr_vault *v, const access_req *r,
                                              const uint8_t (*ids)[SR_ID_BYTES],
                                              size_t n, unsigned searches,
-                                             bool need_room);
+                                             bool need_room, bool charge);
+/* vault_budget_charge(v, r, NULL, 0, searches, need_room, false), from
+ * what this process already knows when that lets the request go on (no
+ * file access): a search's check before it looks. */
+SR_WARN_UNUSED sr_status vault_budget_check(sr_vault *v, const access_req *r,
+                                            unsigned searches, bool need_room);
 
 /* Is the person on the case (by its keyed reference)? */
 SR_WARN_UNUSED sr_status vault_case_has_person(sr_vault *v, const char *case_id,

@@ -78,36 +78,128 @@ void watch_state_init(watch_state *s)
 
 void watch_state_free(watch_state *s)
 {
-    free(s->people);
+    free(s->charges);
     free(s->searches);
+    free(s->table);
     watch_state_init(s);
 }
 
-static void state_clear(watch_state *s)
+size_t watch_hour_people(const watch_state *s)
 {
-    s->npeople = s->nsearches = 0;
+    return s->ncharges - s->hour_start;
 }
 
-static sr_status add_person(watch_state *s, uint64_t ms,
+size_t watch_hour_searches(const watch_state *s)
+{
+    return s->nsearches - s->search_start;
+}
+
+/* Forget every charge and search (an unfreeze). */
+static void state_clear(watch_state *s)
+{
+    s->ncharges = s->day_start = s->hour_start = 0;
+    s->nsearches = s->search_start = 0;
+    s->day_people = 0;
+    s->table_used = 0;
+    if (s->table != NULL)
+        memset(s->table, 0, s->table_cap * sizeof *s->table);
+}
+
+/* References are keyed hashes: their first bytes are as good as any. */
+static size_t slot_hash(const uint8_t ref[WATCH_REF_BYTES], size_t cap)
+{
+    uint64_t h = 0;
+    memcpy(&h, ref, sizeof h);
+    return (size_t)h & (cap - 1);
+}
+
+static watch_slot *slot_find(const watch_state *s,
+                             const uint8_t ref[WATCH_REF_BYTES])
+{
+    if (s->table_cap == 0)
+        return NULL;
+    for (size_t i = slot_hash(ref, s->table_cap);;
+         i = (i + 1) & (s->table_cap - 1)) {
+        watch_slot *t = &s->table[i];
+        if (!t->used)
+            return NULL;
+        if (memcmp(t->ref, ref, WATCH_REF_BYTES) == 0)
+            return t;
+    }
+}
+
+/* Make a table of cap slots (a power of two) holding the charges of the
+ * last day. */
+static sr_status table_build(watch_state *s, size_t cap)
+{
+    watch_slot *t = calloc(cap, sizeof *t);
+    if (t == NULL)
+        return SR_ERR_NOMEM;
+    free(s->table);
+    s->table = t;
+    s->table_cap = cap;
+    s->table_used = 0;
+    s->day_people = 0;
+    for (size_t k = s->day_start; k < s->ncharges; k++) {
+        const watch_charge *c = &s->charges[k];
+        size_t i = slot_hash(c->ref, cap);
+        while (t[i].used && memcmp(t[i].ref, c->ref, WATCH_REF_BYTES) != 0)
+            i = (i + 1) & (cap - 1);
+        if (!t[i].used) {
+            t[i].used = true;
+            memcpy(t[i].ref, c->ref, WATCH_REF_BYTES);
+            s->table_used++;
+        }
+        if (t[i].day_charges++ == 0)
+            s->day_people++;
+        if (c->ms > t[i].last_ms)
+            t[i].last_ms = c->ms;
+    }
+    return SR_OK;
+}
+
+/* Room for one more person in the table (at most half full). */
+static sr_status table_room(watch_state *s)
+{
+    if ((s->table_used + 1) * 2 <= s->table_cap)
+        return SR_OK;
+    size_t live = s->ncharges - s->day_start + 1, cap = 64;
+    while (cap < live * 4)
+        cap *= 2;
+    return table_build(s, cap);
+}
+
+static sr_status add_charge(watch_state *s, uint64_t ms,
                             const uint8_t ref[WATCH_REF_BYTES])
 {
-    for (size_t i = 0; i < s->npeople; i++)
-        if (memcmp(s->people[i].ref, ref, WATCH_REF_BYTES) == 0) {
-            if (ms > s->people[i].ms)
-                s->people[i].ms = ms;
-            return SR_OK;
-        }
-    if (s->npeople == s->people_cap) {
-        size_t cap = s->people_cap ? s->people_cap * 2 : 64;
-        watch_person *p = realloc(s->people, cap * sizeof *p);
+    if (s->ncharges == s->charges_cap) {
+        size_t cap = s->charges_cap ? s->charges_cap * 2 : 64;
+        watch_charge *p = realloc(s->charges, cap * sizeof *p);
         if (p == NULL)
             return SR_ERR_NOMEM;
-        s->people = p;
-        s->people_cap = cap;
+        s->charges = p;
+        s->charges_cap = cap;
     }
-    s->people[s->npeople].ms = ms;
-    memcpy(s->people[s->npeople].ref, ref, WATCH_REF_BYTES);
-    s->npeople++;
+    sr_status st = table_room(s);
+    if (st != SR_OK)
+        return st;
+    watch_slot *t = slot_find(s, ref);
+    if (t == NULL) {
+        size_t i = slot_hash(ref, s->table_cap);
+        while (s->table[i].used)
+            i = (i + 1) & (s->table_cap - 1);
+        t = &s->table[i];
+        t->used = true;
+        memcpy(t->ref, ref, WATCH_REF_BYTES);
+        s->table_used++;
+    }
+    if (t->day_charges++ == 0)
+        s->day_people++;
+    if (ms > t->last_ms)
+        t->last_ms = ms;
+    s->charges[s->ncharges].ms = ms;
+    memcpy(s->charges[s->ncharges].ref, ref, WATCH_REF_BYTES);
+    s->ncharges++;
     return SR_OK;
 }
 
@@ -122,6 +214,42 @@ static sr_status add_search(watch_state *s, uint64_t ms)
         s->searches_cap = cap;
     }
     s->searches[s->nsearches++] = ms;
+    return SR_OK;
+}
+
+sr_status watch_prune(watch_state *s, uint64_t now_ms)
+{
+    while (s->day_start < s->ncharges &&
+           s->charges[s->day_start].ms + WATCH_DAY_MS < now_ms) {
+        watch_slot *t = slot_find(s, s->charges[s->day_start].ref);
+        if (t != NULL && t->day_charges > 0 && --t->day_charges == 0)
+            s->day_people--;
+        s->day_start++;
+    }
+    if (s->hour_start < s->day_start)
+        s->hour_start = s->day_start;
+    while (s->hour_start < s->ncharges &&
+           s->charges[s->hour_start].ms + WATCH_HOUR_MS < now_ms)
+        s->hour_start++;
+    while (s->search_start < s->nsearches &&
+           s->searches[s->search_start] + WATCH_HOUR_MS < now_ms)
+        s->search_start++;
+    /* Drop what left the windows once it is half the arrays, and rebuild
+     * the table without the people who left. */
+    if (s->search_start > 1024 && s->search_start * 2 > s->nsearches) {
+        s->nsearches -= s->search_start;
+        memmove(s->searches, s->searches + s->search_start,
+                s->nsearches * sizeof *s->searches);
+        s->search_start = 0;
+    }
+    if (s->day_start > 1024 && s->day_start * 2 > s->ncharges) {
+        s->ncharges -= s->day_start;
+        memmove(s->charges, s->charges + s->day_start,
+                s->ncharges * sizeof *s->charges);
+        s->hour_start -= s->day_start;
+        s->day_start = 0;
+        return table_build(s, s->table_cap);
+    }
     return SR_OK;
 }
 
@@ -157,10 +285,12 @@ const char *watch_record_decode(const uint8_t in[WATCH_RECORD_BYTES],
 static sr_status apply_one(watch_state *s, const watch_record *r,
                            uint64_t now_ms)
 {
-    bool stale = r->ms + WATCH_DAY_MS < now_ms;
+    if (r->ms > s->last_ms)
+        s->last_ms = r->ms;
     switch (r->kind) {
     case WATCH_PERSON:
-        return stale ? SR_OK : add_person(s, r->ms, r->ref);
+        return r->ms + WATCH_DAY_MS < now_ms ? SR_OK
+                                             : add_charge(s, r->ms, r->ref);
     case WATCH_SEARCH:
         return r->ms + WATCH_HOUR_MS < now_ms ? SR_OK : add_search(s, r->ms);
     case WATCH_FREEZE:
@@ -199,34 +329,12 @@ sr_status watch_apply(watch_state *s, const uint8_t *p, size_t n,
     return SR_OK;
 }
 
-void watch_prune(watch_state *s, uint64_t now_ms)
-{
-    size_t k = 0;
-    for (size_t i = 0; i < s->npeople; i++)
-        if (s->people[i].ms + WATCH_DAY_MS >= now_ms)
-            s->people[k++] = s->people[i];
-    s->npeople = k;
-    k = 0;
-    for (size_t i = 0; i < s->nsearches; i++)
-        if (s->searches[i] + WATCH_HOUR_MS >= now_ms)
-            s->searches[k++] = s->searches[i];
-    s->nsearches = k;
-}
-
-static const watch_person *find_person(const watch_state *s,
-                                       const uint8_t ref[WATCH_REF_BYTES])
-{
-    for (size_t i = 0; i < s->npeople; i++)
-        if (memcmp(s->people[i].ref, ref, WATCH_REF_BYTES) == 0)
-            return &s->people[i];
-    return NULL;
-}
-
 bool watch_charged(const watch_state *s, const uint8_t ref[WATCH_REF_BYTES],
                    uint64_t now_ms)
 {
-    const watch_person *p = find_person(s, ref);
-    return p != NULL && p->ms + WATCH_HOUR_MS >= now_ms;
+    const watch_slot *t = slot_find(s, ref);
+    return t != NULL && t->day_charges > 0 &&
+           t->last_ms + WATCH_HOUR_MS >= now_ms;
 }
 
 /* Is refs[i] a repeat of an earlier one in refs? */
@@ -243,28 +351,19 @@ const char *watch_over_budget(const watch_state *s, const policy_budget *b,
                               const uint8_t (*refs)[WATCH_REF_BYTES], size_t n,
                               unsigned searches, bool need_room)
 {
-    uint64_t hour = 0, day = 0, srch = 0;
-    for (size_t i = 0; i < s->npeople; i++) {
-        if (s->people[i].ms + WATCH_DAY_MS < now_ms)
-            continue;
-        day++;
-        if (s->people[i].ms + WATCH_HOUR_MS >= now_ms)
-            hour++;
-    }
-    for (size_t i = 0; i < s->nsearches; i++)
-        if (s->searches[i] + WATCH_HOUR_MS >= now_ms)
-            srch++;
+    uint64_t hour = watch_hour_people(s), day = s->day_people;
     if (b->searches_per_hour != 0 && searches > 0 &&
-        srch + searches > b->searches_per_hour)
+        watch_hour_searches(s) + searches > b->searches_per_hour)
         return "budget.searches_per_hour";
     for (size_t i = 0; i < n; i++) {
         if (repeat(refs, i))
             continue;
-        const watch_person *p = find_person(s, refs[i]);
-        if (p != NULL && p->ms + WATCH_HOUR_MS >= now_ms)
+        const watch_slot *t = slot_find(s, refs[i]);
+        bool today = t != NULL && t->day_charges > 0;
+        if (today && t->last_ms + WATCH_HOUR_MS >= now_ms)
             continue; /* charged this hour already */
         hour++;
-        if (p == NULL || p->ms + WATCH_DAY_MS < now_ms)
+        if (!today)
             day++;
     }
     unsigned room = need_room ? 1u : 0u;
@@ -352,9 +451,30 @@ void watch_file_close(watch_file *w)
     free(w);
 }
 
+const watch_state *watch_file_peek(watch_file *w, uint64_t now_ms)
+{
+    if (w->applied == 0 || watch_prune(&w->st, now_ms) != SR_OK)
+        return NULL;
+    return &w->st;
+}
+
 const watch_state *watch_file_state(const watch_file *w)
 {
     return &w->st;
+}
+
+static sr_status prune(watch_file *w, uint64_t now_ms, char msg[WATCH_MSG_MAX])
+{
+    if (watch_prune(&w->st, now_ms) == SR_OK)
+        return SR_OK;
+    (void)snprintf(msg, WATCH_MSG_MAX, "out of memory");
+    return SR_ERR_NOMEM;
+}
+
+/* Records in the windows, and the freeze: what a rewrite keeps. */
+static size_t live_records(const watch_state *s)
+{
+    return (s->ncharges - s->day_start) + watch_hour_searches(s) + 1;
 }
 
 /* Read what was appended since the last look. Holds the lock. */
@@ -395,10 +515,8 @@ static sr_status catch_up(watch_file *w, uint64_t now_ms,
         return SR_ERR_CORRUPT;
     }
     size_t n = (size_t)(whole - w->applied);
-    if (n == 0) {
-        watch_prune(&w->st, now_ms);
-        return SR_OK;
-    }
+    if (n == 0)
+        return prune(w, now_ms, msg);
     uint8_t *p = malloc(n);
     if (p == NULL) {
         (void)snprintf(msg, WATCH_MSG_MAX, "out of memory");
@@ -416,11 +534,10 @@ static sr_status catch_up(watch_file *w, uint64_t now_ms,
             (void)snprintf(msg, WATCH_MSG_MAX, "%s: %.200s", w->rel, why);
     }
     free(p);
-    if (st == SR_OK) {
-        w->applied = whole;
-        watch_prune(&w->st, now_ms);
-    }
-    return st;
+    if (st != SR_OK)
+        return st;
+    w->applied = whole;
+    return prune(w, now_ms, msg);
 }
 
 sr_status watch_file_lock(watch_file *w, uint64_t now_ms,
@@ -450,18 +567,12 @@ void watch_file_unlock(watch_file *w)
     (void)flock(w->fd, LOCK_UN);
 }
 
-static void encode_all(uint8_t *p, const watch_record *recs, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        watch_record_encode(&recs[i], p + i * WATCH_RECORD_BYTES);
-}
-
 /* Rewrite the file with the state alone and rename it into place. Holds
  * the lock on the old file, so nobody appends meanwhile. */
 static sr_status compact(watch_file *w, char msg[WATCH_MSG_MAX])
 {
     const watch_state *s = &w->st;
-    size_t n = s->npeople + s->nsearches + 1;
+    size_t n = live_records(s);
     uint8_t *p = calloc(1, WATCH_HEADER_BYTES + n * WATCH_RECORD_BYTES);
     if (p == NULL) {
         (void)snprintf(msg, WATCH_MSG_MAX, "out of memory");
@@ -478,12 +589,12 @@ static sr_status compact(watch_file *w, char msg[WATCH_MSG_MAX])
         memcpy(r.reason, s->reason, sizeof r.reason);
         watch_record_encode(&r, at + k++ * WATCH_RECORD_BYTES);
     }
-    for (size_t i = 0; i < s->npeople; i++) {
-        watch_record r = {s->people[i].ms, WATCH_PERSON, {0}, ""};
-        memcpy(r.ref, s->people[i].ref, WATCH_REF_BYTES);
+    for (size_t i = s->day_start; i < s->ncharges; i++) {
+        watch_record r = {s->charges[i].ms, WATCH_PERSON, {0}, ""};
+        memcpy(r.ref, s->charges[i].ref, WATCH_REF_BYTES);
         watch_record_encode(&r, at + k++ * WATCH_RECORD_BYTES);
     }
-    for (size_t i = 0; i < s->nsearches; i++) {
+    for (size_t i = s->search_start; i < s->nsearches; i++) {
         watch_record r = {s->searches[i], WATCH_SEARCH, {0}, ""};
         watch_record_encode(&r, at + k++ * WATCH_RECORD_BYTES);
     }
@@ -508,7 +619,13 @@ sr_status watch_file_append(watch_file *w, const watch_record *recs, size_t n,
         (void)snprintf(msg, WATCH_MSG_MAX, "out of memory");
         return SR_ERR_NOMEM;
     }
-    encode_all(p, recs, n);
+    for (size_t i = 0; i < n; i++) {
+        /* In time order, even when another process's clock ran ahead. */
+        watch_record r = recs[i];
+        if (r.ms < w->st.last_ms)
+            r.ms = w->st.last_ms;
+        watch_record_encode(&r, p + i * WATCH_RECORD_BYTES);
+    }
     sr_status st = SR_OK;
     if (pwrite(w->fd, p, len, (off_t)w->applied) != (ssize_t)len ||
         (sync && fdatasync(w->fd) != 0))
@@ -526,10 +643,11 @@ sr_status watch_file_append(watch_file *w, const watch_record *recs, size_t n,
         return st;
     }
     w->applied += len;
-    watch_prune(&w->st, now_ms);
-    size_t live = WATCH_HEADER_BYTES +
-                  (w->st.npeople + w->st.nsearches + 1) * WATCH_RECORD_BYTES;
-    if (w->applied > WATCH_COMPACT_BYTES && live * 2 < w->applied)
+    st = prune(w, now_ms, msg);
+    size_t live =
+        WATCH_HEADER_BYTES + live_records(&w->st) * WATCH_RECORD_BYTES;
+    if (st == SR_OK && w->applied > WATCH_COMPACT_BYTES &&
+        live * 2 < w->applied)
         return compact(w, msg);
-    return SR_OK;
+    return st;
 }

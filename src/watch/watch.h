@@ -60,24 +60,43 @@ typedef struct watch_record {
     char reason[WATCH_REASON_MAX + 1];
 } watch_record;
 
-/* A person's last charge. */
-typedef struct watch_person {
+/* One charge of a person to the budget. */
+typedef struct watch_charge {
     uint64_t ms;
     uint8_t ref[WATCH_REF_BYTES];
-} watch_person;
+} watch_charge;
 
-/* What the records say: each person charged in the last day (once, with
- * the time of the last charge), each search of the last hour, and the
- * freeze. */
+/* A person charged since the table was last rebuilt. */
+typedef struct watch_slot {
+    bool used;
+    uint32_t day_charges; /* charges of theirs in the last day */
+    uint64_t last_ms;     /* their last charge */
+    uint8_t ref[WATCH_REF_BYTES];
+} watch_slot;
+
+/* What the records say, as of the last watch_prune: the charges of the
+ * last day in time order (a person is charged at most once an hour, so
+ * those of the last hour are distinct people), each person's charges by
+ * reference (an open-addressing table), the searches of the last hour,
+ * and the freeze. Every check is O(1) in the size of the budget. */
 typedef struct watch_state {
     bool frozen;
     uint64_t frozen_ms;
     char reason[WATCH_REASON_MAX + 1];
-    watch_person *people;
-    size_t npeople, people_cap;
+    uint64_t last_ms; /* the latest record */
+    watch_charge *charges;
+    size_t ncharges, charges_cap, day_start, hour_start;
     uint64_t *searches;
-    size_t nsearches, searches_cap;
+    size_t nsearches, searches_cap, search_start;
+    watch_slot *table;
+    size_t table_cap, table_used;
+    size_t day_people; /* distinct people charged in the last day */
 } watch_state;
+
+/* People charged in the last hour, and searches made in it (as of the
+ * last prune). */
+size_t watch_hour_people(const watch_state *s);
+size_t watch_hour_searches(const watch_state *s);
 
 void watch_state_init(watch_state *s);
 void watch_state_free(watch_state *s);
@@ -103,8 +122,9 @@ SR_WARN_UNUSED sr_status watch_apply(watch_state *s, const uint8_t *p, size_t n,
                                      uint64_t first_index, uint64_t now_ms,
                                      char msg[WATCH_MSG_MAX]);
 
-/* Forget what lies outside the windows that end at now_ms. */
-void watch_prune(watch_state *s, uint64_t now_ms);
+/* Move the windows on to end at now_ms (never back): what left them is
+ * forgotten. The checks below read the state as of the last prune. */
+SR_WARN_UNUSED sr_status watch_prune(watch_state *s, uint64_t now_ms);
 
 /* Was the person charged in the hour before now_ms? */
 bool watch_charged(const watch_state *s, const uint8_t ref[WATCH_REF_BYTES],
@@ -145,6 +165,12 @@ void watch_file_close(watch_file *w);
 SR_WARN_UNUSED sr_status watch_file_lock(watch_file *w, uint64_t now_ms,
                                          char msg[WATCH_MSG_MAX]);
 void watch_file_unlock(watch_file *w);
+
+/* The state as last read, its windows moved on to now_ms, without the
+ * lock or a look at the file: NULL if it was never read. For a quick
+ * check that lets a request go on; a decision that counts or refuses
+ * locks. */
+const watch_state *watch_file_peek(watch_file *w, uint64_t now_ms);
 
 /* The state as of the last lock (valid while locked, and after). */
 const watch_state *watch_file_state(const watch_file *w);
