@@ -49,7 +49,14 @@ typedef struct sr_init_options {
     uint64_t admin_token_ttl;
     /* Checkpoint origin and log key name (NULL: "strongroom/<vault id>"). */
     const char *log_origin;
+    /* Decoy people: one per so many people stored, mixed in as they are
+     * (0: SR_DEFAULT_DECOY_EVERY; SR_DECOYS_NONE: no decoys at all). A
+     * new vault starts with one. */
+    uint32_t decoy_every;
 } sr_init_options;
+
+#define SR_DEFAULT_DECOY_EVERY 10000u
+#define SR_DECOYS_NONE UINT32_MAX
 
 /* Room for an API token with its NUL: "sr1_" 16 hex "_" 43 base64url. */
 #define SR_TOKEN_MAX 72
@@ -393,8 +400,18 @@ SR_API void sr_alert_counts(uint64_t out[SR_ALERT_KINDS]);
 /* "principal.frozen", "principal.unfrozen", "other"; NULL past the end. */
 SR_API const char *sr_alert_kind_name(unsigned i);
 
+/*
+ * The decoy people (the "freeze" action: the security officer's by
+ * default; logged as decoy.list): one JSON line {"id","created"} each.
+ * Decoys are stored exactly as people are; reading one, or a search that
+ * returns one, freezes the principal (rule decoy.read) and raises an
+ * alert. They are never exported, nor counted in sr_vault_stats_get.
+ */
+SR_API SR_WARN_UNUSED sr_status sr_vault_decoy_list(sr_vault *v, sr_line_fn fn,
+                                                    void *ctx);
+
 /* One JSON line per principal: {"name","role","kind","disabled","frozen",
- * "created"}. */
+ * "created"}, and "frozen_reason" while frozen. */
 SR_API SR_WARN_UNUSED sr_status sr_vault_user_list(sr_vault *v, sr_line_fn fn,
                                                    void *ctx);
 

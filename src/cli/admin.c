@@ -230,6 +230,35 @@ int cmd_principal(int argc, char **argv)
     return done("principal", st, v);
 }
 
+/* ---- decoy --------------------------------------------------------------- */
+
+const char help_decoy[] =
+    "usage: strongroom decoy list\n"
+    "\n"
+    "List the vault's decoy people, one JSON line each: {\"id\",\"created\"}.\n"
+    "Decoys are synthetic people stored exactly as real ones and on no\n"
+    "case; reading one, or a search that returns one, freezes the reader at\n"
+    "once (rule decoy.read) and raises an alert. This listing is the only\n"
+    "place that tells them apart: it needs the freeze action (the\n"
+    "security officer's by default) and is logged. Decoys are never\n"
+    "exported and never counted by `strongroom stats`.\n" COMMON_HELP
+    "\nexample: strongroom decoy list\n";
+
+int cmd_decoy(int argc, char **argv)
+{
+    common c = COMMON_INIT;
+    int r = parse_sub("decoy", help_decoy, argc, argv, NULL, 0, &c, NULL, NULL);
+    if (r >= 0)
+        return r;
+    if (argc - optind != 1 || strcmp(argv[optind], "list") != 0)
+        return fail("decoy", "give list; see --help");
+    sr_vault *v;
+    r = open_vault("decoy", &c, SR_OPEN_READ, &v);
+    if (r != 0)
+        return r;
+    return done("decoy", sr_vault_decoy_list(v, print_line, NULL), v);
+}
+
 /* ---- token --------------------------------------------------------------- */
 
 const char help_token[] =

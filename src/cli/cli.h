@@ -111,13 +111,14 @@ bool parse_duration(const char *s, uint64_t *secs);
 /* The command groups (admin.c, audit.c, witness.c). */
 int cmd_user(int argc, char **argv);
 int cmd_principal(int argc, char **argv);
+int cmd_decoy(int argc, char **argv);
 int cmd_token(int argc, char **argv);
 int cmd_login(int argc, char **argv);
 int cmd_case(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
-extern const char help_user[], help_principal[], help_token[], help_login[],
-    help_case[], help_policy[], help_audit[];
+extern const char help_user[], help_principal[], help_decoy[], help_token[],
+    help_login[], help_case[], help_policy[], help_audit[];
 int cmd_witness(int argc, char **argv);
 extern const char help_witness[];
 int cmd_serve(int argc, char **argv);

@@ -400,6 +400,7 @@ int parse_simple(const char *cmd, int argc, char **argv, common *c)
 static const char help_init[] =
     "usage: strongroom init [--kdf PROFILE] [--expected-people N]\n"
     "                       [--admin NAME] [--log-origin ORIGIN]\n"
+    "                       [--decoy-every N | --no-decoys]\n"
     "\n"
     "Create a new vault in --vault DIR (new or empty): a random root key,\n"
     "sealed under the passphrase with Argon2id, an empty store, the default\n"
@@ -416,22 +417,36 @@ static const char help_init[] =
     "                         2 to 4 people share each index value at that "
     "size\n"
     "                         (default 25000000; see "
-    "docs/crypto.md)\n" COMMON_HELP
+    "docs/crypto.md)\n"
+    "  --decoy-every N        decoy people: the vault starts with one, and\n"
+    "                         each person stored brings another with\n"
+    "                         chance 1/N (default 10000). Reading a decoy\n"
+    "                         freezes the reader (docs/policy.md)\n"
+    "  --no-decoys            no decoy people at all\n" COMMON_HELP
     "\nexample: STRONGROOM_VAULT=/srv/vault strongroom init --expected-people "
     "1000000\n";
 
 static int cmd_init(int argc, char **argv)
 {
-    enum { OPT_KDF = 1, OPT_EXPECTED, OPT_ADMIN, OPT_ORIGIN };
+    enum {
+        OPT_KDF = 1,
+        OPT_EXPECTED,
+        OPT_ADMIN,
+        OPT_ORIGIN,
+        OPT_DECOY_EVERY,
+        OPT_NO_DECOYS
+    };
     static const struct option opts[] = {
         COMMON_OPTIONS,
         {"kdf", required_argument, NULL, OPT_KDF},
+        {"decoy-every", required_argument, NULL, OPT_DECOY_EVERY},
+        {"no-decoys", no_argument, NULL, OPT_NO_DECOYS},
         {"expected-people", required_argument, NULL, OPT_EXPECTED},
         {"admin", required_argument, NULL, OPT_ADMIN},
         {"log-origin", required_argument, NULL, OPT_ORIGIN},
         {0, 0, 0, 0}};
     common c = COMMON_INIT;
-    sr_init_options io = {SR_KDF_MODERATE, 0, NULL, 0, NULL};
+    sr_init_options io = {SR_KDF_MODERATE, 0, NULL, 0, NULL, 0};
     char token[SR_TOKEN_MAX];
     int o;
     bool bad = false;
@@ -456,6 +471,14 @@ static int cmd_init(int argc, char **argv)
             io.admin_name = optarg;
         } else if (o == OPT_ORIGIN) {
             io.log_origin = optarg;
+        } else if (o == OPT_DECOY_EVERY) {
+            uint64_t n = 0;
+            if (!parse_u64(optarg, &n) || n == 0 || n >= SR_DECOYS_NONE)
+                return fail("init", "--decoy-every takes a positive number "
+                                    "(or give --no-decoys)");
+            io.decoy_every = (uint32_t)n;
+        } else if (o == OPT_NO_DECOYS) {
+            io.decoy_every = SR_DECOYS_NONE;
         } else if (o == OPT_EXPECTED) {
             if (!parse_u64(optarg, &io.expected_people) ||
                 io.expected_people == 0)
@@ -1096,6 +1119,8 @@ static const command commands[] = {
     {"user", "add, list and disable principals", help_user, cmd_user},
     {"principal", "freeze and unfreeze principals", help_principal,
      cmd_principal},
+    {"decoy", "list the decoy people (security officer)", help_decoy,
+     cmd_decoy},
     {"token", "create, list and revoke API tokens", help_token, cmd_token},
     {"login", "sign in with a passphrase; prints a token", help_login,
      cmd_login},

@@ -560,6 +560,13 @@ static void h_users_list(req *r)
     reply_list(r, sr_vault_user_list(r->v, add_line, &l), &b, &l);
 }
 
+static void h_decoys_list(req *r)
+{
+    LIST_BEGIN(b, "decoys");
+    lines l = {&b, 0, LIST_MAX, false};
+    reply_list(r, sr_vault_decoy_list(r->v, add_line, &l), &b, &l);
+}
+
 static void h_users_add(req *r)
 {
     static const char *const allowed[] = {"name", "role", "service",
@@ -970,6 +977,7 @@ const route srv_routes[] = {
      NULL},
     {"POST", "/v1/principals/{name}/unfreeze", WJ, h_principal_unfreeze, NULL,
      NULL, NULL},
+    {"GET", "/v1/decoys", R_READ, h_decoys_list, NULL, NULL, NULL},
     {"GET", "/v1/tokens", R_READ, h_tokens_list, NULL, NULL, NULL},
     {"POST", "/v1/tokens", WJ, h_token_create, NULL, NULL, NULL},
     {"POST", "/v1/tokens/{id}/revoke", R_WRITE, h_token_revoke, NULL, NULL,

@@ -116,6 +116,7 @@ struct vault_family {
     pthread_mutex_t mu;
     auth_slot slot[AUTH_SLOTS];
     watch_cache *watches; /* budget.c */
+    decoy_set *decoys;    /* decoy.c */
 };
 
 sr_status vault_family_join(sr_vault *v, const sr_vault *from)
@@ -128,7 +129,9 @@ sr_status vault_family_join(sr_vault *v, const sr_vault *from)
     vault_family *f = calloc(1, sizeof *f);
     if (f == NULL)
         return vault_fail(v, SR_ERR_NOMEM, "out of memory");
-    if (watch_cache_new(&f->watches) != SR_OK) {
+    if (watch_cache_new(&f->watches) != SR_OK ||
+        decoy_set_new(&f->decoys) != SR_OK) {
+        watch_cache_free(f->watches);
         free(f);
         return vault_fail(v, SR_ERR_NOMEM, "out of memory");
     }
@@ -144,6 +147,11 @@ watch_cache *vault_watches(sr_vault *v)
     return v->family != NULL ? v->family->watches : NULL;
 }
 
+decoy_set *vault_decoys(sr_vault *v)
+{
+    return v->family != NULL ? v->family->decoys : NULL;
+}
+
 void vault_family_leave(sr_vault *v)
 {
     vault_family *f = v->family;
@@ -151,6 +159,7 @@ void vault_family_leave(sr_vault *v)
     if (f == NULL || __atomic_sub_fetch(&f->refs, 1, __ATOMIC_ACQ_REL) > 0)
         return;
     watch_cache_free(f->watches);
+    decoy_set_free(f->decoys);
     pthread_mutex_destroy(&f->mu);
     sodium_memzero(f, sizeof *f);
     free(f);
@@ -428,6 +437,13 @@ sr_status vault_record(sr_vault *v, const access_req *r, entry_outcome outcome,
     return record_entry(v, r->name, r, outcome, result, classes,
                         outcome == ENTRY_ALLOWED ? "allow" : "", detail, count,
                         ids, nids);
+}
+
+sr_status vault_note(sr_vault *v, const char *action, const char *rule,
+                     const char *detail)
+{
+    return record_entry(v, action, NULL, ENTRY_ALLOWED, SR_OK, 0, rule, detail,
+                        0, NULL, 0);
 }
 
 sr_status vault_deny(sr_vault *v, const access_req *r, const char *rule,

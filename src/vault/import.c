@@ -350,8 +350,11 @@ static sr_status commit_chunk(import_run *r, chunk *c)
                            "person %s",
                            hex);
             st = reject(r, lineno, why);
-        } else if (++r->in_txn >= r->batch) {
-            st = txn_commit(r, true, lineno);
+        } else {
+            /* A decoy now and then, among the people it came with. */
+            st = vault_decoy_maybe(v);
+            if (st == SR_OK && ++r->in_txn >= r->batch)
+                st = txn_commit(r, true, lineno);
         }
     }
     return st;

@@ -734,6 +734,12 @@ static sr_status load_settings(sr_vault *v)
                           DB_FILE);
     v->index_bits = (unsigned)bits;
     v->kek_version = (uint32_t)kek;
+    /* A vault made before decoys has none. */
+    uint64_t every = 0;
+    st = meta_get_u64(v, META_DECOY_EVERY, &every);
+    if (st != SR_OK && st != SR_ERR_NOT_FOUND)
+        return vault_store_fail(v, st, "cannot read the vault settings");
+    v->decoy_every = every <= UINT32_MAX ? (uint32_t)every : 0;
     return SR_OK;
 }
 
@@ -835,11 +841,28 @@ static sr_status check_empty_dir(sr_vault *v)
     return SR_OK;
 }
 
+/* A new vault's first decoy, in a transaction of its own. */
+static sr_status seed_decoys(sr_vault *v)
+{
+    sr_status st = v->ops->begin(v->st);
+    if (st != SR_OK)
+        return vault_store_fail(v, st, "cannot start a transaction");
+    st = vault_decoy_add(v, 1);
+    if (st == SR_OK) {
+        st = v->ops->commit(v->st);
+        if (st != SR_OK)
+            st = vault_store_fail(v, st, "cannot store the first decoy");
+    }
+    if (st != SR_OK)
+        (void)v->ops->rollback(v->st);
+    return st;
+}
+
 sr_status sr_vault_create(sr_vault **out, const char *dir, const char *pass,
                           size_t pass_len, const sr_init_options *opt,
                           char admin_token[SR_TOKEN_MAX])
 {
-    sr_init_options defaults = {SR_KDF_MODERATE, 0, NULL, 0, NULL};
+    sr_init_options defaults = {SR_KDF_MODERATE, 0, NULL, 0, NULL, 0};
     char origin[AUDIT_ORIGIN_MAX + 1], msg[AUDIT_MSG_MAX];
     sr_status st = vault_alloc(out, dir);
     sr_vault *v = *out;
@@ -854,6 +877,8 @@ sr_status sr_vault_create(sr_vault **out, const char *dir, const char *pass,
     st = check_empty_dir(v);
     if (st == SR_OK)
         st = take_lock(v);
+    if (st == SR_OK)
+        st = vault_family_join(v, NULL);
     if (st != SR_OK)
         return st;
     v->writable = true;
@@ -924,6 +949,11 @@ sr_status sr_vault_create(sr_vault **out, const char *dir, const char *pass,
         st = meta_put_u64(v, META_EXPECTED, v->expected_people);
     if (st == SR_OK)
         st = meta_put_u64(v, META_KEK_VERSION, v->kek_version);
+    v->decoy_every = opt->decoy_every == 0 ? SR_DEFAULT_DECOY_EVERY
+                     : opt->decoy_every == SR_DECOYS_NONE ? 0
+                                                          : opt->decoy_every;
+    if (st == SR_OK)
+        st = meta_put_u64(v, META_DECOY_EVERY, v->decoy_every);
     if (st == SR_OK)
         st = v->ops->meta_put(v->st, META_LOG_ORIGIN, (const uint8_t *)origin,
                               strlen(origin));
@@ -946,6 +976,8 @@ sr_status sr_vault_create(sr_vault **out, const char *dir, const char *pass,
     if (st == SR_OK)
         st = vault_access_init(v, opt->admin_name, opt->admin_token_ttl,
                                admin_token);
+    if (st == SR_OK && v->decoy_every != 0)
+        st = seed_decoys(v);
     if (st == SR_OK)
         st = write_keyfile(v);
 cleanup:
@@ -1162,6 +1194,8 @@ sr_status sr_vault_put(sr_vault *v, const sr_access *acc, const char *json,
         st = vault_fail(v, SR_ERR_DUPLICATE,
                         "the SSN is already stored, for person %s", hex);
     }
+    if (st == SR_OK)
+        st = vault_decoy_maybe(v);
     /* Logged before the commit: a stored person always has its entry. */
     if (st == SR_OK)
         st = vault_record(v, &r, ENTRY_ALLOWED, SR_OK, r.classes, "", 1,
@@ -1239,6 +1273,19 @@ sr_status vault_read_line(sr_vault *v, const char *id, unsigned mask)
     return st;
 }
 
+/* After a read is logged, before it is revealed: a decoy among the people
+ * freezes the principal. The read is still served, so the reader cannot
+ * tell a decoy from a person until its next request is refused. */
+static sr_status decoy_check(sr_vault *v, const uint8_t (*ids)[SR_ID_BYTES],
+                             size_t n)
+{
+    bool hit = false;
+    sr_status st = vault_decoy_hit(v, ids, n, &hit);
+    if (st == SR_OK && hit)
+        st = vault_decoy_trip(v);
+    return st;
+}
+
 sr_status sr_vault_get(sr_vault *v, const sr_access *acc, const char *id,
                        unsigned class_mask, char **json_out, size_t *len_out)
 {
@@ -1270,6 +1317,8 @@ sr_status sr_vault_get(sr_vault *v, const sr_access *acc, const char *id,
      * disk. */
     st = vault_record(v, &r, ENTRY_ALLOWED, SR_OK, granted, "", 1,
                       (const uint8_t(*)[SR_ID_BYTES])bin, 1);
+    if (st == SR_OK)
+        st = decoy_check(v, (const uint8_t(*)[SR_ID_BYTES])bin, 1);
     if (st == SR_OK) {
         *json_out = secret_dup(v->out.p, v->out.len);
         if (*json_out == NULL)
@@ -1422,6 +1471,8 @@ static sr_status run_find(sr_vault *v, find_ctx *f, const access_req *r,
     st =
         vault_record(v, r, ENTRY_ALLOWED, SR_OK, f->granted, "", f->count,
                      (const uint8_t(*)[SR_ID_BYTES])f->ids, (uint32_t)f->count);
+    if (st == SR_OK)
+        st = decoy_check(v, (const uint8_t(*)[SR_ID_BYTES])f->ids, f->count);
     if (st != SR_OK)
         goto cleanup;
     if (count != NULL)
@@ -1693,7 +1744,11 @@ static sr_status export_row(void *ctx, const store_row *row)
 {
     export_ctx *x = ctx;
     sr_vault *v = x->v;
-    sr_status st;
+    bool decoy = false;
+    sr_status st =
+        vault_decoy_hit(v, (const uint8_t(*)[SR_ID_BYTES])row->id, 1, &decoy);
+    if (st != SR_OK || decoy)
+        return st; /* decoys are never exported */
     if (x->case_id != NULL) {
         bool on = false;
         st = vault_case_has_person(v, x->case_id, row->id, &on);
@@ -1759,7 +1814,18 @@ sr_status sr_vault_stats_get(sr_vault *v, sr_vault_stats *out)
     sr_status st = v->ops->stats(v->st, &ss);
     if (st != SR_OK)
         return vault_store_fail(v, st, "cannot read the vault statistics");
-    out->people = ss.people;
+    /* Decoys are never counted as people. */
+    uint64_t decoys = 0, decoy_kek[8];
+    st = vault_decoy_count(v, &decoys);
+    if (st == SR_OK)
+        st = vault_decoy_by_kek(v, decoy_kek);
+    if (st != SR_OK)
+        return st;
+    out->people = ss.people > decoys ? ss.people - decoys : 0;
+    for (unsigned i = 0; i < 8; i++)
+        ss.people_by_kek[i] -= decoy_kek[i] <= ss.people_by_kek[i]
+                                   ? decoy_kek[i]
+                                   : ss.people_by_kek[i];
     out->index_entries = ss.index_entries;
     out->db_bytes = ss.db_bytes;
     out->wal_bytes = ss.wal_bytes;

@@ -30,6 +30,7 @@
 #define META_KEK_VERSION "kek_version"
 #define META_POLICY_VERSION "policy_version"
 #define META_LOG_ORIGIN "log_origin"
+#define META_DECOY_EVERY "decoy_every"
 
 /* Index rows one person can have: its SSN, and family name + birth date
  * for the current and each former name. */
@@ -100,6 +101,7 @@ struct sr_vault {
     uint32_t token_scope; /* POLICY_ACTION_BIT mask */
     uint64_t last_entry;
     vault_family *family; /* shared with handles opened from this one */
+    uint32_t decoy_every; /* one decoy per so many people; 0: none */
     bool defer_audit;     /* record_entry queues; see sr_vault_defer_audit */
     audit_ticket *ticket; /* the queued entry of the last call, or NULL */
 };
@@ -188,6 +190,35 @@ SR_WARN_UNUSED sr_status vault_budget_charge(sr_vault *v, const access_req *r,
  * file access): a search's check before it looks. */
 SR_WARN_UNUSED sr_status vault_budget_check(sr_vault *v, const access_req *r,
                                             unsigned searches, bool need_room);
+
+/* Record an entry for the vault's own act (no request): action, rule
+ * and detail; SR_ERR_AUDIT if it cannot be logged. */
+SR_WARN_UNUSED sr_status vault_note(sr_vault *v, const char *action,
+                                    const char *rule, const char *detail);
+
+/* ---- decoy.c: honeytoken people ------------------------------------------ */
+
+typedef struct decoy_set decoy_set; /* the family's decoy references */
+SR_WARN_UNUSED sr_status decoy_set_new(decoy_set **out);
+void decoy_set_free(decoy_set *d);
+/* The set of v's family (access.c). */
+decoy_set *vault_decoys(sr_vault *v);
+
+/* Is any of the people ids a decoy? */
+SR_WARN_UNUSED sr_status vault_decoy_hit(sr_vault *v,
+                                         const uint8_t (*ids)[SR_ID_BYTES],
+                                         size_t n, bool *hit);
+/* How many decoys the vault holds, in all and by the KEK version that
+ * wraps their data keys (reads each decoy's row: for statistics). */
+SR_WARN_UNUSED sr_status vault_decoy_count(sr_vault *v, uint64_t *count);
+SR_WARN_UNUSED sr_status vault_decoy_by_kek(sr_vault *v, uint64_t by_kek[8]);
+/* The principal touched a decoy: freeze it (rule decoy.read), log that
+ * and raise the alert. */
+SR_WARN_UNUSED sr_status vault_decoy_trip(sr_vault *v);
+/* Store n decoys, or one with probability 1/decoy_every, inside the
+ * caller's transaction. */
+SR_WARN_UNUSED sr_status vault_decoy_add(sr_vault *v, unsigned n);
+SR_WARN_UNUSED sr_status vault_decoy_maybe(sr_vault *v);
 
 /* Is the person on the case (by its keyed reference)? */
 SR_WARN_UNUSED sr_status vault_case_has_person(sr_vault *v, const char *case_id,
