@@ -360,7 +360,7 @@ static void make_vault(const char *vdir, const char *people_file,
     v = open_as(vdir, tk->intake, SR_OPEN_WRITE);
     sr_import_options io;
     sr_import_summary sum;
-    sr_access acc = {"intake", NULL};
+    sr_access acc = {"intake", NULL, NULL};
     memset(&io, 0, sizeof io);
     io.format = SR_FORMAT_JSONL;
     if (sr_vault_import(v, &acc, people_file, &io, &sum) != SR_OK)
@@ -409,7 +409,7 @@ static void read_one(reader *r)
 {
     const char *id = r->ids->id[splitmix(&r->rng) % r->ids->n];
     if (r->logged) {
-        sr_access acc = {"hr-action", NULL};
+        sr_access acc = {"hr-action", NULL, NULL};
         char *json = NULL;
         size_t len;
         if (sr_vault_get(r->v, &acc, id, 0, &json, &len) != SR_OK)

@@ -61,8 +61,9 @@ int main(int argc, char **argv)
                         "$STRONGROOM_TOKEN\n");
         return 2;
     }
-    sr_access acc = {
-        purpose != NULL && *purpose != '\0' ? purpose : "hr-action", NULL};
+    sr_access acc = {purpose != NULL && *purpose != '\0' ? purpose
+                                                         : "hr-action",
+                     NULL, NULL};
     if (sr_init() != SR_OK) {
         fprintf(stderr, "bench_lookup: the library did not start\n");
         return 1;

@@ -740,6 +740,49 @@ class Cases(ApiCase):
         self.assertEqual(found, [{"count": 0, "matches": []}] * 2)
 
 
+# ---- the two-person rule and decoys -------------------------------------------
+
+
+class TwoPersonsAndDecoys(ApiCase):
+    def test_an_approval_is_asked_approved_by_another_and_listed(self):
+        """POST /v1/approvals as the clerk (a search it could make), the
+        clerk cannot approve (403), the officer can (200), once (409);
+        GET /v1/approvals lists it without the search's terms."""
+        p = W.people[5]
+        o, _ = self.ok("POST", "/v1/approvals",
+                       {"action": "find.name", "purpose": HR,
+                        "family_name": p["name"]["family"],
+                        "dob": p["birth"]["date"]}, who="hr", want=201)
+        aid = o["id"]
+        r = self.call("POST", "/v1/approvals/%s/approve" % aid, who="hr")
+        self.assertProblem(r, "denied", 403)
+        o, _ = self.ok("POST", "/v1/approvals/%s/approve" % aid, who="so")
+        self.assertEqual(o, {"id": aid, "approved": True})
+        r = self.call("POST", "/v1/approvals/%s/approve" % aid, who="so")
+        self.assertProblem(r, "conflict", 409)
+        o, _ = self.ok("GET", "/v1/approvals", who="so")
+        (mine,) = [a for a in o["approvals"] if a["id"] == aid]
+        self.assertEqual((mine["requester"], mine["approved_by"]),
+                         ("hr", "so"))
+        self.assertNoIdentifiers(json.dumps(o).encode())
+        r = self.call("GET", "/v1/approvals", who="hr")
+        self.assertProblem(r, "denied", 403)
+        # The approved search runs with it (it matches nobody over the
+        # threshold here, so it would run without too).
+        o, _ = self.ok("POST", "/v1/persons/search",
+                       {"family_name": p["name"]["family"],
+                        "dob": p["birth"]["date"], "purpose": HR,
+                        "approval": aid}, who="hr")
+        self.assertEqual(o["count"], 0)
+
+    def test_the_decoys_are_listed_for_the_officer_only(self):
+        o, _ = self.ok("GET", "/v1/decoys", who="so")
+        self.assertGreaterEqual(len(o["decoys"]), 1)
+        self.assertNotIn(o["decoys"][0]["id"], W.ids.values())
+        r = self.call("GET", "/v1/decoys", who="admin")
+        self.assertProblem(r, "denied", 403)
+
+
 # ---- the policy and witnesses -----------------------------------------------
 
 

@@ -87,6 +87,15 @@ class Vault:
             json.dump(pol, f)
         self.sr(["policy", "set", path], check=0)
 
+    def approve(self, who, approver, what, *args):
+        """A two-person approval (docs/policy.md) of `what` ("export" or
+        "find") with options args, asked for by who and approved by
+        approver; returns its id."""
+        aid = self.sr(["approval", "request", what] + list(args), who=who,
+                      check=0).stdout.decode().strip()
+        self.sr(["approval", "approve", aid], who=approver, check=0)
+        return aid
+
     def new_token(self, name, *extra):
         p = self.sr(["token", "create", name] + list(extra), check=0)
         return p.stdout.decode().strip()

@@ -235,7 +235,7 @@ static void setup_main(void *arg)
     for (uint64_t i = 0; i < PEOPLE; i++) {
         const char *line;
         size_t len;
-        sr_access acc = {"intake", NULL};
+        sr_access acc = {"intake", NULL, NULL};
         if (sr_gen_person_json(g, i, &line, &len) != SR_OK)
             die("gen %llu", (unsigned long long)i);
         if (sr_vault_put(v, &acc, line, len, out->ids[i]) != SR_OK)
@@ -283,7 +283,7 @@ static void *reader_main(void *arg)
 {
     reader *rd = arg;
     report r;
-    sr_access acc = {"hr-action", NULL};
+    sr_access acc = {"hr-action", NULL, NULL};
     sr_vault *v = open_as(setup.clerk, SR_OPEN_READ);
 
     /* All together: the point is many reads in flight at the kill. */

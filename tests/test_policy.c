@@ -164,7 +164,8 @@ static void test_action_names_round_trip(void **state)
     static const char *const names[POLICY_ACTION_COUNT] = {
         "put",           "update",       "get",   "find",
         "import",        "export",       "shred", "manage-principals",
-        "manage-policy", "manage-cases", "audit", "freeze"};
+        "manage-policy", "manage-cases", "audit", "freeze",
+        "approve"};
     for (int a = 0; a < POLICY_ACTION_COUNT; a++) {
         assert_string_equal(policy_action_name((policy_action)a), names[a]);
         policy_action back;
@@ -240,7 +241,8 @@ static void test_default_policy_grants_what_docs_describe(void **state)
     assert_int_equal(policy_role_actions(p, "adjudicator"), A(GET) | A(FIND));
     assert_int_equal(policy_role_classes(p, "adjudicator"), SR_CLASS_ALL);
     assert_int_equal(policy_role_actions(p, "security-officer"),
-                     A(GET) | A(FIND) | A(SHRED) | A(AUDIT) | A(FREEZE));
+                     A(GET) | A(FIND) | A(SHRED) | A(AUDIT) | A(FREEZE) |
+                         A(APPROVE));
     assert_int_equal(policy_role_classes(p, "security-officer"),
                      C(IDENTITY) | C(NAME) | C(CONTACT));
     assert_int_equal(policy_role_actions(p, "auditor"), A(AUDIT));
@@ -323,7 +325,11 @@ static const bad_doc bad_docs[] = {
     /* unknown members, at every level */
     {"/colour", "1", NULL, NULL,
      "/colour: unknown member (expected strongroom_policy, description, "
-     "purposes, roles)"},
+     "bulk_threshold, purposes, roles)"},
+    {"/bulk_threshold", "0", NULL, NULL,
+     "/bulk_threshold: must be a whole number from 1 to 1000000"},
+    {"/bulk_threshold", "\"100\"", NULL, NULL,
+     "/bulk_threshold: must be a whole number from 1 to 1000000"},
     {"/purposes/audit/colour", "1", NULL, NULL,
      "/purposes/audit/colour: unknown member (expected requires_case, "
      "description)"},
@@ -496,7 +502,7 @@ static void test_member_names_in_errors_are_escaped_and_printable(void **state)
         "\"roles\":{}}";
     expect_error(text, strlen(text),
                  "/x~0y~1z???: unknown member (expected strongroom_policy, "
-                 "description, purposes, roles)");
+                 "description, bulk_threshold, purposes, roles)");
 }
 
 static void test_description_longer_than_1024_bytes_is_rejected(void **state)
@@ -681,7 +687,7 @@ static const role_spec specs[] = {
      SR_CLASS_ALL},
     {"adjudicator", {"get", "find"}, {"adjudication"}, SR_CLASS_ALL},
     {"security-officer",
-     {"get", "find", "shred", "audit", "freeze"},
+     {"get", "find", "shred", "audit", "freeze", "approve"},
      {"incident-response", "retention"},
      CL(IDENTITY) | CL(NAME) | CL(CONTACT)},
     {"auditor", {"audit"}, {"audit"}, 0},
@@ -752,6 +758,9 @@ static const row table[] = {
     {"security-officer", "freeze", NULL, ALL_ALLOW},
     {"security-officer", "freeze", "incident-response", ALL_ALLOW},
     {"security-officer", "freeze", "retention", ALL_ALLOW},
+    {"security-officer", "approve", NULL, ALL_ALLOW},
+    {"security-officer", "approve", "incident-response", ALL_ALLOW},
+    {"security-officer", "approve", "retention", ALL_ALLOW},
     {"auditor", "audit", NULL, ALL_ALLOW},
     {"auditor", "audit", "audit", ALL_ALLOW},
 };
@@ -1213,7 +1222,8 @@ static void test_canonical_form_is_compact_sorted_and_stable(void **state)
     policy *p = default_policy();
     size_t n1, n2;
     char *c1 = canonical(p, &n1);
-    assert_true(strncmp(c1, "{\"description\":", 15) == 0);
+    assert_true(strncmp(c1, "{\"bulk_threshold\":100,\"description\":", 36) ==
+                0);
     assert_null(strchr(c1, '\n'));
     assert_null(strstr(c1, "\": "));
     assert_true(strstr(c1, "\"purposes\":") < strstr(c1, "\"roles\":"));

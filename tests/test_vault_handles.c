@@ -34,7 +34,7 @@ typedef struct fixture {
     char ids[PEOPLE][SR_ID_STR_LEN + 1];
 } fixture;
 
-static const sr_access HR = {"hr-action", NULL};
+static const sr_access HR = {"hr-action", NULL, NULL};
 
 static void principal(sr_vault *v, const char *name, const char *role,
                       char token[SR_TOKEN_MAX], char id[SR_TOKEN_ID_MAX])
@@ -72,7 +72,7 @@ static int setup(void **state)
     for (unsigned i = 0; i < PEOPLE; i++) {
         const char *line;
         size_t len;
-        sr_access acc = {"intake", NULL};
+        sr_access acc = {"intake", NULL, NULL};
         assert_int_equal(sr_gen_person_json(g, i, &line, &len), SR_OK);
         assert_int_equal(sr_vault_put(fx->w, &acc, line, len, fx->ids[i]),
                          SR_OK);

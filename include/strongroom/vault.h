@@ -180,6 +180,10 @@ SR_API const char *sr_vault_role(const sr_vault *v);
 typedef struct sr_access {
     const char *purpose;
     const char *case_id;
+    /* A second person's approval (sr_vault_approval_request), for an
+     * export or a search over the policy's bulk threshold; NULL for
+     * none. */
+    const char *approval;
 } sr_access;
 
 /* The leaf index of the audit entry the last call on v appended
@@ -399,6 +403,54 @@ SR_API SR_WARN_UNUSED sr_status sr_vault_principal_unfreeze(sr_vault *v,
 SR_API void sr_alert_counts(uint64_t out[SR_ALERT_KINDS]);
 /* "principal.frozen", "principal.unfrozen", "other"; NULL past the end. */
 SR_API const char *sr_alert_kind_name(unsigned i);
+
+/* ---- the two-person rule (docs/policy.md, "Two-person rule") ----------- */
+
+/* Room for an approval id (16 hex digits) with its NUL. */
+#define SR_APPROVAL_ID_MAX 17
+#define SR_DEFAULT_APPROVAL_TTL (4u * 3600u)
+#define SR_MAX_APPROVAL_TTL (7u * 24u * 3600u)
+
+/* What a request for approval binds: the action ("export", or
+ * "find.name" for a search by family name and birth date that may match
+ * more people than the policy's bulk_threshold), its purpose, case and
+ * classes, the search's terms (bound by a keyed digest, never stored),
+ * and how long the approval may be used. */
+typedef struct sr_approval_spec {
+    const char *action;
+    const char *purpose;
+    const char *case_id;      /* NULL for none */
+    unsigned classes;         /* export: SR_CLASS_BIT mask, 0: the role's */
+    const char *family, *dob; /* find.name only */
+    uint64_t ttl;             /* seconds; 0: SR_DEFAULT_APPROVAL_TTL */
+} sr_approval_spec;
+
+/*
+ * Ask for a second person's approval of spec, as the authenticated
+ * principal, who must itself be allowed the action for that purpose and
+ * case. *id gets the approval's id. Logged as approval.request. Needs a
+ * writable handle. Errors: SR_ERR_INVALID (a bad spec, with the reason),
+ * SR_ERR_DENIED (the policy's rule), SR_ERR_AUDIT.
+ */
+SR_API SR_WARN_UNUSED sr_status sr_vault_approval_request(
+    sr_vault *v, const sr_approval_spec *spec, char id[SR_APPROVAL_ID_MAX]);
+
+/*
+ * Approve request id (the "approve" action: the security officer's by
+ * default), as a different principal from the one who asked: denied by
+ * rule approval.self otherwise. Logged as approval.approve. Errors:
+ * SR_ERR_NOT_FOUND, SR_ERR_EXISTS (approved already), SR_ERR_INVALID
+ * (expired), SR_ERR_DENIED, SR_ERR_AUDIT.
+ */
+SR_API SR_WARN_UNUSED sr_status sr_vault_approval_approve(sr_vault *v,
+                                                          const char *id);
+
+/* Every approval, one JSON line each: {"id","requester","action",
+ * "purpose","case","classes","created","expires","approved_by",
+ * "approved_at"} (the "approve" action; logged as approval.list). */
+SR_API SR_WARN_UNUSED sr_status sr_vault_approval_list(sr_vault *v,
+                                                       sr_line_fn fn,
+                                                       void *ctx);
 
 /*
  * The decoy people (the "freeze" action: the security officer's by

@@ -259,6 +259,120 @@ int cmd_decoy(int argc, char **argv)
     return done("decoy", sr_vault_decoy_list(v, print_line, NULL), v);
 }
 
+/* ---- approval ------------------------------------------------------------ */
+
+const char help_approval[] =
+    "usage: strongroom approval request export --purpose P [--case C]\n"
+    "                                  [--expires D]\n"
+    "       strongroom approval request find --name FAMILY --dob YYYY-MM-DD\n"
+    "                                  --purpose P [--case C] [--expires D]\n"
+    "       strongroom approval approve ID\n"
+    "       strongroom approval list\n"
+    "\n"
+    "The two-person rule (docs/policy.md). An export, or a search by name\n"
+    "that matches more people than the policy's bulk_threshold, runs only\n"
+    "with --approval ID: an approval asked for by the principal who will\n"
+    "run it and approved by a different one with the approve action (the\n"
+    "security officer's by default). An approval is bound to the exact\n"
+    "action, purpose, case and search, and may be used by its\n"
+    "requester until it expires. request prints the approval's id; every\n"
+    "step, and each use, is logged.\n"
+    "\n"
+    "  --purpose P, --case C   what the export or search will state\n"
+    "  --name F --dob D        the search the approval is for (kept only as\n"
+    "                          a keyed digest)\n"
+    "  --expires D             how long it may be used: 30m, 4h (default),\n"
+    "                          at most 7d\n" COMMON_HELP
+    "\nexample: strongroom approval request export --purpose "
+    "incident-response\n"
+    "         strongroom approval approve 3f2a9c0d1e4b5a67   (as another "
+    "principal)\n"
+    "         strongroom export --purpose incident-response --approval "
+    "3f2a9c0d1e4b5a67\n";
+
+typedef struct approval_opts {
+    sr_approval_spec spec;
+    bool bad;
+} approval_opts;
+
+enum { OPT_A_NAME = 1, OPT_A_DOB, OPT_A_EXPIRES };
+
+static int approval_opt(void *ctx, int o, const char *arg)
+{
+    approval_opts *a = ctx;
+    switch (o) {
+    case OPT_A_NAME:
+        a->spec.family = arg;
+        return 0;
+    case OPT_A_DOB:
+        a->spec.dob = arg;
+        return 0;
+    case OPT_A_EXPIRES:
+        return parse_duration(arg, &a->spec.ttl) ? 0 : 1;
+    default:
+        return 1;
+    }
+}
+
+int cmd_approval(int argc, char **argv)
+{
+    static const struct option extra[] = {
+        ACCESS_OPTIONS,
+        {"name", required_argument, NULL, OPT_A_NAME},
+        {"dob", required_argument, NULL, OPT_A_DOB},
+        {"expires", required_argument, NULL, OPT_A_EXPIRES}};
+    common c = COMMON_INIT;
+    approval_opts a;
+    memset(&a, 0, sizeof a);
+    int r = parse_sub("approval", help_approval, argc, argv, extra,
+                      sizeof extra / sizeof extra[0], &c, approval_opt, &a);
+    if (r >= 0)
+        return r;
+    const char *sub = optind < argc ? argv[optind] : "";
+    int npos = argc - optind - 1;
+    bool request = strcmp(sub, "request") == 0,
+         approve = strcmp(sub, "approve") == 0, list = strcmp(sub, "list") == 0;
+    if (!((request || approve) && npos == 1) && !(list && npos == 0))
+        return fail("approval", "give request export|find, approve ID or "
+                                "list; see --help");
+    if (request) {
+        const char *what = argv[optind + 1];
+        if (strcmp(what, "export") == 0)
+            a.spec.action = "export";
+        else if (strcmp(what, "find") == 0)
+            a.spec.action = "find.name";
+        else
+            return fail("approval", "request export or request find");
+        if (c.purpose == NULL)
+            return fail("approval", "give --purpose P");
+        a.spec.purpose = c.purpose;
+        a.spec.case_id = c.case_id;
+    }
+    sr_vault *v;
+    r = open_vault("approval", &c, list ? SR_OPEN_READ : SR_OPEN_WRITE, &v);
+    if (r != 0)
+        return r;
+    sr_status st;
+    if (request) {
+        char id[SR_APPROVAL_ID_MAX];
+        st = sr_vault_approval_request(v, &a.spec, id);
+        if (st == SR_OK) {
+            fprintf(stderr,
+                    "approval %s asked for; another principal with "
+                    "the approve action must approve it\n",
+                    id);
+            printf("%s\n", id);
+        }
+    } else if (approve) {
+        st = sr_vault_approval_approve(v, argv[optind + 1]);
+        if (st == SR_OK)
+            fprintf(stderr, "approved %s\n", argv[optind + 1]);
+    } else {
+        st = sr_vault_approval_list(v, print_line, NULL);
+    }
+    return done("approval", st, v);
+}
+
 /* ---- token --------------------------------------------------------------- */
 
 const char help_token[] =

@@ -29,11 +29,12 @@ typedef struct common {
     int token_fd; /* -1: $STRONGROOM_TOKEN */
     const char *purpose;
     const char *case_id;
+    const char *approval;
 } common;
 
 #define COMMON_INIT                                                            \
     {                                                                          \
-        getenv("STRONGROOM_VAULT"), -1, -1, NULL, NULL                         \
+        getenv("STRONGROOM_VAULT"), -1, -1, NULL, NULL, NULL                   \
     }
 
 enum {
@@ -42,6 +43,7 @@ enum {
     OPT_TOKEN_FD,
     OPT_PURPOSE,
     OPT_CASE,
+    OPT_APPROVAL,
     OPT_HELP
 };
 
@@ -54,7 +56,8 @@ enum {
 
 #define ACCESS_OPTIONS                                                       \
     {"purpose", required_argument, NULL, OPT_PURPOSE},                       \
-        {"case", required_argument, NULL, OPT_CASE}
+        {"case", required_argument, NULL, OPT_CASE},                         \
+        {"approval", required_argument, NULL, OPT_APPROVAL}
 
 #define COMMON_HELP                                                          \
     "  --vault DIR          the vault directory (default: $STRONGROOM_VAULT)\n" \
@@ -67,7 +70,10 @@ enum {
 #define ACCESS_HELP                                                          \
     "  --purpose P          why: a purpose of the policy, e.g.\n"           \
     "                       initial-investigation, adjudication, hr-action\n" \
-    "  --case CASE          the case, for purposes and roles that need one\n"
+    "  --case CASE          the case, for purposes and roles that need one\n" \
+    "  --approval ID        a second person's approval, for an export or a\n" \
+    "                       search matching more people than the policy's\n" \
+    "                       bulk_threshold (strongroom approval --help)\n"
 /* clang-format on */
 
 typedef struct secret {
@@ -112,13 +118,14 @@ bool parse_duration(const char *s, uint64_t *secs);
 int cmd_user(int argc, char **argv);
 int cmd_principal(int argc, char **argv);
 int cmd_decoy(int argc, char **argv);
+int cmd_approval(int argc, char **argv);
 int cmd_token(int argc, char **argv);
 int cmd_login(int argc, char **argv);
 int cmd_case(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
-extern const char help_user[], help_principal[], help_decoy[], help_token[],
-    help_login[], help_case[], help_policy[], help_audit[];
+extern const char help_user[], help_principal[], help_decoy[], help_approval[],
+    help_token[], help_login[], help_case[], help_policy[], help_audit[];
 int cmd_witness(int argc, char **argv);
 extern const char help_witness[];
 int cmd_serve(int argc, char **argv);

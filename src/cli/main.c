@@ -90,6 +90,9 @@ bool common_option(common *c, int opt, const char *arg, bool *bad)
     case OPT_CASE:
         c->case_id = arg;
         return true;
+    case OPT_APPROVAL:
+        c->approval = arg;
+        return true;
     default:
         return false;
     }
@@ -539,7 +542,7 @@ static int cmd_put(int argc, char **argv)
     r = open_vault("put", &c, SR_OPEN_WRITE, &v);
     if (r == 0) {
         char id[SR_ID_STR_LEN + 1];
-        sr_access acc = {c.purpose, c.case_id};
+        sr_access acc = {c.purpose, c.case_id, c.approval};
         sr_status st = sr_vault_put(v, &acc, in, len, id);
         if (st == SR_OK)
             printf("%s\n", id);
@@ -594,7 +597,7 @@ static int cmd_get(int argc, char **argv)
         return r;
     char *json = NULL;
     size_t len = 0;
-    sr_access acc = {c.purpose, c.case_id};
+    sr_access acc = {c.purpose, c.case_id, c.approval};
     sr_status st = sr_vault_get(v, &acc, argv[optind], mask, &json, &len);
     if (st == SR_OK) {
         r = print_line(NULL, json, len) == SR_OK ? 0 : exit_for(SR_ERR_IO);
@@ -658,7 +661,7 @@ static int cmd_find(int argc, char **argv)
     int r = open_vault("find", &c, SR_OPEN_READ, &v);
     if (r != 0)
         return r;
-    sr_access acc = {c.purpose, c.case_id};
+    sr_access acc = {c.purpose, c.case_id, c.approval};
     sr_status st = ssn ? sr_vault_find_ssn(v, &acc, ssn, print_line, NULL, NULL)
                        : sr_vault_find_name_dob(v, &acc, name, dob, print_line,
                                                 NULL, NULL);
@@ -693,7 +696,7 @@ static int cmd_update(int argc, char **argv)
         return EXIT_USAGE;
     r = open_vault("update", &c, SR_OPEN_WRITE, &v);
     if (r == 0) {
-        sr_access acc = {c.purpose, c.case_id};
+        sr_access acc = {c.purpose, c.case_id, c.approval};
         sr_status st = sr_vault_update(v, &acc, argv[optind], in, len);
         if (st != SR_OK)
             r = lib_fail("update", st, v);
@@ -838,7 +841,7 @@ static int cmd_import(int argc, char **argv)
     if (r != 0)
         return r;
     sr_import_summary sum;
-    sr_access acc = {c.purpose, c.case_id};
+    sr_access acc = {c.purpose, c.case_id, c.approval};
     sr_status st = sr_vault_import(v, &acc, path, &io, &sum);
     if (pg.shown)
         fputc('\n', stderr);
@@ -911,7 +914,7 @@ static int cmd_export(int argc, char **argv)
         close(fd);
     }
     uint64_t count = 0;
-    sr_access acc = {c.purpose, c.case_id};
+    sr_access acc = {c.purpose, c.case_id, c.approval};
     sr_status st = sr_vault_export(v, &acc, print_line, NULL, &count);
     if (st == SR_OK &&
         (fflush(stdout) != 0 || (out != NULL && fsync(STDOUT_FILENO) != 0)))
@@ -1121,6 +1124,8 @@ static const command commands[] = {
      cmd_principal},
     {"decoy", "list the decoy people (security officer)", help_decoy,
      cmd_decoy},
+    {"approval", "ask for, give and list two-person approvals", help_approval,
+     cmd_approval},
     {"token", "create, list and revoke API tokens", help_token, cmd_token},
     {"login", "sign in with a passphrase; prints a token", help_login,
      cmd_login},

@@ -360,6 +360,13 @@ void crypto_decoy_ref(const keyring *k, const uint8_t id[SR_ID_BYTES],
                              k->audit_key[AUDIT_KEY_DECOY], CRYPTO_KEY_BYTES);
 }
 
+void crypto_query_digest(const keyring *k, const uint8_t *in, size_t n,
+                         uint8_t out[CRYPTO_QUERY_DIGEST_BYTES])
+{
+    (void)crypto_generichash(out, CRYPTO_QUERY_DIGEST_BYTES, in, n,
+                             k->audit_key[AUDIT_KEY_QUERY], CRYPTO_KEY_BYTES);
+}
+
 void crypto_decoy_seal(const keyring *k, const uint8_t id[SR_ID_BYTES],
                        uint8_t out[CRYPTO_DECOY_SEALED_BYTES])
 {

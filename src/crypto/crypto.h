@@ -83,7 +83,8 @@ enum {
     AUDIT_KEY_LOG_SIGN = 3,   /* seed of the Ed25519 checkpoint key */
     AUDIT_KEY_TOKEN = 4,      /* keyed hash of API token secrets */
     AUDIT_KEY_DECOY = 5,      /* decoy markers: their keys and sealed ids */
-    AUDIT_KEY_COUNT = 6
+    AUDIT_KEY_QUERY = 6,      /* keyed digests of approved searches */
+    AUDIT_KEY_COUNT = 7
 };
 
 /* KEK versions a ring can hold (one is added per key rotation). */
@@ -130,6 +131,13 @@ void crypto_decoy_seal(const keyring *k, const uint8_t id[SR_ID_BYTES],
 /* SR_ERR_CORRUPT if in is not a sealed id of this vault. */
 SR_WARN_UNUSED sr_status crypto_decoy_open(const keyring *k, const uint8_t *in,
                                            size_t n, uint8_t id[SR_ID_BYTES]);
+
+/* A keyed digest (BLAKE2b-256 under AUDIT_KEY_QUERY) of a search's terms,
+ * so an approval can be bound to the exact search without storing the
+ * identifiers it names. */
+#define CRYPTO_QUERY_DIGEST_BYTES 32u
+void crypto_query_digest(const keyring *k, const uint8_t *in, size_t n,
+                         uint8_t out[CRYPTO_QUERY_DIGEST_BYTES]);
 
 #define WRAPPED_KEY_BYTES                                                      \
     (CRYPTO_NONCE_BYTES + CRYPTO_KEY_BYTES + CRYPTO_TAG_BYTES)

@@ -39,6 +39,7 @@ static const char *const action_names[POLICY_ACTION_COUNT] = {
     "put",           "update",       "get",   "find",
     "import",        "export",       "shred", "manage-principals",
     "manage-policy", "manage-cases", "audit", "freeze",
+    "approve",
 };
 
 #define BIT(a) POLICY_ACTION_BIT(a)
@@ -110,6 +111,7 @@ typedef struct policy_role {
 
 struct policy {
     size_t npurposes, nroles;
+    uint32_t bulk_threshold; /* 0: none */
     policy_purpose purposes[POLICY_MAX_PURPOSES];
     policy_role roles[POLICY_MAX_ROLES];
     char *canonical; /* malloc'd, NUL-terminated */
@@ -557,8 +559,9 @@ static sr_status load_role(policy *pol, const char *name, const json_t *v,
 
 static sr_status load_document(policy *pol, const json_t *doc, char *err)
 {
-    static const char *const members[] = {"strongroom_policy", "description",
-                                          "purposes", "roles", NULL};
+    static const char *const members[] = {
+        "strongroom_policy", "description", "bulk_threshold",
+        "purposes",          "roles",       NULL};
     if (!json_is_object(doc))
         return fail(err, NULL, "the policy must be a JSON object");
 
@@ -580,10 +583,19 @@ static sr_status load_document(policy *pol, const json_t *doc, char *err)
                     POLICY_FORMAT_VERSION);
 
     sr_status st = check_members(
-        doc, members, "strongroom_policy, description, purposes, roles", NULL,
+        doc, members,
+        "strongroom_policy, description, bulk_threshold, purposes, roles", NULL,
         err);
     if (st != SR_OK)
         return st;
+    ppath pb = {NULL, "bulk_threshold", 0};
+    const json_t *bulk = json_object_get(doc, "bulk_threshold");
+    if (bulk != NULL &&
+        (!json_is_integer(bulk) || json_integer_value(bulk) < 1 ||
+         json_integer_value(bulk) > POLICY_BULK_MAX))
+        return fail(err, &pb, "must be a whole number from 1 to %u",
+                    POLICY_BULK_MAX);
+    pol->bulk_threshold = bulk != NULL ? (uint32_t)json_integer_value(bulk) : 0;
     if ((st = check_description(doc, NULL, err)) != SR_OK)
         return st;
 
@@ -757,6 +769,11 @@ bool policy_role_budget(const policy *p, const char *role, policy_budget *out)
     *out = r->budget;
     return r->budget.people_per_hour != 0 || r->budget.people_per_day != 0 ||
            r->budget.searches_per_hour != 0;
+}
+
+uint32_t policy_bulk_threshold(const policy *p)
+{
+    return p != NULL ? p->bulk_threshold : 0;
 }
 
 int policy_purpose_requires_case(const policy *p, const char *purpose)

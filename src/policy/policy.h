@@ -35,6 +35,7 @@ typedef enum policy_action {
     POLICY_MANAGE_CASES,      /* open cases, assign them, add people */
     POLICY_AUDIT,             /* read and verify the audit log */
     POLICY_FREEZE,            /* freeze and unfreeze principals */
+    POLICY_APPROVE,           /* approve another's bulk request */
     POLICY_ACTION_COUNT
 } policy_action;
 
@@ -124,6 +125,14 @@ typedef struct policy_budget {
 /* The role's budget into *out (all 0 for none or an unknown role); true
  * if it sets any limit. */
 bool policy_role_budget(const policy *p, const char *role, policy_budget *out);
+
+/* The largest bulk threshold a policy may set. */
+#define POLICY_BULK_MAX 1000000u
+
+/* The policy's "bulk_threshold": a read that touches more people than
+ * this needs a second person's approval (docs/policy.md); 0 for none.
+ * An export always does. */
+uint32_t policy_bulk_threshold(const policy *p);
 
 /* 1 if the purpose needs a case, 0 if not, -1 for an unknown purpose. */
 int policy_purpose_requires_case(const policy *p, const char *purpose);

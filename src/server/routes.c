@@ -56,7 +56,9 @@ static bool access_of(req *r, sr_access *acc)
     if (!body_string(r->json, "purpose", true, SRV_NAME_MAX, &acc->purpose,
                      err) ||
         !body_string(r->json, "case", false, SRV_NAME_MAX, &acc->case_id,
-                     err)) {
+                     err) ||
+        !body_string(r->json, "approval", false, SR_APPROVAL_ID_MAX - 1,
+                     &acc->approval, err)) {
         bad(r, err);
         return false;
     }
@@ -331,8 +333,8 @@ static void person_search_reply(req *r)
 
 static void h_person_search(req *r)
 {
-    static const char *const allowed[] = {"purpose",     "case", "ssn",
-                                          "family_name", "dob",  NULL};
+    static const char *const allowed[] = {
+        "purpose", "case", "approval", "ssn", "family_name", "dob", NULL};
     sr_access acc = {0};
     const char *ssn, *family, *dob;
     char err[SRV_ERR_MAX];
@@ -665,6 +667,48 @@ static void h_token_revoke(req *r)
                json_pack("{s:s, s:b}", "id", r->param[0], "revoked", 1));
 }
 
+/* ---- the two-person rule ------------------------------------------------ */
+
+static void h_approvals_list(req *r)
+{
+    LIST_BEGIN(b, "approvals");
+    lines l = {&b, 0, LIST_MAX, false};
+    reply_list(r, sr_vault_approval_list(r->v, add_line, &l), &b, &l);
+}
+
+static void h_approval_request(req *r)
+{
+    static const char *const allowed[] = {
+        "action", "purpose", "case", "family_name", "dob", "ttl", NULL};
+    sr_approval_spec q;
+    char err[SRV_ERR_MAX], id[SR_APPROVAL_ID_MAX];
+    memset(&q, 0, sizeof q);
+    if (!only(r, allowed))
+        return;
+    if (!body_string(r->json, "action", true, 16, &q.action, err) ||
+        !body_string(r->json, "purpose", true, SRV_NAME_MAX, &q.purpose, err) ||
+        !body_string(r->json, "case", false, SRV_NAME_MAX, &q.case_id, err) ||
+        !body_string(r->json, "family_name", false, 256, &q.family, err) ||
+        !body_string(r->json, "dob", false, 16, &q.dob, err) ||
+        !body_uint(r->json, "ttl", SR_MAX_APPROVAL_TTL, NULL, &q.ttl, err)) {
+        bad(r, err);
+        return;
+    }
+    sr_status st = sr_vault_approval_request(r->v, &q, id);
+    if (failed(r, st))
+        return;
+    reply_json(r, 201, json_pack("{s:s, s:s}", "id", id, "action", q.action));
+}
+
+static void h_approval_approve(req *r)
+{
+    sr_status st = sr_vault_approval_approve(r->v, r->param[0]);
+    if (failed(r, st))
+        return;
+    reply_json(r, 200,
+               json_pack("{s:s, s:b}", "id", r->param[0], "approved", 1));
+}
+
 static void h_cases_list(req *r)
 {
     LIST_BEGIN(b, "cases");
@@ -978,6 +1022,10 @@ const route srv_routes[] = {
     {"POST", "/v1/principals/{name}/unfreeze", WJ, h_principal_unfreeze, NULL,
      NULL, NULL},
     {"GET", "/v1/decoys", R_READ, h_decoys_list, NULL, NULL, NULL},
+    {"GET", "/v1/approvals", R_READ, h_approvals_list, NULL, NULL, NULL},
+    {"POST", "/v1/approvals", WJ, h_approval_request, NULL, NULL, NULL},
+    {"POST", "/v1/approvals/{id}/approve", R_WRITE, h_approval_approve, NULL,
+     NULL, NULL},
     {"GET", "/v1/tokens", R_READ, h_tokens_list, NULL, NULL, NULL},
     {"POST", "/v1/tokens", WJ, h_token_create, NULL, NULL, NULL},
     {"POST", "/v1/tokens/{id}/revoke", R_WRITE, h_token_revoke, NULL, NULL,

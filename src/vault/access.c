@@ -231,8 +231,8 @@ static bool auth_recall(sr_vault *v, const char *id,
 }
 
 /* Read a document as JSON; *out is a new reference. */
-static sr_status doc_load(sr_vault *v, const char *kind, const char *key,
-                          json_t **out)
+sr_status vault_doc_load(sr_vault *v, const char *kind, const char *key,
+                         json_t **out)
 {
     sr_buf b;
     json_error_t jerr;
@@ -248,8 +248,8 @@ static sr_status doc_load(sr_vault *v, const char *kind, const char *key,
     return st;
 }
 
-static sr_status doc_save(sr_vault *v, const char *kind, const char *key,
-                          const json_t *doc, bool insert)
+sr_status vault_doc_save(sr_vault *v, const char *kind, const char *key,
+                         const json_t *doc, bool insert)
 {
     char *text = json_to_text(doc, JSON_COMPACT | JSON_SORT_KEYS);
     if (text == NULL)
@@ -270,13 +270,13 @@ static sr_status doc_set_true(sr_vault *v, const char *kind, const char *key,
 {
     if (json_object_set_new(doc, member, json_true()) != 0)
         return vault_fail(v, SR_ERR_NOMEM, "out of memory");
-    sr_status st = doc_save(v, kind, key, doc, false);
+    sr_status st = vault_doc_save(v, kind, key, doc, false);
     if (st != SR_OK)
         return vault_store_fail(v, st, what);
     return SR_OK;
 }
 
-static const char *jstr(const json_t *o, const char *k)
+const char *vault_jstr(const json_t *o, const char *k)
 {
     const char *s = json_string_value(json_object_get(o, k));
     return s != NULL ? s : "";
@@ -463,7 +463,7 @@ static sr_status case_assigned(sr_vault *v, const char *case_id, bool *yes)
     *yes = false;
     if (!name_ok(case_id, true))
         return SR_OK;
-    sr_status st = doc_load(v, KIND_CASE, case_id, &c);
+    sr_status st = vault_doc_load(v, KIND_CASE, case_id, &c);
     if (st == SR_ERR_NOT_FOUND)
         return SR_OK;
     if (st != SR_OK)
@@ -744,7 +744,7 @@ static sr_status authenticate(sr_vault *v, const char *token, size_t len,
     }
     /* Read before the store is: a write committed after it moves it on. */
     uint64_t gen = family_gen(v);
-    st = doc_load(v, KIND_TOKEN, id, &t);
+    st = vault_doc_load(v, KIND_TOKEN, id, &t);
     if (st == SR_ERR_NOT_FOUND) {
         rule = "token.unknown";
         goto cleanup;
@@ -754,10 +754,10 @@ static sr_status authenticate(sr_vault *v, const char *token, size_t len,
         goto cleanup;
     }
     /* Name the principal in the log entry of a failure from here on. */
-    copy_name(v->principal, sizeof v->principal, jstr(t, "principal"));
+    copy_name(v->principal, sizeof v->principal, vault_jstr(t, "principal"));
     copy_name(v->token_id, sizeof v->token_id, id);
-    if (!hex_decode(want, sizeof want, jstr(t, "hash"),
-                    strlen(jstr(t, "hash"))) ||
+    if (!hex_decode(want, sizeof want, vault_jstr(t, "hash"),
+                    strlen(vault_jstr(t, "hash"))) ||
         sodium_memcmp(want, got, sizeof want) != 0)
         rule = "token.secret";
     else if (json_is_true(json_object_get(t, "revoked")))
@@ -767,7 +767,7 @@ static sr_status authenticate(sr_vault *v, const char *token, size_t len,
         rule = "token.expired";
     if (rule != NULL)
         goto cleanup;
-    st = doc_load(v, KIND_PRINCIPAL, jstr(t, "principal"), &p);
+    st = vault_doc_load(v, KIND_PRINCIPAL, vault_jstr(t, "principal"), &p);
     if (st == SR_ERR_NOT_FOUND) {
         rule = "principal.disabled";
         st = SR_OK;
@@ -777,15 +777,16 @@ static sr_status authenticate(sr_vault *v, const char *token, size_t len,
         st = vault_store_fail(v, st, "cannot read the principal");
         goto cleanup;
     }
-    st = principal_refusal(v, jstr(t, "principal"), p, &rule);
+    st = principal_refusal(v, vault_jstr(t, "principal"), p, &rule);
     if (st != SR_OK || rule != NULL)
         goto cleanup;
     uint32_t scope = scope_from_json(json_object_get(t, "scope"));
-    st = become(v, jstr(t, "principal"), jstr(p, "role"), id, scope);
+    st =
+        become(v, vault_jstr(t, "principal"), vault_jstr(p, "role"), id, scope);
     if (st == SR_OK)
         auth_remember(
-            v, gen, id, got, jstr(t, "principal"), jstr(p, "role"), scope,
-            (uint64_t)json_integer_value(json_object_get(t, "expires")));
+            v, gen, id, got, vault_jstr(t, "principal"), vault_jstr(p, "role"),
+            scope, (uint64_t)json_integer_value(json_object_get(t, "expires")));
     if (st == SR_OK && log_success)
         st = record_entry(v, "authenticate", NULL, ENTRY_ALLOWED, SR_OK, 0,
                           "allow", "", 0, NULL, 0);
@@ -839,17 +840,17 @@ sr_status sr_vault_authenticate_service(sr_vault *v, const char *name,
     if (name == NULL || !name_ok(name, false))
         return auth_fail(v, "service.malformed");
     copy_name(v->principal, sizeof v->principal, name);
-    sr_status st = doc_load(v, KIND_PRINCIPAL, name, &p);
+    sr_status st = vault_doc_load(v, KIND_PRINCIPAL, name, &p);
     if (st == SR_ERR_NOT_FOUND)
         rule = "service.unknown";
     else if (st != SR_OK)
         return vault_store_fail(v, st, "cannot read the principal");
-    else if (strcmp(jstr(p, "kind"), "service") != 0)
+    else if (strcmp(vault_jstr(p, "kind"), "service") != 0)
         rule = "service.kind";
     else
         st = principal_refusal(v, name, p, &rule);
     if (st == SR_OK && rule == NULL)
-        st = become(v, name, jstr(p, "role"), credential, UINT32_MAX);
+        st = become(v, name, vault_jstr(p, "role"), credential, UINT32_MAX);
     json_decref(p);
     if (rule != NULL)
         return auth_fail(v, rule);
@@ -909,7 +910,7 @@ static sr_status token_make(sr_vault *v, const char *name, const char *role,
         "revoked", 0);
     if (t == NULL)
         return vault_fail(v, SR_ERR_NOMEM, "out of memory");
-    st = doc_save(v, KIND_TOKEN, token_id, t, true);
+    st = vault_doc_save(v, KIND_TOKEN, token_id, t, true);
     json_decref(t);
     if (st != SR_OK) {
         sodium_memzero(token, SR_TOKEN_MAX);
@@ -956,7 +957,7 @@ static sr_status own_token_left(sr_vault *v, uint64_t *left)
     *left = UINT64_MAX;
     if (v->token_id[0] == '\0')
         return SR_OK; /* not signed in with a token: no bound but the default */
-    sr_status st = doc_load(v, KIND_TOKEN, v->token_id, &t);
+    sr_status st = vault_doc_load(v, KIND_TOKEN, v->token_id, &t);
     if (st != SR_OK)
         return vault_store_fail(v, st, "cannot read the token in use");
     json_int_t exp = json_integer_value(json_object_get(t, "expires"));
@@ -999,7 +1000,7 @@ sr_status sr_vault_token_create(sr_vault *v, const char *name, uint64_t ttl,
     if (!name_ok(name, false))
         return vault_fail(v, SR_ERR_INVALID,
                           "a principal name is 1-64 of a-z 0-9 . _ -");
-    st = doc_load(v, KIND_PRINCIPAL, name, &p);
+    st = vault_doc_load(v, KIND_PRINCIPAL, name, &p);
     if (st == SR_ERR_NOT_FOUND)
         return vault_fail(v, SR_ERR_NOT_FOUND, "no principal named %s", name);
     if (st != SR_OK)
@@ -1028,7 +1029,8 @@ sr_status sr_vault_token_create(sr_vault *v, const char *name, uint64_t ttl,
     st = record_entry(v, "token.create", NULL, ENTRY_ALLOWED, SR_OK, 0, "allow",
                       detail, 0, NULL, 0);
     if (st == SR_OK)
-        st = token_make(v, name, jstr(p, "role"), ttl, mask, token, token_id);
+        st = token_make(v, name, vault_jstr(p, "role"), ttl, mask, token,
+                        token_id);
     json_decref(p);
     return st;
 }
@@ -1051,13 +1053,13 @@ sr_status sr_vault_token_revoke(sr_vault *v, const char *token_id)
     else
         return vault_fail(v, SR_ERR_INVALID,
                           "give a token id (16 hex digits) or the token");
-    st = doc_load(v, KIND_TOKEN, id, &t);
+    st = vault_doc_load(v, KIND_TOKEN, id, &t);
     if (st == SR_ERR_NOT_FOUND)
         return vault_fail(v, st, "no token with id %s", id);
     if (st != SR_OK)
         return vault_store_fail(v, st, "cannot read the token");
     (void)snprintf(detail, sizeof detail, "token %s of %s", id,
-                   jstr(t, "principal"));
+                   vault_jstr(t, "principal"));
     st = record_entry(v, "token.revoke", NULL, ENTRY_ALLOWED, SR_OK, 0, "allow",
                       detail, 0, NULL, 0);
     if (st == SR_OK)
@@ -1083,7 +1085,7 @@ static sr_status count_doc(void *ctx, const char *key, const uint8_t *p,
     json_t *d = json_loadb((const char *)p, len, 0, &jerr);
     if (d == NULL)
         return SR_ERR_CORRUPT;
-    bool service = strcmp(jstr(d, "kind"), "service") == 0;
+    bool service = strcmp(vault_jstr(d, "kind"), "service") == 0;
     bool disabled = json_is_true(json_object_get(d, "disabled"));
     json_decref(d);
     bool frozen = false;
@@ -1150,9 +1152,10 @@ static sr_status list_doc(void *ctx, const char *key, const uint8_t *p,
             return st;
         }
         o = json_pack("{s:s, s:s, s:s, s:b, s:b, s:O}", "name", key, "role",
-                      jstr(d, "role"), "kind", jstr(d, "kind"), "disabled",
-                      json_is_true(json_object_get(d, "disabled")), "frozen",
-                      frozen, "created", json_object_get(d, "created"));
+                      vault_jstr(d, "role"), "kind", vault_jstr(d, "kind"),
+                      "disabled", json_is_true(json_object_get(d, "disabled")),
+                      "frozen", frozen, "created",
+                      json_object_get(d, "created"));
         if (o != NULL && frozen &&
             json_object_set_new(o, "frozen_reason", json_string(why)) != 0) {
             json_decref(o);
@@ -1160,7 +1163,7 @@ static sr_status list_doc(void *ctx, const char *key, const uint8_t *p,
         }
     } else if (strcmp(l->kind, KIND_TOKEN) == 0)
         o = json_pack("{s:s, s:s, s:O, s:O, s:O, s:b}", "id", key, "principal",
-                      jstr(d, "principal"), "scope",
+                      vault_jstr(d, "principal"), "scope",
                       json_object_get(d, "scope"), "created",
                       json_object_get(d, "created"), "expires",
                       json_object_get(d, "expires"), "revoked",
@@ -1228,7 +1231,7 @@ static sr_status principal_store(sr_vault *v, const char *name,
         }
         json_object_set_new(p, "pwhash", json_string(pwhash));
     }
-    sr_status st = doc_save(v, KIND_PRINCIPAL, name, p, true);
+    sr_status st = vault_doc_save(v, KIND_PRINCIPAL, name, p, true);
     json_decref(p);
     if (st == SR_ERR_EXISTS)
         return vault_fail(v, st, "a principal named %s already exists", name);
@@ -1273,7 +1276,7 @@ static sr_status principal_load(sr_vault *v, const char *name, json_t **p)
     *p = NULL;
     if (!name_ok(name, false))
         return vault_fail(v, SR_ERR_INVALID, "bad principal name");
-    sr_status st = doc_load(v, KIND_PRINCIPAL, name, p);
+    sr_status st = vault_doc_load(v, KIND_PRINCIPAL, name, p);
     if (st == SR_ERR_NOT_FOUND)
         return vault_fail(v, st, "no principal named %s", name);
     if (st != SR_OK)
@@ -1407,11 +1410,11 @@ sr_status sr_vault_login(sr_vault *v, const char *name, const char *pass,
         return st;
     if (!name_ok(name, false) || pass == NULL)
         return login_fail(v, "login.malformed");
-    st = doc_load(v, KIND_PRINCIPAL, name, &p);
+    st = vault_doc_load(v, KIND_PRINCIPAL, name, &p);
     if (st != SR_OK && st != SR_ERR_NOT_FOUND)
         return vault_store_fail(v, st, "cannot read the principal");
     copy_name(v->principal, sizeof v->principal, name);
-    const char *hash = p != NULL ? jstr(p, "pwhash") : "";
+    const char *hash = p != NULL ? vault_jstr(p, "pwhash") : "";
     bool known = p != NULL && hash[0] != '\0';
     /* Unknown names are checked against a dummy hash, so the time taken
      * does not tell which names exist. */
@@ -1432,12 +1435,13 @@ sr_status sr_vault_login(sr_vault *v, const char *name, const char *pass,
         json_decref(p);
         return rule != NULL ? login_fail(v, rule) : st;
     }
-    st = become(v, name, jstr(p, "role"), "", UINT32_MAX);
+    st = become(v, name, vault_jstr(p, "role"), "", UINT32_MAX);
     if (st == SR_OK)
         st = record_entry(v, "login", NULL, ENTRY_ALLOWED, SR_OK, 0, "allow",
                           "", 0, NULL, 0);
     if (st == SR_OK)
-        st = token_make(v, name, jstr(p, "role"), ttl, UINT32_MAX, token, id);
+        st = token_make(v, name, vault_jstr(p, "role"), ttl, UINT32_MAX, token,
+                        id);
     if (st == SR_OK)
         copy_name(v->token_id, sizeof v->token_id, id);
     else
@@ -1462,7 +1466,7 @@ static sr_status case_change(sr_vault *v, const char *action,
         return vault_fail(v, SR_ERR_INVALID,
                           "a case id is 1-64 of A-Z a-z 0-9 . _ - starting "
                           "with a letter or digit");
-    st = doc_load(v, KIND_CASE, case_id, c);
+    st = vault_doc_load(v, KIND_CASE, case_id, c);
     if (st == SR_ERR_NOT_FOUND)
         return vault_fail(v, st,
                           "no case %s (open it with strongroom case "
@@ -1485,7 +1489,7 @@ sr_status sr_vault_case_open(sr_vault *v, const char *case_id)
         return vault_fail(v, SR_ERR_INVALID,
                           "a case id is 1-64 of A-Z a-z 0-9 . _ - starting "
                           "with a letter or digit");
-    sr_access acc = {NULL, case_id};
+    sr_access acc = {NULL, case_id, NULL};
     r.acc = &acc;
     st = vault_record(v, &r, ENTRY_ALLOWED, SR_OK, 0, "", 0, NULL, 0);
     if (st != SR_OK)
@@ -1494,7 +1498,7 @@ sr_status sr_vault_case_open(sr_vault *v, const char *case_id)
                           (json_int_t)now_unix(), "people", (json_int_t)0);
     if (c == NULL)
         return vault_fail(v, SR_ERR_NOMEM, "out of memory");
-    st = doc_save(v, KIND_CASE, case_id, c, true);
+    st = vault_doc_save(v, KIND_CASE, case_id, c, true);
     json_decref(c);
     if (st == SR_ERR_EXISTS)
         return vault_fail(v, st, "the case %s is already open", case_id);
@@ -1512,13 +1516,13 @@ sr_status sr_vault_case_assign(sr_vault *v, const char *case_id,
     if (st != SR_OK)
         return st;
     if (!name_ok(name, false) ||
-        (st = doc_load(v, KIND_PRINCIPAL, name, &p)) != SR_OK) {
+        (st = vault_doc_load(v, KIND_PRINCIPAL, name, &p)) != SR_OK) {
         json_decref(c);
         return vault_fail(v, SR_ERR_NOT_FOUND, "no principal named %s",
                           name_ok(name, false) ? name : "(invalid)");
     }
     json_decref(p);
-    sr_access acc = {NULL, case_id};
+    sr_access acc = {NULL, case_id, NULL};
     access_req r = {POLICY_MANAGE_CASES, "case.assign", &acc, NULL, 0};
     (void)snprintf(detail, sizeof detail, "to %s", name);
     st = vault_record(v, &r, ENTRY_ALLOWED, SR_OK, 0, detail, 0, NULL, 0);
@@ -1533,7 +1537,7 @@ sr_status sr_vault_case_assign(sr_vault *v, const char *case_id,
     if (st == SR_OK && !have && json_array_append_new(a, json_string(name)))
         st = vault_fail(v, SR_ERR_NOMEM, "out of memory");
     if (st == SR_OK && !have) {
-        st = doc_save(v, KIND_CASE, case_id, c, false);
+        st = vault_doc_save(v, KIND_CASE, case_id, c, false);
         if (st != SR_OK)
             st = vault_store_fail(v, st, "cannot store the case");
     }
@@ -1559,7 +1563,7 @@ sr_status sr_vault_case_add_person(sr_vault *v, const char *case_id,
     }
     /* Whether the person exists is not checked: the case administrator
      * cannot read records, and so is not told. */
-    sr_access acc = {NULL, case_id};
+    sr_access acc = {NULL, case_id, NULL};
     access_req r = {POLICY_MANAGE_CASES, "case.add", &acc, id, 0};
     const uint8_t(*ids)[SR_ID_BYTES] = (const uint8_t(*)[SR_ID_BYTES])id;
     bool already = false;
@@ -1576,7 +1580,7 @@ sr_status sr_vault_case_add_person(sr_vault *v, const char *case_id,
         if (st == SR_OK)
             json_object_set_new(c, "people", json_integer(n + 1));
         if (st == SR_OK)
-            st = doc_save(v, KIND_CASE, case_id, c, false);
+            st = vault_doc_save(v, KIND_CASE, case_id, c, false);
         if (st != SR_OK)
             st = vault_store_fail(v, st, "cannot store the case");
     }

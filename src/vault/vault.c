@@ -1464,12 +1464,21 @@ static sr_status run_find(sr_vault *v, find_ctx *f, const access_req *r,
         st = record_failure(v, r, st, f->granted);
         goto cleanup;
     }
+    /* More people than the bulk threshold: only under a second person's
+     * approval of this very search. */
+    char detail[ENTRY_TEXT_MAX] = "";
+    uint32_t bulk = policy_bulk_threshold(v->pol);
+    if (bulk > 0 && f->count > bulk) {
+        st = vault_approval_check(v, r, f->family, f->dob, detail);
+        if (st != SR_OK)
+            goto cleanup;
+    }
     st = vault_budget_charge(v, r, (const uint8_t(*)[SR_ID_BYTES])f->ids,
                              f->count, 1, false, true);
     if (st != SR_OK)
         goto cleanup;
     st =
-        vault_record(v, r, ENTRY_ALLOWED, SR_OK, f->granted, "", f->count,
+        vault_record(v, r, ENTRY_ALLOWED, SR_OK, f->granted, detail, f->count,
                      (const uint8_t(*)[SR_ID_BYTES])f->ids, (uint32_t)f->count);
     if (st == SR_OK)
         st = decoy_check(v, (const uint8_t(*)[SR_ID_BYTES])f->ids, f->count);
@@ -1707,7 +1716,8 @@ typedef struct export_ctx {
     sr_vault *v;
     const access_req *r;
     unsigned granted;
-    const char *case_id; /* caseload roles: only people on this case */
+    const char *case_id;         /* caseload roles: only people on this case */
+    char detail[ENTRY_TEXT_MAX]; /* "approval <id>" */
     sr_line_fn fn;
     void *fn_ctx;
     uint64_t count;
@@ -1723,8 +1733,9 @@ static sr_status export_flush(export_ctx *x)
     sr_status st = SR_OK;
     if (x->n == 0)
         return SR_OK;
-    st = vault_record(v, x->r, ENTRY_ALLOWED, SR_OK, x->granted, "", x->n,
-                      (const uint8_t(*)[SR_ID_BYTES])x->ids, (uint32_t)x->n);
+    st =
+        vault_record(v, x->r, ENTRY_ALLOWED, SR_OK, x->granted, x->detail, x->n,
+                     (const uint8_t(*)[SR_ID_BYTES])x->ids, (uint32_t)x->n);
     for (size_t off = 0; st == SR_OK && off < x->lines.len;) {
         const uint8_t *nl = memchr(x->lines.p + off, '\n', x->lines.len - off);
         size_t n = (size_t)(nl - (x->lines.p + off));
@@ -1783,6 +1794,9 @@ sr_status sr_vault_export(sr_vault *v, const sr_access *acc, sr_line_fn fn,
     if (x == NULL)
         return vault_fail(v, SR_ERR_NOMEM, "out of memory");
     sr_status st = vault_authorize(v, &r, &x->granted);
+    /* Every export is a bulk read: only under a second person's approval. */
+    if (st == SR_OK)
+        st = vault_approval_check(v, &r, NULL, NULL, x->detail);
     if (st != SR_OK) {
         free(x);
         return st;

@@ -191,10 +191,35 @@ SR_WARN_UNUSED sr_status vault_budget_charge(sr_vault *v, const access_req *r,
 SR_WARN_UNUSED sr_status vault_budget_check(sr_vault *v, const access_req *r,
                                             unsigned searches, bool need_room);
 
+/* A stored document (kind / key) as JSON, a new reference in *out;
+ * SR_ERR_NOT_FOUND, SR_ERR_CORRUPT or the store's error (no message). */
+SR_WARN_UNUSED sr_status vault_doc_load(sr_vault *v, const char *kind,
+                                        const char *key, json_t **out);
+/* Store a document (insert: fail with SR_ERR_EXISTS if the key is taken);
+ * the store's error, without a message. */
+SR_WARN_UNUSED sr_status vault_doc_save(sr_vault *v, const char *kind,
+                                        const char *key, const json_t *doc,
+                                        bool insert);
+/* Member k of o as a string, "" if absent or not a string. */
+const char *vault_jstr(const json_t *o, const char *k);
+
 /* Record an entry for the vault's own act (no request): action, rule
  * and detail; SR_ERR_AUDIT if it cannot be logged. */
 SR_WARN_UNUSED sr_status vault_note(sr_vault *v, const char *action,
                                     const char *rule, const char *detail);
+
+/* ---- approval.c: the two-person rule ------------------------------------ */
+
+/* Does the approval named in r->acc cover r (an export, or a search by
+ * family and dob over the bulk threshold) for the authenticated
+ * principal? SR_OK with detail "approval <id>" for the entries of the
+ * request; else the denial is logged (approval.required without one,
+ * approval.invalid with one that does not cover it) and SR_ERR_DENIED
+ * returned with the reason. */
+SR_WARN_UNUSED sr_status vault_approval_check(sr_vault *v, const access_req *r,
+                                              const char *family,
+                                              const char *dob,
+                                              char detail[ENTRY_TEXT_MAX]);
 
 /* ---- decoy.c: honeytoken people ------------------------------------------ */
 
