@@ -261,12 +261,24 @@ cleanup:
 
 /* ---- show ---------------------------------------------------------------- */
 
+typedef struct walk_ctx {
+    sr_status (*fn)(void *ctx, uint64_t i, const uint8_t *data, size_t len);
+    void *ctx;
+    uint64_t base; /* index of the bundle's first entry */
+} walk_ctx;
+
+static sr_status walk_entry(void *ctx, uint64_t i, const uint8_t *data,
+                            size_t len)
+{
+    walk_ctx *w = ctx;
+    return w->fn(w->ctx, w->base + i, data, len);
+}
+
 typedef struct show_ctx {
     sr_vault *v;
     const sr_audit_filter *f;
     bool by_person;
     uint8_t ref[ENTRY_REF_BYTES];
-    uint64_t base; /* index of the bundle's first entry */
     sr_line_fn fn;
     void *ctx;
     uint64_t shown;
@@ -298,7 +310,7 @@ static sr_status show_entry(void *ctx, uint64_t i, const uint8_t *data,
     show_ctx *s = ctx;
     const sr_audit_filter *f = s->f;
     audit_entry e;
-    uint64_t index = s->base + i;
+    uint64_t index = i;
     char when[40], hex[2 * ENTRY_REF_BYTES + 1];
 
     if (index < f->from_index)
@@ -360,9 +372,6 @@ sr_status sr_vault_audit_show(sr_vault *v, const sr_audit_filter *f,
     static const sr_audit_filter all = {0};
     access_req r = {POLICY_AUDIT, "audit.show", NULL, NULL, 0};
     unsigned granted;
-    tilefs *t = NULL;
-    sr_buf b;
-    uint64_t size = 0;
     show_ctx s;
     uint8_t id[SR_ID_BYTES];
 
@@ -387,32 +396,48 @@ sr_status sr_vault_audit_show(sr_vault *v, const sr_audit_filter *f,
                       s.by_person ? "by person" : "", 0,
                       s.by_person ? (const uint8_t(*)[SR_ID_BYTES])id : NULL,
                       s.by_person ? 1u : 0u);
-    if (st == SR_OK)
-        st = checkpoint_now(v, &size);
-    if (st == SR_OK)
-        st = open_view(v, size, 1, &t); /* bundles only: no index */
     if (st != SR_OK)
         return st;
     s.v = v;
     s.f = f;
     s.fn = fn;
     s.ctx = ctx;
+    return vault_audit_walk(v, f->from_index, show_entry, &s, &s.stopped, NULL);
+}
+
+sr_status vault_audit_walk(sr_vault *v, uint64_t from,
+                           sr_status (*fn)(void *ctx, uint64_t i,
+                                           const uint8_t *data, size_t len),
+                           void *ctx, const sr_status *stopped,
+                           uint64_t *size_out)
+{
+    tilefs *t = NULL;
+    sr_buf b;
+    uint64_t size = 0;
+    walk_ctx w = {fn, ctx, 0};
+    sr_status st = checkpoint_now(v, &size);
+    if (st == SR_OK)
+        st = open_view(v, size, 1, &t); /* bundles only: no index */
+    if (st != SR_OK)
+        return st;
+    if (size_out != NULL)
+        *size_out = size;
     buf_init(&b, (size_t)TILE_WIDTH * 65537u);
     v->errmsg[0] = '\0';
-    for (uint64_t n = f->from_index / TILE_WIDTH;
-         n * TILE_WIDTH < size && st == SR_OK; n++) {
-        unsigned w;
+    for (uint64_t n = from / TILE_WIDTH; n * TILE_WIDTH < size && st == SR_OK;
+         n++) {
+        unsigned width;
         buf_reset(&b);
-        st = tilefs_read_bundle(t, n, &b, &w);
+        st = tilefs_read_bundle(t, n, &b, &width);
         if (st != SR_OK) {
             st = vault_fail(v, SR_ERR_AUDIT, "cannot read the audit log: %s",
                             tilefs_errmsg(t));
             break;
         }
-        s.base = n * TILE_WIDTH;
-        st = bundle_parse(b.p, b.len, w, show_entry, &s);
-        if (st != SR_OK && s.stopped != SR_OK) {
-            st = s.stopped; /* the caller's own stop, passed through */
+        w.base = n * TILE_WIDTH;
+        st = bundle_parse(b.p, b.len, width, walk_entry, &w);
+        if (st != SR_OK && stopped != NULL && *stopped != SR_OK) {
+            st = *stopped; /* the caller's own stop, passed through */
             break;
         }
         if (st != SR_OK && v->errmsg[0] == '\0')

@@ -208,6 +208,19 @@ const char *vault_jstr(const json_t *o, const char *k);
 SR_WARN_UNUSED sr_status vault_note(sr_vault *v, const char *action,
                                     const char *rule, const char *detail);
 
+/* ---- audit.c: reading the log back ------------------------------------- */
+
+/* Checkpoint the log, then hand fn each entry from index `from` on (its
+ * index and encoded bytes), bundle by bundle. *size_out (may be NULL) gets
+ * the tree size walked. A non-SR_OK from fn stops the walk: if *stopped
+ * (may be NULL) is then set, that status is returned as it is, else the
+ * log is reported malformed. SR_ERR_AUDIT with the message for a log that
+ * cannot be read. */
+SR_WARN_UNUSED sr_status vault_audit_walk(
+    sr_vault *v, uint64_t from,
+    sr_status (*fn)(void *ctx, uint64_t i, const uint8_t *data, size_t len),
+    void *ctx, const sr_status *stopped, uint64_t *size_out);
+
 /* ---- approval.c: the two-person rule ------------------------------------ */
 
 /* Does the approval named in r->acc cover r (an export, or a search by
