@@ -587,6 +587,38 @@ SR_API SR_WARN_UNUSED sr_status sr_vault_audit_show(sr_vault *v,
                                                     const sr_audit_filter *f,
                                                     sr_line_fn fn, void *ctx);
 
+/* What a breach report covers: the entries of a principal, of a token
+ * (its id), or of everyone in a time window, or any combination (at
+ * least one). Times are Unix nanoseconds, until exclusive; 0 = open. */
+typedef struct sr_breach_query {
+    const char *principal;
+    const char *token;
+    uint64_t since_ns, until_ns;
+} sr_breach_query;
+
+/*
+ * The breach report (the "audit" action; logged as breach.report): from
+ * the audit log alone, after verifying the whole log against the vault's
+ * log key (SR_ERR_AUDIT, naming the fault, if it fails), the people whose
+ * data the matching entries revealed, which field classes, when and to
+ * whom, and the attempts that were denied. One JSON object per line:
+ *   {"kind":"summary", ...}   first: the query, the log verified, counts
+ *                             (reads, people, per class, per principal,
+ *                             denials, decoys touched) and a timeline of
+ *                             reads in up to 96 buckets;
+ *   {"kind":"person"|"decoy", "id" (or "ref" when the person is no longer
+ *    stored), "classes", "first", "last", "reads", "principals"};
+ *   {"kind":"denial", "index", "time", "principal", "action", "rule",
+ *    "people"} (at most 100,000; the summary counts them all).
+ * A search reveals a match's id and name only; a get or an export the
+ * classes it names. Memory grows with the people revealed, not with the
+ * log.
+ */
+SR_API SR_WARN_UNUSED sr_status sr_vault_breach_report(sr_vault *v,
+                                                       const sr_breach_query *q,
+                                                       sr_line_fn fn,
+                                                       void *ctx);
+
 /* The person id behind a reference (32 hex digits), by trying every
  * stored person; SR_ERR_NOT_FOUND if none (shredded, or never stored). */
 SR_API SR_WARN_UNUSED sr_status sr_vault_audit_resolve(

@@ -66,11 +66,10 @@ const char help_audit[] =
     "          strongroom audit witness add w1 w1.vkey\n"
     "          strongroom audit witness require 1\n";
 
-/* "2026-11-25", "2026-11-25T14:03:00Z" or Unix seconds, as nanoseconds. */
-static bool parse_time(const char *s, uint64_t *ns)
+bool parse_time(const char *s, uint64_t *ns)
 {
     uint64_t secs;
-    if (parse_u64(s, &secs) && strlen(s) != 10 && strchr(s, '-') == NULL) {
+    if (parse_u64(s, &secs) && strchr(s, '-') == NULL) {
         *ns = secs * 1000000000u;
         return secs < UINT64_MAX / 1000000000u;
     }

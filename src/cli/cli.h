@@ -9,6 +9,7 @@
 #define SR_CLI_H
 
 #include <getopt.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -113,19 +114,29 @@ const command *find_command(const char *name);
 uint64_t mono_ns(void);
 /* "90d", "12h", "30m", "45s" or plain seconds; false if malformed. */
 bool parse_duration(const char *s, uint64_t *secs);
+/* "2026-11-25", "2026-11-25T14:03:00Z" or Unix seconds, as nanoseconds. */
+bool parse_time(const char *s, uint64_t *ns);
+/* With --out FILE: send stdout to FILE.partial (mode 0600), false with
+ * the message printed if it cannot be made; without (out NULL), nothing.
+ * out_end flushes, syncs and renames it into place when st is SR_OK, and
+ * removes it otherwise; it returns st, or SR_ERR_IO. */
+bool out_begin(const char *cmd, const char *out, char tmp[PATH_MAX]);
+sr_status out_end(const char *out, const char *tmp, sr_status st);
 
 /* The command groups (admin.c, audit.c, witness.c). */
 int cmd_user(int argc, char **argv);
 int cmd_principal(int argc, char **argv);
 int cmd_decoy(int argc, char **argv);
 int cmd_approval(int argc, char **argv);
+int cmd_breach(int argc, char **argv);
 int cmd_token(int argc, char **argv);
 int cmd_login(int argc, char **argv);
 int cmd_case(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 extern const char help_user[], help_principal[], help_decoy[], help_approval[],
-    help_token[], help_login[], help_case[], help_policy[], help_audit[];
+    help_breach[], help_token[], help_login[], help_case[], help_policy[],
+    help_audit[];
 int cmd_witness(int argc, char **argv);
 extern const char help_witness[];
 int cmd_serve(int argc, char **argv);

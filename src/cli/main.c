@@ -400,6 +400,37 @@ int parse_simple(const char *cmd, int argc, char **argv, common *c)
     return -1;
 }
 
+bool out_begin(const char *cmd, const char *out, char tmp[PATH_MAX])
+{
+    if (out == NULL)
+        return true;
+    int w = snprintf(tmp, PATH_MAX, "%s.partial", out);
+    int fd = w > 0 && w < PATH_MAX
+                 ? open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)
+                 : -1;
+    if (fd < 0 || dup2(fd, STDOUT_FILENO) < 0) {
+        fprintf(stderr, "strongroom %s: cannot create %s: %s\n", cmd, tmp,
+                strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return false;
+    }
+    close(fd);
+    return true;
+}
+
+sr_status out_end(const char *out, const char *tmp, sr_status st)
+{
+    if (st == SR_OK &&
+        (fflush(stdout) != 0 || (out != NULL && fsync(STDOUT_FILENO) != 0)))
+        st = SR_ERR_IO;
+    if (st == SR_OK && out != NULL && rename(tmp, out) != 0)
+        st = SR_ERR_IO;
+    if (st != SR_OK && out != NULL)
+        (void)unlink(tmp);
+    return st;
+}
+
 static const char help_init[] =
     "usage: strongroom init [--kdf PROFILE] [--expected-people N]\n"
     "                       [--admin NAME] [--log-origin ORIGIN]\n"
@@ -899,31 +930,15 @@ static int cmd_export(int argc, char **argv)
     if (r != 0)
         return r;
     char tmp[PATH_MAX];
-    int fd = -1;
-    if (out != NULL) {
-        int w = snprintf(tmp, sizeof tmp, "%s.partial", out);
-        fd = w > 0 && (size_t)w < sizeof tmp
-                 ? open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)
-                 : -1;
-        if (fd < 0 || dup2(fd, STDOUT_FILENO) < 0) {
-            fprintf(stderr, "strongroom export: cannot create %s: %s\n", tmp,
-                    strerror(errno));
-            sr_vault_close(v);
-            return exit_for(SR_ERR_IO);
-        }
-        close(fd);
+    if (!out_begin("export", out, tmp)) {
+        sr_vault_close(v);
+        return exit_for(SR_ERR_IO);
     }
     uint64_t count = 0;
     sr_access acc = {c.purpose, c.case_id, c.approval};
-    sr_status st = sr_vault_export(v, &acc, print_line, NULL, &count);
-    if (st == SR_OK &&
-        (fflush(stdout) != 0 || (out != NULL && fsync(STDOUT_FILENO) != 0)))
-        st = SR_ERR_IO;
-    if (st == SR_OK && out != NULL && rename(tmp, out) != 0)
-        st = SR_ERR_IO;
+    sr_status st =
+        out_end(out, tmp, sr_vault_export(v, &acc, print_line, NULL, &count));
     if (st != SR_OK) {
-        if (out != NULL)
-            (void)unlink(tmp);
         r = lib_fail("export", st, v);
     } else {
         fprintf(stderr, "exported %" PRIu64 " people\n", count);
@@ -1126,6 +1141,8 @@ static const command commands[] = {
      cmd_decoy},
     {"approval", "ask for, give and list two-person approvals", help_approval,
      cmd_approval},
+    {"breach", "report who and what a principal, token or window revealed",
+     help_breach, cmd_breach},
     {"token", "create, list and revoke API tokens", help_token, cmd_token},
     {"login", "sign in with a passphrase; prints a token", help_login,
      cmd_login},

@@ -25,7 +25,7 @@ static void b64(char out[45], const uint8_t h[32])
 }
 
 /* Integrate, and give the latest tree size. */
-static sr_status checkpoint_now(sr_vault *v, uint64_t *size)
+sr_status vault_audit_checkpoint(sr_vault *v, uint64_t *size)
 {
     char msg[AUDIT_MSG_MAX];
     sr_status st = audit_log_checkpoint(v->log, size, msg);
@@ -40,7 +40,7 @@ sr_status sr_vault_audit_checkpoint(sr_vault *v, char **note, uint64_t *size)
     sr_buf b;
     char path[4096];
     *note = NULL;
-    sr_status st = checkpoint_now(v, size);
+    sr_status st = vault_audit_checkpoint(v, size);
     if (st != SR_OK)
         return st;
     (void)snprintf(path, sizeof path, "%s/checkpoint", audit_log_dir(v->log));
@@ -90,7 +90,7 @@ static sr_status signed_head(sr_vault *v, uint64_t *size, uint64_t *latest,
                              uint8_t head[32])
 {
     char msg[AUDIT_MSG_MAX];
-    sr_status st = checkpoint_now(v, latest);
+    sr_status st = vault_audit_checkpoint(v, latest);
     if (st != SR_OK)
         return st;
     /* Another process may have checkpointed since: its head is as good. */
@@ -415,7 +415,7 @@ sr_status vault_audit_walk(sr_vault *v, uint64_t from,
     sr_buf b;
     uint64_t size = 0;
     walk_ctx w = {fn, ctx, 0};
-    sr_status st = checkpoint_now(v, &size);
+    sr_status st = vault_audit_checkpoint(v, &size);
     if (st == SR_OK)
         st = open_view(v, size, 1, &t); /* bundles only: no index */
     if (st != SR_OK)

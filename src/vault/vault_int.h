@@ -210,6 +210,9 @@ SR_WARN_UNUSED sr_status vault_note(sr_vault *v, const char *action,
 
 /* ---- audit.c: reading the log back ------------------------------------- */
 
+/* Checkpoint the log now (*size gets its tree size). */
+SR_WARN_UNUSED sr_status vault_audit_checkpoint(sr_vault *v, uint64_t *size);
+
 /* Checkpoint the log, then hand fn each entry from index `from` on (its
  * index and encoded bytes), bundle by bundle. *size_out (may be NULL) gets
  * the tree size walked. A non-SR_OK from fn stops the walk: if *stopped
