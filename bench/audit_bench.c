@@ -29,6 +29,9 @@
  *    the leaf, the roots and the check the vault does before handing a
  *    proof out; and sr_vault_audit_inclusion end to end (K / 10 calls).
  * d. sr_log_verify over the whole log at each size.
+ * e. sr_vault_breach_report at each size (it verifies the log, reads every
+ *    entry, resolves the references against the vault): one clerk's
+ *    entries, and everyone's in a window of a tenth of the log.
  *
  * Every measurement is one line of key=value pairs on stdout, for
  * bench/run; progress goes to stderr. WORKDIR is removed at the end
@@ -746,6 +749,47 @@ static void part_verify(const char *vdir, uint64_t size)
     buf_free(&vk);
 }
 
+/* ---- e. the breach report ------------------------------------------------ */
+
+static sr_status count_report(void *ctx, const char *line, size_t len)
+{
+    uint64_t *c = ctx;
+    (void)line;
+    c[0]++;
+    c[1] += len;
+    return SR_OK;
+}
+
+/* sr_vault_breach_report over the whole log: one clerk's entries (the
+ * grown entries' tags step by 256, so clerk08 made a fifth of them, each
+ * naming one person), then a window of a tenth of the log's time
+ * (everyone's). Each verifies the log first. */
+static void part_breach(sr_vault *va, uint64_t size)
+{
+    static const char *const what[] = {"principal", "window"};
+    for (int k = 0; k < 2; k++) {
+        sr_breach_query q;
+        uint64_t out[2] = {0, 0};
+        memset(&q, 0, sizeof q);
+        if (k == 0) {
+            q.principal = "clerk08";
+        } else {
+            q.since_ns = 1764000000000000000ull + (size / 2 << 8) * 1000003u;
+            q.until_ns = q.since_ns + (size / 10 << 8) * 1000003u;
+        }
+        double t0 = bench_now();
+        sr_status st = sr_vault_breach_report(va, &q, count_report, out);
+        double el = bench_now() - t0;
+        if (st != SR_OK)
+            die("sr_vault_breach_report: %s", sr_vault_errmsg(va));
+        printf("part=breach size=%llu query=%s secs=%.1f rate=%.0f "
+               "lines=%llu bytes=%llu\n",
+               (unsigned long long)size, what[k], el, (double)size / el,
+               (unsigned long long)out[0], (unsigned long long)out[1]);
+        fflush(stdout);
+    }
+}
+
 /* ---- main ---------------------------------------------------------------- */
 
 static int cmp_u64(const void *a, const void *b)
@@ -756,7 +800,7 @@ static int cmp_u64(const void *a, const void *b)
 
 int main(int argc, char **argv)
 {
-    const char *work = NULL, *parts = "abcd", *sizes_arg = "1000000 10000000";
+    const char *work = NULL, *parts = "abcde", *sizes_arg = "1000000 10000000";
     size_t people = 100000, samples = 20000, sz;
     double secs = 3;
     int keep = 0;
@@ -797,7 +841,7 @@ int main(int argc, char **argv)
     if (work == NULL || argc == 0 || people == 0 || samples == 0) {
         fprintf(stderr,
                 "usage: bench_audit WORKDIR [--people N] [--sizes \"M N\"] "
-                "[--secs S] [--samples K] [--parts abcd] [--keep]\n");
+                "[--secs S] [--samples K] [--parts abcde] [--keep]\n");
         return 2;
     }
     qsort(sizes, nsizes, sizeof *sizes, cmp_u64);
@@ -809,7 +853,7 @@ int main(int argc, char **argv)
     if (strchr(parts, 'a') != NULL)
         part_appends(work, secs);
 
-    bool need_vault = strpbrk(parts, "bcd") != NULL;
+    bool need_vault = strpbrk(parts, "bcde") != NULL;
     char vdir[4096], pop[4096];
     tokens tk;
     (void)snprintf(vdir, sizeof vdir, "%s/vault", work);
@@ -822,7 +866,7 @@ int main(int argc, char **argv)
     }
     if (strchr(parts, 'b') != NULL)
         part_reads(vdir, &tk, people, secs * 2);
-    if (strpbrk(parts, "cd") != NULL) {
+    if (strpbrk(parts, "cde") != NULL) {
         sr_vault *va = open_as(vdir, tk.auditor, SR_OPEN_READ);
         for (size_t i = 0; i < nsizes; i++) {
             grow(va->log, sizes[i]);
@@ -830,6 +874,8 @@ int main(int argc, char **argv)
                 part_proofs(va, sizes[i], samples);
             if (strchr(parts, 'd') != NULL)
                 part_verify(vdir, sizes[i]);
+            if (strchr(parts, 'e') != NULL)
+                part_breach(va, sizes[i]);
         }
         sr_vault_close(va);
     }
