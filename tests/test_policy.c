@@ -325,7 +325,16 @@ static const bad_doc bad_docs[] = {
     /* unknown members, at every level */
     {"/colour", "1", NULL, NULL,
      "/colour: unknown member (expected strongroom_policy, description, "
-     "bulk_threshold, purposes, roles)"},
+     "bulk_threshold, retention, purposes, roles)"},
+    {"/retention", "{\"destroy_after_separation_years\": 0}", NULL, NULL,
+     "/retention/destroy_after_separation_years: must be a whole number of "
+     "years from 1 to 200"},
+    {"/retention", "{}", NULL, NULL,
+     "/retention/destroy_after_separation_years: required member is "
+     "missing"},
+    {"/retention", "{\"years\": 5}", NULL, NULL,
+     "/retention/years: unknown member (expected "
+     "destroy_after_separation_years)"},
     {"/bulk_threshold", "0", NULL, NULL,
      "/bulk_threshold: must be a whole number from 1 to 1000000"},
     {"/bulk_threshold", "\"100\"", NULL, NULL,
@@ -502,7 +511,7 @@ static void test_member_names_in_errors_are_escaped_and_printable(void **state)
         "\"roles\":{}}";
     expect_error(text, strlen(text),
                  "/x~0y~1z???: unknown member (expected strongroom_policy, "
-                 "description, bulk_threshold, purposes, roles)");
+                 "description, bulk_threshold, retention, purposes, roles)");
 }
 
 static void test_description_longer_than_1024_bytes_is_rejected(void **state)

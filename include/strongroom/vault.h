@@ -404,6 +404,42 @@ SR_API void sr_alert_counts(uint64_t out[SR_ALERT_KINDS]);
 /* "principal.frozen", "principal.unfrozen", "other"; NULL past the end. */
 SR_API const char *sr_alert_kind_name(unsigned i);
 
+/* ---- crypto-shredding and retention (docs/retention.md) ---------------- */
+
+/*
+ * Destroy person id (the "shred" action, with a purpose such as retention
+ * or incident-response): their data key, every ciphertext and their
+ * blind-index rows are deleted with secure delete (the bytes overwritten
+ * in the database file), their case memberships and decoy marker go too,
+ * and the write-ahead log is emptied so no older page image survives. The
+ * audit entry ("shred", detail "reason R", the person by keyed reference)
+ * is written before the deletion is committed. reason: 1-64 of a-z 0-9 .
+ * _ -, starting with a letter. Errors: SR_ERR_INVALID, SR_ERR_NOT_FOUND,
+ * SR_ERR_DENIED, SR_ERR_AUDIT, store errors.
+ */
+SR_API SR_WARN_UNUSED sr_status sr_vault_shred(sr_vault *v,
+                                               const sr_access *acc,
+                                               const char *id,
+                                               const char *reason);
+
+typedef struct sr_retention_summary {
+    uint64_t scanned;   /* people read */
+    uint64_t separated; /* of them, all of whose employment is former */
+    uint64_t due;       /* of them, separated longer than the retention */
+    uint64_t shredded;  /* destroyed (0 for a dry run) */
+} sr_retention_summary;
+
+/*
+ * Apply the policy's retention ("retention": {"destroy_after_separation_
+ * years": N}): every person whose employment has all ended, the last end
+ * N years ago or more, is destroyed as by sr_vault_shred, in batches (one
+ * transaction and a few audit entries each, "retention.run"). dry_run
+ * only counts (logged as "retention.plan"). The "shred" action, with its
+ * purpose. SR_ERR_INVALID if the policy sets no retention.
+ */
+SR_API SR_WARN_UNUSED sr_status sr_vault_retention_run(
+    sr_vault *v, const sr_access *acc, bool dry_run, sr_retention_summary *out);
+
 /* ---- the two-person rule (docs/policy.md, "Two-person rule") ----------- */
 
 /* Room for an approval id (16 hex digits) with its NUL. */

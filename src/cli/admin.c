@@ -373,6 +373,109 @@ int cmd_approval(int argc, char **argv)
     return done("approval", st, v);
 }
 
+/* ---- shred and retention ------------------------------------------------- */
+
+const char help_shred[] =
+    "usage: strongroom shred ID --reason REASON --purpose P\n"
+    "\n"
+    "Destroy one person for good (crypto-shredding, docs/retention.md):\n"
+    "their data key, every ciphertext and their blind-index rows are\n"
+    "deleted with the bytes overwritten in the database file, their case\n"
+    "memberships go too, and the write-ahead log is emptied. Only the audit\n"
+    "log keeps that they existed, by keyed reference. Needs the shred\n"
+    "action (the security officer's) and a purpose such as retention. The\n"
+    "reason is a word or a ticket reference (1-64 of a-z 0-9 . _ "
+    "-).\n" ACCESS_HELP COMMON_HELP "\nexample: strongroom shred "
+    "5c0e8d2f6b1a4e93a7d4c2b8e1f06a57 --reason court-order-1138 "
+    "--purpose retention\n";
+
+enum { OPT_SHRED_REASON = 1 };
+
+static int shred_opt(void *ctx, int o, const char *arg)
+{
+    if (o != OPT_SHRED_REASON)
+        return 1;
+    *(const char **)ctx = arg;
+    return 0;
+}
+
+int cmd_shred(int argc, char **argv)
+{
+    static const struct option extra[] = {
+        ACCESS_OPTIONS, {"reason", required_argument, NULL, OPT_SHRED_REASON}};
+    common c = COMMON_INIT;
+    const char *reason = NULL;
+    int r = parse_sub("shred", help_shred, argc, argv, extra,
+                      sizeof extra / sizeof extra[0], &c, shred_opt, &reason);
+    if (r >= 0)
+        return r;
+    if (argc - optind != 1)
+        return fail("shred", "give the person's ID; see --help");
+    if (reason == NULL)
+        return fail("shred", "give --reason REASON");
+    sr_vault *v;
+    r = open_vault("shred", &c, SR_OPEN_WRITE, &v);
+    if (r != 0)
+        return r;
+    sr_access acc = {c.purpose, c.case_id, c.approval};
+    sr_status st = sr_vault_shred(v, &acc, argv[optind], reason);
+    if (st == SR_OK)
+        fprintf(stderr, "shredded %s\n", argv[optind]);
+    return done("shred", st, v);
+}
+
+const char help_retention[] =
+    "usage: strongroom retention run --purpose P [--dry-run]\n"
+    "\n"
+    "Apply the policy's retention schedule (\"retention\":\n"
+    "{\"destroy_after_separation_years\": N}, docs/policy.md): every person\n"
+    "whose employment has all ended, the last end N years ago or more, is\n"
+    "destroyed as by `strongroom shred`, in batches, each logged. With\n"
+    "--dry-run nothing changes: it prints how many are due (and the count\n"
+    "is logged). Prints one JSON line: scanned, separated, due, shredded.\n"
+    "Needs the shred action (the security officer's).\n"
+    "  --dry-run            count only\n" ACCESS_HELP COMMON_HELP
+    "\nexample: strongroom retention run --purpose retention --dry-run\n";
+
+enum { OPT_DRY_RUN = 1 };
+
+static int retention_opt(void *ctx, int o, const char *arg)
+{
+    (void)arg;
+    if (o != OPT_DRY_RUN)
+        return 1;
+    *(bool *)ctx = true;
+    return 0;
+}
+
+int cmd_retention(int argc, char **argv)
+{
+    static const struct option extra[] = {
+        ACCESS_OPTIONS, {"dry-run", no_argument, NULL, OPT_DRY_RUN}};
+    common c = COMMON_INIT;
+    bool dry = false;
+    int r = parse_sub("retention", help_retention, argc, argv, extra,
+                      sizeof extra / sizeof extra[0], &c, retention_opt, &dry);
+    if (r >= 0)
+        return r;
+    if (argc - optind != 1 || strcmp(argv[optind], "run") != 0)
+        return fail("retention", "give run; see --help");
+    sr_vault *v;
+    r = open_vault("retention", &c, dry ? SR_OPEN_READ : SR_OPEN_WRITE, &v);
+    if (r != 0)
+        return r;
+    sr_access acc = {c.purpose, c.case_id, c.approval};
+    sr_retention_summary sum;
+    sr_status st = sr_vault_retention_run(v, &acc, dry, &sum);
+    if (st == SR_OK)
+        printf("{\"scanned\":%llu,\"separated\":%llu,\"due\":%llu,"
+               "\"shredded\":%llu,\"dry_run\":%s}\n",
+               (unsigned long long)sum.scanned,
+               (unsigned long long)sum.separated, (unsigned long long)sum.due,
+               (unsigned long long)sum.shredded, dry ? "true" : "false");
+    return done("retention", st, v);
+}
+
 /* ---- token --------------------------------------------------------------- */
 
 const char help_token[] =

@@ -129,14 +129,16 @@ int cmd_principal(int argc, char **argv);
 int cmd_decoy(int argc, char **argv);
 int cmd_approval(int argc, char **argv);
 int cmd_breach(int argc, char **argv);
+int cmd_shred(int argc, char **argv);
+int cmd_retention(int argc, char **argv);
 int cmd_token(int argc, char **argv);
 int cmd_login(int argc, char **argv);
 int cmd_case(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 extern const char help_user[], help_principal[], help_decoy[], help_approval[],
-    help_breach[], help_token[], help_login[], help_case[], help_policy[],
-    help_audit[];
+    help_breach[], help_shred[], help_retention[], help_token[], help_login[],
+    help_case[], help_policy[], help_audit[];
 int cmd_witness(int argc, char **argv);
 extern const char help_witness[];
 int cmd_serve(int argc, char **argv);

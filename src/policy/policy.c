@@ -111,7 +111,8 @@ typedef struct policy_role {
 
 struct policy {
     size_t npurposes, nroles;
-    uint32_t bulk_threshold; /* 0: none */
+    uint32_t bulk_threshold;  /* 0: none */
+    uint32_t retention_years; /* 0: none */
     policy_purpose purposes[POLICY_MAX_PURPOSES];
     policy_role roles[POLICY_MAX_ROLES];
     char *canonical; /* malloc'd, NUL-terminated */
@@ -465,6 +466,33 @@ static sr_status load_budget(policy_role *role, const json_t *v, const ppath *p,
     return SR_OK;
 }
 
+/* "retention": {"destroy_after_separation_years": N}, optional. */
+static sr_status load_retention(policy *pol, const json_t *doc, char *err)
+{
+    static const char *const members[] = {"destroy_after_separation_years",
+                                          NULL};
+    const json_t *r = json_object_get(doc, "retention");
+    if (r == NULL)
+        return SR_OK;
+    ppath here = {NULL, "retention", 0};
+    if (!json_is_object(r))
+        return fail(err, &here, "must be an object");
+    sr_status st =
+        check_members(r, members, "destroy_after_separation_years", &here, err);
+    if (st != SR_OK)
+        return st;
+    const json_t *y = json_object_get(r, "destroy_after_separation_years");
+    ppath py = {&here, "destroy_after_separation_years", 0};
+    if (y == NULL)
+        return fail(err, &py, "required member is missing");
+    if (!json_is_integer(y) || json_integer_value(y) < 1 ||
+        json_integer_value(y) > POLICY_RETENTION_MAX_YEARS)
+        return fail(err, &py, "must be a whole number of years from 1 to %u",
+                    POLICY_RETENTION_MAX_YEARS);
+    pol->retention_years = (uint32_t)json_integer_value(y);
+    return SR_OK;
+}
+
 static sr_status load_role(policy *pol, const char *name, const json_t *v,
                            const ppath *p, char *err)
 {
@@ -559,9 +587,13 @@ static sr_status load_role(policy *pol, const char *name, const json_t *v,
 
 static sr_status load_document(policy *pol, const json_t *doc, char *err)
 {
-    static const char *const members[] = {
-        "strongroom_policy", "description", "bulk_threshold",
-        "purposes",          "roles",       NULL};
+    static const char *const members[] = {"strongroom_policy",
+                                          "description",
+                                          "bulk_threshold",
+                                          "retention",
+                                          "purposes",
+                                          "roles",
+                                          NULL};
     if (!json_is_object(doc))
         return fail(err, NULL, "the policy must be a JSON object");
 
@@ -584,9 +616,12 @@ static sr_status load_document(policy *pol, const json_t *doc, char *err)
 
     sr_status st = check_members(
         doc, members,
-        "strongroom_policy, description, bulk_threshold, purposes, roles", NULL,
-        err);
+        "strongroom_policy, description, bulk_threshold, retention, purposes, "
+        "roles",
+        NULL, err);
     if (st != SR_OK)
+        return st;
+    if ((st = load_retention(pol, doc, err)) != SR_OK)
         return st;
     ppath pb = {NULL, "bulk_threshold", 0};
     const json_t *bulk = json_object_get(doc, "bulk_threshold");
@@ -769,6 +804,11 @@ bool policy_role_budget(const policy *p, const char *role, policy_budget *out)
     *out = r->budget;
     return r->budget.people_per_hour != 0 || r->budget.people_per_day != 0 ||
            r->budget.searches_per_hour != 0;
+}
+
+uint32_t policy_retention_years(const policy *p)
+{
+    return p != NULL ? p->retention_years : 0;
 }
 
 uint32_t policy_bulk_threshold(const policy *p)

@@ -134,6 +134,14 @@ bool policy_role_budget(const policy *p, const char *role, policy_budget *out);
  * An export always does. */
 uint32_t policy_bulk_threshold(const policy *p);
 
+/* The largest retention a policy may set, in years. */
+#define POLICY_RETENTION_MAX_YEARS 200u
+
+/* The policy's "retention": a person separated (every employment former)
+ * for more than this many years is destroyed by `strongroom retention
+ * run` (docs/retention.md); 0 for none. */
+uint32_t policy_retention_years(const policy *p);
+
 /* 1 if the purpose needs a case, 0 if not, -1 for an unknown purpose. */
 int policy_purpose_requires_case(const policy *p, const char *purpose);
 

@@ -99,6 +99,16 @@ typedef struct store_ops {
     sr_status (*replace)(store *s, const store_row *row,
                          const store_index *old_idx, size_t nold,
                          const store_index *idx, size_t nidx);
+    /* Delete a person and its index rows old_idx (as the caller computed
+     * them from the record it read). The bytes are overwritten in the
+     * file (secure delete); they stay in the write-ahead log until purge.
+     * SR_ERR_NOT_FOUND. */
+    sr_status (*remove)(store *s, const uint8_t id[SR_ID_BYTES],
+                        const store_index *old_idx, size_t nold);
+    /* Copy the write-ahead log into the file and empty it, so no page
+     * image written before lives on in it. SR_ERR_LOCKED while another
+     * connection still reads an older state (try again when it is done). */
+    sr_status (*purge)(store *s);
     /* Fetch one person with the classes in class_mask. */
     sr_status (*get)(store *s, const uint8_t id[SR_ID_BYTES],
                      unsigned class_mask, store_row_fn fn, void *ctx);

@@ -73,6 +73,8 @@ enum {
     STMT_INSERT,
     STMT_UPDATE,
     STMT_VERSION_OF,
+    STMT_DELETE,
+    STMT_PURGE,
     STMT_INDEX_INSERT,
     STMT_INDEX_DELETE,
     STMT_COUNT_PEOPLE,
@@ -112,6 +114,8 @@ static const char *const fixed_sql[STMT_FIXED_COUNT] = {
                     "c4 = ?9, c5 = ?10, present = ?12 "
                     "WHERE id = ?1 AND version = ?11 RETURNING seq",
     [STMT_VERSION_OF] = "SELECT version FROM persons WHERE id = ?1",
+    [STMT_DELETE] = "DELETE FROM persons WHERE id = ?1 RETURNING seq",
+    [STMT_PURGE] = "PRAGMA wal_checkpoint(TRUNCATE)",
     /* OR IGNORE: two former names may give the same truncated value. */
     [STMT_INDEX_INSERT] = "INSERT OR IGNORE INTO blind_index(kind, value, "
                           "seq) VALUES(?1, ?2, ?3)",
@@ -1010,6 +1014,56 @@ static sr_status sqlite_replace(store *s, const store_row *row,
     return row_savepoint_end(s, r);
 }
 
+static sr_status sqlite_remove(store *s, const uint8_t id[SR_ID_BYTES],
+                               const store_index *old_idx, size_t nold)
+{
+    sqlite3_stmt *st = s->fixed[STMT_DELETE];
+    if (old_idx == NULL && nold > 0) {
+        store_set_msg(s, "remove: malformed index rows", NULL);
+        return SR_ERR_INVALID;
+    }
+    sr_status r = stmt_exec(s, STMT_SAVEPOINT, "starting a savepoint");
+    if (r != SR_OK)
+        return r;
+    int rc = sqlite3_bind_blob(st, 1, id, SR_ID_BYTES, SQLITE_STATIC);
+    write_begin();
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    bool found = rc == SQLITE_ROW;
+    int64_t seq = found ? sqlite3_column_int64(st, 0) : 0;
+    if (found)
+        rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE)
+        r = store_status(s, rc, "deleting a person");
+    stmt_done(st);
+    if (r == SR_OK && !found) {
+        store_set_msg(s, "deleting a person", "no such person");
+        r = SR_ERR_NOT_FOUND;
+    }
+    if (r == SR_OK)
+        r = index_write(s, STMT_INDEX_DELETE, seq, old_idx, nold);
+    return row_savepoint_end(s, r);
+}
+
+static sr_status sqlite_purge(store *s)
+{
+    sqlite3_stmt *st = s->fixed[STMT_PURGE];
+    int rc = sqlite3_step(st);
+    /* One row: busy (1 if a reader kept it from finishing), log, done. */
+    bool busy = rc == SQLITE_ROW && sqlite3_column_int(st, 0) != 0;
+    if (rc == SQLITE_ROW)
+        rc = sqlite3_step(st);
+    sr_status r =
+        rc == SQLITE_DONE ? SR_OK : store_status(s, rc, "emptying the WAL");
+    stmt_done(st);
+    if (r == SR_OK && busy) {
+        store_set_msg(s, "emptying the WAL",
+                      "another connection still reads an older state");
+        r = SR_ERR_LOCKED;
+    }
+    return r;
+}
+
 /* ---- reading ------------------------------------------------------------- */
 
 static sr_status check_mask(store *s, unsigned mask)
@@ -1285,6 +1339,8 @@ const store_ops store_sqlite_ops = {
     .stats = sqlite_stats,
     .doc_get = sqlite_doc_get,
     .doc_put = sqlite_doc_put,
+    .remove = sqlite_remove,
+    .purge = sqlite_purge,
     .doc_insert = sqlite_doc_insert,
     .doc_delete = sqlite_doc_delete,
     .doc_scan = sqlite_doc_scan,

@@ -986,6 +986,29 @@ cleanup:
     return st;
 }
 
+sr_status vault_row_index(sr_vault *v, const store_row *row, index_rows *rows)
+{
+    char ssn[10];
+    json_t *person = json_object();
+    if (person == NULL)
+        return vault_fail(v, SR_ERR_NOMEM, "out of memory");
+    sr_status st = open_row(v, row,
+                            SR_CLASS_BIT(SR_CLASS_IDENTITY) |
+                                SR_CLASS_BIT(SR_CLASS_NAME),
+                            person);
+    if (st == SR_OK && index_person(v, person, rows, ssn) != SR_OK)
+        st = vault_fail(v, SR_ERR_CORRUPT, "a stored person has no SSN");
+    sodium_memzero(ssn, sizeof ssn);
+    json_decref(person);
+    return st;
+}
+
+sr_status vault_open_row(sr_vault *v, const store_row *row, unsigned mask,
+                         json_t *person)
+{
+    return open_row(v, row, mask, person);
+}
+
 /* ---- SSN uniqueness ------------------------------------------------------ */
 
 typedef struct ssn_probe {

@@ -302,6 +302,14 @@ SR_WARN_UNUSED sr_status vault_commit_person(sr_vault *v,
 SR_WARN_UNUSED sr_status vault_read_line(sr_vault *v, const char *id,
                                          unsigned mask);
 
+/* The blind-index rows of a stored person (its identity and name classes
+ * opened), as the store holds them: what a removal must delete. */
+SR_WARN_UNUSED sr_status vault_row_index(sr_vault *v, const store_row *row,
+                                         index_rows *rows);
+/* Open the classes in mask of a stored row into person (a JSON object). */
+SR_WARN_UNUSED sr_status vault_open_row(sr_vault *v, const store_row *row,
+                                        unsigned mask, json_t *person);
+
 /* Set v's message to what we were doing and the store's own message
  * (saying "disk full" plainly when it is); returns st. */
 sr_status vault_store_fail(sr_vault *v, sr_status st, const char *what);

@@ -1,0 +1,388 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * shred.c - crypto-shredding (docs/retention.md). A person is destroyed by
+ * deleting their row (the wrapped data key and every envelope) and their
+ * blind-index rows with SQLite's secure delete, which overwrites the
+ * freed bytes in the file, then emptying the write-ahead log so no older
+ * page image of them survives there. Their decoy marker and case
+ * memberships go too. What remains is the audit log's entries, which name
+ * them only by keyed reference; the entry of the shredding itself is
+ * written before the deletion is committed.
+ *
+ * `strongroom retention run` does the same for every person separated
+ * longer than the policy's retention, in batches of SHRED_BATCH people per
+ * transaction and one audit entry per ENTRY_REFS_MAX of them.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "vault_int.h"
+
+#define SHRED_BATCH 8192u
+#define KIND_CASE_PERSON "case_person"
+#define KIND_DECOY "decoy"
+#define PURGE_TRIES 50
+
+typedef struct doomed {
+    uint8_t id[SR_ID_BYTES];
+    uint8_t ref[ENTRY_REF_BYTES]; /* audit reference: case memberships */
+    index_rows rows;
+} doomed;
+
+typedef struct doomed_list {
+    doomed *d;
+    size_t n, cap;
+} doomed_list;
+
+static sr_status doomed_add(sr_vault *v, doomed_list *l, const store_row *row)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 256;
+        doomed *p = realloc(l->d, cap * sizeof *p);
+        if (p == NULL)
+            return vault_fail(v, SR_ERR_NOMEM, "out of memory");
+        l->d = p;
+        l->cap = cap;
+    }
+    doomed *d = &l->d[l->n];
+    memcpy(d->id, row->id, SR_ID_BYTES);
+    crypto_person_ref(v->keys, row->id, d->ref);
+    sr_status st = vault_row_index(v, row, &d->rows);
+    if (st == SR_OK)
+        l->n++;
+    return st;
+}
+
+static int ref_cmp(const void *a, const void *b)
+{
+    return memcmp(((const doomed *)a)->ref, ((const doomed *)b)->ref,
+                  ENTRY_REF_BYTES);
+}
+
+/* ---- what goes with a person ----------------------------------------------
+ */
+
+typedef struct sweep_ctx {
+    sr_vault *v;
+    const doomed_list *l; /* sorted by ref */
+    char (*keys)[STORE_DOC_KEY_MAX];
+    size_t n, cap;
+} sweep_ctx;
+
+/* A case membership "<case>/<ref hex>" of a doomed person: remember it. */
+static sr_status sweep_doc(void *ctx, const char *key, const uint8_t *p,
+                           size_t len)
+{
+    sweep_ctx *s = ctx;
+    doomed want;
+    (void)p;
+    (void)len;
+    const char *slash = strrchr(key, '/');
+    if (slash == NULL || strlen(slash + 1) != 2 * ENTRY_REF_BYTES ||
+        !hex_decode(want.ref, ENTRY_REF_BYTES, slash + 1, 2 * ENTRY_REF_BYTES))
+        return SR_OK;
+    if (bsearch(&want, s->l->d, s->l->n, sizeof want, ref_cmp) == NULL)
+        return SR_OK;
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 64;
+        void *q = realloc(s->keys, cap * STORE_DOC_KEY_MAX);
+        if (q == NULL)
+            return SR_ERR_NOMEM;
+        s->keys = q;
+        s->cap = cap;
+    }
+    (void)snprintf(s->keys[s->n++], STORE_DOC_KEY_MAX, "%s", key);
+    return SR_OK;
+}
+
+/* Delete the case memberships and decoy markers of the doomed people
+ * (inside the caller's transaction). */
+static sr_status sweep(sr_vault *v, doomed_list *l)
+{
+    qsort(l->d, l->n, sizeof *l->d, ref_cmp);
+    sweep_ctx s = {v, l, NULL, 0, 0};
+    sr_status st = v->ops->doc_scan(v->st, KIND_CASE_PERSON, sweep_doc, &s);
+    for (size_t i = 0; st == SR_OK && i < s.n; i++)
+        st = v->ops->doc_delete(v->st, KIND_CASE_PERSON, s.keys[i]);
+    free(s.keys);
+    for (size_t i = 0; st == SR_OK && i < l->n; i++) {
+        uint8_t ref[CRYPTO_PERSON_REF_BYTES];
+        char key[2 * CRYPTO_PERSON_REF_BYTES + 1];
+        crypto_decoy_ref(v->keys, l->d[i].id, ref);
+        hex_encode(key, ref, sizeof ref);
+        st = v->ops->doc_delete(v->st, KIND_DECOY, key);
+        if (st == SR_ERR_NOT_FOUND)
+            st = SR_OK;
+    }
+    if (st != SR_OK)
+        return vault_store_fail(v, st,
+                                "cannot remove a shredded person's "
+                                "case memberships");
+    return SR_OK;
+}
+
+/* Empty the WAL; a reader elsewhere (a server's) may hold it a moment. */
+static sr_status purge(sr_vault *v)
+{
+    sr_status st = SR_ERR_LOCKED;
+    for (int i = 0; i < PURGE_TRIES && st == SR_ERR_LOCKED; i++) {
+        st = v->ops->purge(v->st);
+        if (st == SR_ERR_LOCKED) {
+            struct timespec ts = {0, 20 * 1000 * 1000};
+            (void)nanosleep(&ts, NULL);
+        }
+    }
+    if (st != SR_OK)
+        return vault_store_fail(v, st,
+                                "the people are shredded, but the write-ahead "
+                                "log could not be emptied yet (it is at the "
+                                "next checkpoint)");
+    return SR_OK;
+}
+
+/* Remove the people of l[from, to) and log them, one entry per
+ * ENTRY_REFS_MAX, inside the caller's transaction. */
+static sr_status remove_range(sr_vault *v, const access_req *r,
+                              const char *detail, doomed_list *l, size_t from,
+                              size_t to)
+{
+    uint8_t(*ids)[SR_ID_BYTES] = malloc((size_t)ENTRY_REFS_MAX * SR_ID_BYTES);
+    if (ids == NULL)
+        return vault_fail(v, SR_ERR_NOMEM, "out of memory");
+    sr_status st = SR_OK;
+    for (size_t i = from; i < to && st == SR_OK;) {
+        size_t k = 0;
+        for (; i < to && k < ENTRY_REFS_MAX && st == SR_OK; i++, k++) {
+            const doomed *d = &l->d[i];
+            memcpy(ids[k], d->id, SR_ID_BYTES);
+            st = v->ops->remove(v->st, d->id, d->rows.idx, d->rows.n);
+            if (st != SR_OK)
+                st = vault_store_fail(v, st, "cannot delete a person");
+        }
+        /* Logged before the commit: a shredded person always has its
+         * entry. */
+        if (st == SR_OK)
+            st = vault_record(v, r, ENTRY_ALLOWED, SR_OK, 0, detail, k,
+                              (const uint8_t(*)[SR_ID_BYTES])ids, (uint32_t)k);
+    }
+    free(ids);
+    return st;
+}
+
+/* Shred l in batches: remove, sweep, commit; then empty the WAL. */
+static sr_status shred_all(sr_vault *v, const access_req *r, const char *detail,
+                           doomed_list *l, uint64_t *shredded)
+{
+    sr_status st = SR_OK;
+    for (size_t from = 0; from < l->n && st == SR_OK;) {
+        size_t to = from + SHRED_BATCH < l->n ? from + SHRED_BATCH : l->n;
+        st = v->ops->begin(v->st);
+        if (st != SR_OK)
+            return vault_store_fail(v, st, "cannot start a transaction");
+        st = remove_range(v, r, detail, l, from, to);
+        if (st == SR_OK) {
+            doomed_list part = {l->d + from, to - from, to - from};
+            st = sweep(v, &part);
+        }
+        if (st == SR_OK && (st = v->ops->commit(v->st)) != SR_OK)
+            st = vault_store_fail(v, st, "cannot commit the shredding");
+        if (st != SR_OK) {
+            (void)v->ops->rollback(v->st);
+            break;
+        }
+        if (shredded != NULL)
+            *shredded += to - from;
+        from = to;
+    }
+    if (st == SR_OK)
+        st = purge(v);
+    return st;
+}
+
+/* ---- one person ------------------------------------------------------------
+ */
+
+typedef struct one_ctx {
+    sr_vault *v;
+    doomed_list *l;
+    sr_status st;
+} one_ctx;
+
+static sr_status one_row(void *ctx, const store_row *row)
+{
+    one_ctx *o = ctx;
+    o->st = doomed_add(o->v, o->l, row);
+    return o->st;
+}
+
+static bool reason_ok(const char *r)
+{
+    size_t n = r != NULL ? strlen(r) : 0;
+    if (n == 0 || n > ENTRY_NAME_MAX || r[0] < 'a' || r[0] > 'z')
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((r[i] >= 'a' && r[i] <= 'z') || (r[i] >= '0' && r[i] <= '9') ||
+              r[i] == '.' || r[i] == '_' || r[i] == '-'))
+            return false;
+    return true;
+}
+
+sr_status sr_vault_shred(sr_vault *v, const sr_access *acc, const char *id,
+                         const char *reason)
+{
+    uint8_t bin[SR_ID_BYTES];
+    unsigned granted;
+    char detail[ENTRY_TEXT_MAX];
+    doomed_list l = {NULL, 0, 0};
+    access_req r = {POLICY_SHRED, "shred", acc, NULL, 0};
+    if (!v->writable)
+        return vault_fail(v, SR_ERR_INVALID, "the vault was opened read-only");
+    if (id == NULL || strlen(id) != SR_ID_STR_LEN ||
+        !hex_decode(bin, sizeof bin, id, SR_ID_STR_LEN))
+        return vault_fail(v, SR_ERR_INVALID,
+                          "a person id is %d hexadecimal digits",
+                          SR_ID_STR_LEN);
+    if (!reason_ok(reason))
+        return vault_fail(v, SR_ERR_INVALID,
+                          "a reason is 1-64 of a-z 0-9 . _ - starting with a "
+                          "letter (a word or a ticket reference, never a "
+                          "person's data)");
+    r.person = bin;
+    sr_status st = vault_authorize(v, &r, &granted);
+    if (st != SR_OK)
+        return st;
+    one_ctx o = {v, &l, SR_OK};
+    v->errmsg[0] = '\0';
+    st = v->ops->get(v->st, bin,
+                     SR_CLASS_BIT(SR_CLASS_IDENTITY) |
+                         SR_CLASS_BIT(SR_CLASS_NAME),
+                     one_row, &o);
+    if (st == SR_OK && l.n == 0)
+        st = vault_fail(v, SR_ERR_NOT_FOUND, "no person with id %s", id);
+    if (st != SR_OK && v->errmsg[0] == '\0')
+        st = vault_store_fail(v, st, "cannot read the person");
+    if (st != SR_OK) {
+        char keep[sizeof v->errmsg];
+        memcpy(keep, v->errmsg, sizeof keep);
+        sr_status rs = vault_record(v, &r, ENTRY_FAILED, st, 0, "", 0, NULL, 0);
+        memcpy(v->errmsg, keep, sizeof keep);
+        free(l.d);
+        return rs != SR_OK ? rs : st;
+    }
+    (void)snprintf(detail, sizeof detail, "reason %s", reason);
+    st = shred_all(v, &r, detail, &l, NULL);
+    sodium_memzero(l.d, l.n * sizeof *l.d);
+    free(l.d);
+    return st;
+}
+
+/* ---- retention --------------------------------------------------------------
+ */
+
+typedef struct ret_ctx {
+    sr_vault *v;
+    int32_t cutoff; /* separated on or before this day: destroyed */
+    doomed_list l;
+    uint64_t scanned, separated;
+    sr_status st;
+} ret_ctx;
+
+/* The day a person left: the latest end of their employment, when all of
+ * it is former; -1 if they are still employed or never were. */
+static int32_t separated_on(const json_t *person)
+{
+    const json_t *emp = json_object_get(person, "employment");
+    int32_t last = -1;
+    size_t i;
+    json_t *e;
+    if (json_array_size(emp) == 0)
+        return -1;
+    json_array_foreach(emp, i, e) {
+        const char *status = json_string_value(json_object_get(e, "status"));
+        const char *end = json_string_value(json_object_get(e, "end"));
+        int32_t day;
+        if (status == NULL || strcmp(status, "former") != 0 || end == NULL ||
+            !date_parse(end, strlen(end), &day))
+            return -1;
+        if (day > last)
+            last = day;
+    }
+    return last;
+}
+
+static sr_status ret_row(void *ctx, const store_row *row)
+{
+    ret_ctx *c = ctx;
+    c->scanned++;
+    json_t *person = json_object();
+    if (person == NULL)
+        return c->st = vault_fail(c->v, SR_ERR_NOMEM, "out of memory");
+    sr_status st =
+        vault_open_row(c->v, row, SR_CLASS_BIT(SR_CLASS_EMPLOYMENT), person);
+    int32_t left = st == SR_OK ? separated_on(person) : -1;
+    json_decref(person);
+    if (st == SR_OK && left >= 0) {
+        c->separated++;
+        if (left <= c->cutoff)
+            st = doomed_add(c->v, &c->l, row);
+    }
+    c->st = st;
+    return st;
+}
+
+sr_status sr_vault_retention_run(sr_vault *v, const sr_access *acc,
+                                 bool dry_run, sr_retention_summary *out)
+{
+    unsigned granted;
+    char detail[ENTRY_TEXT_MAX];
+    access_req r = {POLICY_SHRED, dry_run ? "retention.plan" : "retention.run",
+                    acc, NULL, 0};
+    memset(out, 0, sizeof *out);
+    if (!dry_run && !v->writable)
+        return vault_fail(v, SR_ERR_INVALID, "the vault was opened read-only");
+    uint32_t years = policy_retention_years(v->pol);
+    if (years == 0)
+        return vault_fail(v, SR_ERR_INVALID,
+                          "the policy sets no retention "
+                          "(\"retention\": {\"destroy_after_separation_"
+                          "years\": N}, docs/policy.md)");
+    sr_status st = vault_authorize(v, &r, &granted);
+    if (st != SR_OK)
+        return st;
+    /* Separated on or before the same day `years` years ago. */
+    char today[11], cut[11];
+    date_format(date_today(), today);
+    int y = atoi(today) - (int)years;
+    (void)snprintf(cut, sizeof cut, "%04d%s", y, today + 4);
+    if (strcmp(today + 4, "-02-29") == 0)
+        (void)snprintf(cut, sizeof cut, "%04d-02-28", y);
+    ret_ctx c = {v, 0, {NULL, 0, 0}, 0, 0, SR_OK};
+    if (!date_parse(cut, 10, &c.cutoff))
+        return vault_fail(v, SR_ERR_INTERNAL, "cannot compute the cutoff");
+    v->errmsg[0] = '\0';
+    st = v->ops->scan(v->st,
+                      SR_CLASS_BIT(SR_CLASS_IDENTITY) |
+                          SR_CLASS_BIT(SR_CLASS_NAME) |
+                          SR_CLASS_BIT(SR_CLASS_EMPLOYMENT),
+                      ret_row, &c);
+    if (st != SR_OK && v->errmsg[0] == '\0')
+        st = vault_store_fail(v, st, "cannot read the vault");
+    out->scanned = c.scanned;
+    out->separated = c.separated;
+    out->due = c.l.n;
+    (void)snprintf(detail, sizeof detail,
+                   "separated on or before %s (%u years)", cut, years);
+    if (st == SR_OK && dry_run)
+        st = vault_record(v, &r, ENTRY_ALLOWED, SR_OK, 0, detail, c.l.n, NULL,
+                          0);
+    else if (st == SR_OK)
+        st = shred_all(v, &r, detail, &c.l, &out->shredded);
+    if (c.l.d != NULL)
+        sodium_memzero(c.l.d, c.l.cap * sizeof *c.l.d);
+    free(c.l.d);
+    return st;
+}
