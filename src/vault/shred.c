@@ -356,7 +356,8 @@ sr_status sr_vault_retention_run(sr_vault *v, const sr_access *acc,
     /* Separated on or before the same day `years` years ago. */
     char today[11], cut[11];
     date_format(date_today(), today);
-    int y = atoi(today) - (int)years;
+    int y = (today[0] - '0') * 1000 + (today[1] - '0') * 100 +
+            (today[2] - '0') * 10 + (today[3] - '0') - (int)years;
     (void)snprintf(cut, sizeof cut, "%04d%s", y, today + 4);
     if (strcmp(today + 4, "-02-29") == 0)
         (void)snprintf(cut, sizeof cut, "%04d-02-28", y);
