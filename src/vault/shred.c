@@ -112,6 +112,11 @@ static sr_status sweep(sr_vault *v, doomed_list *l)
     for (size_t i = 0; st == SR_OK && i < l->n; i++) {
         uint8_t ref[CRYPTO_PERSON_REF_BYTES];
         char key[2 * CRYPTO_PERSON_REF_BYTES + 1];
+        bool decoy = false;
+        st = vault_decoy_hit(v, (const uint8_t(*)[SR_ID_BYTES])l->d[i].id, 1,
+                             &decoy);
+        if (st != SR_OK || !decoy)
+            continue;
         crypto_decoy_ref(v->keys, l->d[i].id, ref);
         hex_encode(key, ref, sizeof ref);
         st = v->ops->doc_delete(v->st, KIND_DECOY, key);
