@@ -37,6 +37,21 @@ void buf_reset(sr_buf *b)
     b->len = 0;
 }
 
+sr_status array_room(void **p, size_t *cap, size_t n, size_t elem)
+{
+    if (n < *cap)
+        return SR_OK;
+    size_t want = *cap ? *cap * 2 : 16;
+    if (want < *cap || elem == 0 || want > SIZE_MAX / elem)
+        return SR_ERR_NOMEM;
+    void *q = realloc(*p, want * elem);
+    if (q == NULL)
+        return SR_ERR_NOMEM;
+    *p = q;
+    *cap = want;
+    return SR_OK;
+}
+
 sr_status buf_reserve(sr_buf *b, size_t n)
 {
     if (n > b->max || b->len > b->max - n)

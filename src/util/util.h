@@ -34,6 +34,12 @@ void buf_free(sr_buf *b);
 void buf_reset(sr_buf *b);
 /* Make room for n more bytes. SR_ERR_INVALID past max, SR_ERR_NOMEM. */
 SR_WARN_UNUSED sr_status buf_reserve(sr_buf *b, size_t n);
+
+/* Room in the array *p (of *cap elements of elem bytes, n of them used)
+ * for one more: doubles it (at least 16) when full. SR_ERR_NOMEM, with
+ * *p and *cap unchanged, if it cannot. */
+SR_WARN_UNUSED sr_status array_room(void **p, size_t *cap, size_t n,
+                                    size_t elem);
 SR_WARN_UNUSED sr_status buf_append(sr_buf *b, const void *p, size_t n);
 SR_WARN_UNUSED sr_status buf_append_byte(sr_buf *b, uint8_t c);
 SR_WARN_UNUSED sr_status buf_append_str(sr_buf *b, const char *s);

@@ -1123,17 +1123,6 @@ typedef struct list_ctx {
     const char *kind;
 } list_ctx;
 
-static sr_status emit_json(list_ctx *l, json_t *o)
-{
-    char *text = o != NULL ? json_to_text(o, JSON_COMPACT) : NULL;
-    json_decref(o);
-    if (text == NULL)
-        return vault_fail(l->v, SR_ERR_NOMEM, "out of memory");
-    sr_status st = l->fn(l->ctx, text, strlen(text));
-    free(text);
-    return st;
-}
-
 static sr_status list_doc(void *ctx, const char *key, const uint8_t *p,
                           size_t len)
 {
@@ -1173,7 +1162,7 @@ static sr_status list_doc(void *ctx, const char *key, const uint8_t *p,
                       json_object_get(d, "assigned"), "people",
                       json_object_get(d, "people"));
     json_decref(d);
-    return emit_json(l, o);
+    return vault_emit(l->v, o, l->fn, l->ctx);
 }
 
 static sr_status list_kind(sr_vault *v, policy_action a, const char *action,

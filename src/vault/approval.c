@@ -286,16 +286,11 @@ static sr_status list_doc(void *ctx, const char *key, const uint8_t *p,
     if (d == NULL)
         return vault_fail(l->v, SR_ERR_CORRUPT, "a stored approval is damaged");
     (void)json_object_del(d, "digest");
-    sr_status st = json_object_set_new(d, "id", json_string(key)) == 0
-                       ? SR_OK
-                       : SR_ERR_NOMEM;
-    char *text = st == SR_OK ? json_to_text(d, JSON_COMPACT) : NULL;
-    json_decref(d);
-    if (text == NULL)
+    if (json_object_set_new(d, "id", json_string(key)) != 0) {
+        json_decref(d);
         return vault_fail(l->v, SR_ERR_NOMEM, "out of memory");
-    st = l->fn(l->ctx, text, strlen(text));
-    free(text);
-    return st;
+    }
+    return vault_emit(l->v, d, l->fn, l->ctx);
 }
 
 sr_status sr_vault_approval_list(sr_vault *v, sr_line_fn fn, void *ctx)

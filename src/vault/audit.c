@@ -61,7 +61,7 @@ sr_status sr_vault_audit_checkpoint(sr_vault *v, char **note, uint64_t *size)
     return SR_OK;
 }
 
-static sr_status emit(sr_vault *v, json_t *o, sr_line_fn fn, void *ctx)
+sr_status vault_emit(sr_vault *v, json_t *o, sr_line_fn fn, void *ctx)
 {
     char *text = o != NULL ? json_to_text(o, JSON_COMPACT) : NULL;
     json_decref(o);
@@ -194,7 +194,7 @@ sr_status sr_vault_audit_inclusion(sr_vault *v, uint64_t index, uint64_t size,
     json_object_set_new(o, "root_hash", json_string(s));
     json_object_set_new(o, "inclusion_path",
                         hash_array((const uint8_t(*)[32])proof, n));
-    st = emit(v, o, fn, ctx);
+    st = vault_emit(v, o, fn, ctx);
 cleanup:
     tilefs_free(t);
     return st;
@@ -253,7 +253,7 @@ sr_status sr_vault_audit_consistency(sr_vault *v, uint64_t m, uint64_t n,
     json_object_set_new(o, "second_root", json_string(s));
     json_object_set_new(o, "consistency_path",
                         hash_array((const uint8_t(*)[32])proof, len));
-    st = emit(v, o, fn, ctx);
+    st = vault_emit(v, o, fn, ctx);
 cleanup:
     tilefs_free(t);
     return st;
@@ -360,7 +360,7 @@ static sr_status show_entry(void *ctx, uint64_t i, const uint8_t *data,
     json_object_set_new(o, "count", json_integer((json_int_t)e.count));
     json_object_set_new(o, "people", people);
     s->shown++;
-    sr_status st = emit(s->v, o, s->fn, s->ctx);
+    sr_status st = vault_emit(s->v, o, s->fn, s->ctx);
     if (st != SR_OK && s->stopped == SR_OK)
         s->stopped = st;
     return st;

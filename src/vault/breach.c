@@ -138,14 +138,9 @@ static sr_status principal_index(breach *b, const char *name, uint16_t *out)
         }
     if (b->nprin >= UINT16_MAX)
         return SR_ERR_INVALID;
-    if (b->nprin == b->prin_cap) {
-        size_t cap = b->prin_cap ? b->prin_cap * 2 : 16;
-        principal_row *p = realloc(b->prin, cap * sizeof *p);
-        if (p == NULL)
-            return SR_ERR_NOMEM;
-        b->prin = p;
-        b->prin_cap = cap;
-    }
+    if (array_room((void **)&b->prin, &b->prin_cap, b->nprin,
+                   sizeof *b->prin) != SR_OK)
+        return SR_ERR_NOMEM;
     memset(&b->prin[b->nprin], 0, sizeof b->prin[b->nprin]);
     (void)snprintf(b->prin[b->nprin].name, sizeof b->prin[b->nprin].name, "%s",
                    name);
@@ -155,14 +150,9 @@ static sr_status principal_index(breach *b, const char *name, uint16_t *out)
 
 static sr_status push_time(breach *b, uint64_t t)
 {
-    if (b->ntimes == b->times_cap) {
-        size_t cap = b->times_cap ? b->times_cap * 2 : 4096;
-        uint64_t *p = realloc(b->times, cap * sizeof *p);
-        if (p == NULL)
-            return SR_ERR_NOMEM;
-        b->times = p;
-        b->times_cap = cap;
-    }
+    if (array_room((void **)&b->times, &b->times_cap, b->ntimes,
+                   sizeof *b->times) != SR_OK)
+        return SR_ERR_NOMEM;
     b->times[b->ntimes++] = t;
     return SR_OK;
 }
@@ -174,14 +164,9 @@ static sr_status push_denial(breach *b, const audit_entry *e, uint64_t index,
         b->den_dropped++;
         return SR_OK;
     }
-    if (b->nden == b->den_cap) {
-        size_t cap = b->den_cap ? b->den_cap * 2 : 256;
-        denial *p = realloc(b->den, cap * sizeof *p);
-        if (p == NULL)
-            return SR_ERR_NOMEM;
-        b->den = p;
-        b->den_cap = cap;
-    }
+    if (array_room((void **)&b->den, &b->den_cap, b->nden, sizeof *b->den) !=
+        SR_OK)
+        return SR_ERR_NOMEM;
     denial *d = &b->den[b->nden++];
     d->index = index;
     d->time = e->time_ns;
@@ -311,15 +296,11 @@ static void time_text(uint64_t ns, char out[40])
 
 static sr_status emit(breach *b, json_t *o, sr_line_fn fn, void *ctx)
 {
-    char *text = o != NULL ? json_to_text(o, JSON_COMPACT) : NULL;
-    json_decref(o);
-    if (text == NULL)
-        return vault_fail(b->v, SR_ERR_NOMEM, "out of memory");
-    sr_status st = fn(ctx, text, strlen(text));
-    free(text);
-    if (st != SR_OK)
+    b->v->errmsg[0] = '\0';
+    sr_status st = vault_emit(b->v, o, fn, ctx);
+    if (st != SR_OK && b->v->errmsg[0] == '\0')
         return vault_fail(b->v, st, "the report's writer stopped");
-    return SR_OK;
+    return st;
 }
 
 static json_t *class_list(unsigned mask)

@@ -71,14 +71,8 @@ static int ref_cmp(const void *a, const void *b)
 /* Insert ref in order (the set's mutex held). */
 static sr_status set_insert(decoy_set *d, const uint8_t ref[16])
 {
-    if (d->n == d->cap) {
-        size_t cap = d->cap ? d->cap * 2 : 16;
-        void *p = realloc(d->refs, cap * CRYPTO_PERSON_REF_BYTES);
-        if (p == NULL)
-            return SR_ERR_NOMEM;
-        d->refs = p;
-        d->cap = cap;
-    }
+    if (array_room((void **)&d->refs, &d->cap, d->n, sizeof *d->refs) != SR_OK)
+        return SR_ERR_NOMEM;
     size_t i = d->n;
     while (i > 0 && memcmp(d->refs[i - 1], ref, CRYPTO_PERSON_REF_BYTES) > 0) {
         memcpy(d->refs[i], d->refs[i - 1], CRYPTO_PERSON_REF_BYTES);
@@ -98,14 +92,8 @@ static sr_status load_doc(void *ctx, const char *key, const uint8_t *p,
     if (len != DECOY_VALUE_BYTES || strlen(key) != 2 * sizeof ref ||
         !hex_decode(ref, sizeof ref, key, strlen(key)))
         return SR_ERR_CORRUPT;
-    if (d->n == d->cap) {
-        size_t cap = d->cap ? d->cap * 2 : 16;
-        void *q = realloc(d->refs, cap * CRYPTO_PERSON_REF_BYTES);
-        if (q == NULL)
-            return SR_ERR_NOMEM;
-        d->refs = q;
-        d->cap = cap;
-    }
+    if (array_room((void **)&d->refs, &d->cap, d->n, sizeof *d->refs) != SR_OK)
+        return SR_ERR_NOMEM;
     memcpy(d->refs[d->n++], ref, sizeof ref);
     return SR_OK;
 }
@@ -274,19 +262,18 @@ static sr_status add_one(sr_vault *v)
     sealed_person sp;
     sealed_init(&sp);
     sr_status st = SR_ERR_EXISTS;
-    /* A generated SSN that is taken already: try another person. */
-    for (int tries = 0; tries < 8 && st == SR_ERR_EXISTS; tries++) {
+    /* Two generated people with the same family name, a joined name the
+     * schema finds too long, an SSN that is taken already: try another. */
+    for (int tries = 0; tries < 16 && st == SR_ERR_EXISTS; tries++) {
         char *text = decoy_json();
-        if (text == NULL) {
-            st = vault_fail(v, SR_ERR_NOMEM, "cannot make a decoy");
-            break;
-        }
+        if (text == NULL)
+            continue;
         st = record_parse(text, strlen(text), date_today(), &person, &err);
         sodium_memzero(text, strlen(text));
         free(text);
         if (st != SR_OK) {
-            st = vault_fail(v, SR_ERR_INTERNAL, "a decoy failed validation");
-            break;
+            st = SR_ERR_EXISTS;
+            continue;
         }
         st =
             vault_seal_person(v, &v->sc, person, NULL, 1, &sp, msg, sizeof msg);
@@ -304,7 +291,9 @@ static sr_status add_one(sr_vault *v)
             sealed_reset(&sp);
     }
     if (st == SR_ERR_EXISTS)
-        st = vault_fail(v, SR_ERR_INTERNAL, "no free SSN for a decoy");
+        st = vault_fail(v, SR_ERR_INTERNAL,
+                        "cannot make a decoy (16 generated people were "
+                        "unusable)");
     decoy_set *d;
     /* The set is loaded before the marker is written, so it is counted
      * once. */

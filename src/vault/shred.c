@@ -40,14 +40,8 @@ typedef struct doomed_list {
 
 static sr_status doomed_add(sr_vault *v, doomed_list *l, const store_row *row)
 {
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 256;
-        doomed *p = realloc(l->d, cap * sizeof *p);
-        if (p == NULL)
-            return vault_fail(v, SR_ERR_NOMEM, "out of memory");
-        l->d = p;
-        l->cap = cap;
-    }
+    if (array_room((void **)&l->d, &l->cap, l->n, sizeof *l->d) != SR_OK)
+        return vault_fail(v, SR_ERR_NOMEM, "out of memory");
     doomed *d = &l->d[l->n];
     memcpy(d->id, row->id, SR_ID_BYTES);
     crypto_person_ref(v->keys, row->id, d->ref);
@@ -87,14 +81,8 @@ static sr_status sweep_doc(void *ctx, const char *key, const uint8_t *p,
         return SR_OK;
     if (bsearch(&want, s->l->d, s->l->n, sizeof want, ref_cmp) == NULL)
         return SR_OK;
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 64;
-        void *q = realloc(s->keys, cap * STORE_DOC_KEY_MAX);
-        if (q == NULL)
-            return SR_ERR_NOMEM;
-        s->keys = q;
-        s->cap = cap;
-    }
+    if (array_room((void **)&s->keys, &s->cap, s->n, sizeof *s->keys) != SR_OK)
+        return SR_ERR_NOMEM;
     (void)snprintf(s->keys[s->n++], STORE_DOC_KEY_MAX, "%s", key);
     return SR_OK;
 }
@@ -322,6 +310,13 @@ static int32_t separated_on(const json_t *person)
 static sr_status ret_row(void *ctx, const store_row *row)
 {
     ret_ctx *c = ctx;
+    bool decoy = false;
+    /* Decoys are no people: no schedule applies to them, and they stay
+     * where they are, as tripwires. */
+    sr_status ds = vault_decoy_hit(c->v, (const uint8_t(*)[SR_ID_BYTES])row->id,
+                                   1, &decoy);
+    if (ds != SR_OK || decoy)
+        return c->st = ds;
     c->scanned++;
     json_t *person = json_object();
     if (person == NULL)

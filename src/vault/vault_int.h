@@ -210,6 +210,11 @@ SR_WARN_UNUSED sr_status vault_note(sr_vault *v, const char *action,
 
 /* ---- audit.c: reading the log back ------------------------------------- */
 
+/* Hand fn the compact JSON text of o (which it takes: decref'd), as one
+ * line; SR_ERR_NOMEM with the message, or what fn returned. */
+SR_WARN_UNUSED sr_status vault_emit(sr_vault *v, json_t *o, sr_line_fn fn,
+                                    void *ctx);
+
 /* Checkpoint the log now (*size gets its tree size). */
 SR_WARN_UNUSED sr_status vault_audit_checkpoint(sr_vault *v, uint64_t *size);
 

@@ -172,15 +172,10 @@ static sr_status table_room(watch_state *s)
 static sr_status add_charge(watch_state *s, uint64_t ms,
                             const uint8_t ref[WATCH_REF_BYTES])
 {
-    if (s->ncharges == s->charges_cap) {
-        size_t cap = s->charges_cap ? s->charges_cap * 2 : 64;
-        watch_charge *p = realloc(s->charges, cap * sizeof *p);
-        if (p == NULL)
-            return SR_ERR_NOMEM;
-        s->charges = p;
-        s->charges_cap = cap;
-    }
-    sr_status st = table_room(s);
+    sr_status st = array_room((void **)&s->charges, &s->charges_cap,
+                              s->ncharges, sizeof *s->charges);
+    if (st == SR_OK)
+        st = table_room(s);
     if (st != SR_OK)
         return st;
     watch_slot *t = slot_find(s, ref);
@@ -205,14 +200,9 @@ static sr_status add_charge(watch_state *s, uint64_t ms,
 
 static sr_status add_search(watch_state *s, uint64_t ms)
 {
-    if (s->nsearches == s->searches_cap) {
-        size_t cap = s->searches_cap ? s->searches_cap * 2 : 64;
-        uint64_t *p = realloc(s->searches, cap * sizeof *p);
-        if (p == NULL)
-            return SR_ERR_NOMEM;
-        s->searches = p;
-        s->searches_cap = cap;
-    }
+    if (array_room((void **)&s->searches, &s->searches_cap, s->nsearches,
+                   sizeof *s->searches) != SR_OK)
+        return SR_ERR_NOMEM;
     s->searches[s->nsearches++] = ms;
     return SR_OK;
 }
