@@ -37,14 +37,9 @@ static sr_status search_digest(sr_vault *v, const char *family, const char *dob,
 {
     char norm[RECORD_NAME_NORM_CAP], text[RECORD_NAME_NORM_CAP + 32];
     uint8_t d[CRYPTO_QUERY_DIGEST_BYTES];
-    int32_t days;
-    if (dob == NULL || !date_parse(dob, strlen(dob), &days))
-        return vault_fail(v, SR_ERR_INVALID,
-                          "a date of birth is a real date written YYYY-MM-DD");
-    if (family == NULL || !record_norm_name(family, norm, sizeof norm))
-        return vault_fail(v, SR_ERR_INVALID,
-                          "the family name has no letters or digits, or is "
-                          "not valid UTF-8");
+    sr_status st = vault_name_dob_terms(v, family, dob, norm);
+    if (st != SR_OK)
+        return st;
     int n = snprintf(text, sizeof text, "find.name\n%s\n%s", norm, dob);
     crypto_query_digest(v->keys, (const uint8_t *)text, (size_t)n, d);
     hex_encode(hex, d, sizeof d);
@@ -271,16 +266,10 @@ sr_status vault_approval_check(sr_vault *v, const access_req *r,
                       id, why);
 }
 
-typedef struct list_ctx {
-    sr_vault *v;
-    sr_line_fn fn;
-    void *ctx;
-} list_ctx;
-
 static sr_status list_doc(void *ctx, const char *key, const uint8_t *p,
                           size_t len)
 {
-    list_ctx *l = ctx;
+    vault_lines *l = ctx;
     json_error_t jerr;
     json_t *d = json_loadb((const char *)p, len, 0, &jerr);
     if (d == NULL)
@@ -297,7 +286,7 @@ sr_status sr_vault_approval_list(sr_vault *v, sr_line_fn fn, void *ctx)
 {
     access_req r;
     unsigned granted;
-    list_ctx l = {v, fn, ctx};
+    vault_lines l = {v, fn, ctx};
     memset(&r, 0, sizeof r);
     r.action = POLICY_APPROVE;
     r.name = "approval.list";

@@ -335,16 +335,10 @@ sr_status vault_decoy_maybe(sr_vault *v)
 /* ---- the security officer's listing ---------------------------------------
  */
 
-typedef struct list_ctx {
-    sr_vault *v;
-    sr_line_fn fn;
-    void *ctx;
-} list_ctx;
-
 static sr_status list_doc(void *ctx, const char *key, const uint8_t *p,
                           size_t len)
 {
-    list_ctx *l = ctx;
+    vault_lines *l = ctx;
     uint8_t id[SR_ID_BYTES];
     char hex[SR_ID_STR_LEN + 1], line[128];
     (void)key;
@@ -365,7 +359,7 @@ static sr_status list_doc(void *ctx, const char *key, const uint8_t *p,
 sr_status sr_vault_decoy_list(sr_vault *v, sr_line_fn fn, void *ctx)
 {
     access_req r;
-    list_ctx l = {v, fn, ctx};
+    vault_lines l = {v, fn, ctx};
     memset(&r, 0, sizeof r);
     r.action = POLICY_FREEZE;
     r.name = "decoy.list";

@@ -1558,23 +1558,32 @@ sr_status sr_vault_find_ssn(sr_vault *v, const sr_access *acc, const char *ssn,
     return st;
 }
 
+sr_status vault_name_dob_terms(sr_vault *v, const char *family, const char *dob,
+                               char norm[RECORD_NAME_NORM_CAP])
+{
+    int32_t days;
+    if (dob == NULL || !date_parse(dob, strlen(dob), &days))
+        return vault_fail(v, SR_ERR_INVALID,
+                          "a date of birth is a real date written YYYY-MM-DD");
+    if (family == NULL || !record_norm_name(family, norm, RECORD_NAME_NORM_CAP))
+        return vault_fail(v, SR_ERR_INVALID,
+                          "the family name has no letters or digits, or is "
+                          "not valid UTF-8");
+    return SR_OK;
+}
+
 sr_status sr_vault_find_name_dob(sr_vault *v, const sr_access *acc,
                                  const char *family, const char *dob,
                                  sr_line_fn fn, void *ctx, size_t *count)
 {
     char norm[RECORD_NAME_NORM_CAP];
     access_req r = {POLICY_FIND, "find.name", acc, NULL, 0};
-    int32_t days;
     uint64_t value;
     if (count != NULL)
         *count = 0;
-    if (dob == NULL || !date_parse(dob, strlen(dob), &days))
-        return vault_fail(v, SR_ERR_INVALID,
-                          "a date of birth is a real date written YYYY-MM-DD");
-    if (family == NULL || !record_norm_name(family, norm, sizeof norm))
-        return vault_fail(v, SR_ERR_INVALID,
-                          "the family name has no letters or digits, or is "
-                          "not valid UTF-8");
+    sr_status cs = vault_name_dob_terms(v, family, dob, norm);
+    if (cs != SR_OK)
+        return cs;
     find_ctx f = {v, NULL, norm, dob, NULL, 0, {0}, NULL, 0};
     sr_status st = find_authorize(v, &r, &f);
     if (st == SR_OK) {

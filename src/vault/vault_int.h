@@ -307,6 +307,19 @@ SR_WARN_UNUSED sr_status vault_commit_person(sr_vault *v,
 SR_WARN_UNUSED sr_status vault_read_line(sr_vault *v, const char *id,
                                          unsigned mask);
 
+/* Check a search's family name and date of birth, and normalise the name
+ * into norm (its message names the fault, never the value). */
+SR_WARN_UNUSED sr_status vault_name_dob_terms(sr_vault *v, const char *family,
+                                              const char *dob,
+                                              char norm[RECORD_NAME_NORM_CAP]);
+
+/* A caller's line sink, for listings. */
+typedef struct vault_lines {
+    sr_vault *v;
+    sr_line_fn fn;
+    void *ctx;
+} vault_lines;
+
 /* The blind-index rows of a stored person (its identity and name classes
  * opened), as the store holds them: what a removal must delete. */
 SR_WARN_UNUSED sr_status vault_row_index(sr_vault *v, const store_row *row,
