@@ -723,6 +723,15 @@ class ConfigLayers(ServerCase):
         finally:
             for s in socks:
                 s.close()
+            # The server counts a connection until it has seen it close:
+            # the class's other tests start once it has.
+            deadline = time.time() + 10
+            while time.time() < deadline:
+                with connect(self.server.port) as s:
+                    s.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+                    if (read_response(s) or [0])[0] == 200:
+                        break
+                time.sleep(0.1)
 
 
 # ---- limits ----------------------------------------------------------------
