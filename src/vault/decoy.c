@@ -113,7 +113,8 @@ static sr_status set_take(sr_vault *v, decoy_set **out)
             pthread_mutex_unlock(&d->mu);
             return vault_store_fail(v, st, "cannot read the decoy markers");
         }
-        qsort(d->refs, d->n, CRYPTO_PERSON_REF_BYTES, ref_cmp);
+        if (d->n > 1)
+            qsort(d->refs, d->n, CRYPTO_PERSON_REF_BYTES, ref_cmp);
         d->loaded = true;
     }
     *out = d;

@@ -79,7 +79,8 @@ static sr_status sweep_doc(void *ctx, const char *key, const uint8_t *p,
     if (slash == NULL || strlen(slash + 1) != 2 * ENTRY_REF_BYTES ||
         !hex_decode(want.ref, ENTRY_REF_BYTES, slash + 1, 2 * ENTRY_REF_BYTES))
         return SR_OK;
-    if (bsearch(&want, s->l->d, s->l->n, sizeof want, ref_cmp) == NULL)
+    if (s->l->n == 0 ||
+        bsearch(&want, s->l->d, s->l->n, sizeof want, ref_cmp) == NULL)
         return SR_OK;
     if (array_room((void **)&s->keys, &s->cap, s->n, sizeof *s->keys) != SR_OK)
         return SR_ERR_NOMEM;
@@ -91,7 +92,8 @@ static sr_status sweep_doc(void *ctx, const char *key, const uint8_t *p,
  * (inside the caller's transaction). */
 static sr_status sweep(sr_vault *v, doomed_list *l)
 {
-    qsort(l->d, l->n, sizeof *l->d, ref_cmp);
+    if (l->n > 1)
+        qsort(l->d, l->n, sizeof *l->d, ref_cmp);
     sweep_ctx s = {v, l, NULL, 0, 0};
     sr_status st = v->ops->doc_scan(v->st, KIND_CASE_PERSON, sweep_doc, &s);
     for (size_t i = 0; st == SR_OK && i < s.n; i++)
