@@ -6,11 +6,14 @@ command is a process of its own, so what is counted lives on disk.
 A policy gives the hr-clerk role 3 people per hour and 4 searches per
 hour. Each test has its own clerk, so the budgets do not mix.
 """
+import http.server
 import json
 import os
 import shutil
+import socket
 import sys
 import tempfile
+import threading
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -107,6 +110,55 @@ class Budgets(unittest.TestCase):
                        denied[0]["index"]),
                       [(a["kind"], a["principal"], a["reason"],
                         a.get("entry")) for a in alerts])
+
+    def test_the_alert_is_posted_to_the_webhook(self):
+        """With $STRONGROOM_ALERT_WEBHOOK set, the freeze's alert line is
+        POSTed there as JSON, the same bytes as in alerts.jsonl; a webhook
+        that is down fails nothing (the alert is on disk and in syslog)."""
+        got = []
+
+        class Hook(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                n = int(self.headers["Content-Length"])
+                got.append((self.headers["Content-Type"], self.rfile.read(n)))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        srv = http.server.HTTPServer(("127.0.0.1", 0), Hook)
+        t = threading.Thread(target=srv.serve_forever, daemon=True)
+        t.start()
+        url = "http://127.0.0.1:%d/alerts" % srv.server_address[1]
+        who = self.clerk()
+        try:
+            for pid in W.ids[:3]:
+                self.assertEqual(self.get(who, pid).returncode, 0)
+            p = W.v.sr(["get", W.ids[3]] + HR, who=who,
+                       env_extra={"STRONGROOM_ALERT_WEBHOOK": url})
+            self.assertEqual(p.returncode, EXIT_DENIED, p.stderr)
+        finally:
+            srv.shutdown()
+            srv.server_close()
+        with open(os.path.join(W.v.path, "alerts", "alerts.jsonl"),
+                  "rb") as f:
+            lines = [l.rstrip(b"\n") for l in f if who.encode() in l]
+        self.assertEqual(got, [("application/json", lines[-1])])
+        self.assertEqual(json.loads(got[0][1])["reason"],
+                         "budget.people_per_hour")
+        # Down: a port nobody listens on.
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        dead = "http://127.0.0.1:%d/" % s.getsockname()[1]
+        s.close()
+        who = self.clerk()
+        for pid in W.ids[:3]:
+            self.assertEqual(self.get(who, pid).returncode, 0)
+        p = W.v.sr(["get", W.ids[3]] + HR, who=who,
+                   env_extra={"STRONGROOM_ALERT_WEBHOOK": dead})
+        self.assertEqual(p.returncode, EXIT_DENIED, p.stderr)
+        self.assertIn(b"budget.people_per_hour", p.stderr)
 
     def test_people_who_do_not_exist_count_too(self):
         """A get is charged before the lookup: walking random ids spends

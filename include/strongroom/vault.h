@@ -401,6 +401,10 @@ SR_API SR_WARN_UNUSED sr_status sr_vault_principal_unfreeze(sr_vault *v,
  */
 #define SR_ALERT_KINDS 3u
 SR_API void sr_alert_counts(uint64_t out[SR_ALERT_KINDS]);
+/* Alerts this process could not POST to the webhook
+ * ($STRONGROOM_ALERT_WEBHOOK or <vault>/alerts/webhook; docs/breach.md).
+ * Each is still in the alert file and syslog. */
+SR_API uint64_t sr_alert_webhook_failures(void);
 /* "principal.frozen", "principal.unfrozen", "other"; NULL past the end. */
 SR_API const char *sr_alert_kind_name(unsigned i);
 

@@ -181,6 +181,13 @@ char *metrics_render(const char *const *names, unsigned n, sr_vault *v,
     for (unsigned i = 0; i < SR_ALERT_KINDS; i++)
         sb_fmt(&b, "strongroom_alerts_total{kind=\"%s\"} %llu\n",
                sr_alert_kind_name(i), (unsigned long long)alerts[i]);
+    sb_fmt(&b,
+           "# HELP strongroom_alert_webhook_failures_total Alerts this "
+           "process could not POST to the webhook (still in the file and "
+           "syslog).\n"
+           "# TYPE strongroom_alert_webhook_failures_total counter\n"
+           "strongroom_alert_webhook_failures_total %llu\n",
+           (unsigned long long)sr_alert_webhook_failures());
     sr_principal_counts pc;
     if (v != NULL && sr_vault_principal_counts(v, &pc) == SR_OK) {
         sb_fmt(&b,
