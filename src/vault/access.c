@@ -1165,21 +1165,27 @@ static sr_status list_doc(void *ctx, const char *key, const uint8_t *p,
     return vault_emit(l->v, o, l->fn, l->ctx);
 }
 
-static sr_status list_kind(sr_vault *v, policy_action a, const char *action,
-                           const char *kind, sr_line_fn fn, void *ctx)
+sr_status vault_list_docs(sr_vault *v, policy_action a, const char *action,
+                          const char *kind, store_doc_fn each, void *ctx)
 {
     access_req r;
-    list_ctx l = {v, fn, ctx, kind};
     sr_status st = manage(v, a, action, &r);
     if (st == SR_OK)
         st = vault_record(v, &r, ENTRY_ALLOWED, SR_OK, 0, "", 0, NULL, 0);
     if (st != SR_OK)
         return st;
     v->errmsg[0] = '\0';
-    st = v->ops->doc_scan(v->st, kind, list_doc, &l);
+    st = v->ops->doc_scan(v->st, kind, each, ctx);
     if (st != SR_OK && v->errmsg[0] == '\0')
         st = vault_store_fail(v, st, "cannot list");
     return st;
+}
+
+static sr_status list_kind(sr_vault *v, policy_action a, const char *action,
+                           const char *kind, sr_line_fn fn, void *ctx)
+{
+    list_ctx l = {v, fn, ctx, kind};
+    return vault_list_docs(v, a, action, kind, list_doc, &l);
 }
 
 sr_status sr_vault_user_list(sr_vault *v, sr_line_fn fn, void *ctx)

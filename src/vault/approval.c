@@ -284,20 +284,7 @@ static sr_status list_doc(void *ctx, const char *key, const uint8_t *p,
 
 sr_status sr_vault_approval_list(sr_vault *v, sr_line_fn fn, void *ctx)
 {
-    access_req r;
-    unsigned granted;
     vault_lines l = {v, fn, ctx};
-    memset(&r, 0, sizeof r);
-    r.action = POLICY_APPROVE;
-    r.name = "approval.list";
-    sr_status st = vault_authorize(v, &r, &granted);
-    if (st == SR_OK)
-        st = vault_record(v, &r, ENTRY_ALLOWED, SR_OK, 0, "", 0, NULL, 0);
-    if (st != SR_OK)
-        return st;
-    v->errmsg[0] = '\0';
-    st = v->ops->doc_scan(v->st, KIND_APPROVAL, list_doc, &l);
-    if (st != SR_OK && v->errmsg[0] == '\0')
-        st = vault_store_fail(v, st, "cannot list the approvals");
-    return st;
+    return vault_list_docs(v, POLICY_APPROVE, "approval.list", KIND_APPROVAL,
+                           list_doc, &l);
 }

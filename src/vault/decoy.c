@@ -149,6 +149,16 @@ sr_status vault_decoy_count(sr_vault *v, uint64_t *count)
     return SR_OK;
 }
 
+/* The person id a marker's value seals; SR_ERR_CORRUPT if it is not one
+ * of this vault's. */
+static sr_status marker_open(const sr_vault *v, const uint8_t *p, size_t len,
+                             uint8_t id[SR_ID_BYTES])
+{
+    if (len != DECOY_VALUE_BYTES)
+        return SR_ERR_CORRUPT;
+    return crypto_decoy_open(v->keys, p + 8, len - 8, id);
+}
+
 typedef struct kek_ctx {
     sr_vault *v;
     uint64_t *by_kek; /* 8 counters */
@@ -168,8 +178,7 @@ static sr_status kek_doc(void *ctx, const char *key, const uint8_t *p,
     kek_ctx *k = ctx;
     uint8_t id[SR_ID_BYTES];
     (void)key;
-    if (len != DECOY_VALUE_BYTES ||
-        crypto_decoy_open(k->v->keys, p + 8, len - 8, id) != SR_OK)
+    if (marker_open(k->v, p, len, id) != SR_OK)
         return SR_ERR_CORRUPT;
     sr_status st = k->v->ops->get(k->v->st, id, 0, kek_row, k);
     return st == SR_ERR_NOT_FOUND ? SR_OK : st; /* shredded since */
@@ -343,8 +352,7 @@ static sr_status list_doc(void *ctx, const char *key, const uint8_t *p,
     uint8_t id[SR_ID_BYTES];
     char hex[SR_ID_STR_LEN + 1], line[128];
     (void)key;
-    if (len != DECOY_VALUE_BYTES ||
-        crypto_decoy_open(l->v->keys, p + 8, len - 8, id) != SR_OK)
+    if (marker_open(l->v, p, len, id) != SR_OK)
         return vault_fail(l->v, SR_ERR_CORRUPT,
                           "a decoy marker is damaged (not sealed by this "
                           "vault's key)");
@@ -359,20 +367,7 @@ static sr_status list_doc(void *ctx, const char *key, const uint8_t *p,
 
 sr_status sr_vault_decoy_list(sr_vault *v, sr_line_fn fn, void *ctx)
 {
-    access_req r;
     vault_lines l = {v, fn, ctx};
-    memset(&r, 0, sizeof r);
-    r.action = POLICY_FREEZE;
-    r.name = "decoy.list";
-    unsigned granted;
-    sr_status st = vault_authorize(v, &r, &granted);
-    if (st == SR_OK)
-        st = vault_record(v, &r, ENTRY_ALLOWED, SR_OK, 0, "", 0, NULL, 0);
-    if (st != SR_OK)
-        return st;
-    v->errmsg[0] = '\0';
-    st = v->ops->doc_scan(v->st, KIND_DECOY, list_doc, &l);
-    if (st != SR_OK && v->errmsg[0] == '\0')
-        st = vault_store_fail(v, st, "cannot list the decoys");
-    return st;
+    return vault_list_docs(v, POLICY_FREEZE, "decoy.list", KIND_DECOY, list_doc,
+                           &l);
 }

@@ -320,6 +320,12 @@ typedef struct vault_lines {
     void *ctx;
 } vault_lines;
 
+/* A listing: authorize action a (logged as `action` once allowed), then
+ * hand each stored document of kind to each(ctx, ...). */
+SR_WARN_UNUSED sr_status vault_list_docs(sr_vault *v, policy_action a,
+                                         const char *action, const char *kind,
+                                         store_doc_fn each, void *ctx);
+
 /* The blind-index rows of a stored person (its identity and name classes
  * opened), as the store holds them: what a removal must delete. */
 SR_WARN_UNUSED sr_status vault_row_index(sr_vault *v, const store_row *row,
