@@ -686,11 +686,23 @@ class ConfigLayers(ServerCase):
             os.environ.clear()
             os.environ.update(saved)
 
+    def answer(self, request):
+        """The response to request on a new connection. With
+        max-connections-per-client this low, the server refuses a new
+        connection (closes it unanswered) until it has seen the close of
+        this class's earlier ones: ask again then, for up to 10 s."""
+        deadline = time.time() + 10
+        while True:
+            with connect(self.server.port) as s:
+                s.sendall(request)
+                r = read_response(s)
+            if r is not None or time.time() > deadline:
+                return r
+            time.sleep(0.1)
+
     def status_for_body(self, n):
-        with connect(self.server.port) as s:
-            s.sendall(post_head("/v1/persons", W.v.tokens["intake1"], n) +
-                      json_body_of_size(n))
-            return read_response(s)[0]
+        return self.answer(post_head("/v1/persons", W.v.tokens["intake1"], n)
+                           + json_body_of_size(n))[0]
 
     def test_the_config_file_sets_what_nothing_overrides(self):
         """max-header 4K from the file: 5K of headers are 431, 2K are
@@ -700,10 +712,9 @@ class ConfigLayers(ServerCase):
                       b"p" * 5000 + b"\r\n\r\n")
             r = read_response(s)
         self.assertTrue(r is None or r[0] == 431, r)
-        with connect(self.server.port) as s:
-            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\nX-Pad: " +
-                      b"p" * 2000 + b"\r\n\r\n")
-            self.assertEqual(read_response(s)[0], 200)
+        r = self.answer(b"GET /healthz HTTP/1.1\r\nHost: t\r\nX-Pad: " +
+                        b"p" * 2000 + b"\r\n\r\n")
+        self.assertEqual(r[0], 200)
 
     def test_the_environment_overrides_the_file(self):
         """max-body: the file says 2K, STRONGROOM_MAX_BODY 4K: a 3000-byte
@@ -723,15 +734,6 @@ class ConfigLayers(ServerCase):
         finally:
             for s in socks:
                 s.close()
-            # The server counts a connection until it has seen it close:
-            # the class's other tests start once it has.
-            deadline = time.time() + 10
-            while time.time() < deadline:
-                with connect(self.server.port) as s:
-                    s.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
-                    if (read_response(s) or [0])[0] == 200:
-                        break
-                time.sleep(0.1)
 
 
 # ---- limits ----------------------------------------------------------------
