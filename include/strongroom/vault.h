@@ -451,18 +451,29 @@ SR_API SR_WARN_UNUSED sr_status sr_vault_retention_run(
 #define SR_DEFAULT_APPROVAL_TTL (4u * 3600u)
 #define SR_MAX_APPROVAL_TTL (7u * 24u * 3600u)
 
-/* What a request for approval binds: the action ("export", or
- * "find.name" for a search by family name and birth date that may match
- * more people than the policy's bulk_threshold), its purpose, case and
- * classes, the search's terms (bound by a keyed digest, never stored),
- * and how long the approval may be used. */
+/* A notification (sr_vault_notify_read) reads these classes, under this
+ * purpose, of at most this many people. */
+#define SR_NOTIFY_CLASSES                                                      \
+    (SR_CLASS_BIT(SR_CLASS_NAME) | SR_CLASS_BIT(SR_CLASS_CONTACT))
+#define SR_NOTIFY_PURPOSE "incident-response"
+#define SR_NOTIFY_PEOPLE_MAX 100000000u
+
+/* What a request for approval binds: the action ("export"; "find.name"
+ * for a search by family name and birth date that may match more people
+ * than the policy's bulk_threshold; "notify" for the letters to the
+ * people of a breach report), its purpose, case and classes, the
+ * search's terms or the notification's people (bound by a keyed digest,
+ * never stored), and how long the approval may be used. */
 typedef struct sr_approval_spec {
     const char *action;
     const char *purpose;
     const char *case_id;      /* NULL for none */
-    unsigned classes;         /* export: SR_CLASS_BIT mask, 0: the role's */
+    unsigned classes;         /* export: SR_CLASS_BIT mask, 0: the role's;
+                                 notify: SR_NOTIFY_CLASSES */
     const char *family, *dob; /* find.name only */
-    uint64_t ttl;             /* seconds; 0: SR_DEFAULT_APPROVAL_TTL */
+    const uint8_t (*people)[SR_ID_BYTES]; /* notify only, in any order */
+    size_t npeople;
+    uint64_t ttl; /* seconds; 0: SR_DEFAULT_APPROVAL_TTL */
 } sr_approval_spec;
 
 /*
@@ -486,11 +497,28 @@ SR_API SR_WARN_UNUSED sr_status sr_vault_approval_approve(sr_vault *v,
                                                           const char *id);
 
 /* Every approval, one JSON line each: {"id","requester","action",
- * "purpose","case","classes","created","expires","approved_by",
+ * "purpose","case","classes","people","created","expires","approved_by",
  * "approved_at"} (the "approve" action; logged as approval.list). */
 SR_API SR_WARN_UNUSED sr_status sr_vault_approval_list(sr_vault *v,
                                                        sr_line_fn fn,
                                                        void *ctx);
+
+/*
+ * Notification (docs/breach.md): the name and contact classes of the
+ * people ids[0..n), for the letters that tell them of a breach. Needs the
+ * "get" action with purpose SR_NOTIFY_PURPOSE and an approved "notify"
+ * approval (acc->approval) bound to exactly these people (in any order),
+ * and is not charged to the read budget. People whose skip[i] is set
+ * (NULL: none) are not read: a resumed run. Each group of up to 256
+ * people read is logged (action "notify", detail "approval <id>") before
+ * fn gets one JSON line per person, in the order of ids: the person with
+ * "name" and the contact members, or {"id","gone":true} for one shredded
+ * since, or a decoy. Errors: SR_ERR_INVALID, SR_ERR_DENIED, SR_ERR_AUDIT,
+ * the store's, or fn's status.
+ */
+SR_API SR_WARN_UNUSED sr_status sr_vault_notify_read(
+    sr_vault *v, const sr_access *acc, const uint8_t (*ids)[SR_ID_BYTES],
+    size_t n, const bool *skip, sr_line_fn fn, void *ctx);
 
 /*
  * The decoy people (the "freeze" action: the security officer's by

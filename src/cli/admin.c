@@ -15,6 +15,7 @@
 #include <sodium.h>
 
 #include "cli.h"
+#include "strongroom/notify.h"
 
 /* Parse common options and one subcommand word; positional arguments
  * after it stay in argv from optind. Returns -1 to go on. */
@@ -266,6 +267,7 @@ const char help_approval[] =
     "                                  [--expires D]\n"
     "       strongroom approval request find --name FAMILY --dob YYYY-MM-DD\n"
     "                                  --purpose P [--case C] [--expires D]\n"
+    "       strongroom approval request notify --report FILE [--expires D]\n"
     "       strongroom approval approve ID\n"
     "       strongroom approval list\n"
     "\n"
@@ -276,11 +278,15 @@ const char help_approval[] =
     "security officer's by default). An approval is bound to the exact\n"
     "action, purpose, case and search, and may be used by its\n"
     "requester until it expires. request prints the approval's id; every\n"
-    "step, and each use, is logged.\n"
+    "step, and each use, is logged. Breach notification letters (strongroom\n"
+    "breach notify) need one too, bound to exactly the people of the\n"
+    "breach report (purpose incident-response, classes name and contact).\n"
     "\n"
     "  --purpose P, --case C   what the export or search will state\n"
     "  --name F --dob D        the search the approval is for (kept only as\n"
     "                          a keyed digest)\n"
+    "  --report FILE           the breach report (json) whose people the\n"
+    "                          letters go to\n"
     "  --expires D             how long it may be used: 30m, 4h (default),\n"
     "                          at most 7d\n" COMMON_HELP
     "\nexample: strongroom approval request export --purpose "
@@ -292,10 +298,11 @@ const char help_approval[] =
 
 typedef struct approval_opts {
     sr_approval_spec spec;
+    const char *report;
     bool bad;
 } approval_opts;
 
-enum { OPT_A_NAME = 1, OPT_A_DOB, OPT_A_EXPIRES };
+enum { OPT_A_NAME = 1, OPT_A_DOB, OPT_A_EXPIRES, OPT_A_REPORT };
 
 static int approval_opt(void *ctx, int o, const char *arg)
 {
@@ -309,6 +316,9 @@ static int approval_opt(void *ctx, int o, const char *arg)
         return 0;
     case OPT_A_EXPIRES:
         return parse_duration(arg, &a->spec.ttl) ? 0 : 1;
+    case OPT_A_REPORT:
+        a->report = arg;
+        return 0;
     default:
         return 1;
     }
@@ -320,7 +330,8 @@ int cmd_approval(int argc, char **argv)
         ACCESS_OPTIONS,
         {"name", required_argument, NULL, OPT_A_NAME},
         {"dob", required_argument, NULL, OPT_A_DOB},
-        {"expires", required_argument, NULL, OPT_A_EXPIRES}};
+        {"expires", required_argument, NULL, OPT_A_EXPIRES},
+        {"report", required_argument, NULL, OPT_A_REPORT}};
     common c = COMMON_INIT;
     approval_opts a;
     memset(&a, 0, sizeof a);
@@ -341,8 +352,16 @@ int cmd_approval(int argc, char **argv)
             a.spec.action = "export";
         else if (strcmp(what, "find") == 0)
             a.spec.action = "find.name";
+        else if (strcmp(what, "notify") == 0)
+            a.spec.action = "notify";
         else
-            return fail("approval", "request export or request find");
+            return fail("approval",
+                        "request export, request find or request notify");
+        if ((a.report != NULL) != (strcmp(a.spec.action, "notify") == 0))
+            return fail("approval", "--report FILE goes with request notify "
+                                    "(and only there)");
+        if (a.report != NULL && c.purpose == NULL)
+            c.purpose = SR_NOTIFY_PURPOSE;
         if (c.purpose == NULL)
             return fail("approval", "give --purpose P");
         a.spec.purpose = c.purpose;
@@ -353,7 +372,22 @@ int cmd_approval(int argc, char **argv)
     if (r != 0)
         return r;
     sr_status st;
-    if (request) {
+    if (request && a.report != NULL) {
+        char id[SR_APPROVAL_ID_MAX], msg[SR_NOTIFY_MSG_MAX];
+        uint64_t people = 0;
+        st = sr_notify_request(v, a.report, a.spec.ttl, id, &people, msg);
+        if (st != SR_OK) {
+            fprintf(stderr, "strongroom approval: %s\n", msg);
+            sr_vault_close(v);
+            return exit_for(st);
+        }
+        fprintf(stderr,
+                "approval %s asked for, to write to %" PRIu64
+                " people; another principal with the approve action must "
+                "approve it\n",
+                id, people);
+        printf("%s\n", id);
+    } else if (request) {
         char id[SR_APPROVAL_ID_MAX];
         st = sr_vault_approval_request(v, &a.spec, id);
         if (st == SR_OK) {

@@ -18,6 +18,8 @@ const char help_breach[] =
     "usage: strongroom breach report [--principal P] [--token-id ID]\n"
     "                                [--since T] [--until T]\n"
     "                                [--format json|md|html] [--out FILE]\n"
+    "       strongroom breach notify --report FILE --out DIR --approval ID\n"
+    "                                (see strongroom breach notify --help)\n"
     "\n"
     "Scope a breach from the audit log alone: the log is verified first\n"
     "(the report is refused if it fails), then every entry of the principal,\n"
@@ -352,8 +354,27 @@ static sr_status on_line(void *ctx, const char *line, size_t len)
     return ferror(r->out) ? SR_ERR_IO : SR_OK;
 }
 
+/* The subcommand: the first argument that is neither an option nor the
+ * value of one (every option but these flags takes a value). */
+static const char *subcommand(int argc, char **argv)
+{
+    static const char *const flags[] = {"--help", "--quiet",
+                                        "--print-template"};
+    for (int i = 1; i < argc; i++) {
+        if (strncmp(argv[i], "--", 2) != 0)
+            return argv[i];
+        bool flag = strchr(argv[i], '=') != NULL;
+        for (size_t k = 0; k < sizeof flags / sizeof flags[0]; k++)
+            flag = flag || strcmp(argv[i], flags[k]) == 0;
+        i += !flag;
+    }
+    return "";
+}
+
 int cmd_breach(int argc, char **argv)
 {
+    if (strcmp(subcommand(argc, argv), "notify") == 0)
+        return cmd_breach_notify(argc, argv);
     enum {
         OPT_PRINCIPAL = 1,
         OPT_TOKEN,

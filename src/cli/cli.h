@@ -129,6 +129,8 @@ int cmd_principal(int argc, char **argv);
 int cmd_decoy(int argc, char **argv);
 int cmd_approval(int argc, char **argv);
 int cmd_breach(int argc, char **argv);
+/* breach notify (notify.c), from cmd_breach. */
+int cmd_breach_notify(int argc, char **argv);
 int cmd_shred(int argc, char **argv);
 int cmd_retention(int argc, char **argv);
 int cmd_token(int argc, char **argv);

@@ -367,6 +367,21 @@ void crypto_query_digest(const keyring *k, const uint8_t *in, size_t n,
                              k->audit_key[AUDIT_KEY_QUERY], CRYPTO_KEY_BYTES);
 }
 
+void crypto_ids_digest(const keyring *k, const char *label,
+                       const uint8_t (*ids)[SR_ID_BYTES], size_t n,
+                       uint8_t out[CRYPTO_QUERY_DIGEST_BYTES])
+{
+    crypto_generichash_state h;
+    (void)crypto_generichash_init(&h, k->audit_key[AUDIT_KEY_QUERY],
+                                  CRYPTO_KEY_BYTES, CRYPTO_QUERY_DIGEST_BYTES);
+    (void)crypto_generichash_update(&h, (const uint8_t *)label,
+                                    strlen(label) + 1);
+    for (size_t i = 0; i < n; i++)
+        (void)crypto_generichash_update(&h, ids[i], SR_ID_BYTES);
+    (void)crypto_generichash_final(&h, out, CRYPTO_QUERY_DIGEST_BYTES);
+    sodium_memzero(&h, sizeof h);
+}
+
 void crypto_decoy_seal(const keyring *k, const uint8_t id[SR_ID_BYTES],
                        uint8_t out[CRYPTO_DECOY_SEALED_BYTES])
 {

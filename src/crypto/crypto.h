@@ -138,6 +138,11 @@ SR_WARN_UNUSED sr_status crypto_decoy_open(const keyring *k, const uint8_t *in,
 #define CRYPTO_QUERY_DIGEST_BYTES 32u
 void crypto_query_digest(const keyring *k, const uint8_t *in, size_t n,
                          uint8_t out[CRYPTO_QUERY_DIGEST_BYTES]);
+/* The same keyed digest of a label and a list of person ids, hashed as
+ * they come (a notification's people: millions of them). */
+void crypto_ids_digest(const keyring *k, const char *label,
+                       const uint8_t (*ids)[SR_ID_BYTES], size_t n,
+                       uint8_t out[CRYPTO_QUERY_DIGEST_BYTES]);
 
 #define WRAPPED_KEY_BYTES                                                      \
     (CRYPTO_NONCE_BYTES + CRYPTO_KEY_BYTES + CRYPTO_TAG_BYTES)

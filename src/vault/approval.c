@@ -8,11 +8,15 @@
  * its requester until it expires. Asking, approving, and each use are
  * logged.
  *
+ * A notification (breach notify) is approved the same way, bound to the
+ * exact set of people it will write to.
+ *
  * Stored as documents "approval" / id:
- *   {"requester","action","purpose","case","classes","digest","created",
- *    "expires","approved_by","approved_at"}
- * where digest is the keyed digest of a search's terms (hex; "" for an
- * export), so nothing stored names a person.
+ *   {"requester","action","purpose","case","classes","digest","people",
+ *    "created","expires","approved_by","approved_at"}
+ * where digest is the keyed digest of a search's terms or of a
+ * notification's people (hex; "" for an export), so nothing stored names
+ * a person; people is how many a notification names (0 otherwise).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,9 +35,8 @@ static uint64_t now_unix(void)
     return t > 0 ? (uint64_t)t : 0;
 }
 
-/* The keyed digest of a search by family name and birth date (hex). */
-static sr_status search_digest(sr_vault *v, const char *family, const char *dob,
-                               char hex[2 * CRYPTO_QUERY_DIGEST_BYTES + 1])
+sr_status vault_search_digest(sr_vault *v, const char *family, const char *dob,
+                              char hex[VAULT_DIGEST_HEX])
 {
     char norm[RECORD_NAME_NORM_CAP], text[RECORD_NAME_NORM_CAP + 32];
     uint8_t d[CRYPTO_QUERY_DIGEST_BYTES];
@@ -48,15 +51,54 @@ static sr_status search_digest(sr_vault *v, const char *family, const char *dob,
     return SR_OK;
 }
 
+static int cmp_id(const void *a, const void *b)
+{
+    return memcmp(a, b, SR_ID_BYTES);
+}
+
+sr_status vault_people_digest(sr_vault *v, const uint8_t (*ids)[SR_ID_BYTES],
+                              size_t n, char hex[VAULT_DIGEST_HEX])
+{
+    uint8_t d[CRYPTO_QUERY_DIGEST_BYTES];
+    uint8_t(*sorted)[SR_ID_BYTES] = NULL;
+    if (n == 0)
+        return vault_fail(v, SR_ERR_INVALID, "a notification names no people");
+    if (n > SR_NOTIFY_PEOPLE_MAX)
+        return vault_fail(v, SR_ERR_INVALID,
+                          "a notification names at most %u people",
+                          SR_NOTIFY_PEOPLE_MAX);
+    sorted = malloc(n * SR_ID_BYTES);
+    if (sorted == NULL)
+        return vault_fail(v, SR_ERR_NOMEM, "out of memory");
+    memcpy(sorted, ids, n * SR_ID_BYTES);
+    qsort(sorted, n, SR_ID_BYTES, cmp_id);
+    for (size_t i = 1; i < n; i++)
+        if (memcmp(sorted[i - 1], sorted[i], SR_ID_BYTES) == 0) {
+            char id[SR_ID_STR_LEN + 1];
+            hex_encode(id, sorted[i], SR_ID_BYTES);
+            free(sorted);
+            return vault_fail(v, SR_ERR_INVALID,
+                              "person %s is named twice in the notification",
+                              id);
+        }
+    crypto_ids_digest(v->keys, "notify", (const uint8_t(*)[SR_ID_BYTES])sorted,
+                      n, d);
+    free(sorted);
+    hex_encode(hex, d, sizeof d);
+    return SR_OK;
+}
+
 static policy_action action_of(const char *name)
 {
-    return strcmp(name, "export") == 0 ? POLICY_EXPORT : POLICY_FIND;
+    if (strcmp(name, "export") == 0)
+        return POLICY_EXPORT;
+    return strcmp(name, "notify") == 0 ? POLICY_GET : POLICY_FIND;
 }
 
 sr_status sr_vault_approval_request(sr_vault *v, const sr_approval_spec *q,
                                     char id[SR_APPROVAL_ID_MAX])
 {
-    char digest[2 * CRYPTO_QUERY_DIGEST_BYTES + 1] = "";
+    char digest[VAULT_DIGEST_HEX] = "";
     char detail[ENTRY_TEXT_MAX];
     unsigned granted;
     id[0] = '\0';
@@ -64,31 +106,46 @@ sr_status sr_vault_approval_request(sr_vault *v, const sr_approval_spec *q,
         return vault_fail(v, SR_ERR_INVALID, "the vault was opened read-only");
     if (q == NULL || q->action == NULL ||
         (strcmp(q->action, "export") != 0 &&
-         strcmp(q->action, "find.name") != 0))
+         strcmp(q->action, "find.name") != 0 &&
+         strcmp(q->action, "notify") != 0))
         return vault_fail(v, SR_ERR_INVALID,
-                          "an approval is for \"export\" or \"find.name\"");
+                          "an approval is for \"export\", \"find.name\" or "
+                          "\"notify\"");
     if (q->ttl > SR_MAX_APPROVAL_TTL)
         return vault_fail(v, SR_ERR_INVALID,
                           "an approval lasts at most %u seconds (7 days)",
                           SR_MAX_APPROVAL_TTL);
     bool search = strcmp(q->action, "find.name") == 0;
+    bool notify = strcmp(q->action, "notify") == 0;
+    sr_status st = SR_OK;
     if (search && q->classes != 0)
         return vault_fail(v, SR_ERR_INVALID,
                           "a search's approval names no classes");
-    if (search) {
-        sr_status st = search_digest(v, q->family, q->dob, digest);
-        if (st != SR_OK)
-            return st;
-    } else if (q->family != NULL || q->dob != NULL) {
+    if (!search && (q->family != NULL || q->dob != NULL))
         return vault_fail(v, SR_ERR_INVALID,
-                          "an export's approval names no search");
-    }
+                          "only a search's approval names a search");
+    if (!notify && q->people != NULL)
+        return vault_fail(v, SR_ERR_INVALID,
+                          "only a notification's approval names people");
+    if (notify && q->classes != SR_NOTIFY_CLASSES)
+        return vault_fail(v, SR_ERR_INVALID,
+                          "a notification reads the name and contact classes");
+    if (notify &&
+        (q->purpose == NULL || strcmp(q->purpose, SR_NOTIFY_PURPOSE) != 0))
+        return vault_fail(v, SR_ERR_INVALID,
+                          "a notification is for purpose " SR_NOTIFY_PURPOSE);
+    if (search)
+        st = vault_search_digest(v, q->family, q->dob, digest);
+    else if (notify)
+        st = vault_people_digest(v, q->people, q->npeople, digest);
+    if (st != SR_OK)
+        return st;
     /* The requester must be allowed the action itself: the policy decides
      * (and logs a denial) as if it were run now. */
     sr_access acc = {q->purpose, q->case_id, NULL};
     access_req r = {action_of(q->action), "approval.request", &acc, NULL,
                     q->classes};
-    sr_status st = vault_authorize(v, &r, &granted);
+    st = vault_authorize(v, &r, &granted);
     if (st != SR_OK)
         return st;
     uint8_t raw[8];
@@ -96,13 +153,13 @@ sr_status sr_vault_approval_request(sr_vault *v, const sr_approval_spec *q,
     hex_encode(id, raw, sizeof raw);
     uint64_t now = now_unix();
     uint64_t ttl = q->ttl != 0 ? q->ttl : SR_DEFAULT_APPROVAL_TTL;
-    json_t *doc =
-        json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:I, s:I, s:s, s:I}",
-                  "requester", v->principal, "action", q->action, "purpose",
-                  q->purpose, "case", q->case_id != NULL ? q->case_id : "",
-                  "classes", (int)q->classes, "digest", digest, "created",
-                  (json_int_t)now, "expires", (json_int_t)(now + ttl),
-                  "approved_by", "", "approved_at", (json_int_t)0);
+    json_t *doc = json_pack(
+        "{s:s, s:s, s:s, s:s, s:i, s:s, s:I, s:I, s:I, s:s, s:I}", "requester",
+        v->principal, "action", q->action, "purpose", q->purpose, "case",
+        q->case_id != NULL ? q->case_id : "", "classes", (int)q->classes,
+        "digest", digest, "people", (json_int_t)(notify ? q->npeople : 0),
+        "created", (json_int_t)now, "expires", (json_int_t)(now + ttl),
+        "approved_by", "", "approved_at", (json_int_t)0);
     if (doc == NULL)
         return vault_fail(v, SR_ERR_NOMEM, "out of memory");
     (void)snprintf(detail, sizeof detail, "approval %s for %s", id, q->action);
@@ -223,15 +280,14 @@ static const char *mismatch(sr_vault *v, const json_t *doc, const access_req *r,
     const char *want = vault_jstr(doc, "digest");
     if (strlen(want) != strlen(digest) ||
         sodium_memcmp(want, digest, strlen(digest)) != 0)
-        return "it is for another search";
+        return strcmp(r->name, "notify") == 0 ? "it is for other people"
+                                              : "it is for another search";
     return NULL;
 }
 
 sr_status vault_approval_check(sr_vault *v, const access_req *r,
-                               const char *family, const char *dob,
-                               char detail[ENTRY_TEXT_MAX])
+                               const char *digest, char detail[ENTRY_TEXT_MAX])
 {
-    char digest[2 * CRYPTO_QUERY_DIGEST_BYTES + 1] = "";
     const char *id = r->acc != NULL ? r->acc->approval : NULL;
     json_t *doc = NULL;
     detail[0] = '\0';
@@ -245,11 +301,7 @@ sr_status vault_approval_check(sr_vault *v, const access_req *r,
                           "request, then approve by another principal)",
                           r->name);
     }
-    sr_status st = SR_OK;
-    if (family != NULL)
-        st = search_digest(v, family, dob, digest);
-    if (st == SR_OK)
-        st = approval_load(v, id, &doc);
+    sr_status st = approval_load(v, id, &doc);
     if (st != SR_OK)
         return st;
     const char *why = mismatch(v, doc, r, digest);

@@ -1491,7 +1491,10 @@ static sr_status run_find(sr_vault *v, find_ctx *f, const access_req *r,
     char detail[ENTRY_TEXT_MAX] = "";
     uint32_t bulk = policy_bulk_threshold(v->pol);
     if (bulk > 0 && f->count > bulk) {
-        st = vault_approval_check(v, r, f->family, f->dob, detail);
+        char digest[VAULT_DIGEST_HEX];
+        st = vault_search_digest(v, f->family, f->dob, digest);
+        if (st == SR_OK)
+            st = vault_approval_check(v, r, digest, detail);
         if (st != SR_OK)
             goto cleanup;
     }
@@ -1827,7 +1830,7 @@ sr_status sr_vault_export(sr_vault *v, const sr_access *acc, sr_line_fn fn,
     sr_status st = vault_authorize(v, &r, &x->granted);
     /* Every export is a bulk read: only under a second person's approval. */
     if (st == SR_OK)
-        st = vault_approval_check(v, &r, NULL, NULL, x->detail);
+        st = vault_approval_check(v, &r, "", x->detail);
     if (st != SR_OK) {
         free(x);
         return st;

@@ -231,15 +231,28 @@ SR_WARN_UNUSED sr_status vault_audit_walk(
 
 /* ---- approval.c: the two-person rule ------------------------------------ */
 
-/* Does the approval named in r->acc cover r (an export, or a search by
- * family and dob over the bulk threshold) for the authenticated
- * principal? SR_OK with detail "approval <id>" for the entries of the
- * request; else the denial is logged (approval.required without one,
- * approval.invalid with one that does not cover it) and SR_ERR_DENIED
- * returned with the reason. */
+#define VAULT_DIGEST_HEX (2 * CRYPTO_QUERY_DIGEST_BYTES + 1)
+
+/* The keyed digests an approval is bound to (hex): of a search by family
+ * name and birth date, and of a notification's people (in any order;
+ * SR_ERR_INVALID if one is named twice, or none). */
+SR_WARN_UNUSED sr_status vault_search_digest(sr_vault *v, const char *family,
+                                             const char *dob,
+                                             char hex[VAULT_DIGEST_HEX]);
+SR_WARN_UNUSED sr_status vault_people_digest(sr_vault *v,
+                                             const uint8_t (*ids)[SR_ID_BYTES],
+                                             size_t n,
+                                             char hex[VAULT_DIGEST_HEX]);
+
+/* Does the approval named in r->acc cover r (an export; a search by
+ * family and dob over the bulk threshold; a notification) for the
+ * authenticated principal, with the request's digest ("" for an export)?
+ * SR_OK with detail "approval <id>" for the entries of the request; else
+ * the denial is logged (approval.required without one, approval.invalid
+ * with one that does not cover it) and SR_ERR_DENIED returned with the
+ * reason. */
 SR_WARN_UNUSED sr_status vault_approval_check(sr_vault *v, const access_req *r,
-                                              const char *family,
-                                              const char *dob,
+                                              const char *digest,
                                               char detail[ENTRY_TEXT_MAX]);
 
 /* ---- decoy.c: honeytoken people ------------------------------------------ */
