@@ -99,8 +99,8 @@ static void long_date(int64_t secs, char out[40])
 static void class_words(unsigned mask, char out[600])
 {
     static const char *const words[SR_CLASS_COUNT] = {
-        "identity (Social Security number, date and place of birth, sex, "
-        "citizenship)",
+        ("identity (Social Security number, date and place of birth, sex, "
+         "citizenship)"),
         "name (your name and former names)",
         "contact (addresses, telephone numbers, e-mail addresses)",
         "employment (your employment history)",
