@@ -14,11 +14,6 @@
 
 #include "vault_int.h"
 
-/* People per audit entry. */
-#define NOTIFY_GROUP 256u
-/* Room for one held line. */
-#define NOTIFY_LINE_MAX (RECORD_MAX_JSON + 4096u)
-
 typedef struct notify_ctx {
     sr_vault *v;
     const access_req *r;
@@ -26,45 +21,8 @@ typedef struct notify_ctx {
     char detail[ENTRY_TEXT_MAX];
     sr_line_fn fn;
     void *fn_ctx;
-    sr_buf lines; /* held until the group's entry is on disk */
-    uint8_t ids[NOTIFY_GROUP][SR_ID_BYTES];
-    size_t n;    /* people read in the group */
-    size_t held; /* lines held, theirs and the gone */
+    vault_held held;
 } notify_ctx;
-
-/* Log the people read so far, then hand every held line over. */
-static sr_status flush(notify_ctx *x)
-{
-    sr_status st = SR_OK;
-    if (x->n > 0)
-        st = vault_record(
-            x->v, x->r, ENTRY_ALLOWED, SR_OK, x->granted, x->detail, x->n,
-            (const uint8_t(*)[SR_ID_BYTES])x->ids, (uint32_t)x->n);
-    for (size_t off = 0; st == SR_OK && off < x->lines.len;) {
-        const uint8_t *nl = memchr(x->lines.p + off, '\n', x->lines.len - off);
-        size_t len = (size_t)(nl - (x->lines.p + off));
-        st = x->fn(x->fn_ctx, (const char *)x->lines.p + off, len);
-        if (st != SR_OK)
-            st = vault_fail(x->v, st,
-                            "the notification was stopped by its writer");
-        off += len + 1;
-    }
-    buf_reset(&x->lines);
-    x->n = 0;
-    x->held = 0;
-    return st;
-}
-
-static sr_status hold(notify_ctx *x, const void *p, size_t len)
-{
-    sr_status st = buf_append(&x->lines, p, len);
-    if (st == SR_OK)
-        st = buf_append_byte(&x->lines, '\n');
-    if (st != SR_OK)
-        return vault_fail(x->v, st, "out of memory");
-    x->held++;
-    return SR_OK;
-}
 
 /* Read one person into the group, or hold a "gone" line for one shredded
  * since (or a decoy, which no letter goes to). */
@@ -72,29 +30,31 @@ static sr_status one(notify_ctx *x, const uint8_t id[SR_ID_BYTES])
 {
     sr_vault *v = x->v;
     char hex[SR_ID_STR_LEN + 1];
-    bool decoy = false;
+    bool gone = false, full = false;
     hex_encode(hex, id, SR_ID_BYTES);
     sr_status st =
-        vault_decoy_hit(v, (const uint8_t(*)[SR_ID_BYTES])id, 1, &decoy);
-    if (st != SR_OK)
-        return st;
-    if (!decoy) {
+        vault_decoy_hit(v, (const uint8_t(*)[SR_ID_BYTES])id, 1, &gone);
+    if (st == SR_OK && !gone) {
         st = vault_read_line(v, hex, x->granted);
-        if (st == SR_OK) {
-            st = hold(x, v->out.p, v->out.len);
-            buf_reset(&v->out);
-            if (st == SR_OK)
-                memcpy(x->ids[x->n++], id, SR_ID_BYTES);
-            return st;
-        }
+        if (st == SR_OK)
+            st = vault_held_add(v, &x->held, v->out.p, v->out.len, id, &full);
         buf_reset(&v->out);
-        if (st != SR_ERR_NOT_FOUND)
-            return st;
-        v->errmsg[0] = '\0';
+        if (st == SR_ERR_NOT_FOUND) {
+            gone = true;
+            st = SR_OK;
+            v->errmsg[0] = '\0';
+        }
     }
-    char gone[SR_ID_STR_LEN + 32];
-    int len = snprintf(gone, sizeof gone, "{\"id\":\"%s\",\"gone\":true}", hex);
-    return hold(x, gone, (size_t)len);
+    if (st == SR_OK && gone) {
+        char line[SR_ID_STR_LEN + 32];
+        int len =
+            snprintf(line, sizeof line, "{\"id\":\"%s\",\"gone\":true}", hex);
+        st = vault_held_add(v, &x->held, line, (size_t)len, NULL, &full);
+    }
+    if (st == SR_OK && full)
+        st = vault_held_flush(v, &x->held, x->r, x->granted, x->detail, x->fn,
+                              x->fn_ctx, "the notification");
+    return st;
 }
 
 sr_status sr_vault_notify_read(sr_vault *v, const sr_access *acc,
@@ -126,18 +86,14 @@ sr_status sr_vault_notify_read(sr_vault *v, const sr_access *acc,
     x->r = &r;
     x->fn = fn;
     x->fn_ctx = ctx;
-    buf_init(&x->lines, (size_t)4 * NOTIFY_GROUP * NOTIFY_LINE_MAX);
-    for (size_t i = 0; i < n && st == SR_OK; i++) {
-        if (skip != NULL && skip[i])
-            continue;
-        st = one(x, ids[i]);
-        if (st == SR_OK &&
-            (x->n == NOTIFY_GROUP || x->held == 4 * NOTIFY_GROUP))
-            st = flush(x);
-    }
+    vault_held_init(&x->held);
+    for (size_t i = 0; i < n && st == SR_OK; i++)
+        if (skip == NULL || !skip[i])
+            st = one(x, ids[i]);
     if (st == SR_OK)
-        st = flush(x);
-    buf_free(&x->lines);
+        st = vault_held_flush(v, &x->held, &r, x->granted, x->detail, fn, ctx,
+                              "the notification");
+    vault_held_free(&x->held);
     sodium_memzero(x, sizeof *x);
     free(x);
     return st;

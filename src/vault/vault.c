@@ -1743,8 +1743,57 @@ cleanup:
 
 /* ---- export and statistics ----------------------------------------------- */
 
-/* People per export entry: each group is logged, then released. */
-#define EXPORT_GROUP 256u
+void vault_held_init(vault_held *h)
+{
+    memset(h, 0, sizeof *h);
+    buf_init(&h->lines, (size_t)4 * VAULT_GROUP * LINE_MAX_BYTES);
+}
+
+void vault_held_free(vault_held *h)
+{
+    buf_free(&h->lines);
+    sodium_memzero(h, sizeof *h);
+}
+
+sr_status vault_held_add(sr_vault *v, vault_held *h, const void *line,
+                         size_t len, const uint8_t *id, bool *full)
+{
+    sr_status st = buf_append(&h->lines, line, len);
+    if (st == SR_OK)
+        st = buf_append_byte(&h->lines, '\n');
+    if (st != SR_OK)
+        return vault_fail(v, st, "out of memory");
+    h->held++;
+    if (id != NULL)
+        memcpy(h->ids[h->n++], id, SR_ID_BYTES);
+    *full = h->n == VAULT_GROUP || h->held == 4 * VAULT_GROUP;
+    return SR_OK;
+}
+
+sr_status vault_held_flush(sr_vault *v, vault_held *h, const access_req *r,
+                           unsigned granted, const char *detail, sr_line_fn fn,
+                           void *ctx, const char *what)
+{
+    sr_status st = SR_OK;
+    if (h->n > 0)
+        st =
+            vault_record(v, r, ENTRY_ALLOWED, SR_OK, granted, detail, h->n,
+                         (const uint8_t(*)[SR_ID_BYTES])h->ids, (uint32_t)h->n);
+    for (size_t off = 0; st == SR_OK && off < h->lines.len;) {
+        const uint8_t *nl = memchr(h->lines.p + off, '\n', h->lines.len - off);
+        size_t n = (size_t)(nl - (h->lines.p + off));
+        st = fn(ctx, (const char *)h->lines.p + off, n);
+        if (st != SR_OK)
+            st = vault_fail(v, st, "%s was stopped by its writer", what);
+        else
+            h->passed++;
+        off += n + 1;
+    }
+    buf_reset(&h->lines);
+    h->n = 0;
+    h->held = 0;
+    return st;
+}
 
 typedef struct export_ctx {
     sr_vault *v;
@@ -1754,42 +1803,20 @@ typedef struct export_ctx {
     char detail[ENTRY_TEXT_MAX]; /* "approval <id>" */
     sr_line_fn fn;
     void *fn_ctx;
-    uint64_t count;
-    sr_buf lines;
-    uint8_t ids[EXPORT_GROUP][SR_ID_BYTES];
-    size_t n;
+    vault_held held;
 } export_ctx;
 
-/* Log the group held, then hand its lines over. */
 static sr_status export_flush(export_ctx *x)
 {
-    sr_vault *v = x->v;
-    sr_status st = SR_OK;
-    if (x->n == 0)
-        return SR_OK;
-    st =
-        vault_record(v, x->r, ENTRY_ALLOWED, SR_OK, x->granted, x->detail, x->n,
-                     (const uint8_t(*)[SR_ID_BYTES])x->ids, (uint32_t)x->n);
-    for (size_t off = 0; st == SR_OK && off < x->lines.len;) {
-        const uint8_t *nl = memchr(x->lines.p + off, '\n', x->lines.len - off);
-        size_t n = (size_t)(nl - (x->lines.p + off));
-        st = x->fn(x->fn_ctx, (const char *)x->lines.p + off, n);
-        if (st != SR_OK)
-            st = vault_fail(v, st, "the export was stopped by its writer");
-        else
-            x->count++;
-        off += n + 1;
-    }
-    buf_reset(&x->lines);
-    x->n = 0;
-    return st;
+    return vault_held_flush(x->v, &x->held, x->r, x->granted, x->detail, x->fn,
+                            x->fn_ctx, "the export");
 }
 
 static sr_status export_row(void *ctx, const store_row *row)
 {
     export_ctx *x = ctx;
     sr_vault *v = x->v;
-    bool decoy = false;
+    bool decoy = false, full = false;
     sr_status st =
         vault_decoy_hit(v, (const uint8_t(*)[SR_ID_BYTES])row->id, 1, &decoy);
     if (st != SR_OK || decoy)
@@ -1808,14 +1835,11 @@ static sr_status export_row(void *ctx, const store_row *row)
         st = dump_line(v, person);
     json_decref(person);
     if (st == SR_OK)
-        st = buf_append(&x->lines, v->out.p, v->out.len);
-    if (st == SR_OK)
-        st = buf_append_byte(&x->lines, '\n');
+        st = vault_held_add(v, &x->held, v->out.p, v->out.len, row->id, &full);
     buf_reset(&v->out);
     if (st != SR_OK)
         return st;
-    memcpy(x->ids[x->n++], row->id, SR_ID_BYTES);
-    return x->n == EXPORT_GROUP ? export_flush(x) : SR_OK;
+    return full ? export_flush(x) : SR_OK;
 }
 
 sr_status sr_vault_export(sr_vault *v, const sr_access *acc, sr_line_fn fn,
@@ -1840,7 +1864,7 @@ sr_status sr_vault_export(sr_vault *v, const sr_access *acc, sr_line_fn fn,
     x->fn = fn;
     x->fn_ctx = ctx;
     x->case_id = vault_caseload(v) ? acc->case_id : NULL;
-    buf_init(&x->lines, (size_t)EXPORT_GROUP * LINE_MAX_BYTES);
+    vault_held_init(&x->held);
     v->errmsg[0] = '\0';
     st = v->ops->scan(v->st, x->granted, export_row, x);
     if (st == SR_OK)
@@ -1848,8 +1872,8 @@ sr_status sr_vault_export(sr_vault *v, const sr_access *acc, sr_line_fn fn,
     if (st != SR_OK && v->errmsg[0] == '\0')
         st = vault_store_fail(v, st, "cannot read the vault");
     if (count != NULL)
-        *count = x->count;
-    buf_free(&x->lines);
+        *count = x->held.passed;
+    vault_held_free(&x->held);
     sodium_memzero(x, sizeof *x);
     free(x);
     return st;

@@ -229,6 +229,39 @@ SR_WARN_UNUSED sr_status vault_audit_walk(
     sr_status (*fn)(void *ctx, uint64_t i, const uint8_t *data, size_t len),
     void *ctx, const sr_status *stopped, uint64_t *size_out);
 
+/* ---- held lines: revealed only once their entry is on disk -------------- */
+
+/* People per entry of a bulk read (export, notify). */
+#define VAULT_GROUP 256u
+
+/* A bulk read's lines, held until the entry naming the group's people is
+ * written (vault.c). Lines that name nobody (a notification's "gone") may
+ * be held between them, at most 3 * VAULT_GROUP. */
+typedef struct vault_held {
+    sr_buf lines;
+    uint8_t ids[VAULT_GROUP][SR_ID_BYTES];
+    size_t n;        /* people in the group */
+    size_t held;     /* lines held */
+    uint64_t passed; /* lines handed over so far */
+} vault_held;
+
+/* Start h (room for VAULT_GROUP * 4 lines of a record each); release with
+ * vault_held_free, which wipes. */
+void vault_held_init(vault_held *h);
+void vault_held_free(vault_held *h);
+/* Hold one line, of person id (NULL: of nobody). *full is set when the
+ * group must be flushed before the next line. */
+SR_WARN_UNUSED sr_status vault_held_add(sr_vault *v, vault_held *h,
+                                        const void *line, size_t len,
+                                        const uint8_t *id, bool *full);
+/* Log the group (r allowed, the classes granted, detail), then hand each
+ * held line to fn; what stops fn is reported as "<what> was stopped by
+ * its writer". */
+SR_WARN_UNUSED sr_status vault_held_flush(sr_vault *v, vault_held *h,
+                                          const access_req *r, unsigned granted,
+                                          const char *detail, sr_line_fn fn,
+                                          void *ctx, const char *what);
+
 /* ---- approval.c: the two-person rule ------------------------------------ */
 
 #define VAULT_DIGEST_HEX (2 * CRYPTO_QUERY_DIGEST_BYTES + 1)
