@@ -22,7 +22,11 @@
 
 #include "vault_int.h"
 
-#define SHRED_BATCH 8192u
+/* People per transaction. Each deletes index rows all over the indexes,
+ * so every commit rewrites most of their pages: fewer, larger commits
+ * write less (8,192 took 21.5 s over 130,446 people, 65,536 17.8 s;
+ * docs/BENCHMARKS.md). */
+#define SHRED_BATCH 65536u
 #define KIND_CASE_PERSON "case_person"
 #define KIND_DECOY "decoy"
 #define PURGE_TRIES 50
