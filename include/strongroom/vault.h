@@ -431,14 +431,22 @@ typedef struct sr_retention_summary {
     uint64_t separated; /* of them, all of whose employment is former */
     uint64_t due;       /* of them, separated longer than the retention */
     uint64_t shredded;  /* destroyed (0 for a dry run) */
+    /* Separated people not yet due whose classes with a shorter schedule
+     * are ("destroy_classes_after_separation_years"), and of them, those
+     * whose classes were destroyed (0 for a dry run). */
+    uint64_t classes_due;
+    uint64_t classes_destroyed;
 } sr_retention_summary;
 
 /*
  * Apply the policy's retention ("retention": {"destroy_after_separation_
  * years": N}): every person whose employment has all ended, the last end
  * N years ago or more, is destroyed as by sr_vault_shred, in batches (one
- * transaction and a few audit entries each, "retention.run"). dry_run
- * only counts (logged as "retention.plan"). The "shred" action, with its
+ * transaction and a few audit entries each, "retention.run"). The
+ * classes the policy destroys sooner ("destroy_classes_after_separation_
+ * years") go from the people separated that long: each is sealed afresh
+ * without them (entries "retention.run" with those classes). dry_run only
+ * counts (logged as "retention.plan"). The "shred" action, with its
  * purpose. SR_ERR_INVALID if the policy sets no retention.
  */
 SR_API SR_WARN_UNUSED sr_status sr_vault_retention_run(

@@ -464,9 +464,13 @@ const char help_retention[] =
     "Apply the policy's retention schedule (\"retention\":\n"
     "{\"destroy_after_separation_years\": N}, docs/policy.md): every person\n"
     "whose employment has all ended, the last end N years ago or more, is\n"
-    "destroyed as by `strongroom shred`, in batches, each logged. With\n"
+    "destroyed as by `strongroom shred`, in batches, each logged. Field\n"
+    "classes with a shorter schedule (\"destroy_classes_after_separation_\n"
+    "years\": {\"investigation\": M}) are destroyed from the people\n"
+    "separated M years or more: each is sealed afresh without them. With\n"
     "--dry-run nothing changes: it prints how many are due (and the count\n"
-    "is logged). Prints one JSON line: scanned, separated, due, shredded.\n"
+    "is logged). Prints one JSON line: scanned, separated, due, shredded,\n"
+    "classes_due, classes_destroyed.\n"
     "Needs the shred action (the security officer's).\n"
     "  --dry-run            count only\n" ACCESS_HELP COMMON_HELP
     "\nexample: strongroom retention run --purpose retention --dry-run\n";
@@ -502,11 +506,14 @@ int cmd_retention(int argc, char **argv)
     sr_retention_summary sum;
     sr_status st = sr_vault_retention_run(v, &acc, dry, &sum);
     if (st == SR_OK)
-        printf("{\"scanned\":%llu,\"separated\":%llu,\"due\":%llu,"
-               "\"shredded\":%llu,\"dry_run\":%s}\n",
-               (unsigned long long)sum.scanned,
-               (unsigned long long)sum.separated, (unsigned long long)sum.due,
-               (unsigned long long)sum.shredded, dry ? "true" : "false");
+        printf(
+            "{\"scanned\":%llu,\"separated\":%llu,\"due\":%llu,"
+            "\"shredded\":%llu,\"classes_due\":%llu,"
+            "\"classes_destroyed\":%llu,\"dry_run\":%s}\n",
+            (unsigned long long)sum.scanned, (unsigned long long)sum.separated,
+            (unsigned long long)sum.due, (unsigned long long)sum.shredded,
+            (unsigned long long)sum.classes_due,
+            (unsigned long long)sum.classes_destroyed, dry ? "true" : "false");
     return done("retention", st, v);
 }
 

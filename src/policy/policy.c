@@ -111,8 +111,9 @@ typedef struct policy_role {
 
 struct policy {
     size_t npurposes, nroles;
-    uint32_t bulk_threshold;  /* 0: none */
-    uint32_t retention_years; /* 0: none */
+    uint32_t bulk_threshold;              /* 0: none */
+    uint32_t retention_years;             /* 0: none */
+    uint32_t class_years[SR_CLASS_COUNT]; /* 0: none */
     policy_purpose purposes[POLICY_MAX_PURPOSES];
     policy_role roles[POLICY_MAX_ROLES];
     char *canonical; /* malloc'd, NUL-terminated */
@@ -466,19 +467,57 @@ static sr_status load_budget(policy_role *role, const json_t *v, const ppath *p,
     return SR_OK;
 }
 
-/* "retention": {"destroy_after_separation_years": N}, optional. */
+/* "destroy_classes_after_separation_years": {"investigation": N, ...}:
+ * classes that go sooner than the person. Identity and name stay (they
+ * index the person), and so does employment (it dates the separation). */
+static sr_status load_class_years(policy *pol, const json_t *c,
+                                  const ppath *here, char *err)
+{
+    const char *name;
+    json_t *y;
+    if (!json_is_object(c))
+        return fail(err, here, "must be an object of field classes");
+    json_object_foreach((json_t *)c, name, y) {
+        ppath py = {here, name, 0};
+        sr_class k;
+        if (sr_class_parse(name, &k) != SR_OK)
+            return fail(err, &py, "unknown field class \"%s\"", name);
+        if (k == SR_CLASS_IDENTITY || k == SR_CLASS_NAME ||
+            k == SR_CLASS_EMPLOYMENT)
+            return fail(err, &py,
+                        "the %s class stays as long as the person (identity "
+                        "and name index them, employment dates their "
+                        "separation); only contact, investigation and "
+                        "biometric go sooner",
+                        name);
+        if (!json_is_integer(y) || json_integer_value(y) < 1 ||
+            json_integer_value(y) >= (json_int_t)pol->retention_years)
+            return fail(err, &py,
+                        "must be a whole number of years from 1 to less than "
+                        "destroy_after_separation_years (%u)",
+                        pol->retention_years);
+        pol->class_years[k] = (uint32_t)json_integer_value(y);
+    }
+    return SR_OK;
+}
+
+/* "retention": {"destroy_after_separation_years": N,
+ *               "destroy_classes_after_separation_years": {...}}, optional. */
 static sr_status load_retention(policy *pol, const json_t *doc, char *err)
 {
-    static const char *const members[] = {"destroy_after_separation_years",
-                                          NULL};
+    static const char *const members[] = {
+        "destroy_after_separation_years",
+        "destroy_classes_after_separation_years", NULL};
     const json_t *r = json_object_get(doc, "retention");
     if (r == NULL)
         return SR_OK;
     ppath here = {NULL, "retention", 0};
     if (!json_is_object(r))
         return fail(err, &here, "must be an object");
-    sr_status st =
-        check_members(r, members, "destroy_after_separation_years", &here, err);
+    sr_status st = check_members(r, members,
+                                 "destroy_after_separation_years, "
+                                 "destroy_classes_after_separation_years",
+                                 &here, err);
     if (st != SR_OK)
         return st;
     const json_t *y = json_object_get(r, "destroy_after_separation_years");
@@ -490,7 +529,10 @@ static sr_status load_retention(policy *pol, const json_t *doc, char *err)
         return fail(err, &py, "must be a whole number of years from 1 to %u",
                     POLICY_RETENTION_MAX_YEARS);
     pol->retention_years = (uint32_t)json_integer_value(y);
-    return SR_OK;
+    const json_t *c =
+        json_object_get(r, "destroy_classes_after_separation_years");
+    ppath pc = {&here, "destroy_classes_after_separation_years", 0};
+    return c != NULL ? load_class_years(pol, c, &pc, err) : SR_OK;
 }
 
 static sr_status load_role(policy *pol, const char *name, const json_t *v,
@@ -809,6 +851,11 @@ bool policy_role_budget(const policy *p, const char *role, policy_budget *out)
 uint32_t policy_retention_years(const policy *p)
 {
     return p != NULL ? p->retention_years : 0;
+}
+
+uint32_t policy_retention_class_years(const policy *p, sr_class c)
+{
+    return p != NULL && (unsigned)c < SR_CLASS_COUNT ? p->class_years[c] : 0;
 }
 
 uint32_t policy_bulk_threshold(const policy *p)

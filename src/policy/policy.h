@@ -141,6 +141,10 @@ uint32_t policy_bulk_threshold(const policy *p);
  * for more than this many years is destroyed by `strongroom retention
  * run` (docs/retention.md); 0 for none. */
 uint32_t policy_retention_years(const policy *p);
+/* Its "destroy_classes_after_separation_years": class c of a person
+ * separated this many years is destroyed sooner than the person; 0 for
+ * none (and always 0 for identity, name and employment). */
+uint32_t policy_retention_class_years(const policy *p, sr_class c);
 
 /* 1 if the purpose needs a case, 0 if not, -1 for an unknown purpose. */
 int policy_purpose_requires_case(const policy *p, const char *purpose);

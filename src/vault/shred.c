@@ -172,7 +172,8 @@ static sr_status remove_range(sr_vault *v, const access_req *r,
     return st;
 }
 
-/* Shred l in batches: remove, sweep, commit; then empty the WAL. */
+/* Shred l in batches: remove, sweep, commit. The caller empties the WAL
+ * (purge). */
 static sr_status shred_all(sr_vault *v, const access_req *r, const char *detail,
                            doomed_list *l, uint64_t *shredded)
 {
@@ -197,8 +198,6 @@ static sr_status shred_all(sr_vault *v, const access_req *r, const char *detail,
             *shredded += to - from;
         from = to;
     }
-    if (st == SR_OK)
-        st = purge(v);
     return st;
 }
 
@@ -274,6 +273,8 @@ sr_status sr_vault_shred(sr_vault *v, const sr_access *acc, const char *id,
     }
     (void)snprintf(detail, sizeof detail, "reason %s", reason);
     st = shred_all(v, &r, detail, &l, NULL);
+    if (st == SR_OK)
+        st = purge(v);
     sodium_memzero(l.d, l.n * sizeof *l.d);
     free(l.d);
     return st;
@@ -282,14 +283,45 @@ sr_status sr_vault_shred(sr_vault *v, const sr_access *acc, const char *id,
 /* ---- retention --------------------------------------------------------------
  */
 
+/* A person some of whose classes are due before the person is. */
+typedef struct trim {
+    uint8_t id[SR_ID_BYTES];
+    unsigned mask;
+} trim;
+
 typedef struct ret_ctx {
     sr_vault *v;
     int32_t cutoff; /* separated on or before this day: destroyed */
+    int32_t class_cutoff[SR_CLASS_COUNT]; /* INT32_MIN: no schedule */
     doomed_list l;
+    trim *t;
+    size_t nt, tcap;
     uint64_t scanned, separated;
     sr_status st;
 } ret_ctx;
 
+/* The separated people whose classes are due, by class mask then id. */
+static int trim_cmp(const void *a, const void *b)
+{
+    const trim *x = a, *y = b;
+    if (x->mask != y->mask)
+        return x->mask < y->mask ? -1 : 1;
+    return memcmp(x->id, y->id, SR_ID_BYTES);
+}
+
+/* The day `years` years before today (a 29 February steps back to the
+ * 28th), as text and as days. */
+static bool cutoff_day(uint32_t years, char text[11], int32_t *day)
+{
+    char today[11];
+    date_format(date_today(), today);
+    int y = (today[0] - '0') * 1000 + (today[1] - '0') * 100 +
+            (today[2] - '0') * 10 + (today[3] - '0') - (int)years;
+    (void)snprintf(text, 11, "%04d%s", y, today + 4);
+    if (strcmp(today + 4, "-02-29") == 0)
+        (void)snprintf(text, 11, "%04d-02-28", y);
+    return date_parse(text, 10, day);
+}
 /* The day a person left: the latest end of their employment, when all of
  * it is former; -1 if they are still employed or never were. */
 static int32_t separated_on(const json_t *person)
@@ -334,9 +366,84 @@ static sr_status ret_row(void *ctx, const store_row *row)
     if (st == SR_OK && left >= 0) {
         c->separated++;
         if (left <= c->cutoff)
-            st = doomed_add(c->v, &c->l, row);
+            return c->st = doomed_add(c->v, &c->l, row);
+        unsigned mask = 0;
+        for (unsigned k = 0; k < SR_CLASS_COUNT; k++)
+            if ((row->present & SR_CLASS_BIT(k)) && left <= c->class_cutoff[k])
+                mask |= SR_CLASS_BIT(k);
+        if (mask != 0 &&
+            array_room((void **)&c->t, &c->tcap, c->nt, sizeof *c->t) != SR_OK)
+            st = vault_fail(c->v, SR_ERR_NOMEM, "out of memory");
+        else if (mask != 0) {
+            memcpy(c->t[c->nt].id, row->id, SR_ID_BYTES);
+            c->t[c->nt++].mask = mask;
+        }
     }
     c->st = st;
+    return st;
+}
+
+/* The class names of mask, comma-separated. */
+#define CLASS_NAMES_MAX 80
+static void class_names(unsigned mask, char out[CLASS_NAMES_MAX])
+{
+    size_t n = 0;
+    out[0] = '\0';
+    for (unsigned k = 0; k < SR_CLASS_COUNT; k++)
+        if (mask & SR_CLASS_BIT(k)) {
+            int w = snprintf(out + n, CLASS_NAMES_MAX - n, "%s%s", n ? "," : "",
+                             sr_class_name((sr_class)k));
+            if (w > 0 && (size_t)w < CLASS_NAMES_MAX - n)
+                n += (size_t)w;
+        }
+}
+
+/* Destroy the due classes of c->t, SHRED_BATCH people a transaction, one
+ * entry per ENTRY_REFS_MAX people with the same classes (the entry's
+ * classes are those destroyed). */
+static sr_status trim_all(sr_vault *v, const access_req *r, ret_ctx *c,
+                          uint64_t *done)
+{
+    uint8_t(*ids)[SR_ID_BYTES] = malloc((size_t)ENTRY_REFS_MAX * SR_ID_BYTES);
+    char detail[ENTRY_TEXT_MAX], names[CLASS_NAMES_MAX];
+    sr_status st = ids != NULL ? SR_OK
+                               : vault_fail(v, SR_ERR_NOMEM,
+                                            "out of "
+                                            "memory");
+    if (c->nt > 1)
+        qsort(c->t, c->nt, sizeof *c->t, trim_cmp);
+    for (size_t from = 0; from < c->nt && st == SR_OK;) {
+        size_t to = from + SHRED_BATCH < c->nt ? from + SHRED_BATCH : c->nt;
+        if ((st = v->ops->begin(v->st)) != SR_OK) {
+            st = vault_store_fail(v, st, "cannot start a transaction");
+            break;
+        }
+        for (size_t i = from; i < to && st == SR_OK;) {
+            unsigned mask = c->t[i].mask;
+            uint32_t k = 0;
+            for (; i < to && k < ENTRY_REFS_MAX && c->t[i].mask == mask &&
+                   st == SR_OK;
+                 i++, k++) {
+                memcpy(ids[k], c->t[i].id, SR_ID_BYTES);
+                st = vault_drop_classes(v, c->t[i].id, mask);
+            }
+            class_names(mask, names);
+            (void)snprintf(detail, sizeof detail, "destroyed classes %s",
+                           names);
+            if (st == SR_OK)
+                st = vault_record(v, r, ENTRY_ALLOWED, SR_OK, mask, detail, k,
+                                  (const uint8_t(*)[SR_ID_BYTES])ids, k);
+        }
+        if (st == SR_OK && (st = v->ops->commit(v->st)) != SR_OK)
+            st = vault_store_fail(v, st, "cannot commit the retention");
+        if (st != SR_OK) {
+            (void)v->ops->rollback(v->st);
+            break;
+        }
+        *done += to - from;
+        from = to;
+    }
+    free(ids);
     return st;
 }
 
@@ -360,16 +467,18 @@ sr_status sr_vault_retention_run(sr_vault *v, const sr_access *acc,
     if (st != SR_OK)
         return st;
     /* Separated on or before the same day `years` years ago. */
-    char today[11], cut[11];
-    date_format(date_today(), today);
-    int y = (today[0] - '0') * 1000 + (today[1] - '0') * 100 +
-            (today[2] - '0') * 10 + (today[3] - '0') - (int)years;
-    (void)snprintf(cut, sizeof cut, "%04d%s", y, today + 4);
-    if (strcmp(today + 4, "-02-29") == 0)
-        (void)snprintf(cut, sizeof cut, "%04d-02-28", y);
-    ret_ctx c = {v, 0, {NULL, 0, 0}, 0, 0, SR_OK};
-    if (!date_parse(cut, 10, &c.cutoff))
+    char cut[11], ccut[11];
+    ret_ctx c;
+    memset(&c, 0, sizeof c);
+    c.v = v;
+    if (!cutoff_day(years, cut, &c.cutoff))
         return vault_fail(v, SR_ERR_INTERNAL, "cannot compute the cutoff");
+    for (unsigned k = 0; k < SR_CLASS_COUNT; k++) {
+        uint32_t cy = policy_retention_class_years(v->pol, (sr_class)k);
+        c.class_cutoff[k] = INT32_MIN;
+        if (cy != 0 && !cutoff_day(cy, ccut, &c.class_cutoff[k]))
+            return vault_fail(v, SR_ERR_INTERNAL, "cannot compute the cutoff");
+    }
     v->errmsg[0] = '\0';
     st = v->ops->scan(v->st,
                       SR_CLASS_BIT(SR_CLASS_IDENTITY) |
@@ -381,15 +490,21 @@ sr_status sr_vault_retention_run(sr_vault *v, const sr_access *acc,
     out->scanned = c.scanned;
     out->separated = c.separated;
     out->due = c.l.n;
+    out->classes_due = c.nt;
     (void)snprintf(detail, sizeof detail,
                    "separated on or before %s (%u years)", cut, years);
     if (st == SR_OK && dry_run)
-        st = vault_record(v, &r, ENTRY_ALLOWED, SR_OK, 0, detail, c.l.n, NULL,
-                          0);
+        st = vault_record(v, &r, ENTRY_ALLOWED, SR_OK, 0, detail, c.l.n + c.nt,
+                          NULL, 0);
     else if (st == SR_OK)
         st = shred_all(v, &r, detail, &c.l, &out->shredded);
+    if (st == SR_OK && !dry_run)
+        st = trim_all(v, &r, &c, &out->classes_destroyed);
+    if (st == SR_OK && !dry_run && out->shredded + out->classes_destroyed > 0)
+        st = purge(v);
     if (c.l.d != NULL)
         sodium_memzero(c.l.d, c.l.cap * sizeof *c.l.d);
     free(c.l.d);
+    free(c.t);
     return st;
 }

@@ -1613,6 +1613,59 @@ static unsigned patch_classes(const json_t *patch)
     return m;
 }
 
+sr_status vault_drop_classes(sr_vault *v, const uint8_t id[SR_ID_BYTES],
+                             unsigned mask)
+{
+    char hex[SR_ID_STR_LEN + 1], msg[256] = "", ssn[10];
+    json_t *person = NULL;
+    uint32_t version = 0;
+    index_rows old_rows;
+    id_hex(hex, id);
+    uint8_t bin[SR_ID_BYTES];
+    sr_status st = read_person(v, hex, SR_CLASS_ALL, bin, &person, &version);
+    if (st != SR_OK)
+        return st;
+    if (version == UINT32_MAX) {
+        st = vault_fail(v, SR_ERR_CONFLICT,
+                        "person %s has reached the last record version", hex);
+        goto cleanup;
+    }
+    st = index_person(v, person, &old_rows, ssn);
+    sodium_memzero(ssn, sizeof ssn);
+    if (st != SR_OK) {
+        st = vault_fail(v, SR_ERR_CORRUPT,
+                        "person %s: the stored record has no SSN or birth date",
+                        hex);
+        goto cleanup;
+    }
+    const char *key;
+    json_t *val, *tmp;
+    json_object_foreach_safe(person, tmp, key, val)
+    {
+        int c = record_class_of_member(key);
+        if (c >= 0 && (mask & SR_CLASS_BIT(c)))
+            (void)json_object_del(person, key);
+    }
+    /* A new version under a new data key, like any update: the old
+     * envelopes cannot be put back, and the old key opens nothing left. */
+    st = vault_seal_person(v, &v->sc, person, bin, version + 1, &v->sp, msg,
+                           sizeof msg);
+    if (st != SR_OK) {
+        st = vault_fail(v, st, "person %s: %s", hex, msg);
+        goto cleanup;
+    }
+    store_row row;
+    row_from_sealed(&row, &v->sp, version + 1, v->kek_version);
+    st = v->ops->replace(v->st, &row, old_rows.idx, old_rows.n, v->sp.index.idx,
+                         v->sp.index.n);
+    if (st != SR_OK)
+        st = vault_store_fail(v, st, "cannot store the person");
+cleanup:
+    json_decref(person);
+    sealed_reset(&v->sp);
+    return st;
+}
+
 sr_status sr_vault_update(sr_vault *v, const sr_access *acc, const char *id,
                           const char *patch_text, size_t len)
 {

@@ -374,6 +374,12 @@ SR_WARN_UNUSED sr_status vault_list_docs(sr_vault *v, policy_action a,
 
 /* The blind-index rows of a stored person (its identity and name classes
  * opened), as the store holds them: what a removal must delete. */
+/* Destroy the classes in mask of person id, inside the caller's
+ * transaction: the person is sealed afresh (a new version and data key)
+ * without them. Retention (shred.c). */
+SR_WARN_UNUSED sr_status vault_drop_classes(sr_vault *v,
+                                            const uint8_t id[SR_ID_BYTES],
+                                            unsigned mask);
 SR_WARN_UNUSED sr_status vault_row_index(sr_vault *v, const store_row *row,
                                          index_rows *rows);
 /* Open the classes in mask of a stored row into person (a JSON object). */

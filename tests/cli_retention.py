@@ -1,0 +1,192 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""Retention per field class (docs/retention.md): investigation files and
+fingerprints destroyed sooner than the personnel file.
+
+Policy: people destroyed 15 years after separation; their investigation
+and biometric classes 5 years after. 300 generated people. `retention
+run` must destroy exactly the people due and, from those separated 5 to
+15 years, exactly those two classes: gone from get (the rest intact), from
+the database file and its WAL, logged with the classes destroyed; a second
+run finds nothing due. A policy that would schedule the identity, name or
+employment class, or a class no sooner than the person, is refused.
+"""
+import datetime
+import json
+import os
+import shutil
+import sqlite3
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from srcli import Vault, run  # noqa: E402
+
+RET = ["--purpose", "retention"]
+IR = ["--purpose", "incident-response"]
+TRIMMED = ("investigations", "fingerprints")
+
+
+def separated(p):
+    emp = p.get("employment") or []
+    if emp and all(e["status"] == "former" for e in emp):
+        return max(e["end"] for e in emp)
+    return None
+
+
+def years_ago(n):
+    today = datetime.date.today()
+    try:
+        return today.replace(year=today.year - n).isoformat()
+    except ValueError:  # 29 February
+        return today.replace(year=today.year - n, day=28).isoformat()
+
+
+class ClassRetention(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="sr-retention-")
+        cls.v = v = Vault(os.path.join(cls.tmp, "vault"),
+                          expected_people=1000)
+        pol = json.loads(v.sr(["policy", "show"], check=0).stdout)
+        pol["retention"] = {
+            "destroy_after_separation_years": 15,
+            "destroy_classes_after_separation_years": {"investigation": 5,
+                                                       "biometric": 5}}
+        pol["roles"]["records"] = {
+            "actions": ["get"],
+            "classes": ["identity", "name", "contact", "employment",
+                        "investigation", "biometric"],
+            "purposes": ["retention"]}
+        for r in pol["roles"].values():
+            r.pop("budget", None)
+        cls.policy = pol
+        v.sr(["policy", "set", cls.write("policy.json", pol)], check=0)
+        for name, role, service in (("intake", "intake", True),
+                                    ("so", "security-officer", False),
+                                    ("aud", "auditor", False),
+                                    ("records", "records", False)):
+            v.add(name, role, service=service)
+        out = run(["gen", "--count", "300", "--seed", "47"], check=0).stdout
+        cls.people = [json.loads(l) for l in out.splitlines()]
+        src = os.path.join(cls.tmp, "people.jsonl")
+        with open(src, "wb") as fh:
+            fh.write(out)
+        v.sr(["import", src, "--quiet", "--purpose", "intake"], who="intake",
+             check=0)
+        cut15, cut5 = years_ago(15), years_ago(5)
+        cls.gone = [p for p in cls.people
+                    if separated(p) and separated(p) <= cut15]
+        cls.trim = [p for p in cls.people
+                    if separated(p) and cut15 < separated(p) <= cut5 and
+                    any(p.get(k) for k in TRIMMED)]
+        cls.kept = [p for p in cls.people
+                    if p not in cls.gone and p not in cls.trim]
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    @classmethod
+    def write(cls, name, obj):
+        path = os.path.join(cls.tmp, name)
+        with open(path, "w") as f:
+            json.dump(obj, f)
+        return path
+
+    def pid(self, p):
+        out = self.v.sr(["find", "--ssn", p["ssn"]] + IR, who="so",
+                        check=0).stdout
+        return json.loads(out)["id"] if out else None
+
+    def get(self, pid):
+        return json.loads(self.v.sr(["get", pid] + RET, who="records",
+                                    check=0).stdout)
+
+    def files(self):
+        out = b""
+        for name in ("vault.db", "vault.db-wal"):
+            path = os.path.join(self.v.path, name)
+            if os.path.exists(path):
+                with open(path, "rb") as f:
+                    out += f.read()
+        return out
+
+    def test_classes_go_sooner_than_the_person(self):
+        v = self.v
+        self.assertGreater(len(self.gone), 0, "nobody separated 15 years")
+        self.assertGreater(len(self.trim), 0, "nobody separated 5-15 years")
+        sample = [(p, self.pid(p)) for p in self.trim[:6]]
+        con = sqlite3.connect(os.path.join(v.path, "vault.db"))
+        old = {}
+        for p, pid in sample:
+            before = self.get(pid)
+            self.assertTrue(any(k in before for k in TRIMMED))
+            old[pid] = [b for b in con.execute(
+                "SELECT c4, c5 FROM persons WHERE lower(hex(id)) = ?",
+                (pid,)).fetchone() if b]
+        con.close()
+        self.assertTrue(all(b in self.files() for bs in old.values()
+                            for b in bs))
+        plan = json.loads(v.sr(["retention", "run", "--dry-run"] + RET,
+                               who="so", check=0).stdout)
+        self.assertEqual((plan["due"], plan["classes_due"]),
+                         (len(self.gone), len(self.trim)))
+        start = v.log_size()
+        done = json.loads(v.sr(["retention", "run"] + RET, who="so",
+                               check=0).stdout)
+        self.assertEqual((done["shredded"], done["classes_destroyed"]),
+                         (len(self.gone), len(self.trim)))
+        data = self.files()
+        for p, pid in sample:
+            after = self.get(pid)
+            for k in TRIMMED:
+                self.assertNotIn(k, after)
+            # The rest of the file is as it was.
+            for k in ("name", "birth", "addresses", "employment"):
+                self.assertEqual(after.get(k), p.get(k), k)
+            # Not a byte of the old envelopes is left on disk.
+            for blob in old[pid]:
+                self.assertNotIn(blob[:32], data)
+                self.assertNotIn(blob[-32:], data)
+        for p in self.gone[:4]:
+            self.assertIsNone(self.pid(p))
+        for p in self.kept[:4]:
+            pid = self.pid(p)
+            after = self.get(pid)
+            for k in TRIMMED:
+                self.assertEqual(after.get(k), p.get(k))
+        entries = [e for e in v.entries(from_=start)
+                   if e["action"] == "retention.run"]
+        trims = [e for e in entries if e["detail"].startswith(
+            "destroyed classes ")]
+        self.assertEqual(sum(e["count"] for e in trims), len(self.trim))
+        for e in trims:
+            self.assertTrue(set(e["classes"]) <= {"investigation",
+                                                  "biometric"})
+        again = json.loads(v.sr(["retention", "run", "--dry-run"] + RET,
+                                who="so", check=0).stdout)
+        self.assertEqual((again["due"], again["classes_due"]), (0, 0))
+
+    def test_a_policy_may_not_schedule_what_indexes_or_dates_a_person(self):
+        for cls_, years, why in (
+                ("employment", 5, b"the employment class stays as long as "
+                                  b"the person"),
+                ("name", 5, b"the name class stays"),
+                ("investigation", 15, b"from 1 to less than "
+                                      b"destroy_after_separation_years (15)"),
+                ("medical", 5, b"unknown field class \"medical\"")):
+            pol = json.loads(json.dumps(self.policy))
+            pol["retention"]["destroy_classes_after_separation_years"] = {
+                cls_: years}
+            p = self.v.sr(["policy", "set", self.write("bad.json", pol)],
+                          check=None)
+            self.assertNotEqual(p.returncode, 0, cls_)
+            self.assertIn(b"/retention/destroy_classes_after_separation_"
+                          b"years/" + cls_.encode() + b": ", p.stderr)
+            self.assertIn(why, p.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
