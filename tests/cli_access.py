@@ -336,7 +336,7 @@ class SeparationOfDuties(AccessCase):
         with open(path, "w") as f:
             json.dump(pol, f, indent=2)
         p = self.sr(["policy", "set", path], "admin", check=EXIT_INVALID)
-        self.assertIn(b"/roles/admin/actions/3", p.stderr)
+        self.assertIn(b"/roles/admin/actions/4", p.stderr)
         self.assertIn(b"separation of duties", p.stderr)
         p = self.sr(["get", W.ids["a"]] + HR, "admin")
         self.assertDenied(p, "role.action")

@@ -162,10 +162,10 @@ static void test_action_names_round_trip(void **state)
 {
     (void)state;
     static const char *const names[POLICY_ACTION_COUNT] = {
-        "put",           "update",       "get",   "find",
-        "import",        "export",       "shred", "manage-principals",
-        "manage-policy", "manage-cases", "audit", "freeze",
-        "approve"};
+        "put",           "update",        "get",   "find",
+        "import",        "export",        "shred", "manage-principals",
+        "manage-policy", "manage-cases",  "audit", "freeze",
+        "approve",       "manage-backups"};
     for (int a = 0; a < POLICY_ACTION_COUNT; a++) {
         assert_string_equal(policy_action_name((policy_action)a), names[a]);
         policy_action back;
@@ -229,7 +229,8 @@ static void test_default_policy_grants_what_docs_describe(void **state)
 #define A(x) POLICY_ACTION_BIT(POLICY_##x)
 #define C(x) SR_CLASS_BIT(SR_CLASS_##x)
     assert_int_equal(policy_role_actions(p, "admin"),
-                     A(MANAGE_PRINCIPALS) | A(MANAGE_POLICY) | A(MANAGE_CASES));
+                     A(MANAGE_PRINCIPALS) | A(MANAGE_POLICY) | A(MANAGE_CASES) |
+                         A(MANAGE_BACKUPS));
     assert_int_equal(policy_role_classes(p, "admin"), 0);
     assert_int_equal(policy_role_actions(p, "hr-clerk"),
                      A(PUT) | A(UPDATE) | A(GET) | A(FIND) | A(IMPORT));
@@ -334,7 +335,15 @@ static const bad_doc bad_docs[] = {
      "missing"},
     {"/retention", "{\"years\": 5}", NULL, NULL,
      "/retention/years: unknown member (expected "
-     "destroy_after_separation_years)"},
+     "destroy_after_separation_years, "
+     "destroy_classes_after_separation_years)"},
+    {"/retention",
+     "{\"destroy_after_separation_years\": 20, "
+     "\"destroy_classes_after_separation_years\": {\"contact\": 20}}",
+     NULL, NULL,
+     "/retention/destroy_classes_after_separation_years/contact: must be a "
+     "whole number of years from 1 to less than "
+     "destroy_after_separation_years (20)"},
     {"/bulk_threshold", "0", NULL, NULL,
      "/bulk_threshold: must be a whole number from 1 to 1000000"},
     {"/bulk_threshold", "\"100\"", NULL, NULL,
@@ -683,7 +692,7 @@ typedef struct role_spec {
 #define CL(x) SR_CLASS_BIT(SR_CLASS_##x)
 static const role_spec specs[] = {
     {"admin",
-     {"manage-principals", "manage-policy", "manage-cases"},
+     {"manage-principals", "manage-policy", "manage-cases", "manage-backups"},
      {NULL},
      0},
     {"hr-clerk",
@@ -742,6 +751,7 @@ static const row table[] = {
     {"admin", "manage-principals", NULL, ALL_ALLOW},
     {"admin", "manage-policy", NULL, ALL_ALLOW},
     {"admin", "manage-cases", NULL, ALL_ALLOW},
+    {"admin", "manage-backups", NULL, ALL_ALLOW},
     {"hr-clerk", "put", "hr-action", ALL_ALLOW},
     {"hr-clerk", "update", "hr-action", ALL_ALLOW},
     {"hr-clerk", "get", "hr-action", ALL_ALLOW},

@@ -36,10 +36,10 @@ const char *policy_default_json(void)
 /* ---- actions ------------------------------------------------------------ */
 
 static const char *const action_names[POLICY_ACTION_COUNT] = {
-    "put",           "update",       "get",   "find",
-    "import",        "export",       "shred", "manage-principals",
-    "manage-policy", "manage-cases", "audit", "freeze",
-    "approve",
+    "put",           "update",         "get",   "find",
+    "import",        "export",         "shred", "manage-principals",
+    "manage-policy", "manage-cases",   "audit", "freeze",
+    "approve",       "manage-backups",
 };
 
 #define BIT(a) POLICY_ACTION_BIT(a)
@@ -64,7 +64,7 @@ static const char *const action_names[POLICY_ACTION_COUNT] = {
  * action and no class (separation of duties). */
 #define MANAGE_ACTIONS                                                         \
     (BIT(POLICY_MANAGE_PRINCIPALS) | BIT(POLICY_MANAGE_POLICY) |               \
-     BIT(POLICY_MANAGE_CASES))
+     BIT(POLICY_MANAGE_CASES) | BIT(POLICY_MANAGE_BACKUPS))
 
 const char *policy_action_name(policy_action a)
 {

@@ -36,6 +36,7 @@ typedef enum policy_action {
     POLICY_AUDIT,             /* read and verify the audit log */
     POLICY_FREEZE,            /* freeze and unfreeze principals */
     POLICY_APPROVE,           /* approve another's bulk request */
+    POLICY_MANAGE_BACKUPS,    /* make backups and restore their keys */
     POLICY_ACTION_COUNT
 } policy_action;
 
