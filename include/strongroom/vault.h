@@ -452,6 +452,64 @@ typedef struct sr_retention_summary {
 SR_API SR_WARN_UNUSED sr_status sr_vault_retention_run(
     sr_vault *v, const sr_access *acc, bool dry_run, sr_retention_summary *out);
 
+/* ---- backups (docs/retention.md, "Backups") ------------------------------ */
+
+typedef struct sr_backup_summary {
+    uint64_t people;   /* people in the backup (decoys among them) */
+    uint64_t log_size; /* the audit log's size in the backup */
+} sr_backup_summary;
+
+/*
+ * Back the vault up into dir (created, mode 0700; it must not exist): the
+ * records without their keys (vault.db: a consistent copy with every
+ * person's wrapped data key emptied), the sealed root key (vault.key) and
+ * the audit log (log/, log.vkey, audit/, copied under the log's locks),
+ * and backup.json (what it holds). The key table (every person's wrapped
+ * data key) goes to keys_path instead, which must lie outside dir: keys
+ * are kept apart from the records and for a shorter time, so a person
+ * shredded after the backup cannot be restored once the key files older
+ * than the shred are gone. The "manage-backups" action; logged as
+ * backup.create before the log is copied. Works on a read-only handle.
+ */
+SR_API SR_WARN_UNUSED sr_status sr_vault_backup(sr_vault *v, const char *dir,
+                                                const char *keys_path,
+                                                sr_backup_summary *out);
+
+/* The vault's key table alone into keys_path (as sr_vault_backup writes
+ * it): what a restore needs to leave out everyone shredded since the
+ * backup. "manage-backups"; logged as backup.keys. */
+SR_API SR_WARN_UNUSED sr_status sr_vault_backup_keys(sr_vault *v,
+                                                     const char *keys_path,
+                                                     uint64_t *people);
+
+/* Copy backup dir `from` into `to` (a new vault directory, which must not
+ * exist): the files a vault opens, not the key table. Then open `to` and
+ * call sr_vault_restore_keys. On failure msg says why. */
+SR_API SR_WARN_UNUSED sr_status sr_backup_copy(const char *from, const char *to,
+                                               char *msg, size_t msg_cap);
+
+typedef struct sr_restore_summary {
+    uint64_t keys;     /* key lines read */
+    uint64_t restored; /* people given their key back */
+    uint64_t unknown;  /* keys of people not in the backup (added since) */
+    uint64_t removed;  /* people left without a key (shredded since), now
+                          deleted */
+} sr_restore_summary;
+
+/*
+ * Give the people of a restored backup (sr_backup_copy, then opened
+ * writable) their keys from keys_path (sr_vault_backup's or
+ * sr_vault_backup_keys's file, of this vault), each checked by unwrapping
+ * it; then delete everyone left without one: they were shredded after
+ * the backup, and stay gone. One transaction; logged as backup.restore;
+ * the write-ahead log emptied after. "manage-backups". SR_ERR_INVALID
+ * naming the line for a bad key file, SR_ERR_CORRUPT for a key that does
+ * not open.
+ */
+SR_API SR_WARN_UNUSED sr_status sr_vault_restore_keys(sr_vault *v,
+                                                      const char *keys_path,
+                                                      sr_restore_summary *out);
+
 /* ---- the two-person rule (docs/policy.md, "Two-person rule") ----------- */
 
 /* Room for an approval id (16 hex digits) with its NUL. */

@@ -177,65 +177,44 @@ sr_status notify_report_end(notify_report *r, char msg[NOTIFY_MSG_MAX])
     return SR_OK;
 }
 
+typedef struct read_ctx {
+    notify_report *r;
+    crypto_generichash_state h;
+    char *msg;
+} read_ctx;
+
+static sr_status read_line(void *ctx, const char *line, size_t len,
+                           bool newline, uint64_t lineno)
+{
+    read_ctx *c = ctx;
+    (void)lineno;
+    (void)crypto_generichash_update(&c->h, (const uint8_t *)line, len);
+    if (newline)
+        (void)crypto_generichash_update(&c->h, (const uint8_t *)"\n", 1);
+    return notify_report_line(c->r, line, len, c->msg);
+}
+
 sr_status notify_report_read(const char *path, notify_report *r,
                              char digest[65], char msg[NOTIFY_MSG_MAX])
 {
-    crypto_generichash_state h;
     uint8_t d[32];
-    sr_status st = SR_OK;
-    size_t have = 0, cap = NOTIFY_REPORT_LINE_MAX + 1;
-    char *buf = malloc(cap);
-    FILE *f = fopen(path, "re");
-    if (f == NULL || buf == NULL) {
-        (void)snprintf(msg, NOTIFY_MSG_MAX, "cannot open the report %s: %s",
-                       path, f == NULL ? strerror(errno) : "out of memory");
-        free(buf);
-        if (f != NULL)
-            (void)fclose(f);
-        return f == NULL && errno == ENOENT ? SR_ERR_NOT_FOUND : SR_ERR_IO;
-    }
-    (void)crypto_generichash_init(&h, NULL, 0, sizeof d);
-    /* Whole lines out of a buffer of at most one line's length. */
-    for (bool eof = false; st == SR_OK && !(eof && have == 0);) {
-        if (!eof) {
-            size_t got = fread(buf + have, 1, cap - have, f);
-            (void)crypto_generichash_update(&h, (const uint8_t *)buf + have,
-                                            got);
-            have += got;
-            eof = got == 0 || feof(f);
-            if (ferror(f)) {
-                (void)snprintf(msg, NOTIFY_MSG_MAX,
-                               "cannot read the report %s: %s", path,
-                               strerror(errno));
-                st = SR_ERR_IO;
-                break;
-            }
-        }
-        size_t off = 0;
-        for (;;) {
-            char *nl = memchr(buf + off, '\n', have - off);
-            if (nl == NULL)
-                break;
-            st = notify_report_line(r, buf + off, (size_t)(nl - (buf + off)),
-                                    msg);
-            off = (size_t)(nl - buf) + 1;
-            if (st != SR_OK)
-                break;
-        }
-        if (st == SR_OK && off == 0 && have == cap) {
-            r->lines++;
-            st = bad(r, msg, "the line is too long");
-        } else if (st == SR_OK && eof && off < have && off == 0) {
-            /* The last line has no newline. */
-            st = notify_report_line(r, buf, have, msg);
-            off = have;
-        }
-        memmove(buf, buf + off, have - off);
-        have -= off;
-    }
-    free(buf);
-    (void)fclose(f);
-    (void)crypto_generichash_final(&h, d, sizeof d);
+    uint64_t lineno = 0;
+    read_ctx c = {r, {{0}}, msg};
+    msg[0] = '\0';
+    (void)crypto_generichash_init(&c.h, NULL, 0, sizeof d);
+    sr_status st =
+        file_lines(path, NOTIFY_REPORT_LINE_MAX, read_line, &c, &lineno);
+    (void)crypto_generichash_final(&c.h, d, sizeof d);
     hex_encode(digest, d, sizeof d);
+    if (st != SR_OK && msg[0] == '\0') {
+        if (st == SR_ERR_INVALID)
+            (void)snprintf(msg, NOTIFY_MSG_MAX,
+                           "report line %llu: the line is too long",
+                           (unsigned long long)lineno);
+        else
+            (void)snprintf(
+                msg, NOTIFY_MSG_MAX, "cannot read the report %s: %s", path,
+                st == SR_ERR_NOT_FOUND ? "no such file" : strerror(errno));
+    }
     return st == SR_OK ? notify_report_end(r, msg) : st;
 }

@@ -109,6 +109,21 @@ typedef struct store_ops {
      * image written before lives on in it. SR_ERR_LOCKED while another
      * connection still reads an older state (try again when it is done). */
     sr_status (*purge)(store *s);
+
+    /* Backups (docs/retention.md, "Backups"). backup writes a consistent
+     * copy of the store to path (a new file, fsynced) with every person's
+     * wrapped data key emptied, and no byte of them left in its free
+     * space: the records without their keys. Works on a read-only
+     * handle. set_key puts a person's wrapped key back (kek_version, len
+     * bytes) into a restored copy; SR_ERR_NOT_FOUND if no such person,
+     * SR_ERR_EXISTS if theirs is there. drop_keyless deletes every person
+     * left without a key, with their index rows (secure delete), and says
+     * how many. */
+    sr_status (*backup)(store *s, const char *path);
+    sr_status (*set_key)(store *s, const uint8_t id[SR_ID_BYTES],
+                         uint32_t kek_version, const uint8_t *wrapped,
+                         size_t len);
+    sr_status (*drop_keyless)(store *s, uint64_t *removed);
     /* Fetch one person with the classes in class_mask. */
     sr_status (*get)(store *s, const uint8_t id[SR_ID_BYTES],
                      unsigned class_mask, store_row_fn fn, void *ctx);

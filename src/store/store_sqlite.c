@@ -1064,6 +1064,115 @@ static sr_status sqlite_purge(store *s)
     return r;
 }
 
+/* ---- backups ------------------------------------------------------------- */
+
+/* Run sql on db (our own constant statements). */
+static int exec_sql(sqlite3 *db, const char *sql)
+{
+    char *err = NULL;
+    int rc = sqlite3_exec(db, sql, NULL, NULL, &err);
+    sqlite3_free(err);
+    return rc;
+}
+
+static sr_status sqlite_backup(store *s, const char *path)
+{
+    sqlite3 *dst = NULL;
+    int rc = sqlite3_open_v2(path, &dst,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+                                 SQLITE_OPEN_EXCLUSIVE | SQLITE_OPEN_NOFOLLOW,
+                             NULL);
+    /* The online backup copies every page of one snapshot, the WAL's
+     * included, under a read lock: a writer elsewhere goes on. */
+    sqlite3_backup *b = rc == SQLITE_OK
+                            ? sqlite3_backup_init(dst, "main", s->db, "main")
+                            : NULL;
+    if (b != NULL) {
+        rc = sqlite3_backup_step(b, -1);
+        int fin = sqlite3_backup_finish(b);
+        rc = rc == SQLITE_DONE ? fin : rc;
+    } else if (rc == SQLITE_OK) {
+        rc = sqlite3_errcode(dst);
+    }
+    /* The copy without the keys: its rollback journal in memory (so no
+     * file ever holds the keys beside it), the keys' bytes zeroed where
+     * they stood (secure delete), then made durable. */
+    if (rc == SQLITE_OK)
+        rc = exec_sql(dst, "PRAGMA journal_mode = MEMORY;"
+                           "PRAGMA secure_delete = ON;"
+                           "UPDATE persons SET wrapped = x'';");
+    if (rc != SQLITE_OK) {
+        store_set_msg(s, "writing the backup",
+                      dst != NULL ? sqlite3_errmsg(dst) : "out of memory");
+        (void)sqlite3_close(dst);
+        (void)unlink(path);
+        return rc == SQLITE_FULL ? SR_ERR_FULL : SR_ERR_IO;
+    }
+    if (sqlite3_close(dst) != SQLITE_OK) {
+        store_set_msg(s, "closing the backup", NULL);
+        return SR_ERR_IO;
+    }
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    bool ok = fd >= 0 && fsync(fd) == 0;
+    if (fd >= 0)
+        (void)close(fd);
+    if (!ok) {
+        store_set_msg(s, "syncing the backup", strerror(errno));
+        return SR_ERR_IO;
+    }
+    return SR_OK;
+}
+
+static sr_status sqlite_set_key(store *s, const uint8_t id[SR_ID_BYTES],
+                                uint32_t kek_version, const uint8_t *wrapped,
+                                size_t len)
+{
+    sqlite3_stmt *q = NULL;
+    sr_status st =
+        stmt_prepare(s,
+                     "UPDATE persons SET wrapped = ?2, kek_version = ?3 "
+                     "WHERE id = ?1 AND length(wrapped) = 0",
+                     &q);
+    if (st != SR_OK)
+        return st;
+    int rc = sqlite3_bind_blob(q, 1, id, SR_ID_BYTES, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_blob(q, 2, wrapped, (int)len, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(q, 3, (sqlite3_int64)kek_version);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(q);
+    st = rc == SQLITE_DONE ? SR_OK : store_status(s, rc, "restoring a key");
+    if (st == SR_OK && sqlite3_changes(s->db) == 0) {
+        sqlite3_stmt *probe = NULL;
+        st = stmt_prepare(s, "SELECT 1 FROM persons WHERE id = ?1", &probe);
+        if (st == SR_OK && sqlite3_bind_blob(probe, 1, id, SR_ID_BYTES,
+                                             SQLITE_STATIC) == SQLITE_OK)
+            st = sqlite3_step(probe) == SQLITE_ROW ? SR_ERR_EXISTS
+                                                   : SR_ERR_NOT_FOUND;
+        sqlite3_finalize(probe);
+        store_set_msg(s, "restoring a key",
+                      st == SR_ERR_EXISTS ? "the person has a key already"
+                                          : "no such person");
+    }
+    sqlite3_finalize(q);
+    return st;
+}
+
+static sr_status sqlite_drop_keyless(store *s, uint64_t *removed)
+{
+    *removed = 0;
+    int rc = exec_sql(s->db, "DELETE FROM blind_index WHERE seq IN "
+                             "(SELECT seq FROM persons "
+                             "WHERE length(wrapped) = 0)");
+    if (rc == SQLITE_OK)
+        rc = exec_sql(s->db, "DELETE FROM persons WHERE length(wrapped) = 0");
+    if (rc != SQLITE_OK)
+        return store_status(s, rc, "removing the people without a key");
+    *removed = (uint64_t)sqlite3_changes64(s->db);
+    return SR_OK;
+}
+
 /* ---- reading ------------------------------------------------------------- */
 
 static sr_status check_mask(store *s, unsigned mask)
@@ -1341,6 +1450,9 @@ const store_ops store_sqlite_ops = {
     .doc_put = sqlite_doc_put,
     .remove = sqlite_remove,
     .purge = sqlite_purge,
+    .backup = sqlite_backup,
+    .set_key = sqlite_set_key,
+    .drop_keyless = sqlite_drop_keyless,
     .doc_insert = sqlite_doc_insert,
     .doc_delete = sqlite_doc_delete,
     .doc_scan = sqlite_doc_scan,

@@ -4,10 +4,12 @@
  * audit log depend on: whole writes, atomic replacement with the fsyncs
  * that make it durable, and directory creation.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -162,4 +164,132 @@ sr_status dirs_for_file(const char *path, int mode)
     if (stat(p, &sb) == 0 && S_ISDIR(sb.st_mode))
         return SR_OK;
     return dir_make(p, mode);
+}
+
+static sr_status file_copy(const char *src, const char *dst, mode_t mode)
+{
+    char buf[1u << 16];
+    int in = open(src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (in < 0)
+        return SR_ERR_IO;
+    int out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+                   mode & 0777);
+    if (out < 0) {
+        int e = errno;
+        close(in);
+        errno = e;
+        return e == EEXIST ? SR_ERR_EXISTS : SR_ERR_IO;
+    }
+    sr_status st = SR_OK;
+    for (;;) {
+        ssize_t n = read(in, buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            st = SR_ERR_IO;
+            break;
+        }
+        if (n == 0)
+            break;
+        if (!fd_write_all(out, buf, (size_t)n)) {
+            st = errno == ENOSPC ? SR_ERR_FULL : SR_ERR_IO;
+            break;
+        }
+    }
+    if (st == SR_OK && fsync(out) != 0)
+        st = SR_ERR_IO;
+    int e = errno;
+    close(in);
+    if (close(out) != 0 && st == SR_OK)
+        st = SR_ERR_IO;
+    if (st != SR_OK)
+        (void)unlink(dst);
+    errno = e;
+    return st;
+}
+
+sr_status path_copy(const char *src, const char *dst)
+{
+    struct stat sb;
+    if (lstat(src, &sb) != 0)
+        return errno == ENOENT ? SR_ERR_NOT_FOUND : SR_ERR_IO;
+    if (S_ISREG(sb.st_mode))
+        return file_copy(src, dst, sb.st_mode);
+    if (!S_ISDIR(sb.st_mode))
+        return SR_ERR_INVALID;
+    if (mkdir(dst, sb.st_mode & 0777) != 0)
+        return errno == EEXIST ? SR_ERR_EXISTS : SR_ERR_IO;
+    DIR *d = opendir(src);
+    if (d == NULL)
+        return SR_ERR_IO;
+    sr_status st = SR_OK;
+    struct dirent *e;
+    char a[PATH_MAX], b[PATH_MAX];
+    while (st == SR_OK && (e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        int n1 = snprintf(a, sizeof a, "%s/%s", src, e->d_name);
+        int n2 = snprintf(b, sizeof b, "%s/%s", dst, e->d_name);
+        if (n1 < 0 || n2 < 0 || (size_t)n1 >= sizeof a ||
+            (size_t)n2 >= sizeof b)
+            st = SR_ERR_INVALID;
+        else
+            st = path_copy(a, b);
+    }
+    closedir(d);
+    if (st == SR_OK)
+        st = dir_sync(dst);
+    return st;
+}
+
+sr_status file_lines(const char *path, size_t max, file_line_fn fn, void *ctx,
+                     uint64_t *lineno)
+{
+    size_t have = 0, cap = max + 1;
+    sr_status st = SR_OK;
+    *lineno = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? SR_ERR_NOT_FOUND : SR_ERR_IO;
+    char *buf = malloc(cap);
+    if (buf == NULL) {
+        close(fd);
+        return SR_ERR_NOMEM;
+    }
+    /* Whole lines out of a buffer of at most one line's length. */
+    for (bool eof = false; st == SR_OK && !(eof && have == 0);) {
+        if (!eof) {
+            ssize_t got = read(fd, buf + have, cap - have);
+            if (got < 0 && errno == EINTR)
+                continue;
+            if (got < 0) {
+                st = SR_ERR_IO;
+                break;
+            }
+            have += (size_t)got;
+            eof = got == 0;
+        }
+        size_t off = 0;
+        char *nl;
+        while (st == SR_OK &&
+               (nl = memchr(buf + off, '\n', have - off)) != NULL) {
+            st =
+                fn(ctx, buf + off, (size_t)(nl - (buf + off)), true, ++*lineno);
+            off = (size_t)(nl - buf) + 1;
+        }
+        if (st == SR_OK && off == 0 && have == cap) {
+            ++*lineno;
+            st = SR_ERR_INVALID; /* longer than max */
+        } else if (st == SR_OK && eof && off == 0 && have > 0) {
+            st = fn(ctx, buf, have, false, ++*lineno);
+            off = have;
+        }
+        memmove(buf, buf + off, have - off);
+        have -= off;
+    }
+    int e = errno;
+    free(buf);
+    close(fd);
+    errno = e;
+    return st;
 }

@@ -133,6 +133,23 @@ SR_WARN_UNUSED sr_status file_read(const char *path, sr_buf *out);
 /* fsync a directory, so that the renames and creations in it are durable. */
 SR_WARN_UNUSED sr_status dir_sync(const char *dir);
 
+/* Read the file at path a line at a time: fn gets each line without its
+ * newline (newline tells whether it had one: only the last may not) and
+ * its number from 1; what fn returns other than SR_OK stops the read and
+ * is returned. A line longer than max bytes is SR_ERR_INVALID (*lineno
+ * names it); SR_ERR_NOT_FOUND, SR_ERR_IO with errno kept. Memory: max. */
+typedef sr_status (*file_line_fn)(void *ctx, const char *line, size_t len,
+                                  bool newline, uint64_t lineno);
+SR_WARN_UNUSED sr_status file_lines(const char *path, size_t max,
+                                    file_line_fn fn, void *ctx,
+                                    uint64_t *lineno);
+
+/* Copy src (a regular file or a directory tree of them) to dst, which
+ * must not exist: each file written whole with its mode and fsynced, each
+ * directory synced. Symbolic links and other special files are refused
+ * (SR_ERR_INVALID). SR_ERR_EXISTS, SR_ERR_FULL, SR_ERR_IO with errno kept. */
+SR_WARN_UNUSED sr_status path_copy(const char *src, const char *dst);
+
 /* mkdir -p for the directories leading to path's last component
  * (dirs_for_file) or to path itself (dir_make). */
 SR_WARN_UNUSED sr_status dir_make(const char *path, int mode);
