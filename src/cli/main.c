@@ -1147,6 +1147,8 @@ static const command commands[] = {
      cmd_shred},
     {"retention", "destroy everyone past the policy's retention",
      help_retention, cmd_retention},
+    {"backup", "back up, and restore, without the shredded", help_backup,
+     cmd_backup},
     {"token", "create, list and revoke API tokens", help_token, cmd_token},
     {"login", "sign in with a passphrase; prints a token", help_login,
      cmd_login},

@@ -262,6 +262,21 @@ SR_WARN_UNUSED sr_status vault_held_flush(sr_vault *v, vault_held *h,
                                           const char *detail, sr_line_fn fn,
                                           void *ctx, const char *what);
 
+/* ---- backup.c: the key file ---------------------------------------------- */
+
+typedef struct vault_key_line {
+    uint8_t id[SR_ID_BYTES];
+    uint32_t kek;
+    uint8_t wrapped[WRAPPED_KEY_BYTES];
+} vault_key_line;
+
+/* A key file's first line, and each line after it (backup.c's header
+ * comment). SR_ERR_INVALID for anything else. */
+SR_WARN_UNUSED sr_status vault_keys_header(const char *line, size_t len,
+                                           uint8_t vault_id[SR_ID_BYTES]);
+SR_WARN_UNUSED sr_status vault_keys_line(const char *line, size_t len,
+                                         vault_key_line *out);
+
 /* ---- approval.c: the two-person rule ------------------------------------ */
 
 #define VAULT_DIGEST_HEX (2 * CRYPTO_QUERY_DIGEST_BYTES + 1)

@@ -1,0 +1,138 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * backup.c - `strongroom backup create|keys|restore`: backups in which a
+ * shredded person stays shredded (docs/retention.md, "Backups").
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+const char help_backup[] =
+    "usage: strongroom backup create --out DIR --keys-out FILE\n"
+    "       strongroom backup keys --out FILE\n"
+    "       strongroom backup restore --from DIR --keys FILE --to NEWDIR\n"
+    "\n"
+    "Backups in which a shredded person stays shredded (docs/retention.md).\n"
+    "create writes DIR (new, mode 0700): the records without their keys\n"
+    "(vault.db, a consistent copy with every person's wrapped data key\n"
+    "emptied), the sealed root key, the audit log and backup.json; the key\n"
+    "table goes to FILE, outside DIR. Keep key files apart from the records\n"
+    "and for a shorter time (e.g. records for years, key files for 30\n"
+    "days): a person shredded after a backup cannot be restored from it once\n"
+    "every key file made before the shred is gone. keys writes the live\n"
+    "vault's key table alone. restore copies DIR into NEWDIR (a new vault\n"
+    "directory), opens it with the vault's passphrase and your token (as\n"
+    "they were at the backup), puts back the keys FILE holds and deletes\n"
+    "everyone it holds none for; with the live vault's key table (backup\n"
+    "keys), everyone shredded since the backup stays gone. Needs the\n"
+    "manage-backups action (the administrator's); every step is logged. A\n"
+    "backup holds no plaintext, and the key file none either: each key is\n"
+    "sealed under the vault's key-encryption key.\n"
+    "\n"
+    "  --out DIR / FILE    where the backup, or the key file, goes\n"
+    "  --keys-out FILE     the backup's key file (outside DIR)\n"
+    "  --from DIR          the backup to restore\n"
+    "  --keys FILE         the key file to restore with\n"
+    "  --to NEWDIR         the restored vault\n" COMMON_HELP
+    "\nexample: strongroom backup create --out /backup/vault-2026-12-04 "
+    "--keys-out /keys/vault-2026-12-04.keys\n";
+
+int cmd_backup(int argc, char **argv)
+{
+    enum { OPT_OUT = 1, OPT_KEYS_OUT, OPT_FROM, OPT_KEYS, OPT_TO };
+    static const struct option opts[] = {
+        COMMON_OPTIONS,
+        {"out", required_argument, NULL, OPT_OUT},
+        {"keys-out", required_argument, NULL, OPT_KEYS_OUT},
+        {"from", required_argument, NULL, OPT_FROM},
+        {"keys", required_argument, NULL, OPT_KEYS},
+        {"to", required_argument, NULL, OPT_TO},
+        {0, 0, 0, 0}};
+    common c = COMMON_INIT;
+    const char *out = NULL, *keys_out = NULL, *from = NULL, *keys = NULL,
+               *to = NULL;
+    bool bad = false;
+    int o;
+    while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (o == OPT_HELP) {
+            fputs(help_backup, stdout);
+            return 0;
+        }
+        if (common_option(&c, o, optarg, &bad))
+            continue;
+        switch (o) {
+        case OPT_OUT:
+            out = optarg;
+            break;
+        case OPT_KEYS_OUT:
+            keys_out = optarg;
+            break;
+        case OPT_FROM:
+            from = optarg;
+            break;
+        case OPT_KEYS:
+            keys = optarg;
+            break;
+        case OPT_TO:
+            to = optarg;
+            break;
+        default:
+            return fail("backup", "bad option; see --help");
+        }
+    }
+    const char *sub = optind + 1 == argc ? argv[optind] : "";
+    bool create = strcmp(sub, "create") == 0,
+         keyfile = strcmp(sub, "keys") == 0,
+         restore = strcmp(sub, "restore") == 0;
+    if (bad || !(create || keyfile || restore))
+        return fail("backup", "give create, keys or restore; see --help");
+    if (create && (out == NULL || keys_out == NULL))
+        return fail("backup", "backup create needs --out DIR and --keys-out "
+                              "FILE");
+    if (keyfile && out == NULL)
+        return fail("backup", "backup keys needs --out FILE");
+    if (restore && (from == NULL || keys == NULL || to == NULL))
+        return fail("backup", "backup restore needs --from DIR, --keys FILE "
+                              "and --to NEWDIR");
+    if (restore) {
+        char msg[512];
+        sr_status st = sr_backup_copy(from, to, msg, sizeof msg);
+        if (st != SR_OK) {
+            fprintf(stderr, "strongroom backup: %s\n", msg);
+            return exit_for(st);
+        }
+        c.vault = to;
+    }
+    sr_vault *v;
+    int rc = open_vault("backup", &c,
+                        create || keyfile ? SR_OPEN_READ : SR_OPEN_WRITE, &v);
+    if (rc != 0)
+        return rc;
+    sr_status st;
+    if (create) {
+        sr_backup_summary s;
+        st = sr_vault_backup(v, out, keys_out, &s);
+        if (st == SR_OK)
+            printf("{\"people\":%" PRIu64 ",\"log_size\":%" PRIu64 "}\n",
+                   s.people, s.log_size);
+    } else if (keyfile) {
+        uint64_t n = 0;
+        st = sr_vault_backup_keys(v, out, &n);
+        if (st == SR_OK)
+            printf("{\"people\":%" PRIu64 "}\n", n);
+    } else {
+        sr_restore_summary s;
+        st = sr_vault_restore_keys(v, keys, &s);
+        if (st == SR_OK)
+            printf("{\"keys\":%" PRIu64 ",\"restored\":%" PRIu64
+                   ",\"removed\":%" PRIu64 ",\"unknown\":%" PRIu64 "}\n",
+                   s.keys, s.restored, s.removed, s.unknown);
+    }
+    rc = st == SR_OK ? 0 : lib_fail("backup", st, v);
+    sr_vault_close(v);
+    return rc;
+}

@@ -1,0 +1,210 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""Backups in which a shredded person stays shredded (docs/retention.md,
+"Backups").
+
+A vault of 40 people is backed up; then two are shredded and one more is
+stored. The backup holds the records without a byte of their keys, and no
+plaintext. Restored with the live vault's key table, the two shredded
+people stay gone (from get, search and the restored file) while everyone
+else reads as before, and the restored log verifies; restored with the
+backup's own key file (made before the shreds) they come back, which is
+why key files are kept apart and for a shorter time. Wrong or damaged key
+files, a key file inside the backup, and principals without the
+manage-backups action are refused.
+"""
+import json
+import os
+import shutil
+import sqlite3
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from srcli import Vault, run  # noqa: E402
+
+IR = ["--purpose", "incident-response"]
+W = None
+
+
+class World:
+    def __init__(self):
+        self.tmp = tempfile.mkdtemp(prefix="sr-backup-")
+        self.v = Vault(os.path.join(self.tmp, "vault"), expected_people=1000)
+        for name, role, service in (("intake", "intake", True),
+                                    ("so", "security-officer", False),
+                                    ("aud", "auditor", False)):
+            self.v.add(name, role, service=service)
+        self.v.lift_budgets()
+        out = run(["gen", "--count", "41", "--seed", "29"], check=0).stdout
+        self.people = [json.loads(l) for l in out.splitlines()]
+        self.late = self.people.pop()
+        src = os.path.join(self.tmp, "people.jsonl")
+        with open(src, "w") as f:
+            for p in self.people:
+                f.write(json.dumps(p) + "\n")
+        self.v.sr(["import", src, "--quiet", "--purpose", "intake"],
+                  who="intake", check=0)
+        self.ids = [self.find(self.v, p) for p in self.people]
+        con = sqlite3.connect(os.path.join(self.v.path, "vault.db"))
+        self.wrapped = [w for (w,) in con.execute(
+            "SELECT wrapped FROM persons")]
+        con.close()
+        self.backup = os.path.join(self.tmp, "backup")
+        self.keydir = os.path.join(self.tmp, "keys")
+        os.mkdir(self.keydir)
+        self.keys1 = os.path.join(self.keydir, "before.keys")
+        p = self.v.sr(["backup", "create", "--out", self.backup,
+                       "--keys-out", self.keys1], check=0)
+        self.summary = json.loads(p.stdout)
+        # After the backup: two shredded, one stored.
+        self.shredded = self.ids[:2]
+        for pid in self.shredded:
+            self.v.sr(["shred", pid, "--reason", "erasure-order",
+                       "--purpose", "retention"], who="so", check=0)
+        late = os.path.join(self.tmp, "late.jsonl")
+        with open(late, "w") as f:
+            f.write(json.dumps(self.late) + "\n")
+        self.v.sr(["import", late, "--quiet", "--purpose", "intake"],
+                  who="intake", check=0)
+        self.keys2 = os.path.join(self.keydir, "after.keys")
+        self.v.sr(["backup", "keys", "--out", self.keys2], check=0)
+
+    def find(self, v, p, who="so"):
+        out = v.sr(["find", "--ssn", p["ssn"]] + IR, who=who, check=0).stdout
+        return json.loads(out)["id"] if out else None
+
+    def restore(self, name, keys, check=0):
+        to = os.path.join(self.tmp, name)
+        p = self.v.sr(["backup", "restore", "--from", self.backup, "--keys",
+                       keys, "--to", to], check=check)
+        r = Vault.__new__(Vault)
+        r.__dict__.update(self.v.__dict__)
+        r.path = to
+        return p, r
+
+
+def setUpModule():
+    global W
+    W = World()
+
+
+def tearDownModule():
+    shutil.rmtree(W.tmp, ignore_errors=True)
+
+
+class Backup(unittest.TestCase):
+    def test_the_backup_holds_no_key_and_no_plaintext(self):
+        self.assertEqual(W.summary["people"], len(W.people) + 1)  # a decoy
+        self.assertEqual(sorted(os.listdir(W.backup)),
+                         ["audit", "backup.json", "log", "log.vkey",
+                          "vault.db", "vault.key"])
+        self.assertEqual(os.stat(W.backup).st_mode & 0o777, 0o700)
+        data = b""
+        for root, _, files in os.walk(W.backup):
+            for name in files:
+                with open(os.path.join(root, name), "rb") as f:
+                    data += f.read()
+        for w in W.wrapped:
+            self.assertNotIn(w[:24], data)
+            self.assertNotIn(w[-24:], data)
+        con = sqlite3.connect(os.path.join(W.backup, "vault.db"))
+        self.assertEqual(con.execute("SELECT count(*) FROM persons WHERE "
+                                     "length(wrapped) > 0").fetchone()[0], 0)
+        con.close()
+        for p in W.people:
+            for value in (p["ssn"], p["name"]["family"], p["birth"]["date"]):
+                self.assertNotIn(value.encode(), data)
+        with open(W.keys1, "rb") as f:
+            keys = f.read()
+        for p in W.people:
+            self.assertNotIn(p["ssn"].encode(), keys)
+        self.assertEqual(os.stat(W.keys1).st_mode & 0o777, 0o600)
+
+    def test_restored_with_todays_keys_the_shredded_stay_gone(self):
+        p, r = W.restore("restored-now", W.keys2)
+        s = json.loads(p.stdout)
+        self.assertEqual((s["removed"], s["unknown"]), (2, 1))
+        self.assertEqual(s["restored"], len(W.people) + 1 - 2)
+        for person, pid in zip(W.people, W.ids):
+            got = W.find(r, person)
+            if pid in W.shredded:
+                self.assertIsNone(got)
+                g = r.sr(["get", pid] + IR, who="so")
+                self.assertNotEqual(g.returncode, 0)
+            else:
+                self.assertEqual(got, pid)
+        pid = W.ids[5]
+        rec = json.loads(r.sr(["get", pid] + IR, who="so", check=0).stdout)
+        self.assertEqual(rec["name"], W.people[5]["name"])
+        r.sr(["audit", "verify"], who="aud", check=0)
+        entries = r.entries()
+        self.assertIn("backup.create", [e["action"] for e in entries])
+        self.assertIn("backup.restore", [e["action"] for e in entries])
+        # Not a byte of the shredded people's records is left.
+        with open(os.path.join(r.path, "vault.db"), "rb") as f:
+            data = f.read()
+        wal = os.path.join(r.path, "vault.db-wal")
+        if os.path.exists(wal):
+            with open(wal, "rb") as f:
+                data += f.read()
+        bcon = sqlite3.connect(os.path.join(W.backup, "vault.db"))
+        rows = [b for b in bcon.execute(
+            "SELECT c0, c1 FROM persons WHERE lower(hex(id)) IN (?, ?)",
+            W.shredded).fetchall()]
+        bcon.close()
+        self.assertEqual(len(rows), 2)
+        for row in rows:
+            for blob in row:
+                self.assertNotIn(blob[:32], data)
+
+    def test_restored_with_the_old_key_file_the_shredded_come_back(self):
+        p, r = W.restore("restored-old", W.keys1)
+        s = json.loads(p.stdout)
+        self.assertEqual(s["removed"], 0)
+        self.assertEqual(W.find(r, W.people[0]), W.ids[0])
+
+    def test_bad_key_files_and_principals_are_refused(self):
+        # Another vault's keys.
+        other = Vault(os.path.join(W.tmp, "other"), expected_people=100)
+        okeys = os.path.join(W.keydir, "other.keys")
+        other.sr(["backup", "keys", "--out", okeys], check=0)
+        p, _ = W.restore("restored-other", okeys, check=None)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn(b"key file line 1: the keys of another vault", p.stderr)
+        # A key that does not open: names its line and person.
+        with open(W.keys2) as f:
+            lines = f.read().splitlines(True)
+        k = json.loads(lines[3])
+        k["wrapped"] = k["wrapped"][:-2] + ("00" if k["wrapped"][-2:] != "00"
+                                            else "01")
+        bad = os.path.join(W.keydir, "bad.keys")
+        with open(bad, "w") as f:
+            f.write("".join(lines[:3]) + json.dumps(k) + "\n")
+        p, _ = W.restore("restored-bad", bad, check=None)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn(("key file line 4: the key of person %s does not open"
+                       % k["id"]).encode(), p.stderr)
+        with open(bad, "w") as f:
+            f.write(lines[0] + '{"id": 1}\n')
+        p, _ = W.restore("restored-bad2", bad, check=None)
+        self.assertIn(b"key file line 2: not a key line", p.stderr)
+        # The key file inside the backup: refused, nothing made.
+        inside = os.path.join(W.tmp, "b2")
+        p = W.v.sr(["backup", "create", "--out", inside, "--keys-out",
+                    os.path.join(inside, "k")], check=None)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn(b"the key file goes outside the backup directory",
+                      p.stderr)
+        self.assertFalse(os.path.exists(inside))
+        # Only manage-backups.
+        p = W.v.sr(["backup", "keys", "--out",
+                    os.path.join(W.keydir, "so.keys")], who="so", check=None)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn(b"denied by rule", p.stderr)
+        self.assertFalse(os.path.exists(os.path.join(W.keydir, "so.keys")))
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
