@@ -1613,55 +1613,91 @@ static unsigned patch_classes(const json_t *patch)
     return m;
 }
 
+/* A stored person read for a change (inside the caller's transaction):
+ * every class, its version (which must leave room for one more) and the
+ * index rows it has, which the change replaces. *person is a new
+ * reference, also on failure (NULL then). */
+typedef struct change {
+    uint8_t id[SR_ID_BYTES];
+    json_t *person;
+    uint32_t version;
+    index_rows old_rows;
+} change;
+
+static sr_status change_read(sr_vault *v, const char *hex, change *c)
+{
+    char ssn[10];
+    c->person = NULL;
+    sr_status st =
+        read_person(v, hex, SR_CLASS_ALL, c->id, &c->person, &c->version);
+    if (st != SR_OK)
+        return st;
+    if (c->version == UINT32_MAX)
+        return vault_fail(v, SR_ERR_CONFLICT,
+                          "person %s has reached the last record version", hex);
+    st = index_person(v, c->person, &c->old_rows, ssn);
+    sodium_memzero(ssn, sizeof ssn);
+    if (st != SR_OK)
+        return vault_fail(v, SR_ERR_CORRUPT,
+                          "person %s: the stored record has no SSN or birth "
+                          "date",
+                          hex);
+    return SR_OK;
+}
+
+/* Seal the changed person afresh and put it in place of the old row. A
+ * new version gets a new data key: every class is sealed again, and its
+ * associated data names the new version, so the old ciphertext cannot be
+ * put back in its place. With check_ssn, an SSN another person holds is
+ * SR_ERR_DUPLICATE. v->sp holds the sealed person until sealed_reset. */
+static sr_status change_write(sr_vault *v, const char *hex, const change *c,
+                              bool check_ssn)
+{
+    char msg[256] = "", other[SR_ID_STR_LEN + 1];
+    sr_status st = vault_seal_person(v, &v->sc, c->person, c->id,
+                                     c->version + 1, &v->sp, msg, sizeof msg);
+    if (st != SR_OK)
+        return vault_fail(v, st, "person %s: %s", hex, msg);
+    if (check_ssn) {
+        ssn_probe pr;
+        st = find_ssn_holder(v, v->sp.ssn, c->id, &pr);
+        if (st != SR_OK)
+            return st;
+        if (pr.found) {
+            id_hex(other, pr.id);
+            return vault_fail(v, SR_ERR_DUPLICATE,
+                              "the new SSN is already stored, for person %s",
+                              other);
+        }
+    }
+    store_row row;
+    row_from_sealed(&row, &v->sp, c->version + 1, v->kek_version);
+    st = v->ops->replace(v->st, &row, c->old_rows.idx, c->old_rows.n,
+                         v->sp.index.idx, v->sp.index.n);
+    if (st != SR_OK)
+        return vault_store_fail(v, st, "cannot store the updated person");
+    return SR_OK;
+}
+
 sr_status vault_drop_classes(sr_vault *v, const uint8_t id[SR_ID_BYTES],
                              unsigned mask)
 {
-    char hex[SR_ID_STR_LEN + 1], msg[256] = "", ssn[10];
-    json_t *person = NULL;
-    uint32_t version = 0;
-    index_rows old_rows;
+    char hex[SR_ID_STR_LEN + 1];
+    change c;
     id_hex(hex, id);
-    uint8_t bin[SR_ID_BYTES];
-    sr_status st = read_person(v, hex, SR_CLASS_ALL, bin, &person, &version);
-    if (st != SR_OK)
-        return st;
-    if (version == UINT32_MAX) {
-        st = vault_fail(v, SR_ERR_CONFLICT,
-                        "person %s has reached the last record version", hex);
-        goto cleanup;
+    sr_status st = change_read(v, hex, &c);
+    if (st == SR_OK) {
+        const char *key;
+        json_t *val, *tmp;
+        json_object_foreach_safe(c.person, tmp, key, val)
+        {
+            int k = record_class_of_member(key);
+            if (k >= 0 && (mask & SR_CLASS_BIT(k)))
+                (void)json_object_del(c.person, key);
+        }
+        st = change_write(v, hex, &c, false);
     }
-    st = index_person(v, person, &old_rows, ssn);
-    sodium_memzero(ssn, sizeof ssn);
-    if (st != SR_OK) {
-        st = vault_fail(v, SR_ERR_CORRUPT,
-                        "person %s: the stored record has no SSN or birth date",
-                        hex);
-        goto cleanup;
-    }
-    const char *key;
-    json_t *val, *tmp;
-    json_object_foreach_safe(person, tmp, key, val)
-    {
-        int c = record_class_of_member(key);
-        if (c >= 0 && (mask & SR_CLASS_BIT(c)))
-            (void)json_object_del(person, key);
-    }
-    /* A new version under a new data key, like any update: the old
-     * envelopes cannot be put back, and the old key opens nothing left. */
-    st = vault_seal_person(v, &v->sc, person, bin, version + 1, &v->sp, msg,
-                           sizeof msg);
-    if (st != SR_OK) {
-        st = vault_fail(v, st, "person %s: %s", hex, msg);
-        goto cleanup;
-    }
-    store_row row;
-    row_from_sealed(&row, &v->sp, version + 1, v->kek_version);
-    st = v->ops->replace(v->st, &row, old_rows.idx, old_rows.n, v->sp.index.idx,
-                         v->sp.index.n);
-    if (st != SR_OK)
-        st = vault_store_fail(v, st, "cannot store the person");
-cleanup:
-    json_decref(person);
+    json_decref(c.person);
     sealed_reset(&v->sp);
     return st;
 }
@@ -1672,12 +1708,11 @@ sr_status sr_vault_update(sr_vault *v, const sr_access *acc, const char *id,
     access_req r = {POLICY_UPDATE, "update", acc, NULL, 0};
     unsigned granted;
     uint8_t bin[SR_ID_BYTES];
-    json_t *person = NULL, *patch = NULL;
+    json_t *patch = NULL;
     json_error_t jerr;
     record_error err;
-    char msg[256] = "";
-    char hex[SR_ID_STR_LEN + 1];
-    uint32_t version = 0;
+    change c;
+    c.person = NULL;
 
     sr_status st = need_writable(v);
     if (st != SR_OK)
@@ -1713,14 +1748,9 @@ sr_status sr_vault_update(sr_vault *v, const sr_access *acc, const char *id,
         st = vault_store_fail(v, st, "cannot start a transaction");
         goto cleanup;
     }
-    st = read_person(v, id, SR_CLASS_ALL, bin, &person, &version);
+    st = change_read(v, id, &c);
     if (st != SR_OK)
         goto rollback;
-    if (version == UINT32_MAX) {
-        st = vault_fail(v, SR_ERR_CONFLICT,
-                        "person %s has reached the last record version", id);
-        goto rollback;
-    }
     /* The id is not the caller's to change. */
     const json_t *pid = json_object_get(patch, "id");
     if (pid != NULL &&
@@ -1728,52 +1758,16 @@ sr_status sr_vault_update(sr_vault *v, const sr_access *acc, const char *id,
         st = vault_fail(v, SR_ERR_INVALID, "invalid patch: /id cannot change");
         goto rollback;
     }
-    /* The index rows the stored record has, to be replaced. */
-    index_rows old_rows;
-    char old_ssn[10];
-    st = index_person(v, person, &old_rows, old_ssn);
-    sodium_memzero(old_ssn, sizeof old_ssn);
-    if (st != SR_OK) {
-        st = vault_fail(v, SR_ERR_CORRUPT,
-                        "person %s: the stored record has no SSN or birth "
-                        "date",
-                        id);
-        goto rollback;
-    }
-    st = record_merge_patch(person, patch, &err);
+    st = record_merge_patch(c.person, patch, &err);
     if (st == SR_OK)
-        st = record_validate(person, date_today(), &err);
+        st = record_validate(c.person, date_today(), &err);
     if (st != SR_OK) {
         st = invalid_record(v, &err);
         goto rollback;
     }
-    /* A new version gets a new data key: every class is sealed afresh, and
-     * its associated data names the new version, so the old ciphertext
-     * cannot be put back in its place. */
-    st = vault_seal_person(v, &v->sc, person, bin, version + 1, &v->sp, msg,
-                           sizeof msg);
-    if (st != SR_OK) {
-        st = vault_fail(v, st, "person %s: %s", id, msg);
-        goto rollback;
-    }
-    ssn_probe pr;
-    st = find_ssn_holder(v, v->sp.ssn, bin, &pr);
+    st = change_write(v, id, &c, true);
     if (st != SR_OK)
         goto rollback;
-    if (pr.found) {
-        id_hex(hex, pr.id);
-        st = vault_fail(v, SR_ERR_DUPLICATE,
-                        "the new SSN is already stored, for person %s", hex);
-        goto rollback;
-    }
-    store_row row;
-    row_from_sealed(&row, &v->sp, version + 1, v->kek_version);
-    st = v->ops->replace(v->st, &row, old_rows.idx, old_rows.n, v->sp.index.idx,
-                         v->sp.index.n);
-    if (st != SR_OK) {
-        st = vault_store_fail(v, st, "cannot store the updated person");
-        goto rollback;
-    }
     /* Logged before the commit, as a put. */
     st = vault_record(v, &r, ENTRY_ALLOWED, SR_OK, r.classes, "", 1,
                       (const uint8_t(*)[SR_ID_BYTES])bin, 1);
@@ -1789,7 +1783,7 @@ rollback:
         st = record_failure(v, &r, st, r.classes);
 cleanup:
     json_decref(patch);
-    json_decref(person);
+    json_decref(c.person);
     sealed_reset(&v->sp);
     return st;
 }
