@@ -783,6 +783,80 @@ class TwoPersonsAndDecoys(ApiCase):
         self.assertProblem(r, "denied", 403)
 
 
+class ShredRetentionBreach(ApiCase):
+    def test_a_person_is_shredded_and_gone(self):
+        """POST /v1/persons/shred as the officer: 200 naming the entry;
+        the person is then not found (404) and the entry is a shred with
+        the reason; a clerk is denied; a bad reason is a 400 that does
+        not echo it."""
+        p = W.people[12]
+        _, _, o = W.srv.json("POST", "/v1/persons",
+                             {"purpose": "intake", "person": p},
+                             token=W.v.tokens["intake"], want=201)
+        pid = o["id"]
+        r = self.call("POST", "/v1/persons/shred",
+                      {"id": pid, "purpose": HR, "reason": "erasure"},
+                      who="hr")
+        self.assertProblem(r, "denied", 403)
+        r = self.call("POST", "/v1/persons/shred",
+                      {"id": pid, "purpose": "retention",
+                       "reason": p["ssn"]}, who="so")
+        self.assertIn(r[0], (400, 422))
+        self.assertNoIdentifiers(r[2])
+        o, _ = self.ok("POST", "/v1/persons/shred",
+                       {"id": pid, "purpose": "retention",
+                        "reason": "court-order-9"}, who="so")
+        self.assertEqual((o["id"], o["shredded"]), (pid, True))
+        e = self.entry(o["entry"])
+        self.assertEqual((e["action"], e["detail"], e["principal"]),
+                         ("shred", "reason court-order-9", "so"))
+        r = self.call("POST", "/v1/persons/read",
+                      {"id": pid, "purpose": "incident-response"}, who="so")
+        self.assertProblem(r, "not-found", 404)
+
+    def test_a_retention_dry_run_counts(self):
+        """POST /v1/retention/run: 422 while the policy sets no retention;
+        with one, a dry run counts and changes nothing."""
+        r = self.call("POST", "/v1/retention/run",
+                      {"purpose": "retention", "dry_run": True}, who="so")
+        self.assertProblem(r, "invalid", 422)
+        cur, _ = self.ok("GET", "/v1/policy", who="admin")
+        pol = cur["policy"]
+        pol["retention"] = {"destroy_after_separation_years": 200}
+        self.ok("PUT", "/v1/policy", pol, who="admin")
+        try:
+            o, _ = self.ok("POST", "/v1/retention/run",
+                           {"purpose": "retention", "dry_run": True},
+                           who="so")
+            self.assertEqual((o["due"], o["shredded"], o["dry_run"]),
+                             (0, 0, True))
+            self.assertGreaterEqual(o["scanned"], 3)
+        finally:
+            pol.pop("retention")
+            self.ok("PUT", "/v1/policy", pol, who="admin")
+
+    def test_a_breach_report_for_the_auditor(self):
+        """POST /v1/breach/report as the auditor: the summary first, the
+        log verified, people by id and never by an identifier; a clerk is
+        denied; nothing to scope by is a 400-class refusal."""
+        self.ok("POST", "/v1/persons/read",
+                {"id": W.ids["b"], "purpose": HR}, who="hr")
+        o, _ = self.ok("POST", "/v1/breach/report", {"principal": "hr"},
+                       who="aud")
+        self.assertFalse(o["truncated"])
+        summary = o["report"][0]
+        self.assertEqual(summary["kind"], "summary")
+        self.assertTrue(summary["log"]["verified"])
+        people = [x["id"] for x in o["report"] if x["kind"] == "person"]
+        self.assertIn(W.ids["b"], people)
+        self.assertNoIdentifiers(json.dumps(o).encode())
+        r = self.call("POST", "/v1/breach/report", {"principal": "hr"},
+                      who="hr")
+        self.assertProblem(r, "denied", 403)
+        r = self.call("POST", "/v1/breach/report", {}, who="aud")
+        self.assertIn(r[0], (400, 422))
+
+
 # ---- the policy and witnesses -----------------------------------------------
 
 

@@ -993,6 +993,85 @@ static void h_audit_resolve(req *r)
     reply_json(r, 200, json_pack("{s:s}", "id", id));
 }
 
+/* ---- breach response and retention (docs/breach.md, docs/retention.md) -- */
+
+static void h_person_shred(req *r)
+{
+    static const char *const allowed[] = {"id", "purpose", "case", "reason",
+                                          NULL};
+    sr_access acc = {0};
+    const char *id, *reason;
+    char err[SRV_ERR_MAX];
+    if (!only(r, allowed) || !access_of(r, &acc))
+        return;
+    if (!body_string(r->json, "id", true, SR_ID_STR_LEN, &id, err) ||
+        !body_string(r->json, "reason", true, SRV_NAME_MAX, &reason, err)) {
+        bad(r, err);
+        return;
+    }
+    sr_status st = sr_vault_shred(r->v, &acc, id, reason);
+    if (failed(r, st))
+        return;
+    strbuf b = {0};
+    sb_fmt(&b, "{\"id\":\"%s\",\"shredded\":true,\"entry\":", id);
+    entry_field(r, &b);
+    sb_str(&b, "}");
+    reply_sb(r, 200, &b);
+}
+
+static void h_retention_run(req *r)
+{
+    static const char *const allowed[] = {"purpose", "case", "dry_run", NULL};
+    sr_access acc = {0};
+    bool dry = false;
+    char err[SRV_ERR_MAX];
+    sr_retention_summary s;
+    if (!only(r, allowed) || !access_of(r, &acc))
+        return;
+    if (!body_bool(r->json, "dry_run", &dry, err)) {
+        bad(r, err);
+        return;
+    }
+    sr_status st = sr_vault_retention_run(r->v, &acc, dry, &s);
+    if (failed(r, st))
+        return;
+    reply_json(r, 200,
+               json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:b}", "scanned",
+                         (json_int_t)s.scanned, "separated",
+                         (json_int_t)s.separated, "due", (json_int_t)s.due,
+                         "shredded", (json_int_t)s.shredded, "classes_due",
+                         (json_int_t)s.classes_due, "classes_destroyed",
+                         (json_int_t)s.classes_destroyed, "dry_run", dry));
+}
+
+/* Unix seconds, as the breach report takes them in nanoseconds. */
+#define SECONDS_MAX (UINT64_MAX / 1000000000u)
+
+static void h_breach_report(req *r)
+{
+    static const char *const allowed[] = {"principal", "token_id", "since",
+                                          "until", NULL};
+    sr_breach_query q;
+    uint64_t since = 0, until = 0;
+    char err[SRV_ERR_MAX];
+    memset(&q, 0, sizeof q);
+    if (!only(r, allowed))
+        return;
+    if (!body_string(r->json, "principal", false, SRV_NAME_MAX, &q.principal,
+                     err) ||
+        !body_string(r->json, "token_id", false, 16, &q.token, err) ||
+        !body_uint(r->json, "since", SECONDS_MAX, NULL, &since, err) ||
+        !body_uint(r->json, "until", SECONDS_MAX, NULL, &until, err)) {
+        bad(r, err);
+        return;
+    }
+    q.since_ns = since * 1000000000u;
+    q.until_ns = until * 1000000000u;
+    LIST_BEGIN(b, "report");
+    lines l = {&b, 0, LIST_MAX, false};
+    reply_list(r, sr_vault_breach_report(r->v, &q, add_line, &l), &b, &l);
+}
+
 /* ---- the table ----------------------------------------------------------- */
 
 #define RJ (R_READ | R_JSON)
@@ -1013,6 +1092,9 @@ const route srv_routes[] = {
     {"POST", "/v1/persons/search", RJ, h_person_search, NULL, NULL, NULL},
     {"POST", "/v1/persons/import", R_WRITE | R_STREAM, import_end, import_begin,
      import_feed, import_drop},
+    {"POST", "/v1/persons/shred", WJ, h_person_shred, NULL, NULL, NULL},
+    {"POST", "/v1/retention/run", WJ, h_retention_run, NULL, NULL, NULL},
+    {"POST", "/v1/breach/report", RJ, h_breach_report, NULL, NULL, NULL},
     {"GET", "/v1/users", R_READ, h_users_list, NULL, NULL, NULL},
     {"POST", "/v1/users", WJ, h_users_add, NULL, NULL, NULL},
     {"POST", "/v1/users/{name}/disable", R_WRITE, h_user_disable, NULL, NULL,
