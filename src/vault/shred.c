@@ -27,6 +27,7 @@
  * write less (8,192 took 21.5 s over 130,446 people, 65,536 17.8 s;
  * docs/BENCHMARKS.md). */
 #define SHRED_BATCH 65536u
+#define KIND_CASE "case"
 #define KIND_CASE_PERSON "case_person"
 #define KIND_DECOY "decoy"
 #define PURGE_TRIES 50
@@ -92,6 +93,23 @@ static sr_status sweep_doc(void *ctx, const char *key, const uint8_t *p,
     return SR_OK;
 }
 
+/* One person fewer on the case of membership key "<case>/<ref>". */
+static sr_status case_uncount(sr_vault *v, char *key)
+{
+    json_t *c = NULL;
+    char *slash = strrchr(key, '/');
+    *slash = '\0';
+    sr_status st = vault_doc_load(v, KIND_CASE, key, &c);
+    json_int_t n = json_integer_value(json_object_get(c, "people"));
+    if (st == SR_OK &&
+        json_object_set_new(c, "people", json_integer(n > 0 ? n - 1 : 0)) != 0)
+        st = SR_ERR_NOMEM;
+    if (st == SR_OK)
+        st = vault_doc_save(v, KIND_CASE, key, c, false);
+    json_decref(c);
+    return st == SR_ERR_NOT_FOUND ? SR_OK : st;
+}
+
 /* Delete the case memberships and decoy markers of the doomed people
  * (inside the caller's transaction). */
 static sr_status sweep(sr_vault *v, doomed_list *l)
@@ -100,8 +118,11 @@ static sr_status sweep(sr_vault *v, doomed_list *l)
         qsort(l->d, l->n, sizeof *l->d, ref_cmp);
     sweep_ctx s = {v, l, NULL, 0, 0};
     sr_status st = v->ops->doc_scan(v->st, KIND_CASE_PERSON, sweep_doc, &s);
-    for (size_t i = 0; st == SR_OK && i < s.n; i++)
+    for (size_t i = 0; st == SR_OK && i < s.n; i++) {
         st = v->ops->doc_delete(v->st, KIND_CASE_PERSON, s.keys[i]);
+        if (st == SR_OK)
+            st = case_uncount(v, s.keys[i]);
+    }
     free(s.keys);
     for (size_t i = 0; st == SR_OK && i < l->n; i++) {
         uint8_t ref[CRYPTO_PERSON_REF_BYTES];

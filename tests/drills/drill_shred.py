@@ -118,6 +118,10 @@ class Shredded(unittest.TestCase):
         con.close()
         found["blind index"] = after[0] >= index_rows[0]
         found["case membership"] = members[0] != 0
+        cases = [json.loads(x) for x in
+                 v.sr(["case", "list"], check=0).stdout.splitlines()]
+        self.assertEqual([c["people"] for c in cases if c["case"] == "C-1"],
+                         [0])
         entries = v.entries()
         (e,) = [e for e in entries if e["action"] == "shred"]
         self.assertEqual(e["detail"], "reason court-order-1138")
