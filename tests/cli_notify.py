@@ -207,6 +207,23 @@ class Notify(unittest.TestCase):
         self.assertEqual([e for e in W.v.entries(from_=before)
                           if e["action"] == "notify"], [])
 
+    def test_a_run_stopped_right_after_its_journal_began_resumes(self):
+        """Killed after the journal's first line and before anything else:
+        the next run finds its journal and does the whole job."""
+        import hashlib
+        out = os.path.join(W.tmp, "run-early")
+        os.mkdir(out)
+        with open(W.report, "rb") as f:
+            rd = hashlib.blake2b(f.read(), digest_size=32).hexdigest()
+        with open(os.path.join(os.environ["SR_SOURCE_DIR"], "docs",
+                               "letter.html"), "rb") as f:
+            td = hashlib.blake2b(f.read(), digest_size=32).hexdigest()
+        with open(os.path.join(out, "notify.journal"), "w") as f:
+            f.write("strongroom-notify 1 report %s template %s\n" % (rd, td))
+        summary = json.loads(W.notify(out).stdout)
+        self.assertEqual((summary["done_before"], summary["letters"]), (0, 9))
+        self.assertEqual(len(read_rows(os.path.join(out, "mailing.csv"))), 9)
+
     def test_a_resume_with_another_template_or_a_used_directory_is_refused(self):
         out = os.path.join(W.tmp, "run-tpl")
         W.notify(out)

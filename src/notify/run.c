@@ -168,26 +168,27 @@ static sr_status read_journal(run *r, const char *header, bool *found)
     return st;
 }
 
-/* Open (or, new, create with its header) one CSV, cut back to end. */
+/* Open one CSV as the journal left it: with nobody journalled yet, made
+ * afresh with its header line; else cut back to the size the journal
+ * last recorded (*end), so a row written after it is written again once. */
 static sr_status open_csv(run *r, const char *name, const char *header,
-                          bool resume, uint64_t *end, int *fd)
+                          uint64_t *end, int *fd)
 {
     size_t hl = strlen(header);
-    *fd = open_in(r, name, resume ? O_RDWR : O_RDWR | O_CREAT | O_EXCL);
+    struct stat sb;
+    *fd = open_in(r, name, O_RDWR | O_CREAT);
     if (*fd < 0) {
         char what[64];
         (void)snprintf(what, sizeof what, "open %s", name);
         return io_fail(r, what);
     }
-    if (!resume) {
-        if (!fd_write_all(*fd, header, hl))
+    if (r->jr.n == 0) {
+        if (ftruncate(*fd, 0) != 0 || !fd_write_all(*fd, header, hl) ||
+            fsync(*fd) != 0)
             return io_fail(r, "write the CSV header");
         *end = hl;
         return SR_OK;
     }
-    struct stat sb;
-    if (*end == 0)
-        *end = hl; /* nobody journalled yet */
     if (fstat(*fd, &sb) != 0 || (uint64_t)sb.st_size < *end)
         return fail(r, SR_ERR_CORRUPT,
                     "%s is shorter than notify.journal says: the output "
@@ -199,6 +200,9 @@ static sr_status open_csv(run *r, const char *name, const char *header,
     return SR_OK;
 }
 
+/* The output directory: a new run's journal first (so a run stopped at any
+ * point after is resumed, not refused), then letters/ and the CSVs as
+ * the journal says. */
 static sr_status open_out(run *r, const char *header)
 {
     const char *dir = r->o->out_dir;
@@ -216,7 +220,19 @@ static sr_status open_out(run *r, const char *header)
                     "%s holds files but no notification run: give an empty "
                     "or new directory",
                     dir);
-    if (!resume && mkdirat(r->dir, LETTERS, 0700) != 0)
+    r->journal = open_in(r, JOURNAL, O_RDWR | O_CREAT);
+    if (r->journal < 0)
+        return io_fail(r, "open " JOURNAL);
+    if (!resume) {
+        if (!fd_write_all(r->journal, header, strlen(header)) ||
+            !fd_write_all(r->journal, "\n", 1) || fsync(r->journal) != 0 ||
+            fsync(r->dir) != 0)
+            return io_fail(r, "start " JOURNAL);
+    } else if (ftruncate(r->journal, (off_t)r->jr.valid) != 0 ||
+               lseek(r->journal, (off_t)r->jr.valid, SEEK_SET) < 0) {
+        return io_fail(r, "cut a torn line off " JOURNAL);
+    }
+    if (mkdirat(r->dir, LETTERS, 0700) != 0 && errno != EEXIST)
         return io_fail(r, "create letters/");
     r->letters = openat(r->dir, LETTERS,
                         O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
@@ -224,28 +240,13 @@ static sr_status open_out(run *r, const char *header)
         return io_fail(r, "open letters/");
     r->csv_end = r->jr.csv_end;
     r->unreach_end = r->jr.unreach_end;
-    st = open_csv(r, MAILING, mailing_header, resume, &r->csv_end, &r->mailing);
+    st = open_csv(r, MAILING, mailing_header, &r->csv_end, &r->mailing);
     if (st == SR_OK)
-        st = open_csv(r, UNREACHABLE, unreach_header, resume, &r->unreach_end,
+        st = open_csv(r, UNREACHABLE, unreach_header, &r->unreach_end,
                       &r->unreach);
-    if (st != SR_OK)
-        return st;
-    r->journal = open_in(r, JOURNAL, resume ? O_RDWR : O_RDWR | O_CREAT);
-    if (r->journal < 0)
-        return io_fail(r, "open " JOURNAL);
-    if (resume) {
-        if (ftruncate(r->journal, (off_t)r->jr.valid) != 0 ||
-            lseek(r->journal, (off_t)r->jr.valid, SEEK_SET) < 0)
-            return io_fail(r, "cut a torn line off " JOURNAL);
-        return SR_OK;
-    }
-    /* The CSV headers are on disk before the journal that says so. */
-    if (fsync(r->mailing) != 0 || fsync(r->unreach) != 0 ||
-        !fd_write_all(r->journal, header, strlen(header)) ||
-        !fd_write_all(r->journal, "\n", 1) || fsync(r->journal) != 0 ||
-        fsync(r->dir) != 0)
-        return io_fail(r, "start " JOURNAL);
-    return SR_OK;
+    if (st == SR_OK && fsync(r->dir) != 0)
+        st = io_fail(r, "sync the output directory");
+    return st;
 }
 
 /* ---- each person ----------------------------------------------------------
