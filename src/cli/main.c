@@ -1141,7 +1141,7 @@ static const command commands[] = {
      cmd_decoy},
     {"approval", "ask for, give and list two-person approvals", help_approval,
      cmd_approval},
-    {"breach", "report who and what a principal, token or window revealed",
+    {"breach", "report who and what a breach revealed; write to them",
      help_breach, cmd_breach},
     {"shred", "destroy one person for good (crypto-shredding)", help_shred,
      cmd_shred},
