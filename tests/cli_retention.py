@@ -8,8 +8,10 @@ and biometric classes 5 years after. 300 generated people. `retention
 run` must destroy exactly the people due and, from those separated 5 to
 15 years, exactly those two classes: gone from get (the rest intact), from
 the database file and its WAL, logged with the classes destroyed; a second
-run finds nothing due. A policy that would schedule the identity, name or
-employment class, or a class no sooner than the person, is refused.
+run finds nothing due. Destroying more people than the bulk threshold
+needs a second officer's approval. A policy that would schedule the
+identity, name or employment class, or a class no sooner than the
+person, is refused.
 """
 import datetime
 import json
@@ -50,6 +52,8 @@ class ClassRetention(unittest.TestCase):
         cls.v = v = Vault(os.path.join(cls.tmp, "vault"),
                           expected_people=1000)
         pol = json.loads(v.sr(["policy", "show"], check=0).stdout)
+        # A run destroying more than one person needs a second officer.
+        pol["bulk_threshold"] = 1
         pol["retention"] = {
             "destroy_after_separation_years": 15,
             "destroy_classes_after_separation_years": {"investigation": 5,
@@ -65,6 +69,7 @@ class ClassRetention(unittest.TestCase):
         v.sr(["policy", "set", cls.write("policy.json", pol)], check=0)
         for name, role, service in (("intake", "intake", True),
                                     ("so", "security-officer", False),
+                                    ("so2", "security-officer", False),
                                     ("aud", "auditor", False),
                                     ("records", "records", False)):
             v.add(name, role, service=service)
@@ -133,9 +138,18 @@ class ClassRetention(unittest.TestCase):
                                who="so", check=0).stdout)
         self.assertEqual((plan["due"], plan["classes_due"]),
                          (len(self.gone), len(self.trim)))
+        # Over the bulk threshold: refused without a second officer's
+        # approval, and nothing destroyed.
+        p = v.sr(["retention", "run"] + RET, who="so", check=None)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn(b"denied by rule approval.required", p.stderr)
+        again = json.loads(v.sr(["retention", "run", "--dry-run"] + RET,
+                                who="so", check=0).stdout)
+        self.assertEqual(again["due"], len(self.gone))
+        aid = v.approve("so", "so2", "retention", *RET)
         start = v.log_size()
-        done = json.loads(v.sr(["retention", "run"] + RET, who="so",
-                               check=0).stdout)
+        done = json.loads(v.sr(["retention", "run", "--approval", aid] + RET,
+                               who="so", check=0).stdout)
         self.assertEqual((done["shredded"], done["classes_destroyed"]),
                          (len(self.gone), len(self.trim)))
         data = self.files()
@@ -161,6 +175,8 @@ class ClassRetention(unittest.TestCase):
                    if e["action"] == "retention.run"]
         trims = [e for e in entries if e["detail"].startswith(
             "destroyed classes ")]
+        self.assertTrue(any(e["detail"].endswith("approval " + aid)
+                            for e in entries))
         self.assertEqual(sum(e["count"] for e in trims), len(self.trim))
         for e in trims:
             self.assertTrue(set(e["classes"]) <= {"investigation",

@@ -268,6 +268,7 @@ const char help_approval[] =
     "       strongroom approval request find --name FAMILY --dob YYYY-MM-DD\n"
     "                                  --purpose P [--case C] [--expires D]\n"
     "       strongroom approval request notify --report FILE [--expires D]\n"
+    "       strongroom approval request retention --purpose P [--expires D]\n"
     "       strongroom approval approve ID\n"
     "       strongroom approval list\n"
     "\n"
@@ -280,7 +281,9 @@ const char help_approval[] =
     "requester until it expires. request prints the approval's id; every\n"
     "step, and each use, is logged. Breach notification letters (strongroom\n"
     "breach notify) need one too, bound to exactly the people of the\n"
-    "breach report (purpose incident-response, classes name and contact).\n"
+    "breach report (purpose incident-response, classes name and contact),\n"
+    "and so does a retention run that would destroy more people than the\n"
+    "bulk_threshold (request retention; then retention run --approval ID).\n"
     "\n"
     "  --purpose P, --case C   what the export or search will state\n"
     "  --name F --dob D        the search the approval is for (kept only as\n"
@@ -354,9 +357,11 @@ int cmd_approval(int argc, char **argv)
             a.spec.action = "find.name";
         else if (strcmp(what, "notify") == 0)
             a.spec.action = "notify";
+        else if (strcmp(what, "retention") == 0)
+            a.spec.action = "retention.run";
         else
-            return fail("approval",
-                        "request export, request find or request notify");
+            return fail("approval", "request export, find, notify or "
+                                    "retention");
         if ((a.report != NULL) != (strcmp(a.spec.action, "notify") == 0))
             return fail("approval", "--report FILE goes with request notify "
                                     "(and only there)");

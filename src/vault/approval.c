@@ -9,7 +9,8 @@
  * logged.
  *
  * A notification (breach notify) is approved the same way, bound to the
- * exact set of people it will write to.
+ * exact set of people it will write to, and so is a retention run that
+ * destroys more people than the threshold (bound to its purpose).
  *
  * Stored as documents "approval" / id:
  *   {"requester","action","purpose","case","classes","digest","people",
@@ -92,6 +93,8 @@ static policy_action action_of(const char *name)
 {
     if (strcmp(name, "export") == 0)
         return POLICY_EXPORT;
+    if (strcmp(name, "retention.run") == 0)
+        return POLICY_SHRED;
     return strcmp(name, "notify") == 0 ? POLICY_GET : POLICY_FIND;
 }
 
@@ -107,10 +110,11 @@ sr_status sr_vault_approval_request(sr_vault *v, const sr_approval_spec *q,
     if (q == NULL || q->action == NULL ||
         (strcmp(q->action, "export") != 0 &&
          strcmp(q->action, "find.name") != 0 &&
-         strcmp(q->action, "notify") != 0))
+         strcmp(q->action, "notify") != 0 &&
+         strcmp(q->action, "retention.run") != 0))
         return vault_fail(v, SR_ERR_INVALID,
-                          "an approval is for \"export\", \"find.name\" or "
-                          "\"notify\"");
+                          "an approval is for \"export\", \"find.name\", "
+                          "\"notify\" or \"retention.run\"");
     if (q->ttl > SR_MAX_APPROVAL_TTL)
         return vault_fail(v, SR_ERR_INVALID,
                           "an approval lasts at most %u seconds (7 days)",
@@ -118,9 +122,10 @@ sr_status sr_vault_approval_request(sr_vault *v, const sr_approval_spec *q,
     bool search = strcmp(q->action, "find.name") == 0;
     bool notify = strcmp(q->action, "notify") == 0;
     sr_status st = SR_OK;
-    if (search && q->classes != 0)
+    if ((search || strcmp(q->action, "retention.run") == 0) && q->classes != 0)
         return vault_fail(v, SR_ERR_INVALID,
-                          "a search's approval names no classes");
+                          "a search's or a retention run's approval names no "
+                          "classes");
     if (!search && (q->family != NULL || q->dob != NULL))
         return vault_fail(v, SR_ERR_INVALID,
                           "only a search's approval names a search");

@@ -674,6 +674,16 @@ sr_status sr_vault_retention_run(sr_vault *v, const sr_access *acc,
     out->classes_due = c.nt;
     (void)snprintf(detail, sizeof detail,
                    "separated on or before %s (%u years)", cut, years);
+    /* Destroying more people than the bulk threshold is a two-person
+     * act too: judged once the run knows how many are due. */
+    uint32_t bulk = policy_bulk_threshold(v->pol);
+    char used[ENTRY_TEXT_MAX] = "";
+    if (st == SR_OK && !dry_run && bulk > 0 && c.l.n + c.nt > bulk)
+        st = vault_approval_check(v, &r, "", used);
+    if (st == SR_OK && used[0] != '\0') {
+        size_t n = strlen(detail);
+        (void)snprintf(detail + n, sizeof detail - n, ", %s", used);
+    }
     if (st == SR_OK && dry_run)
         st = vault_record(v, &r, ENTRY_ALLOWED, SR_OK, 0, detail, c.l.n + c.nt,
                           NULL, 0);
