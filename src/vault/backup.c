@@ -395,15 +395,18 @@ static sr_status restore_line(void *ctx, const char *line, size_t len,
                           ": the key of person %s does not open (%s)",
                           lineno, hex, sr_status_str(st));
     st = v->ops->set_key(v->st, k.id, k.kek, k.wrapped, WRAPPED_KEY_BYTES);
-    if (st == SR_OK)
+    switch (st) {
+    case SR_OK:
         c->out->restored++;
-    else if (st == SR_ERR_NOT_FOUND)
+        return SR_OK;
+    case SR_ERR_NOT_FOUND: /* stored after the backup */
         c->out->unknown++;
-    else if (st == SR_ERR_EXISTS)
-        st = SR_OK; /* restored already: a second run */
-    else
+        return SR_OK;
+    case SR_ERR_EXISTS: /* restored already: a second run */
+        return SR_OK;
+    default:
         return vault_store_fail(v, st, "cannot restore a key");
-    return st == SR_ERR_NOT_FOUND ? SR_OK : st;
+    }
 }
 
 sr_status sr_vault_restore_keys(sr_vault *v, const char *keys_path,
