@@ -88,6 +88,7 @@ enum {
     STMT_DOC_INSERT,
     STMT_DOC_DELETE,
     STMT_DOC_SCAN,
+    STMT_SET_KEY,
     STMT_FIXED_COUNT
 };
 
@@ -115,6 +116,9 @@ static const char *const fixed_sql[STMT_FIXED_COUNT] = {
                     "WHERE id = ?1 AND version = ?11 RETURNING seq",
     [STMT_VERSION_OF] = "SELECT version FROM persons WHERE id = ?1",
     [STMT_DELETE] = "DELETE FROM persons WHERE id = ?1 RETURNING seq",
+    /* A restored backup's person gets its key back (store.h: set_key). */
+    [STMT_SET_KEY] = "UPDATE persons SET wrapped = ?2, kek_version = ?3 "
+                     "WHERE id = ?1 AND length(wrapped) = 0",
     [STMT_PURGE] = "PRAGMA wal_checkpoint(TRUNCATE)",
     /* OR IGNORE: two former names may give the same truncated value. */
     [STMT_INDEX_INSERT] = "INSERT OR IGNORE INTO blind_index(kind, value, "
@@ -1127,14 +1131,7 @@ static sr_status sqlite_set_key(store *s, const uint8_t id[SR_ID_BYTES],
                                 uint32_t kek_version, const uint8_t *wrapped,
                                 size_t len)
 {
-    sqlite3_stmt *q = NULL;
-    sr_status st =
-        stmt_prepare(s,
-                     "UPDATE persons SET wrapped = ?2, kek_version = ?3 "
-                     "WHERE id = ?1 AND length(wrapped) = 0",
-                     &q);
-    if (st != SR_OK)
-        return st;
+    sqlite3_stmt *q = s->fixed[STMT_SET_KEY];
     int rc = sqlite3_bind_blob(q, 1, id, SR_ID_BYTES, SQLITE_STATIC);
     if (rc == SQLITE_OK)
         rc = sqlite3_bind_blob(q, 2, wrapped, (int)len, SQLITE_STATIC);
@@ -1142,20 +1139,26 @@ static sr_status sqlite_set_key(store *s, const uint8_t id[SR_ID_BYTES],
         rc = sqlite3_bind_int64(q, 3, (sqlite3_int64)kek_version);
     if (rc == SQLITE_OK)
         rc = sqlite3_step(q);
-    st = rc == SQLITE_DONE ? SR_OK : store_status(s, rc, "restoring a key");
-    if (st == SR_OK && sqlite3_changes(s->db) == 0) {
-        sqlite3_stmt *probe = NULL;
-        st = stmt_prepare(s, "SELECT 1 FROM persons WHERE id = ?1", &probe);
-        if (st == SR_OK && sqlite3_bind_blob(probe, 1, id, SR_ID_BYTES,
-                                             SQLITE_STATIC) == SQLITE_OK)
-            st = sqlite3_step(probe) == SQLITE_ROW ? SR_ERR_EXISTS
-                                                   : SR_ERR_NOT_FOUND;
-        sqlite3_finalize(probe);
-        store_set_msg(s, "restoring a key",
-                      st == SR_ERR_EXISTS ? "the person has a key already"
-                                          : "no such person");
+    sr_status st =
+        rc == SQLITE_DONE ? SR_OK : store_status(s, rc, "restoring a key");
+    stmt_done(q);
+    if (st != SR_OK || sqlite3_changes(s->db) > 0)
+        return st;
+    /* Nothing changed: a person with a key already, or none. */
+    q = s->fixed[STMT_VERSION_OF];
+    rc = sqlite3_bind_blob(q, 1, id, SR_ID_BYTES, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW) {
+        store_set_msg(s, "restoring a key", "the person has a key already");
+        st = SR_ERR_EXISTS;
+    } else if (rc == SQLITE_DONE) {
+        store_set_msg(s, "restoring a key", "no such person");
+        st = SR_ERR_NOT_FOUND;
+    } else {
+        st = store_status(s, rc, "restoring a key");
     }
-    sqlite3_finalize(q);
+    stmt_done(q);
     return st;
 }
 
