@@ -1021,7 +1021,8 @@ static void h_person_shred(req *r)
 
 static void h_retention_run(req *r)
 {
-    static const char *const allowed[] = {"purpose", "case", "dry_run", NULL};
+    static const char *const allowed[] = {"purpose", "case", "approval",
+                                          "dry_run", NULL};
     sr_access acc = {0};
     bool dry = false;
     char err[SRV_ERR_MAX];
