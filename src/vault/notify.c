@@ -14,30 +14,20 @@
 
 #include "vault_int.h"
 
-typedef struct notify_ctx {
-    sr_vault *v;
-    const access_req *r;
-    unsigned granted;
-    char detail[ENTRY_TEXT_MAX];
-    sr_line_fn fn;
-    void *fn_ctx;
-    vault_held held;
-} notify_ctx;
-
 /* Read one person into the group, or hold a "gone" line for one shredded
  * since (or a decoy, which no letter goes to). */
-static sr_status one(notify_ctx *x, const uint8_t id[SR_ID_BYTES])
+static sr_status one(vault_held *h, const uint8_t id[SR_ID_BYTES])
 {
-    sr_vault *v = x->v;
+    sr_vault *v = h->v;
     char hex[SR_ID_STR_LEN + 1];
-    bool gone = false, full = false;
+    bool gone = false;
     hex_encode(hex, id, SR_ID_BYTES);
     sr_status st =
         vault_decoy_hit(v, (const uint8_t(*)[SR_ID_BYTES])id, 1, &gone);
     if (st == SR_OK && !gone) {
-        st = vault_read_line(v, hex, x->granted);
+        st = vault_read_line(v, hex, h->granted);
         if (st == SR_OK)
-            st = vault_held_add(v, &x->held, v->out.p, v->out.len, id, &full);
+            st = vault_held_add(h, v->out.p, v->out.len, id);
         buf_reset(&v->out);
         if (st == SR_ERR_NOT_FOUND) {
             gone = true;
@@ -49,11 +39,8 @@ static sr_status one(notify_ctx *x, const uint8_t id[SR_ID_BYTES])
         char line[SR_ID_STR_LEN + 32];
         int len =
             snprintf(line, sizeof line, "{\"id\":\"%s\",\"gone\":true}", hex);
-        st = vault_held_add(v, &x->held, line, (size_t)len, NULL, &full);
+        st = vault_held_add(h, line, (size_t)len, NULL);
     }
-    if (st == SR_OK && full)
-        st = vault_held_flush(v, &x->held, x->r, x->granted, x->detail, x->fn,
-                              x->fn_ctx, "the notification");
     return st;
 }
 
@@ -68,33 +55,24 @@ sr_status sr_vault_notify_read(sr_vault *v, const sr_access *acc,
         return vault_fail(v, SR_ERR_INVALID,
                           "a notification is read under purpose "
                           "\"" SR_NOTIFY_PURPOSE "\"");
-    notify_ctx *x = calloc(1, sizeof *x);
-    if (x == NULL)
+    vault_held *h = calloc(1, sizeof *h);
+    if (h == NULL)
         return vault_fail(v, SR_ERR_NOMEM, "out of memory");
-    sr_status st = vault_authorize(v, &r, &x->granted);
+    /* Decided first, so a refusal is logged whatever the list holds; then
+     * a bulk read: only under a second person's approval of these very
+     * people. */
+    unsigned granted;
+    sr_status st = vault_authorize(v, &r, &granted);
     if (st == SR_OK)
         st = vault_people_digest(v, ids, n, digest);
-    /* Always a bulk read: only under a second person's approval of these
-     * very people. */
     if (st == SR_OK)
-        st = vault_approval_check(v, &r, digest, x->detail);
-    if (st != SR_OK) {
-        free(x);
-        return st;
-    }
-    x->v = v;
-    x->r = &r;
-    x->fn = fn;
-    x->fn_ctx = ctx;
-    vault_held_init(&x->held);
+        st = vault_held_begin(v, &r, digest, fn, ctx, "the notification", h);
     for (size_t i = 0; i < n && st == SR_OK; i++)
         if (skip == NULL || !skip[i])
-            st = one(x, ids[i]);
+            st = one(h, ids[i]);
     if (st == SR_OK)
-        st = vault_held_flush(v, &x->held, &r, x->granted, x->detail, fn, ctx,
-                              "the notification");
-    vault_held_free(&x->held);
-    sodium_memzero(x, sizeof *x);
-    free(x);
+        st = vault_held_flush(h);
+    vault_held_free(h);
+    free(h);
     return st;
 }

@@ -1790,10 +1790,22 @@ cleanup:
 
 /* ---- export and statistics ----------------------------------------------- */
 
-void vault_held_init(vault_held *h)
+sr_status vault_held_begin(sr_vault *v, const access_req *r, const char *digest,
+                           sr_line_fn fn, void *ctx, const char *what,
+                           vault_held *h)
 {
     memset(h, 0, sizeof *h);
     buf_init(&h->lines, (size_t)4 * VAULT_GROUP * LINE_MAX_BYTES);
+    h->v = v;
+    h->r = *r;
+    h->fn = fn;
+    h->fn_ctx = ctx;
+    h->what = what;
+    sr_status st = vault_authorize(v, r, &h->granted);
+    /* A bulk read: only under a second person's approval. */
+    if (st == SR_OK)
+        st = vault_approval_check(v, r, digest, h->detail);
+    return st;
 }
 
 void vault_held_free(vault_held *h)
@@ -1802,36 +1814,20 @@ void vault_held_free(vault_held *h)
     sodium_memzero(h, sizeof *h);
 }
 
-sr_status vault_held_add(sr_vault *v, vault_held *h, const void *line,
-                         size_t len, const uint8_t *id, bool *full)
+sr_status vault_held_flush(vault_held *h)
 {
-    sr_status st = buf_append(&h->lines, line, len);
-    if (st == SR_OK)
-        st = buf_append_byte(&h->lines, '\n');
-    if (st != SR_OK)
-        return vault_fail(v, st, "out of memory");
-    h->held++;
-    if (id != NULL)
-        memcpy(h->ids[h->n++], id, SR_ID_BYTES);
-    *full = h->n == VAULT_GROUP || h->held == 4 * VAULT_GROUP;
-    return SR_OK;
-}
-
-sr_status vault_held_flush(sr_vault *v, vault_held *h, const access_req *r,
-                           unsigned granted, const char *detail, sr_line_fn fn,
-                           void *ctx, const char *what)
-{
+    sr_vault *v = h->v;
     sr_status st = SR_OK;
     if (h->n > 0)
-        st =
-            vault_record(v, r, ENTRY_ALLOWED, SR_OK, granted, detail, h->n,
-                         (const uint8_t(*)[SR_ID_BYTES])h->ids, (uint32_t)h->n);
+        st = vault_record(v, &h->r, ENTRY_ALLOWED, SR_OK, h->granted, h->detail,
+                          h->n, (const uint8_t(*)[SR_ID_BYTES])h->ids,
+                          (uint32_t)h->n);
     for (size_t off = 0; st == SR_OK && off < h->lines.len;) {
         const uint8_t *nl = memchr(h->lines.p + off, '\n', h->lines.len - off);
         size_t n = (size_t)(nl - (h->lines.p + off));
-        st = fn(ctx, (const char *)h->lines.p + off, n);
+        st = h->fn(h->fn_ctx, (const char *)h->lines.p + off, n);
         if (st != SR_OK)
-            st = vault_fail(v, st, "%s was stopped by its writer", what);
+            st = vault_fail(v, st, "%s was stopped by its writer", h->what);
         else
             h->passed++;
         off += n + 1;
@@ -1842,28 +1838,32 @@ sr_status vault_held_flush(sr_vault *v, vault_held *h, const access_req *r,
     return st;
 }
 
-typedef struct export_ctx {
-    sr_vault *v;
-    const access_req *r;
-    unsigned granted;
-    const char *case_id;         /* caseload roles: only people on this case */
-    char detail[ENTRY_TEXT_MAX]; /* "approval <id>" */
-    sr_line_fn fn;
-    void *fn_ctx;
-    vault_held held;
-} export_ctx;
-
-static sr_status export_flush(export_ctx *x)
+sr_status vault_held_add(vault_held *h, const void *line, size_t len,
+                         const uint8_t *id)
 {
-    return vault_held_flush(x->v, &x->held, x->r, x->granted, x->detail, x->fn,
-                            x->fn_ctx, "the export");
+    sr_status st = buf_append(&h->lines, line, len);
+    if (st == SR_OK)
+        st = buf_append_byte(&h->lines, '\n');
+    if (st != SR_OK)
+        return vault_fail(h->v, st, "out of memory");
+    h->held++;
+    if (id != NULL)
+        memcpy(h->ids[h->n++], id, SR_ID_BYTES);
+    if (h->n == VAULT_GROUP || h->held == 4 * VAULT_GROUP)
+        return vault_held_flush(h);
+    return SR_OK;
 }
+
+typedef struct export_ctx {
+    vault_held held;
+    const char *case_id; /* caseload roles: only people on this case */
+} export_ctx;
 
 static sr_status export_row(void *ctx, const store_row *row)
 {
     export_ctx *x = ctx;
-    sr_vault *v = x->v;
-    bool decoy = false, full = false;
+    sr_vault *v = x->held.v;
+    bool decoy = false;
     sr_status st =
         vault_decoy_hit(v, (const uint8_t(*)[SR_ID_BYTES])row->id, 1, &decoy);
     if (st != SR_OK || decoy)
@@ -1877,16 +1877,14 @@ static sr_status export_row(void *ctx, const store_row *row)
     json_t *person = person_with_id(row->id);
     if (person == NULL)
         return vault_fail(v, SR_ERR_NOMEM, "out of memory");
-    st = open_row(v, row, x->granted, person);
+    st = open_row(v, row, x->held.granted, person);
     if (st == SR_OK)
         st = dump_line(v, person);
     json_decref(person);
     if (st == SR_OK)
-        st = vault_held_add(v, &x->held, v->out.p, v->out.len, row->id, &full);
+        st = vault_held_add(&x->held, v->out.p, v->out.len, row->id);
     buf_reset(&v->out);
-    if (st != SR_OK)
-        return st;
-    return full ? export_flush(x) : SR_OK;
+    return st;
 }
 
 sr_status sr_vault_export(sr_vault *v, const sr_access *acc, sr_line_fn fn,
@@ -1898,26 +1896,17 @@ sr_status sr_vault_export(sr_vault *v, const sr_access *acc, sr_line_fn fn,
         *count = 0;
     if (x == NULL)
         return vault_fail(v, SR_ERR_NOMEM, "out of memory");
-    sr_status st = vault_authorize(v, &r, &x->granted);
     /* Every export is a bulk read: only under a second person's approval. */
-    if (st == SR_OK)
-        st = vault_approval_check(v, &r, "", x->detail);
-    if (st != SR_OK) {
-        free(x);
-        return st;
-    }
-    x->v = v;
-    x->r = &r;
-    x->fn = fn;
-    x->fn_ctx = ctx;
+    sr_status st = vault_held_begin(v, &r, "", fn, ctx, "the export", &x->held);
     x->case_id = vault_caseload(v) ? acc->case_id : NULL;
-    vault_held_init(&x->held);
-    v->errmsg[0] = '\0';
-    st = v->ops->scan(v->st, x->granted, export_row, x);
-    if (st == SR_OK)
-        st = export_flush(x);
-    if (st != SR_OK && v->errmsg[0] == '\0')
-        st = vault_store_fail(v, st, "cannot read the vault");
+    if (st == SR_OK) {
+        v->errmsg[0] = '\0';
+        st = v->ops->scan(v->st, x->held.granted, export_row, x);
+        if (st == SR_OK)
+            st = vault_held_flush(&x->held);
+        if (st != SR_OK && v->errmsg[0] == '\0')
+            st = vault_store_fail(v, st, "cannot read the vault");
+    }
     if (count != NULL)
         *count = x->held.passed;
     vault_held_free(&x->held);

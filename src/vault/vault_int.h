@@ -234,10 +234,18 @@ SR_WARN_UNUSED sr_status vault_audit_walk(
 /* People per entry of a bulk read (export, notify). */
 #define VAULT_GROUP 256u
 
-/* A bulk read's lines, held until the entry naming the group's people is
- * written (vault.c). Lines that name nobody (a notification's "gone") may
- * be held between them, at most 3 * VAULT_GROUP. */
+/* A bulk read (export, notify): its request, and its lines held until
+ * the entry naming the group's people is written (vault.c). Lines that
+ * name nobody (a notification's "gone") may be held between them, at most
+ * 3 * VAULT_GROUP. */
 typedef struct vault_held {
+    sr_vault *v;
+    access_req r;
+    unsigned granted;
+    char detail[ENTRY_TEXT_MAX]; /* "approval <id>" */
+    sr_line_fn fn;
+    void *fn_ctx;
+    const char *what; /* "the export", for a stopped writer's message */
     sr_buf lines;
     uint8_t ids[VAULT_GROUP][SR_ID_BYTES];
     size_t n;        /* people in the group */
@@ -245,22 +253,21 @@ typedef struct vault_held {
     uint64_t passed; /* lines handed over so far */
 } vault_held;
 
-/* Start h (room for VAULT_GROUP * 4 lines of a record each); release with
- * vault_held_free, which wipes. */
-void vault_held_init(vault_held *h);
+/* Start a bulk read r: decide it, and check the approval it needs (bound
+ * to digest, "" for none), each refusal logged; then ready h to hold its
+ * lines for fn. Release h with vault_held_free (it wipes), begun or not. */
+SR_WARN_UNUSED sr_status vault_held_begin(sr_vault *v, const access_req *r,
+                                          const char *digest, sr_line_fn fn,
+                                          void *ctx, const char *what,
+                                          vault_held *h);
 void vault_held_free(vault_held *h);
-/* Hold one line, of person id (NULL: of nobody). *full is set when the
- * group must be flushed before the next line. */
-SR_WARN_UNUSED sr_status vault_held_add(sr_vault *v, vault_held *h,
-                                        const void *line, size_t len,
-                                        const uint8_t *id, bool *full);
-/* Log the group (r allowed, the classes granted, detail), then hand each
- * held line to fn; what stops fn is reported as "<what> was stopped by
- * its writer". */
-SR_WARN_UNUSED sr_status vault_held_flush(sr_vault *v, vault_held *h,
-                                          const access_req *r, unsigned granted,
-                                          const char *detail, sr_line_fn fn,
-                                          void *ctx, const char *what);
+/* Hold one line, of person id (NULL: of nobody); when the group is full,
+ * flush it. */
+SR_WARN_UNUSED sr_status vault_held_add(vault_held *h, const void *line,
+                                        size_t len, const uint8_t *id);
+/* Log the group (allowed, the classes granted, the detail), then hand
+ * each held line to fn. */
+SR_WARN_UNUSED sr_status vault_held_flush(vault_held *h);
 
 /* ---- backup.c: the key file ---------------------------------------------- */
 
