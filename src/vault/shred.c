@@ -467,6 +467,15 @@ static void *half_run(void *arg)
     return NULL;
 }
 
+/* An empty context deciding with handle v by m's schedule. */
+static void side_of(const ret_ctx *m, sr_vault *v, ret_ctx *c)
+{
+    memset(c, 0, sizeof *c);
+    c->v = v;
+    c->cutoff = m->cutoff;
+    memcpy(c->class_cutoff, m->class_cutoff, sizeof c->class_cutoff);
+}
+
 /* Append src's findings to dst's, and its counts. */
 static sr_status merge(ret_ctx *dst, ret_ctx *src)
 {
@@ -503,14 +512,8 @@ static sr_status scan2_flush(scan2 *s)
     size_t cut = s->other != NULL ? s->n / 2 : 0;
     memset(&a, 0, sizeof a);
     memset(&b, 0, sizeof b);
-    a.c = b.c = *m;
-    a.c.v = s->other;
-    b.c.v = m->v;
-    a.c.l = b.c.l = (doomed_list){NULL, 0, 0};
-    a.c.t = b.c.t = NULL;
-    a.c.nt = a.c.tcap = b.c.nt = b.c.tcap = 0;
-    a.c.scanned = a.c.separated = b.c.scanned = b.c.separated = 0;
-    a.c.st = b.c.st = SR_OK;
+    side_of(m, s->other, &a.c);
+    side_of(m, m->v, &b.c);
     a.rows = s->rows;
     a.n = cut;
     b.rows = s->rows + cut;
