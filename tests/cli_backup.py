@@ -22,7 +22,7 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from srcli import Vault, run  # noqa: E402
+from srcli import Vault, gen  # noqa: E402
 
 IR = ["--purpose", "incident-response"]
 W = None
@@ -37,15 +37,9 @@ class World:
                                     ("aud", "auditor", False)):
             self.v.add(name, role, service=service)
         self.v.lift_budgets()
-        out = run(["gen", "--count", "41", "--seed", "29"], check=0).stdout
-        self.people = [json.loads(l) for l in out.splitlines()]
+        self.people = gen(41, 29)
         self.late = self.people.pop()
-        src = os.path.join(self.tmp, "people.jsonl")
-        with open(src, "w") as f:
-            for p in self.people:
-                f.write(json.dumps(p) + "\n")
-        self.v.sr(["import", src, "--quiet", "--purpose", "intake"],
-                  who="intake", check=0)
+        self.v.store(self.people)
         self.ids = [self.find(self.v, p) for p in self.people]
         con = sqlite3.connect(os.path.join(self.v.path, "vault.db"))
         self.wrapped = [w for (w,) in con.execute(
@@ -63,11 +57,7 @@ class World:
         for pid in self.shredded:
             self.v.sr(["shred", pid, "--reason", "erasure-order",
                        "--purpose", "retention"], who="so", check=0)
-        late = os.path.join(self.tmp, "late.jsonl")
-        with open(late, "w") as f:
-            f.write(json.dumps(self.late) + "\n")
-        self.v.sr(["import", late, "--quiet", "--purpose", "intake"],
-                  who="intake", check=0)
+        self.v.store([self.late])
         self.keys2 = os.path.join(self.keydir, "after.keys")
         self.v.sr(["backup", "keys", "--out", self.keys2], check=0)
 

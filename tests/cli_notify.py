@@ -18,7 +18,7 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from srcli import Vault, run  # noqa: E402
+from srcli import Vault, gen  # noqa: E402
 
 IR = ["--purpose", "incident-response"]
 W = None
@@ -42,19 +42,13 @@ class World:
                                     ("aud", "auditor", False)):
             self.v.add(name, role, service=service)
         self.v.lift_budgets()
-        out = run(["gen", "--count", "24", "--seed", "31"], check=0).stdout
-        self.people = [json.loads(l) for l in out.splitlines()]
+        self.people = gen(24, 31)
         self.people.append(odd_person(
             "123-45-0001", "<b>O'Neil & \"Sons\"</b>",
             [{"street": "=1+2 Formula Rd", "city": "Reston", "state": "VA",
               "postal_code": "20190", "country": "US"}]))
         self.people.append(odd_person("123-45-0002", "Nowhere", []))
-        src = os.path.join(self.tmp, "people.jsonl")
-        with open(src, "w") as f:
-            for p in self.people:
-                f.write(json.dumps(p) + "\n")
-        self.v.sr(["import", src, "--quiet", "--purpose", "intake"],
-                  who="intake", check=0)
+        self.v.store(self.people)
         self.ids = []
         for p in self.people:
             o = self.v.sr(["find", "--ssn", p["ssn"]] + IR, who="so1",

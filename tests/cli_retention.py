@@ -23,7 +23,7 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from srcli import Vault, run  # noqa: E402
+from srcli import Vault, gen  # noqa: E402
 
 RET = ["--purpose", "retention"]
 IR = ["--purpose", "incident-response"]
@@ -51,35 +51,29 @@ class ClassRetention(unittest.TestCase):
         cls.tmp = tempfile.mkdtemp(prefix="sr-retention-")
         cls.v = v = Vault(os.path.join(cls.tmp, "vault"),
                           expected_people=1000)
-        pol = json.loads(v.sr(["policy", "show"], check=0).stdout)
-        # A run destroying more than one person needs a second officer.
-        pol["bulk_threshold"] = 1
-        pol["retention"] = {
-            "destroy_after_separation_years": 15,
-            "destroy_classes_after_separation_years": {"investigation": 5,
-                                                       "biometric": 5}}
-        pol["roles"]["records"] = {
-            "actions": ["get"],
-            "classes": ["identity", "name", "contact", "employment",
-                        "investigation", "biometric"],
-            "purposes": ["retention"]}
-        for r in pol["roles"].values():
-            r.pop("budget", None)
-        cls.policy = pol
-        v.sr(["policy", "set", cls.write("policy.json", pol)], check=0)
+        def schedule(pol):
+            # A run destroying more than one person needs a second officer.
+            pol["bulk_threshold"] = 1
+            pol["retention"] = {
+                "destroy_after_separation_years": 15,
+                "destroy_classes_after_separation_years": {
+                    "investigation": 5, "biometric": 5}}
+            pol["roles"]["records"] = {
+                "actions": ["get"],
+                "classes": ["identity", "name", "contact", "employment",
+                            "investigation", "biometric"],
+                "purposes": ["retention"]}
+            for r in pol["roles"].values():
+                r.pop("budget", None)
+        cls.policy = v.edit_policy(schedule)
         for name, role, service in (("intake", "intake", True),
                                     ("so", "security-officer", False),
                                     ("so2", "security-officer", False),
                                     ("aud", "auditor", False),
                                     ("records", "records", False)):
             v.add(name, role, service=service)
-        out = run(["gen", "--count", "300", "--seed", "47"], check=0).stdout
-        cls.people = [json.loads(l) for l in out.splitlines()]
-        src = os.path.join(cls.tmp, "people.jsonl")
-        with open(src, "wb") as fh:
-            fh.write(out)
-        v.sr(["import", src, "--quiet", "--purpose", "intake"], who="intake",
-             check=0)
+        cls.people = gen(300, 47)
+        v.store(cls.people)
         cut15, cut5 = years_ago(15), years_ago(5)
         cls.gone = [p for p in cls.people
                     if separated(p) and separated(p) <= cut15]

@@ -46,6 +46,13 @@ def run(args, token=None, stdin=None, env_extra=None, check=None,
     return p
 
 
+def gen(count, seed):
+    """`strongroom gen`: count synthetic people, as dicts."""
+    out = run(["gen", "--count", str(count), "--seed", str(seed)],
+              check=0).stdout
+    return [json.loads(line) for line in out.splitlines()]
+
+
 class Vault:
     """A vault directory and the tokens of its principals, by name."""
 
@@ -75,17 +82,36 @@ class Vault:
         self.tokens[name] = self.new_token(name)
         return self.tokens[name]
 
+    def edit_policy(self, change):
+        """Read the policy in force, let change(policy) edit the dict, and
+        set the result; returns it."""
+        pol = json.loads(self.sr(["policy", "show"], check=0).stdout)
+        change(pol)
+        path = os.path.join(self.path, "..", "policy-edited.json")
+        with open(path, "w") as f:
+            json.dump(pol, f)
+        self.sr(["policy", "set", path], check=0)
+        return pol
+
     def lift_budgets(self):
         """Store the current policy without its read budgets: for tests
         whose subject is not the budget but which read more people than a
         budget allows (tests of budgets keep them)."""
-        pol = json.loads(self.sr(["policy", "show"], check=0).stdout)
-        for role in pol["roles"].values():
-            role.pop("budget", None)
-        path = os.path.join(self.path, "..", "policy-no-budgets.json")
+        def lift(pol):
+            for role in pol["roles"].values():
+                role.pop("budget", None)
+        self.edit_policy(lift)
+
+    def store(self, people, who="intake"):
+        """Store people (dicts) with `import` as `who`, for purpose
+        intake."""
+        path = os.path.join(self.path, "..", "store-people.jsonl")
         with open(path, "w") as f:
-            json.dump(pol, f)
-        self.sr(["policy", "set", path], check=0)
+            for p in people:
+                f.write(json.dumps(p) + "\n")
+        self.sr(["import", path, "--quiet", "--purpose", "intake"], who=who,
+                check=0)
+        os.remove(path)
 
     def approve(self, who, approver, what, *args):
         """A two-person approval (docs/policy.md) of `what` ("export" or

@@ -25,7 +25,7 @@ import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
-from srcli import EXIT_NOT_FOUND, Vault, run  # noqa: E402
+from srcli import EXIT_NOT_FOUND, Vault, gen  # noqa: E402
 
 RET = ["--purpose", "retention"]
 IR = ["--purpose", "incident-response"]
@@ -41,30 +41,22 @@ class Shredded(unittest.TestCase):
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="sr-drill-g-")
         cls.v = v = Vault(os.path.join(cls.tmp, "vault"), expected_people=1000)
-        pol = json.loads(v.sr(["policy", "show"], check=0).stdout)
-        pol["retention"] = {"destroy_after_separation_years": 10}
-        pol["roles"]["records"] = {"actions": ["export"],
-                                   "classes": ["identity", "name"],
-                                   "purposes": ["retention"]}
-        for r in pol["roles"].values():
-            r.pop("budget", None)
-        f = os.path.join(cls.tmp, "policy.json")
-        with open(f, "w") as fh:
-            json.dump(pol, fh)
-        v.sr(["policy", "set", f], check=0)
+        def schedule(pol):
+            pol["retention"] = {"destroy_after_separation_years": 10}
+            pol["roles"]["records"] = {"actions": ["export"],
+                                       "classes": ["identity", "name"],
+                                       "purposes": ["retention"]}
+            for r in pol["roles"].values():
+                r.pop("budget", None)
+        v.edit_policy(schedule)
         for name, role, service in (("intake", "intake", True),
                                     ("so", "security-officer", False),
                                     ("so2", "security-officer", False),
                                     ("aud", "auditor", False),
                                     ("records", "records", False)):
             v.add(name, role, service=service)
-        out = run(["gen", "--count", "200", "--seed", "31"], check=0).stdout
-        cls.people = [json.loads(l) for l in out.splitlines()]
-        src = os.path.join(cls.tmp, "people.jsonl")
-        with open(src, "wb") as fh:
-            fh.write(out)
-        v.sr(["import", src, "--quiet", "--purpose", "intake"], who="intake",
-             check=0)
+        cls.people = gen(200, 31)
+        v.store(cls.people)
         cls.ids = [json.loads(v.sr(["find", "--ssn", p["ssn"]] + IR,
                                    who="so", check=0).stdout)["id"]
                    for p in cls.people[:5]]
