@@ -133,12 +133,7 @@ class Backup(unittest.TestCase):
         self.assertIn("backup.create", [e["action"] for e in entries])
         self.assertIn("backup.restore", [e["action"] for e in entries])
         # Not a byte of the shredded people's records is left.
-        with open(os.path.join(r.path, "vault.db"), "rb") as f:
-            data = f.read()
-        wal = os.path.join(r.path, "vault.db-wal")
-        if os.path.exists(wal):
-            with open(wal, "rb") as f:
-                data += f.read()
+        data = r.stored_bytes()
         bcon = sqlite3.connect(os.path.join(W.backup, "vault.db"))
         rows = [b for b in bcon.execute(
             "SELECT c0, c1 FROM persons WHERE lower(hex(id)) IN (?, ?)",

@@ -103,15 +103,6 @@ class ClassRetention(unittest.TestCase):
         return json.loads(self.v.sr(["get", pid] + RET, who="records",
                                     check=0).stdout)
 
-    def files(self):
-        out = b""
-        for name in ("vault.db", "vault.db-wal"):
-            path = os.path.join(self.v.path, name)
-            if os.path.exists(path):
-                with open(path, "rb") as f:
-                    out += f.read()
-        return out
-
     def test_classes_go_sooner_than_the_person(self):
         v = self.v
         self.assertGreater(len(self.gone), 0, "nobody separated 15 years")
@@ -126,8 +117,8 @@ class ClassRetention(unittest.TestCase):
                 "SELECT c4, c5 FROM persons WHERE lower(hex(id)) = ?",
                 (pid,)).fetchone() if b]
         con.close()
-        self.assertTrue(all(b in self.files() for bs in old.values()
-                            for b in bs))
+        before = v.stored_bytes()
+        self.assertTrue(all(b in before for bs in old.values() for b in bs))
         plan = json.loads(v.sr(["retention", "run", "--dry-run"] + RET,
                                who="so", check=0).stdout)
         self.assertEqual((plan["due"], plan["classes_due"]),
@@ -146,7 +137,7 @@ class ClassRetention(unittest.TestCase):
                                who="so", check=0).stdout)
         self.assertEqual((done["shredded"], done["classes_destroyed"]),
                          (len(self.gone), len(self.trim)))
-        data = self.files()
+        data = self.v.stored_bytes()
         for p, pid in sample:
             after = self.get(pid)
             for k in TRIMMED:

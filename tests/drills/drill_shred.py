@@ -65,15 +65,6 @@ class Shredded(unittest.TestCase):
     def tearDownClass(cls):
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
-    def files(self):
-        out = b""
-        for name in ("vault.db", "vault.db-wal"):
-            path = os.path.join(self.v.path, name)
-            if os.path.exists(path):
-                with open(path, "rb") as f:
-                    out += f.read()
-        return out
-
     def test_a_shredded_person_is_gone_everywhere(self):
         v, pid, p = self.v, self.ids[0], self.people[0]
         v.sr(["case", "open", "C-1"], check=0)
@@ -85,7 +76,8 @@ class Shredded(unittest.TestCase):
         con.close()
         pieces = [c for blob in row if blob for c in chunks(blob)]
         self.assertGreater(len(pieces), 10)
-        self.assertTrue(all(x in self.files() for x in pieces[:3]))
+        before = v.stored_bytes()
+        self.assertTrue(all(x in before for x in pieces[:3]))
 
         v.sr(["shred", pid, "--reason", "court-order-1138"] + RET, who="so",
              check=0)
@@ -101,7 +93,7 @@ class Shredded(unittest.TestCase):
         p4 = v.sr(["export", "--approval", aid] + RET, who="records", check=0)
         found["export"] = pid.encode() in p4.stdout
         self.assertEqual(len(p4.stdout.splitlines()), len(self.people) - 1)
-        data = self.files()
+        data = self.v.stored_bytes()
         found["database file and WAL"] = any(x in data for x in pieces)
         con = sqlite3.connect(os.path.join(v.path, "vault.db"))
         after = con.execute("SELECT count(*) FROM blind_index").fetchone()
