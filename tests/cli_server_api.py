@@ -152,7 +152,14 @@ class World:
     def __init__(self):
         self.tmp = tempfile.mkdtemp(prefix="sr-api-")
         self.v = Vault(os.path.join(self.tmp, "vault"), expected_people=200)
+
+        def records_role(pol):
+            pol["roles"]["records"] = {
+                "actions": ["export"], "classes": ["identity", "name"],
+                "purposes": ["retention"]}
+        self.v.edit_policy(records_role)
         for name, role, service in (("intake", "intake", True),
+                                    ("rec", "records", False),
                                     ("hr", "hr-clerk", False),
                                     ("inv", "investigator", False),
                                     ("inv2", "investigator", False),
@@ -774,6 +781,51 @@ class TwoPersonsAndDecoys(ApiCase):
                         "dob": p["birth"]["date"], "purpose": HR,
                         "approval": aid}, who="hr")
         self.assertEqual(o["count"], 0)
+
+    def export(self, body, who="rec", **kw):
+        return self.call("POST", "/v1/persons/export", body, who=who, **kw)
+
+    def test_an_approved_export_streams_every_person_once_logged(self):
+        """POST /v1/persons/export without an approval is a 403 naming
+        approval.required; with one the officer approved it is a 200
+        stream of JSONL, one line per person stored (the decoys left
+        out), each with the classes the role may read, not cached; its
+        groups are logged as export naming the approval."""
+        body = {"purpose": "retention"}
+        r = self.export(body)
+        p = self.assertProblem(r, "denied", 403)
+        self.assertIn("approval.required", p["detail"])
+        o, _ = self.ok("POST", "/v1/approvals",
+                       {"action": "export", "purpose": "retention"},
+                       who="rec", want=201)
+        aid = o["id"]
+        self.ok("POST", "/v1/approvals/%s/approve" % aid, who="so")
+        st, h, data = self.export(dict(body, approval=aid), want=200)
+        self.assertEqual(h["content-type"], "application/x-ndjson")
+        self.assertEqual(h["cache-control"], "no-store")
+        self.assertEqual(h.get("transfer-encoding"), "chunked")
+        lines = [json.loads(l) for l in data.decode().splitlines()]
+        stats, _ = self.ok("GET", "/v1/stats", who="admin")
+        self.assertEqual(len(lines), stats["people"])
+        ssns = {x["ssn"] for x in lines}
+        self.assertLessEqual({W.a["ssn"], W.b["ssn"], W.c["ssn"]}, ssns)
+        self.assertTrue(all("address" not in x for x in lines))
+        o, _ = self.ok("POST", "/v1/audit/entries",
+                       {"principal": "rec", "limit": 1000}, who="aud")
+        exported = [e for e in o["entries"] if e["action"] == "export"
+                    and e["outcome"] == "allowed"]
+        self.assertTrue(exported)
+        self.assertEqual(sum(e["count"] for e in exported), len(lines))
+        self.assertTrue(all(e["detail"] == "approval " + aid
+                            for e in exported))
+
+    def test_an_export_the_role_may_not_make_is_denied(self):
+        """The clerk has no export: 403 with the rule, nothing streamed;
+        an unknown member is a 400 that does not echo it."""
+        r = self.export({"purpose": HR}, who="hr")
+        self.assertProblem(r, "denied", 403)
+        r = self.export({"purpose": "retention", W.a["ssn"]: 1})
+        self.assertProblem(r, "bad-request", 400)
 
     def test_the_decoys_are_listed_for_the_officer_only(self):
         o, _ = self.ok("GET", "/v1/decoys", who="so")

@@ -86,12 +86,23 @@ class World:
         self.v.sr(["user", "disable", "gone"], check=0)
         self.v.add("hr", "hr-clerk")
         self.v.add("aud", "auditor")
+        self.v.add("so", "security-officer")
+
+        def records_role(pol):
+            pol["roles"]["records"] = {
+                "actions": ["export"],
+                "classes": ["identity", "name", "contact", "employment",
+                            "investigation", "biometric"],
+                "purposes": ["retention"]}
+        self.v.edit_policy(records_role)
+        self.v.add("rec", "records")
         # hr reads hundreds of people under load; budgets are tested in
         # cli_budget.py.
         self.v.lift_budgets()
         self.certs = Certs(self.tmp)
-        self.people = gen_people(2400, 41)
+        self.people = gen_people(4800, 41)
         self.next_person = 0
+        self.export_people = False
         self.lock = threading.Lock()
 
     def take_people(self, n):
@@ -1065,6 +1076,113 @@ class MaxConnections(ServerCase):
 
 
 # ---- SIGTERM ---------------------------------------------------------------
+
+
+def store_export_people():
+    """2,400 more people, once: their export (about 6 MB) is more than the
+    stream's buffers and the sockets' (the server's send buffer grows to
+    4 MiB) hold, so it waits on a client that does not read."""
+    if W.export_people:
+        return
+    W.export_people = True
+    path = os.path.join(W.tmp, "export-people.jsonl")
+    with open(path, "w") as f:
+        f.write("".join(json.dumps(p) + "\n" for p in W.take_people(2400)))
+    W.v.sr(["import", path, "--quiet", "--purpose", "intake"],
+           who="intake1", check=0)
+
+
+class Export(ServerCase):
+    """Exports stream from a thread of their own: to a reader slower than
+    the export, one at a time, and cut off cleanly by SIGTERM."""
+    server_args = {"settings": {"drain-timeout": 1}}
+
+    @classmethod
+    def setUpClass(cls):
+        store_export_people()
+        super().setUpClass()
+
+    def approval(self, server):
+        st, _, o = server.json("POST", "/v1/approvals",
+                               {"action": "export", "purpose": "retention"},
+                               token=W.v.tokens["rec"], want=201)
+        server.json("POST", "/v1/approvals/%s/approve" % o["id"],
+                    token=W.v.tokens["so"], want=200)
+        return o["id"]
+
+    def start_export(self, server):
+        # A small receive window, so that little sits on the client's side.
+        c = server.conn()
+        c.sock = socket.socket()
+        c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        c.sock.connect(("127.0.0.1", server.port))
+        c.request("POST", "/v1/persons/export",
+                  body=json.dumps({"purpose": "retention",
+                                   "approval": self.approval(server)}),
+                  headers={"Authorization": "Bearer " + W.v.tokens["rec"],
+                           "Content-Type": "application/json"})
+        r = c.getresponse()
+        self.assertEqual(r.status, 200)
+        return c, r
+
+    def test_a_slow_reader_gets_every_person_and_a_second_export_waits(self):
+        """A client reading the stream slowly (the export waits on it)
+        gets one line per person stored and a clean end; a second export
+        meanwhile is 429 with Retry-After, and reads are served."""
+        c, r = self.start_export(self.server)
+        data = r.read(4096)
+        st, h, body = self.server.request(
+            "POST", "/v1/persons/export",
+            {"purpose": "retention", "approval": self.approval(self.server)},
+            token=W.v.tokens["rec"])
+        check_problem(self, st, h, body, "too-many-requests", 429)
+        self.assertIn("retry-after", h)
+        st, _, _ = self.server.request("GET", "/v1/whoami",
+                                       token=W.v.tokens["hr"])
+        self.assertEqual(st, 200)
+        while True:
+            time.sleep(0.01)
+            piece = r.read(16384)
+            if not piece:
+                break
+            data += piece
+        c.close()
+        lines = data.decode().splitlines()
+        self.assertGreater(len(data), 5 << 20)
+        st, _, o = self.server.json("GET", "/v1/stats",
+                                    token=W.v.tokens["admin"], want=200)
+        self.assertEqual(len(lines), o["people"])
+        self.assertEqual(len({json.loads(l)["ssn"] for l in lines}),
+                         len(lines))
+        # The export is over: the next one runs.
+        c, r = self.start_export(self.server)
+        self.assertEqual(len(r.read().decode().splitlines()), o["people"])
+        c.close()
+
+class ExportDrain(unittest.TestCase):
+    approval = Export.approval
+    start_export = Export.start_export
+
+    def test_sigterm_cuts_a_running_export_off(self):
+        """SIGTERM while a client holds an export open without reading:
+        the server stops it after the drain timeout, the stream ends
+        without its closing chunk (the client can tell it is cut off),
+        and the server exits 0."""
+        store_export_people()
+        server = Server(W.v, settings={"drain-timeout": 1})
+        try:
+            c, r = self.start_export(server)
+            first = r.read(1000)
+            self.assertTrue(first)
+            server.proc.send_signal(signal.SIGTERM)
+            self.assertEqual(server.stop(timeout=60), 0, server.stderr())
+            self.assertIn("/v1/persons/export: cut off after",
+                          server.stderr())
+            with self.assertRaises(http.client.IncompleteRead):
+                r.read()
+            c.close()
+        finally:
+            server.kill()
 
 
 class Drain(unittest.TestCase):

@@ -731,7 +731,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
              * and resumes the connection, which calls back here. */
             r->suspend = false;
             MHD_suspend_connection(c);
-            settler_push(s->settler, r);
+            if (r->park != NULL)
+                r->park(r);
+            else
+                settler_push(s->settler, r);
             return MHD_YES;
         }
     }
@@ -1036,6 +1039,13 @@ int srv_run(const srv_config *cfg, const char *pass, size_t pass_len,
         (void)nanosleep(&ts, NULL);
     }
     unsigned left = atomic_load(&s->active);
+    /* Streams still running (an export) stop at their next write; each
+     * resumes its connection as it ends. */
+    stream_cancel_all();
+    while (stream_running() > 0) {
+        struct timespec ts = {0, 20 * 1000000L};
+        (void)nanosleep(&ts, NULL);
+    }
     /* Every suspended connection is resumed before the daemon stops. */
     settler_stop(s->settler);
     s->settler = NULL;

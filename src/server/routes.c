@@ -9,6 +9,7 @@
 #define _GNU_SOURCE /* memfd_create, pipe2, strptime */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -364,6 +365,99 @@ static void h_person_search(req *r)
         return;
     }
     srv_reveal(r, person_search_reply);
+}
+
+/* ---- export: every person, streamed as JSONL ------------------------------
+ */
+
+/* One export at a time: it holds a read handle for as long as it runs. */
+static atomic_bool exporting;
+
+typedef struct export_job {
+    srv_pool *pool;
+    sr_vault *v; /* a read handle, taken from the request */
+    uint64_t gen;
+    sr_access acc;
+    char purpose[SRV_NAME_MAX + 1], case_id[SRV_NAME_MAX + 1];
+    char approval[SR_APPROVAL_ID_MAX];
+} export_job;
+
+static void export_drop(void *ctx)
+{
+    export_job *j = ctx;
+    pool_put_reader(j->pool, j->v, j->gen);
+    free(j);
+    atomic_store(&exporting, false);
+}
+
+static sr_status export_line(void *ctx, const char *line, size_t len)
+{
+    srv_stream *s = ctx;
+    return stream_write(s, line, len) && stream_write(s, "\n", 1) ? SR_OK
+                                                                  : SR_ERR_IO;
+}
+
+/* On the stream's thread. The library logs each group of people before
+ * it passes their lines on, so the handle must not defer its syncs. */
+static bool export_run(srv_stream *s, void *ctx)
+{
+    export_job *j = ctx;
+    uint64_t count = 0;
+    sr_status st = sr_vault_defer_audit(j->v, false);
+    if (st == SR_OK)
+        st = sr_vault_export(j->v, &j->acc, export_line, s, &count);
+    req *r = stream_req(s);
+    if (st != SR_OK && r != NULL)
+        reply_status(r, st, j->v);
+    else if (st != SR_OK)
+        (void)fprintf(stderr,
+                      "strongroom serve: /v1/persons/export: cut off after "
+                      "%llu people: %s\n",
+                      (unsigned long long)count, sr_vault_errmsg(j->v));
+    if (sr_vault_defer_audit(j->v, true) != SR_OK)
+        (void)fprintf(stderr, "strongroom serve: %s\n", sr_vault_errmsg(j->v));
+    export_drop(j);
+    return st == SR_OK;
+}
+
+static void h_person_export(req *r)
+{
+    static const char *const allowed[] = {"purpose", "case", "approval", NULL};
+    sr_access acc = {0};
+    if (!only(r, allowed) || !access_of(r, &acc))
+        return;
+    bool idle = false;
+    if (!atomic_compare_exchange_strong(&exporting, &idle, true)) {
+        reply_problem(r, P_TOO_MANY,
+                      "an export is running; one runs at a time");
+        reply_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "60");
+        return;
+    }
+    export_job *j = calloc(1, sizeof *j);
+    if (j == NULL) {
+        atomic_store(&exporting, false);
+        reply_problem(r, P_INTERNAL, NULL);
+        return;
+    }
+    /* access_of bounded each to its field. */
+    (void)snprintf(j->purpose, sizeof j->purpose, "%s", acc.purpose);
+    (void)snprintf(j->case_id, sizeof j->case_id, "%s",
+                   acc.case_id != NULL ? acc.case_id : "");
+    (void)snprintf(j->approval, sizeof j->approval, "%s",
+                   acc.approval != NULL ? acc.approval : "");
+    j->acc.purpose = j->purpose;
+    j->acc.case_id = acc.case_id != NULL ? j->case_id : NULL;
+    j->acc.approval = acc.approval != NULL ? j->approval : NULL;
+    j->pool = srv_handles(r->s);
+    if (!stream_start(r, "application/x-ndjson", export_run, export_drop, j)) {
+        free(j);
+        atomic_store(&exporting, false);
+        return;
+    }
+    /* The handle is the export's now: its thread gives it back. */
+    j->v = r->v;
+    j->gen = r->v_gen;
+    r->v = NULL;
 }
 
 /* ---- import: the body streams through a pipe into sr_vault_import_fd ---- */
@@ -1091,6 +1185,7 @@ const route srv_routes[] = {
     {"POST", "/v1/persons/read", RJ, h_person_read, NULL, NULL, NULL},
     {"POST", "/v1/persons/update", WJ, h_person_update, NULL, NULL, NULL},
     {"POST", "/v1/persons/search", RJ, h_person_search, NULL, NULL, NULL},
+    {"POST", "/v1/persons/export", RJ, h_person_export, NULL, NULL, NULL},
     {"POST", "/v1/persons/import", R_WRITE | R_STREAM, import_end, import_begin,
      import_feed, import_drop},
     {"POST", "/v1/persons/shred", WJ, h_person_shred, NULL, NULL, NULL},

@@ -13,6 +13,9 @@
  *   body.c     reading request bodies (the fuzzed parser)
  *   metrics.c  counters and histograms in the Prometheus text format
  *   pool.c     vault handles: one writer, readers on demand
+ *   settle.c   replies that wait for their audit entry
+ *   stream.c   reply bodies a thread writes as it goes (exports)
+ *   throttle.c failed authentications per client address
  */
 #ifndef SR_SERVER_H
 #define SR_SERVER_H
@@ -229,6 +232,10 @@ struct req {
     size_t held_count; /* e.g. the number of matches in held */
     bool suspend;      /* on_request suspends and hands it to a settler */
     req *next_settle;  /* the settlers' queue */
+    /* Instead of a settler: called once the connection is suspended
+     * (stream.c); whoever it starts resumes the connection. */
+    void (*park)(req *r);
+    void *park_ctx;
     char principal[SRV_NAME_MAX + 1];
 };
 
@@ -271,6 +278,27 @@ typedef struct srv_settler srv_settler;
 sr_status settler_start(srv_settler **out, unsigned n, char err[SRV_ERR_MAX]);
 void settler_push(srv_settler *q, req *r);
 void settler_stop(srv_settler *q); /* settles everything queued first */
+
+/* stream.c: a reply body a thread of its own writes as it goes. fn runs
+ * on that thread once the connection is suspended, and writes with
+ * stream_write; the first write decides the reply (200, ctype, chunked,
+ * not cached). Before it, stream_req gives the request so fn can set a
+ * problem reply instead (NULL once decided). fn returns false when it
+ * failed: a problem if nothing was decided yet, else the body is cut off
+ * (no clean end: the client sees it). stream_write is false once the
+ * client went away or the server is stopping: fn should stop. If fn
+ * cannot be started, drop(ctx) is called instead (a problem is the
+ * reply). false from stream_start: a problem is the reply. */
+typedef struct srv_stream srv_stream;
+typedef bool (*stream_fn)(srv_stream *s, void *ctx);
+bool stream_start(req *r, const char *ctype, stream_fn fn,
+                  void (*drop)(void *ctx), void *ctx);
+bool stream_write(srv_stream *s, const char *data, size_t len);
+req *stream_req(srv_stream *s);
+/* SIGTERM: every producer's next write fails; stream_running counts the
+ * producers not yet ended. */
+void stream_cancel_all(void);
+unsigned stream_running(void);
 
 /* Settings and paths handlers need. */
 const srv_config *srv_cfg(const srv *s);
