@@ -564,6 +564,19 @@ static bool check_headers(req *r)
             return false;
         }
     }
+    /* A JSON body's length must be known before it is read: a chunked
+     * one over the limit could only be refused by dropping the
+     * connection (libmicrohttpd queues no reply mid-body). */
+    if (!(r->rt->flags & R_STREAM) && cl == NULL &&
+        req_header(r, MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL) {
+        char d[128];
+        (void)snprintf(d, sizeof d,
+                       "send the body with a Content-Length (at most %llu "
+                       "bytes), not chunked",
+                       (unsigned long long)limit);
+        reply_problem(r, P_LENGTH, d);
+        return false;
+    }
     if ((r->rt->flags & R_JSON) && !media_type_is(ct, "application/json")) {
         reply_problem(r, P_MEDIA_TYPE, "send the body as application/json");
         return false;
@@ -644,6 +657,17 @@ static enum MHD_Result queue(req *r)
     return rc;
 }
 
+/* Drop the connection mid-body: nothing can be answered, but the access
+ * log and the metrics say why. */
+static enum MHD_Result cut(req *r, unsigned status)
+{
+    uint64_t ns = sr_clock_ns() - r->t0;
+    r->status = status;
+    access_line(r, r->method, ns);
+    metrics_request(r->route_index, status, ns);
+    return MHD_NO;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
                                   const char *url, const char *method,
                                   const char *version, const char *upload,
@@ -696,22 +720,30 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
     if (*upload_size > 0) {
         size_t n = *upload_size;
         *upload_size = 0;
-        if (sr_clock_ns() - r->t0 >
-                (uint64_t)s->cfg.request_timeout * 1000000000ull &&
-            !(r->rt->flags & R_STREAM)) {
-            /* The body is still coming after the deadline: a response
-             * cannot be queued mid-body, so the connection is dropped. */
-            r->status = 408;
-            access_line(r, r->method, sr_clock_ns() - r->t0);
-            metrics_request(r->route_index, 408, sr_clock_ns() - r->t0);
-            return MHD_NO;
+        bool stream = (r->rt->flags & R_STREAM) != 0;
+        r->body_seen += n;
+        /* libmicrohttpd queues no response mid-body: a body still coming
+         * after the deadline, or an import past its limit (a chunked
+         * one: an announced length was refused before), drops the
+         * connection. An import stops where it is: what it committed
+         * stays, and a re-send skips it. */
+        if (!stream && sr_clock_ns() - r->t0 >
+                           (uint64_t)s->cfg.request_timeout * 1000000000ull)
+            return cut(r, 408);
+        if (stream && r->body_seen > s->cfg.max_import) {
+            r->rt->drop(r);
+            return cut(r, 413);
         }
-        if (r->resp != NULL)
-            return MHD_YES; /* already refused: drain the rest */
-        if (r->rt->flags & R_STREAM)
-            r->rt->feed(r, upload, n);
-        else
-            add_body(r, upload, n);
+        if (r->resp == NULL) {
+            if (stream)
+                r->rt->feed(r, upload, n);
+            else
+                add_body(r, upload, n);
+        }
+        /* Taken (or refused): libmicrohttpd's copy of it is wiped. The
+         * piece lies in the connection's own read buffer, writable memory
+         * that it does not read again. */
+        sodium_memzero((void *)(uintptr_t)upload, n);
         return MHD_YES;
     }
     if (r->resp == NULL &&

@@ -36,6 +36,8 @@ static const problem_def problems[P_KIND_COUNT] = {
     [P_TIMEOUT] = {"request-timeout", 408, "The request took too long"},
     [P_CONFLICT] = {"conflict", 409, "Conflict with what is stored"},
     [P_TOO_LARGE] = {"payload-too-large", 413, "The request body is too large"},
+    [P_LENGTH] = {"length-required", 411,
+                  "The body must come with a Content-Length"},
     [P_MEDIA_TYPE] = {"unsupported-media-type", 415,
                       "Unsupported content type"},
     [P_TOO_MANY] = {"too-many-requests", 429, "Too many requests"},

@@ -154,6 +154,7 @@ typedef enum problem_kind {
     P_TIMEOUT,
     P_CONFLICT,
     P_TOO_LARGE,
+    P_LENGTH,
     P_MEDIA_TYPE,
     P_TOO_MANY,
     P_INTERNAL,
@@ -211,6 +212,7 @@ struct req {
     const char *tail;                /* R_PREFIX: the rest of the path */
     char *body;                      /* whole body (not for R_STREAM) */
     size_t body_len, body_cap;
+    uint64_t body_seen; /* bytes of the body received so far */
     bool body_over;
     json_t *json;
     sr_vault *v;
