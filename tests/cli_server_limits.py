@@ -1109,6 +1109,54 @@ class MaxConnections(ServerCase):
 # ---- SIGTERM ---------------------------------------------------------------
 
 
+class SlowImport(ServerCase):
+    def test_a_slow_import_holds_up_no_other_write(self):
+        """An import whose sender pauses half-way: meanwhile another
+        person is stored and a token made at once (the import has a
+        writer of its own and holds no lock while it waits), and the
+        lines sent before the pause are already stored (readable by
+        search) before the rest arrives; then the import ends with every
+        line stored."""
+        people = W.take_people(4)
+        lines = [json.dumps(p).encode() + b"\n" for p in people[:3]]
+        body = b"".join(lines)
+        first = lines[0] + lines[1]
+        imp = connect(self.server.port)
+        try:
+            imp.sendall(post_head("/v1/persons/import?purpose=intake",
+                                  W.v.tokens["intake1"], len(body))
+                        .replace(b"application/json",
+                                 b"application/x-ndjson") + first)
+            deadline = time.monotonic() + 20
+            while True:
+                st, _, o = self.server.json(
+                    "POST", "/v1/persons/search",
+                    {"purpose": "hr-action", "ssn": people[1]["ssn"]},
+                    token=W.v.tokens["hr"], want=200)
+                if o["count"] == 1:
+                    break
+                self.assertLess(time.monotonic(), deadline,
+                                "the lines sent are not stored")
+                time.sleep(0.1)
+            with connect(self.server.port) as s:
+                one = json.dumps({"purpose": "intake",
+                                  "person": people[3]}).encode()
+                s.sendall(post_head("/v1/persons", W.v.tokens["intake1"],
+                                    len(one)) + one)
+                st, _, data = read_response(s, timeout=5)
+            self.assertEqual(st, 201, data)
+            self.server.json("POST", "/v1/tokens",
+                             {"principal": "hr"},
+                             token=W.v.tokens["hr"], want=201)
+            imp.sendall(body[len(first):])
+            st, _, data = read_response(imp, timeout=30)
+            self.assertEqual(st, 200, data)
+            o = json.loads(data)
+            self.assertEqual((o["lines"], o["stored"]), (3, 3))
+        finally:
+            imp.close()
+
+
 def store_export_people():
     """2,400 more people, once: their export (about 6 MB) is more than the
     stream's buffers and the sockets' (the server's send buffer grows to

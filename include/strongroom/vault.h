@@ -324,6 +324,8 @@ SR_API SR_WARN_UNUSED sr_status sr_vault_import(sr_vault *v,
 /*
  * As sr_vault_import, reading from the open descriptor fd to its end (it
  * is not closed): input that arrives over a network, through a pipe.
+ * Whenever the input makes it wait, what it has stored so far is
+ * committed first, so the write lock is not held while a sender is slow.
  * name stands for the input in messages; the format should be given
  * (SR_FORMAT_AUTO reads JSONL unless name ends in .csv).
  */

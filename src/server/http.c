@@ -325,11 +325,11 @@ static bool prepare(req *r)
     unsigned f = r->rt->flags;
     if ((f & (R_READ | R_WRITE | R_LOGIN)) == 0)
         return true;
-    if (f & R_LOGIN) {
-        r->v = pool_signer(r->s->pool);
-        r->writer = r->signer = true;
-    } else if (f & R_WRITE) {
-        r->v = pool_writer(r->s->pool);
+    if (f & (R_LOGIN | R_WRITE)) {
+        r->writer_kind = (f & R_LOGIN)    ? POOL_SIGNER
+                         : (f & R_STREAM) ? POOL_IMPORTER
+                                          : POOL_WRITER;
+        r->v = pool_writer(r->s->pool, r->writer_kind);
         r->writer = true;
     } else {
         char err[SRV_ERR_MAX];
@@ -360,14 +360,12 @@ bool srv_settle(req *r)
     uint64_t e = sr_vault_last_entry(r->v);
     if (r->entry == UINT64_MAX && e != UINT64_MAX && e != r->entry0)
         r->entry = e;
-    if (r->signer)
-        pool_put_signer(r->s->pool);
-    else if (r->writer)
-        pool_put_writer(r->s->pool);
+    if (r->writer)
+        pool_put_writer(r->s->pool, r->writer_kind);
     else
         pool_put_reader(r->s->pool, r->v, r->v_gen);
     r->v = NULL;
-    r->writer = r->signer = false;
+    r->writer = false;
     if (t == NULL)
         return true;
     char msg[SRV_ERR_MAX];

@@ -2,9 +2,11 @@
 /*
  * pool.c - the server's vault handles. A vault has one writer per
  * process: it is opened with the passphrase at start and lent to one
- * request at a time. Sign-ins use a second writer opened from it
- * (sr_vault_open_another_writer), so a passphrase's key stretching does
- * not hold up every other write. Reads use handles opened from it on demand
+ * request at a time. Sign-ins and imports each use a writer of their own
+ * opened from it (sr_vault_open_another_writer), so neither a passphrase's
+ * key stretching nor an import that runs for minutes holds up every other
+ * write (SQLite still orders their transactions, and an import holds none
+ * while its sender is slow). Reads use handles opened from it on demand
  * (sr_vault_open_another shares its keys) and kept for the next request,
  * so concurrent reads never wait on one another. A policy can change only
  * through the writer (the server holds the vault's write lock), so each
@@ -24,11 +26,12 @@
 #define POOL_MAX_IDLE 1024 /* the most read handles */
 
 struct srv_pool {
-    sr_vault *writer;
-    sr_vault *signer; /* a second writer for sign-ins (key stretching) */
-    pthread_mutex_t smu;
+    /* The writers, each lent to one request at a time: the main one
+     * (POOL_WRITER, which holds the vault's write lock), the sign-in one
+     * (key stretching) and the import one (an import runs for minutes). */
+    sr_vault *writers[POOL_WRITERS];
+    pthread_mutex_t wmu[POOL_WRITERS];
     sr_vault *publisher; /* the checkpointer thread's own handle */
-    pthread_mutex_t wmu;
     pthread_mutex_t mu;
     sr_vault *idle[POOL_MAX_IDLE];
     uint64_t idle_gen[POOL_MAX_IDLE]; /* the generation each is fresh in */
@@ -38,6 +41,16 @@ struct srv_pool {
     uint64_t gen;       /* writer uses so far (atomic) */
     uint64_t published; /* tree size of the last checkpoint */
 };
+
+/* Every handle, the main writer last (it checkpoints as it closes). */
+static void close_handles(srv_pool *p)
+{
+    for (size_t i = 0; i < p->nidle; i++)
+        sr_vault_close(p->idle[i]);
+    sr_vault_close(p->publisher);
+    for (unsigned k = POOL_WRITERS; k-- > 0;)
+        sr_vault_close(p->writers[k]);
+}
 
 sr_status pool_open(srv_pool **out, const char *dir, const char *pass,
                     size_t pass_len, unsigned max_readers,
@@ -49,29 +62,28 @@ sr_status pool_open(srv_pool **out, const char *dir, const char *pass,
         (void)snprintf(err, SRV_ERR_MAX, "out of memory");
         return SR_ERR_NOMEM;
     }
-    sr_status st =
-        sr_vault_open(&p->writer, dir, pass, pass_len, SR_OPEN_WRITE);
-    sr_vault *failed = p->writer;
+    sr_status st = sr_vault_open(&p->writers[POOL_WRITER], dir, pass, pass_len,
+                                 SR_OPEN_WRITE);
+    sr_vault *failed = p->writers[POOL_WRITER];
     if (st == SR_OK) {
-        st = sr_vault_open_another(&p->publisher, p->writer);
+        st = sr_vault_open_another(&p->publisher, p->writers[POOL_WRITER]);
         failed = p->publisher;
     }
-    if (st == SR_OK) {
-        st = sr_vault_open_another_writer(&p->signer, p->writer);
-        failed = p->signer;
+    for (unsigned k = POOL_WRITER + 1; k < POOL_WRITERS && st == SR_OK; k++) {
+        st = sr_vault_open_another_writer(&p->writers[k],
+                                          p->writers[POOL_WRITER]);
+        failed = p->writers[k];
     }
     if (st != SR_OK) {
         (void)snprintf(err, SRV_ERR_MAX, "%s",
                        failed != NULL ? sr_vault_errmsg(failed)
                                       : sr_status_str(st));
-        sr_vault_close(p->signer);
-        sr_vault_close(p->publisher);
-        sr_vault_close(p->writer);
+        close_handles(p);
         free(p);
         return st;
     }
-    (void)pthread_mutex_init(&p->smu, NULL);
-    (void)pthread_mutex_init(&p->wmu, NULL);
+    for (unsigned k = 0; k < POOL_WRITERS; k++)
+        (void)pthread_mutex_init(&p->wmu[k], NULL);
     (void)pthread_mutex_init(&p->mu, NULL);
     (void)pthread_cond_init(&p->freed, NULL);
     if (max_readers == 0) {
@@ -87,13 +99,9 @@ void pool_close(srv_pool *p)
 {
     if (p == NULL)
         return;
-    for (size_t i = 0; i < p->nidle; i++)
-        sr_vault_close(p->idle[i]);
-    sr_vault_close(p->publisher);
-    sr_vault_close(p->signer);
-    sr_vault_close(p->writer); /* the last handle: it checkpoints */
-    pthread_mutex_destroy(&p->smu);
-    pthread_mutex_destroy(&p->wmu);
+    close_handles(p);
+    for (unsigned k = 0; k < POOL_WRITERS; k++)
+        pthread_mutex_destroy(&p->wmu[k]);
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->freed);
     free(p);
@@ -129,7 +137,7 @@ sr_vault *pool_reader(srv_pool *p, uint64_t *gen, char err[SRV_ERR_MAX])
         /* Opening reads the writer's keys and its directory name only:
          * both fixed while the server runs, so no lock is needed. It
          * loads the policy stored now: fresh in this generation. */
-        sr_status st = sr_vault_open_another(&v, p->writer);
+        sr_status st = sr_vault_open_another(&v, p->writers[POOL_WRITER]);
         /* A read request gives its handle back before it waits for its
          * audit entry's sync (http.c, settle): fewer handles, each kept
          * warm, serve the same number of requests in flight. */
@@ -164,31 +172,21 @@ void pool_put_reader(srv_pool *p, sr_vault *v, uint64_t gen)
     pthread_mutex_unlock(&p->mu);
 }
 
-sr_vault *pool_writer(srv_pool *p)
+sr_vault *pool_writer(srv_pool *p, pool_writer_kind k)
 {
-    pthread_mutex_lock(&p->wmu);
-    return p->writer;
+    pthread_mutex_lock(&p->wmu[k]);
+    return p->writers[k];
 }
 
-sr_vault *pool_signer(srv_pool *p)
+void pool_put_writer(srv_pool *p, pool_writer_kind k)
 {
-    pthread_mutex_lock(&p->smu);
-    return p->signer;
-}
-
-void pool_put_signer(srv_pool *p)
-{
-    /* A sign-in writes a token: cached tokens are checked again (the
-     * family's generation moved on), nothing else changes. */
-    pthread_mutex_unlock(&p->smu);
-}
-
-void pool_put_writer(srv_pool *p)
-{
-    /* Whatever the writer did (a policy, a principal) is committed: read
-     * handles refresh before their next request. */
-    __atomic_fetch_add(&p->gen, 1, __ATOMIC_RELEASE);
-    pthread_mutex_unlock(&p->wmu);
+    /* What the main writer did (a policy, a principal) is committed:
+     * read handles refresh before their next request. A sign-in writes a
+     * token (cached tokens are checked again: the family's generation
+     * moved on) and an import people: nothing a reader keeps. */
+    if (k == POOL_WRITER)
+        __atomic_fetch_add(&p->gen, 1, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&p->wmu[k]);
 }
 
 void pool_checkpoint(srv_pool *p)

@@ -26,6 +26,7 @@
 #define AUDIT_LIMIT 1000u /* entries per audit query by default */
 #define AUDIT_LIMIT_MAX 10000u
 #define REJECTS_SHOWN 100u /* reject lines in an import's reply */
+#define IMPORT_BATCH 2048u /* people per transaction of an import */
 #define PERSON_TEXT_MAX (1u << 20)
 
 void public_healthz(req *r);
@@ -569,6 +570,10 @@ static bool import_begin(req *r)
     (void)snprintf(j->reject_path, sizeof j->reject_path, "/proc/self/fd/%d",
                    j->rejects);
     j->opt.reject_path = j->reject_path;
+    /* The import has a writer of its own, but SQLite still lets one
+     * transaction write at a time: small ones keep other writes (and the
+     * 2 s the store waits for its turn) from queueing behind it. */
+    j->opt.batch = IMPORT_BATCH;
     j->acc.purpose = j->purpose;
     j->acc.case_id = j->case_id[0] != '\0' ? j->case_id : NULL;
     j->v = r->v;

@@ -104,12 +104,18 @@ void pool_close(srv_pool *p);
  * gets the generation it is fresh in, to give back with it. */
 sr_vault *pool_reader(srv_pool *p, uint64_t *gen, char err[SRV_ERR_MAX]);
 void pool_put_reader(srv_pool *p, sr_vault *v, uint64_t gen);
-/* The writer, locked for the caller until pool_put_writer. */
-sr_vault *pool_writer(srv_pool *p);
-/* The sign-in writer, one request at a time. */
-sr_vault *pool_signer(srv_pool *p);
-void pool_put_signer(srv_pool *p);
-void pool_put_writer(srv_pool *p);
+/* The writers: the one that opened the vault, and two more opened from
+ * it (sr_vault_open_another_writer) so that a sign-in's key stretching
+ * and a long import do not hold up every other write. Each is lent to
+ * one request at a time, locked until pool_put_writer. */
+typedef enum pool_writer_kind {
+    POOL_WRITER,
+    POOL_SIGNER,
+    POOL_IMPORTER,
+    POOL_WRITERS
+} pool_writer_kind;
+sr_vault *pool_writer(srv_pool *p, pool_writer_kind k);
+void pool_put_writer(srv_pool *p, pool_writer_kind k);
 /* Publish a checkpoint if the log grew since the last one (from the
  * checkpointer thread only: it uses a handle of its own). */
 void pool_checkpoint(srv_pool *p);
@@ -216,10 +222,10 @@ struct req {
     bool body_over;
     json_t *json;
     sr_vault *v;
-    uint64_t v_gen; /* the read handle's generation (pool.c) */
-    bool writer;
-    bool signer;  /* r->v is the sign-in writer */
-    void *stream; /* the R_STREAM route's state */
+    uint64_t v_gen;               /* the read handle's generation (pool.c) */
+    bool writer;                  /* r->v is one of the pool's writers: */
+    pool_writer_kind writer_kind; /* which */
+    void *stream;                 /* the R_STREAM route's state */
     /* the reply */
     struct MHD_Response *resp;
     unsigned status;

@@ -9,11 +9,18 @@
  * order keeps the outcome deterministic (of two lines with one SSN, the
  * first wins) and lets a fatal error name its line.
  *
+ * A transaction (a batch) begins with the first person it stores, and is
+ * committed when it is full, at the end, and whenever the input makes the
+ * reader wait (a pipe or a socket with nothing to read yet): the vault's
+ * write lock is never held while a slow sender sends, so other writers
+ * (the server's) are not kept waiting by it.
+ *
  * Resumable: a person whose SSN is already stored with identical content is
  * skipped, so re-running an interrupted import stores only the rest.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +52,13 @@ typedef struct line_reader {
     bool eof;
     uint64_t consumed; /* bytes handed out as lines, newlines included */
     uint64_t lineno;
+    /* Called before a read that would wait (input from a pipe or a
+     * socket that has nothing yet): the import commits what it holds, so
+     * the write lock is never held while the input is slow. Its failure
+     * ends the reading with that status. */
+    sr_status (*idle)(void *ctx);
+    void *idle_ctx;
+    sr_status failed;
 } line_reader;
 
 typedef enum { LINE_OK, LINE_TOO_LONG, LINE_EOF, LINE_ERROR } line_result;
@@ -61,6 +75,12 @@ static bool reader_fill(line_reader *lr)
     }
     if (buf_reserve(&lr->block, READ_BLOCK) != SR_OK)
         return false;
+    struct pollfd pfd = {lr->fd, POLLIN, 0};
+    if (lr->idle != NULL && poll(&pfd, 1, 0) == 0) {
+        lr->failed = lr->idle(lr->idle_ctx);
+        if (lr->failed != SR_OK)
+            return false;
+    }
     ssize_t n;
     do
         n = read(lr->fd, lr->block.p + lr->block.len, READ_BLOCK);
@@ -71,6 +91,19 @@ static bool reader_fill(line_reader *lr)
         lr->eof = true;
     lr->block.len += (size_t)n;
     return true;
+}
+
+/* True when the next line is not here yet and reading it would wait:
+ * no whole line is buffered, and the input (a pipe, a socket) has
+ * nothing to read now. Never for a file. */
+static bool reader_would_wait(const line_reader *lr)
+{
+    if (lr->eof ||
+        (lr->block.len > lr->pos &&
+         memchr(lr->block.p + lr->pos, '\n', lr->block.len - lr->pos) != NULL))
+        return false;
+    struct pollfd pfd = {lr->fd, POLLIN, 0};
+    return poll(&pfd, 1, 0) == 0;
 }
 
 /* Append the next line (without its newline) to dst. A line longer than
@@ -238,6 +271,10 @@ typedef struct import_run {
     sr_import_summary *sum;
     int reject_fd;
     size_t batch;
+    pipeline *pl;
+    uint64_t next_commit;     /* the next chunk (seq) to commit */
+    bool txn_open;            /* begun on the first write it needs */
+    uint64_t last_line;       /* the last line committed into it */
     size_t in_txn;            /* people stored in the open transaction */
     uint64_t lines_committed; /* lines whose outcome is durable */
     sr_import_progress prog;
@@ -277,11 +314,24 @@ static sr_status reject(import_run *r, uint64_t lineno, const char *reason)
     return SR_OK;
 }
 
-/* Commit the open batch, which ends at line lineno. */
-static sr_status txn_commit(import_run *r, bool reopen, uint64_t lineno)
+static sr_status txn_begin(import_run *r)
+{
+    if (r->txn_open)
+        return SR_OK;
+    sr_status st = r->v->ops->begin(r->v->st);
+    if (st != SR_OK)
+        return vault_store_fail(r->v, st, "cannot start a transaction");
+    r->txn_open = true;
+    return SR_OK;
+}
+
+/* Commit the open batch (if one is open), which ends at line lineno. */
+static sr_status txn_commit(import_run *r, uint64_t lineno)
 {
     sr_vault *v = r->v;
     char what[96];
+    if (!r->txn_open)
+        return SR_OK;
     sr_status st = v->ops->commit(v->st);
     if (st != SR_OK) {
         (void)snprintf(what, sizeof what,
@@ -289,13 +339,10 @@ static sr_status txn_commit(import_run *r, bool reopen, uint64_t lineno)
                        (unsigned long long)lineno);
         return vault_store_fail(v, st, what);
     }
+    r->txn_open = false;
     r->sum->stored += r->in_txn;
     r->in_txn = 0;
-    if (reopen) {
-        st = v->ops->begin(v->st);
-        if (st != SR_OK)
-            return vault_store_fail(v, st, "cannot start a transaction");
-    }
+    r->last_line = lineno;
     return SR_OK;
 }
 
@@ -334,6 +381,10 @@ static sr_status commit_chunk(import_run *r, chunk *c)
         }
         commit_outcome out;
         uint8_t existing[SR_ID_BYTES];
+        st = txn_begin(r);
+        if (st != SR_OK)
+            return st;
+        r->last_line = lineno;
         st = vault_commit_person(v, &c->sp[i], &out, existing);
         if (st != SR_OK) {
             char cause[sizeof v->errmsg];
@@ -354,7 +405,7 @@ static sr_status commit_chunk(import_run *r, chunk *c)
             /* A decoy now and then, among the people it came with. */
             st = vault_decoy_maybe(v);
             if (st == SR_OK && ++r->in_txn >= r->batch)
-                st = txn_commit(r, true, lineno);
+                st = txn_commit(r, lineno);
         }
     }
     return st;
@@ -376,6 +427,37 @@ static void report_progress(import_run *r, uint64_t bytes, bool force)
     r->opt->progress(r->opt->progress_ctx, &r->prog);
 }
 
+/* Commit the oldest chunk read, once its workers are done with it. */
+static sr_status commit_next(import_run *r)
+{
+    pipeline *pl = r->pl;
+    chunk *c = &pl->ring[r->next_commit % pl->nring];
+    pthread_mutex_lock(&pl->mu);
+    while (c->state != CHUNK_DONE)
+        pthread_cond_wait(&pl->done, &pl->mu);
+    pthread_mutex_unlock(&pl->mu);
+    sr_status st = commit_chunk(r, c);
+    for (size_t i = 0; i < c->nlines; i++)
+        sealed_reset(&c->sp[i]);
+    buf_reset(&c->text);
+    c->state = CHUNK_FREE;
+    r->next_commit++;
+    if (st == SR_OK)
+        report_progress(r, c->bytes_end, false);
+    return st;
+}
+
+/* The input makes the reader wait (line_reader.idle): commit every chunk
+ * read so far, and the transaction, first. */
+static sr_status commit_idle(void *ctx)
+{
+    import_run *r = ctx;
+    sr_status st = SR_OK;
+    while (st == SR_OK && r->next_commit < r->pl->next_read)
+        st = commit_next(r);
+    return st == SR_OK ? txn_commit(r, r->last_line) : st;
+}
+
 /* ---- the whole run ------------------------------------------------------- */
 
 static sr_format pick_format(const char *path, sr_format f)
@@ -394,11 +476,17 @@ static sr_status fill_chunk(sr_vault *v, line_reader *lr, chunk *c)
     c->nlines = 0;
     buf_reset(&c->text);
     while (c->nlines < CHUNK_LINES && c->text.len < CHUNK_BYTES) {
+        /* A slow sender's lines go on at once rather than wait for a
+         * full chunk: they are then committed while it is silent. */
+        if (c->nlines > 0 && lr->idle != NULL && reader_would_wait(lr))
+            break;
         size_t i = c->nlines, len = 0;
         size_t off = c->text.len;
         line_result res = reader_next(lr, &c->text, &len);
         if (res == LINE_EOF)
             break;
+        if (res == LINE_ERROR && lr->failed != SR_OK)
+            return lr->failed; /* the idle commit's, with its message */
         if (res == LINE_ERROR)
             return vault_fail(v, SR_ERR_IO, "cannot read line %llu: %s",
                               (unsigned long long)lr->lineno + 1,
@@ -514,13 +602,21 @@ static sr_status import_run_all(sr_vault *v, unsigned granted, const char *path,
     sr_import_summary dummy;
     sr_import_summary *sum = summary ? summary : &dummy;
     memset(sum, 0, sizeof *sum);
-    import_run r = {v, opt, sum, -1, IMPORT_DEFAULT_BATCH,
-                    0, 0,   {0}, 0,  granted};
+    import_run r;
+    memset(&r, 0, sizeof r);
+    r.v = v;
+    r.opt = opt;
+    r.sum = sum;
+    r.reject_fd = -1;
+    r.batch = IMPORT_DEFAULT_BATCH;
+    r.granted = granted;
     pipeline pl;
-    line_reader lr = {-1, {0}, 0, false, 0, 0};
+    line_reader lr;
+    memset(&lr, 0, sizeof lr);
+    lr.fd = -1;
     pthread_t threads[MAX_WORKERS];
     unsigned nthreads = 0;
-    bool sync_ok = false, txn_open = false;
+    bool sync_ok = false;
     sr_status st;
 
     memset(&pl, 0, sizeof pl);
@@ -598,17 +694,13 @@ static sr_status import_run_all(sr_vault *v, unsigned granted, const char *path,
         goto cleanup;
     }
 
-    st = v->ops->begin(v->st);
-    if (st != SR_OK) {
-        st = vault_store_fail(v, st, "cannot start a transaction");
-        goto stop;
-    }
-    txn_open = true;
-    uint64_t next_commit = 0;
+    r.pl = &pl;
+    lr.idle = commit_idle;
+    lr.idle_ctx = &r;
     bool eof = false;
     for (;;) {
         /* Keep the workers fed. */
-        while (!eof && pl.next_read - next_commit < pl.nring) {
+        while (!eof && pl.next_read - r.next_commit < pl.nring) {
             chunk *c = &pl.ring[pl.next_read % pl.nring];
             st = fill_chunk(v, &lr, c);
             if (st != SR_OK)
@@ -624,26 +716,13 @@ static sr_status import_run_all(sr_vault *v, unsigned granted, const char *path,
             pthread_cond_signal(&pl.work);
             pthread_mutex_unlock(&pl.mu);
         }
-        if (next_commit == pl.next_read)
+        if (r.next_commit == pl.next_read)
             break;
-        chunk *c = &pl.ring[next_commit % pl.nring];
-        pthread_mutex_lock(&pl.mu);
-        while (c->state != CHUNK_DONE)
-            pthread_cond_wait(&pl.done, &pl.mu);
-        pthread_mutex_unlock(&pl.mu);
-        st = commit_chunk(&r, c);
-        for (size_t i = 0; i < c->nlines; i++)
-            sealed_reset(&c->sp[i]);
-        buf_reset(&c->text);
-        c->state = CHUNK_FREE;
-        next_commit++;
+        st = commit_next(&r);
         if (st != SR_OK)
             goto stop;
-        report_progress(&r, c->bytes_end, false);
     }
-    st = txn_commit(&r, false, lr.lineno);
-    if (st == SR_OK)
-        txn_open = false;
+    st = txn_commit(&r, lr.lineno);
 stop:
     pthread_mutex_lock(&pl.mu);
     pl.stop = true;
@@ -651,9 +730,10 @@ stop:
     pthread_mutex_unlock(&pl.mu);
     for (unsigned i = 0; i < nthreads; i++)
         pthread_join(threads[i], NULL);
-    if (txn_open) {
+    if (r.txn_open) {
         /* Only the batch in progress is lost; say where to resume. */
         (void)v->ops->rollback(v->st);
+        r.txn_open = false;
         r.in_txn = 0;
         char why[sizeof v->errmsg];
         (void)snprintf(why, sizeof why, "%s", v->errmsg);
