@@ -219,6 +219,48 @@ static sr_status jrnl_reset(audit_log *l, uint64_t start, char *msg)
 typedef sr_status (*jrnl_fn)(void *ctx, uint64_t index, const uint8_t *data,
                              size_t len);
 
+/* A window on the journal file: records are read a large block at a time
+ * (an integration walks every record since the last checkpoint). */
+#define JRNL_WINDOW (256u * 1024u)
+
+typedef struct jwin {
+    sr_buf b;
+    uint64_t off; /* the file offset of b.p[0] */
+} jwin;
+
+/* Point *out at bytes [off, off + n) of fd, reading a window from off when
+ * they are not in it; the number available (< n at the end of the file),
+ * or -1 with errno. */
+static ssize_t jwin_get(int fd, jwin *w, uint64_t off, size_t n,
+                        const uint8_t **out)
+{
+    if (off >= w->off && off + n <= w->off + w->b.len) {
+        *out = w->b.p + (off - w->off);
+        return (ssize_t)n;
+    }
+    w->b.len = 0;
+    if (buf_reserve(&w->b, JRNL_WINDOW) != SR_OK) {
+        errno = ENOMEM;
+        return -1;
+    }
+    size_t got = 0;
+    while (got < JRNL_WINDOW) {
+        ssize_t r =
+            pread(fd, w->b.p + got, JRNL_WINDOW - got, (off_t)(off + got));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return -1;
+        if (r == 0)
+            break;
+        got += (size_t)r;
+    }
+    w->off = off;
+    w->b.len = got;
+    *out = w->b.p;
+    return (ssize_t)(got < n ? got : n);
+}
+
 /* Read the records of journal file fd from c to the end (or to byte
  * offset end), verifying the chain, calling fn (may be NULL) for each,
  * and advancing c. A record cut off by the end of the file is a crash
@@ -226,44 +268,45 @@ typedef sr_status (*jrnl_fn)(void *ctx, uint64_t index, const uint8_t *data,
 static sr_status jrnl_walk(audit_log *l, int fd, jcursor *c, uint64_t end,
                            bool repair, jrnl_fn fn, void *ctx, char *msg)
 {
-    sr_buf b;
+    jwin w;
     sr_status st = SR_OK;
-    uint8_t rec_hdr[12];
+    uint8_t probe;
 
-    buf_init(&b, JRNL_REC_MAX);
+    /* Every batch of appends walks from the end, usually finding
+     * nothing: one byte tells, before a window is read. */
+    ssize_t r = c->off < end ? pread(fd, &probe, 1, (off_t)c->off) : 0;
+    if (r <= 0)
+        return r == 0 ? SR_OK
+                      : say(msg, SR_ERR_IO, "cannot read the audit journal: %s",
+                            strerror(errno));
+    buf_init(&w.b, JRNL_WINDOW);
+    w.off = 0;
     while (c->off < end) {
-        memset(rec_hdr, 0, sizeof rec_hdr);
-        ssize_t r = pread(fd, rec_hdr, sizeof rec_hdr, (off_t)c->off);
+        const uint8_t *rec_hdr;
+        r = jwin_get(fd, &w, c->off, 12, &rec_hdr);
         if (r == 0)
             break;
-        /* The record buffer only once there is a record: every batch of
-         * appends walks from the end, usually finding nothing. */
-        if (r > 0 && b.cap < JRNL_REC_MAX) {
-            st = buf_reserve(&b, JRNL_REC_MAX);
-            if (st != SR_OK)
-                goto cleanup;
-        }
         if (r < 0) {
             st = say(msg, SR_ERR_IO, "cannot read the audit journal: %s",
                      strerror(errno));
             goto cleanup;
         }
-        uint32_t len = (uint32_t)get_be(rec_hdr, 4);
-        uint64_t index = get_be(rec_hdr + 4, 8);
-        size_t need = (size_t)len + JRNL_MAC_BYTES;
+        uint32_t len = r == 12 ? (uint32_t)get_be(rec_hdr, 4) : 0;
+        uint64_t index = r == 12 ? get_be(rec_hdr + 4, 8) : 0;
+        size_t need = 12u + (size_t)len + JRNL_MAC_BYTES;
+        const uint8_t *rec = rec_hdr;
         ssize_t got = 0;
         /* Only a record a writer could have written can be torn: a whole
          * header with a length over 65535 is damage, and must fail rather
          * than have the repair below cut every later record away. */
-        bool len_ok = (size_t)r == sizeof rec_hdr && len <= 65535u;
+        bool len_ok = r == 12 && len <= 65535u;
         if (len_ok)
-            got = pread(fd, b.p, need, (off_t)(c->off + sizeof rec_hdr));
-        if ((size_t)r < sizeof rec_hdr ||
-            (len_ok && got >= 0 && (size_t)got < need)) {
+            got = jwin_get(fd, &w, c->off, need, &rec);
+        if (r < 12 || (len_ok && got >= 0 && (size_t)got < need)) {
             /* Torn at the end of the file: a crash before the sync. */
             struct stat sb;
             if (fstat(fd, &sb) == 0 &&
-                (uint64_t)sb.st_size < c->off + sizeof rec_hdr + need) {
+                (uint64_t)sb.st_size < c->off + (r < 12 ? 12u : need)) {
                 if (repair &&
                     (ftruncate(fd, (off_t)c->off) != 0 || fdatasync(fd) != 0)) {
                     st = say(msg, SR_ERR_IO,
@@ -282,9 +325,10 @@ static sr_status jrnl_walk(audit_log *l, int fd, jcursor *c, uint64_t end,
                      (unsigned long long)c->next);
             goto cleanup;
         }
-        jrnl_mac(l->jkey, c->chain, rec_hdr, b.p, len, mac);
+        const uint8_t *data = rec + 12;
+        jrnl_mac(l->jkey, c->chain, rec, data, len, mac);
         if (index != c->next ||
-            sodium_memcmp(mac, b.p + len, JRNL_MAC_BYTES) != 0) {
+            sodium_memcmp(mac, data + len, JRNL_MAC_BYTES) != 0) {
             st = say(msg, SR_ERR_AUDIT,
                      "the audit journal fails verification at entry %llu: "
                      "an entry was edited, removed or reordered",
@@ -292,16 +336,16 @@ static sr_status jrnl_walk(audit_log *l, int fd, jcursor *c, uint64_t end,
             goto cleanup;
         }
         if (fn != NULL) {
-            st = fn(ctx, index, b.p, len);
+            st = fn(ctx, index, data, len);
             if (st != SR_OK)
                 goto cleanup;
         }
         memcpy(c->chain, mac, JRNL_MAC_BYTES);
-        c->off += sizeof rec_hdr + need;
+        c->off += need;
         c->next++;
     }
 cleanup:
-    buf_free(&b);
+    buf_free(&w.b);
     return st;
 }
 
