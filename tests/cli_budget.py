@@ -18,6 +18,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from srcli import Vault, run  # noqa: E402
+from srserver import Server  # noqa: E402
 
 HR = ["--purpose", "hr-action"]
 EXIT_DENIED = 25
@@ -159,6 +160,28 @@ class Budgets(unittest.TestCase):
                    env_extra={"STRONGROOM_ALERT_WEBHOOK": dead})
         self.assertEqual(p.returncode, EXIT_DENIED, p.stderr)
         self.assertIn(b"budget.people_per_hour", p.stderr)
+
+    def test_a_freeze_by_another_process_stops_the_server_at_once(self):
+        """The server answers a clerk (and so knows it is not frozen);
+        the clerk then runs over its budget in a CLI process of its own,
+        which freezes it; the server's very next request for that clerk
+        is refused (401), without a restart: a freeze in any process
+        reaches every process holding the vault."""
+        who = self.clerk()
+        srv = Server(W.v)
+        try:
+            st, _, _ = srv.request("GET", "/v1/whoami",
+                                   token=W.v.tokens[who])
+            self.assertEqual(st, 200)
+            for pid in W.ids[:3]:
+                self.assertEqual(self.get(who, pid).returncode, 0)
+            self.assertDenied(self.get(who, W.ids[3]),
+                              "budget.people_per_hour")
+            st, _, body = srv.request("GET", "/v1/whoami",
+                                      token=W.v.tokens[who])
+            self.assertEqual(st, 401, body)
+        finally:
+            self.assertEqual(srv.stop(), 0, srv.stderr())
 
     def test_people_who_do_not_exist_count_too(self):
         """A get is charged before the lookup: walking random ids spends

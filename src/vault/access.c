@@ -129,7 +129,7 @@ sr_status vault_family_join(sr_vault *v, const sr_vault *from)
     vault_family *f = calloc(1, sizeof *f);
     if (f == NULL)
         return vault_fail(v, SR_ERR_NOMEM, "out of memory");
-    if (watch_cache_new(&f->watches) != SR_OK ||
+    if (watch_cache_new(&f->watches, v->dir) != SR_OK ||
         decoy_set_new(&f->decoys) != SR_OK) {
         watch_cache_free(f->watches);
         free(f);

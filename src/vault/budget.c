@@ -11,6 +11,12 @@
  * people it found after it. At the budget the request is denied, the
  * principal frozen (synced), the denial logged with the budget's rule and
  * an alert raised, all before the call returns.
+ *
+ * Every authentication asks whether the principal is frozen. A freeze or
+ * an unfreeze, in any process, raises the vault's freeze generation
+ * (watch_gen) once synced; a family that read the file when the
+ * generation stood where it stands now answers from what it read, with
+ * no lock and no system call.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -30,21 +36,25 @@
 typedef struct cached_watch {
     char name[ENTRY_NAME_MAX + 1];
     watch_file *file;
+    bool read;        /* file's state was read, when gen stood at: */
+    uint64_t gen_was; /* (watch_gen_load) */
 } cached_watch;
 
 struct watch_cache {
     pthread_mutex_t mu;
     unsigned next; /* the slot to reuse when all are taken */
     cached_watch slot[WATCH_SLOTS];
+    watch_gen *gen; /* NULL: every freeze check reads the file */
 };
 
-sr_status watch_cache_new(watch_cache **out)
+sr_status watch_cache_new(watch_cache **out, const char *vault_dir)
 {
     watch_cache *c = calloc(1, sizeof *c);
     *out = c;
     if (c == NULL)
         return SR_ERR_NOMEM;
     (void)pthread_mutex_init(&c->mu, NULL);
+    watch_gen_open(vault_dir, &c->gen);
     return SR_OK;
 }
 
@@ -54,6 +64,7 @@ void watch_cache_free(watch_cache *c)
         return;
     for (unsigned i = 0; i < WATCH_SLOTS; i++)
         watch_file_close(c->slot[i].file);
+    watch_gen_close(c->gen);
     pthread_mutex_destroy(&c->mu);
     free(c);
 }
@@ -66,25 +77,32 @@ static uint64_t now_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+/* The cache's slot for principal `name`, NULL if it has none. Caller
+ * holds the cache's mutex. */
+static cached_watch *slot_of(watch_cache *c, const char *name)
+{
+    for (unsigned i = 0; i < WATCH_SLOTS; i++)
+        if (c->slot[i].file != NULL && strcmp(c->slot[i].name, name) == 0)
+            return &c->slot[i];
+    return NULL;
+}
+
 /* The family's watch file of principal `name`, opened if need be. Holds
  * the cache's mutex on SR_OK. */
-static sr_status watch_find(sr_vault *v, const char *name, watch_file **out)
+static sr_status watch_find(sr_vault *v, const char *name, cached_watch **out)
 {
     char msg[WATCH_MSG_MAX];
     watch_cache *c = vault_watches(v);
-    cached_watch *s = NULL;
     *out = NULL;
     if (c == NULL)
         return vault_fail(v, SR_ERR_INTERNAL, "the vault has no watch cache");
     pthread_mutex_lock(&c->mu);
-    for (unsigned i = 0; i < WATCH_SLOTS && s == NULL; i++)
-        if (c->slot[i].file != NULL && strcmp(c->slot[i].name, name) == 0)
-            s = &c->slot[i];
+    cached_watch *s = slot_of(c, name);
     if (s == NULL) {
         s = &c->slot[c->next];
         c->next = (c->next + 1) % WATCH_SLOTS;
         watch_file_close(s->file);
-        s->file = NULL;
+        memset(s, 0, sizeof *s);
         sr_status st = watch_file_open(v->dir, name, &s->file, msg);
         if (st != SR_OK) {
             pthread_mutex_unlock(&c->mu);
@@ -92,25 +110,32 @@ static sr_status watch_find(sr_vault *v, const char *name, watch_file **out)
         }
         (void)snprintf(s->name, sizeof s->name, "%s", name);
     }
-    *out = s->file;
+    *out = s;
     return SR_OK;
 }
 
-/* Lock the principal's watch file: on SR_OK the cache's mutex and the
- * file's lock are held, and watch_release lets both go. */
+/* Lock the principal's watch file, its state brought up to date: on SR_OK
+ * the cache's mutex and the file's lock are held, and watch_release lets
+ * both go. */
 static sr_status watch_take(sr_vault *v, const char *name, uint64_t now,
                             watch_file **out)
 {
     char msg[WATCH_MSG_MAX];
-    sr_status st = watch_find(v, name, out);
+    cached_watch *s;
+    *out = NULL;
+    sr_status st = watch_find(v, name, &s);
     if (st != SR_OK)
         return st;
-    st = watch_file_lock(*out, now, msg);
+    /* Read before the file: a freeze after this moves it on. */
+    uint64_t gen = watch_gen_load(vault_watches(v)->gen);
+    st = watch_file_lock(s->file, now, msg);
     if (st != SR_OK) {
         pthread_mutex_unlock(&vault_watches(v)->mu);
-        *out = NULL;
         return vault_fail(v, st, "cannot read the watch file: %s", msg);
     }
+    s->read = true;
+    s->gen_was = gen;
+    *out = s->file;
     return SR_OK;
 }
 
@@ -120,6 +145,14 @@ static void watch_release(sr_vault *v, watch_file *w)
     pthread_mutex_unlock(&vault_watches(v)->mu);
 }
 
+/* Copy the freeze of state s out. */
+static void freeze_of(const watch_state *s, bool *frozen, char *reason)
+{
+    *frozen = s->frozen;
+    if (reason != NULL && s->frozen)
+        memcpy(reason, s->reason, WATCH_REASON_MAX + 1);
+}
+
 sr_status vault_frozen(sr_vault *v, const char *name, bool *frozen,
                        char *reason)
 {
@@ -127,13 +160,26 @@ sr_status vault_frozen(sr_vault *v, const char *name, bool *frozen,
     *frozen = false;
     if (reason != NULL)
         reason[0] = '\0';
+    /* Every authentication asks. Unless a freeze or an unfreeze came (in
+     * any process) since this family last read the file, what it read
+     * then still holds: no lock, no system call. */
+    watch_cache *c = vault_watches(v);
+    if (c != NULL) {
+        uint64_t gen = watch_gen_load(c->gen);
+        pthread_mutex_lock(&c->mu);
+        const cached_watch *s = slot_of(c, name);
+        bool fresh =
+            s != NULL && s->read && s->gen_was == gen && gen != UINT64_MAX;
+        if (fresh)
+            freeze_of(watch_file_state(s->file), frozen, reason);
+        pthread_mutex_unlock(&c->mu);
+        if (fresh)
+            return SR_OK;
+    }
     sr_status st = watch_take(v, name, now_ms(), &w);
     if (st != SR_OK)
         return st;
-    const watch_state *s = watch_file_state(w);
-    *frozen = s->frozen;
-    if (reason != NULL && s->frozen)
-        memcpy(reason, s->reason, WATCH_REASON_MAX + 1);
+    freeze_of(watch_file_state(w), frozen, reason);
     watch_release(v, w);
     return SR_OK;
 }
@@ -148,6 +194,8 @@ static sr_status mark(sr_vault *v, watch_file *w, uint64_t now, bool frozen,
     sr_status st = watch_file_append(w, &r, 1, true, now, msg);
     if (st != SR_OK)
         return vault_fail(v, st, "cannot write the watch file: %s", msg);
+    /* Synced: now every process's next check reads the file. */
+    watch_gen_bump(vault_watches(v)->gen);
     return SR_OK;
 }
 
@@ -209,17 +257,16 @@ sr_status vault_budget_check(sr_vault *v, const access_req *r,
     watch_file *w;
     if (!policy_role_budget(v->pol, v->role, &b))
         return SR_OK;
-    /* What this process knows is enough to let the request go on (the
-     * principal's file was read when it authenticated); a refusal, which
-     * freezes, is decided under the file's lock. */
+    /* The file as it is now (other processes charge it too) lets the
+     * request go on; a refusal, which freezes, is decided by the charge
+     * below, under the file's lock. */
     uint64_t now = now_ms();
-    sr_status st = watch_find(v, v->principal, &w);
+    sr_status st = watch_take(v, v->principal, now, &w);
     if (st != SR_OK)
         return st;
-    const watch_state *s = watch_file_peek(w, now);
-    bool fine =
-        s != NULL && over(s, &b, now, NULL, 0, searches, need_room) == NULL;
-    pthread_mutex_unlock(&vault_watches(v)->mu);
+    bool fine = over(watch_file_state(w), &b, now, NULL, 0, searches,
+                     need_room) == NULL;
+    watch_release(v, w);
     if (fine)
         return SR_OK;
     return vault_budget_charge(v, r, NULL, 0, searches, need_room, false);

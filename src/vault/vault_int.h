@@ -161,7 +161,8 @@ SR_WARN_UNUSED sr_status vault_deny(sr_vault *v, const access_req *r,
 /* ---- budget.c: read budgets and freezes (each principal's watch file) -- */
 
 typedef struct watch_cache watch_cache; /* the family's open watch files */
-SR_WARN_UNUSED sr_status watch_cache_new(watch_cache **out);
+SR_WARN_UNUSED sr_status watch_cache_new(watch_cache **out,
+                                         const char *vault_dir);
 void watch_cache_free(watch_cache *c);
 /* The cache of v's family (access.c). */
 watch_cache *vault_watches(sr_vault *v);
@@ -185,9 +186,9 @@ SR_WARN_UNUSED sr_status vault_budget_charge(sr_vault *v, const access_req *r,
                                              const uint8_t (*ids)[SR_ID_BYTES],
                                              size_t n, unsigned searches,
                                              bool need_room, bool charge);
-/* vault_budget_charge(v, r, NULL, 0, searches, need_room, false), from
- * what this process already knows when that lets the request go on (no
- * file access): a search's check before it looks. */
+/* vault_budget_charge(v, r, NULL, 0, searches, need_room, false), which
+ * reads the file a second time only to refuse: a search's check before
+ * it looks. */
 SR_WARN_UNUSED sr_status vault_budget_check(sr_vault *v, const access_req *r,
                                             unsigned searches, bool need_room);
 

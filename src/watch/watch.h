@@ -144,6 +144,27 @@ const char *watch_over_budget(const watch_state *s, const policy_budget *b,
                               const uint8_t (*refs)[WATCH_REF_BYTES], size_t n,
                               unsigned searches, bool need_room);
 
+/* ---- the freeze generation -------------------------------------------- */
+
+/*
+ * <vault>/watch/.gen: eight bytes, mapped shared by every process that
+ * has the vault open: a counter each freeze and unfreeze raises once its
+ * record is synced. A check whose copy of a principal's file was read
+ * when the counter stood where it stands now knows that no freeze or
+ * unfreeze came since, without a system call; a counter that moved sends
+ * it back to the file.
+ */
+typedef struct watch_gen watch_gen;
+
+/* Open (creating) and map the counter; NULL in *out (and SR_OK) when it
+ * cannot be, e.g. a vault directory this process may not write: then
+ * watch_gen_load never matches and every check reads its file. */
+void watch_gen_open(const char *vault_dir, watch_gen **out);
+void watch_gen_close(watch_gen *g);
+/* The counter (UINT64_MAX for a NULL g: never a value seen). */
+uint64_t watch_gen_load(const watch_gen *g);
+void watch_gen_bump(watch_gen *g);
+
 /* ---- the file --------------------------------------------------------- */
 
 typedef struct watch_file watch_file;
@@ -165,12 +186,6 @@ void watch_file_close(watch_file *w);
 SR_WARN_UNUSED sr_status watch_file_lock(watch_file *w, uint64_t now_ms,
                                          char msg[WATCH_MSG_MAX]);
 void watch_file_unlock(watch_file *w);
-
-/* The state as last read, its windows moved on to now_ms, without the
- * lock or a look at the file: NULL if it was never read. For a quick
- * check that lets a request go on; a decision that counts or refuses
- * locks. */
-const watch_state *watch_file_peek(watch_file *w, uint64_t now_ms);
 
 /* The state as of the last lock (valid while locked, and after). */
 const watch_state *watch_file_state(const watch_file *w);
