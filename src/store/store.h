@@ -2,7 +2,7 @@
 /*
  * store.h - the storage interface (internal). A backend is a table of
  * function pointers; the vault sees only this, so SQLite (store_sqlite.c)
- * and, later, PostgreSQL implement the same contract. Backends turn their
+ * and PostgreSQL (store_pg.c) implement the same contract. Backends turn their
  * own error codes into sr_status here and nowhere else, and keep a message
  * on the handle (never an identifier: the store sees only ciphertext,
  * ids and index values).
@@ -154,6 +154,9 @@ typedef struct store_ops {
 } store_ops;
 
 extern const store_ops store_sqlite_ops;
+/* PostgreSQL 15 and later (store_pg.c); the location is a libpq
+ * connection string or URI. */
+extern const store_ops store_pg_ops;
 
 /* The current schema version of every backend. */
 #define STORE_SCHEMA_VERSION 2u

@@ -1,0 +1,1242 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * store_pg.c - the PostgreSQL backend of the store interface (libpq).
+ *
+ * The same contract as store_sqlite.c, and the same rule: the database
+ * sees only person ids, versions, wrapped data keys, sealed class
+ * envelopes and truncated blind-index values. Every statement is prepared
+ * once per connection and run with bound parameters (bytes in binary,
+ * numbers as text; results in binary); no SQL text is built from data.
+ * Server errors become sr_status in pg_status() and nowhere else, and the
+ * message kept is the server's primary message only: its DETAIL can quote
+ * key values.
+ *
+ * Schema version 2 (docs/storage.md), in the connection's search_path:
+ *
+ *   store_info(application_id integer, schema_version integer)
+ *   meta(key text PRIMARY KEY, value bytea)
+ *   persons(id bytea PRIMARY KEY,               -- 16 random bytes
+ *           seq bigint GENERATED ALWAYS AS IDENTITY UNIQUE,
+ *                                               -- scan order only
+ *           version integer, kek_version integer, wrapped bytea,
+ *           c0 .. c5 bytea, present integer)
+ *   blind_index(kind smallint, value bigint, id bytea,
+ *               PRIMARY KEY(kind, value, id))
+ *   docs(kind text, key text, value bytea, PRIMARY KEY(kind, key))
+ *
+ * Index rows name the person by id, not by seq: a person and its index
+ * rows then share their distribution key when the tables are sharded by
+ * id (docs/scaling.md), and no row depends on a sequence. seq only orders
+ * a scan.
+ *
+ * Transactions: a writer's begin also takes a transaction-scoped advisory
+ * lock, so writers of one vault run one at a time as with SQLite (the
+ * vault's checks, such as an SSN's uniqueness, read before they write); a
+ * reader's begin is REPEATABLE READ READ ONLY, one snapshot across several
+ * lookups. Commits are synchronous (synchronous_commit = on). Each insert,
+ * replace and remove runs in a savepoint (or a transaction of its own),
+ * so a person and its index rows land together or not at all.
+ *
+ * Large results (scan, lookup, doc_scan) are read a row at a time
+ * (single-row mode), never held whole. A connection lost between
+ * transactions is re-established once at the next begin (its statements
+ * prepared again); lost inside one, the error says so and the caller's
+ * transaction is gone, as with any failed commit.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "store/store.h"
+#include "util/util.h"
+
+/* "SRm1", as SQLite's application_id. */
+#define PG_APPLICATION_ID 0x53526d31
+/* The advisory lock writers of one database take (any constant). */
+#define PG_WRITER_LOCK "7264813315"
+#define PG_META_MAX 4096u
+#define PG_MSG_MAX 384u
+#define PG_MAX_PARAMS 13
+#define MASK_COUNT (1u << SR_CLASS_COUNT)
+
+enum {
+    Q_META_GET,
+    Q_META_PUT,
+    Q_INSERT,
+    Q_UPDATE,
+    Q_VERSION_OF,
+    Q_DELETE,
+    Q_INDEX_INSERT,
+    Q_INDEX_DELETE,
+    Q_STATS,
+    Q_BY_KEK,
+    Q_DOC_GET,
+    Q_DOC_PUT,
+    Q_DOC_INSERT,
+    Q_DOC_DELETE,
+    Q_DOC_SCAN,
+    Q_SET_KEY,
+    Q_FIXED_COUNT
+};
+
+static const char *const fixed_sql[Q_FIXED_COUNT] = {
+    [Q_META_GET] = "SELECT value FROM meta WHERE key = $1",
+    [Q_META_PUT] = "INSERT INTO meta(key, value) VALUES($1, $2) "
+                   "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+    [Q_INSERT] = "INSERT INTO persons(id, version, kek_version, wrapped, c0, "
+                 "c1, c2, c3, c4, c5, present) "
+                 "VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    [Q_UPDATE] = "UPDATE persons SET version = $2, kek_version = $3, "
+                 "wrapped = $4, c0 = $5, c1 = $6, c2 = $7, c3 = $8, c4 = $9, "
+                 "c5 = $10, present = $11 WHERE id = $1 AND version = $12",
+    [Q_VERSION_OF] = "SELECT version FROM persons WHERE id = $1",
+    [Q_DELETE] = "DELETE FROM persons WHERE id = $1",
+    /* Two former names may give the same truncated value. */
+    [Q_INDEX_INSERT] = "INSERT INTO blind_index(kind, value, id) "
+                       "VALUES($1, $2, $3) ON CONFLICT DO NOTHING",
+    [Q_INDEX_DELETE] = "DELETE FROM blind_index WHERE kind = $1 AND "
+                       "value = $2 AND id = $3",
+    [Q_STATS] =
+        "SELECT (SELECT count(*) FROM persons), "
+        "(SELECT count(*) FROM blind_index), "
+        "(SELECT coalesce(sum(octet_length(wrapped) + "
+        "coalesce(octet_length(c0), 0) + coalesce(octet_length(c1), 0) + "
+        "coalesce(octet_length(c2), 0) + coalesce(octet_length(c3), 0) + "
+        "coalesce(octet_length(c4), 0) + coalesce(octet_length(c5), 0)), 0)"
+        "::bigint FROM persons), "
+        "(pg_total_relation_size('persons') + "
+        "pg_total_relation_size('blind_index') + "
+        "pg_total_relation_size('docs') + pg_total_relation_size('meta'))"
+        "::bigint",
+    [Q_BY_KEK] = "SELECT kek_version, count(*) FROM persons "
+                 "GROUP BY kek_version",
+    [Q_DOC_GET] = "SELECT value FROM docs WHERE kind = $1 AND key = $2",
+    [Q_DOC_PUT] = "INSERT INTO docs(kind, key, value) VALUES($1, $2, $3) "
+                  "ON CONFLICT(kind, key) DO UPDATE SET value = excluded.value",
+    [Q_DOC_INSERT] = "INSERT INTO docs(kind, key, value) VALUES($1, $2, $3)",
+    [Q_DOC_DELETE] = "DELETE FROM docs WHERE kind = $1 AND key = $2",
+    [Q_DOC_SCAN] = "SELECT key, value FROM docs WHERE kind = $1 ORDER BY key",
+    [Q_SET_KEY] = "UPDATE persons SET wrapped = $2, kek_version = $3 "
+                  "WHERE id = $1 AND octet_length(wrapped) = 0",
+};
+
+enum { MQ_GET, MQ_LOOKUP, MQ_SCAN, MQ_COUNT };
+
+/* migrations[i] takes the schema from version i to i + 1 (one
+ * transaction for all pending ones, with the version row). */
+static const char *const migrations[] = {
+    /* 0 -> 1 */
+    "CREATE TABLE meta(key text PRIMARY KEY, value bytea NOT NULL);"
+    "CREATE TABLE persons("
+    " id bytea PRIMARY KEY CHECK (octet_length(id) = 16),"
+    " seq bigint GENERATED ALWAYS AS IDENTITY UNIQUE,"
+    " version integer NOT NULL CHECK (version >= 1),"
+    " kek_version integer NOT NULL CHECK (kek_version >= 1),"
+    " wrapped bytea NOT NULL,"
+    " c0 bytea, c1 bytea, c2 bytea, c3 bytea, c4 bytea, c5 bytea,"
+    " present integer NOT NULL);"
+    "CREATE TABLE blind_index("
+    " kind smallint NOT NULL,"
+    " value bigint NOT NULL,"
+    " id bytea NOT NULL,"
+    " PRIMARY KEY(kind, value, id));",
+    /* 1 -> 2 */
+    "CREATE TABLE docs("
+    " kind text NOT NULL,"
+    " key text NOT NULL,"
+    " value bytea NOT NULL,"
+    " PRIMARY KEY(kind, key));",
+};
+_Static_assert(sizeof migrations / sizeof migrations[0] == STORE_SCHEMA_VERSION,
+               "one migration per schema version");
+
+struct store {
+    PGconn *c;
+    bool writable;
+    bool in_txn;
+    char msg[PG_MSG_MAX];
+    bool fixed_ready[Q_FIXED_COUNT];
+    bool masked_ready[MQ_COUNT][MASK_COUNT];
+};
+
+/* Parameters of one statement: bytes in binary, numbers as text. */
+typedef struct params {
+    const char *v[PG_MAX_PARAMS];
+    int len[PG_MAX_PARAMS];
+    int fmt[PG_MAX_PARAMS];
+    char num[PG_MAX_PARAMS][24];
+    int n;
+} params;
+
+static void p_bytes(params *p, const uint8_t *b, size_t n)
+{
+    /* NULL is SQL NULL; an empty value needs a pointer all the same. */
+    p->v[p->n] = b != NULL ? (n > 0 ? (const char *)b : "") : NULL;
+    p->len[p->n] = (int)n;
+    p->fmt[p->n] = 1;
+    p->n++;
+}
+
+static void p_int(params *p, int64_t x)
+{
+    (void)snprintf(p->num[p->n], sizeof p->num[p->n], "%lld", (long long)x);
+    p->v[p->n] = p->num[p->n];
+    p->len[p->n] = 0;
+    p->fmt[p->n] = 0;
+    p->n++;
+}
+
+static void p_text(params *p, const char *s)
+{
+    p->v[p->n] = s;
+    p->len[p->n] = 0;
+    p->fmt[p->n] = 0;
+    p->n++;
+}
+
+/* ---- messages and error mapping ------------------------------------------ */
+
+static void set_msg(store *s, const char *what, const char *detail)
+{
+    if (detail != NULL && detail[0] != '\0')
+        (void)snprintf(s->msg, sizeof s->msg, "%s: %s", what, detail);
+    else
+        (void)snprintf(s->msg, sizeof s->msg, "%s", what);
+}
+
+/* libpq's connection messages end with a newline. */
+static void set_conn_msg(store *s, const char *what)
+{
+    char m[PG_MSG_MAX];
+    (void)snprintf(m, sizeof m, "%s",
+                   s->c != NULL ? PQerrorMessage(s->c) : "out of memory");
+    size_t n = strlen(m);
+    while (n > 0 && (m[n - 1] == '\n' || m[n - 1] == ' '))
+        m[--n] = '\0';
+    set_msg(s, what, m);
+}
+
+/* The one place server results become Strongroom statuses. The kept
+ * message is the server's primary text (never its DETAIL, which can
+ * quote a key value). NULL res: the connection's own error. */
+static sr_status pg_status(store *s, const PGresult *res, const char *what)
+{
+    ExecStatusType es = res != NULL ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    if (es == PGRES_COMMAND_OK || es == PGRES_TUPLES_OK ||
+        es == PGRES_SINGLE_TUPLE)
+        return SR_OK;
+    const char *state =
+        res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    const char *primary =
+        res != NULL ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    if (s->c == NULL || PQstatus(s->c) != CONNECTION_OK || state == NULL) {
+        set_conn_msg(s, what);
+        if (strstr(s->msg, "out of memory") != NULL)
+            return SR_ERR_NOMEM;
+        return SR_ERR_IO; /* the server went away, or never answered */
+    }
+    set_msg(s, what, primary);
+    if (strcmp(state, "25006") == 0) /* a write on a read-only handle */
+        return SR_ERR_IO;
+    if (strcmp(state, "23505") == 0) /* unique_violation */
+        return SR_ERR_EXISTS;
+    if (strncmp(state, "23", 2) == 0) /* other integrity violations */
+        return SR_ERR_INVALID;
+    if (strcmp(state, "53100") == 0) /* disk_full */
+        return SR_ERR_FULL;
+    if (strcmp(state, "53200") == 0) /* out_of_memory */
+        return SR_ERR_NOMEM;
+    if (strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0 ||
+        strncmp(state, "58", 2) == 0) /* connection, shutdown, I/O */
+        return SR_ERR_IO;
+    if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 ||
+        strcmp(state, "55P03") == 0) /* serialization, deadlock, lock */
+        return SR_ERR_LOCKED;
+    if (strcmp(state, "XX001") == 0 || strcmp(state, "XX002") == 0)
+        return SR_ERR_CORRUPT;        /* data or index corrupted */
+    if (strncmp(state, "22", 2) == 0) /* data exception */
+        return SR_ERR_INVALID;
+    return SR_ERR_INTERNAL;
+}
+
+/* Run fixed text (our own constants) without parameters. */
+static sr_status exec_text(store *s, const char *sql, const char *what)
+{
+    PGresult *res = PQexec(s->c, sql);
+    sr_status st = pg_status(s, res, what);
+    PQclear(res);
+    return st;
+}
+
+/* ---- statements ---------------------------------------------------------- */
+
+static sr_status prepare(store *s, const char *name, const char *sql,
+                         const char *what)
+{
+    PGresult *res = PQprepare(s->c, name, sql, 0, NULL);
+    sr_status st = pg_status(s, res, what);
+    PQclear(res);
+    return st;
+}
+
+static sr_status fixed_name(store *s, unsigned q, char name[16],
+                            const char *what)
+{
+    (void)snprintf(name, 16, "sr_f%u", q);
+    if (s->fixed_ready[q])
+        return SR_OK;
+    sr_status st = prepare(s, name, fixed_sql[q], what);
+    s->fixed_ready[q] = st == SR_OK;
+    return st;
+}
+
+static void sql_append(char *dst, size_t cap, size_t *len, const char *src)
+{
+    size_t n = strlen(src);
+    if (*len + n >= cap)
+        n = 0; /* never: the buffer is sized for the longest variant */
+    memcpy(dst + *len, src, n);
+    *len += n;
+    dst[*len] = '\0';
+}
+
+/* The query of kind q returning the classes in mask; classes not asked
+ * for are NULL literals, so their envelopes are never read (TOAST). */
+static sr_status masked_name(store *s, unsigned q, unsigned mask, char name[16],
+                             const char *what)
+{
+    static const char *const heads[MQ_COUNT] = {
+        "SELECT id, version, kek_version, wrapped",
+        "SELECT p.id, p.version, p.kek_version, p.wrapped",
+        "SELECT id, version, kek_version, wrapped",
+    };
+    static const char *const tails[MQ_COUNT] = {
+        ", present FROM persons WHERE id = $1",
+        (", p.present FROM blind_index AS b JOIN persons AS p"
+         " ON p.id = b.id WHERE b.kind = $1 AND b.value = $2"),
+        ", present FROM persons ORDER BY seq",
+    };
+    static const char *const cols[2][SR_CLASS_COUNT] = {
+        {", c0", ", c1", ", c2", ", c3", ", c4", ", c5"},
+        {", p.c0", ", p.c1", ", p.c2", ", p.c3", ", p.c4", ", p.c5"},
+    };
+    char sql[512];
+    size_t len = 0;
+    (void)snprintf(name, 16, "sr_m%u_%u", q, mask);
+    if (s->masked_ready[q][mask])
+        return SR_OK;
+    sql[0] = '\0';
+    sql_append(sql, sizeof sql, &len, heads[q]);
+    for (unsigned c = 0; c < SR_CLASS_COUNT; c++)
+        sql_append(sql, sizeof sql, &len,
+                   (mask & SR_CLASS_BIT(c)) ? cols[q == MQ_LOOKUP][c]
+                                            : ", NULL::bytea");
+    sql_append(sql, sizeof sql, &len, tails[q]);
+    sr_status st = prepare(s, name, sql, what);
+    s->masked_ready[q][mask] = st == SR_OK;
+    return st;
+}
+
+/* Run prepared statement `name` with p; the result (caller clears) in
+ * *out, or its status. */
+static sr_status run(store *s, const char *name, const params *p,
+                     const char *what, PGresult **out)
+{
+    PGresult *res = PQexecPrepared(
+        s->c, name, p != NULL ? p->n : 0, p != NULL ? p->v : NULL,
+        p != NULL ? p->len : NULL, p != NULL ? p->fmt : NULL, 1);
+    sr_status st = pg_status(s, res, what);
+    if (st != SR_OK) {
+        PQclear(res);
+        res = NULL;
+    }
+    *out = res;
+    return st;
+}
+
+static sr_status run_fixed(store *s, unsigned q, const params *p,
+                           const char *what, PGresult **out)
+{
+    char name[16];
+    *out = NULL;
+    sr_status st = fixed_name(s, q, name, what);
+    return st == SR_OK ? run(s, name, p, what, out) : st;
+}
+
+/* A binary integer column (int2, int4 or int8, network order). */
+static bool col_int(const PGresult *res, int row, int col, int64_t *out)
+{
+    if (PQgetisnull(res, row, col))
+        return false;
+    const uint8_t *b = (const uint8_t *)PQgetvalue(res, row, col);
+    int n = PQgetlength(res, row, col);
+    if (n != 2 && n != 4 && n != 8)
+        return false;
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++)
+        v = v << 8 | b[i];
+    /* Sign-extend the narrower widths. */
+    if (n < 8 && (b[0] & 0x80))
+        v |= ~(uint64_t)0 << (8 * n);
+    *out = (int64_t)v;
+    return true;
+}
+
+/* Rows changed by a command ("UPDATE 1"). */
+static long changed(const PGresult *res)
+{
+    const char *t = PQcmdTuples((PGresult *)res);
+    return t != NULL && t[0] != '\0' ? strtol(t, NULL, 10) : 0;
+}
+
+/* ---- rows ---------------------------------------------------------------- */
+
+static bool row_valid(const store_row *row)
+{
+    if (row == NULL || row->version == 0 || row->kek_version == 0 ||
+        row->wrapped == NULL || row->wrapped_len == 0)
+        return false;
+    for (unsigned c = 0; c < SR_CLASS_COUNT; c++)
+        if (row->cls[c] != NULL && row->cls_len[c] == 0)
+            return false;
+    return true;
+}
+
+/* $1..$11 of Q_INSERT / Q_UPDATE. */
+static void bind_row(params *p, const store_row *row)
+{
+    p_bytes(p, row->id, SR_ID_BYTES);
+    p_int(p, row->version);
+    p_int(p, row->kek_version);
+    p_bytes(p, row->wrapped, row->wrapped_len);
+    for (int c = 0; c < SR_CLASS_COUNT; c++)
+        p_bytes(p, row->cls[c], row->cls_len[c]);
+    p_int(p, row->present);
+}
+
+/* Row r of res (id, version, kek_version, wrapped, c0..c5, present). */
+static sr_status row_read(store *s, const PGresult *res, int r, store_row *row)
+{
+    int64_t ver = 0, kek = 0, present = -1;
+    memset(row, 0, sizeof *row);
+    if (PQnfields(res) != 5 + SR_CLASS_COUNT || PQgetisnull(res, r, 0) ||
+        PQgetlength(res, r, 0) != SR_ID_BYTES || !col_int(res, r, 1, &ver) ||
+        !col_int(res, r, 2, &kek) ||
+        !col_int(res, r, 4 + SR_CLASS_COUNT, &present) || ver < 1 ||
+        ver > UINT32_MAX || kek < 1 || kek > UINT32_MAX || present < 0 ||
+        present > (int64_t)SR_CLASS_ALL || PQgetisnull(res, r, 3)) {
+        set_msg(s, "a stored person row is malformed", NULL);
+        return SR_ERR_CORRUPT;
+    }
+    memcpy(row->id, PQgetvalue(res, r, 0), SR_ID_BYTES);
+    row->version = (uint32_t)ver;
+    row->kek_version = (uint32_t)kek;
+    row->present = (unsigned)present;
+    row->wrapped = (const uint8_t *)PQgetvalue(res, r, 3);
+    row->wrapped_len = (size_t)PQgetlength(res, r, 3);
+    for (int c = 0; c < SR_CLASS_COUNT; c++) {
+        if (PQgetisnull(res, r, 4 + c))
+            continue;
+        row->cls[c] = (const uint8_t *)PQgetvalue(res, r, 4 + c);
+        row->cls_len[c] = (size_t)PQgetlength(res, r, 4 + c);
+        if (row->cls_len[c] == 0) {
+            set_msg(s, "a stored class envelope is empty", NULL);
+            return SR_ERR_CORRUPT;
+        }
+    }
+    return SR_OK;
+}
+
+/* Send a row-returning prepared statement and walk its rows one at a
+ * time. each(res, ctx) gets every single-row result; a stop (anything
+ * but SR_OK) cancels the rest. *count gets the rows seen. */
+typedef sr_status (*each_fn)(store *s, const PGresult *res, void *ctx);
+
+static sr_status walk(store *s, const char *name, const params *p,
+                      const char *what, each_fn each, void *ctx, size_t *count)
+{
+    sr_status st = SR_OK;
+    *count = 0;
+    if (!PQsendQueryPrepared(s->c, name, p->n, p->v, p->len, p->fmt, 1) ||
+        !PQsetSingleRowMode(s->c)) {
+        set_conn_msg(s, what);
+        /* A query may have gone out: collect whatever it answers. */
+        PGresult *res;
+        while ((res = PQgetResult(s->c)) != NULL)
+            PQclear(res);
+        return SR_ERR_IO;
+    }
+    bool stopped = false;
+    PGresult *res;
+    while ((res = PQgetResult(s->c)) != NULL) {
+        ExecStatusType es = PQresultStatus(res);
+        if (!stopped && es == PGRES_SINGLE_TUPLE) {
+            (*count)++;
+            st = each(s, res, ctx);
+            if (st != SR_OK) {
+                /* Stop the server sending the rest; drain what came. */
+                PGcancel *cn = PQgetCancel(s->c);
+                char err[256];
+                if (cn != NULL)
+                    (void)PQcancel(cn, err, (int)sizeof err);
+                PQfreeCancel(cn);
+                stopped = true;
+            }
+        } else if (!stopped && es != PGRES_TUPLES_OK) {
+            st = pg_status(s, res, what);
+            stopped = st != SR_OK;
+        }
+        PQclear(res);
+    }
+    return st;
+}
+
+typedef struct row_walk {
+    store_row_fn fn;
+    void *ctx;
+} row_walk;
+
+static sr_status each_row(store *s, const PGresult *res, void *ctx)
+{
+    row_walk *w = ctx;
+    store_row row;
+    sr_status st = row_read(s, res, 0, &row);
+    return st == SR_OK ? w->fn(w->ctx, &row) : st;
+}
+
+/* ---- opening ------------------------------------------------------------- */
+
+/* Bring the schema to STORE_SCHEMA_VERSION; create makes it from nothing
+ * and refuses a database that has one. */
+static sr_status migrate(store *s, bool create)
+{
+    PGresult *res = PQexec(s->c, "SELECT to_regclass('store_info') IS NULL");
+    sr_status st = pg_status(s, res, "looking for the schema");
+    bool none =
+        st == SR_OK && PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't';
+    PQclear(res);
+    if (st != SR_OK)
+        return st;
+    int64_t have = 0;
+    if (!none) {
+        if (create) {
+            set_msg(s, "a store already exists there", NULL);
+            return SR_ERR_EXISTS;
+        }
+        res = PQexecParams(s->c,
+                           "SELECT application_id, schema_version "
+                           "FROM store_info",
+                           0, NULL, NULL, NULL, NULL, 1);
+        int64_t app = 0;
+        st = pg_status(s, res, "reading the schema version");
+        if (st == SR_OK &&
+            (PQntuples(res) != 1 || !col_int(res, 0, 0, &app) ||
+             !col_int(res, 0, 1, &have) || app != PG_APPLICATION_ID)) {
+            set_msg(s, "not a Strongroom store",
+                    "a database of another application");
+            st = SR_ERR_NOT_VAULT;
+        }
+        PQclear(res);
+        if (st != SR_OK)
+            return st;
+    } else if (!create) {
+        set_msg(s, "not a Strongroom store", "the database has no store");
+        return SR_ERR_NOT_VAULT;
+    }
+    if (have > (int64_t)STORE_SCHEMA_VERSION || have < 0) {
+        set_msg(s, "the store has a newer schema than this program",
+                "upgrade Strongroom");
+        return SR_ERR_VERSION;
+    }
+    if (have == STORE_SCHEMA_VERSION)
+        return SR_OK;
+    if (!s->writable) {
+        set_msg(s, "the store needs a schema upgrade",
+                "open it for writing once");
+        return SR_ERR_VERSION;
+    }
+    st = exec_text(s, "BEGIN", "upgrading the schema");
+    if (st == SR_OK)
+        st = exec_text(s, "SELECT pg_advisory_xact_lock(" PG_WRITER_LOCK ")",
+                       "upgrading the schema");
+    if (st == SR_OK && none)
+        st = exec_text(s,
+                       "CREATE TABLE store_info(application_id integer NOT "
+                       "NULL, schema_version integer NOT NULL);"
+                       "INSERT INTO store_info VALUES(1397910833, 0)",
+                       "creating the store");
+    for (int64_t v = have; st == SR_OK && v < (int64_t)STORE_SCHEMA_VERSION;
+         v++)
+        st = exec_text(s, migrations[v], "upgrading the schema");
+    if (st == SR_OK) {
+        char sql[96];
+        (void)snprintf(sql, sizeof sql,
+                       "UPDATE store_info SET schema_version = %u",
+                       STORE_SCHEMA_VERSION);
+        st = exec_text(s, sql, "upgrading the schema");
+    }
+    if (st == SR_OK)
+        return exec_text(s, "COMMIT", "upgrading the schema");
+    char keep[PG_MSG_MAX];
+    memcpy(keep, s->msg, sizeof keep);
+    (void)exec_text(s, "ROLLBACK", "rolling back");
+    memcpy(s->msg, keep, sizeof keep);
+    return st;
+}
+_Static_assert(PG_APPLICATION_ID == 1397910833, "the id in the DDL");
+
+/* Settings every connection runs with. */
+static sr_status session_setup(store *s)
+{
+    return exec_text(s,
+                     "SET synchronous_commit = on;"
+                     "SET client_min_messages = warning;"
+                     "SET default_transaction_isolation = 'read committed'",
+                     "setting up the connection");
+}
+
+static sr_status pg_open(store **out, const char *location, unsigned flags)
+{
+    *out = NULL;
+    store *s = calloc(1, sizeof *s);
+    if (s == NULL)
+        return SR_ERR_NOMEM;
+    *out = s;
+    bool create = (flags & STORE_OPEN_CREATE) != 0;
+    s->writable = create || (flags & STORE_OPEN_WRITE) != 0;
+    if (location == NULL || location[0] == '\0') {
+        set_msg(s, "no PostgreSQL connection string", NULL);
+        return SR_ERR_INVALID;
+    }
+    s->c = PQconnectdb(location);
+    if (s->c == NULL || PQstatus(s->c) != CONNECTION_OK) {
+        set_conn_msg(s, "cannot connect to PostgreSQL");
+        return SR_ERR_IO;
+    }
+    if (PQserverVersion(s->c) < 150000) {
+        set_msg(s, "PostgreSQL 15 or later is needed", NULL);
+        return SR_ERR_VERSION;
+    }
+    sr_status st = session_setup(s);
+    if (st == SR_OK && !s->writable)
+        st = exec_text(s, "SET default_transaction_read_only = on",
+                       "setting up the connection");
+    if (st == SR_OK)
+        st = migrate(s, create);
+    if (st == SR_OK)
+        s->msg[0] = '\0';
+    return st;
+}
+
+static void pg_close(store *s)
+{
+    if (s == NULL)
+        return;
+    PQfinish(s->c); /* an open transaction is rolled back by the server */
+    free(s);
+}
+
+static const char *pg_errmsg(const store *s)
+{
+    if (s == NULL)
+        return "out of memory";
+    return s->msg[0] != '\0' ? s->msg : "no error";
+}
+
+/* Between transactions: re-establish a lost connection (once). */
+static sr_status reconnect(store *s)
+{
+    if (PQstatus(s->c) == CONNECTION_OK)
+        return SR_OK;
+    PQreset(s->c);
+    if (PQstatus(s->c) != CONNECTION_OK) {
+        set_conn_msg(s, "the PostgreSQL server went away and cannot be "
+                        "reached again");
+        return SR_ERR_IO;
+    }
+    memset(s->fixed_ready, 0, sizeof s->fixed_ready);
+    memset(s->masked_ready, 0, sizeof s->masked_ready);
+    sr_status st = session_setup(s);
+    if (st == SR_OK && !s->writable)
+        st = exec_text(s, "SET default_transaction_read_only = on",
+                       "setting up the connection");
+    return st;
+}
+
+/* ---- meta ---------------------------------------------------------------- */
+
+static sr_status pg_meta_get(store *s, const char *key, uint8_t *buf,
+                             size_t cap, size_t *len)
+{
+    params p = {.n = 0};
+    PGresult *res;
+    *len = 0;
+    p_text(&p, key);
+    sr_status st = run_fixed(s, Q_META_GET, &p, "reading a meta value", &res);
+    if (st != SR_OK)
+        return st;
+    if (PQntuples(res) == 0) {
+        set_msg(s, "no such meta value", NULL);
+        st = SR_ERR_NOT_FOUND;
+    } else {
+        size_t n = (size_t)PQgetlength(res, 0, 0);
+        *len = n;
+        if (n > cap) {
+            set_msg(s, "a meta value is larger than the buffer", NULL);
+            st = SR_ERR_INVALID;
+        } else if (n > 0) {
+            memcpy(buf, PQgetvalue(res, 0, 0), n);
+        }
+    }
+    PQclear(res);
+    return st;
+}
+
+static sr_status pg_meta_put(store *s, const char *key, const uint8_t *v,
+                             size_t len)
+{
+    params p = {.n = 0};
+    PGresult *res;
+    if (len > PG_META_MAX || (v == NULL && len > 0)) {
+        set_msg(s, "a meta value is too large", NULL);
+        return SR_ERR_INVALID;
+    }
+    p_text(&p, key);
+    p_bytes(&p, len > 0 ? v : (const uint8_t *)"", len);
+    sr_status st = run_fixed(s, Q_META_PUT, &p, "writing a meta value", &res);
+    PQclear(res);
+    return st;
+}
+
+/* ---- transactions -------------------------------------------------------- */
+
+static sr_status pg_begin(store *s)
+{
+    sr_status st = s->in_txn ? SR_OK : reconnect(s);
+    if (st != SR_OK)
+        return st;
+    if (s->in_txn) {
+        set_msg(s, "starting a transaction", "one is already open");
+        return SR_ERR_INTERNAL;
+    }
+    if (s->writable) {
+        st = exec_text(s, "BEGIN", "starting a transaction");
+        if (st == SR_OK)
+            st =
+                exec_text(s, "SELECT pg_advisory_xact_lock(" PG_WRITER_LOCK ")",
+                          "waiting for the other writer");
+    } else {
+        st = exec_text(s, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+                       "starting a transaction");
+    }
+    if (st != SR_OK) {
+        char keep[PG_MSG_MAX];
+        memcpy(keep, s->msg, sizeof keep);
+        (void)exec_text(s, "ROLLBACK", "rolling back");
+        memcpy(s->msg, keep, sizeof keep);
+        return st;
+    }
+    s->in_txn = true;
+    return SR_OK;
+}
+
+static sr_status pg_commit(store *s)
+{
+    /* Whatever happens, the transaction is over: a failed COMMIT rolls
+     * back. */
+    s->in_txn = false;
+    return exec_text(s, "COMMIT", "committing");
+}
+
+static sr_status pg_rollback(store *s)
+{
+    if (!s->in_txn)
+        return SR_OK;
+    s->in_txn = false;
+    if (PQstatus(s->c) != CONNECTION_OK)
+        return SR_OK; /* the server rolled it back as the link broke */
+    return exec_text(s, "ROLLBACK", "rolling back");
+}
+
+/* A person's writes together: a savepoint inside the caller's
+ * transaction, else a transaction of their own. */
+static sr_status unit_begin(store *s)
+{
+    if (s->in_txn)
+        return exec_text(s, "SAVEPOINT sr_row", "starting a savepoint");
+    sr_status st = reconnect(s);
+    return st == SR_OK ? exec_text(s, "BEGIN", "starting a transaction") : st;
+}
+
+static sr_status unit_end(store *s, sr_status r)
+{
+    char keep[PG_MSG_MAX];
+    if (r == SR_OK) {
+        r = exec_text(s, s->in_txn ? "RELEASE sr_row" : "COMMIT",
+                      s->in_txn ? "releasing a savepoint" : "committing");
+        if (r == SR_OK || !s->in_txn)
+            return r; /* a failed COMMIT has rolled back */
+    }
+    memcpy(keep, s->msg, sizeof keep);
+    if (s->in_txn) {
+        (void)exec_text(s, "ROLLBACK TO sr_row", "rolling back a savepoint");
+        (void)exec_text(s, "RELEASE sr_row", "releasing a savepoint");
+    } else {
+        (void)exec_text(s, "ROLLBACK", "rolling back");
+    }
+    memcpy(s->msg, keep, sizeof keep);
+    return r;
+}
+
+static sr_status index_write(store *s, unsigned q, const uint8_t *id,
+                             const store_index *idx, size_t nidx)
+{
+    sr_status st = SR_OK;
+    for (size_t i = 0; i < nidx && st == SR_OK; i++) {
+        params p = {.n = 0};
+        PGresult *res;
+        p_int(&p, idx[i].kind);
+        /* Values are < 2^48: a bigint holds them unchanged. */
+        p_int(&p, (int64_t)idx[i].value);
+        p_bytes(&p, id, SR_ID_BYTES);
+        st = run_fixed(s, q, &p,
+                       q == Q_INDEX_INSERT ? "writing an index row"
+                                           : "deleting an index row",
+                       &res);
+        PQclear(res);
+    }
+    return st;
+}
+
+static sr_status pg_insert(store *s, const store_row *row,
+                           const store_index *idx, size_t nidx)
+{
+    if (!row_valid(row) || (idx == NULL && nidx > 0)) {
+        set_msg(s, "insert: malformed row", NULL);
+        return SR_ERR_INVALID;
+    }
+    sr_status r = unit_begin(s);
+    if (r != SR_OK)
+        return r;
+    params p = {.n = 0};
+    PGresult *res;
+    bind_row(&p, row);
+    r = run_fixed(s, Q_INSERT, &p, "inserting a person", &res);
+    PQclear(res);
+    if (r == SR_ERR_EXISTS)
+        set_msg(s, "inserting a person", "the id is taken");
+    if (r == SR_OK)
+        r = index_write(s, Q_INDEX_INSERT, row->id, idx, nidx);
+    return unit_end(s, r);
+}
+
+/* After an update or delete that matched nothing: why. */
+static sr_status why_not(store *s, const uint8_t *id, const char *what,
+                         bool version_matters)
+{
+    params p = {.n = 0};
+    PGresult *res;
+    p_bytes(&p, id, SR_ID_BYTES);
+    sr_status st = run_fixed(s, Q_VERSION_OF, &p, what, &res);
+    if (st != SR_OK)
+        return st;
+    if (PQntuples(res) > 0 && version_matters) {
+        set_msg(s, what, "the record changed since it was read");
+        st = SR_ERR_CONFLICT;
+    } else if (PQntuples(res) > 0) {
+        set_msg(s, what, "the person has a key already");
+        st = SR_ERR_EXISTS;
+    } else {
+        set_msg(s, what, "no such person");
+        st = SR_ERR_NOT_FOUND;
+    }
+    PQclear(res);
+    return st;
+}
+
+static sr_status pg_replace(store *s, const store_row *row,
+                            const store_index *old_idx, size_t nold,
+                            const store_index *idx, size_t nidx)
+{
+    if (!row_valid(row) || row->version < 2 || (idx == NULL && nidx > 0) ||
+        (old_idx == NULL && nold > 0)) {
+        set_msg(s, "replace: malformed row", NULL);
+        return SR_ERR_INVALID;
+    }
+    sr_status r = unit_begin(s);
+    if (r != SR_OK)
+        return r;
+    params p = {.n = 0};
+    PGresult *res;
+    bind_row(&p, row);
+    p_int(&p, (int64_t)row->version - 1);
+    r = run_fixed(s, Q_UPDATE, &p, "replacing a person", &res);
+    if (r == SR_OK && changed(res) == 0)
+        r = why_not(s, row->id, "replacing a person", true);
+    PQclear(res);
+    if (r == SR_OK)
+        r = index_write(s, Q_INDEX_DELETE, row->id, old_idx, nold);
+    if (r == SR_OK)
+        r = index_write(s, Q_INDEX_INSERT, row->id, idx, nidx);
+    return unit_end(s, r);
+}
+
+static sr_status pg_remove(store *s, const uint8_t id[SR_ID_BYTES],
+                           const store_index *old_idx, size_t nold)
+{
+    if (old_idx == NULL && nold > 0) {
+        set_msg(s, "remove: malformed index rows", NULL);
+        return SR_ERR_INVALID;
+    }
+    sr_status r = unit_begin(s);
+    if (r != SR_OK)
+        return r;
+    params p = {.n = 0};
+    PGresult *res;
+    p_bytes(&p, id, SR_ID_BYTES);
+    r = run_fixed(s, Q_DELETE, &p, "deleting a person", &res);
+    if (r == SR_OK && changed(res) == 0) {
+        set_msg(s, "deleting a person", "no such person");
+        r = SR_ERR_NOT_FOUND;
+    }
+    PQclear(res);
+    if (r == SR_OK)
+        r = index_write(s, Q_INDEX_DELETE, id, old_idx, nold);
+    return unit_end(s, r);
+}
+
+/* PostgreSQL never overwrites a deleted row's bytes in place: VACUUM
+ * makes its space reusable and a checkpoint lets the WAL segments that
+ * hold it be recycled. That is all a store can ask of it (docs/storage.md
+ * says what it means for crypto-shredding). */
+static sr_status pg_purge(store *s)
+{
+    if (s->in_txn) {
+        set_msg(s, "emptying the WAL", "not inside a transaction");
+        return SR_ERR_INTERNAL;
+    }
+    sr_status st = reconnect(s);
+    if (st == SR_OK)
+        st = exec_text(s, "VACUUM persons, blind_index",
+                       "vacuuming the people's tables");
+    if (st == SR_OK) {
+        /* CHECKPOINT needs pg_checkpoint (or a superuser): without it
+         * the server's own schedule checkpoints. */
+        PGresult *res = PQexec(s->c, "CHECKPOINT");
+        const char *state =
+            res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+        if (PQresultStatus(res) != PGRES_COMMAND_OK &&
+            (state == NULL || strcmp(state, "42501") != 0))
+            st = pg_status(s, res, "checkpointing");
+        PQclear(res);
+    }
+    return st;
+}
+
+/* ---- backups ------------------------------------------------------------- */
+
+static sr_status pg_backup(store *s, const char *path)
+{
+    (void)path;
+    set_msg(s, "strongroom backup does not copy a PostgreSQL store yet",
+            "back it up with pg_dump, and keep the key table apart");
+    return SR_ERR_INVALID;
+}
+
+static sr_status pg_set_key(store *s, const uint8_t id[SR_ID_BYTES],
+                            uint32_t kek_version, const uint8_t *wrapped,
+                            size_t len)
+{
+    params p = {.n = 0};
+    PGresult *res;
+    p_bytes(&p, id, SR_ID_BYTES);
+    p_bytes(&p, wrapped, len);
+    p_int(&p, kek_version);
+    sr_status st = run_fixed(s, Q_SET_KEY, &p, "restoring a key", &res);
+    if (st == SR_OK && changed(res) == 0)
+        st = why_not(s, id, "restoring a key", false);
+    PQclear(res);
+    return st;
+}
+
+static sr_status pg_drop_keyless(store *s, uint64_t *removed)
+{
+    *removed = 0;
+    sr_status st = exec_text(s,
+                             "DELETE FROM blind_index WHERE id IN (SELECT id "
+                             "FROM persons WHERE octet_length(wrapped) = 0)",
+                             "removing the people without a key");
+    if (st != SR_OK)
+        return st;
+    PGresult *res =
+        PQexec(s->c, "DELETE FROM persons WHERE octet_length(wrapped) = 0");
+    st = pg_status(s, res, "removing the people without a key");
+    if (st == SR_OK)
+        *removed = (uint64_t)changed(res);
+    PQclear(res);
+    return st;
+}
+
+/* ---- reading ------------------------------------------------------------- */
+
+static sr_status check_mask(store *s, unsigned mask)
+{
+    if (mask & ~(unsigned)SR_CLASS_ALL) {
+        set_msg(s, "unknown class in the class mask", NULL);
+        return SR_ERR_INVALID;
+    }
+    return SR_OK;
+}
+
+static sr_status pg_get(store *s, const uint8_t id[SR_ID_BYTES],
+                        unsigned class_mask, store_row_fn fn, void *ctx)
+{
+    char name[16];
+    sr_status st = check_mask(s, class_mask);
+    if (st == SR_OK)
+        st = masked_name(s, MQ_GET, class_mask, name, "reading a person");
+    if (st != SR_OK)
+        return st;
+    params p = {.n = 0};
+    PGresult *res;
+    p_bytes(&p, id, SR_ID_BYTES);
+    st = run(s, name, &p, "reading a person", &res);
+    if (st != SR_OK)
+        return st;
+    if (PQntuples(res) == 0) {
+        set_msg(s, "no such person", NULL);
+        st = SR_ERR_NOT_FOUND;
+    } else {
+        store_row row;
+        st = row_read(s, res, 0, &row);
+        if (st == SR_OK)
+            st = fn(ctx, &row);
+    }
+    PQclear(res);
+    return st;
+}
+
+static sr_status pg_lookup(store *s, uint8_t kind, uint64_t value,
+                           unsigned class_mask, store_row_fn fn, void *ctx)
+{
+    char name[16];
+    size_t count;
+    sr_status st = check_mask(s, class_mask);
+    if (st == SR_OK)
+        st = masked_name(s, MQ_LOOKUP, class_mask, name, "searching the index");
+    if (st != SR_OK)
+        return st;
+    params p = {.n = 0};
+    p_int(&p, kind);
+    p_int(&p, (int64_t)value);
+    row_walk w = {fn, ctx};
+    return walk(s, name, &p, "searching the index", each_row, &w, &count);
+}
+
+static sr_status pg_scan(store *s, unsigned class_mask, store_row_fn fn,
+                         void *ctx)
+{
+    char name[16];
+    size_t count;
+    sr_status st = check_mask(s, class_mask);
+    if (st == SR_OK)
+        st = masked_name(s, MQ_SCAN, class_mask, name, "scanning");
+    if (st != SR_OK)
+        return st;
+    params p = {.n = 0};
+    row_walk w = {fn, ctx};
+    return walk(s, name, &p, "scanning", each_row, &w, &count);
+}
+
+static sr_status pg_stats(store *s, store_stats *out)
+{
+    store_stats t;
+    PGresult *res;
+    int64_t people = 0, index = 0, ct = 0, bytes = 0;
+    memset(&t, 0, sizeof t);
+    sr_status st = run_fixed(s, Q_STATS, NULL, "counting people", &res);
+    if (st != SR_OK)
+        return st;
+    if (PQntuples(res) != 1 || !col_int(res, 0, 0, &people) ||
+        !col_int(res, 0, 1, &index) || !col_int(res, 0, 2, &ct) ||
+        !col_int(res, 0, 3, &bytes)) {
+        set_msg(s, "counting people", "an unexpected answer");
+        st = SR_ERR_INTERNAL;
+    }
+    PQclear(res);
+    if (st != SR_OK)
+        return st;
+    t.people = (uint64_t)people;
+    t.index_entries = (uint64_t)index;
+    t.ciphertext_bytes = (uint64_t)ct;
+    t.db_bytes = (uint64_t)bytes;
+    st = run_fixed(s, Q_BY_KEK, NULL, "counting people per key version", &res);
+    if (st != SR_OK)
+        return st;
+    for (int i = 0; i < PQntuples(res); i++) {
+        int64_t v = 0, n = 0;
+        if (col_int(res, i, 0, &v) && col_int(res, i, 1, &n) && v >= 1 &&
+            v <= 8)
+            t.people_by_kek[v - 1] = (uint64_t)n;
+    }
+    PQclear(res);
+    *out = t;
+    return SR_OK;
+}
+
+/* ---- documents ----------------------------------------------------------- */
+
+static sr_status doc_keys(store *s, params *p, const char *kind,
+                          const char *key)
+{
+    if (strlen(kind) > STORE_DOC_KEY_MAX ||
+        (key != NULL && strlen(key) > STORE_DOC_KEY_MAX)) {
+        set_msg(s, "a document key is too long", NULL);
+        return SR_ERR_INVALID;
+    }
+    p_text(p, kind);
+    if (key != NULL)
+        p_text(p, key);
+    return SR_OK;
+}
+
+static sr_status pg_doc_get(store *s, const char *kind, const char *key,
+                            sr_buf *out)
+{
+    params p = {.n = 0};
+    PGresult *res;
+    sr_status st = doc_keys(s, &p, kind, key);
+    if (st == SR_OK)
+        st = run_fixed(s, Q_DOC_GET, &p, "reading a document", &res);
+    if (st != SR_OK)
+        return st;
+    if (PQntuples(res) == 0) {
+        set_msg(s, "no such document", NULL);
+        st = SR_ERR_NOT_FOUND;
+    } else {
+        size_t n = (size_t)PQgetlength(res, 0, 0);
+        st = n > 0 ? buf_append(out, PQgetvalue(res, 0, 0), n) : SR_OK;
+        if (st != SR_OK)
+            set_msg(s, "a document is larger than the buffer", NULL);
+    }
+    PQclear(res);
+    return st;
+}
+
+static sr_status doc_write(store *s, unsigned q, const char *kind,
+                           const char *key, const uint8_t *v, size_t len)
+{
+    params p = {.n = 0};
+    PGresult *res;
+    if (len > STORE_DOC_MAX || (v == NULL && len > 0)) {
+        set_msg(s, "a document is too large", NULL);
+        return SR_ERR_INVALID;
+    }
+    sr_status st = doc_keys(s, &p, kind, key);
+    if (st != SR_OK)
+        return st;
+    p_bytes(&p, len > 0 ? v : (const uint8_t *)"", len);
+    st = run_fixed(s, q, &p, "writing a document", &res);
+    PQclear(res);
+    return st;
+}
+
+static sr_status pg_doc_put(store *s, const char *kind, const char *key,
+                            const uint8_t *v, size_t len)
+{
+    return doc_write(s, Q_DOC_PUT, kind, key, v, len);
+}
+
+static sr_status pg_doc_insert(store *s, const char *kind, const char *key,
+                               const uint8_t *v, size_t len)
+{
+    return doc_write(s, Q_DOC_INSERT, kind, key, v, len);
+}
+
+static sr_status pg_doc_delete(store *s, const char *kind, const char *key)
+{
+    params p = {.n = 0};
+    PGresult *res;
+    sr_status st = doc_keys(s, &p, kind, key);
+    if (st == SR_OK)
+        st = run_fixed(s, Q_DOC_DELETE, &p, "deleting a document", &res);
+    if (st != SR_OK)
+        return st;
+    if (changed(res) == 0) {
+        set_msg(s, "no such document", NULL);
+        st = SR_ERR_NOT_FOUND;
+    }
+    PQclear(res);
+    return st;
+}
+
+typedef struct doc_walk {
+    store_doc_fn fn;
+    void *ctx;
+} doc_walk;
+
+static sr_status each_doc(store *s, const PGresult *res, void *ctx)
+{
+    doc_walk *w = ctx;
+    /* The key came back in binary: text's binary form is its bytes,
+     * without a NUL. */
+    char key[STORE_DOC_KEY_MAX + 1];
+    int n = PQgetlength(res, 0, 0);
+    if (PQgetisnull(res, 0, 0) || PQgetisnull(res, 0, 1) || n < 0 ||
+        (size_t)n > STORE_DOC_KEY_MAX) {
+        set_msg(s, "a stored document is malformed", NULL);
+        return SR_ERR_CORRUPT;
+    }
+    memcpy(key, PQgetvalue(res, 0, 0), (size_t)n);
+    key[n] = '\0';
+    size_t len = (size_t)PQgetlength(res, 0, 1);
+    return w->fn(w->ctx, key,
+                 len > 0 ? (const uint8_t *)PQgetvalue(res, 0, 1)
+                         : (const uint8_t *)"",
+                 len);
+}
+
+static sr_status pg_doc_scan(store *s, const char *kind, store_doc_fn fn,
+                             void *ctx)
+{
+    char name[16];
+    params p = {.n = 0};
+    size_t count;
+    sr_status st = doc_keys(s, &p, kind, NULL);
+    if (st == SR_OK)
+        st = fixed_name(s, Q_DOC_SCAN, name, "scanning documents");
+    if (st != SR_OK)
+        return st;
+    doc_walk w = {fn, ctx};
+    return walk(s, name, &p, "scanning documents", each_doc, &w, &count);
+}
+
+const store_ops store_pg_ops = {
+    .name = "postgresql",
+    .open = pg_open,
+    .close = pg_close,
+    .errmsg = pg_errmsg,
+    .meta_get = pg_meta_get,
+    .meta_put = pg_meta_put,
+    .begin = pg_begin,
+    .commit = pg_commit,
+    .rollback = pg_rollback,
+    .insert = pg_insert,
+    .replace = pg_replace,
+    .remove = pg_remove,
+    .purge = pg_purge,
+    .backup = pg_backup,
+    .set_key = pg_set_key,
+    .drop_keyless = pg_drop_keyless,
+    .get = pg_get,
+    .lookup = pg_lookup,
+    .scan = pg_scan,
+    .stats = pg_stats,
+    .doc_get = pg_doc_get,
+    .doc_put = pg_doc_put,
+    .doc_insert = pg_doc_insert,
+    .doc_delete = pg_doc_delete,
+    .doc_scan = pg_doc_scan,
+};

@@ -1,0 +1,34 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+# with_pg.sh CMD [ARG...] - run CMD against a PostgreSQL 15 server of its
+# own: initdb in a new temporary directory, the server listening only on a
+# Unix socket there (no TCP port), SR_TEST_STORE set to its connection
+# string; the server is stopped and the directory removed afterwards,
+# whatever CMD does. As root, the server runs as the postgres user (it
+# refuses root). Not a test itself.
+set -eu
+bin=/usr/lib/postgresql/15/bin
+if [ ! -x "$bin/initdb" ]; then
+  echo "with_pg.sh: PostgreSQL 15 is not installed (apt-get install postgresql-15)" >&2
+  exit 1
+fi
+dir=$(mktemp -d "${TMPDIR:-/tmp}/sr-pg-XXXXXX")
+as=""
+if [ "$(id -u)" = 0 ]; then
+  chown postgres: "$dir"
+  as="runuser -u postgres --"
+fi
+stop() {
+  $as "$bin/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null 2>&1 || true
+  rm -rf "$dir"
+}
+trap stop EXIT INT TERM
+# The test cluster needs no durability of its own: no fsync.
+$as "$bin/initdb" -D "$dir/data" -A trust -U postgres --no-sync \
+  --encoding UTF8 --locale C >"$dir/initdb.log" 2>&1 || {
+  cat "$dir/initdb.log" >&2; exit 1; }
+$as "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w \
+  -o "-k $dir -c listen_addresses= -c fsync=off -c max_connections=200" \
+  start >/dev/null || { cat "$dir/server.log" >&2; exit 1; }
+export SR_TEST_STORE="host=$dir dbname=postgres user=postgres"
+"$@"
