@@ -345,7 +345,7 @@ static void write_population(const char *path, uint64_t n)
 static void make_vault(const char *vdir, const char *people_file,
                        uint64_t people, tokens *tk)
 {
-    sr_init_options opt = {SR_KDF_INTERACTIVE, people, NULL, 0, NULL, 0};
+    sr_init_options opt = {SR_KDF_INTERACTIVE, people, NULL, 0, NULL, 0, NULL};
     char admin[SR_TOKEN_MAX];
     sr_vault *v = NULL;
     sr_status st = sr_vault_create(&v, vdir, PASS, strlen(PASS), &opt, admin);

@@ -133,7 +133,7 @@ static void head_of(fixture *fx)
 static int vault_setup(void **state)
 {
     fixture *fx = calloc(1, sizeof *fx);
-    sr_init_options opt = {SR_KDF_INTERACTIVE, 1000, NULL, 0, NULL, 0};
+    sr_init_options opt = {SR_KDF_INTERACTIVE, 1000, NULL, 0, NULL, 0, NULL};
     char admin[SR_TOKEN_MAX], id[SR_TOKEN_ID_MAX];
     assert_non_null(fx);
     assert_int_equal(sr_init(), SR_OK);

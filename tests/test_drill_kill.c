@@ -211,7 +211,7 @@ static void lift_budgets(sr_vault *v)
 static void setup_main(void *arg)
 {
     drill_setup *out = arg;
-    sr_init_options opt = {SR_KDF_INTERACTIVE, 1000, NULL, 0, NULL, 0};
+    sr_init_options opt = {SR_KDF_INTERACTIVE, 1000, NULL, 0, NULL, 0, NULL};
     char admin[SR_TOKEN_MAX], intake[SR_TOKEN_MAX], path[256];
     sr_vault *v = NULL;
     sr_gen *g = NULL;

@@ -49,7 +49,7 @@ static void principal(sr_vault *v, const char *name, const char *role,
 static int setup(void **state)
 {
     fixture *fx = calloc(1, sizeof *fx);
-    sr_init_options opt = {SR_KDF_INTERACTIVE, 1000, NULL, 0, NULL, 0};
+    sr_init_options opt = {SR_KDF_INTERACTIVE, 1000, NULL, 0, NULL, 0, NULL};
     char intake[SR_TOKEN_MAX];
     sr_gen *g = NULL;
     assert_non_null(fx);

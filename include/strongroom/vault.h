@@ -53,6 +53,10 @@ typedef struct sr_init_options {
      * (0: SR_DEFAULT_DECOY_EVERY; SR_DECOYS_NONE: no decoys at all). A
      * new vault starts with one. */
     uint32_t decoy_every;
+    /* Where the people are stored: NULL for the embedded SQLite file in
+     * the vault directory, or a libpq connection string of a PostgreSQL
+     * 15 database (kept in <dir>/store; a password in it is refused). */
+    const char *store;
 } sr_init_options;
 
 #define SR_DEFAULT_DECOY_EVERY 10000u

@@ -435,6 +435,7 @@ static const char help_init[] =
     "usage: strongroom init [--kdf PROFILE] [--expected-people N]\n"
     "                       [--admin NAME] [--log-origin ORIGIN]\n"
     "                       [--decoy-every N | --no-decoys]\n"
+    "                       [--store CONNINFO]\n"
     "\n"
     "Create a new vault in --vault DIR (new or empty): a random root key,\n"
     "sealed under the passphrase with Argon2id, an empty store, the default\n"
@@ -456,7 +457,14 @@ static const char help_init[] =
     "                         each person stored brings another with\n"
     "                         chance 1/N (default 10000). Reading a decoy\n"
     "                         freezes the reader (docs/policy.md)\n"
-    "  --no-decoys            no decoy people at all\n" COMMON_HELP
+    "  --no-decoys            no decoy people at all\n"
+    "  --store CONNINFO       keep the people in a PostgreSQL 15 database\n"
+    "                         (or $STRONGROOM_STORE): a libpq connection\n"
+    "                         string, e.g. \"host=/run/postgresql dbname=sr\"\n"
+    "                         or postgresql://db.example/sr, for an empty\n"
+    "                         database. Kept in DIR/store, so without a\n"
+    "                         password: use ~/.pgpass. Default: SQLite, in\n"
+    "                         DIR/vault.db (docs/storage.md)\n" COMMON_HELP
     "\nexample: STRONGROOM_VAULT=/srv/vault strongroom init --expected-people "
     "1000000\n";
 
@@ -468,7 +476,8 @@ static int cmd_init(int argc, char **argv)
         OPT_ADMIN,
         OPT_ORIGIN,
         OPT_DECOY_EVERY,
-        OPT_NO_DECOYS
+        OPT_NO_DECOYS,
+        OPT_STORE
     };
     static const struct option opts[] = {
         COMMON_OPTIONS,
@@ -478,9 +487,11 @@ static int cmd_init(int argc, char **argv)
         {"expected-people", required_argument, NULL, OPT_EXPECTED},
         {"admin", required_argument, NULL, OPT_ADMIN},
         {"log-origin", required_argument, NULL, OPT_ORIGIN},
+        {"store", required_argument, NULL, OPT_STORE},
         {0, 0, 0, 0}};
     common c = COMMON_INIT;
-    sr_init_options io = {SR_KDF_MODERATE, 0, NULL, 0, NULL, 0};
+    sr_init_options io = {SR_KDF_MODERATE, 0, NULL, 0, NULL, 0, NULL};
+    io.store = getenv("STRONGROOM_STORE");
     char token[SR_TOKEN_MAX];
     int o;
     bool bad = false;
@@ -513,6 +524,8 @@ static int cmd_init(int argc, char **argv)
             io.decoy_every = (uint32_t)n;
         } else if (o == OPT_NO_DECOYS) {
             io.decoy_every = SR_DECOYS_NONE;
+        } else if (o == OPT_STORE) {
+            io.store = optarg;
         } else if (o == OPT_EXPECTED) {
             if (!parse_u64(optarg, &io.expected_people) ||
                 io.expected_people == 0)

@@ -157,6 +157,9 @@ extern const store_ops store_sqlite_ops;
 /* PostgreSQL 15 and later (store_pg.c); the location is a libpq
  * connection string or URI. */
 extern const store_ops store_pg_ops;
+/* Is conninfo a connection string libpq can parse? *password tells
+ * whether it carries one. */
+bool store_pg_conninfo_check(const char *conninfo, bool *password);
 
 /* The current schema version of every backend. */
 #define STORE_SCHEMA_VERSION 2u

@@ -1213,6 +1213,22 @@ static sr_status pg_doc_scan(store *s, const char *kind, store_doc_fn fn,
     return walk(s, name, &p, "scanning documents", each_doc, &w, &count);
 }
 
+bool store_pg_conninfo_check(const char *conninfo, bool *password)
+{
+    char *err = NULL;
+    *password = false;
+    PQconninfoOption *o = PQconninfoParse(conninfo, &err);
+    PQfreemem(err);
+    if (o == NULL)
+        return false;
+    for (const PQconninfoOption *i = o; i->keyword != NULL; i++)
+        if (strcmp(i->keyword, "password") == 0 && i->val != NULL &&
+            i->val[0] != '\0')
+            *password = true;
+    PQconninfoFree(o);
+    return true;
+}
+
 const store_ops store_pg_ops = {
     .name = "postgresql",
     .open = pg_open,

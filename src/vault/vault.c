@@ -26,6 +26,7 @@
 
 #define KEY_FILE "vault.key"
 #define DB_FILE "vault.db"
+#define STORE_FILE "store" /* a PostgreSQL store's connection string */
 #define LOCK_FILE "lock"
 #define PATH_CAP 4096
 #define LINE_MAX_BYTES (RECORD_MAX_JSON + 4096u)
@@ -635,20 +636,102 @@ void sr_vault_close(sr_vault *v)
     free(v);
 }
 
-static sr_status open_store(sr_vault *v, unsigned flags)
+/* Where the store is: <dir>/store names a PostgreSQL database (its libpq
+ * connection string, one line); without it, <dir>/vault.db is SQLite's.
+ * location gets the connection string or the file's path, and *what the
+ * words for messages (never the connection string: it may name a host). */
+static sr_status store_location(sr_vault *v, char location[PATH_CAP],
+                                const char **what)
 {
     char path[PATH_CAP];
-    sr_status st = join_path(v, path, DB_FILE);
+    sr_buf b;
+    sr_status st = join_path(v, path, STORE_FILE);
     if (st != SR_OK)
         return st;
-    st = v->ops->open(&v->st, path, flags);
+    buf_init(&b, PATH_CAP - 1);
+    st = file_read(path, &b);
+    if (st == SR_ERR_NOT_FOUND) {
+        buf_free(&b);
+        v->ops = &store_sqlite_ops;
+        *what = "the vault database";
+        return join_path(v, location, DB_FILE);
+    }
+    if (st == SR_OK) {
+        while (b.len > 0 && (b.p[b.len - 1] == '\n' || b.p[b.len - 1] == ' '))
+            b.len--;
+        if (b.len == 0 || memchr(b.p, '\n', b.len) != NULL ||
+            memchr(b.p, '\0', b.len) != NULL)
+            st = SR_ERR_CORRUPT;
+        else {
+            memcpy(location, b.p, b.len);
+            location[b.len] = '\0';
+        }
+    }
+    buf_free(&b);
+    if (st != SR_OK)
+        return vault_fail(v, st == SR_ERR_CORRUPT ? SR_ERR_NOT_VAULT : st,
+                          "cannot read %s: it must hold one PostgreSQL "
+                          "connection string",
+                          path);
+    v->ops = &store_pg_ops;
+    *what = "the vault's PostgreSQL database";
+    return SR_OK;
+}
+
+static sr_status open_store(sr_vault *v, unsigned flags)
+{
+    char location[PATH_CAP];
+    const char *what = NULL;
+    sr_status st = store_location(v, location, &what);
+    if (st != SR_OK)
+        return st;
+    st = v->ops->open(&v->st, location, flags);
     if (st != SR_OK) {
+        /* A file's path is safe to show; a connection string is not
+         * repeated (the store's message names what failed). */
+        bool file = v->ops == &store_sqlite_ops;
         if (v->st != NULL)
-            return vault_fail(v, st, "cannot open the vault database %s: %s",
-                              path, v->ops->errmsg(v->st));
-        return vault_fail(v, st, "cannot open the vault database %s", path);
+            return vault_fail(v, st, "cannot open %s%s%s: %s", what,
+                              file ? " " : "", file ? location : "",
+                              v->ops->errmsg(v->st));
+        return vault_fail(v, st, "cannot open %s%s%s", what, file ? " " : "",
+                          file ? location : "");
     }
     return SR_OK;
+}
+
+/* A new vault on PostgreSQL: its connection string goes to <dir>/store.
+ * A password in it is refused: it belongs in ~/.pgpass (PGPASSFILE) or
+ * the environment, not beside the vault's keys. */
+static sr_status store_choose(sr_vault *v, const char *conninfo)
+{
+    char path[PATH_CAP];
+    if (conninfo == NULL || conninfo[0] == '\0')
+        return SR_OK;
+    size_t n = strlen(conninfo);
+    if (n >= PATH_CAP - 1 || memchr(conninfo, '\n', n) != NULL)
+        return vault_fail(v, SR_ERR_INVALID,
+                          "the store's connection string is too long or has "
+                          "a line break");
+    bool password = false;
+    if (!store_pg_conninfo_check(conninfo, &password))
+        return vault_fail(v, SR_ERR_INVALID,
+                          "the store is not a PostgreSQL connection string "
+                          "(host=... dbname=... or postgresql://...)");
+    if (password)
+        return vault_fail(v, SR_ERR_INVALID,
+                          "the store's connection string holds a password: "
+                          "put it in ~/.pgpass (or PGPASSFILE) instead");
+    sr_status st = join_path(v, path, STORE_FILE);
+    if (st == SR_OK) {
+        char line[PATH_CAP + 1];
+        (void)snprintf(line, sizeof line, "%s\n", conninfo);
+        st = file_write_atomic(path, line, n + 1, 0600);
+        if (st != SR_OK)
+            st =
+                vault_fail(v, st, "cannot write %s: %s", path, strerror(errno));
+    }
+    return st;
 }
 
 /* The audit log's origin (and key name): stored at creation. */
@@ -862,7 +945,7 @@ sr_status sr_vault_create(sr_vault **out, const char *dir, const char *pass,
                           size_t pass_len, const sr_init_options *opt,
                           char admin_token[SR_TOKEN_MAX])
 {
-    sr_init_options defaults = {SR_KDF_MODERATE, 0, NULL, 0, NULL, 0};
+    sr_init_options defaults = {SR_KDF_MODERATE, 0, NULL, 0, NULL, 0, NULL};
     char origin[AUDIT_ORIGIN_MAX + 1], msg[AUDIT_MSG_MAX];
     sr_status st = vault_alloc(out, dir);
     sr_vault *v = *out;
@@ -937,7 +1020,9 @@ sr_status sr_vault_create(sr_vault **out, const char *dir, const char *pass,
     }
     /* The database first, the key file last: a vault without a key file
      * is not a vault, so a crash in between leaves nothing usable. */
-    st = open_store(v, STORE_OPEN_CREATE | STORE_OPEN_WRITE);
+    st = store_choose(v, opt->store);
+    if (st == SR_OK)
+        st = open_store(v, STORE_OPEN_CREATE | STORE_OPEN_WRITE);
     if (st != SR_OK)
         goto cleanup;
     st = v->ops->begin(v->st);

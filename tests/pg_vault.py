@@ -1,0 +1,157 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
+"""A vault whose people are stored in PostgreSQL (docs/storage.md), through
+the CLI and the server, against the server tests/with_pg.sh starts (ctest
+runs this as pg_vault, with SR_TEST_STORE set). One test per behaviour:
+
+  - `init --store` keeps the connection string in <vault>/store, and the
+    whole path works on it: import, search, read with a purpose, stats,
+    the audit log verifies; a dump of the database (pg_dump) holds no
+    SSN, name or birth date of anyone stored;
+  - the server serves such a vault;
+  - a database that already holds a store is refused, and so is a
+    connection string with a password in it (nothing is created).
+
+Each test has a database of its own."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from srcli import EXIT_INVALID, Vault, gen, run  # noqa: E402
+from srserver import Server  # noqa: E402
+
+ADMIN = os.environ.get("SR_TEST_STORE", "")
+PG_BIN = "/usr/lib/postgresql/15/bin"
+HR = ["--purpose", "hr-action"]
+EXIT_EXISTS = 21
+
+
+def conninfo(db):
+    """The server's connection string for database db."""
+    parts = [p for p in ADMIN.split() if not p.startswith("dbname=")]
+    return " ".join(parts + ["dbname=" + db])
+
+
+def psql(db, sql):
+    return subprocess.run([PG_BIN + "/psql", conninfo(db), "-qAtc", sql],
+                          capture_output=True, check=True).stdout.decode()
+
+
+class PgCase(unittest.TestCase):
+    n = 0
+
+    def setUp(self):
+        if not ADMIN:
+            self.skipTest("SR_TEST_STORE is not set (run under with_pg.sh)")
+        PgCase.n += 1
+        self.db = "sr_vault_%d_%d" % (os.getpid(), PgCase.n)
+        psql("postgres", "CREATE DATABASE " + self.db)
+        self.tmp = tempfile.mkdtemp(prefix="sr-pgv-")
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def vault(self, name="v"):
+        os.environ["STRONGROOM_STORE"] = conninfo(self.db)
+        try:
+            return Vault(os.path.join(self.tmp, name), expected_people=500)
+        finally:
+            del os.environ["STRONGROOM_STORE"]
+
+    def stocked(self, people):
+        v = self.vault()
+        v.add("intake", "intake", service=True)
+        v.add("hr", "hr-clerk")
+        v.lift_budgets()
+        src = os.path.join(self.tmp, "people.jsonl")
+        with open(src, "w") as f:
+            f.write("".join(json.dumps(p) + "\n" for p in people))
+        v.sr(["import", src, "--quiet", "--purpose", "intake"], who="intake",
+             check=0)
+        return v
+
+
+class PostgresVault(PgCase):
+    def test_the_whole_path_works_and_the_database_holds_no_identifier(self):
+        """init --store, import 60 people, find one by SSN, read it with a
+        purpose (the same person comes back), stats count 60, the audit
+        log verifies; pg_dump of the database has none of their SSNs,
+        names or birth dates."""
+        people = gen(60, 17)
+        v = self.stocked(people)
+        with open(os.path.join(v.path, "store")) as f:
+            self.assertEqual(f.read().strip(), conninfo(self.db))
+        self.assertFalse(os.path.exists(os.path.join(v.path, "vault.db")))
+        p = people[7]
+        found = json.loads(v.sr(["find", "--ssn", p["ssn"]] + HR, who="hr",
+                                check=0).stdout)
+        got = json.loads(v.sr(["get", found["id"]] + HR, who="hr",
+                              check=0).stdout)
+        self.assertEqual((got["ssn"], got["name"]), (p["ssn"], p["name"]))
+        stats = json.loads(v.sr(["stats", "--json"], check=0).stdout)
+        self.assertEqual(stats["people"], 60)
+        self.assertIn(b"ok:", v.sr(["audit", "verify"], check=0).stdout)
+        dump = subprocess.run([PG_BIN + "/pg_dump", conninfo(self.db)],
+                              capture_output=True, check=True).stdout
+        self.assertIn(b"blind_index", dump)
+        for q in people:
+            for s in (q["ssn"], q["ssn"].replace("-", ""),
+                      q["name"]["family"], q["birth"]["date"]):
+                self.assertNotIn(s.encode(), dump)
+
+    def test_the_server_serves_a_postgresql_vault(self):
+        """strongroom serve on the vault: a logged SSN search and a read
+        over HTTP, and it stops cleanly."""
+        people = gen(10, 18)
+        v = self.stocked(people)
+        srv = Server(v)
+        try:
+            st, _, o = srv.json("POST", "/v1/persons/search",
+                                {"purpose": "hr-action",
+                                 "ssn": people[3]["ssn"]},
+                                token=v.tokens["hr"], want=200)
+            self.assertEqual(o["count"], 1)
+            st, _, o = srv.json("POST", "/v1/persons/read",
+                                {"purpose": "hr-action",
+                                 "id": o["matches"][0]["id"]},
+                                token=v.tokens["hr"], want=200)
+            self.assertEqual(o["person"]["ssn"], people[3]["ssn"])
+        finally:
+            self.assertEqual(srv.stop(), 0, srv.stderr())
+
+    def test_a_database_with_a_store_is_refused(self):
+        """A second vault on the same database: refused (exit 21, "a store
+        already exists there"); the first still opens."""
+        v = self.vault()
+        os.environ["STRONGROOM_STORE"] = conninfo(self.db)
+        try:
+            p = run(["init", "--vault", os.path.join(self.tmp, "w"), "--kdf",
+                     "interactive"])
+        finally:
+            del os.environ["STRONGROOM_STORE"]
+        self.assertEqual(p.returncode, EXIT_EXISTS, p.stderr)
+        self.assertIn(b"a store already exists there", p.stderr)
+        self.assertNotIn(self.db.encode(), p.stderr)
+        v.sr(["stats"], check=0)
+
+    def test_a_password_in_the_connection_string_is_refused(self):
+        """--store with password=...: refused before anything is made,
+        pointing at ~/.pgpass; the database stays empty."""
+        d = os.path.join(self.tmp, "v")
+        p = run(["init", "--vault", d, "--kdf", "interactive", "--store",
+                 conninfo(self.db) + " password=hunter2"])
+        self.assertEqual(p.returncode, EXIT_INVALID, p.stderr)
+        self.assertIn(b".pgpass", p.stderr)
+        self.assertNotIn(b"hunter2", p.stderr)
+        self.assertFalse(os.path.exists(os.path.join(d, "vault.key")))
+        self.assertEqual(psql(self.db, "SELECT to_regclass('store_info')"),
+                         "\n")
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
