@@ -450,6 +450,45 @@ static void replace_needs_the_previous_version(void **state)
     assert_int_equal(st.index_entries, 1);
 }
 
+static void replace_keeps_the_index_rows_old_and_new_share(void **state)
+{
+    /* An update that keeps the name but changes the SSN: the name row is
+     * in both the old and the new set, and must survive. Then one inside
+     * a transaction, after a refused replace: the transaction goes on. */
+    fixture *f = *state;
+    person_bytes p, v2, v3, stale;
+    store_index v1_idx[2] = {{INDEX_SSN, 11}, {INDEX_NAME_DOB, 5}};
+    store_index v2_idx[2] = {{INDEX_SSN, 12}, {INDEX_NAME_DOB, 5}};
+    store_index v3_idx[3] = {
+        {INDEX_SSN, 12}, {INDEX_NAME_DOB, 5}, {INDEX_NAME_DOB, 6}};
+    create_store(f);
+    person_make(&p, 3, 1, SR_CLASS_ALL);
+    assert_int_equal(ops->insert(f->s, &p.row, v1_idx, 2), SR_OK);
+    person_make(&v2, 3, 2, SR_CLASS_ALL);
+    assert_int_equal(ops->replace(f->s, &v2.row, v1_idx, 2, v2_idx, 2), SR_OK);
+    collected c = {0};
+    assert_int_equal(ops->lookup(f->s, INDEX_NAME_DOB, 5, 0, collect, &c),
+                     SR_OK);
+    assert_int_equal(c.n, 1);
+    memset(&c, 0, sizeof c);
+    assert_int_equal(ops->lookup(f->s, INDEX_SSN, 11, 0, collect, &c), SR_OK);
+    assert_int_equal(c.n, 0);
+    assert_int_equal(ops->begin(f->s), SR_OK);
+    person_make(&stale, 3, 2, SR_CLASS_ALL);
+    assert_int_equal(ops->replace(f->s, &stale.row, v1_idx, 2, v3_idx, 3),
+                     SR_ERR_CONFLICT);
+    person_make(&v3, 3, 3, SR_CLASS_ALL);
+    assert_int_equal(ops->replace(f->s, &v3.row, v2_idx, 2, v3_idx, 3), SR_OK);
+    assert_int_equal(ops->commit(f->s), SR_OK);
+    store_stats st;
+    assert_int_equal(ops->stats(f->s, &st), SR_OK);
+    assert_int_equal(st.index_entries, 3);
+    memset(&c, 0, sizeof c);
+    assert_int_equal(ops->lookup(f->s, INDEX_NAME_DOB, 6, 0, collect, &c),
+                     SR_OK);
+    assert_int_equal(c.n, 1);
+}
+
 static void scan_walks_people_in_insertion_order(void **state)
 {
     fixture *f = *state;
@@ -947,6 +986,7 @@ int main(void)
         T(lookup_returns_exactly_the_people_with_that_index_value),
         T(callback_status_stops_the_walk_and_is_returned),
         T(replace_needs_the_previous_version),
+        T(replace_keeps_the_index_rows_old_and_new_share),
         T(scan_walks_people_in_insertion_order),
         T(meta_values_round_trip_and_overwrite),
         T(rollback_leaves_nothing_behind),

@@ -34,8 +34,10 @@
  * vault's checks, such as an SSN's uniqueness, read before they write); a
  * reader's begin is REPEATABLE READ READ ONLY, one snapshot across several
  * lookups. Commits are synchronous (synchronous_commit = on). Each insert,
- * replace and remove runs in a savepoint (or a transaction of its own),
- * so a person and its index rows land together or not at all.
+ * replace and remove is one statement (data-modifying CTEs), so a person
+ * and its index rows land together or not at all, in one round trip, and
+ * an expected refusal (a taken id, a moved version) is a count of 0 rather
+ * than an error that would abort the caller's transaction.
  *
  * Large results (scan, lookup, doc_scan) are read a row at a time
  * (single-row mode), never held whole. A connection lost between
@@ -58,7 +60,7 @@
 #define PG_WRITER_LOCK "7264813315"
 #define PG_META_MAX 4096u
 #define PG_MSG_MAX 384u
-#define PG_MAX_PARAMS 13
+#define PG_MAX_PARAMS 16
 #define MASK_COUNT (1u << SR_CLASS_COUNT)
 
 enum {
@@ -68,8 +70,6 @@ enum {
     Q_UPDATE,
     Q_VERSION_OF,
     Q_DELETE,
-    Q_INDEX_INSERT,
-    Q_INDEX_DELETE,
     Q_STATS,
     Q_BY_KEK,
     Q_DOC_GET,
@@ -85,19 +85,39 @@ static const char *const fixed_sql[Q_FIXED_COUNT] = {
     [Q_META_GET] = "SELECT value FROM meta WHERE key = $1",
     [Q_META_PUT] = "INSERT INTO meta(key, value) VALUES($1, $2) "
                    "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-    [Q_INSERT] = "INSERT INTO persons(id, version, kek_version, wrapped, c0, "
-                 "c1, c2, c3, c4, c5, present) "
-                 "VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-    [Q_UPDATE] = "UPDATE persons SET version = $2, kek_version = $3, "
-                 "wrapped = $4, c0 = $5, c1 = $6, c2 = $7, c3 = $8, c4 = $9, "
-                 "c5 = $10, present = $11 WHERE id = $1 AND version = $12",
+    /* A person and its index rows in one statement: atomic without a
+     * savepoint (a failed statement would abort the caller's whole
+     * transaction), one round trip. A taken id inserts nothing and
+     * counts 0, without an error. */
+    [Q_INSERT] =
+        "WITH p AS (INSERT INTO persons(id, version, kek_version, wrapped, "
+        "c0, c1, c2, c3, c4, c5, present) VALUES($1, $2, $3, $4, $5, $6, $7, "
+        "$8, $9, $10, $11) ON CONFLICT (id) DO NOTHING RETURNING id), "
+        "i AS (INSERT INTO blind_index(kind, value, id) SELECT k, v, p.id "
+        "FROM p, unnest($12::smallint[], $13::bigint[]) AS t(k, v) "
+        "ON CONFLICT DO NOTHING) "
+        "SELECT count(*) FROM p",
+    /* The old rows named ($13, $14) and the new ($15, $16) are disjoint
+     * (index_diff): the parts of one statement share a snapshot, so a
+     * row deleted and inserted at once would be lost. */
+    [Q_UPDATE] =
+        "WITH u AS (UPDATE persons SET version = $2, kek_version = $3, "
+        "wrapped = $4, c0 = $5, c1 = $6, c2 = $7, c3 = $8, c4 = $9, "
+        "c5 = $10, present = $11 WHERE id = $1 AND version = $12 "
+        "RETURNING id), "
+        "d AS (DELETE FROM blind_index AS b USING u, "
+        "unnest($13::smallint[], $14::bigint[]) AS o(k, v) "
+        "WHERE b.kind = o.k AND b.value = o.v AND b.id = u.id), "
+        "i AS (INSERT INTO blind_index(kind, value, id) SELECT k, v, u.id "
+        "FROM u, unnest($15::smallint[], $16::bigint[]) AS t(k, v) "
+        "ON CONFLICT DO NOTHING) "
+        "SELECT count(*) FROM u",
     [Q_VERSION_OF] = "SELECT version FROM persons WHERE id = $1",
-    [Q_DELETE] = "DELETE FROM persons WHERE id = $1",
-    /* Two former names may give the same truncated value. */
-    [Q_INDEX_INSERT] = "INSERT INTO blind_index(kind, value, id) "
-                       "VALUES($1, $2, $3) ON CONFLICT DO NOTHING",
-    [Q_INDEX_DELETE] = "DELETE FROM blind_index WHERE kind = $1 AND "
-                       "value = $2 AND id = $3",
+    [Q_DELETE] = "WITH p AS (DELETE FROM persons WHERE id = $1 RETURNING id), "
+                 "d AS (DELETE FROM blind_index AS b USING p, "
+                 "unnest($2::smallint[], $3::bigint[]) AS o(k, v) "
+                 "WHERE b.kind = o.k AND b.value = o.v AND b.id = p.id) "
+                 "SELECT count(*) FROM p",
     [Q_STATS] =
         "SELECT (SELECT count(*) FROM persons), "
         "(SELECT count(*) FROM blind_index), "
@@ -760,54 +780,54 @@ static sr_status pg_rollback(store *s)
     return exec_text(s, "ROLLBACK", "rolling back");
 }
 
-/* A person's writes together: a savepoint inside the caller's
- * transaction, else a transaction of their own. */
-static sr_status unit_begin(store *s)
+/* Index rows as two array literals, "{kinds}" and "{values}" (numbers
+ * only), leaving out those also in `except` (nex of them). Values are
+ * < 2^48: a bigint holds them unchanged. NULL on failure (out of memory). */
+static char *index_arrays(const store_index *idx, size_t n,
+                          const store_index *except, size_t nex, char **values)
 {
-    if (s->in_txn)
-        return exec_text(s, "SAVEPOINT sr_row", "starting a savepoint");
-    sr_status st = reconnect(s);
-    return st == SR_OK ? exec_text(s, "BEGIN", "starting a transaction") : st;
+    size_t cap = 4 + n * 8, vcap = 4 + n * 24;
+    char *k = malloc(cap), *v = malloc(vcap);
+    size_t kl = 0, vl = 0;
+    if (k == NULL || v == NULL) {
+        free(k);
+        free(v);
+        return NULL;
+    }
+    k[kl++] = '{';
+    v[vl++] = '{';
+    for (size_t i = 0; i < n; i++) {
+        bool skip = false;
+        for (size_t j = 0; j < nex && !skip; j++)
+            skip = except[j].kind == idx[i].kind &&
+                   except[j].value == idx[i].value;
+        if (skip)
+            continue;
+        int a = snprintf(k + kl, cap - kl, "%s%u", kl > 1 ? "," : "",
+                         (unsigned)idx[i].kind);
+        int b = snprintf(v + vl, vcap - vl, "%s%llu", vl > 1 ? "," : "",
+                         (unsigned long long)idx[i].value);
+        if (a < 0 || b < 0 || (size_t)a >= cap - kl || (size_t)b >= vcap - vl) {
+            free(k);
+            free(v);
+            return NULL;
+        }
+        kl += (size_t)a;
+        vl += (size_t)b;
+    }
+    k[kl++] = '}';
+    k[kl] = '\0';
+    v[vl++] = '}';
+    v[vl] = '\0';
+    *values = v;
+    return k;
 }
 
-static sr_status unit_end(store *s, sr_status r)
+/* The count the write statements return: 1 if the person was written. */
+static int64_t written(const PGresult *res)
 {
-    char keep[PG_MSG_MAX];
-    if (r == SR_OK) {
-        r = exec_text(s, s->in_txn ? "RELEASE sr_row" : "COMMIT",
-                      s->in_txn ? "releasing a savepoint" : "committing");
-        if (r == SR_OK || !s->in_txn)
-            return r; /* a failed COMMIT has rolled back */
-    }
-    memcpy(keep, s->msg, sizeof keep);
-    if (s->in_txn) {
-        (void)exec_text(s, "ROLLBACK TO sr_row", "rolling back a savepoint");
-        (void)exec_text(s, "RELEASE sr_row", "releasing a savepoint");
-    } else {
-        (void)exec_text(s, "ROLLBACK", "rolling back");
-    }
-    memcpy(s->msg, keep, sizeof keep);
-    return r;
-}
-
-static sr_status index_write(store *s, unsigned q, const uint8_t *id,
-                             const store_index *idx, size_t nidx)
-{
-    sr_status st = SR_OK;
-    for (size_t i = 0; i < nidx && st == SR_OK; i++) {
-        params p = {.n = 0};
-        PGresult *res;
-        p_int(&p, idx[i].kind);
-        /* Values are < 2^48: a bigint holds them unchanged. */
-        p_int(&p, (int64_t)idx[i].value);
-        p_bytes(&p, id, SR_ID_BYTES);
-        st = run_fixed(s, q, &p,
-                       q == Q_INDEX_INSERT ? "writing an index row"
-                                           : "deleting an index row",
-                       &res);
-        PQclear(res);
-    }
-    return st;
+    int64_t n = 0;
+    return PQntuples(res) == 1 && col_int(res, 0, 0, &n) ? n : -1;
 }
 
 static sr_status pg_insert(store *s, const store_row *row,
@@ -817,19 +837,25 @@ static sr_status pg_insert(store *s, const store_row *row,
         set_msg(s, "insert: malformed row", NULL);
         return SR_ERR_INVALID;
     }
-    sr_status r = unit_begin(s);
-    if (r != SR_OK)
-        return r;
+    char *values = NULL, *kinds = index_arrays(idx, nidx, NULL, 0, &values);
+    if (kinds == NULL)
+        return SR_ERR_NOMEM;
     params p = {.n = 0};
-    PGresult *res;
+    PGresult *res = NULL;
     bind_row(&p, row);
-    r = run_fixed(s, Q_INSERT, &p, "inserting a person", &res);
-    PQclear(res);
-    if (r == SR_ERR_EXISTS)
-        set_msg(s, "inserting a person", "the id is taken");
+    p_text(&p, kinds);
+    p_text(&p, values);
+    sr_status r = s->in_txn ? SR_OK : reconnect(s);
     if (r == SR_OK)
-        r = index_write(s, Q_INDEX_INSERT, row->id, idx, nidx);
-    return unit_end(s, r);
+        r = run_fixed(s, Q_INSERT, &p, "inserting a person", &res);
+    if (r == SR_OK && written(res) != 1) {
+        set_msg(s, "inserting a person", "the id is taken");
+        r = SR_ERR_EXISTS;
+    }
+    PQclear(res);
+    free(kinds);
+    free(values);
+    return r;
 }
 
 /* After an update or delete that matched nothing: why. */
@@ -865,22 +891,33 @@ static sr_status pg_replace(store *s, const store_row *row,
         set_msg(s, "replace: malformed row", NULL);
         return SR_ERR_INVALID;
     }
-    sr_status r = unit_begin(s);
-    if (r != SR_OK)
-        return r;
+    /* Rows in both stay as they are: only the difference is written. */
+    char *old_v = NULL, *new_v = NULL;
+    char *old_k = index_arrays(old_idx, nold, idx, nidx, &old_v);
+    char *new_k =
+        old_k != NULL ? index_arrays(idx, nidx, old_idx, nold, &new_v) : NULL;
+    sr_status r = new_k != NULL ? SR_OK : SR_ERR_NOMEM;
     params p = {.n = 0};
-    PGresult *res;
-    bind_row(&p, row);
-    p_int(&p, (int64_t)row->version - 1);
-    r = run_fixed(s, Q_UPDATE, &p, "replacing a person", &res);
-    if (r == SR_OK && changed(res) == 0)
+    PGresult *res = NULL;
+    if (r == SR_OK) {
+        bind_row(&p, row);
+        p_int(&p, (int64_t)row->version - 1);
+        p_text(&p, old_k);
+        p_text(&p, old_v);
+        p_text(&p, new_k);
+        p_text(&p, new_v);
+        r = s->in_txn ? SR_OK : reconnect(s);
+    }
+    if (r == SR_OK)
+        r = run_fixed(s, Q_UPDATE, &p, "replacing a person", &res);
+    if (r == SR_OK && written(res) != 1)
         r = why_not(s, row->id, "replacing a person", true);
     PQclear(res);
-    if (r == SR_OK)
-        r = index_write(s, Q_INDEX_DELETE, row->id, old_idx, nold);
-    if (r == SR_OK)
-        r = index_write(s, Q_INDEX_INSERT, row->id, idx, nidx);
-    return unit_end(s, r);
+    free(old_k);
+    free(old_v);
+    free(new_k);
+    free(new_v);
+    return r;
 }
 
 static sr_status pg_remove(store *s, const uint8_t id[SR_ID_BYTES],
@@ -890,21 +927,25 @@ static sr_status pg_remove(store *s, const uint8_t id[SR_ID_BYTES],
         set_msg(s, "remove: malformed index rows", NULL);
         return SR_ERR_INVALID;
     }
-    sr_status r = unit_begin(s);
-    if (r != SR_OK)
-        return r;
+    char *values = NULL, *kinds = index_arrays(old_idx, nold, NULL, 0, &values);
+    if (kinds == NULL)
+        return SR_ERR_NOMEM;
     params p = {.n = 0};
-    PGresult *res;
+    PGresult *res = NULL;
     p_bytes(&p, id, SR_ID_BYTES);
-    r = run_fixed(s, Q_DELETE, &p, "deleting a person", &res);
-    if (r == SR_OK && changed(res) == 0) {
+    p_text(&p, kinds);
+    p_text(&p, values);
+    sr_status r = s->in_txn ? SR_OK : reconnect(s);
+    if (r == SR_OK)
+        r = run_fixed(s, Q_DELETE, &p, "deleting a person", &res);
+    if (r == SR_OK && written(res) != 1) {
         set_msg(s, "deleting a person", "no such person");
         r = SR_ERR_NOT_FOUND;
     }
     PQclear(res);
-    if (r == SR_OK)
-        r = index_write(s, Q_INDEX_DELETE, id, old_idx, nold);
-    return unit_end(s, r);
+    free(kinds);
+    free(values);
+    return r;
 }
 
 /* PostgreSQL never overwrites a deleted row's bytes in place: VACUUM
