@@ -858,30 +858,31 @@ static void pg_a_database_without_a_store_is_not_a_vault(void **state)
     ops->close(s);
 }
 
-static void pg_a_foreign_store_info_is_not_a_vault(void **state)
+/* A new store, then sql run on its database behind the store's back:
+ * opening it for writing now fails with want. */
+static void pg_tampered(fixture *f, const char *sql, sr_status want)
 {
-    PG_ONLY();
-    fixture *f = *state;
     store *s = NULL;
     create_store(f);
     ops->close(f->s);
     f->s = NULL;
-    pg_exec_on(f, "UPDATE store_info SET application_id = 7");
-    assert_int_equal(ops->open(&s, f->db, 0), SR_ERR_NOT_VAULT);
+    pg_exec_on(f, sql);
+    assert_int_equal(ops->open(&s, f->db, STORE_OPEN_WRITE), want);
     ops->close(s);
+}
+
+static void pg_a_foreign_store_info_is_not_a_vault(void **state)
+{
+    PG_ONLY();
+    pg_tampered(*state, "UPDATE store_info SET application_id = 7",
+                SR_ERR_NOT_VAULT);
 }
 
 static void pg_newer_schema_is_a_version_error(void **state)
 {
     PG_ONLY();
-    fixture *f = *state;
-    store *s = NULL;
-    create_store(f);
-    ops->close(f->s);
-    f->s = NULL;
-    pg_exec_on(f, "UPDATE store_info SET schema_version = 99");
-    assert_int_equal(ops->open(&s, f->db, STORE_OPEN_WRITE), SR_ERR_VERSION);
-    ops->close(s);
+    pg_tampered(*state, "UPDATE store_info SET schema_version = 99",
+                SR_ERR_VERSION);
 }
 
 static void pg_a_lost_server_is_an_io_error_then_reconnected(void **state)

@@ -18,6 +18,7 @@
 #define SR_STORE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "strongroom/common.h"
@@ -160,6 +161,31 @@ extern const store_ops store_pg_ops;
 /* Is conninfo a connection string libpq can parse? *password tells
  * whether it carries one. */
 bool store_pg_conninfo_check(const char *conninfo, bool *password);
+
+/* ---- shared by the backends (store_common.c) ---------------------------- */
+
+/* A row fit to write: versions from 1, a wrapped key, no empty envelope. */
+bool store_row_valid(const store_row *row);
+
+/* The row-returning queries. Each returns id, version, kek_version,
+ * wrapped, c0..c5 and present, in that order; a class outside the mask is
+ * selected as a NULL literal, so its envelope is never read. */
+typedef enum store_query {
+    STORE_Q_GET,    /* one person by id */
+    STORE_Q_LOOKUP, /* the people under one index value (persons as p) */
+    STORE_Q_SCAN,   /* everyone, in insertion order */
+    STORE_QUERIES
+} store_query;
+#define STORE_SQL_MAX 512u
+/* What differs between SQL dialects: each query's text after the class
+ * columns (its FROM and WHERE, with the dialect's parameters), and a
+ * class column not asked for. */
+typedef struct store_dialect {
+    const char *tails[STORE_QUERIES];
+    const char *null_column;
+} store_dialect;
+void store_masked_sql(char sql[STORE_SQL_MAX], store_query q, unsigned mask,
+                      const store_dialect *d);
 
 /* The current schema version of every backend. */
 #define STORE_SCHEMA_VERSION 2u

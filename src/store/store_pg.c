@@ -142,7 +142,12 @@ static const char *const fixed_sql[Q_FIXED_COUNT] = {
                   "WHERE id = $1 AND octet_length(wrapped) = 0",
 };
 
-enum { MQ_GET, MQ_LOOKUP, MQ_SCAN, MQ_COUNT };
+enum {
+    MQ_GET = STORE_Q_GET,
+    MQ_LOOKUP = STORE_Q_LOOKUP,
+    MQ_SCAN = STORE_Q_SCAN,
+    MQ_COUNT = STORE_QUERIES
+};
 
 /* migrations[i] takes the schema from version i to i + 1 (one
  * transaction for all pending ones, with the version row). */
@@ -312,48 +317,23 @@ static sr_status fixed_name(store *s, unsigned q, char name[16],
     return st;
 }
 
-static void sql_append(char *dst, size_t cap, size_t *len, const char *src)
-{
-    size_t n = strlen(src);
-    if (*len + n >= cap)
-        n = 0; /* never: the buffer is sized for the longest variant */
-    memcpy(dst + *len, src, n);
-    *len += n;
-    dst[*len] = '\0';
-}
-
-/* The query of kind q returning the classes in mask; classes not asked
- * for are NULL literals, so their envelopes are never read (TOAST). */
+/* The query of kind q returning the classes in mask (store_masked_sql);
+ * a class not asked for is a NULL literal, its envelope never read. */
 static sr_status masked_name(store *s, unsigned q, unsigned mask, char name[16],
                              const char *what)
 {
-    static const char *const heads[MQ_COUNT] = {
-        "SELECT id, version, kek_version, wrapped",
-        "SELECT p.id, p.version, p.kek_version, p.wrapped",
-        "SELECT id, version, kek_version, wrapped",
+    static const store_dialect pg_dialect = {
+        {", present FROM persons WHERE id = $1",
+         (", p.present FROM blind_index AS b JOIN persons AS p"
+          " ON p.id = b.id WHERE b.kind = $1 AND b.value = $2"),
+         ", present FROM persons ORDER BY seq"},
+        ", NULL::bytea",
     };
-    static const char *const tails[MQ_COUNT] = {
-        ", present FROM persons WHERE id = $1",
-        (", p.present FROM blind_index AS b JOIN persons AS p"
-         " ON p.id = b.id WHERE b.kind = $1 AND b.value = $2"),
-        ", present FROM persons ORDER BY seq",
-    };
-    static const char *const cols[2][SR_CLASS_COUNT] = {
-        {", c0", ", c1", ", c2", ", c3", ", c4", ", c5"},
-        {", p.c0", ", p.c1", ", p.c2", ", p.c3", ", p.c4", ", p.c5"},
-    };
-    char sql[512];
-    size_t len = 0;
+    char sql[STORE_SQL_MAX];
     (void)snprintf(name, 16, "sr_m%u_%u", q, mask);
     if (s->masked_ready[q][mask])
         return SR_OK;
-    sql[0] = '\0';
-    sql_append(sql, sizeof sql, &len, heads[q]);
-    for (unsigned c = 0; c < SR_CLASS_COUNT; c++)
-        sql_append(sql, sizeof sql, &len,
-                   (mask & SR_CLASS_BIT(c)) ? cols[q == MQ_LOOKUP][c]
-                                            : ", NULL::bytea");
-    sql_append(sql, sizeof sql, &len, tails[q]);
+    store_masked_sql(sql, (store_query)q, mask, &pg_dialect);
     sr_status st = prepare(s, name, sql, what);
     s->masked_ready[q][mask] = st == SR_OK;
     return st;
@@ -412,17 +392,6 @@ static long changed(const PGresult *res)
 }
 
 /* ---- rows ---------------------------------------------------------------- */
-
-static bool row_valid(const store_row *row)
-{
-    if (row == NULL || row->version == 0 || row->kek_version == 0 ||
-        row->wrapped == NULL || row->wrapped_len == 0)
-        return false;
-    for (unsigned c = 0; c < SR_CLASS_COUNT; c++)
-        if (row->cls[c] != NULL && row->cls_len[c] == 0)
-            return false;
-    return true;
-}
 
 /* $1..$11 of Q_INSERT / Q_UPDATE. */
 static void bind_row(params *p, const store_row *row)
@@ -833,7 +802,7 @@ static int64_t written(const PGresult *res)
 static sr_status pg_insert(store *s, const store_row *row,
                            const store_index *idx, size_t nidx)
 {
-    if (!row_valid(row) || (idx == NULL && nidx > 0)) {
+    if (!store_row_valid(row) || (idx == NULL && nidx > 0)) {
         set_msg(s, "insert: malformed row", NULL);
         return SR_ERR_INVALID;
     }
@@ -886,8 +855,8 @@ static sr_status pg_replace(store *s, const store_row *row,
                             const store_index *old_idx, size_t nold,
                             const store_index *idx, size_t nidx)
 {
-    if (!row_valid(row) || row->version < 2 || (idx == NULL && nidx > 0) ||
-        (old_idx == NULL && nold > 0)) {
+    if (!store_row_valid(row) || row->version < 2 ||
+        (idx == NULL && nidx > 0) || (old_idx == NULL && nold > 0)) {
         set_msg(s, "replace: malformed row", NULL);
         return SR_ERR_INVALID;
     }

@@ -148,7 +148,12 @@ static const char *const fixed_sql[STMT_FIXED_COUNT] = {
 };
 
 /* The row-returning queries, one variant per class mask. */
-enum { QUERY_GET, QUERY_LOOKUP, QUERY_SCAN, QUERY_COUNT };
+enum {
+    QUERY_GET = STORE_Q_GET,
+    QUERY_LOOKUP = STORE_Q_LOOKUP,
+    QUERY_SCAN = STORE_Q_SCAN,
+    QUERY_COUNT = STORE_QUERIES
+};
 
 /* ---- migrations ---------------------------------------------------------- */
 
@@ -336,52 +341,26 @@ static sr_status stmt_int(store *s, unsigned which, const char *what,
     return r;
 }
 
-static void sql_append(char *dst, size_t cap, size_t *len, const char *src)
-{
-    size_t n = strlen(src);
-    if (*len + n >= cap)
-        n = 0; /* never: the buffer is sized for the longest variant */
-    memcpy(dst + *len, src, n);
-    *len += n;
-    dst[*len] = '\0';
-}
-
-/* The query of kind q returning the classes in mask. Unrequested classes
- * are selected as NULL literals, so SQLite never reads their (possibly
- * large, overflow-page) content; column positions stay fixed. Prepared on
- * first use and kept for the life of the handle. */
+/* The query of kind q returning the classes in mask (store_masked_sql).
+ * Prepared on first use and kept for the life of the handle. */
 static sr_status masked_stmt(store *s, unsigned q, unsigned mask,
                              sqlite3_stmt **out)
 {
-    static const char *const heads[QUERY_COUNT] = {
-        "SELECT id, version, kek_version, wrapped",
-        "SELECT p.id, p.version, p.kek_version, p.wrapped",
-        "SELECT id, version, kek_version, wrapped",
+    /* Unrequested classes are NULL literals, so SQLite never reads their
+     * (possibly large, overflow-page) content. */
+    static const store_dialect sqlite_dialect = {
+        {", present FROM persons WHERE id = ?1",
+         (", p.present FROM blind_index AS b JOIN persons AS p"
+          " ON p.seq = b.seq WHERE b.kind = ?1 AND b.value = ?2"),
+         ", present FROM persons ORDER BY seq"},
+        ", NULL",
     };
-    static const char *const tails[QUERY_COUNT] = {
-        ", present FROM persons WHERE id = ?1",
-        (", p.present FROM blind_index AS b JOIN persons AS p"
-         " ON p.seq = b.seq WHERE b.kind = ?1 AND b.value = ?2"),
-        ", present FROM persons ORDER BY seq",
-    };
-    static const char *const cols[2][SR_CLASS_COUNT] = {
-        {", c0", ", c1", ", c2", ", c3", ", c4", ", c5"},
-        {", p.c0", ", p.c1", ", p.c2", ", p.c3", ", p.c4", ", p.c5"},
-    };
-    char sql[512];
-    size_t len = 0;
-
+    char sql[STORE_SQL_MAX];
     if (s->masked[q][mask] != NULL) {
         *out = s->masked[q][mask];
         return SR_OK;
     }
-    sql[0] = '\0';
-    sql_append(sql, sizeof sql, &len, heads[q]);
-    for (unsigned c = 0; c < SR_CLASS_COUNT; c++)
-        sql_append(sql, sizeof sql, &len,
-                   (mask & SR_CLASS_BIT(c)) ? cols[q == QUERY_LOOKUP][c]
-                                            : ", NULL");
-    sql_append(sql, sizeof sql, &len, tails[q]);
+    store_masked_sql(sql, (store_query)q, mask, &sqlite_dialect);
     sr_status st = stmt_prepare(s, sql, &s->masked[q][mask]);
     if (st == SR_OK)
         *out = s->masked[q][mask];
@@ -412,17 +391,6 @@ static int bind_row(sqlite3_stmt *st, const store_row *row)
     if (rc == SQLITE_OK)
         rc = sqlite3_bind_int64(st, 12, row->present);
     return rc;
-}
-
-static bool row_valid(const store_row *row)
-{
-    if (row == NULL || row->version == 0 || row->kek_version == 0 ||
-        row->wrapped == NULL || row->wrapped_len == 0)
-        return false;
-    for (unsigned c = 0; c < SR_CLASS_COUNT; c++)
-        if (row->cls[c] != NULL && row->cls_len[c] == 0)
-            return false;
-    return true;
 }
 
 /* Read the current result row (id, version, kek_version, wrapped,
@@ -941,7 +909,7 @@ static sr_status sqlite_insert(store *s, const store_row *row,
     sr_status r;
     int rc;
 
-    if (!row_valid(row) || (idx == NULL && nidx > 0)) {
+    if (!store_row_valid(row) || (idx == NULL && nidx > 0)) {
         store_set_msg(s, "insert: malformed row", NULL);
         return SR_ERR_INVALID;
     }
@@ -972,8 +940,8 @@ static sr_status sqlite_replace(store *s, const store_row *row,
     sr_status r;
     int rc;
 
-    if (!row_valid(row) || row->version < 2 || (idx == NULL && nidx > 0) ||
-        (old_idx == NULL && nold > 0)) {
+    if (!store_row_valid(row) || row->version < 2 ||
+        (idx == NULL && nidx > 0) || (old_idx == NULL && nold > 0)) {
         store_set_msg(s, "replace: malformed row", NULL);
         return SR_ERR_INVALID;
     }
