@@ -62,6 +62,17 @@ class Vault:
                 "--expected-people", str(expected_people)]
         if log_origin:
             args += ["--log-origin", log_origin]
+        # SR_SUITE_STORE (a PostgreSQL server's connection string, as
+        # tests/with_pg.sh sets SR_TEST_STORE): every vault keeps its
+        # people in a new database of that server.
+        server = os.environ.get("SR_SUITE_STORE")
+        if server:
+            base = " ".join(x for x in server.split()
+                            if not x.startswith("dbname="))
+            db = "sr_" + os.urandom(6).hex()
+            subprocess.run(["psql", base + " dbname=postgres", "-qc",
+                            "CREATE DATABASE " + db], check=True)
+            args += ["--store", base + " dbname=" + db]
         p = run(args, check=0)
         self.tokens = {"admin": p.stdout.decode().strip()}
         self.init_stderr = p.stderr

@@ -510,6 +510,49 @@ static void scan_walks_people_in_insertion_order(void **state)
     }
 }
 
+/* A scan callback that reads the person it is given again, through the
+ * same handle, and counts people in order. */
+typedef struct rescan {
+    store *s;
+    uint32_t n;
+    uint32_t ok;
+} rescan;
+
+static sr_status count_match(void *ctx, const store_row *row)
+{
+    (*(uint32_t *)ctx) += row->version == 1;
+    return SR_OK;
+}
+
+static sr_status read_again(void *ctx, const store_row *row)
+{
+    rescan *r = ctx;
+    person_bytes p;
+    person_make(&p, ++r->n, 1, SR_CLASS_ALL);
+    if (memcmp(p.row.id, row->id, SR_ID_BYTES) != 0)
+        return SR_ERR_INTERNAL; /* out of order */
+    uint8_t id[SR_ID_BYTES];
+    memcpy(id, row->id, SR_ID_BYTES); /* row is valid only in this call */
+    return ops->get(r->s, id, SR_CLASS_BIT(0), count_match, &r->ok);
+}
+
+static void scan_callbacks_may_use_the_store_past_one_page(void **state)
+{
+    /* An export reads more than the row it is given; PostgreSQL reads a
+     * scan in pages of 512, and one connection runs one query at a time. */
+    fixture *f = *state;
+    const uint32_t people = 1100;
+    create_store(f);
+    assert_int_equal(ops->begin(f->s), SR_OK);
+    for (uint32_t n = 1; n <= people; n++)
+        insert_person(f->s, n, NULL, 0);
+    assert_int_equal(ops->commit(f->s), SR_OK);
+    rescan r = {f->s, 0, 0};
+    assert_int_equal(ops->scan(f->s, SR_CLASS_BIT(0), read_again, &r), SR_OK);
+    assert_int_equal(r.n, people);
+    assert_int_equal(r.ok, people);
+}
+
 static void meta_values_round_trip_and_overwrite(void **state)
 {
     fixture *f = *state;
@@ -989,6 +1032,7 @@ int main(void)
         T(replace_needs_the_previous_version),
         T(replace_keeps_the_index_rows_old_and_new_share),
         T(scan_walks_people_in_insertion_order),
+        T(scan_callbacks_may_use_the_store_past_one_page),
         T(meta_values_round_trip_and_overwrite),
         T(rollback_leaves_nothing_behind),
         T(read_only_store_refuses_writes),

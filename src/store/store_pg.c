@@ -39,8 +39,10 @@
  * an expected refusal (a taken id, a moved version) is a count of 0 rather
  * than an error that would abort the caller's transaction.
  *
- * Large results (scan, lookup, doc_scan) are read a row at a time
- * (single-row mode), never held whole. A connection lost between
+ * A scan reads a page of people at a time (by seq), so memory stays
+ * bounded and the connection is free between pages for what the
+ * callbacks ask of it; a lookup's few candidates and a kind of documents
+ * come whole. A connection lost between
  * transactions is re-established once at the next begin (its statements
  * prepared again); lost inside one, the error says so and the caller's
  * transaction is gone, as with any failed commit.
@@ -62,6 +64,10 @@
 #define PG_MSG_MAX 384u
 #define PG_MAX_PARAMS 16
 #define MASK_COUNT (1u << SR_CLASS_COUNT)
+/* People a page of a scan (a whole page is read before its rows are
+ * handed on). */
+#define PG_SCAN_PAGE 512
+#define PG_SCAN_PAGE_TEXT "512"
 
 enum {
     Q_META_GET,
@@ -326,7 +332,8 @@ static sr_status masked_name(store *s, unsigned q, unsigned mask, char name[16],
         {", present FROM persons WHERE id = $1",
          (", p.present FROM blind_index AS b JOIN persons AS p"
           " ON p.id = b.id WHERE b.kind = $1 AND b.value = $2"),
-         ", present FROM persons ORDER BY seq"},
+         ", present, seq FROM persons WHERE seq > $1 ORDER BY seq "
+         "LIMIT " PG_SCAN_PAGE_TEXT},
         ", NULL::bytea",
     };
     char sql[STORE_SQL_MAX];
@@ -410,7 +417,7 @@ static sr_status row_read(store *s, const PGresult *res, int r, store_row *row)
 {
     int64_t ver = 0, kek = 0, present = -1;
     memset(row, 0, sizeof *row);
-    if (PQnfields(res) != 5 + SR_CLASS_COUNT || PQgetisnull(res, r, 0) ||
+    if (PQnfields(res) < 5 + SR_CLASS_COUNT || PQgetisnull(res, r, 0) ||
         PQgetlength(res, r, 0) != SR_ID_BYTES || !col_int(res, r, 1, &ver) ||
         !col_int(res, r, 2, &kek) ||
         !col_int(res, r, 4 + SR_CLASS_COUNT, &present) || ver < 1 ||
@@ -438,60 +445,45 @@ static sr_status row_read(store *s, const PGresult *res, int r, store_row *row)
     return SR_OK;
 }
 
-/* Send a row-returning prepared statement and walk its rows one at a
- * time. each(res, ctx) gets every single-row result; a stop (anything
- * but SR_OK) cancels the rest. *count gets the rows seen. */
-typedef sr_status (*each_fn)(store *s, const PGresult *res, void *ctx);
+/* Run a row-returning prepared statement and hand each row of its whole
+ * result to each(res, row, ctx). The result is read before any callback
+ * runs, so a callback may use the connection itself (an export checks
+ * more than the row it is given). Callers keep results small: a lookup's
+ * candidates, a kind of documents, a page of a scan. *count gets the
+ * rows handed on. */
+typedef sr_status (*each_fn)(store *s, const PGresult *res, int row, void *ctx);
 
 static sr_status walk(store *s, const char *name, const params *p,
-                      const char *what, each_fn each, void *ctx, size_t *count)
+                      const char *what, each_fn each, void *ctx, int *count)
 {
-    sr_status st = SR_OK;
-    *count = 0;
-    if (!PQsendQueryPrepared(s->c, name, p->n, p->v, p->len, p->fmt, 1) ||
-        !PQsetSingleRowMode(s->c)) {
-        set_conn_msg(s, what);
-        /* A query may have gone out: collect whatever it answers. */
-        PGresult *res;
-        while ((res = PQgetResult(s->c)) != NULL)
-            PQclear(res);
-        return SR_ERR_IO;
-    }
-    bool stopped = false;
     PGresult *res;
-    while ((res = PQgetResult(s->c)) != NULL) {
-        ExecStatusType es = PQresultStatus(res);
-        if (!stopped && es == PGRES_SINGLE_TUPLE) {
-            (*count)++;
-            st = each(s, res, ctx);
-            if (st != SR_OK) {
-                /* Stop the server sending the rest; drain what came. */
-                PGcancel *cn = PQgetCancel(s->c);
-                char err[256];
-                if (cn != NULL)
-                    (void)PQcancel(cn, err, (int)sizeof err);
-                PQfreeCancel(cn);
-                stopped = true;
-            }
-        } else if (!stopped && es != PGRES_TUPLES_OK) {
-            st = pg_status(s, res, what);
-            stopped = st != SR_OK;
-        }
-        PQclear(res);
+    *count = 0;
+    sr_status st = run(s, name, p, what, &res);
+    for (int r = 0; st == SR_OK && r < PQntuples(res); r++) {
+        st = each(s, res, r, ctx);
+        (*count)++;
     }
+    PQclear(res);
     return st;
 }
 
 typedef struct row_walk {
     store_row_fn fn;
     void *ctx;
+    int64_t last_seq; /* a scan: the seq of the last row handed on */
 } row_walk;
 
-static sr_status each_row(store *s, const PGresult *res, void *ctx)
+static sr_status each_row(store *s, const PGresult *res, int r, void *ctx)
 {
     row_walk *w = ctx;
     store_row row;
-    sr_status st = row_read(s, res, 0, &row);
+    sr_status st = row_read(s, res, r, &row);
+    /* A scan's page has the row's seq after `present`. */
+    if (st == SR_OK && PQnfields(res) > 5 + SR_CLASS_COUNT &&
+        !col_int(res, r, 5 + SR_CLASS_COUNT, &w->last_seq)) {
+        set_msg(s, "a stored person row is malformed", NULL);
+        st = SR_ERR_CORRUPT;
+    }
     return st == SR_OK ? w->fn(w->ctx, &row) : st;
 }
 
@@ -1032,7 +1024,7 @@ static sr_status pg_lookup(store *s, uint8_t kind, uint64_t value,
                            unsigned class_mask, store_row_fn fn, void *ctx)
 {
     char name[16];
-    size_t count;
+    int count;
     sr_status st = check_mask(s, class_mask);
     if (st == SR_OK)
         st = masked_name(s, MQ_LOOKUP, class_mask, name, "searching the index");
@@ -1041,7 +1033,7 @@ static sr_status pg_lookup(store *s, uint8_t kind, uint64_t value,
     params p = {.n = 0};
     p_int(&p, kind);
     p_int(&p, (int64_t)value);
-    row_walk w = {fn, ctx};
+    row_walk w = {fn, ctx, 0};
     return walk(s, name, &p, "searching the index", each_row, &w, &count);
 }
 
@@ -1049,15 +1041,21 @@ static sr_status pg_scan(store *s, unsigned class_mask, store_row_fn fn,
                          void *ctx)
 {
     char name[16];
-    size_t count;
+    int count;
     sr_status st = check_mask(s, class_mask);
     if (st == SR_OK)
         st = masked_name(s, MQ_SCAN, class_mask, name, "scanning");
     if (st != SR_OK)
         return st;
-    params p = {.n = 0};
-    row_walk w = {fn, ctx};
-    return walk(s, name, &p, "scanning", each_row, &w, &count);
+    /* A page at a time, by seq: memory stays bounded, and between pages
+     * the connection is free for what the callbacks ask of it. */
+    row_walk w = {fn, ctx, 0};
+    do {
+        params p = {.n = 0};
+        p_int(&p, w.last_seq);
+        st = walk(s, name, &p, "scanning", each_row, &w, &count);
+    } while (st == SR_OK && count == PG_SCAN_PAGE);
+    return st;
 }
 
 static sr_status pg_stats(store *s, store_stats *out)
@@ -1187,23 +1185,23 @@ typedef struct doc_walk {
     void *ctx;
 } doc_walk;
 
-static sr_status each_doc(store *s, const PGresult *res, void *ctx)
+static sr_status each_doc(store *s, const PGresult *res, int r, void *ctx)
 {
     doc_walk *w = ctx;
     /* The key came back in binary: text's binary form is its bytes,
      * without a NUL. */
     char key[STORE_DOC_KEY_MAX + 1];
-    int n = PQgetlength(res, 0, 0);
-    if (PQgetisnull(res, 0, 0) || PQgetisnull(res, 0, 1) || n < 0 ||
+    int n = PQgetlength(res, r, 0);
+    if (PQgetisnull(res, r, 0) || PQgetisnull(res, r, 1) || n < 0 ||
         (size_t)n > STORE_DOC_KEY_MAX) {
         set_msg(s, "a stored document is malformed", NULL);
         return SR_ERR_CORRUPT;
     }
-    memcpy(key, PQgetvalue(res, 0, 0), (size_t)n);
+    memcpy(key, PQgetvalue(res, r, 0), (size_t)n);
     key[n] = '\0';
-    size_t len = (size_t)PQgetlength(res, 0, 1);
+    size_t len = (size_t)PQgetlength(res, r, 1);
     return w->fn(w->ctx, key,
-                 len > 0 ? (const uint8_t *)PQgetvalue(res, 0, 1)
+                 len > 0 ? (const uint8_t *)PQgetvalue(res, r, 1)
                          : (const uint8_t *)"",
                  len);
 }
@@ -1213,7 +1211,7 @@ static sr_status pg_doc_scan(store *s, const char *kind, store_doc_fn fn,
 {
     char name[16];
     params p = {.n = 0};
-    size_t count;
+    int count;
     sr_status st = doc_keys(s, &p, kind, NULL);
     if (st == SR_OK)
         st = fixed_name(s, Q_DOC_SCAN, name, "scanning documents");
