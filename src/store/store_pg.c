@@ -43,9 +43,9 @@
  * bounded and the connection is free between pages for what the
  * callbacks ask of it; a lookup's few candidates and a kind of documents
  * come whole. A connection lost between
- * transactions is re-established once at the next begin (its statements
- * prepared again); lost inside one, the error says so and the caller's
- * transaction is gone, as with any failed commit.
+ * transactions is re-established at the next statement or begin outside
+ * one (its statements prepared again); lost inside one, the error says so and
+ * the caller's transaction is gone, as with any failed commit.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -312,13 +312,23 @@ static sr_status prepare(store *s, const char *name, const char *sql,
     return st;
 }
 
+static sr_status reconnect(store *s);
+
+/* Before a statement: a connection lost between transactions is made
+ * again (inside one, the loss is the statement's error). */
+static sr_status usable(store *s)
+{
+    return s->in_txn ? SR_OK : reconnect(s);
+}
+
 static sr_status fixed_name(store *s, unsigned q, char name[16],
                             const char *what)
 {
     (void)snprintf(name, 16, "sr_f%u", q);
-    if (s->fixed_ready[q])
-        return SR_OK;
-    sr_status st = prepare(s, name, fixed_sql[q], what);
+    sr_status st = usable(s);
+    if (st != SR_OK || s->fixed_ready[q])
+        return st;
+    st = prepare(s, name, fixed_sql[q], what);
     s->fixed_ready[q] = st == SR_OK;
     return st;
 }
@@ -338,10 +348,11 @@ static sr_status masked_name(store *s, unsigned q, unsigned mask, char name[16],
     };
     char sql[STORE_SQL_MAX];
     (void)snprintf(name, 16, "sr_m%u_%u", q, mask);
-    if (s->masked_ready[q][mask])
-        return SR_OK;
+    sr_status st = usable(s);
+    if (st != SR_OK || s->masked_ready[q][mask])
+        return st;
     store_masked_sql(sql, (store_query)q, mask, &pg_dialect);
-    sr_status st = prepare(s, name, sql, what);
+    st = prepare(s, name, sql, what);
     s->masked_ready[q][mask] = st == SR_OK;
     return st;
 }
@@ -695,7 +706,7 @@ static sr_status pg_meta_put(store *s, const char *key, const uint8_t *v,
 
 static sr_status pg_begin(store *s)
 {
-    sr_status st = s->in_txn ? SR_OK : reconnect(s);
+    sr_status st = usable(s);
     if (st != SR_OK)
         return st;
     if (s->in_txn) {
@@ -806,9 +817,7 @@ static sr_status pg_insert(store *s, const store_row *row,
     bind_row(&p, row);
     p_text(&p, kinds);
     p_text(&p, values);
-    sr_status r = s->in_txn ? SR_OK : reconnect(s);
-    if (r == SR_OK)
-        r = run_fixed(s, Q_INSERT, &p, "inserting a person", &res);
+    sr_status r = run_fixed(s, Q_INSERT, &p, "inserting a person", &res);
     if (r == SR_OK && written(res) != 1) {
         set_msg(s, "inserting a person", "the id is taken");
         r = SR_ERR_EXISTS;
@@ -867,7 +876,6 @@ static sr_status pg_replace(store *s, const store_row *row,
         p_text(&p, old_v);
         p_text(&p, new_k);
         p_text(&p, new_v);
-        r = s->in_txn ? SR_OK : reconnect(s);
     }
     if (r == SR_OK)
         r = run_fixed(s, Q_UPDATE, &p, "replacing a person", &res);
@@ -896,9 +904,7 @@ static sr_status pg_remove(store *s, const uint8_t id[SR_ID_BYTES],
     p_bytes(&p, id, SR_ID_BYTES);
     p_text(&p, kinds);
     p_text(&p, values);
-    sr_status r = s->in_txn ? SR_OK : reconnect(s);
-    if (r == SR_OK)
-        r = run_fixed(s, Q_DELETE, &p, "deleting a person", &res);
+    sr_status r = run_fixed(s, Q_DELETE, &p, "deleting a person", &res);
     if (r == SR_OK && written(res) != 1) {
         set_msg(s, "deleting a person", "no such person");
         r = SR_ERR_NOT_FOUND;
