@@ -18,6 +18,9 @@
  * it does a little more work per person than this baseline. WAL mode and
  * synchronous=FULL, as Strongroom; other settings are SQLite's defaults.
  *
+ * The person is split into columns by bench_person_parse (benchutil.c),
+ * as bench/baseline_pg.c does.
+ *
  * The key for SQLCipher is $BENCH_SQLCIPHER_KEY or a fixed benchmark key.
  * Output is one line of key=value pairs for bench/run to read.
  */
@@ -32,7 +35,6 @@
 #define ENGINE "sqlite"
 #endif
 
-#include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -137,45 +139,6 @@ static bool db_close(sqlite3 *db)
     return true;
 }
 
-/* The members of p named in keys, as one compact JSON object; NULL when
- * none is present (the column is then NULL). *fail is set on error. */
-static char *dump_members(json_t *p, const char *const *keys, bool *fail)
-{
-    json_t *o = json_object();
-    char *s = NULL;
-    if (o == NULL) {
-        *fail = true;
-        return NULL;
-    }
-    for (size_t i = 0; keys[i] != NULL; i++) {
-        json_t *v = json_object_get(p, keys[i]);
-        if (v != NULL && json_object_set(o, keys[i], v) != 0) {
-            *fail = true;
-            goto cleanup;
-        }
-    }
-    if (json_object_size(o) > 0) {
-        s = json_dumps(o, JSON_COMPACT);
-        if (s == NULL)
-            *fail = true;
-    }
-cleanup:
-    json_decref(o);
-    return s;
-}
-
-/* One member as compact JSON; NULL when absent. */
-static char *dump_member(json_t *p, const char *key, bool *fail)
-{
-    json_t *v = json_object_get(p, key);
-    if (v == NULL)
-        return NULL;
-    char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-    if (s == NULL)
-        *fail = true;
-    return s;
-}
-
 static bool bind_text(sqlite3_stmt *q, int i, const char *s)
 {
     int rc = s != NULL ? sqlite3_bind_text(q, i, s, -1, SQLITE_STATIC)
@@ -190,45 +153,17 @@ typedef enum row_result { ROW_STORED, ROW_REJECTED, ROW_FATAL } row_result;
 static row_result insert_line(sqlite3 *db, sqlite3_stmt *ins, const char *line,
                               size_t len)
 {
-    static const char *const identity_keys[] = {"birth", "sex", "citizenship",
-                                                NULL};
-    static const char *const name_keys[] = {"name", "former_names", NULL};
-    static const char *const contact_keys[] = {"addresses", "phones", "emails",
-                                               NULL};
-    json_error_t err;
+    bench_person p;
     row_result res = ROW_FATAL;
-    char *col[6] = {NULL, NULL, NULL, NULL, NULL, NULL};
-    bool fail = false;
-
-    json_t *p = json_loadb(line, len, 0, &err);
-    if (p == NULL || !json_is_object(p)) {
-        res = ROW_REJECTED;
+    int got = bench_person_parse(line, len, &p);
+    if (got <= 0) {
+        res = got == 0 ? ROW_REJECTED : ROW_FATAL;
         goto cleanup;
     }
-    const char *ssn = json_string_value(json_object_get(p, "ssn"));
-    json_t *name = json_object_get(p, "name");
-    const char *given = json_string_value(json_object_get(name, "given"));
-    const char *family = json_string_value(json_object_get(name, "family"));
-    const char *dob =
-        json_string_value(json_object_get(json_object_get(p, "birth"), "date"));
-    if (ssn == NULL) {
-        res = ROW_REJECTED;
-        goto cleanup;
-    }
-    col[0] = dump_members(p, identity_keys, &fail);
-    col[1] = dump_members(p, name_keys, &fail);
-    col[2] = dump_members(p, contact_keys, &fail);
-    col[3] = dump_member(p, "employment", &fail);
-    col[4] = dump_member(p, "investigations", &fail);
-    col[5] = dump_member(p, "fingerprints", &fail);
-    if (fail) {
-        fprintf(stderr, "baseline: out of memory\n");
-        goto cleanup;
-    }
-    bool bound = bind_text(ins, 1, ssn) && bind_text(ins, 2, given) &&
-                 bind_text(ins, 3, family) && bind_text(ins, 4, dob);
-    for (int i = 0; i < 6 && bound; i++)
-        bound = bind_text(ins, 5 + i, col[i]);
+    bool bound = bind_text(ins, 1, p.ssn) && bind_text(ins, 2, p.given) &&
+                 bind_text(ins, 3, p.family) && bind_text(ins, 4, p.dob);
+    for (int i = 0; i < BENCH_CLASSES && bound; i++)
+        bound = bind_text(ins, 5 + i, p.col[i]);
     if (!bound) {
         fprintf(stderr, "baseline: bind: %s\n", sqlite3_errmsg(db));
         goto cleanup;
@@ -245,9 +180,7 @@ cleanup:
     /* Reset before freeing: the statement holds the strings (STATIC). */
     (void)sqlite3_reset(ins);
     (void)sqlite3_clear_bindings(ins);
-    for (int i = 0; i < 6; i++)
-        free(col[i]);
-    json_decref(p);
+    bench_person_free(&p);
     return res;
 }
 

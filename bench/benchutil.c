@@ -219,6 +219,89 @@ cleanup:
     return ok;
 }
 
+/* The members of p named in keys, as one compact JSON object; NULL when
+ * none is present (the column is then NULL). *fail is set on error. */
+static char *dump_members(json_t *p, const char *const *keys, bool *fail)
+{
+    json_t *o = json_object();
+    char *s = NULL;
+    if (o == NULL) {
+        *fail = true;
+        return NULL;
+    }
+    for (size_t i = 0; keys[i] != NULL; i++) {
+        json_t *v = json_object_get(p, keys[i]);
+        if (v != NULL && json_object_set(o, keys[i], v) != 0) {
+            *fail = true;
+            goto cleanup;
+        }
+    }
+    if (json_object_size(o) > 0) {
+        s = json_dumps(o, JSON_COMPACT);
+        if (s == NULL)
+            *fail = true;
+    }
+cleanup:
+    json_decref(o);
+    return s;
+}
+
+/* One member as compact JSON; NULL when absent. */
+static char *dump_member(json_t *p, const char *key, bool *fail)
+{
+    json_t *v = json_object_get(p, key);
+    if (v == NULL)
+        return NULL;
+    char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (s == NULL)
+        *fail = true;
+    return s;
+}
+
+int bench_person_parse(const char *line, size_t len, bench_person *p)
+{
+    static const char *const identity_keys[] = {"birth", "sex", "citizenship",
+                                                NULL};
+    static const char *const name_keys[] = {"name", "former_names", NULL};
+    static const char *const contact_keys[] = {"addresses", "phones", "emails",
+                                               NULL};
+    json_error_t err;
+    bool fail = false;
+
+    memset(p, 0, sizeof *p);
+    json_t *d = json_loadb(line, len, 0, &err);
+    p->doc = d;
+    if (d == NULL || !json_is_object(d))
+        return 0;
+    p->ssn = json_string_value(json_object_get(d, "ssn"));
+    if (p->ssn == NULL)
+        return 0;
+    json_t *name = json_object_get(d, "name");
+    p->given = json_string_value(json_object_get(name, "given"));
+    p->family = json_string_value(json_object_get(name, "family"));
+    p->dob =
+        json_string_value(json_object_get(json_object_get(d, "birth"), "date"));
+    p->col[0] = dump_members(d, identity_keys, &fail);
+    p->col[1] = dump_members(d, name_keys, &fail);
+    p->col[2] = dump_members(d, contact_keys, &fail);
+    p->col[3] = dump_member(d, "employment", &fail);
+    p->col[4] = dump_member(d, "investigations", &fail);
+    p->col[5] = dump_member(d, "fingerprints", &fail);
+    if (fail) {
+        fprintf(stderr, "bench: out of memory\n");
+        return -1;
+    }
+    return 1;
+}
+
+void bench_person_free(bench_person *p)
+{
+    for (int i = 0; i < BENCH_CLASSES; i++)
+        free(p->col[i]);
+    json_decref(p->doc);
+    memset(p, 0, sizeof *p);
+}
+
 double bench_now(void)
 {
     struct timespec ts;

@@ -61,6 +61,28 @@ typedef struct bench_sample {
 bool bench_load_samples(const char *path, size_t n, bench_sample **out,
                         size_t *got);
 
+/*
+ * One person as the baselines store it: the SSN, given and family name and
+ * birth date as plain strings (pointers into the parsed document, NULL
+ * when absent), and one compact JSON text per field class, in this order:
+ * identity (birth, sex, citizenship), name (name, former_names), contact
+ * (addresses, phones, emails), employment, investigations, fingerprints
+ * (NULL when the person has none of it).
+ */
+#define BENCH_CLASSES 6
+typedef struct bench_person {
+    const char *ssn, *given, *family, *dob;
+    char *col[BENCH_CLASSES];
+    void *doc; /* the parsed line (json_t), owned */
+} bench_person;
+
+/* Parse one JSONL line into *p. Returns 1 for a person with an SSN, 0 for
+ * a line that is not one (to be counted as rejected), -1 when out of
+ * memory (message on stderr). Free *p with bench_person_free in every
+ * case. */
+int bench_person_parse(const char *line, size_t len, bench_person *p);
+void bench_person_free(bench_person *p);
+
 /* Seconds on CLOCK_MONOTONIC. */
 double bench_now(void);
 
