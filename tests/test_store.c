@@ -960,6 +960,98 @@ static sr_status count_row(void *ctx, const store_row *row)
     return SR_OK;
 }
 
+/* A store with bulk operations (PostgreSQL's binary COPY): people
+ * inserted at once are stored whole, with their index rows, and found by
+ * any of several values, each person once. */
+static void
+bulk_insert_stores_people_and_lookup_any_finds_each_once(void **state)
+{
+    fixture *f = *state;
+    if (ops->insert_many == NULL || ops->lookup_any == NULL)
+        skip();
+    enum { N = 300 };
+    person_bytes *p = calloc(N, sizeof *p);
+    store_row *rows = calloc(N, sizeof *rows);
+    store_index(*idx)[3] = calloc(N, sizeof *idx);
+    const store_index **pidx = calloc(N, sizeof *pidx);
+    size_t *nidx = calloc(N, sizeof *nidx);
+    assert_true(p && rows && idx && pidx && nidx);
+    for (uint32_t i = 0; i < N; i++) {
+        person_make(&p[i], i + 1, 1, i % 2 ? SR_CLASS_ALL : 0x5u);
+        rows[i] = p[i].row;
+        idx[i][0] = (store_index){INDEX_SSN, i + 1};
+        idx[i][1] = (store_index){INDEX_NAME_DOB, (i + 1) / 4};
+        idx[i][2] = idx[i][1]; /* a repeated row is kept once */
+        pidx[i] = idx[i];
+        nidx[i] = 3;
+    }
+    create_store(f);
+    /* Outside a transaction the two steps could come apart: refused. */
+    assert_int_not_equal(ops->insert_many(f->s, rows, pidx, nidx, N), SR_OK);
+    assert_int_equal(ops->begin(f->s), SR_OK);
+    assert_int_equal(ops->insert_many(f->s, rows, pidx, nidx, N), SR_OK);
+    assert_int_equal(ops->commit(f->s), SR_OK);
+
+    store_stats st;
+    assert_int_equal(ops->stats(f->s, &st), SR_OK);
+    assert_int_equal(st.people, N);
+    assert_int_equal(st.index_entries, 2 * N);
+    /* Whole rows, byte for byte. */
+    for (uint32_t i = 0; i < N; i += 37) {
+        collected c = {.expect = &p[i]};
+        assert_int_equal(ops->get(f->s, p[i].row.id, SR_CLASS_ALL, collect, &c),
+                         SR_OK);
+        assert_int_equal(c.n, 1);
+        assert_true(c.match[0]);
+        assert_int_equal(c.present[0], i % 2 ? SR_CLASS_ALL : 0x5u);
+    }
+    /* 2 twice and 9999 (nobody): 1, 2 and 300, once each. */
+    uint64_t values[] = {2, 1, 9999, 2, N};
+    collected c = {.n = 0};
+    assert_int_equal(ops->lookup_any(f->s, INDEX_SSN, values, 5,
+                                     SR_CLASS_BIT(SR_CLASS_IDENTITY), collect,
+                                     &c),
+                     SR_OK);
+    assert_int_equal(c.n, 3);
+    unsigned seen = 0;
+    for (size_t k = 0; k < c.n; k++) {
+        for (unsigned want = 0; want < 3; want++) {
+            uint32_t who = want == 0 ? 0 : want == 1 ? 1 : N - 1;
+            if (memcmp(c.ids[k], p[who].row.id, SR_ID_BYTES) == 0)
+                seen |= 1u << want;
+        }
+        /* Only the class asked for is read. */
+        assert_int_equal(c.present[k] & ~SR_CLASS_BIT(SR_CLASS_IDENTITY), 0);
+    }
+    assert_int_equal(seen, 7u);
+    /* The second index: (i + 1) / 4 == 1 for people 4..7. */
+    size_t rows_found = 0;
+    assert_int_equal(
+        ops->lookup(f->s, INDEX_NAME_DOB, 1, 0, count_row, &rows_found), SR_OK);
+    assert_int_equal(rows_found, 4);
+
+    /* A taken id fails the batch; the caller rolls back and nothing of it
+     * stays. */
+    person_bytes fresh;
+    person_make(&fresh, N + 1, 1, SR_CLASS_ALL);
+    store_row two[2] = {fresh.row, p[5].row};
+    store_index one = {INDEX_SSN, N + 1};
+    const store_index *two_idx[2] = {&one, &one};
+    size_t two_n[2] = {1, 1};
+    assert_int_equal(ops->begin(f->s), SR_OK);
+    assert_int_equal(ops->insert_many(f->s, two, two_idx, two_n, 2),
+                     SR_ERR_EXISTS);
+    assert_int_equal(ops->rollback(f->s), SR_OK);
+    assert_int_equal(ops->stats(f->s, &st), SR_OK);
+    assert_int_equal(st.people, N);
+    assert_int_equal(st.index_entries, 2 * N);
+    free(p);
+    free(rows);
+    free(idx);
+    free(pidx);
+    free(nidx);
+}
+
 static void lookup_speed(void **state)
 {
     fixture *f = *state;
@@ -1047,6 +1139,7 @@ int main(void)
         T(pg_a_foreign_store_info_is_not_a_vault),
         T(pg_newer_schema_is_a_version_error),
         T(pg_a_lost_server_is_an_io_error_then_reconnected),
+        T(bulk_insert_stores_people_and_lookup_any_finds_each_once),
         T(lookup_speed),
 #undef T
     };

@@ -132,6 +132,18 @@ typedef struct store_ops {
      * in class_mask. */
     sr_status (*lookup)(store *s, uint8_t kind, uint64_t value,
                         unsigned class_mask, store_row_fn fn, void *ctx);
+    /* Optional, for bulk imports (NULL: the caller loops over lookup and
+     * insert). lookup_any: every person with an index row (kind, v) for
+     * any v in values[0..n-1], each once, in no particular order.
+     * insert_many: n new people and their index rows (idx[i], nidx[i])
+     * at once, inside the caller's transaction; SR_ERR_EXISTS if an id
+     * is taken, and the transaction is then lost. */
+    sr_status (*lookup_any)(store *s, uint8_t kind, const uint64_t *values,
+                            size_t n, unsigned class_mask, store_row_fn fn,
+                            void *ctx);
+    sr_status (*insert_many)(store *s, const store_row *rows,
+                             const store_index *const *idx, const size_t *nidx,
+                             size_t n);
     /* Every person, in insertion order. */
     sr_status (*scan)(store *s, unsigned class_mask, store_row_fn fn,
                       void *ctx);

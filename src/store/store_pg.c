@@ -152,7 +152,8 @@ enum {
     MQ_GET = STORE_Q_GET,
     MQ_LOOKUP = STORE_Q_LOOKUP,
     MQ_SCAN = STORE_Q_SCAN,
-    MQ_COUNT = STORE_QUERIES
+    MQ_LOOKUP_ANY = STORE_QUERIES, /* store_masked_sql's LOOKUP, any value */
+    MQ_COUNT
 };
 
 /* migrations[i] takes the schema from version i to i + 1 (one
@@ -346,12 +347,29 @@ static sr_status masked_name(store *s, unsigned q, unsigned mask, char name[16],
          "LIMIT " PG_SCAN_PAGE_TEXT},
         ", NULL::bytea",
     };
+    /* lookup_any: the lookup's columns, the person named once however
+     * many of the values it has. Each value, then each person, is an
+     * index probe of its own (OFFSET 0 keeps the planner from merging the
+     * subqueries): on a table just filled, before statistics exist, a
+     * join of the whole value list tends to a scan of every person. */
+    static const store_dialect pg_any_dialect = {
+        {NULL,
+         (", p.present FROM (SELECT DISTINCT b.id FROM "
+          "unnest($2::bigint[]) AS v(x), LATERAL (SELECT id FROM blind_index "
+          "WHERE kind = $1 AND value = v.x OFFSET 0) AS b) AS m, "
+          "LATERAL (SELECT * FROM persons WHERE id = m.id OFFSET 0) AS p"),
+         NULL},
+        ", NULL::bytea",
+    };
     char sql[STORE_SQL_MAX];
     (void)snprintf(name, 16, "sr_m%u_%u", q, mask);
     sr_status st = usable(s);
     if (st != SR_OK || s->masked_ready[q][mask])
         return st;
-    store_masked_sql(sql, (store_query)q, mask, &pg_dialect);
+    if (q == MQ_LOOKUP_ANY)
+        store_masked_sql(sql, STORE_Q_LOOKUP, mask, &pg_any_dialect);
+    else
+        store_masked_sql(sql, (store_query)q, mask, &pg_dialect);
     st = prepare(s, name, sql, what);
     s->masked_ready[q][mask] = st == SR_OK;
     return st;
@@ -828,6 +846,189 @@ static sr_status pg_insert(store *s, const store_row *row,
     return r;
 }
 
+/* ---- binary COPY (bulk import) ------------------------------------------ */
+
+/* COPY ... FROM STDIN (FORMAT binary): a signature and two zero words,
+ * then per row a field count and each field as a length (-1: NULL) and
+ * its bytes, all numbers in network order; a count of -1 ends the data.
+ * Bytes go to the server COPY_CHUNK at a time. */
+#define COPY_CHUNK (64u << 10)
+
+typedef struct copy_out {
+    store *s;
+    uint8_t buf[COPY_CHUNK];
+    size_t len;
+    bool failed;
+} copy_out;
+
+static void cp_flush(copy_out *c)
+{
+    if (!c->failed && c->len > 0 &&
+        PQputCopyData(c->s->c, (const char *)c->buf, (int)c->len) != 1)
+        c->failed = true;
+    c->len = 0;
+}
+
+static void cp_put(copy_out *c, const void *p, size_t n)
+{
+    const uint8_t *b = p;
+    while (n > 0) {
+        if (c->len == COPY_CHUNK)
+            cp_flush(c);
+        size_t take = COPY_CHUNK - c->len < n ? COPY_CHUNK - c->len : n;
+        memcpy(c->buf + c->len, b, take);
+        c->len += take;
+        b += take;
+        n -= take;
+    }
+}
+
+static void cp_uint(copy_out *c, uint64_t x, size_t width)
+{
+    uint8_t b[8];
+    for (size_t i = 0; i < width; i++)
+        b[i] = (uint8_t)(x >> (8 * (width - 1 - i)));
+    cp_put(c, b, width);
+}
+
+/* One field: its length, then its bytes; NULL is SQL NULL. */
+static void cp_bytes(copy_out *c, const uint8_t *p, size_t n)
+{
+    if (p == NULL) {
+        cp_uint(c, 0xffffffffu, 4);
+        return;
+    }
+    cp_uint(c, n, 4);
+    cp_put(c, p, n);
+}
+
+static void cp_int(copy_out *c, uint64_t x, size_t width)
+{
+    cp_uint(c, width, 4);
+    cp_uint(c, x, width);
+}
+
+typedef struct bulk {
+    const store_row *rows;
+    const store_index *const *idx;
+    const size_t *nidx;
+    size_t n;
+} bulk;
+
+static void fill_persons(copy_out *c, const bulk *b)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        const store_row *row = &b->rows[i];
+        cp_uint(c, 5 + SR_CLASS_COUNT, 2);
+        cp_bytes(c, row->id, SR_ID_BYTES);
+        cp_int(c, row->version, 4);
+        cp_int(c, row->kek_version, 4);
+        cp_bytes(c, row->wrapped, row->wrapped_len);
+        for (int k = 0; k < SR_CLASS_COUNT; k++)
+            cp_bytes(c, row->cls[k], row->cls_len[k]);
+        cp_int(c, row->present, 4);
+    }
+}
+
+static void fill_index(copy_out *c, const bulk *b)
+{
+    for (size_t i = 0; i < b->n; i++)
+        for (size_t j = 0; j < b->nidx[i]; j++) {
+            /* A person's rows may repeat (two names alike): one each, as
+             * Q_INSERT's ON CONFLICT DO NOTHING keeps. */
+            bool seen = false;
+            for (size_t k = 0; k < j && !seen; k++)
+                seen = b->idx[i][k].kind == b->idx[i][j].kind &&
+                       b->idx[i][k].value == b->idx[i][j].value;
+            if (seen)
+                continue;
+            cp_uint(c, 3, 2);
+            cp_int(c, b->idx[i][j].kind, 2);
+            cp_int(c, b->idx[i][j].value, 8);
+            cp_bytes(c, b->rows[i].id, SR_ID_BYTES);
+        }
+}
+
+/* Run one COPY FROM STDIN (sql, our constant) with the rows fill writes. */
+static sr_status copy_in(store *s, const char *sql, const bulk *b,
+                         void (*fill)(copy_out *, const bulk *),
+                         const char *what)
+{
+    static const uint8_t signature[11] = {'P',  'G',  'C',  'O',  'P', 'Y',
+                                          '\n', 0xff, '\r', '\n', 0};
+    PGresult *res = PQexec(s->c, sql);
+    if (res == NULL || PQresultStatus(res) != PGRES_COPY_IN) {
+        sr_status st = pg_status(s, res, what);
+        PQclear(res);
+        return st != SR_OK ? st : SR_ERR_INTERNAL;
+    }
+    PQclear(res);
+    copy_out *c = malloc(sizeof *c);
+    if (c != NULL) {
+        c->s = s;
+        c->len = 0;
+        c->failed = false;
+        cp_put(c, signature, sizeof signature);
+        cp_uint(c, 0, 4); /* flags */
+        cp_uint(c, 0, 4); /* header extension length */
+        fill(c, b);
+        cp_uint(c, 0xffff, 2);
+        cp_flush(c);
+    }
+    bool ok = c != NULL && !c->failed;
+    free(c);
+    /* Ending with an error message makes the server fail the COPY. */
+    if (PQputCopyEnd(s->c, ok ? NULL : "the client could not send") != 1) {
+        set_conn_msg(s, what);
+        return SR_ERR_IO;
+    }
+    sr_status st = SR_OK;
+    while ((res = PQgetResult(s->c)) != NULL) {
+        sr_status r = pg_status(s, res, what);
+        if (st == SR_OK)
+            st = r;
+        PQclear(res);
+    }
+    if (st == SR_OK && !ok)
+        st = c == NULL ? SR_ERR_NOMEM : SR_ERR_IO;
+    return st;
+}
+
+static sr_status pg_insert_many(store *s, const store_row *rows,
+                                const store_index *const *idx,
+                                const size_t *nidx, size_t n)
+{
+    if (n == 0)
+        return SR_OK;
+    if (rows == NULL || idx == NULL || nidx == NULL) {
+        set_msg(s, "insert: malformed rows", NULL);
+        return SR_ERR_INVALID;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (!store_row_valid(&rows[i]) || (idx[i] == NULL && nidx[i] > 0)) {
+            set_msg(s, "insert: malformed row", NULL);
+            return SR_ERR_INVALID;
+        }
+    if (!s->in_txn) {
+        /* Two statements: without the caller's transaction, a failure
+         * between them would leave people without their index rows. */
+        set_msg(s, "inserting people", "not inside a transaction");
+        return SR_ERR_INTERNAL;
+    }
+    bulk b = {rows, idx, nidx, n};
+    sr_status st = copy_in(s,
+                           "COPY persons(id, version, kek_version, wrapped, "
+                           "c0, c1, c2, c3, c4, c5, present) FROM STDIN "
+                           "(FORMAT binary)",
+                           &b, fill_persons, "inserting people");
+    if (st == SR_OK)
+        st = copy_in(s,
+                     "COPY blind_index(kind, value, id) FROM STDIN "
+                     "(FORMAT binary)",
+                     &b, fill_index, "inserting index rows");
+    return st;
+}
+
 /* After an update or delete that matched nothing: why. */
 static sr_status why_not(store *s, const uint8_t *id, const char *what,
                          bool version_matters)
@@ -1041,6 +1242,43 @@ static sr_status pg_lookup(store *s, uint8_t kind, uint64_t value,
     p_int(&p, (int64_t)value);
     row_walk w = {fn, ctx, 0};
     return walk(s, name, &p, "searching the index", each_row, &w, &count);
+}
+
+static sr_status pg_lookup_any(store *s, uint8_t kind, const uint64_t *values,
+                               size_t n, unsigned class_mask, store_row_fn fn,
+                               void *ctx)
+{
+    char name[16];
+    int count;
+    if (n == 0)
+        return SR_OK;
+    if (values == NULL) {
+        set_msg(s, "searching the index", "no values");
+        return SR_ERR_INVALID;
+    }
+    sr_status st = check_mask(s, class_mask);
+    if (st == SR_OK)
+        st = masked_name(s, MQ_LOOKUP_ANY, class_mask, name,
+                         "searching the index");
+    if (st != SR_OK)
+        return st;
+    store_index *idx = malloc(n * sizeof *idx);
+    if (idx == NULL)
+        return SR_ERR_NOMEM;
+    for (size_t i = 0; i < n; i++)
+        idx[i] = (store_index){kind, values[i]};
+    char *vals = NULL, *kinds = index_arrays(idx, n, NULL, 0, &vals);
+    free(idx);
+    if (kinds == NULL)
+        return SR_ERR_NOMEM;
+    params p = {.n = 0};
+    p_int(&p, kind);
+    p_text(&p, vals);
+    row_walk w = {fn, ctx, 0};
+    st = walk(s, name, &p, "searching the index", each_row, &w, &count);
+    free(kinds);
+    free(vals);
+    return st;
 }
 
 static sr_status pg_scan(store *s, unsigned class_mask, store_row_fn fn,
@@ -1262,6 +1500,8 @@ const store_ops store_pg_ops = {
     .drop_keyless = pg_drop_keyless,
     .get = pg_get,
     .lookup = pg_lookup,
+    .lookup_any = pg_lookup_any,
+    .insert_many = pg_insert_many,
     .scan = pg_scan,
     .stats = pg_stats,
     .doc_get = pg_doc_get,

@@ -346,16 +346,61 @@ static sr_status txn_commit(import_run *r, uint64_t lineno)
     return SR_OK;
 }
 
-static sr_status commit_chunk(import_run *r, chunk *c)
+/* May the role write every class line i of c holds? If not, why into
+ * why (cap REASON_CAP). */
+static bool classes_allowed(const import_run *r, const chunk *c, size_t i,
+                            char *why)
+{
+    unsigned extra = c->sp[i].present & ~r->granted;
+    if (extra == 0)
+        return true;
+    unsigned k = 0;
+    while (!(extra & SR_CLASS_BIT(k)))
+        k++;
+    (void)snprintf(why, REASON_CAP,
+                   "the %s class may not be written by this role",
+                   sr_class_name((sr_class)k));
+    return false;
+}
+
+/*
+ * Commit lines [from, to) of c, whose storable people are the np lines in
+ * pend (np fits in the open batch): one bulk commit for them all, then
+ * each line's outcome in order (rejections to the reject file, decoys
+ * among the people stored, the batch committed when full).
+ */
+static sr_status commit_lines(import_run *r, chunk *c, size_t from, size_t to,
+                              const size_t *pend, size_t np)
 {
     sr_vault *v = r->v;
     char hex[SR_ID_STR_LEN + 1], why[REASON_CAP];
+    const sealed_person *sps[CHUNK_LINES];
+    commit_outcome out[CHUNK_LINES];
+    uint8_t existing[CHUNK_LINES][SR_ID_BYTES];
     sr_status st = SR_OK;
-    if (c->fatal != SR_OK)
-        return vault_fail(v, c->fatal, "line %llu: %s while sealing",
-                          (unsigned long long)c->lineno[0],
-                          sr_status_str(c->fatal));
-    for (size_t i = 0; i < c->nlines && st == SR_OK; i++) {
+    if (np > 0) {
+        st = txn_begin(r);
+        if (st != SR_OK)
+            return st;
+        for (size_t k = 0; k < np; k++)
+            sps[k] = &c->sp[pend[k]];
+        r->last_line = c->lineno[pend[np - 1]];
+        st = vault_commit_people(v, sps, np, out, existing);
+        if (st != SR_OK) {
+            char cause[sizeof v->errmsg];
+            (void)snprintf(cause, sizeof cause, "%s", v->errmsg);
+            if (np == 1)
+                return vault_fail(v, st, "line %llu: %s",
+                                  (unsigned long long)c->lineno[pend[0]],
+                                  cause);
+            return vault_fail(v, st, "lines %llu-%llu: %s",
+                              (unsigned long long)c->lineno[pend[0]],
+                              (unsigned long long)c->lineno[pend[np - 1]],
+                              cause);
+        }
+    }
+    size_t k = 0;
+    for (size_t i = from; i < to && st == SR_OK; i++) {
         uint64_t lineno = c->lineno[i];
         switch (c->outcome[i]) {
         case LINE_BLANK:
@@ -368,34 +413,16 @@ static sr_status commit_chunk(import_run *r, chunk *c)
             break;
         }
         r->sum->lines++;
-        unsigned extra = c->sp[i].present & ~r->granted;
-        if (extra != 0) {
-            unsigned k = 0;
-            while (!(extra & SR_CLASS_BIT(k)))
-                k++;
-            (void)snprintf(why, sizeof why,
-                           "the %s class may not be written by this role",
-                           sr_class_name((sr_class)k));
+        if (k >= np || pend[k] != i) {
+            (void)classes_allowed(r, c, i, why);
             st = reject(r, lineno, why);
             continue;
         }
-        commit_outcome out;
-        uint8_t existing[SR_ID_BYTES];
-        st = txn_begin(r);
-        if (st != SR_OK)
-            return st;
-        r->last_line = lineno;
-        st = vault_commit_person(v, &c->sp[i], &out, existing);
-        if (st != SR_OK) {
-            char cause[sizeof v->errmsg];
-            (void)snprintf(cause, sizeof cause, "%s", v->errmsg);
-            return vault_fail(v, st, "line %llu: %s",
-                              (unsigned long long)lineno, cause);
-        }
-        if (out == COMMIT_SAME) {
+        commit_outcome o = out[k++];
+        if (o == COMMIT_SAME) {
             r->sum->skipped++;
-        } else if (out == COMMIT_CONFLICT) {
-            hex_encode(hex, existing, SR_ID_BYTES);
+        } else if (o == COMMIT_CONFLICT) {
+            hex_encode(hex, existing[k - 1], SR_ID_BYTES);
             (void)snprintf(why, sizeof why,
                            "/ssn: already stored, with other content, for "
                            "person %s",
@@ -407,6 +434,31 @@ static sr_status commit_chunk(import_run *r, chunk *c)
             if (st == SR_OK && ++r->in_txn >= r->batch)
                 st = txn_commit(r, lineno);
         }
+    }
+    return st;
+}
+
+/* Commit a sealed chunk, in pieces that each fit in the open batch. */
+static sr_status commit_chunk(import_run *r, chunk *c)
+{
+    char why[REASON_CAP];
+    size_t pend[CHUNK_LINES];
+    sr_status st = SR_OK;
+    if (c->fatal != SR_OK)
+        return vault_fail(r->v, c->fatal, "line %llu: %s while sealing",
+                          (unsigned long long)c->lineno[0],
+                          sr_status_str(c->fatal));
+    size_t i = 0;
+    while (i < c->nlines && st == SR_OK) {
+        /* The batch has room for at least one: it commits when full. */
+        size_t room = r->batch - r->in_txn;
+        size_t from = i, np = 0;
+        while (i < c->nlines && np < room) {
+            if (c->outcome[i] == LINE_SEALED && classes_allowed(r, c, i, why))
+                pend[np++] = i;
+            i++;
+        }
+        st = commit_lines(r, c, from, i, pend, np);
     }
     return st;
 }

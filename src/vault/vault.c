@@ -1227,6 +1227,183 @@ sr_status vault_commit_person(sr_vault *v, const sealed_person *sp,
     return SR_OK;
 }
 
+/* Bulk commits: the pending people sorted by the blind index of their
+ * SSN, so a stored row (or an earlier pending person) finds the others
+ * with its SSN by a binary search on a value that is not secret (it is
+ * in the store), and only those few compare SSNs, in constant time. */
+typedef struct bulk_key {
+    uint64_t value; /* the SSN blind index of sp[i] */
+    size_t i;
+} bulk_key;
+
+typedef struct bulk_probe {
+    sr_vault *v;
+    const sealed_person *const *sp;
+    size_t n;
+    uint64_t *value; /* value[i]: the SSN blind index of sp[i] */
+    bulk_key *key;   /* by value, then by i */
+    bool *found;     /* found[i]: held by a stored person, id in holder[i] */
+    uint8_t (*holder)[SR_ID_BYTES];
+} bulk_probe;
+
+static int by_key(const void *a, const void *b)
+{
+    const bulk_key *x = a, *y = b;
+    if (x->value != y->value)
+        return x->value < y->value ? -1 : 1;
+    return x->i < y->i ? -1 : x->i > y->i;
+}
+
+/* The first position in key whose value is >= x. */
+static size_t first_at(const bulk_probe *bp, uint64_t x)
+{
+    size_t lo = 0, hi = bp->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (bp->key[mid].value < x)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static sr_status bulk_probe_row(void *ctx, const store_row *row)
+{
+    bulk_probe *bp = ctx;
+    sr_vault *v = bp->v;
+    char ssn[10];
+    sr_status st = row_ssn(v, row, ssn);
+    if (st != SR_OK)
+        return st;
+    uint64_t x = crypto_blind_index(v->keys, INDEX_SSN, (const uint8_t *)ssn, 9,
+                                    v->index_bits);
+    for (size_t k = first_at(bp, x); k < bp->n && bp->key[k].value == x; k++) {
+        size_t i = bp->key[k].i;
+        if (sodium_memcmp(ssn, bp->sp[i]->ssn, 9) == 0) {
+            bp->found[i] = true;
+            memcpy(bp->holder[i], row->id, SR_ID_BYTES);
+        }
+    }
+    sodium_memzero(ssn, sizeof ssn);
+    return SR_OK;
+}
+
+/* Do two sealed people hold the same plaintext in every class? */
+static bool sealed_same(const sealed_person *a, const sealed_person *b)
+{
+    for (unsigned c = 0; c < SR_CLASS_COUNT; c++)
+        if (a->plain_len[c] != b->plain_len[c] ||
+            (a->plain_len[c] > 0 &&
+             sodium_memcmp(a->plain.p + a->plain_off[c],
+                           b->plain.p + b->plain_off[c], a->plain_len[c]) != 0))
+            return false;
+    return true;
+}
+
+/* With bp's values and keys set: search, sort out who is new, insert. */
+static sr_status commit_bulk(sr_vault *v, bulk_probe *bp,
+                             commit_outcome *outcome,
+                             uint8_t (*existing)[SR_ID_BYTES], store_row *rows,
+                             const store_index **idx, size_t *nidx)
+{
+    const sealed_person *const *sp = bp->sp;
+    size_t n = bp->n, nrows = 0;
+    v->errmsg[0] = '\0';
+    sr_status st =
+        v->ops->lookup_any(v->st, INDEX_SSN, bp->value, n,
+                           SR_CLASS_BIT(SR_CLASS_IDENTITY), bulk_probe_row, bp);
+    if (st != SR_OK)
+        return v->errmsg[0] != '\0'
+                   ? st
+                   : vault_store_fail(v, st, "cannot search the SSN index");
+    for (size_t i = 0; i < n; i++) {
+        outcome[i] = COMMIT_STORED;
+        if (bp->found[i]) {
+            memcpy(existing[i], bp->holder[i], SR_ID_BYTES);
+            same_probe sm = {v, sp[i], false};
+            st = v->ops->get(v->st, bp->holder[i], SR_CLASS_ALL, same_row, &sm);
+            if (st != SR_OK)
+                return v->errmsg[0] != '\0'
+                           ? st
+                           : vault_store_fail(v, st,
+                                              "cannot read the stored person");
+            outcome[i] = sm.same ? COMMIT_SAME : COMMIT_CONFLICT;
+            continue;
+        }
+        /* An earlier one of this batch, stored here, holds the SSN. */
+        bool held = false;
+        for (size_t k = first_at(bp, bp->value[i]);
+             k < n && bp->key[k].value == bp->value[i] && !held; k++) {
+            size_t j = bp->key[k].i;
+            if (j < i && !bp->found[j] && outcome[j] == COMMIT_STORED &&
+                sodium_memcmp(sp[j]->ssn, sp[i]->ssn, 9) == 0) {
+                held = true;
+                memcpy(existing[i], sp[j]->id, SR_ID_BYTES);
+                outcome[i] =
+                    sealed_same(sp[j], sp[i]) ? COMMIT_SAME : COMMIT_CONFLICT;
+            }
+        }
+        if (held)
+            continue;
+        row_from_sealed(&rows[nrows], sp[i], 1, v->kek_version);
+        idx[nrows] = sp[i]->index.idx;
+        nidx[nrows] = sp[i]->index.n;
+        nrows++;
+    }
+    st = v->ops->insert_many(v->st, rows, idx, nidx, nrows);
+    if (st != SR_OK)
+        return vault_store_fail(v, st, "cannot store the people");
+    return SR_OK;
+}
+
+sr_status vault_commit_people(sr_vault *v, const sealed_person *const *sp,
+                              size_t n, commit_outcome *outcome,
+                              uint8_t (*existing)[SR_ID_BYTES])
+{
+    if (n > VAULT_COMMIT_MAX)
+        return vault_fail(v, SR_ERR_INTERNAL, "too many people at once");
+    if (v->ops->lookup_any == NULL || v->ops->insert_many == NULL || n < 2) {
+        for (size_t i = 0; i < n; i++) {
+            sr_status st =
+                vault_commit_person(v, sp[i], &outcome[i], existing[i]);
+            if (st != SR_OK)
+                return st;
+        }
+        return SR_OK;
+    }
+    bulk_probe bp = {v, sp, n, NULL, NULL, NULL, NULL};
+    store_row *rows = malloc(n * sizeof *rows);
+    const store_index **idx = malloc(n * sizeof *idx);
+    size_t *nidx = malloc(n * sizeof *nidx);
+    bp.value = malloc(n * sizeof *bp.value);
+    bp.key = malloc(n * sizeof *bp.key);
+    bp.found = calloc(n, sizeof *bp.found);
+    bp.holder = malloc(n * sizeof *bp.holder);
+    sr_status st;
+    if (rows != NULL && idx != NULL && nidx != NULL && bp.value != NULL &&
+        bp.key != NULL && bp.found != NULL && bp.holder != NULL) {
+        for (size_t i = 0; i < n; i++) {
+            bp.value[i] = crypto_blind_index(v->keys, INDEX_SSN,
+                                             (const uint8_t *)sp[i]->ssn, 9,
+                                             v->index_bits);
+            bp.key[i] = (bulk_key){bp.value[i], i};
+        }
+        qsort(bp.key, n, sizeof *bp.key, by_key);
+        st = commit_bulk(v, &bp, outcome, existing, rows, idx, nidx);
+    } else {
+        st = vault_fail(v, SR_ERR_NOMEM, "out of memory");
+    }
+    free(rows);
+    free(idx);
+    free(nidx);
+    free(bp.value);
+    free(bp.key);
+    free(bp.found);
+    free(bp.holder);
+    return st;
+}
+
 /* ---- the operations ------------------------------------------------------ */
 
 static sr_status need_writable(sr_vault *v)

@@ -369,6 +369,16 @@ SR_WARN_UNUSED sr_status vault_commit_person(sr_vault *v,
                                              commit_outcome *outcome,
                                              uint8_t existing[SR_ID_BYTES]);
 
+/* The same for sp[0..n-1] (n <= VAULT_COMMIT_MAX) in input order, as
+ * if committed one after another: a later one with an earlier one's SSN
+ * is COMMIT_SAME or COMMIT_CONFLICT against it. On a store with bulk
+ * operations, one search and one bulk insert serve them all. */
+#define VAULT_COMMIT_MAX 1024u
+SR_WARN_UNUSED sr_status vault_commit_people(sr_vault *v,
+                                             const sealed_person *const *sp,
+                                             size_t n, commit_outcome *outcome,
+                                             uint8_t (*existing)[SR_ID_BYTES]);
+
 /* Read one person (classes in mask) into v->out as one JSON line: no
  * policy, no log. Only sr_vault_get (after its checks, and before its
  * entry) and the benchmark's unlogged baseline call it; the caller wipes
