@@ -104,6 +104,18 @@ class PostgresVault(PgCase):
                       q["name"]["family"], q["birth"]["date"]):
                 self.assertNotIn(s.encode(), dump)
 
+    def test_a_backup_is_refused_clearly_and_writes_nothing(self):
+        """backup create is not built for PostgreSQL yet: it says so, and
+        leaves no partial backup or key file behind."""
+        v = self.stocked(gen(5, 19))
+        out = os.path.join(self.tmp, "backup")
+        keys = os.path.join(self.tmp, "backup.keys")
+        p = v.sr(["backup", "create", "--out", out, "--keys-out", keys])
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn(b"PostgreSQL", p.stderr)
+        self.assertFalse(os.path.exists(out))
+        self.assertFalse(os.path.exists(keys))
+
     def test_the_server_serves_a_postgresql_vault(self):
         """strongroom serve on the vault: a logged SSN search and a read
         over HTTP, and it stops cleanly."""
