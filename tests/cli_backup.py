@@ -22,7 +22,7 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from srcli import Vault, gen  # noqa: E402
+from srcli import ON_PG, Vault, gen  # noqa: E402
 
 IR = ["--purpose", "incident-response"]
 W = None
@@ -77,11 +77,16 @@ class World:
 
 def setUpModule():
     global W
+    if ON_PG:
+        raise unittest.SkipTest("backup create is not built for PostgreSQL "
+                                "(docs/storage.md); pg_vault.py checks that "
+                                "it is refused")
     W = World()
 
 
 def tearDownModule():
-    shutil.rmtree(W.tmp, ignore_errors=True)
+    if W is not None:
+        shutil.rmtree(W.tmp, ignore_errors=True)
 
 
 class Backup(unittest.TestCase):

@@ -25,7 +25,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from srcli import CLI, PASS, Vault, run
+from srcli import CLI, ON_PG, PASS, Vault, run
 
 COUNT = int(os.environ.get("SR_LEAK_COUNT", "10000"))
 HR = ["--purpose", "hr-action"]
@@ -187,13 +187,26 @@ HEXRUN = re.compile(rb"[0-9a-f]{16,}")
 B64RUN = re.compile(rb"[A-Za-z0-9+/=]{40,}")
 
 
+# A form spelt with hex digits only (a date's or an SSN's digits, a name
+# such as "abebe") inside a longer hex run is chance; pg_dump prints every
+# bytea column as hex.
+HEXWORD = re.compile(rb"[0-9a-f]+")
+# pg_dump prints the blind index values and row numbers in decimal: a
+# date's or an SSN's digits inside a longer number there are chance.
+DECRUN = re.compile(rb"-?[0-9]{10,}")
+
+
 def by_chance(path, data, off, match):
     end = off + len(match)
-    if match.isdigit():
-        for m in HEXRUN.finditer(data, max(0, off - 64), end + 64):
-            if m.start() <= off and end <= m.end() and \
-                    m.end() - m.start() > len(match):
-                return True
+    if HEXWORD.fullmatch(match):
+        runs = [HEXRUN]
+        if path.endswith("postgresql-store"):
+            runs.append(DECRUN)
+        for run_re in runs:
+            for m in run_re.finditer(data, max(0, off - 64), end + 64):
+                if m.start() <= off and end <= m.end() and \
+                        m.end() - m.start() > len(match):
+                    return True
     note = "/log/checkpoint" in path or "/log/history/" in path or \
         path.endswith("log.vkey")
     if note:
@@ -215,9 +228,11 @@ def scan(tmp):
     v.add("inv1", "investigator")
     v.add("aud1", "auditor")
     # A reader holding a snapshot keeps the WAL from being checkpointed away.
-    reader = sqlite3.connect(os.path.join(vault, "vault.db"))
-    reader.execute("BEGIN")
-    reader.execute("SELECT count(*) FROM meta").fetchone()
+    reader = None
+    if not ON_PG:
+        reader = sqlite3.connect(os.path.join(vault, "vault.db"))
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM meta").fetchone()
     v.sr(["import", people_path, "--purpose", "intake", "--quiet"],
          who="intake1", check=0)
     with open(people_path, encoding="utf-8") as f:
@@ -277,16 +292,28 @@ def scan(tmp):
     files = []
     for root, _, names in os.walk(vault):
         files += [os.path.join(root, n) for n in names]
+    if ON_PG:
+        # The store is the server's: every file of the vault's database
+        # and the WAL, and a pg_dump of it, scanned as one more file.
+        dump = subprocess.run(["pg_dump", v.conninfo], check=True,
+                              capture_output=True).stdout
+        store = os.path.join(tmp, "postgresql-store")
+        with open(store, "wb") as f:
+            f.write(v.stored_bytes() + b"\n" + dump)
+        files.append(store)
     sizes = {}
     for path in files:
         rel = os.path.relpath(path, vault)
         top = rel.split(os.sep)[0]
-        sizes[top] = sizes.get(top, 0) + os.path.getsize(path)
+        if not rel.startswith(".."):
+            sizes[top] = sizes.get(top, 0) + os.path.getsize(path)
+        else:
+            sizes["postgresql"] = os.path.getsize(path)
     print("scanning", len(files), "files", sizes, "for", len(ssns),
           "SSN forms,", len(dates), "date forms,", len(words),
           "name forms (%d single names that are words of the docs left out)"
           % len(words_in_vocab))
-    if sizes.get("vault.db-wal", 0) < 4096:
+    if not ON_PG and sizes.get("vault.db-wal", 0) < 4096:
         print("FAIL: no WAL to scan")
         return 1
     for part in ("log", "audit"):
@@ -303,7 +330,8 @@ def scan(tmp):
             else:
                 hits.append((os.path.relpath(path, vault), off,
                              "identifier form"))
-    reader.close()  # only now may the WAL be checkpointed away
+    if reader is not None:
+        reader.close()  # only now may the WAL be checkpointed away
     if hits:
         # Report where, never what: the values are identifiers.
         for h in hits[:20]:

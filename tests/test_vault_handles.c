@@ -20,6 +20,7 @@
 
 #include <cmocka.h>
 
+#include "suite_store.h"
 #include "log_fixture.h"
 #include "strongroom/strongroom.h"
 
@@ -56,6 +57,7 @@ static int setup(void **state)
     assert_int_equal(sr_init(), SR_OK);
     tmp_make(fx->root);
     (void)snprintf(fx->vault, sizeof fx->vault, "%s/vault", fx->root);
+    opt.store = suite_store();
     assert_int_equal(
         sr_vault_create(&fx->w, fx->vault, PASS, strlen(PASS), &opt, fx->admin),
         SR_OK);

@@ -1,12 +1,19 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
-# with_pg.sh CMD [ARG...] - run CMD against a PostgreSQL 15 server of its
-# own: initdb in a new temporary directory, the server listening only on a
-# Unix socket there (no TCP port), SR_TEST_STORE set to its connection
-# string; the server is stopped and the directory removed afterwards,
-# whatever CMD does. As root, the server runs as the postgres user (it
-# refuses root). Not a test itself.
+# with_pg.sh [--suite] CMD [ARG...] - run CMD against a PostgreSQL 15
+# server of its own: initdb in a new temporary directory (the cluster in
+# its data/), the server listening only on a Unix socket there (no TCP
+# port), SR_TEST_STORE set to its connection string; the server is stopped
+# and the directory removed afterwards, whatever CMD does. --suite also
+# sets SR_SUITE_STORE, which puts every vault a CLI test makes on that
+# server (tests/srcli.py). As root, the server runs as the postgres user
+# (it refuses root). Not a test itself.
 set -eu
+suite=0
+if [ "${1:-}" = --suite ]; then
+  suite=1
+  shift
+fi
 bin=/usr/lib/postgresql/15/bin
 if [ ! -x "$bin/initdb" ]; then
   echo "with_pg.sh: PostgreSQL 15 is not installed (apt-get install postgresql-15)" >&2
@@ -31,4 +38,7 @@ $as "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w \
   -o "-k $dir -c listen_addresses= -c fsync=off -c max_connections=200" \
   start >/dev/null || { cat "$dir/server.log" >&2; exit 1; }
 export SR_TEST_STORE="host=$dir dbname=postgres user=postgres"
+if [ "$suite" = 1 ]; then
+  export SR_SUITE_STORE="$SR_TEST_STORE"
+fi
 "$@"

@@ -16,7 +16,6 @@ all).
 import json
 import os
 import shutil
-import sqlite3
 import sys
 import tempfile
 import unittest
@@ -43,22 +42,17 @@ class DbaTamper(unittest.TestCase):
                                       who="intake", stdin=json.dumps(p)
                                       .encode(), check=0)
                             .stdout.decode().strip())
-        self.db = os.path.join(self.v.path, "vault.db")
 
     def tearDown(self):
         shutil.rmtree(self.tmp, ignore_errors=True)
 
-    def sql(self, q, args=()):
-        con = sqlite3.connect(self.db)
-        rows = con.execute(q, args).fetchall()
-        con.commit()
-        con.close()
-        return rows
-
-    def row(self, pid, col):
-        (x,) = self.sql("SELECT %s FROM persons WHERE lower(hex(id)) = ?"
-                        % col, (pid,))[0]
-        return x
+    def set_from(self, col, dst, src, table="persons"):
+        """persons.col of dst := table.col of src (table: persons, or a
+        copy kept earlier), as a DBA with write access can."""
+        v = self.v
+        v.store_sql("UPDATE persons SET {c} = (SELECT {c} FROM {t} WHERE {s}) "
+                    "WHERE {d}".format(c=col, t=table, s=v.id_is(src),
+                                       d=v.id_is(dst)))
 
     def detected(self, pid):
         p = self.v.sr(["get", pid] + HR, who="hr")
@@ -71,34 +65,24 @@ class DbaTamper(unittest.TestCase):
     def test_every_attack_is_detected_on_read(self):
         a, b = self.ids
         results = {}
+        self.v.store_sql("CREATE TABLE kept AS SELECT * FROM persons")
         # 1. a class moved between people
-        saved = self.row(a, "c1")
-        self.sql("UPDATE persons SET c1 = ? WHERE lower(hex(id)) = ?",
-                 (self.row(b, "c1"), a))
+        self.set_from("c1", a, b)
         results["class swapped"] = self.detected(a)
-        self.sql("UPDATE persons SET c1 = ? WHERE lower(hex(id)) = ?",
-                 (saved, a))
+        self.set_from("c1", a, a, "kept")
         # 2. a wrapped data key moved between people
-        saved = self.row(a, "wrapped")
-        self.sql("UPDATE persons SET wrapped = ? WHERE lower(hex(id)) = ?",
-                 (self.row(b, "wrapped"), a))
+        self.set_from("wrapped", a, b)
         results["key swapped"] = self.detected(a)
-        self.sql("UPDATE persons SET wrapped = ? WHERE lower(hex(id)) = ?",
-                 (saved, a))
+        self.set_from("wrapped", a, a, "kept")
         # 3. an old version replayed after an update
-        old = self.row(a, "c2")
         self.v.sr(["update", a] + HR, who="hr",
                   stdin=b'{"phones":["+1 202 555 0147"]}', check=0)
-        self.sql("UPDATE persons SET c2 = ? WHERE lower(hex(id)) = ?",
-                 (old, a))
+        self.set_from("c2", a, a, "kept")
         results["old version replayed"] = self.detected(a)
-        # 4. one person's whole row copied over another's
-        cols = [c for (_, c, *_) in self.sql("PRAGMA table_info(persons)")
-                if c not in ("id", "seq")]
-        for c in cols:
-            self.sql("UPDATE persons SET %s = (SELECT %s FROM persons WHERE "
-                     "lower(hex(id)) = ?) WHERE lower(hex(id)) = ?" % (c, c),
-                     (a, b))
+        # 4. one person's whole row copied over another's (all but the id)
+        for c in ("version", "kek_version", "wrapped", "c0", "c1", "c2",
+                  "c3", "c4", "c5", "present"):
+            self.set_from(c, b, a)
         results["row copied over another"] = self.detected(b)
         self.assertEqual(results, {k: True for k in results})
         FIGURES.append("drill c (DBA swaps and replays ciphertexts): %d of "

@@ -17,13 +17,14 @@ import json
 import os
 import shutil
 import sqlite3
+import subprocess
 import sys
 import tempfile
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
-from srcli import Vault, run  # noqa: E402
+from srcli import ON_PG, Vault, run  # noqa: E402
 
 HR = ["--purpose", "hr-action"]
 FIGURES = []
@@ -52,33 +53,9 @@ class StolenDisk(unittest.TestCase):
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
-    def run_drill(self, tmp):
-        v = Vault(os.path.join(tmp, "vault"), expected_people=1000)
-        v.add("intake", "intake", service=True)
-        v.add("hr", "hr-clerk")
-        v.lift_budgets()  # the clerk reads more than a budget allows
-        out = run(["gen", "--count", "300", "--seed", "21"], check=0).stdout
-        people = [json.loads(l) for l in out.splitlines()]
-        src = os.path.join(tmp, "people.jsonl")
-        with open(src, "wb") as f:
-            f.write(out)
-        v.sr(["import", src, "--quiet", "--purpose", "intake"], who="intake",
-             check=0)
-        os.unlink(src)
-        db = os.path.join(v.path, "vault.db")
-        keep = sqlite3.connect(db)  # a reader keeps the WAL from merging
-        keep.execute("BEGIN")
-        keep.execute("SELECT count(*) FROM persons").fetchone()
-        ids = []
-        for p in people[:40]:
-            o = v.sr(["find", "--ssn", p["ssn"]] + HR, who="hr",
-                     check=0).stdout
-            ids.append(json.loads(o)["id"])
-        for pid in ids[:20]:
-            v.sr(["get", pid] + HR, who="hr", check=0)
-        v.sr(["update", ids[0]] + HR, who="hr",
-             stdin=b'{"phones":["+1 202 555 0199"]}', check=0)
-
+    def steal_sqlite(self, v, tmp, db, keep):
+        """The SQLite file, its WAL and an online backup, as one haystack
+        with everything SQLite gives up as text."""
         loot = os.path.join(tmp, "loot")
         os.mkdir(loot)
         for name in ("vault.db", "vault.db-wal"):
@@ -109,7 +86,45 @@ class StolenDisk(unittest.TestCase):
                 dump.append(repr(row).encode())
         con.close()
         blobs.append(b"\n".join(dump))
-        hay = b"\n".join(blobs)
+        return b"\n".join(blobs)
+
+    def run_drill(self, tmp):
+        v = Vault(os.path.join(tmp, "vault"), expected_people=1000)
+        v.add("intake", "intake", service=True)
+        v.add("hr", "hr-clerk")
+        v.lift_budgets()  # the clerk reads more than a budget allows
+        out = run(["gen", "--count", "300", "--seed", "21"], check=0).stdout
+        people = [json.loads(l) for l in out.splitlines()]
+        src = os.path.join(tmp, "people.jsonl")
+        with open(src, "wb") as f:
+            f.write(out)
+        v.sr(["import", src, "--quiet", "--purpose", "intake"], who="intake",
+             check=0)
+        os.unlink(src)
+        db = os.path.join(v.path, "vault.db")
+        if not ON_PG:
+            keep = sqlite3.connect(db)  # a reader keeps the WAL from merging
+            keep.execute("BEGIN")
+            keep.execute("SELECT count(*) FROM persons").fetchone()
+        ids = []
+        for p in people[:40]:
+            o = v.sr(["find", "--ssn", p["ssn"]] + HR, who="hr",
+                     check=0).stdout
+            ids.append(json.loads(o)["id"])
+        for pid in ids[:20]:
+            v.sr(["get", pid] + HR, who="hr", check=0)
+        v.sr(["update", ids[0]] + HR, who="hr",
+             stdin=b'{"phones":["+1 202 555 0199"]}', check=0)
+
+        if ON_PG:
+            # The server's disk: every file of the vault's database and
+            # the WAL (raw pages, dead rows included), and a backup as its
+            # operators make them (pg_dump), every column as text.
+            dump = subprocess.run(["pg_dump", v.conninfo], check=True,
+                                  capture_output=True).stdout
+            hay = v.stored_bytes() + b"\n" + dump
+        else:
+            hay = self.steal_sqlite(v, tmp, db, keep)
         wanted = needles(people)
         found = [n for n in wanted if n.encode() in hay or
                  n.lower().encode() in hay]
