@@ -1198,6 +1198,22 @@ static sr_status same_row(void *ctx, const store_row *row)
     return st;
 }
 
+/* sp's SSN is held by stored person id: the same content, or other? */
+static sr_status held_outcome(sr_vault *v, const sealed_person *sp,
+                              const uint8_t id[SR_ID_BYTES],
+                              commit_outcome *outcome)
+{
+    same_probe sm = {v, sp, false};
+    sr_status st = v->ops->get(v->st, id, SR_CLASS_ALL, same_row, &sm);
+    if (st != SR_OK) {
+        if (v->errmsg[0] == '\0')
+            return vault_store_fail(v, st, "cannot read the stored person");
+        return st;
+    }
+    *outcome = sm.same ? COMMIT_SAME : COMMIT_CONFLICT;
+    return SR_OK;
+}
+
 sr_status vault_commit_person(sr_vault *v, const sealed_person *sp,
                               commit_outcome *outcome,
                               uint8_t existing[SR_ID_BYTES])
@@ -1208,15 +1224,7 @@ sr_status vault_commit_person(sr_vault *v, const sealed_person *sp,
         return st;
     if (pr.found) {
         memcpy(existing, pr.id, SR_ID_BYTES);
-        same_probe sm = {v, sp, false};
-        st = v->ops->get(v->st, pr.id, SR_CLASS_ALL, same_row, &sm);
-        if (st != SR_OK) {
-            if (v->errmsg[0] == '\0')
-                return vault_store_fail(v, st, "cannot read the stored person");
-            return st;
-        }
-        *outcome = sm.same ? COMMIT_SAME : COMMIT_CONFLICT;
-        return SR_OK;
+        return held_outcome(v, sp, pr.id, outcome);
     }
     store_row row;
     row_from_sealed(&row, sp, 1, v->kek_version);
@@ -1321,14 +1329,9 @@ static sr_status commit_bulk(sr_vault *v, bulk_probe *bp,
         outcome[i] = COMMIT_STORED;
         if (bp->found[i]) {
             memcpy(existing[i], bp->holder[i], SR_ID_BYTES);
-            same_probe sm = {v, sp[i], false};
-            st = v->ops->get(v->st, bp->holder[i], SR_CLASS_ALL, same_row, &sm);
+            st = held_outcome(v, sp[i], bp->holder[i], &outcome[i]);
             if (st != SR_OK)
-                return v->errmsg[0] != '\0'
-                           ? st
-                           : vault_store_fail(v, st,
-                                              "cannot read the stored person");
-            outcome[i] = sm.same ? COMMIT_SAME : COMMIT_CONFLICT;
+                return st;
             continue;
         }
         /* An earlier one of this batch, stored here, holds the SSN. */
