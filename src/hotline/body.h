@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * hotline/body.h - what a hotline message carries (issue 9,
+ * docs/hotline.md): per kind, one JSON object with exactly its members;
+ * indicators as a STIX 2.1 bundle. Checked before sealing and after
+ * opening. A refusal names the member, never its value.
+ *
+ *   request   requesting_party, partner_case_id, summary, indicators
+ *             (bundle), legal_basis, urgency (routine | priority |
+ *             immediate), requested_action, response_deadline (RFC 3339
+ *             UTC); optional incident_ref (a breach report's reference,
+ *             never an identifier)
+ *   ack       optional note
+ *   response  answer; optional indicators (bundle)
+ *   close     reason
+ *   receipt   message (SHA-256 hex of the envelope received), received
+ *             (RFC 3339 UTC)
+ */
+#ifndef STRONGROOM_HOTLINE_BODY_H
+#define STRONGROOM_HOTLINE_BODY_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hotline/message.h"
+
+/* The most STIX objects one bundle may carry. */
+#define HL_STIX_OBJECTS_MAX 200000u
+
+/* Check a STIX 2.1 bundle: type "bundle", an id, and each object's type,
+ * id, spec_version, timestamps and the members its type needs
+ * (indicator: pattern, pattern_type, valid_from; relationship:
+ * relationship_type, source_ref, target_ref). *objects gets their number. */
+SR_WARN_UNUSED sr_status hl_stix_check(const json_t *bundle, size_t *objects,
+                                       char err[HL_ERR_MAX]);
+
+/* Check a body of the given kind (JSON text of len bytes). */
+SR_WARN_UNUSED sr_status hl_body_check(hl_kind kind, const uint8_t *body,
+                                       size_t len, char err[HL_ERR_MAX]);
+
+/* RFC 3339 UTC as STIX writes it: YYYY-MM-DDTHH:MM:SS[.s+]Z. */
+bool hl_timestamp_ok(const char *s, size_t len);
+
+#endif
