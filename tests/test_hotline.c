@@ -17,6 +17,7 @@
 #include <sodium.h>
 
 #include "hotline/body.h"
+#include "hotline/files.h"
 #include "hotline/message.h"
 #include "util/util.h"
 #include "strongroom/strongroom.h"
@@ -370,11 +371,12 @@ static void bodies_are_checked_against_their_kind(void **state)
 {
     (void)state;
     assert_int_equal(
-        check(
-            HL_REQUEST, REQUEST(BUNDLE(INDICATOR("8e2e2d2b-17d4-4cbf-938f-"
-                                                 "98ee46b3cd3f") "," INDICATOR(
-                                    "1f5b3c8e-0a1b-4c2d-8e3f-4a5b6c7d8e9f")),
-                                ",\"incident_ref\":\"breach-2026-03\"")),
+        check(HL_REQUEST,
+              REQUEST(BUNDLE(INDICATOR(
+                          "8e2e2d2b-17d4-4cbf-938f-"
+                          "98ee46b3cd3f") "," INDICATOR("1f5b3c8e-0a1b-4c2d-"
+                                                        "8e3f-4a5b6c7d8e9f")),
+                      ",\"incident_ref\":\"breach-2026-03\"")),
         SR_OK);
     /* Unknown member, missing member, bad urgency. */
     assert_int_equal(check(HL_REQUEST, REQUEST(BUNDLE(""), ",\"ssn\":\"x\"")),
@@ -427,6 +429,82 @@ static void bodies_are_checked_against_their_kind(void **state)
                      SR_ERR_INVALID);
 }
 
+static void a_key_file_round_trips_and_has_one_spelling(void **state)
+{
+    nodes *n = *state;
+    char text[HL_KEYFILE_MAX];
+    size_t len = 0;
+    hl_identity *back = NULL;
+    hl_peer p;
+    assert_int_equal(hl_keyfile_format(n->a, text, sizeof text, &len), SR_OK);
+    assert_true(strncmp(text, HL_KEYFILE_MAGIC "us-cert\n", 35) == 0);
+    assert_int_equal(hl_keyfile_parse((const uint8_t *)text, len, &back),
+                     SR_OK);
+    /* The same keys: the same public half. */
+    hl_identity_peer(back, &p);
+    assert_memory_equal(&p, &n->pa, sizeof p);
+    hl_identity_free(back);
+    /* No trailing newline, an extra byte, a lower-case magic, a bad name. */
+    const size_t cuts[] = {len - 1, len + 1};
+    text[len] = '\n';
+    for (size_t i = 0; i < 2; i++) {
+        assert_int_equal(
+            hl_keyfile_parse((const uint8_t *)text, cuts[i], &back),
+            SR_ERR_CORRUPT);
+        assert_null(back);
+    }
+    text[0] = 'S';
+    assert_int_equal(hl_keyfile_parse((const uint8_t *)text, len, &back),
+                     SR_ERR_CORRUPT);
+    text[0] = 's';
+    text[sizeof HL_KEYFILE_MAGIC - 1] = 'U';
+    assert_int_equal(hl_keyfile_parse((const uint8_t *)text, len, &back),
+                     SR_ERR_CORRUPT);
+    sodium_memzero(text, sizeof text);
+}
+
+static void a_peers_file_is_read_line_by_line_and_faults_are_named(void **state)
+{
+    nodes *n = *state;
+    static hl_peer got[HL_PEERS_MAX];
+    char text[4 * (HL_PEER_LINE_MAX + 2)], err[HL_ERR_MAX];
+    size_t len = 0, k = 0, np = 0;
+    hl_peer b = n->pb, m = n->pm;
+    (void)snprintf(b.url, sizeof b.url, "https://cn.example:8443/hotline");
+    (void)snprintf(m.url, sizeof m.url, "http://127.0.0.1:9000/");
+    assert_int_equal(hl_peer_line(&b, text, sizeof text, &k), SR_OK);
+    len += k;
+    assert_int_equal(hl_peer_line(&m, text + len, sizeof text - len, &k),
+                     SR_OK);
+    len += k;
+    assert_int_equal(hl_peers_parse((const uint8_t *)text, len, got, &np, err),
+                     SR_OK);
+    assert_int_equal(np, 2);
+    assert_memory_equal(&got[0], &b, sizeof b);
+    assert_memory_equal(&got[1], &m, sizeof m);
+    assert_int_equal(hl_peers_parse((const uint8_t *)"", 0, got, &np, err),
+                     SR_OK);
+    assert_int_equal(np, 0);
+    /* The same peer twice: line 2. */
+    char twice[2 * (HL_PEER_LINE_MAX + 2)];
+    assert_int_equal(hl_peer_line(&b, twice, sizeof twice, &k), SR_OK);
+    memcpy(twice + k, twice, k);
+    assert_int_equal(
+        hl_peers_parse((const uint8_t *)twice, 2 * k, got, &np, err),
+        SR_ERR_CORRUPT);
+    assert_non_null(strstr(err, "line 2"));
+    /* A line whose key is another node's; an http URL off loopback. */
+    memcpy(twice, "xx-cert", 7);
+    assert_int_equal(hl_peers_parse((const uint8_t *)twice, k, got, &np, err),
+                     SR_ERR_CORRUPT);
+    assert_non_null(strstr(err, "another node's"));
+    assert_false(hl_url_ok("http://example.com/", 19));
+    assert_false(hl_url_ok("https:///x", 10));
+    assert_false(hl_url_ok("https://a b", 11));
+    assert_true(hl_url_ok("https://a", 9));
+    assert_true(hl_url_ok("http://[::1]:80/", 16));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -438,6 +516,8 @@ int main(void)
         T(public_lines_round_trip_and_bad_ones_are_refused),
         T(tlp_labels_parse_and_only_clear_and_green_go_further),
         T(bodies_are_checked_against_their_kind),
+        T(a_key_file_round_trips_and_has_one_spelling),
+        T(a_peers_file_is_read_line_by_line_and_faults_are_named),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -13,6 +13,7 @@
 #include "audit.h"
 #include "common.h"
 #include "gen.h"
+#include "hotline.h"
 #include "notify.h"
 #include "vault.h"
 #include "witness.h"

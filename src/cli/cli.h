@@ -143,6 +143,8 @@ extern const char help_user[], help_principal[], help_decoy[], help_approval[],
     help_case[], help_policy[], help_audit[];
 int cmd_witness(int argc, char **argv);
 extern const char help_witness[];
+int cmd_hotline(int argc, char **argv);
+extern const char help_hotline[];
 int cmd_backup(int argc, char **argv); /* backup.c */
 extern const char help_backup[];
 int cmd_serve(int argc, char **argv);

@@ -1172,6 +1172,8 @@ static const command commands[] = {
      cmd_audit},
     {"witness", "cosign a log's checkpoints after checking them", help_witness,
      cmd_witness},
+    {"hotline", "a node of the case exchange with partners: keys, peers",
+     help_hotline, cmd_hotline},
     {"serve", "serve the vault over HTTPS (the /v1 API and the log)",
      help_serve, cmd_serve},
 };

@@ -40,6 +40,7 @@ struct hl_identity {
     uint8_t box_pk[crypto_scalarmult_BYTES];
     uint8_t *sign_sk; /* sodium_malloc: crypto_sign_SECRETKEYBYTES */
     uint8_t *box_sk;  /* sodium_malloc: crypto_scalarmult_SCALARBYTES */
+    uint8_t *seed;    /* sodium_malloc: HL_SEED_BYTES */
 };
 
 static const char *const kind_names[HL_KIND_COUNT] = {
@@ -131,9 +132,12 @@ sr_status hl_identity_from_seed(hl_identity **out, const char *name,
     uint8_t *sign_seed = sodium_malloc(crypto_sign_SEEDBYTES);
     id->sign_sk = sodium_malloc(crypto_sign_SECRETKEYBYTES);
     id->box_sk = sodium_malloc(crypto_scalarmult_SCALARBYTES);
+    id->seed = sodium_malloc(HL_SEED_BYTES);
     sr_status st = SR_ERR_NOMEM;
-    if (sign_seed != NULL && id->sign_sk != NULL && id->box_sk != NULL) {
+    if (sign_seed != NULL && id->sign_sk != NULL && id->box_sk != NULL &&
+        id->seed != NULL) {
         (void)snprintf(id->name, sizeof id->name, "%s", name);
+        memcpy(id->seed, seed, HL_SEED_BYTES);
         /* Two keys from one seed, each for its own use. */
         st = crypto_kdf_derive_from_key(sign_seed, crypto_sign_SEEDBYTES, 1,
                                         "hlnode__", seed) == 0 &&
@@ -173,7 +177,18 @@ void hl_identity_free(hl_identity *id)
         return;
     sodium_free(id->sign_sk); /* sodium_free wipes */
     sodium_free(id->box_sk);
+    sodium_free(id->seed);
     free(id);
+}
+
+const char *hl_identity_name(const hl_identity *id)
+{
+    return id->name;
+}
+
+const uint8_t *hl_identity_seed(const hl_identity *id)
+{
+    return id->seed;
 }
 
 void hl_identity_peer(const hl_identity *id, hl_peer *out)

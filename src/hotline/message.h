@@ -79,11 +79,14 @@ sr_status hl_tlp_parse(const char *s, hl_tlp *out);
  * recipient. */
 bool hl_tlp_may_forward(hl_tlp t);
 
-/* A partner node as its public line gives it. */
+/* A partner node as its public line gives it (and, in a node's peers
+ * file, where it is reached). */
+#define HL_URL_MAX 255u
 typedef struct hl_peer {
     char name[HL_NAME_MAX + 1];
-    uint8_t sign_pk[32]; /* Ed25519 */
-    uint8_t box_pk[32];  /* X25519 */
+    uint8_t sign_pk[32];      /* Ed25519 */
+    uint8_t box_pk[32];       /* X25519 */
+    char url[HL_URL_MAX + 1]; /* "" when not known */
 } hl_peer;
 
 /* This node: its name and its secret keys (sodium_malloc'd, locked). */
@@ -105,6 +108,11 @@ SR_WARN_UNUSED sr_status hl_peer_format(const hl_peer *p, char *out,
                                         size_t cap);
 /* Parse a public line (the whole of it: no spaces, no newline). */
 SR_WARN_UNUSED sr_status hl_peer_parse(const char *s, size_t len, hl_peer *out);
+
+/* The identity's name, and its seed (HL_SEED_BYTES, secret) for the
+ * node's key file. */
+const char *hl_identity_name(const hl_identity *id);
+const uint8_t *hl_identity_seed(const hl_identity *id);
 
 /* Is s a valid node name or case id? */
 bool hl_name_ok(const char *s, size_t len);
