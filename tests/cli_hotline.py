@@ -3,17 +3,21 @@
 """strongroom hotline: making a node, its public line, adding and listing
 partner nodes (docs/hotline.md). Two nodes in temporary directories
 exchange their lines as partners would."""
+import http.client
 import json
 import os
 import shutil
+import sqlite3
 import stat
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from srcli import CLI, EXIT_NOT_VAULT, EXIT_USAGE, run  # noqa: E402
+from srserver import free_port  # noqa: E402
 
 EXIT_EXISTS = 21
 EXIT_INVALID = 11
@@ -24,8 +28,103 @@ def read(path):
         return f.read()
 
 
-def hl(*args, check=None):
-    return run(["hotline"] + list(args), check=check)
+def hl(*args, check=None, stdin=None):
+    return run(["hotline"] + list(args), check=check, stdin=stdin)
+
+
+def bundle(*objects):
+    return {"type": "bundle",
+            "id": "bundle--5d0092c5-5f74-4287-9642-33f4c354e56d",
+            "objects": list(objects)}
+
+
+INDICATOR = {
+    "type": "indicator", "spec_version": "2.1",
+    "id": "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f",
+    "created": "2026-12-01T10:00:00.000Z",
+    "modified": "2026-12-01T10:00:00.000Z",
+    "pattern": "[ipv4-addr:value = '198.51.100.7']", "pattern_type": "stix",
+    "valid_from": "2026-12-01T10:00:00Z"}
+
+REQUEST = {
+    "requesting_party": "US-CERT", "partner_case_id": "CN-88",
+    "summary": "intrusion into a personnel records system",
+    "indicators": bundle(INDICATOR), "legal_basis": "2015 guidelines",
+    "urgency": "priority", "requested_action": "identify the hosts",
+    "response_deadline": "2026-12-11T00:00:00Z"}
+
+
+class Node:
+    """A node directory and, once started, its server on a free port."""
+
+    def __init__(self, root, name):
+        self.dir = os.path.join(root, name)
+        self.name = name
+        self.port = free_port()
+        self.url = "http://127.0.0.1:%d/" % self.port
+        self.line = hl("init", "--dir", self.dir, "--name", name,
+                       check=0).stdout.decode().strip()
+        self.proc = None
+
+    def hl(self, *args, **kw):
+        return hl(*args, "--dir", self.dir, **kw)
+
+    def knows(self, other):
+        self.hl("peer", "add", other.name, "--url", other.url, "--key",
+                other.line, check=0)
+
+    def start(self):
+        # Deliveries are asked for explicitly: the loop waits an hour.
+        self.proc = subprocess.Popen(
+            [CLI, "hotline", "serve", "--dir", self.dir, "--listen",
+             "127.0.0.1:%d" % self.port, "--insecure-loopback",
+             "--interval", "3600"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        for _ in range(200):  # until it answers; not a timed assertion
+            try:
+                self.post_raw("/healthz", None, "GET")
+                return
+            except OSError:
+                time.sleep(0.02)
+        raise AssertionError("the node did not start")
+
+    def stop(self):
+        """SIGTERM: the node stops cleanly, with exit 0."""
+        if self.proc is not None:
+            self.proc.terminate()
+            rc = self.proc.wait(timeout=30)
+            err = self.proc.stderr.read()
+            self.proc.stderr.close()
+            self.proc = None
+            if rc != 0:
+                raise AssertionError("hotline serve exited %d: %s"
+                                     % (rc, err[-2000:]))
+
+    def post_raw(self, path, body, method="POST"):
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        c.request(method, path, body=body,
+                  headers={"Content-Type": "application/json"})
+        r = c.getresponse()
+        data = r.read()
+        c.close()
+        return r.status, r.getheader("Content-Type"), data
+
+    def post(self, envelope):
+        return self.post_raw("/hotline/v1/messages", envelope)
+
+    def messages(self, *extra):
+        return [json.loads(l) for l in
+                self.hl("messages", "--json", *extra, check=0).stdout
+                .splitlines()]
+
+    def envelope(self, mid):
+        con = sqlite3.connect(os.path.join(self.dir, "node.db"))
+        try:
+            (env,) = con.execute("SELECT envelope FROM messages WHERE "
+                                 "lower(hex(id)) = ?", (mid,)).fetchone()
+        finally:
+            con.close()
+        return env
 
 
 class Hotline(unittest.TestCase):
@@ -126,7 +225,9 @@ class Hotline(unittest.TestCase):
                                   stderr=subprocess.PIPE)
                  for name, line in nodes]
         for p in procs:
-            self.assertEqual(p.wait(), 0, p.stderr.read())
+            err = p.stderr.read()
+            p.stderr.close()
+            self.assertEqual(p.wait(), 0, err)
         listed = hl("peer", "list", "--dir", self.a, check=0).stdout.decode()
         self.assertEqual(sorted(l.split()[0] for l in listed.splitlines()),
                          [name for name, _ in nodes])
@@ -151,6 +252,129 @@ class Hotline(unittest.TestCase):
         for word in ("init", "key", "peer add", "peer list", "--url",
                      "$STRONGROOM_HOTLINE"):
             self.assertIn(word, out)
+
+
+class Exchange(unittest.TestCase):
+    """Two nodes on loopback run a case: a referral, its receipts, an
+    acknowledgement and a response; and what must not get through."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="sr-hotline-x-")
+        self.a = Node(self.tmp, "us-cert")
+        self.b = Node(self.tmp, "cn-cert")
+        self.a.knows(self.b)
+        self.b.knows(self.a)
+
+    def tearDown(self):
+        self.a.stop()
+        self.b.stop()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def request(self, case="US-2026-0042", tlp="TLP:AMBER", body=REQUEST):
+        return self.a.hl("request", "new", "cn-cert", "--case", case,
+                         "--tlp", tlp, stdin=json.dumps(body).encode(),
+                         check=0).stdout.decode().strip()
+
+    def test_a_case_end_to_end_with_a_peer_down_at_first(self):
+        rid = self.request()
+        # B is down: the attempt fails, is kept with its cause, and waits.
+        self.assertEqual(self.a.hl("deliver", check=0).stdout,
+                         b"delivered 0, failed 1, waiting 0\n")
+        (m,) = self.a.messages()
+        self.assertEqual((m["id"], m["state"], m["attempts"], m["seq"]),
+                         (rid, "queued", 1, 1))
+        self.assertEqual(self.a.hl("deliver", check=0).stdout,
+                         b"delivered 0, failed 0, waiting 1\n")
+        self.b.start()
+        self.assertEqual(self.a.hl("deliver", "--now", check=0).stdout,
+                         b"delivered 1, failed 0, waiting 0\n")
+        self.assertEqual(self.a.messages()[0]["state"], "delivered")
+        (got,) = self.b.messages("--inbox")
+        self.assertEqual((got["id"], got["peer"], got["case"], got["kind"],
+                          got["tlp"]),
+                         (rid, "us-cert", "US-2026-0042", "request",
+                          "TLP:AMBER"))
+        shown = self.b.hl("show", rid, check=0).stdout.splitlines()
+        self.assertEqual(json.loads(shown[1]), REQUEST)
+        # B acknowledges and answers; A takes both in, in order.
+        ack = self.b.hl("ack", rid, "--note", "received", check=0).stdout
+        resp = self.b.hl("respond", rid, stdin=json.dumps(
+            {"answer": "the hosts are in AS64500",
+             "indicators": bundle(INDICATOR)}).encode(), check=0).stdout
+        self.a.start()
+        self.assertEqual(self.b.hl("deliver", check=0).stdout,
+                         b"delivered 2, failed 0, waiting 0\n")
+        inbox = self.a.messages("--inbox")
+        self.assertEqual([(m["kind"], m["seq"], m["tlp"]) for m in inbox],
+                         [("ack", 1, "TLP:AMBER"), ("response", 2,
+                                                    "TLP:AMBER")])
+        self.assertEqual([m["id"] for m in inbox],
+                         [ack.decode().strip(), resp.decode().strip()])
+        # Nothing of the body is on either disk in the clear.
+        for node in (self.a, self.b):
+            data = b"".join(read(os.path.join(node.dir, n))
+                            for n in os.listdir(node.dir))
+            self.assertIn(b"US-2026-0042", data)  # the case id is metadata
+            self.assertNotIn(b"AS64500", data)
+            self.assertNotIn(b"personnel records", data)
+
+    def test_replays_reorders_forgeries_and_retargeting_are_refused(self):
+        first = self.request()
+        second = self.a.hl("send", "cn-cert", "--case", "US-2026-0042",
+                           "--kind", "close", "--tlp", "TLP:AMBER",
+                           stdin=b'{"reason":"withdrawn"}', check=0).stdout
+        second = second.decode().strip()
+        e1, e2 = self.a.envelope(first), self.a.envelope(second)
+        self.b.start()
+        # Out of order: message 2 before message 1.
+        st, ct, body = self.b.post(e2)
+        self.assertEqual(st, 409, body)
+        self.assertEqual(ct, "application/problem+json")
+        self.assertIn(b"out of order", body)
+        # Altered in flight: the signature fails.
+        forged = json.loads(e1)
+        forged["tlp"] = "TLP:CLEAR"
+        st, _, body = self.b.post(json.dumps(forged).encode())
+        self.assertEqual(st, 403, body)
+        self.assertIn(b"signature", body)
+        st, _, r1 = self.b.post(e1)
+        self.assertEqual(st, 200, r1)
+        # The same message again (its receipt was lost): the same receipt.
+        st, _, again = self.b.post(e1)
+        self.assertEqual((st, again), (200, r1))
+        self.assertEqual(self.b.post(e2)[0], 200)
+        self.assertEqual(len(self.b.messages("--inbox")), 2)
+        # Sent to B, shown to a third node that knows A: refused.
+        c = Node(self.tmp, "third.example")
+        c.knows(self.a)
+        c.start()
+        try:
+            st, _, body = c.post(e1)
+            self.assertEqual(st, 403, body)
+            self.assertIn(b"addressed to another node", body)
+        finally:
+            c.stop()
+        # A delivers what B already took in: both receipted, nothing twice.
+        self.assertEqual(self.a.hl("deliver", check=0).stdout,
+                         b"delivered 2, failed 0, waiting 0\n")
+        self.assertEqual(len(self.b.messages("--inbox")), 2)
+
+    def test_bad_bodies_and_unknown_peers_are_refused_before_queueing(self):
+        bad = dict(REQUEST, urgency="whenever")
+        p = self.a.hl("request", "new", "cn-cert", "--case", "C-1", "--tlp",
+                      "TLP:RED", stdin=json.dumps(bad).encode())
+        self.assertEqual(p.returncode, EXIT_INVALID, p.stderr)
+        self.assertIn(b"urgency", p.stderr)
+        p = self.a.hl("request", "new", "nobody", "--case", "C-1", "--tlp",
+                      "TLP:RED", stdin=json.dumps(REQUEST).encode())
+        self.assertEqual(p.returncode, 12, p.stderr)
+        p = self.a.hl("request", "new", "cn-cert", "--case", "C 1", "--tlp",
+                      "TLP:RED", stdin=json.dumps(REQUEST).encode())
+        self.assertEqual(p.returncode, EXIT_INVALID, p.stderr)
+        p = self.a.hl("request", "new", "cn-cert", "--case", "C-1", "--tlp",
+                      "TLP:WHITE", stdin=json.dumps(REQUEST).encode())
+        self.assertEqual(p.returncode, EXIT_INVALID, p.stderr)
+        self.assertEqual(self.a.messages(), [])
 
 
 if __name__ == "__main__":

@@ -10,9 +10,13 @@
  *   peers      the partner nodes it knows: name, URL, public line
  *   lock       serialises changes to the node's files
  *
- * Built so far: making a node, its public line, adding and listing
- * peers. Messages between nodes are sealed and opened by the library
- * (src/hotline/message.h); sending them is not built yet.
+ *   node.db    every message sent and received: as sealed on the wire,
+ *              its body sealed again to this node, its delivery state
+ *
+ * Built so far: making a node, its public line, peers; queueing messages,
+ * taking them in with a signed receipt (the server's part), delivering
+ * them with retries, listing and reading them. Not built yet: the node's
+ * transparency log, witnessing, deadlines and the report.
  */
 #ifndef STRONGROOM_HOTLINE_H
 #define STRONGROOM_HOTLINE_H
@@ -72,6 +76,83 @@ typedef struct sr_hotline_peer_info {
 SR_API SR_WARN_UNUSED sr_status sr_hotline_peers(
     const sr_hotline *h,
     sr_status (*fn)(void *ctx, const sr_hotline_peer_info *p), void *ctx);
+
+/* Queue a message for `peer` in case `case_id`: its kind ("request",
+ * "ack", "response", "close"), TLP 2.0 label ("TLP:AMBER", ...) and body
+ * (JSON text, checked against its kind: docs/hotline.md). Messages of one
+ * case to one peer are numbered 1, 2, ... in the order they are queued.
+ * id gets the message's id (32 hex digits). sr_hotline_deliver sends it. */
+#define SR_HOTLINE_ID_LEN 32
+SR_API SR_WARN_UNUSED sr_status sr_hotline_send(sr_hotline *h, const char *peer,
+                                                const char *case_id,
+                                                const char *kind,
+                                                const char *tlp,
+                                                const char *body, size_t len,
+                                                char id[SR_HOTLINE_ID_LEN + 1]);
+
+/* Queue a message of `kind` in answer to message `to` (32 hex digits,
+ * one this node received or sent): to the same peer, in the same case,
+ * under the same TLP label. */
+SR_API SR_WARN_UNUSED sr_status
+sr_hotline_reply(sr_hotline *h, const char *to, const char *kind,
+                 const char *body, size_t len, char id[SR_HOTLINE_ID_LEN + 1]);
+
+/* Take in a message from a peer (what the server was POSTed). On SR_OK
+ * *receipt (free with sr_hotline_free) is this node's signed receipt for
+ * it, to answer with; a message taken in before gets the same receipt
+ * again. Refused: SR_ERR_INVALID (malformed, a bad body), SR_ERR_VERSION,
+ * SR_ERR_AUTH (not for this node, not from a peer, a bad signature),
+ * SR_ERR_CORRUPT (does not open), SR_ERR_CONFLICT (a sequence number
+ * already taken by another message, or one that skips ahead: the
+ * message says which and what is expected). */
+SR_API SR_WARN_UNUSED sr_status sr_hotline_receive(sr_hotline *h,
+                                                   const char *env, size_t len,
+                                                   char **receipt,
+                                                   size_t *receipt_len);
+SR_API void sr_hotline_free(void *p);
+
+typedef struct sr_hotline_delivery {
+    unsigned delivered; /* receipted by their recipient */
+    unsigned failed;    /* tried and not receipted: retried later */
+    unsigned waiting;   /* not tried: backing off, or behind a failure */
+} sr_hotline_delivery;
+
+/* Send the queued messages, oldest first and each case in order: POST
+ * to the peer's URL + "/hotline/v1/messages", and keep the peer's
+ * receipt, checked (its signature, and that it names this very
+ * envelope). A message that fails waits 2^attempts seconds (at most an
+ * hour) before the next try, and holds back the later messages of its
+ * case; force ignores the wait. ca_file: a CA bundle for the peers'
+ * https certificates (NULL: the system's). */
+SR_API SR_WARN_UNUSED sr_status sr_hotline_deliver(sr_hotline *h, int force,
+                                                   const char *ca_file,
+                                                   sr_hotline_delivery *out);
+
+typedef struct sr_hotline_message_info {
+    char id[SR_HOTLINE_ID_LEN + 1];
+    int outgoing;
+    char peer[SR_HOTLINE_NAME_MAX + 1];
+    char case_id[65];
+    unsigned long long seq;
+    char kind[16];
+    char tlp[24];
+    char sent[21];
+    char state[16]; /* "queued", "delivered", "received" */
+    unsigned attempts;
+    char error[200]; /* the last failed attempt's cause */
+} sr_hotline_message_info;
+
+/* Every message, oldest first. */
+SR_API SR_WARN_UNUSED sr_status sr_hotline_messages(
+    sr_hotline *h, sr_status (*fn)(void *ctx, const sr_hotline_message_info *m),
+    void *ctx);
+
+/* One message (id: 32 hex digits) and its body, decrypted: *body is
+ * NUL-terminated, in locked memory; free it with sr_hotline_free_body. */
+SR_API SR_WARN_UNUSED sr_status sr_hotline_read(sr_hotline *h, const char *id,
+                                                sr_hotline_message_info *info,
+                                                char **body, size_t *len);
+SR_API void sr_hotline_free_body(char *body, size_t len);
 
 #ifdef __cplusplus
 }

@@ -7,47 +7,93 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "cli.h"
+#include "server/server.h"
 
 const char help_hotline[] =
     "usage: strongroom hotline init --name NAME [--dir DIR]\n"
     "       strongroom hotline key [--dir DIR]\n"
     "       strongroom hotline peer add NAME --url URL --key KEY [--dir DIR]\n"
     "       strongroom hotline peer list [--dir DIR] [--json]\n"
+    "       strongroom hotline request new PEER --case CASE --tlp LABEL "
+    "< BODY\n"
+    "       strongroom hotline ack ID [--note TEXT]\n"
+    "       strongroom hotline respond ID < BODY\n"
+    "       strongroom hotline close ID --reason TEXT\n"
+    "       strongroom hotline send PEER --case CASE --kind KIND --tlp LABEL "
+    "< BODY\n"
+    "       strongroom hotline deliver [--now] [--ca FILE]\n"
+    "       strongroom hotline messages [--inbox] [--json]\n"
+    "       strongroom hotline show ID\n"
+    "       strongroom hotline serve --listen ADDR:PORT (--tls-cert F "
+    "--tls-key F\n"
+    "                                | --insecure-loopback) [--ca FILE] "
+    "[--interval S]\n"
     "\n"
-    "A hotline node exchanges case referrals with partner nodes; every\n"
-    "message is signed by the sending node and encrypted to the receiving\n"
-    "one (docs/hotline.md). This command makes a node and names its\n"
-    "partners. Sending, receiving and the node's log are not built yet.\n"
+    "A hotline node exchanges case referrals with partner nodes: each\n"
+    "message signed by the sender, encrypted to the receiver, answered\n"
+    "with a signed receipt for exactly its bytes, and taken in only in\n"
+    "order within its case (docs/hotline.md).\n"
     "\n"
-    "  init       make a node in DIR (created, mode 0700): fresh keys in\n"
-    "             DIR/node.key (mode 0600, never replaced); prints its\n"
-    "             public line, also in DIR/node.pub, to give to partners\n"
-    "  key        print the node's public line\n"
-    "  peer add   add a partner: its name, the URL it is reached at, and\n"
-    "             the public line it gave you (srnode1:NAME:KEYS), which\n"
-    "             must be for NAME; compare it with the partner by a second\n"
-    "             channel before you add it\n"
-    "  peer list  the partners, one a line: name, URL, public line (or\n"
-    "             JSON lines with --json)\n"
+    "  init        make a node in DIR (created, mode 0700): fresh keys in\n"
+    "              DIR/node.key (mode 0600, never replaced); prints its\n"
+    "              public line, also in DIR/node.pub, to give to partners\n"
+    "  key         print the node's public line\n"
+    "  peer add    add a partner: its name, URL and the public line it\n"
+    "              gave you (srnode1:NAME:KEYS), checked with it by a\n"
+    "              second channel first\n"
+    "  peer list   the partners: name, URL, public line (--json: JSON lines)\n"
+    "  request new queue a case referral to PEER; its body (stdin) is JSON\n"
+    "              as docs/hotline.md describes (indicators: STIX 2.1)\n"
+    "  ack         queue an acknowledgement of message ID (same peer, case\n"
+    "              and TLP label)\n"
+    "  respond     queue a response to message ID: {\"answer\": ...,\n"
+    "              \"indicators\"?: bundle} on stdin\n"
+    "  close       queue the closing of message ID's case\n"
+    "  send        queue any kind (request, ack, response, close)\n"
+    "  deliver     send what is queued now, oldest first, each case in\n"
+    "              order; a failure is retried after 2, 4, 8, ... seconds\n"
+    "              (at most an hour; --now: at once) and holds back the\n"
+    "              rest of its case\n"
+    "  messages    every message sent and received: id, direction, peer,\n"
+    "              case, number, kind, TLP, state (--inbox: received only)\n"
+    "  show        one message and its body\n"
+    "  serve       take messages from peers (POST /hotline/v1/messages)\n"
+    "              with signed receipts; deliver what is queued every\n"
+    "              --interval seconds (default 5); stop on SIGTERM\n"
     "\n"
-    "  --dir DIR    the node's directory (default $STRONGROOM_HOTLINE)\n"
-    "  --name NAME  the node's name: 1-63 of a-z, 0-9, '.' and '-'\n"
-    "  --url URL    https://HOST[:PORT][/PATH]; http:// only to a loopback\n"
-    "               host (127.0.0.1, [::1], localhost), for tests\n"
-    "  --key KEY    a partner's public line\n"
-    "  --json       peer list as JSON lines\n"
-    "  --help       this help\n"
+    "  --dir DIR          the node's directory (default $STRONGROOM_HOTLINE)\n"
+    "  --name NAME        the node's name: 1-63 of a-z, 0-9, '.' and '-'\n"
+    "  --url URL          https://HOST[:PORT][/PATH]; http:// only to a\n"
+    "                     loopback host (127.0.0.1, [::1], localhost)\n"
+    "  --key KEY          a partner's public line\n"
+    "  --case CASE        the case: 1-64 of A-Z a-z 0-9 . _ : -\n"
+    "  --tlp LABEL        TLP:CLEAR, TLP:GREEN, TLP:AMBER, TLP:AMBER+STRICT\n"
+    "                     or TLP:RED (TLP 2.0)\n"
+    "  --kind KIND        request, ack, response or close (send)\n"
+    "  --note TEXT        ack: a note (at most 1,000 bytes)\n"
+    "  --reason TEXT      close: why (at most 1,000 bytes)\n"
+    "  --now              deliver: ignore the retry wait\n"
+    "  --ca FILE          a CA bundle for the peers' https certificates\n"
+    "  --listen ADDR:PORT serve: numeric address and port\n"
+    "  --tls-cert F, --tls-key F  serve: TLS 1.3 preferred, 1.2 minimum\n"
+    "  --insecure-loopback serve: plain HTTP, only on a loopback address\n"
+    "  --interval S       serve: seconds between deliveries (1-3600)\n"
+    "  --inbox, --json    messages, peer list: received only; JSON lines\n"
+    "  --help             this help\n"
     "\n"
-    "Exit: 0 done; 2 usage; 10 + the status otherwise (21: DIR exists\n"
-    "already; 21 also for a peer already there; 22: DIR is not a node).\n"
+    "Exit: 0 done; 2 usage; 10 + the status otherwise (11: invalid, e.g. a\n"
+    "body that is not its kind's; 12: no such peer or message; 21: DIR or\n"
+    "the peer exists already; 22: DIR is not a node).\n"
     "\n"
     "example: strongroom hotline init --dir ~/node --name us-cert\n"
-    "         strongroom hotline peer add cn-cert --dir ~/node \\\n"
-    "             --url https://hotline.cn.example:8443 --key srnode1:...\n";
+    "(docs/hotline.md walks two nodes through a case)\n";
 
 typedef struct list_ctx {
     bool json;
+    bool inbox; /* messages: received ones only */
 } list_ctx;
 
 static sr_status print_peer(void *ctx, const sr_hotline_peer_info *p)
@@ -68,41 +114,206 @@ static int node_fail(sr_status st, const sr_hotline *h)
     return exit_for(st);
 }
 
+/* {"KEY":"TEXT"} with TEXT escaped for JSON, into a new buffer. */
+static char *text_body(const char *key, const char *text, size_t *len)
+{
+    size_t n = strlen(text), cap = strlen(key) + 8 + 6 * n + 1;
+    char *b = malloc(cap), *o = b;
+    if (b == NULL)
+        return NULL;
+    o += snprintf(o, cap, "{\"%s\":\"", key);
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+        if (*p == '"' || *p == '\\') {
+            *o++ = '\\';
+            *o++ = (char)*p;
+        } else if (*p < 0x20) {
+            o += snprintf(o, 7, "\\u%04x", *p);
+        } else {
+            *o++ = (char)*p;
+        }
+    }
+    *o++ = '"';
+    *o++ = '}';
+    *o = '\0';
+    *len = (size_t)(o - b);
+    return b;
+}
+
+static sr_status print_message(void *ctx, const sr_hotline_message_info *m)
+{
+    const list_ctx *c = ctx;
+    if (c->inbox && m->outgoing)
+        return SR_OK;
+    if (c->json)
+        /* Ids, names, case ids, labels and states hold no '"' or '\\'. */
+        printf("{\"id\":\"%s\",\"direction\":\"%s\",\"peer\":\"%s\","
+               "\"case\":\"%s\",\"seq\":%llu,\"kind\":\"%s\",\"tlp\":\"%s\","
+               "\"sent\":\"%s\",\"state\":\"%s\",\"attempts\":%u}\n",
+               m->id, m->outgoing ? "out" : "in", m->peer, m->case_id, m->seq,
+               m->kind, m->tlp, m->sent, m->state, m->attempts);
+    else
+        printf("%s %s %-16s %-20s %3llu %-8s %-16s %s%s%s\n", m->id,
+               m->outgoing ? "->" : "<-", m->peer, m->case_id, m->seq, m->kind,
+               m->tlp, m->state, m->error[0] ? ": " : "", m->error);
+    return SR_OK;
+}
+
+typedef struct opts {
+    const char *dir, *name, *url, *key, *case_id, *kind, *tlp, *note, *reason,
+        *ca, *listen, *tls_cert, *tls_key;
+    bool json, inbox, now, insecure;
+    unsigned interval;
+} opts;
+
+/* Queue a message whose body comes on stdin (or is body, if not NULL). */
+static int queue(sr_hotline *h, const char *peer_or_id, bool reply,
+                 const char *kind, const opts *o, char *body, size_t len)
+{
+    char id[SR_HOTLINE_ID_LEN + 1];
+    bool from_stdin = body == NULL;
+    if (from_stdin && !read_stdin("hotline", &body, &len))
+        return EXIT_USAGE;
+    sr_status st = reply ? sr_hotline_reply(h, peer_or_id, kind, body, len, id)
+                         : sr_hotline_send(h, peer_or_id, o->case_id, kind,
+                                           o->tlp, body, len, id);
+    if (from_stdin)
+        sodium_free(body);
+    else
+        free(body);
+    if (st != SR_OK)
+        return node_fail(st, h);
+    printf("%s\n", id);
+    fprintf(stderr, "queued %s %s (hotline deliver, or serve, sends it)\n",
+            kind, id);
+    return 0;
+}
+
+static int show(sr_hotline *h, const char *id)
+{
+    sr_hotline_message_info m;
+    char *body = NULL;
+    size_t len = 0;
+    sr_status st = sr_hotline_read(h, id, &m, &body, &len);
+    if (st != SR_OK)
+        return node_fail(st, h);
+    list_ctx c = {true, false};
+    (void)print_message(&c, &m);
+    fwrite(body, 1, len, stdout);
+    putchar('\n');
+    sr_hotline_free_body(body, len);
+    return 0;
+}
+
 int cmd_hotline(int argc, char **argv)
 {
-    enum { OPT_DIR = 1, OPT_NAME, OPT_URL, OPT_KEY, OPT_JSON };
-    static const struct option opts[] = {
+    enum {
+        OPT_DIR = 1,
+        OPT_NAME,
+        OPT_URL,
+        OPT_KEY,
+        OPT_JSON,
+        OPT_HCASE,
+        OPT_KIND,
+        OPT_TLP,
+        OPT_NOTE,
+        OPT_REASON,
+        OPT_NOW,
+        OPT_CA,
+        OPT_LISTEN,
+        OPT_CERT,
+        OPT_TLSKEY,
+        OPT_INSECURE,
+        OPT_INTERVAL,
+        OPT_INBOX
+    };
+    static const struct option longopts[] = {
         {"dir", required_argument, NULL, OPT_DIR},
         {"name", required_argument, NULL, OPT_NAME},
         {"url", required_argument, NULL, OPT_URL},
         {"key", required_argument, NULL, OPT_KEY},
         {"json", no_argument, NULL, OPT_JSON},
+        {"case", required_argument, NULL, OPT_HCASE},
+        {"kind", required_argument, NULL, OPT_KIND},
+        {"tlp", required_argument, NULL, OPT_TLP},
+        {"note", required_argument, NULL, OPT_NOTE},
+        {"reason", required_argument, NULL, OPT_REASON},
+        {"now", no_argument, NULL, OPT_NOW},
+        {"ca", required_argument, NULL, OPT_CA},
+        {"listen", required_argument, NULL, OPT_LISTEN},
+        {"tls-cert", required_argument, NULL, OPT_CERT},
+        {"tls-key", required_argument, NULL, OPT_TLSKEY},
+        {"insecure-loopback", no_argument, NULL, OPT_INSECURE},
+        {"interval", required_argument, NULL, OPT_INTERVAL},
+        {"inbox", no_argument, NULL, OPT_INBOX},
         {"help", no_argument, NULL, OPT_HELP},
         {0, 0, 0, 0}};
-    const char *dir = getenv("STRONGROOM_HOTLINE"), *name = NULL, *url = NULL,
-               *key = NULL;
-    bool json = false;
-    int o;
+    opts o = {.dir = getenv("STRONGROOM_HOTLINE"), .interval = 5};
+    unsigned given = 0; /* options other than --dir, by bit */
+    uint64_t u = 0;
+    int c;
 
-    while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (o) {
+    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        if (c > OPT_DIR && c <= OPT_INBOX)
+            given |= 1u << c;
+        switch (c) {
         case OPT_HELP:
             fputs(help_hotline, stdout);
             return 0;
         case OPT_DIR:
-            dir = optarg;
+            o.dir = optarg;
             break;
         case OPT_NAME:
-            name = optarg;
+            o.name = optarg;
             break;
         case OPT_URL:
-            url = optarg;
+            o.url = optarg;
             break;
         case OPT_KEY:
-            key = optarg;
+            o.key = optarg;
             break;
         case OPT_JSON:
-            json = true;
+            o.json = true;
+            break;
+        case OPT_HCASE:
+            o.case_id = optarg;
+            break;
+        case OPT_KIND:
+            o.kind = optarg;
+            break;
+        case OPT_TLP:
+            o.tlp = optarg;
+            break;
+        case OPT_NOTE:
+            o.note = optarg;
+            break;
+        case OPT_REASON:
+            o.reason = optarg;
+            break;
+        case OPT_NOW:
+            o.now = true;
+            break;
+        case OPT_CA:
+            o.ca = optarg;
+            break;
+        case OPT_LISTEN:
+            o.listen = optarg;
+            break;
+        case OPT_CERT:
+            o.tls_cert = optarg;
+            break;
+        case OPT_TLSKEY:
+            o.tls_key = optarg;
+            break;
+        case OPT_INSECURE:
+            o.insecure = true;
+            break;
+        case OPT_INTERVAL:
+            if (!parse_u64(optarg, &u) || u < 1 || u > 3600)
+                return fail("hotline", "--interval takes 1 to 3600 seconds");
+            o.interval = (unsigned)u;
+            break;
+        case OPT_INBOX:
+            o.inbox = true;
             break;
         default:
             return fail("hotline", "bad option; see --help");
@@ -110,15 +321,56 @@ int cmd_hotline(int argc, char **argv)
     }
     int rest = argc - optind;
     const char *sub = rest > 0 ? argv[optind] : "";
-    const char *sub2 = rest > 1 ? argv[optind + 1] : "";
-    if (dir == NULL || dir[0] == '\0')
+    const char *arg1 = rest > 1 ? argv[optind + 1] : "";
+    const char *arg2 = rest > 2 ? argv[optind + 2] : "";
+    if (o.dir == NULL || o.dir[0] == '\0')
         return fail("hotline", "give --dir DIR (or set $STRONGROOM_HOTLINE)");
 
-    if (strcmp(sub, "init") == 0) {
+        /* Each subcommand: its word(s), operands, and the options it takes. */
+#define B(x) (1u << (x))
+    struct {
+        const char *w1, *w2;
+        int operands; /* after the words */
+        unsigned allowed;
+    } const subs[] = {
+        {"init", NULL, 0, B(OPT_NAME)},
+        {"key", NULL, 0, 0},
+        {"peer", "add", 1, B(OPT_URL) | B(OPT_KEY)},
+        {"peer", "list", 0, B(OPT_JSON)},
+        {"request", "new", 1, B(OPT_HCASE) | B(OPT_TLP)},
+        {"ack", NULL, 1, B(OPT_NOTE)},
+        {"respond", NULL, 1, 0},
+        {"close", NULL, 1, B(OPT_REASON)},
+        {"send", NULL, 1, B(OPT_HCASE) | B(OPT_KIND) | B(OPT_TLP)},
+        {"deliver", NULL, 0, B(OPT_NOW) | B(OPT_CA)},
+        {"messages", NULL, 0, B(OPT_INBOX) | B(OPT_JSON)},
+        {"show", NULL, 1, 0},
+        {"serve", NULL, 0,
+         B(OPT_LISTEN) | B(OPT_CERT) | B(OPT_TLSKEY) | B(OPT_INSECURE) |
+             B(OPT_CA) | B(OPT_INTERVAL)},
+    };
+#undef B
+    size_t k = 0, n = sizeof subs / sizeof subs[0];
+    for (; k < n; k++) {
+        int words = subs[k].w2 != NULL ? 2 : 1;
+        if (strcmp(sub, subs[k].w1) == 0 &&
+            (subs[k].w2 == NULL || strcmp(arg1, subs[k].w2) == 0) &&
+            rest == words + subs[k].operands)
+            break;
+    }
+    if (k == n)
+        return fail("hotline", "give a subcommand and its operands; see "
+                               "--help");
+    if ((given & ~subs[k].allowed) != 0)
+        return fail("hotline", "an option that does not go with this "
+                               "subcommand; see --help");
+    const char *operand = subs[k].w2 != NULL ? arg2 : arg1;
+
+    if (k == 0) { /* init */
         char pub[SR_HOTLINE_PUBLIC_MAX], msg[SR_HOTLINE_MSG_MAX];
-        if (rest != 1 || name == NULL || url != NULL || key != NULL || json)
-            return fail("hotline", "init takes --name NAME [--dir DIR]");
-        sr_status st = sr_hotline_init(dir, name, pub, msg);
+        if (o.name == NULL)
+            return fail("hotline", "init takes --name NAME");
+        sr_status st = sr_hotline_init(o.dir, o.name, pub, msg);
         if (st != SR_OK) {
             fprintf(stderr, "strongroom hotline: %s\n", msg);
             return exit_for(st);
@@ -127,47 +379,97 @@ int cmd_hotline(int argc, char **argv)
         fprintf(stderr,
                 "made hotline node %s in %s; give partners the line above "
                 "(also in %s/node.pub)\n",
-                name, dir, dir);
+                o.name, o.dir, o.dir);
         return 0;
     }
-    bool is_key = strcmp(sub, "key") == 0 && rest == 1;
-    bool add =
-        strcmp(sub, "peer") == 0 && strcmp(sub2, "add") == 0 && rest == 3;
-    bool list =
-        strcmp(sub, "peer") == 0 && strcmp(sub2, "list") == 0 && rest == 2;
-    if (!is_key && !add && !list)
-        return fail("hotline", "give init, key, peer add NAME or peer list; "
-                               "see --help");
-    if (name != NULL || (!add && (url != NULL || key != NULL)) ||
-        (!list && json))
-        return fail("hotline", "an option that does not go with this "
-                               "subcommand; see --help");
-    if (add && (url == NULL || key == NULL))
+    if (strcmp(sub, "serve") == 0) {
+        char err[SRV_ERR_MAX];
+        if (o.listen == NULL)
+            return fail("hotline", "serve takes --listen ADDR:PORT");
+        if ((o.tls_cert == NULL) != (o.tls_key == NULL) ||
+            (o.tls_cert != NULL && o.insecure) ||
+            (o.tls_cert == NULL && !o.insecure))
+            return fail("hotline", "serve takes --tls-cert F --tls-key F, or "
+                                   "--insecure-loopback");
+        hotline_serve_config cfg = {o.dir, o.listen,   o.tls_cert, o.tls_key,
+                                    o.ca,  o.insecure, o.interval};
+        int r = hotline_serve(&cfg, err);
+        if (r != 0)
+            fprintf(stderr, "strongroom hotline serve: %s\n", err);
+        return r == 2 ? EXIT_USAGE : r;
+    }
+    if (strcmp(sub, "peer") == 0 && strcmp(arg1, "add") == 0 &&
+        (o.url == NULL || o.key == NULL))
         return fail("hotline", "peer add takes NAME --url URL --key KEY");
+    if ((strcmp(sub, "request") == 0 || strcmp(sub, "send") == 0) &&
+        (o.case_id == NULL || o.tlp == NULL ||
+         (strcmp(sub, "send") == 0 && o.kind == NULL)))
+        return fail("hotline", "give --case CASE and --tlp LABEL (and, for "
+                               "send, --kind KIND)");
+    if (strcmp(sub, "close") == 0 && o.reason == NULL)
+        return fail("hotline", "close takes --reason TEXT");
 
     sr_hotline *h = NULL;
-    sr_status st = sr_hotline_open(&h, dir);
+    sr_status st = sr_hotline_open(&h, o.dir);
     int ret = 0;
+    char *body = NULL;
+    size_t len = 0;
     if (st != SR_OK) {
         ret = node_fail(st, h);
-    } else if (is_key) {
+    } else if (strcmp(sub, "key") == 0) {
         char pub[SR_HOTLINE_PUBLIC_MAX];
         st = sr_hotline_public(h, pub);
         if (st == SR_OK)
             printf("%s\n", pub);
         else
             ret = exit_for(st);
-    } else if (add) {
-        st = sr_hotline_peer_add(h, argv[optind + 2], url, key);
+    } else if (strcmp(sub, "peer") == 0 && strcmp(arg1, "add") == 0) {
+        st = sr_hotline_peer_add(h, operand, o.url, o.key);
         if (st != SR_OK)
             ret = node_fail(st, h);
         else
-            fprintf(stderr, "added peer %s at %s\n", argv[optind + 2], url);
-    } else {
-        list_ctx c = {json};
-        st = sr_hotline_peers(h, print_peer, &c);
+            fprintf(stderr, "added peer %s at %s\n", operand, o.url);
+    } else if (strcmp(sub, "peer") == 0) {
+        list_ctx lc = {o.json, false};
+        st = sr_hotline_peers(h, print_peer, &lc);
         if (st != SR_OK)
             ret = exit_for(st);
+    } else if (strcmp(sub, "request") == 0) {
+        ret = queue(h, operand, false, "request", &o, NULL, 0);
+    } else if (strcmp(sub, "send") == 0) {
+        ret = queue(h, operand, false, o.kind, &o, NULL, 0);
+    } else if (strcmp(sub, "respond") == 0) {
+        ret = queue(h, operand, true, "response", &o, NULL, 0);
+    } else if (strcmp(sub, "ack") == 0 || strcmp(sub, "close") == 0) {
+        bool ack = strcmp(sub, "ack") == 0;
+        if (ack && o.note == NULL) {
+            body = malloc(3);
+            if (body != NULL) {
+                memcpy(body, "{}", 3);
+                len = 2;
+            }
+        } else {
+            body = text_body(ack ? "note" : "reason", ack ? o.note : o.reason,
+                             &len);
+        }
+        ret = body == NULL ? exit_for(SR_ERR_NOMEM)
+                           : queue(h, operand, true, ack ? "ack" : "close", &o,
+                                   body, len);
+    } else if (strcmp(sub, "deliver") == 0) {
+        sr_hotline_delivery d;
+        st = sr_hotline_deliver(h, o.now, o.ca, &d);
+        if (st != SR_OK)
+            ret = node_fail(st, h);
+        else
+            printf("delivered %u, failed %u, waiting %u\n", d.delivered,
+                   d.failed, d.waiting);
+    } else if (strcmp(sub, "messages") == 0) {
+        list_ctx lc = {o.json, o.inbox};
+        st = sr_hotline_messages(h, print_message, &lc);
+        if (st != SR_OK)
+            ret = node_fail(st, h);
+    } else {
+        ret = show(h, operand);
     }
     sr_hotline_close(h);
     return ret;

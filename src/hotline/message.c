@@ -626,3 +626,77 @@ void hl_envelope_hash(const char *env, size_t len, uint8_t out[32])
 {
     crypto_hash_sha256(out, (const uint8_t *)env, len);
 }
+
+/* ---- bodies kept by the node itself -------------------------------------- */
+
+/* The key a node keeps its own copies under: subkey 3 of its seed. */
+static sr_status self_key(const hl_identity *me, uint8_t key[KEY_BYTES])
+{
+    return crypto_kdf_derive_from_key(key, KEY_BYTES, 3, "hlnode__",
+                                      me->seed) == 0
+               ? SR_OK
+               : SR_ERR_INTERNAL;
+}
+
+sr_status hl_self_seal(const hl_identity *me, const uint8_t id[HL_ID_BYTES],
+                       const uint8_t *body, size_t len, uint8_t **out,
+                       size_t *out_len)
+{
+    uint8_t key[KEY_BYTES];
+    *out = NULL;
+    *out_len = 0;
+    if (len > HL_BODY_MAX || (body == NULL && len > 0))
+        return SR_ERR_INVALID;
+    uint8_t *p = malloc(NONCE_BYTES + len + TAG_BYTES);
+    if (p == NULL)
+        return SR_ERR_NOMEM;
+    sr_status st = self_key(me, key);
+    unsigned long long clen = 0;
+    if (st == SR_OK) {
+        randombytes_buf(p, NONCE_BYTES);
+        if (crypto_aead_xchacha20poly1305_ietf_encrypt(
+                p + NONCE_BYTES, &clen, body, len, id, HL_ID_BYTES, NULL, p,
+                key) != 0)
+            st = SR_ERR_INTERNAL;
+    }
+    sodium_memzero(key, sizeof key);
+    if (st != SR_OK) {
+        free(p);
+        return st;
+    }
+    *out = p;
+    *out_len = NONCE_BYTES + (size_t)clen;
+    return SR_OK;
+}
+
+sr_status hl_self_open(const hl_identity *me, const uint8_t id[HL_ID_BYTES],
+                       const uint8_t *sealed, size_t len, uint8_t **body,
+                       size_t *body_len)
+{
+    uint8_t key[KEY_BYTES];
+    *body = NULL;
+    *body_len = 0;
+    if (sealed == NULL || len < NONCE_BYTES + TAG_BYTES ||
+        len > NONCE_BYTES + TAG_BYTES + HL_BODY_MAX)
+        return SR_ERR_CORRUPT;
+    size_t n = len - NONCE_BYTES - TAG_BYTES;
+    uint8_t *p = sodium_malloc(n + 1);
+    if (p == NULL)
+        return SR_ERR_NOMEM;
+    sr_status st = self_key(me, key);
+    unsigned long long plen = 0;
+    if (st == SR_OK &&
+        crypto_aead_xchacha20poly1305_ietf_decrypt(
+            p, &plen, NULL, sealed + NONCE_BYTES, len - NONCE_BYTES, id,
+            HL_ID_BYTES, sealed, key) != 0)
+        st = SR_ERR_CORRUPT;
+    sodium_memzero(key, sizeof key);
+    if (st != SR_OK) {
+        sodium_free(p);
+        return st;
+    }
+    p[plen] = 0;
+    *body = p;
+    *body_len = (size_t)plen;
+    return SR_OK;
+}

@@ -148,6 +148,21 @@ SR_WARN_UNUSED sr_status hl_open(const hl_identity *me, const hl_peer *peers,
                                  char err[HL_ERR_MAX]);
 void hl_body_free(uint8_t *body, size_t len);
 
+/* A body as the node keeps it for itself (sent or received): sealed
+ * with XChaCha20-Poly1305 under subkey 3 of its seed, the message id as
+ * associated data, so a copy cannot be moved to another message. The
+ * sealed form is nonce || ciphertext (malloc'd). hl_self_open gives the
+ * body in sodium_malloc'd memory (free with hl_body_free), NUL-terminated;
+ * SR_ERR_CORRUPT if it does not open. */
+SR_WARN_UNUSED sr_status hl_self_seal(const hl_identity *me,
+                                      const uint8_t id[HL_ID_BYTES],
+                                      const uint8_t *body, size_t len,
+                                      uint8_t **out, size_t *out_len);
+SR_WARN_UNUSED sr_status hl_self_open(const hl_identity *me,
+                                      const uint8_t id[HL_ID_BYTES],
+                                      const uint8_t *sealed, size_t len,
+                                      uint8_t **body, size_t *body_len);
+
 /* The SHA-256 of an envelope's bytes: what a receipt and the log name. */
 void hl_envelope_hash(const char *env, size_t len, uint8_t out[32]);
 

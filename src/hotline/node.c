@@ -16,7 +16,14 @@
 
 #include <sodium.h>
 
+#include <curl/curl.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <time.h>
+
+#include "hotline/body.h"
 #include "hotline/files.h"
+#include "hotline/store.h"
 #include "strongroom/hotline.h"
 #include "util/util.h"
 
@@ -29,6 +36,7 @@ struct sr_hotline {
     hl_identity *id;
     hl_peer *peers; /* HL_PEERS_MAX */
     size_t npeers;
+    hl_store *store; /* node.db, opened at the first message */
     char msg[SR_HOTLINE_MSG_MAX];
 };
 
@@ -185,6 +193,7 @@ void sr_hotline_close(sr_hotline *h)
     if (h == NULL)
         return;
     hl_identity_free(h->id);
+    hl_store_close(h->store);
     free(h->peers);
     free(h);
 }
@@ -304,4 +313,625 @@ sr_status sr_hotline_peers(const sr_hotline *h,
             return st;
     }
     return SR_OK;
+}
+
+/* ---- messages ------------------------------------------------------------ */
+
+static sr_status store_of(sr_hotline *h)
+{
+    char path[PATH_MAX], m[HL_STORE_MSG_MAX];
+    if (h->store != NULL)
+        return SR_OK;
+    if (!path_in(path, h->dir, "node.db"))
+        return say(h->msg, SR_ERR_INVALID, "the directory path is too long");
+    sr_status st = hl_store_open(&h->store, path, m);
+    if (st != SR_OK)
+        return say(h->msg, st, "%s", m);
+    return SR_OK;
+}
+
+static const hl_peer *peer_named(const sr_hotline *h, const char *name)
+{
+    for (size_t i = 0; i < h->npeers; i++)
+        if (strcmp(h->peers[i].name, name) == 0)
+            return &h->peers[i];
+    return NULL;
+}
+
+static void now_utc(char out[21], int64_t *secs)
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    (void)gmtime_r(&t, &tm);
+    (void)strftime(out, 21, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    if (secs != NULL)
+        *secs = (int64_t)t;
+}
+
+static sr_status kind_parse(const char *s, hl_kind *out)
+{
+    for (unsigned k = 0; k < HL_KIND_COUNT; k++)
+        if (s != NULL && strcmp(s, hl_kind_name((hl_kind)k)) == 0) {
+            *out = (hl_kind)k;
+            return SR_OK;
+        }
+    return SR_ERR_INVALID;
+}
+
+/* Seal, keep a copy and store a message in one write transaction. */
+static sr_status put_message(sr_hotline *h, hl_record *r, const uint8_t *body,
+                             size_t len)
+{
+    char m[HL_STORE_MSG_MAX];
+    uint8_t *self = NULL;
+    size_t self_len = 0;
+    sr_status st = hl_self_seal(h->id, r->h.id, body, len, &self, &self_len);
+    if (st != SR_OK)
+        return say(h->msg, st, "cannot keep a copy of the body");
+    r->body = self;
+    r->body_len = self_len;
+    st = hl_store_put(h->store, r, m);
+    free(self);
+    if (st != SR_OK)
+        return say(h->msg, st, "%s", m);
+    return SR_OK;
+}
+
+/* End a write transaction that failed; its own failure changes nothing
+ * (the connection rolls back when it closes). */
+static void rollback(hl_store *s)
+{
+    char m[HL_STORE_MSG_MAX];
+    if (hl_store_exec(s, "ROLLBACK", m) != SR_OK)
+        return;
+}
+
+sr_status sr_hotline_send(sr_hotline *h, const char *peer, const char *case_id,
+                          const char *kind, const char *tlp, const char *body,
+                          size_t len, char id[SR_HOTLINE_ID_LEN + 1])
+{
+    char err[HL_ERR_MAX], m[HL_STORE_MSG_MAX];
+    hl_record r;
+    char *env = NULL;
+    size_t env_len = 0;
+    memset(&r, 0, sizeof r);
+    id[0] = '\0';
+    const hl_peer *to = peer != NULL ? peer_named(h, peer) : NULL;
+    if (to == NULL)
+        return say(h->msg, SR_ERR_NOT_FOUND,
+                   "%s is not a peer of this node (hotline peer add)",
+                   peer != NULL ? peer : "");
+    if (case_id == NULL || !hl_case_ok(case_id, strlen(case_id)))
+        return say(h->msg, SR_ERR_INVALID,
+                   "a case id is 1-64 of A-Z, a-z, 0-9, '.', '_', ':', '-'");
+    if (kind_parse(kind, &r.h.kind) != SR_OK || r.h.kind == HL_RECEIPT)
+        return say(h->msg, SR_ERR_INVALID,
+                   "the kind is request, ack, response or close");
+    if (hl_tlp_parse(tlp, &r.h.tlp) != SR_OK)
+        return say(h->msg, SR_ERR_INVALID,
+                   "the TLP label is TLP:CLEAR, TLP:GREEN, TLP:AMBER, "
+                   "TLP:AMBER+STRICT or TLP:RED");
+    if (hl_body_check(r.h.kind, (const uint8_t *)body, len, err) != SR_OK)
+        return say(h->msg, SR_ERR_INVALID, "%s", err);
+    sr_status st = store_of(h);
+    if (st != SR_OK)
+        return st;
+    (void)snprintf(r.h.from, sizeof r.h.from, "%s", hl_identity_name(h->id));
+    (void)snprintf(r.h.to, sizeof r.h.to, "%s", to->name);
+    (void)snprintf(r.h.case_id, sizeof r.h.case_id, "%s", case_id);
+    randombytes_buf(r.h.id, sizeof r.h.id);
+    now_utc(r.h.sent, &r.at);
+    r.outgoing = true;
+    r.state = HL_QUEUED;
+    st = hl_store_exec(h->store, "BEGIN IMMEDIATE", m);
+    if (st != SR_OK)
+        return say(h->msg, st, "%s", m);
+    st = hl_store_next_seq(h->store, to->name, case_id, true, &r.h.seq, m);
+    if (st != SR_OK)
+        (void)say(h->msg, st, "%s", m);
+    if (st == SR_OK) {
+        st = hl_seal(h->id, to, &r.h, (const uint8_t *)body, len, &env,
+                     &env_len);
+        if (st != SR_OK)
+            (void)say(h->msg, st, "cannot seal the message");
+    }
+    if (st == SR_OK) {
+        r.envelope = (const uint8_t *)env;
+        r.envelope_len = env_len;
+        hl_envelope_hash(env, env_len, r.env_hash);
+        st = put_message(h, &r, (const uint8_t *)body, len);
+    }
+    if (st == SR_OK) {
+        st = hl_store_exec(h->store, "COMMIT", m);
+        if (st != SR_OK)
+            (void)say(h->msg, st, "%s", m);
+    }
+    if (st != SR_OK)
+        rollback(h->store);
+    free(env);
+    if (st == SR_OK)
+        hex_encode(id, r.h.id, HL_ID_BYTES);
+    return st;
+}
+
+sr_status sr_hotline_reply(sr_hotline *h, const char *to, const char *kind,
+                           const char *body, size_t len,
+                           char id[SR_HOTLINE_ID_LEN + 1])
+{
+    char m[HL_STORE_MSG_MAX], peer[HL_NAME_MAX + 1], case_id[HL_CASE_MAX + 1];
+    uint8_t raw[HL_ID_BYTES];
+    hl_record r;
+    id[0] = '\0';
+    if (to == NULL || !hex_decode(raw, sizeof raw, to, strlen(to)))
+        return say(h->msg, SR_ERR_INVALID, "a message id is 32 hex digits");
+    sr_status st = store_of(h);
+    if (st == SR_OK)
+        st = hl_store_get(h->store, raw, &r, m);
+    if (st != SR_OK)
+        return h->store != NULL ? say(h->msg, st, "message %s: %s", to, m) : st;
+    (void)snprintf(peer, sizeof peer, "%s", r.outgoing ? r.h.to : r.h.from);
+    (void)snprintf(case_id, sizeof case_id, "%s", r.h.case_id);
+    return sr_hotline_send(h, peer, case_id, kind, hl_tlp_name(r.h.tlp), body,
+                           len, id);
+}
+
+void sr_hotline_free(void *p)
+{
+    free(p);
+}
+
+/* The receipt for an envelope taken in: its hash and when. */
+static sr_status make_receipt(sr_hotline *h, const hl_peer *to,
+                              const hl_header *in, const uint8_t hash[32],
+                              char **out, size_t *out_len)
+{
+    char body[160], hex[65];
+    hl_header r;
+    memset(&r, 0, sizeof r);
+    (void)snprintf(r.from, sizeof r.from, "%s", hl_identity_name(h->id));
+    (void)snprintf(r.to, sizeof r.to, "%s", to->name);
+    (void)snprintf(r.case_id, sizeof r.case_id, "%s", in->case_id);
+    r.seq = in->seq;
+    randombytes_buf(r.id, sizeof r.id);
+    r.kind = HL_RECEIPT;
+    r.tlp = in->tlp;
+    now_utc(r.sent, NULL);
+    hex_encode(hex, hash, 32);
+    int n = snprintf(body, sizeof body,
+                     "{\"message\":\"%s\",\"received\":\"%s\"}", hex, r.sent);
+    if (n < 0 || (size_t)n >= sizeof body)
+        return SR_ERR_INTERNAL;
+    return hl_seal(h->id, to, &r, (const uint8_t *)body, (size_t)n, out,
+                   out_len);
+}
+
+sr_status sr_hotline_receive(sr_hotline *h, const char *env, size_t len,
+                             char **receipt, size_t *receipt_len)
+{
+    char err[HL_ERR_MAX], m[HL_STORE_MSG_MAX];
+    hl_record r, old;
+    uint8_t *body = NULL;
+    size_t blen = 0;
+    uint64_t expect = 0;
+    *receipt = NULL;
+    *receipt_len = 0;
+    memset(&r, 0, sizeof r);
+    sr_status st =
+        hl_open(h->id, h->peers, h->npeers, env, len, &r.h, &body, &blen, err);
+    if (st != SR_OK)
+        return say(h->msg, st, "refused: %s", err);
+    if (r.h.kind == HL_RECEIPT)
+        st = say(h->msg, SR_ERR_INVALID,
+                 "refused: a receipt comes as the answer to a message");
+    else if (hl_body_check(r.h.kind, body, blen, err) != SR_OK)
+        st = say(h->msg, SR_ERR_INVALID, "refused: %s", err);
+    if (st == SR_OK)
+        st = store_of(h);
+    if (st != SR_OK) {
+        hl_body_free(body, blen);
+        return st;
+    }
+    const hl_peer *from = peer_named(h, r.h.from);
+    r.envelope = (const uint8_t *)env;
+    r.envelope_len = len;
+    hl_envelope_hash(env, len, r.env_hash);
+    st = hl_store_exec(h->store, "BEGIN IMMEDIATE", m);
+    if (st != SR_OK) {
+        hl_body_free(body, blen);
+        return say(h->msg, st, "%s", m);
+    }
+    /* Delivered before (its receipt was lost on the way back): the same
+     * receipt again. The same id with other bytes is a replay. */
+    st = hl_store_get(h->store, r.h.id, &old, m);
+    if (st == SR_OK) {
+        if (!old.outgoing && sodium_memcmp(old.env_hash, r.env_hash, 32) == 0 &&
+            old.receipt != NULL) {
+            *receipt = malloc(old.receipt_len + 1);
+            if (*receipt == NULL) {
+                st = say(h->msg, SR_ERR_NOMEM, "out of memory");
+            } else {
+                memcpy(*receipt, old.receipt, old.receipt_len);
+                (*receipt)[old.receipt_len] = '\0';
+                *receipt_len = old.receipt_len;
+            }
+        } else {
+            st = say(h->msg, SR_ERR_CONFLICT,
+                     "refused: replayed: message id taken by another message");
+        }
+        rollback(h->store);
+        hl_body_free(body, blen);
+        return st;
+    }
+    if (st != SR_ERR_NOT_FOUND) {
+        (void)say(h->msg, st, "%s", m);
+        goto abort;
+    }
+    st = hl_store_next_seq(h->store, r.h.from, r.h.case_id, false, &expect, m);
+    if (st != SR_OK) {
+        (void)say(h->msg, st, "%s", m);
+        goto abort;
+    }
+    if (r.h.seq != expect) {
+        st = say(h->msg, SR_ERR_CONFLICT,
+                 r.h.seq < expect ? "refused: replayed: message %llu of case "
+                                    "%s was taken in already (next: %llu)"
+                                  : "refused: out of order: message %llu of "
+                                    "case %s, but %llu comes first",
+                 (unsigned long long)r.h.seq, r.h.case_id,
+                 (unsigned long long)expect);
+        goto abort;
+    }
+    st = make_receipt(h, from, &r.h, r.env_hash, receipt, receipt_len);
+    if (st != SR_OK) {
+        (void)say(h->msg, st, "cannot make the receipt");
+        goto abort;
+    }
+    r.outgoing = false;
+    r.state = HL_RECEIVED;
+    r.receipt = (const uint8_t *)*receipt;
+    r.receipt_len = *receipt_len;
+    now_utc((char[21]){0}, &r.at);
+    st = put_message(h, &r, body, blen);
+    if (st == SR_OK) {
+        st = hl_store_exec(h->store, "COMMIT", m);
+        if (st != SR_OK)
+            (void)say(h->msg, st, "%s", m);
+    }
+    if (st == SR_OK) {
+        hl_body_free(body, blen);
+        return SR_OK;
+    }
+abort:
+    rollback(h->store);
+    hl_body_free(body, blen);
+    free(*receipt);
+    *receipt = NULL;
+    *receipt_len = 0;
+    return st;
+}
+
+/* ---- delivery ------------------------------------------------------------ */
+
+#define RECEIPT_MAX (64u << 10)
+
+typedef struct reply {
+    char *p;
+    size_t len;
+    bool too_long;
+} reply;
+
+static size_t on_reply(char *data, size_t size, size_t n, void *ctx)
+{
+    reply *r = ctx;
+    size_t add = size * n;
+    if (r->too_long || r->len + add > RECEIPT_MAX) {
+        r->too_long = true;
+        return 0; /* stops the transfer */
+    }
+    memcpy(r->p + r->len, data, add);
+    r->len += add;
+    return add;
+}
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static void curl_start(void)
+{
+    (void)curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+/* POST env to the peer; the reply body into r (RECEIPT_MAX). why gets
+ * the cause of a failure. */
+static bool post(const hl_peer *to, const char *ca_file, const uint8_t *env,
+                 size_t len, reply *r, char why[HL_ERR_MAX])
+{
+    char url[HL_URL_MAX + 32], cerr[CURL_ERROR_SIZE] = "";
+    long status = 0;
+    size_t ul = strlen(to->url);
+    (void)snprintf(url, sizeof url, "%s%shotline/v1/messages", to->url,
+                   ul > 0 && to->url[ul - 1] == '/' ? "" : "/");
+    (void)pthread_once(&curl_once, curl_start);
+    CURL *c = curl_easy_init();
+    struct curl_slist *hd =
+        curl_slist_append(NULL, "Content-Type: application/json");
+    CURLcode rc = c != NULL && hd != NULL ? CURLE_OK : CURLE_OUT_OF_MEMORY;
+    if (rc == CURLE_OK) {
+        (void)curl_easy_setopt(c, CURLOPT_URL, url);
+        (void)curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+        (void)curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+        (void)curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+        (void)curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+        (void)curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 30000L);
+        (void)curl_easy_setopt(c, CURLOPT_HTTPHEADER, hd);
+        (void)curl_easy_setopt(c, CURLOPT_POSTFIELDS, (const char *)env);
+        (void)curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+        (void)curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_reply);
+        (void)curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+        (void)curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
+        if (ca_file != NULL)
+            (void)curl_easy_setopt(c, CURLOPT_CAINFO, ca_file);
+        rc = curl_easy_perform(c);
+        if (rc == CURLE_OK)
+            (void)curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    }
+    curl_slist_free_all(hd);
+    curl_easy_cleanup(c);
+    if (rc != CURLE_OK) {
+        (void)snprintf(why, HL_ERR_MAX, "%.180s",
+                       r->too_long       ? "the reply is too long"
+                       : cerr[0] != '\0' ? cerr
+                                         : curl_easy_strerror(rc));
+        return false;
+    }
+    if (status != 200) {
+        /* The problem's title says why; printable bytes only. */
+        size_t n = r->len < 120 ? r->len : 120;
+        char text[121];
+        for (size_t i = 0; i < n; i++)
+            text[i] = r->p[i] >= 0x20 && r->p[i] < 0x7f ? r->p[i] : '.';
+        text[n] = '\0';
+        (void)snprintf(why, HL_ERR_MAX, "HTTP %ld: %s", status, text);
+        return false;
+    }
+    return true;
+}
+
+/* Is the reply the recipient's receipt for exactly this envelope? */
+static bool receipt_ok(const sr_hotline *h, const hl_peer *to,
+                       const hl_record *q, const reply *r, char why[HL_ERR_MAX])
+{
+    char err[HL_ERR_MAX], hex[65];
+    hl_header rh;
+    uint8_t *body = NULL;
+    size_t blen = 0;
+    if (hl_open(h->id, to, 1, r->p, r->len, &rh, &body, &blen, err) != SR_OK) {
+        (void)snprintf(why, HL_ERR_MAX, "the receipt: %.180s", err);
+        return false;
+    }
+    bool ok = false;
+    json_error_t je;
+    json_t *o = NULL;
+    if (rh.kind != HL_RECEIPT || strcmp(rh.case_id, q->h.case_id) != 0 ||
+        rh.seq != q->h.seq)
+        (void)snprintf(why, HL_ERR_MAX, "the reply is not its receipt");
+    else if (hl_body_check(HL_RECEIPT, body, blen, err) != SR_OK)
+        (void)snprintf(why, HL_ERR_MAX, "the receipt: %.180s", err);
+    else if ((o = json_loadb((const char *)body, blen, 0, &je)) == NULL)
+        (void)snprintf(why, HL_ERR_MAX, "the receipt does not parse");
+    else {
+        hex_encode(hex, q->env_hash, 32);
+        ok = strcmp(json_string_value(json_object_get(o, "message")), hex) == 0;
+        if (!ok)
+            (void)snprintf(why, HL_ERR_MAX,
+                           "the receipt names another message");
+    }
+    json_decref(o);
+    hl_body_free(body, blen);
+    return ok;
+}
+
+typedef struct deliver_run {
+    sr_hotline *h;
+    bool force;
+    const char *ca_file;
+    int64_t now;
+    sr_hotline_delivery *out;
+    /* Cases held back this run: "peer case" keys. */
+    char (*held)[HL_NAME_MAX + HL_CASE_MAX + 2];
+    size_t nheld, capheld;
+    /* The queue is read first, then sent: sending writes to the store. */
+    uint8_t (*ids)[HL_ID_BYTES];
+    size_t nids, capids;
+} deliver_run;
+
+static sr_status collect(void *ctx, const hl_record *r)
+{
+    deliver_run *d = ctx;
+    if (d->nids == d->capids) {
+        size_t cap = d->capids ? 2 * d->capids : 64;
+        void *p = realloc(d->ids, cap * sizeof *d->ids);
+        if (p == NULL)
+            return SR_ERR_NOMEM;
+        d->ids = p;
+        d->capids = cap;
+    }
+    memcpy(d->ids[d->nids++], r->h.id, HL_ID_BYTES);
+    return SR_OK;
+}
+
+static bool is_held(deliver_run *d, const char *key)
+{
+    for (size_t i = 0; i < d->nheld; i++)
+        if (strcmp(d->held[i], key) == 0)
+            return true;
+    return false;
+}
+
+static sr_status hold(deliver_run *d, const char *key)
+{
+    if (d->nheld == d->capheld) {
+        size_t cap = d->capheld ? 2 * d->capheld : 16;
+        void *p = realloc(d->held, cap * sizeof *d->held);
+        if (p == NULL)
+            return SR_ERR_NOMEM;
+        d->held = p;
+        d->capheld = cap;
+    }
+    (void)snprintf(d->held[d->nheld++], sizeof d->held[0], "%s", key);
+    return SR_OK;
+}
+
+static sr_status deliver_one(deliver_run *d, const uint8_t id[HL_ID_BYTES])
+{
+    sr_hotline *h = d->h;
+    char m[HL_STORE_MSG_MAX], why[HL_ERR_MAX] = "",
+                              key[HL_NAME_MAX + HL_CASE_MAX + 2];
+    hl_record q;
+    sr_status st = hl_store_get(h->store, id, &q, m);
+    if (st == SR_ERR_NOT_FOUND || (st == SR_OK && q.state != HL_QUEUED))
+        return SR_OK; /* delivered meanwhile, by another process */
+    if (st != SR_OK)
+        return say(h->msg, st, "%s", m);
+    (void)snprintf(key, sizeof key, "%s %s", q.h.to, q.h.case_id);
+    if (is_held(d, key) || (!d->force && q.next_attempt > d->now)) {
+        d->out->waiting++;
+        return hold(d, key);
+    }
+    const hl_peer *to = peer_named(h, q.h.to);
+    reply r = {malloc(RECEIPT_MAX + 1), 0, false};
+    if (r.p == NULL)
+        return say(h->msg, SR_ERR_NOMEM, "out of memory");
+    /* The envelope outlives the store's row: copy it. */
+    uint8_t *env = malloc(q.envelope_len + 1);
+    if (env == NULL) {
+        free(r.p);
+        return say(h->msg, SR_ERR_NOMEM, "out of memory");
+    }
+    memcpy(env, q.envelope, q.envelope_len);
+    size_t env_len = q.envelope_len;
+    uint32_t attempts = q.attempts;
+    bool ok = to != NULL;
+    if (!ok)
+        (void)snprintf(why, sizeof why, "%s is no longer a peer", q.h.to);
+    ok = ok && post(to, d->ca_file, env, env_len, &r, why) &&
+         receipt_ok(h, to, &q, &r, why);
+    free(env);
+    if (ok) {
+        st = hl_store_delivered(h->store, id, (const uint8_t *)r.p, r.len,
+                                d->now, m);
+        if (st == SR_OK)
+            d->out->delivered++;
+    } else {
+        unsigned shift = attempts < 12 ? attempts + 1 : 12;
+        int64_t wait = (int64_t)1 << shift;
+        if (wait > 3600)
+            wait = 3600;
+        st = hl_store_attempt_failed(h->store, id, d->now + wait, why, m);
+        d->out->failed++;
+        if (st == SR_OK)
+            st = hold(d, key);
+    }
+    free(r.p);
+    if (st != SR_OK && h->msg[0] == '\0')
+        (void)say(h->msg, st, "%s", m);
+    return st;
+}
+
+sr_status sr_hotline_deliver(sr_hotline *h, int force, const char *ca_file,
+                             sr_hotline_delivery *out)
+{
+    char m[HL_STORE_MSG_MAX];
+    memset(out, 0, sizeof *out);
+    h->msg[0] = '\0';
+    sr_status st = store_of(h);
+    if (st != SR_OK)
+        return st;
+    deliver_run d = {h, force != 0, ca_file, 0, out, NULL, 0, 0, NULL, 0, 0};
+    now_utc((char[21]){0}, &d.now);
+    st = hl_store_each(h->store, true, collect, &d, m);
+    if (st != SR_OK)
+        (void)say(h->msg, st, "%s", m);
+    for (size_t i = 0; i < d.nids && st == SR_OK; i++)
+        st = deliver_one(&d, d.ids[i]);
+    free(d.ids);
+    free(d.held);
+    return st;
+}
+
+/* ---- listing and reading ------------------------------------------------- */
+
+static void info_of(const hl_record *r, sr_hotline_message_info *m)
+{
+    static const char *const states[] = {"queued", "delivered", "received"};
+    memset(m, 0, sizeof *m);
+    hex_encode(m->id, r->h.id, HL_ID_BYTES);
+    m->outgoing = r->outgoing;
+    (void)snprintf(m->peer, sizeof m->peer, "%s",
+                   r->outgoing ? r->h.to : r->h.from);
+    (void)snprintf(m->case_id, sizeof m->case_id, "%s", r->h.case_id);
+    m->seq = r->h.seq;
+    (void)snprintf(m->kind, sizeof m->kind, "%s", hl_kind_name(r->h.kind));
+    (void)snprintf(m->tlp, sizeof m->tlp, "%s", hl_tlp_name(r->h.tlp));
+    (void)snprintf(m->sent, sizeof m->sent, "%s", r->h.sent);
+    (void)snprintf(m->state, sizeof m->state, "%s",
+                   (unsigned)r->state < 3 ? states[r->state] : "?");
+    m->attempts = r->attempts;
+    (void)snprintf(m->error, sizeof m->error, "%s", r->last_error);
+}
+
+typedef struct list_run {
+    sr_status (*fn)(void *ctx, const sr_hotline_message_info *m);
+    void *ctx;
+} list_run;
+
+static sr_status list_one(void *ctx, const hl_record *r)
+{
+    list_run *l = ctx;
+    sr_hotline_message_info m;
+    info_of(r, &m);
+    return l->fn(l->ctx, &m);
+}
+
+sr_status sr_hotline_messages(sr_hotline *h,
+                              sr_status (*fn)(void *ctx,
+                                              const sr_hotline_message_info *m),
+                              void *ctx)
+{
+    char m[HL_STORE_MSG_MAX];
+    sr_status st = store_of(h);
+    if (st != SR_OK)
+        return st;
+    list_run l = {fn, ctx};
+    st = hl_store_each(h->store, false, list_one, &l, m);
+    if (st != SR_OK && st != SR_ERR_NOMEM)
+        (void)say(h->msg, st, "%s", m);
+    return st;
+}
+
+sr_status sr_hotline_read(sr_hotline *h, const char *id,
+                          sr_hotline_message_info *info, char **body,
+                          size_t *len)
+{
+    char m[HL_STORE_MSG_MAX];
+    uint8_t raw[HL_ID_BYTES], *b = NULL;
+    hl_record r;
+    *body = NULL;
+    *len = 0;
+    if (id == NULL || !hex_decode(raw, sizeof raw, id, strlen(id)))
+        return say(h->msg, SR_ERR_INVALID, "a message id is 32 hex digits");
+    sr_status st = store_of(h);
+    if (st == SR_OK)
+        st = hl_store_get(h->store, raw, &r, m);
+    if (st != SR_OK)
+        return h->store != NULL ? say(h->msg, st, "%s", m) : st;
+    info_of(&r, info);
+    st = hl_self_open(h->id, raw, r.body, r.body_len, &b, len);
+    if (st != SR_OK)
+        return say(h->msg, st, "message %s: its kept body does not open", id);
+    *body = (char *)b;
+    return SR_OK;
+}
+
+void sr_hotline_free_body(char *body, size_t len)
+{
+    hl_body_free((uint8_t *)body, len);
 }

@@ -809,8 +809,8 @@ static void *ticker_main(void *arg)
 
 /* ---- start, run, stop ---------------------------------------------------- */
 
-static bool read_pem(const char *path, char **out, bool secret,
-                     char err[SRV_ERR_MAX])
+bool srv_read_pem(const char *path, char **out, bool secret,
+                  char err[SRV_ERR_MAX])
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
@@ -839,9 +839,8 @@ static bool read_pem(const char *path, char **out, bool secret,
     return true;
 }
 
-/* Parse ADDR:PORT or [ADDR]:PORT; *loopback says whether ADDR is. */
-static bool parse_listen(const char *text, struct sockaddr_storage *ss,
-                         bool *v6, bool *loopback, char err[SRV_ERR_MAX])
+bool srv_parse_listen(const char *text, struct sockaddr_storage *ss, bool *v6,
+                      bool *loopback, char err[SRV_ERR_MAX])
 {
     char host[128];
     const char *colon;
@@ -924,7 +923,7 @@ int srv_run(const srv_config *cfg, const char *pass, size_t pass_len,
     struct sockaddr_storage ss;
     bool v6 = false, loopback = false;
     if (!srv_config_check(cfg, err) ||
-        !parse_listen(cfg->listen, &ss, &v6, &loopback, err))
+        !srv_parse_listen(cfg->listen, &ss, &v6, &loopback, err))
         return 2;
     if (cfg->insecure_loopback && !loopback) {
         (void)snprintf(err, SRV_ERR_MAX,
@@ -942,10 +941,10 @@ int srv_run(const srv_config *cfg, const char *pass, size_t pass_len,
     pthread_mutex_init(&s->access_mu, NULL);
     pthread_mutex_init(&s->conns_mu, NULL);
     bool tls = cfg->tls_cert[0] != '\0';
-    if (tls && (!read_pem(cfg->tls_cert, &s->cert_pem, false, err) ||
-                !read_pem(cfg->tls_key, &s->key_pem, true, err) ||
+    if (tls && (!srv_read_pem(cfg->tls_cert, &s->cert_pem, false, err) ||
+                !srv_read_pem(cfg->tls_key, &s->key_pem, true, err) ||
                 (cfg->client_ca[0] != '\0' &&
-                 !read_pem(cfg->client_ca, &s->ca_pem, false, err)))) {
+                 !srv_read_pem(cfg->client_ca, &s->ca_pem, false, err)))) {
         srv_free(s);
         return 1;
     }

@@ -250,6 +250,29 @@ struct req {
 /* Run the server until SIGTERM or SIGINT: the exit code (0 after a clean
  * drain; 2 for bad settings; 10 + status when the vault cannot be opened;
  * 1 otherwise) with err set when it is not 0. */
+/* strongroom hotline serve (hotline_http.c): the node in dir on listen,
+ * over TLS (tls_cert, tls_key) or, with insecure_loopback, plain HTTP on
+ * a loopback address; its delivery loop every interval seconds, with
+ * ca_file (or the system's CAs) for the peers' certificates. Returns
+ * when stopped by SIGINT or SIGTERM: 0, or 1 (2 for bad settings) with
+ * err. */
+typedef struct hotline_serve_config {
+    const char *dir, *listen, *tls_cert, *tls_key, *ca_file;
+    bool insecure_loopback;
+    unsigned interval;
+} hotline_serve_config;
+int hotline_serve(const hotline_serve_config *cfg, char err[SRV_ERR_MAX]);
+
+/* Read a PEM file (at most 256 KiB; a secret one into sodium_malloc'd
+ * memory) into *out, NUL-terminated; false with err set. */
+bool srv_read_pem(const char *path, char **out, bool secret,
+                  char err[SRV_ERR_MAX]);
+/* Parse ADDR:PORT or [ADDR]:PORT (numeric); *loopback says whether ADDR
+ * is a loopback address. */
+struct sockaddr_storage;
+bool srv_parse_listen(const char *text, struct sockaddr_storage *ss, bool *v6,
+                      bool *loopback, char err[SRV_ERR_MAX]);
+
 int srv_run(const srv_config *cfg, const char *pass, size_t pass_len,
             char err[SRV_ERR_MAX]);
 
