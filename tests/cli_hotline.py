@@ -16,7 +16,9 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from srcli import CLI, EXIT_NOT_VAULT, EXIT_USAGE, run  # noqa: E402
+from srcli import (CLI, EXIT_NOT_VAULT, EXIT_USAGE, decode_entry,  # noqa
+                   parse_checkpoint, read_leaves, run)
+VERIFY = os.path.join(os.path.dirname(CLI), "strongroom-verify")
 from srserver import free_port  # noqa: E402
 
 EXIT_EXISTS = 21
@@ -116,6 +118,19 @@ class Node:
         return [json.loads(l) for l in
                 self.hl("messages", "--json", *extra, check=0).stdout
                 .splitlines()]
+
+    def log(self):
+        """The node's log, checked by the independent verifier first:
+        every entry, decoded."""
+        logdir = os.path.join(self.dir, "log")
+        p = subprocess.run([VERIFY, logdir, os.path.join(self.dir, "log.vkey"),
+                            "--quiet"], capture_output=True)
+        if p.returncode != 0:
+            raise AssertionError("the node's log does not verify: %s"
+                                 % p.stderr.decode())
+        with open(os.path.join(logdir, "checkpoint")) as f:
+            size = parse_checkpoint(f.read())["size"]
+        return [decode_entry(e) for e in read_leaves(logdir, size)]
 
     def envelope(self, mid):
         con = sqlite3.connect(os.path.join(self.dir, "node.db"))
@@ -310,10 +325,37 @@ class Exchange(unittest.TestCase):
                                                     "TLP:AMBER")])
         self.assertEqual([m["id"] for m in inbox],
                          [ack.decode().strip(), resp.decode().strip()])
+        # Each node's log names every message it sent, took in and had
+        # receipted: by peer, case, number, id and SHA-256, and verifies.
+        st, ct, cp = self.a.post_raw("/hotline/log/checkpoint", None, "GET")
+        self.assertEqual((st, ct), (200, "text/plain; charset=utf-8"))
+        self.assertTrue(cp.startswith(b"strongroom-hotline/us-cert\n"), cp)
+        self.a.stop()
+        self.b.stop()
+        want = {
+            self.a: [("hotline.send.request", "cn-cert", 1),
+                     ("hotline.delivered", "cn-cert", 1),
+                     ("hotline.receive.ack", "cn-cert", 1),
+                     ("hotline.receive.response", "cn-cert", 2)],
+            self.b: [("hotline.receive.request", "us-cert", 1),
+                     ("hotline.send.ack", "us-cert", 1),
+                     ("hotline.send.response", "us-cert", 2),
+                     ("hotline.delivered", "us-cert", 1),
+                     ("hotline.delivered", "us-cert", 2)]}
+        for node, entries in want.items():
+            log = node.log()
+            self.assertEqual([(e["action"], e["principal"], e["count"])
+                              for e in log], entries)
+            for e in log:
+                self.assertEqual(e["case"], "US-2026-0042")
+                self.assertRegex(e["detail"], r"^seq \d+ id [0-9a-f]{32} "
+                                 r"sha256 [0-9a-f]{64} tlp TLP:AMBER")
+        self.assertIn("id %s " % rid, self.b.log()[0]["detail"])
         # Nothing of the body is on either disk in the clear.
         for node in (self.a, self.b):
-            data = b"".join(read(os.path.join(node.dir, n))
-                            for n in os.listdir(node.dir))
+            data = b"".join(read(os.path.join(root, n))
+                            for root, _, names in os.walk(node.dir)
+                            for n in names)
             self.assertIn(b"US-2026-0042", data)  # the case id is metadata
             self.assertNotIn(b"AS64500", data)
             self.assertNotIn(b"personnel records", data)

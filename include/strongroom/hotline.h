@@ -13,10 +13,14 @@
  *   node.db    every message sent and received: as sealed on the wire,
  *              its body sealed again to this node, its delivery state
  *
+ *   log/, log.vkey, audit/   the node's transparency log (the audit
+ *              log's format and code), one entry a message sent, taken
+ *              in or delivered
+ *
  * Built so far: making a node, its public line, peers; queueing messages,
  * taking them in with a signed receipt (the server's part), delivering
- * them with retries, listing and reading them. Not built yet: the node's
- * transparency log, witnessing, deadlines and the report.
+ * them with retries, listing and reading them, the log. Not built yet:
+ * witnessing the partner's log, deadlines and the report.
  */
 #ifndef STRONGROOM_HOTLINE_H
 #define STRONGROOM_HOTLINE_H
@@ -53,6 +57,8 @@ SR_API void sr_hotline_close(sr_hotline *h);
 SR_API const char *sr_hotline_errmsg(const sr_hotline *h);
 
 SR_API const char *sr_hotline_name(const sr_hotline *h);
+/* <dir>/log: the node's log as C2SP tlog-tiles, to serve. */
+SR_API const char *sr_hotline_log_dir(const sr_hotline *h);
 SR_API SR_WARN_UNUSED sr_status
 sr_hotline_public(const sr_hotline *h, char pub[SR_HOTLINE_PUBLIC_MAX]);
 
@@ -141,6 +147,14 @@ typedef struct sr_hotline_message_info {
     unsigned attempts;
     char error[200]; /* the last failed attempt's cause */
 } sr_hotline_message_info;
+
+/* Sign a new checkpoint of the node's transparency log (<dir>/log, C2SP
+ * tlog-tiles; its verifier key in <dir>/log.vkey) over every entry
+ * appended so far; *size gets its tree size. Closing a node does it too.
+ * Each message sent, taken in or delivered appends one entry (hashes,
+ * numbers and names, never content: docs/hotline.md). */
+SR_API SR_WARN_UNUSED sr_status sr_hotline_checkpoint(sr_hotline *h,
+                                                      unsigned long long *size);
 
 /* Every message, oldest first. */
 SR_API SR_WARN_UNUSED sr_status sr_hotline_messages(

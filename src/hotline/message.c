@@ -181,6 +181,14 @@ void hl_identity_free(hl_identity *id)
     free(id);
 }
 
+sr_status hl_identity_subkey(const hl_identity *id, uint64_t n, uint8_t out[32])
+{
+    return n >= 4 && crypto_kdf_derive_from_key(out, 32, n, "hlnode__",
+                                                id->seed) == 0
+               ? SR_OK
+               : SR_ERR_INVALID;
+}
+
 const char *hl_identity_name(const hl_identity *id)
 {
     return id->name;

@@ -114,6 +114,14 @@ SR_WARN_UNUSED sr_status hl_peer_parse(const char *s, size_t len, hl_peer *out);
 const char *hl_identity_name(const hl_identity *id);
 const uint8_t *hl_identity_seed(const hl_identity *id);
 
+/* Subkey n (4 or more: 1-3 are the identity's own) of the seed, for the
+ * node's other uses: 4 the log's journal MAC key, 5 the log's checkpoint
+ * signing seed. */
+#define HL_SUBKEY_LOG_JOURNAL 4u
+#define HL_SUBKEY_LOG_SIGN 5u
+SR_WARN_UNUSED sr_status hl_identity_subkey(const hl_identity *id, uint64_t n,
+                                            uint8_t out[32]);
+
 /* Is s a valid node name or case id? */
 bool hl_name_ok(const char *s, size_t len);
 bool hl_case_ok(const char *s, size_t len);

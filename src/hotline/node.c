@@ -21,6 +21,8 @@
 #include <pthread.h>
 #include <time.h>
 
+#include "audit/entry.h"
+#include "audit/log.h"
 #include "hotline/body.h"
 #include "hotline/files.h"
 #include "hotline/store.h"
@@ -36,7 +38,9 @@ struct sr_hotline {
     hl_identity *id;
     hl_peer *peers; /* HL_PEERS_MAX */
     size_t npeers;
-    hl_store *store; /* node.db, opened at the first message */
+    hl_store *store;        /* node.db, opened at the first message */
+    audit_log *log;         /* the node's transparency log, opened with store */
+    char log_dir[PATH_MAX]; /* <dir>/log */
     char msg[SR_HOTLINE_MSG_MAX];
 };
 
@@ -73,6 +77,49 @@ static sr_status write_new(const char *path, const void *p, size_t n, int mode)
     }
     errno = saved;
     return ok ? SR_OK : (errno == ENOSPC ? SR_ERR_FULL : SR_ERR_IO);
+}
+
+/* The log's keys and origin ("strongroom-hotline/NAME"), for creating
+ * or opening it; the keys in locked memory, freed by log_keys_free. */
+typedef struct log_keys {
+    uint8_t *journal, *sign;
+    char origin[AUDIT_ORIGIN_MAX + 1];
+} log_keys;
+
+static void log_keys_free(log_keys *k)
+{
+    sodium_free(k->journal);
+    sodium_free(k->sign);
+}
+
+static sr_status log_keys_of(const hl_identity *id, log_keys *k)
+{
+    k->journal = sodium_malloc(32);
+    k->sign = sodium_malloc(32);
+    (void)snprintf(k->origin, sizeof k->origin, "strongroom-hotline/%s",
+                   hl_identity_name(id));
+    if (k->journal == NULL || k->sign == NULL)
+        return SR_ERR_NOMEM;
+    sr_status st = hl_identity_subkey(id, HL_SUBKEY_LOG_JOURNAL, k->journal);
+    if (st == SR_OK)
+        st = hl_identity_subkey(id, HL_SUBKEY_LOG_SIGN, k->sign);
+    return st;
+}
+
+/* Remove a half-made node: the files init writes, and the log's. */
+static void unmake(const char *dir)
+{
+    char path[PATH_MAX];
+    const char *files[] = {"node.key", "node.pub", "peers", "log.vkey"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
+        if (path_in(path, dir, files[i]))
+            (void)unlink(path);
+    /* The log's directories, if it got as far. */
+    const char *dirs[] = {"log", "audit"};
+    for (size_t i = 0; i < 2; i++)
+        if (path_in(path, dir, dirs[i]))
+            dir_remove_tree(path);
+    (void)rmdir(dir);
 }
 
 sr_status sr_hotline_init(const char *dir, const char *name,
@@ -115,19 +162,27 @@ sr_status sr_hotline_init(const char *dir, const char *name,
     if (st == SR_OK)
         st = path_in(path, dir, "peers") ? write_new(path, "", 0, 0600)
                                          : SR_ERR_INVALID;
+    int saved = errno;
+    char lmsg[AUDIT_MSG_MAX] = "";
+    if (st == SR_OK) {
+        log_keys k;
+        st = log_keys_of(id, &k);
+        if (st == SR_OK) {
+            audit_log_config c = {dir, k.journal, k.sign, k.origin};
+            st = audit_log_create(&c, lmsg);
+        }
+        log_keys_free(&k);
+        saved = errno;
+    }
     if (st == SR_OK)
         st = dir_sync(dir);
     hl_identity_free(id);
     if (st != SR_OK) {
-        int saved = errno;
-        const char *files[] = {"node.key", "node.pub", "peers"};
-        for (size_t i = 0; i < 3; i++)
-            if (path_in(path, dir, files[i]))
-                (void)unlink(path);
-        (void)rmdir(dir);
+        unmake(dir);
         return say(msg, st, "cannot make the node in %s: %s", dir,
-                   st == SR_ERR_IO || st == SR_ERR_FULL ? strerror(saved)
-                                                        : sr_status_str(st));
+                   lmsg[0] != '\0'                        ? lmsg
+                   : st == SR_ERR_IO || st == SR_ERR_FULL ? strerror(saved)
+                                                          : sr_status_str(st));
     }
     (void)snprintf(pub, SR_HOTLINE_PUBLIC_MAX, "%s", line);
     return SR_OK;
@@ -163,7 +218,8 @@ sr_status sr_hotline_open(sr_hotline **out, const char *dir)
         return SR_ERR_NOMEM;
     *out = h;
     if (dir == NULL ||
-        snprintf(h->dir, sizeof h->dir, "%s", dir) >= (int)sizeof h->dir)
+        snprintf(h->dir, sizeof h->dir, "%s", dir) >= (int)sizeof h->dir ||
+        !path_in(h->log_dir, dir, "log"))
         return say(h->msg, SR_ERR_INVALID, "the directory path is too long");
     h->peers = calloc(HL_PEERS_MAX, sizeof *h->peers);
     if (h->peers == NULL)
@@ -192,6 +248,7 @@ void sr_hotline_close(sr_hotline *h)
 {
     if (h == NULL)
         return;
+    audit_log_release(h->log); /* checkpoints what is pending */
     hl_identity_free(h->id);
     hl_store_close(h->store);
     free(h->peers);
@@ -201,6 +258,11 @@ void sr_hotline_close(sr_hotline *h)
 const char *sr_hotline_errmsg(const sr_hotline *h)
 {
     return h != NULL ? h->msg : "out of memory";
+}
+
+const char *sr_hotline_log_dir(const sr_hotline *h)
+{
+    return h->log_dir;
 }
 
 const char *sr_hotline_name(const sr_hotline *h)
@@ -317,16 +379,65 @@ sr_status sr_hotline_peers(const sr_hotline *h,
 
 /* ---- messages ------------------------------------------------------------ */
 
+/* Open node.db and the node's log (checked: a log that fails its checks
+ * fails every message operation). */
 static sr_status store_of(sr_hotline *h)
 {
-    char path[PATH_MAX], m[HL_STORE_MSG_MAX];
+    char path[PATH_MAX], m[HL_STORE_MSG_MAX], lmsg[AUDIT_MSG_MAX];
     if (h->store != NULL)
         return SR_OK;
     if (!path_in(path, h->dir, "node.db"))
         return say(h->msg, SR_ERR_INVALID, "the directory path is too long");
-    sr_status st = hl_store_open(&h->store, path, m);
+    log_keys k;
+    sr_status st = log_keys_of(h->id, &k);
+    if (st == SR_OK) {
+        audit_log_config c = {h->dir, k.journal, k.sign, k.origin};
+        st = audit_log_open(&h->log, &c, lmsg);
+        if (st != SR_OK)
+            (void)say(h->msg, st, "the node's log: %s", lmsg);
+    }
+    log_keys_free(&k);
+    if (st != SR_OK)
+        return st;
+    st = hl_store_open(&h->store, path, m);
     if (st != SR_OK)
         return say(h->msg, st, "%s", m);
+    return SR_OK;
+}
+
+/* One entry in the node's log: what happened to which message, by its
+ * hashes and numbers, never its content. action: "hotline.send.KIND",
+ * "hotline.receive.KIND" or "hotline.delivered"; extra: more detail (the
+ * receipt's hash), or NULL. Durable when it returns. */
+static sr_status log_message(sr_hotline *h, const char *action,
+                             const char *peer, const hl_header *hd,
+                             const uint8_t env_hash[32], const char *extra)
+{
+    char id[2 * HL_ID_BYTES + 1], hash[65], lmsg[AUDIT_MSG_MAX];
+    audit_entry e;
+    sr_buf b;
+    memset(&e, 0, sizeof e);
+    e.time_ns = (uint64_t)time(NULL) * 1000000000u;
+    (void)snprintf(e.principal, sizeof e.principal, "%s", peer);
+    (void)snprintf(e.action, sizeof e.action, "%s", action);
+    e.outcome = ENTRY_ALLOWED;
+    (void)snprintf(e.case_id, sizeof e.case_id, "%s", hd->case_id);
+    hex_encode(id, hd->id, HL_ID_BYTES);
+    hex_encode(hash, env_hash, 32);
+    (void)snprintf(e.detail, sizeof e.detail,
+                   "seq %llu id %s sha256 %s tlp %s%s%s",
+                   (unsigned long long)hd->seq, id, hash, hl_tlp_name(hd->tlp),
+                   extra != NULL ? " " : "", extra != NULL ? extra : "");
+    e.count = hd->seq;
+    buf_init(&b, ENTRY_MAX_BYTES);
+    uint64_t index = 0;
+    sr_status st = entry_encode(&e, &b);
+    if (st == SR_OK)
+        st = audit_log_append(h->log, b.p, b.len, &index, lmsg);
+    buf_free(&b);
+    if (st != SR_OK)
+        return say(h->msg, st, "the node's log: %s",
+                   lmsg[0] != '\0' ? lmsg : sr_status_str(st));
     return SR_OK;
 }
 
@@ -440,6 +551,14 @@ sr_status sr_hotline_send(sr_hotline *h, const char *peer, const char *case_id,
         r.envelope_len = env_len;
         hl_envelope_hash(env, env_len, r.env_hash);
         st = put_message(h, &r, (const uint8_t *)body, len);
+    }
+    /* Logged before it is committed: the log may hold an attempt that
+     * did not stay, never a message it does not name. */
+    if (st == SR_OK) {
+        char action[ENTRY_NAME_MAX + 1];
+        (void)snprintf(action, sizeof action, "hotline.send.%s",
+                       hl_kind_name(r.h.kind));
+        st = log_message(h, action, to->name, &r.h, r.env_hash, NULL);
     }
     if (st == SR_OK) {
         st = hl_store_exec(h->store, "COMMIT", m);
@@ -592,6 +711,16 @@ sr_status sr_hotline_receive(sr_hotline *h, const char *env, size_t len,
     r.receipt_len = *receipt_len;
     now_utc((char[21]){0}, &r.at);
     st = put_message(h, &r, body, blen);
+    if (st == SR_OK) {
+        char action[ENTRY_NAME_MAX + 1], extra[96], hex[65];
+        uint8_t rh[32];
+        hl_envelope_hash(*receipt, *receipt_len, rh);
+        hex_encode(hex, rh, 32);
+        (void)snprintf(action, sizeof action, "hotline.receive.%s",
+                       hl_kind_name(r.h.kind));
+        (void)snprintf(extra, sizeof extra, "receipt sha256 %s", hex);
+        st = log_message(h, action, r.h.from, &r.h, r.env_hash, extra);
+    }
     if (st == SR_OK) {
         st = hl_store_exec(h->store, "COMMIT", m);
         if (st != SR_OK)
@@ -816,8 +945,16 @@ static sr_status deliver_one(deliver_run *d, const uint8_t id[HL_ID_BYTES])
          receipt_ok(h, to, &q, &r, why);
     free(env);
     if (ok) {
-        st = hl_store_delivered(h->store, id, (const uint8_t *)r.p, r.len,
-                                d->now, m);
+        char extra[96], hex[65];
+        uint8_t rh[32];
+        hl_envelope_hash(r.p, r.len, rh);
+        hex_encode(hex, rh, 32);
+        (void)snprintf(extra, sizeof extra, "receipt sha256 %s", hex);
+        st = log_message(h, "hotline.delivered", to->name, &q.h, q.env_hash,
+                         extra);
+        if (st == SR_OK)
+            st = hl_store_delivered(h->store, id, (const uint8_t *)r.p, r.len,
+                                    d->now, m);
         if (st == SR_OK)
             d->out->delivered++;
     } else {
@@ -934,4 +1071,19 @@ sr_status sr_hotline_read(sr_hotline *h, const char *id,
 void sr_hotline_free_body(char *body, size_t len)
 {
     hl_body_free((uint8_t *)body, len);
+}
+
+sr_status sr_hotline_checkpoint(sr_hotline *h, unsigned long long *size)
+{
+    char lmsg[AUDIT_MSG_MAX];
+    uint64_t n = 0;
+    *size = 0;
+    sr_status st = store_of(h);
+    if (st != SR_OK)
+        return st;
+    st = audit_log_checkpoint(h->log, &n, lmsg);
+    if (st != SR_OK)
+        return say(h->msg, st, "the node's log: %s", lmsg);
+    *size = n;
+    return SR_OK;
 }

@@ -8,6 +8,9 @@
  *                               at most one envelope's length); 200 with
  *                               this node's signed receipt, or a problem
  *                               (400, 403, 409, 413, 500)
+ *   GET  /hotline/log/...       the node's transparency log, C2SP
+ *                               tlog-tiles (checkpoint, tile/...), as
+ *                               `strongroom serve` serves a vault's /log/
  *   GET  /healthz               200 "ok"
  *
  * One request at a time (libmicrohttpd's internal thread): a node takes
@@ -121,6 +124,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
     if (hc == NULL) {
         if (strcmp(method, "GET") == 0 && strcmp(url, "/healthz") == 0)
             return answer(c, 200, "text/plain", "ok\n", 3);
+        if (strcmp(method, "GET") == 0 &&
+            strncmp(url, "/hotline/log/", 13) == 0) {
+            struct MHD_Response *r =
+                srv_log_file(sr_hotline_log_dir(node), url + 13);
+            if (r == NULL)
+                return problem(c, 404, "not-found", "no such log file");
+            enum MHD_Result ret = MHD_queue_response(c, 200, r);
+            MHD_destroy_response(r);
+            return ret;
+        }
         if (strcmp(url, "/hotline/v1/messages") != 0)
             return problem(c, 404, "not-found", "no such route");
         if (strcmp(method, "POST") != 0)
@@ -257,7 +270,11 @@ int hotline_serve(const hotline_serve_config *cfg, char err[SRV_ERR_MAX])
         if (sig == SIGINT || sig == SIGTERM)
             break;
         sr_hotline_delivery dl;
+        unsigned long long size = 0;
         st = sr_hotline_deliver(out, 0, cfg->ca_file, &dl);
+        if (sr_hotline_checkpoint(out, &size) != SR_OK)
+            (void)fprintf(stderr, "strongroom hotline serve: log: %s\n",
+                          sr_hotline_errmsg(out));
         if (st != SR_OK)
             (void)fprintf(stderr, "strongroom hotline serve: delivery: %s\n",
                           sr_hotline_errmsg(out));

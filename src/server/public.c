@@ -104,34 +104,27 @@ static bool log_path_ok(const char *p)
     return true;
 }
 
-void public_log(req *r)
+struct MHD_Response *srv_log_file(const char *log_dir, const char *tail)
 {
-    const char *tail = r->tail != NULL ? r->tail : "";
     char path[SRV_PATH_MAX + 256];
-    if (!log_path_ok(tail)) {
-        reply_problem(r, P_NOT_FOUND, "no such log file");
-        return;
-    }
-    int n = snprintf(path, sizeof path, "%s/%s", srv_log_dir(r->s), tail);
-    if (n < 0 || (size_t)n >= sizeof path) {
-        reply_problem(r, P_NOT_FOUND, "no such log file");
-        return;
-    }
+    if (!log_path_ok(tail))
+        return NULL;
+    int n = snprintf(path, sizeof path, "%s/%s", log_dir, tail);
+    if (n < 0 || (size_t)n >= sizeof path)
+        return NULL;
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     struct stat sb;
     if (fd < 0 || fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) ||
         sb.st_size > (off_t)LOG_FILE_MAX) {
         if (fd >= 0)
             (void)close(fd);
-        reply_problem(r, P_NOT_FOUND, "no such log file");
-        return;
+        return NULL;
     }
     struct MHD_Response *resp =
         MHD_create_response_from_fd((uint64_t)sb.st_size, fd);
     if (resp == NULL) {
         (void)close(fd);
-        reply_problem(r, P_INTERNAL, NULL);
-        return;
+        return NULL;
     }
     bool text = strncmp(tail, "tile/", 5) != 0;
     const char *cache;
@@ -147,6 +140,17 @@ void public_log(req *r)
     (void)MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, cache);
     (void)MHD_add_response_header(
         resp, MHD_HTTP_HEADER_ACCESS_CONTROL_ALLOW_ORIGIN, "*");
+    return resp;
+}
+
+void public_log(req *r)
+{
+    struct MHD_Response *resp =
+        srv_log_file(srv_log_dir(r->s), r->tail != NULL ? r->tail : "");
+    if (resp == NULL) {
+        reply_problem(r, P_NOT_FOUND, "no such log file");
+        return;
+    }
     r->resp = resp;
     r->status = 200;
 }

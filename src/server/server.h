@@ -250,6 +250,13 @@ struct req {
 /* Run the server until SIGTERM or SIGINT: the exit code (0 after a clean
  * drain; 2 for bad settings; 10 + status when the vault cannot be opened;
  * 1 otherwise) with err set when it is not 0. */
+/* A log file (checkpoint, witnesses, history/N, tile/...) of log_dir
+ * as a response with its content type and caching headers (full tiles
+ * immutable, partial ones a minute, the checkpoint revalidated); NULL if
+ * tail is not such a file or cannot be opened. */
+struct MHD_Response;
+struct MHD_Response *srv_log_file(const char *log_dir, const char *tail);
+
 /* strongroom hotline serve (hotline_http.c): the node in dir on listen,
  * over TLS (tls_cert, tls_key) or, with insecure_loopback, plain HTTP on
  * a loopback address; its delivery loop every interval seconds, with

@@ -130,6 +130,10 @@ SR_WARN_UNUSED sr_status file_write_atomic(const char *path, const void *p,
  * it does not exist, SR_ERR_INVALID if larger than out->max, SR_ERR_IO. */
 SR_WARN_UNUSED sr_status file_read(const char *path, sr_buf *out);
 
+/* Remove dir and everything under it (symbolic links are removed, not
+ * followed), as far as it can: for undoing what a failed operation made. */
+void dir_remove_tree(const char *dir);
+
 /* fsync a directory, so that the renames and creations in it are durable. */
 SR_WARN_UNUSED sr_status dir_sync(const char *dir);
 

@@ -13,12 +13,8 @@
  * It holds no plaintext: each key is sealed under the vault's KEK, bound
  * to the vault and the person.
  */
-#ifndef _XOPEN_SOURCE
-#define _XOPEN_SOURCE 700 /* nftw */
-#endif
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
@@ -254,20 +250,6 @@ static sr_status write_manifest(sr_vault *v, const char *dir,
     return SR_OK;
 }
 
-/* Undo a backup that failed half-way: every file under dir, and dir. */
-static int remove_entry(const char *path, const struct stat *sb, int flag,
-                        struct FTW *ftw)
-{
-    (void)sb;
-    (void)ftw;
-    return (flag == FTW_DP ? rmdir(path) : unlink(path)) == 0 ? 0 : -1;
-}
-
-static void remove_tree(const char *dir)
-{
-    (void)nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 sr_status sr_vault_backup(sr_vault *v, const char *dir, const char *keys_path,
                           sr_backup_summary *out)
 {
@@ -321,7 +303,7 @@ sr_status sr_vault_backup(sr_vault *v, const char *dir, const char *keys_path,
         st = vault_fail(v, SR_ERR_IO, "cannot sync the backup directory");
     if (st != SR_OK) {
         /* Nothing half-made stays: not the directory, not the keys. */
-        remove_tree(dir);
+        dir_remove_tree(dir);
         if (keys_written)
             (void)unlink(keys_path);
     }
