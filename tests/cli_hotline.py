@@ -156,7 +156,7 @@ class Hotline(unittest.TestCase):
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def test_init_makes_a_private_node_and_prints_its_line(self):
-        self.assertRegex(self.pa, r"^srnode1:us-cert:[A-Za-z0-9+/]{86}==$")
+        self.assertRegex(self.pa, r"^srnode1:us-cert:[A-Za-z0-9+/]{128}$")
         self.assertNotEqual(self.pa.split(":")[2], self.pb.split(":")[2])
         with open(os.path.join(self.a, "node.pub")) as f:
             self.assertEqual(f.read(), self.pa + "\n")
@@ -400,6 +400,57 @@ class Exchange(unittest.TestCase):
         self.assertEqual(self.a.hl("deliver", check=0).stdout,
                          b"delivered 2, failed 0, waiting 0\n")
         self.assertEqual(len(self.b.messages("--inbox")), 2)
+
+    def test_a_partner_that_rewrites_its_log_is_caught_by_the_witness(self):
+        # The log key in the public line is the one the node's log uses.
+        with open(os.path.join(self.b.dir, "log.vkey")) as f:
+            vkey = f.read().strip()
+        self.assertTrue(vkey.startswith("strongroom-hotline/cn-cert+"))
+        self.a.start()
+        self.b.start()
+        self.request("C-1")
+        self.a.hl("deliver", check=0)
+        self.a.stop()  # closing checkpoints A's log
+        self.b.stop()
+        self.b.start()
+        out = self.a.hl("witness", check=0).stdout.decode()
+        self.assertEqual(out, "cn-cert cosigned\n")
+        cosigned = os.listdir(os.path.join(self.a.dir, "witness", "cosigned"))
+        self.assertEqual(len(cosigned), 1)
+        # B keeps a copy of its log as it is now, then goes on honestly.
+        self.b.stop()
+        saved = os.path.join(self.tmp, "b-log-saved")
+        for part in ("log", "audit"):
+            shutil.copytree(os.path.join(self.b.dir, part),
+                            os.path.join(saved, part))
+        self.b.start()
+        self.request("C-2")
+        self.a.hl("deliver", check=0)
+        self.b.stop()
+        self.b.start()
+        self.assertEqual(self.a.hl("witness", check=0).stdout.decode(),
+                         "cn-cert cosigned\n")
+        # Then B puts the old log back and writes another history on it,
+        # as long as the one A saw: a fork.
+        self.b.stop()
+        for part in ("log", "audit"):
+            shutil.rmtree(os.path.join(self.b.dir, part))
+            shutil.copytree(os.path.join(saved, part),
+                            os.path.join(self.b.dir, part))
+        self.b.start()
+        self.request("C-3")
+        self.a.hl("deliver", check=0)
+        self.b.stop()
+        self.b.start()
+        p = self.a.hl("witness")
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn(b"cn-cert REWRITTEN OR ROLLED BACK", p.stdout)
+        forks = os.listdir(os.path.join(self.a.dir, "witness", "forks"))
+        self.assertEqual(len(forks), 1)
+        # A peer that is down is said so, and is no fork.
+        self.b.stop()
+        p = self.a.hl("witness", check=0)
+        self.assertIn(b"cn-cert not checked", p.stdout)
 
     def test_bad_bodies_and_unknown_peers_are_refused_before_queueing(self):
         bad = dict(REQUEST, urgency="whenever")

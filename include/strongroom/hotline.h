@@ -33,8 +33,9 @@
 extern "C" {
 #endif
 
-/* A public line: "srnode1:" name ":" 88 base64 characters, and a NUL. */
-#define SR_HOTLINE_PUBLIC_MAX 162
+/* A public line: "srnode1:" name ":" 128 base64 characters, a NUL (and
+ * a byte to spare). */
+#define SR_HOTLINE_PUBLIC_MAX 202
 #define SR_HOTLINE_NAME_MAX 63
 #define SR_HOTLINE_URL_MAX 255
 #define SR_HOTLINE_MSG_MAX 512
@@ -155,6 +156,21 @@ typedef struct sr_hotline_message_info {
  * numbers and names, never content: docs/hotline.md). */
 SR_API SR_WARN_UNUSED sr_status sr_hotline_checkpoint(sr_hotline *h,
                                                       unsigned long long *size);
+
+/* Witness every peer's log: fetch its checkpoint and hash tiles
+ * (<url>/hotline/log/...) into <dir>/mirror/<peer>/, and have the node's
+ * witness (<dir>/witness, strongroom/witness.h) check that the checkpoint
+ * is signed by the peer's log key (from its public line) and extends the
+ * last one seen, and cosign it. A peer that rewrote or rolled back its
+ * log is refused, with both checkpoints kept as evidence in
+ * <dir>/witness/forks/. fn is told each peer's outcome: SR_OK (cosigned),
+ * SR_ERR_AUDIT with fork set (caught), or another status (could not
+ * check: unreachable, malformed) with why. */
+SR_API SR_WARN_UNUSED sr_status
+sr_hotline_witness(sr_hotline *h, const char *ca_file,
+                   sr_status (*fn)(void *ctx, const char *peer, sr_status st,
+                                   int fork, const char *why),
+                   void *ctx);
 
 /* Every message, oldest first. */
 SR_API SR_WARN_UNUSED sr_status sr_hotline_messages(

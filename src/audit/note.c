@@ -251,6 +251,21 @@ void note_verifier_from_signer(note_verifier *v, const note_signer *s)
     memcpy(v->pk, s->pk, sizeof v->pk);
 }
 
+sr_status note_verifier_make(note_verifier *v, const char *name, uint8_t type,
+                             const uint8_t pk[32])
+{
+    memset(v, 0, sizeof *v);
+    size_t n = name != NULL ? strnlen(name, NOTE_NAME_MAX + 1) : 0;
+    if (pk == NULL || !type_ok(type) || n > NOTE_NAME_MAX ||
+        !name_ok((const uint8_t *)name, n))
+        return SR_ERR_INVALID;
+    memcpy(v->name, name, n);
+    v->type = type;
+    memcpy(v->pk, pk, 32);
+    keyhash_of(v->keyhash, v->name, n, type, v->pk);
+    return SR_OK;
+}
+
 sr_status note_vkey_format(const note_verifier *v, char *out, size_t cap)
 {
     uint8_t key[33];

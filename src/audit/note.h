@@ -89,6 +89,12 @@ void note_signer_wipe(note_signer *s);
 /* The verifier of a signer's key (name, type, key ID, public key). */
 void note_verifier_from_signer(note_verifier *v, const note_signer *s);
 
+/* A verifier for public key pk under key name `name` (checked as
+ * note_signer_from_seed checks it) and type. SR_ERR_INVALID otherwise;
+ * *v is then zeroed. */
+SR_WARN_UNUSED sr_status note_verifier_make(note_verifier *v, const char *name,
+                                            uint8_t type, const uint8_t pk[32]);
+
 /* Write v's vkey text, "<name>+<8 lowercase hex>+<base64(type || pk)>",
  * NUL-terminated, into out (cap bytes; NOTE_VKEY_MAX always suffices).
  * Errors: SR_ERR_INVALID (cap too small, or v not a valid verifier); out is

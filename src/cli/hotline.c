@@ -27,6 +27,7 @@ const char help_hotline[] =
     "       strongroom hotline deliver [--now] [--ca FILE]\n"
     "       strongroom hotline messages [--inbox] [--json]\n"
     "       strongroom hotline show ID\n"
+    "       strongroom hotline witness [--ca FILE]\n"
     "       strongroom hotline serve --listen ADDR:PORT (--tls-cert F "
     "--tls-key F\n"
     "                                | --insecure-loopback) [--ca FILE] "
@@ -53,16 +54,15 @@ const char help_hotline[] =
     "              \"indicators\"?: bundle} on stdin\n"
     "  close       queue the closing of message ID's case\n"
     "  send        queue any kind (request, ack, response, close)\n"
-    "  deliver     send what is queued now, oldest first, each case in\n"
-    "              order; a failure is retried after 2, 4, 8, ... seconds\n"
-    "              (at most an hour; --now: at once) and holds back the\n"
-    "              rest of its case\n"
-    "  messages    every message sent and received: id, direction, peer,\n"
-    "              case, number, kind, TLP, state (--inbox: received only)\n"
+    "  deliver     send what is queued, each case in order; a failure is\n"
+    "              retried after 2, 4, 8, ... s (at most 1 h; --now: now)\n"
+    "  messages    every message, sent and received (--inbox: received)\n"
     "  show        one message and its body\n"
-    "  serve       take messages from peers (POST /hotline/v1/messages)\n"
-    "              with signed receipts; deliver what is queued every\n"
-    "              --interval seconds (default 5); stop on SIGTERM\n"
+    "  witness     fetch each peer's log and cosign its checkpoint if it\n"
+    "              extends the last one seen; a rewritten log is caught\n"
+    "  serve       take messages in (POST /hotline/v1/messages) with\n"
+    "              signed receipts; publish the log (/hotline/log/); every\n"
+    "              --interval s (default 5) deliver, checkpoint, witness\n"
     "\n"
     "  --dir DIR          the node's directory (default $STRONGROOM_HOTLINE)\n"
     "  --name NAME        the node's name: 1-63 of a-z, 0-9, '.' and '-'\n"
@@ -84,9 +84,9 @@ const char help_hotline[] =
     "  --inbox, --json    messages, peer list: received only; JSON lines\n"
     "  --help             this help\n"
     "\n"
-    "Exit: 0 done; 2 usage; 10 + the status otherwise (11: invalid, e.g. a\n"
-    "body that is not its kind's; 12: no such peer or message; 21: DIR or\n"
-    "the peer exists already; 22: DIR is not a node).\n"
+    "Exit: 0 done; 1 witness caught a rewritten log; 2 usage; 10 + the\n"
+    "status (11 invalid; 12 no such peer or message; 21 exists already;\n"
+    "22 not a node).\n"
     "\n"
     "example: strongroom hotline init --dir ~/node --name us-cert\n"
     "(docs/hotline.md walks two nodes through a case)\n";
@@ -186,6 +186,24 @@ static int queue(sr_hotline *h, const char *peer_or_id, bool reply,
     fprintf(stderr, "queued %s %s (hotline deliver, or serve, sends it)\n",
             kind, id);
     return 0;
+}
+
+typedef struct witness_ctx {
+    int forks;
+} witness_ctx;
+
+static sr_status print_witness(void *ctx, const char *peer, sr_status st,
+                               int fork, const char *why)
+{
+    witness_ctx *w = ctx;
+    if (st == SR_OK)
+        printf("%s cosigned\n", peer);
+    else if (fork) {
+        printf("%s REWRITTEN OR ROLLED BACK: %s\n", peer, why);
+        w->forks++;
+    } else
+        printf("%s not checked: %s\n", peer, why);
+    return SR_OK;
 }
 
 static int show(sr_hotline *h, const char *id)
@@ -345,6 +363,7 @@ int cmd_hotline(int argc, char **argv)
         {"deliver", NULL, 0, B(OPT_NOW) | B(OPT_CA)},
         {"messages", NULL, 0, B(OPT_INBOX) | B(OPT_JSON)},
         {"show", NULL, 1, 0},
+        {"witness", NULL, 0, B(OPT_CA)},
         {"serve", NULL, 0,
          B(OPT_LISTEN) | B(OPT_CERT) | B(OPT_TLSKEY) | B(OPT_INSECURE) |
              B(OPT_CA) | B(OPT_INTERVAL)},
@@ -468,6 +487,13 @@ int cmd_hotline(int argc, char **argv)
         st = sr_hotline_messages(h, print_message, &lc);
         if (st != SR_OK)
             ret = node_fail(st, h);
+    } else if (strcmp(sub, "witness") == 0) {
+        witness_ctx w = {0};
+        st = sr_hotline_witness(h, o.ca, print_witness, &w);
+        if (st != SR_OK)
+            ret = node_fail(st, h);
+        else if (w.forks > 0)
+            ret = 1;
     } else {
         ret = show(h, operand);
     }

@@ -38,6 +38,7 @@ struct hl_identity {
     char name[HL_NAME_MAX + 1];
     uint8_t sign_pk[crypto_sign_PUBLICKEYBYTES];
     uint8_t box_pk[crypto_scalarmult_BYTES];
+    uint8_t log_pk[crypto_sign_PUBLICKEYBYTES]; /* from subkey 5 */
     uint8_t *sign_sk; /* sodium_malloc: crypto_sign_SECRETKEYBYTES */
     uint8_t *box_sk;  /* sodium_malloc: crypto_scalarmult_SCALARBYTES */
     uint8_t *seed;    /* sodium_malloc: HL_SEED_BYTES */
@@ -150,6 +151,18 @@ sr_status hl_identity_from_seed(hl_identity **out, const char *name,
                  ? SR_OK
                  : SR_ERR_INTERNAL;
     }
+    /* The log's checkpoint key: its public half goes in the public line;
+     * the log derives the same pair from the same subkey. */
+    uint8_t *log_seed = sodium_malloc(32), *log_sk = sodium_malloc(64);
+    if (st == SR_OK &&
+        (log_seed == NULL || log_sk == NULL ||
+         crypto_kdf_derive_from_key(log_seed, 32, HL_SUBKEY_LOG_SIGN,
+                                    "hlnode__", seed) != 0 ||
+         crypto_sign_seed_keypair(id->log_pk, log_sk, log_seed) != 0))
+        st =
+            log_seed == NULL || log_sk == NULL ? SR_ERR_NOMEM : SR_ERR_INTERNAL;
+    sodium_free(log_seed);
+    sodium_free(log_sk);
     sodium_free(sign_seed);
     if (st != SR_OK) {
         hl_identity_free(id);
@@ -205,14 +218,16 @@ void hl_identity_peer(const hl_identity *id, hl_peer *out)
     memcpy(out->name, id->name, sizeof out->name);
     memcpy(out->sign_pk, id->sign_pk, sizeof out->sign_pk);
     memcpy(out->box_pk, id->box_pk, sizeof out->box_pk);
+    memcpy(out->log_pk, id->log_pk, sizeof out->log_pk);
 }
 
 sr_status hl_peer_format(const hl_peer *p, char *out, size_t cap)
 {
-    uint8_t keys[64];
-    char b64[sodium_base64_ENCODED_LEN(64, sodium_base64_VARIANT_ORIGINAL)];
+    uint8_t keys[96];
+    char b64[sodium_base64_ENCODED_LEN(96, sodium_base64_VARIANT_ORIGINAL)];
     memcpy(keys, p->sign_pk, 32);
     memcpy(keys + 32, p->box_pk, 32);
+    memcpy(keys + 64, p->log_pk, 32);
     sodium_bin2base64(b64, sizeof b64, keys, sizeof keys,
                       sodium_base64_VARIANT_ORIGINAL);
     int n = snprintf(out, cap, "%s%s:%s", public_prefix, p->name, b64);
@@ -222,7 +237,7 @@ sr_status hl_peer_format(const hl_peer *p, char *out, size_t cap)
 sr_status hl_peer_parse(const char *s, size_t len, hl_peer *out)
 {
     size_t plen = sizeof public_prefix - 1;
-    uint8_t keys[64];
+    uint8_t keys[96];
     size_t klen = 0;
     memset(out, 0, sizeof *out);
     if (s == NULL || len <= plen || memcmp(s, public_prefix, plen) != 0)
@@ -239,6 +254,7 @@ sr_status hl_peer_parse(const char *s, size_t len, hl_peer *out)
     memcpy(out->name, name, (size_t)(colon - name));
     memcpy(out->sign_pk, keys, 32);
     memcpy(out->box_pk, keys + 32, 32);
+    memcpy(out->log_pk, keys + 64, 32);
     /* An all-zero or small-order X25519 key would make every message's
      * key predictable. */
     uint8_t probe[32], q[32];

@@ -4,10 +4,11 @@
  * (issue 9, docs/hotline.md): signed by the sending node, encrypted end to
  * end to the receiving one, bound to their header.
  *
- * A node has two key pairs: Ed25519 to sign what it sends, X25519 to
- * receive. Its public half travels as one line,
+ * A node has three key pairs: Ed25519 to sign what it sends, X25519 to
+ * receive, and Ed25519 to sign its log's checkpoints. Its public half
+ * travels as one line,
  *
- *   srnode1:<name>:<base64(ed25519 public key || x25519 public key)>
+ *   srnode1:<name>:<base64(signing key || receiving key || log key)>
  *
  * and a partner adds it with `hotline peer add`. A message is one JSON
  * object with exactly these members:
@@ -46,7 +47,7 @@
 /* The longest envelope: the body's ciphertext in base64 and the rest. */
 #define HL_ENVELOPE_MAX ((HL_BODY_MAX + 16u) / 3u * 4u + 4096u)
 #define HL_ID_BYTES 16u
-#define HL_PUBLIC_MAX (8u + HL_NAME_MAX + 1u + 88u + 1u)
+#define HL_PUBLIC_MAX (8u + HL_NAME_MAX + 1u + 128u + 1u)
 #define HL_ERR_MAX 200u
 
 typedef enum hl_kind {
@@ -86,6 +87,7 @@ typedef struct hl_peer {
     char name[HL_NAME_MAX + 1];
     uint8_t sign_pk[32];      /* Ed25519 */
     uint8_t box_pk[32];       /* X25519 */
+    uint8_t log_pk[32];       /* Ed25519: its log's checkpoints */
     char url[HL_URL_MAX + 1]; /* "" when not known */
 } hl_peer;
 

@@ -23,6 +23,9 @@
 
 #include "audit/entry.h"
 #include "audit/log.h"
+#include "audit/note.h"
+#include "audit/tile.h"
+#include "strongroom/witness.h"
 #include "hotline/body.h"
 #include "hotline/files.h"
 #include "hotline/store.h"
@@ -114,9 +117,9 @@ static void unmake(const char *dir)
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
         if (path_in(path, dir, files[i]))
             (void)unlink(path);
-    /* The log's directories, if it got as far. */
-    const char *dirs[] = {"log", "audit"};
-    for (size_t i = 0; i < 2; i++)
+    /* The log's and the witness's directories, if it got as far. */
+    const char *dirs[] = {"log", "audit", "witness"};
+    for (size_t i = 0; i < 3; i++)
         if (path_in(path, dir, dirs[i]))
             dir_remove_tree(path);
     (void)rmdir(dir);
@@ -172,6 +175,16 @@ sr_status sr_hotline_init(const char *dir, const char *name,
             st = audit_log_create(&c, lmsg);
         }
         log_keys_free(&k);
+        saved = errno;
+    }
+    /* The node witnesses its peers' logs with a key of its own. */
+    if (st == SR_OK) {
+        char wname[HL_NAME_MAX + 40], vkey[SR_WITNESS_VKEY_MAX];
+        (void)snprintf(wname, sizeof wname, "strongroom-hotline/%s/witness",
+                       name);
+        st = path_in(path, dir, "witness")
+                 ? sr_witness_init(path, wname, vkey, sizeof vkey)
+                 : SR_ERR_INVALID;
         saved = errno;
     }
     if (st == SR_OK)
@@ -1086,4 +1099,216 @@ sr_status sr_hotline_checkpoint(sr_hotline *h, unsigned long long *size)
         return say(h->msg, st, "the node's log: %s", lmsg);
     *size = n;
     return SR_OK;
+}
+
+/* ---- witnessing the peers' logs ------------------------------------------ */
+
+#define CHECKPOINT_MAX (64u << 10)
+
+typedef struct fetched {
+    char *p;
+    size_t len, cap;
+    bool too_long;
+} fetched;
+
+static size_t on_body(char *data, size_t size, size_t n, void *ctx)
+{
+    fetched *f = ctx;
+    size_t add = size * n;
+    if (f->too_long || add > f->cap - f->len) {
+        f->too_long = true;
+        return 0;
+    }
+    memcpy(f->p + f->len, data, add);
+    f->len += add;
+    return add;
+}
+
+/* GET <peer url>/hotline/log/<tail> into f (at most f->cap bytes). */
+static bool fetch(const hl_peer *p, const char *ca_file, const char *tail,
+                  fetched *f, char why[HL_ERR_MAX])
+{
+    char url[HL_URL_MAX + TILE_PATH_MAX + 32], cerr[CURL_ERROR_SIZE] = "";
+    long status = 0;
+    size_t ul = strlen(p->url);
+    (void)snprintf(url, sizeof url, "%s%shotline/log/%s", p->url,
+                   ul > 0 && p->url[ul - 1] == '/' ? "" : "/", tail);
+    (void)pthread_once(&curl_once, curl_start);
+    f->len = 0;
+    f->too_long = false;
+    CURL *c = curl_easy_init();
+    CURLcode rc = c != NULL ? CURLE_OK : CURLE_OUT_OF_MEMORY;
+    if (rc == CURLE_OK) {
+        (void)curl_easy_setopt(c, CURLOPT_URL, url);
+        (void)curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+        (void)curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+        (void)curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+        (void)curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+        (void)curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 30000L);
+        (void)curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+        (void)curl_easy_setopt(c, CURLOPT_WRITEDATA, f);
+        (void)curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
+        if (ca_file != NULL)
+            (void)curl_easy_setopt(c, CURLOPT_CAINFO, ca_file);
+        rc = curl_easy_perform(c);
+        if (rc == CURLE_OK)
+            (void)curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    }
+    curl_easy_cleanup(c);
+    if (rc != CURLE_OK || status != 200) {
+        (void)snprintf(why, HL_ERR_MAX, "%.60s: %.120s", tail,
+                       rc != CURLE_OK
+                           ? (f->too_long       ? "too long"
+                              : cerr[0] != '\0' ? cerr
+                                                : curl_easy_strerror(rc))
+                           : "not found");
+        return false;
+    }
+    return true;
+}
+
+/* Write f to mirror/<tail>, making its directories (the mirror's own
+ * names: tile paths are checked by tile_path). */
+static bool mirror_put(const char *mirror, const char *tail, const fetched *f,
+                       char why[HL_ERR_MAX])
+{
+    char path[PATH_MAX];
+    int n = snprintf(path, sizeof path, "%s/%s", mirror, tail);
+    if (n < 0 || (size_t)n >= sizeof path) {
+        (void)snprintf(why, HL_ERR_MAX, "the mirror's path is too long");
+        return false;
+    }
+    for (char *sl = path + strlen(mirror) + 1; (sl = strchr(sl, '/')) != NULL;
+         sl++) {
+        *sl = '\0';
+        if (mkdir(path, 0700) != 0 && errno != EEXIST) {
+            *sl = '/';
+            (void)snprintf(why, HL_ERR_MAX, "cannot make the mirror: %s",
+                           strerror(errno));
+            return false;
+        }
+        *sl = '/';
+    }
+    if (file_write_atomic(path, f->p, f->len, 0600) != SR_OK) {
+        (void)snprintf(why, HL_ERR_MAX, "cannot write the mirror: %s",
+                       strerror(errno));
+        return false;
+    }
+    return true;
+}
+
+/* The tree size on a checkpoint's second line (the witness checks the
+ * rest: origin, root and signature). */
+static bool checkpoint_size(const fetched *f, uint64_t *size)
+{
+    const char *nl = memchr(f->p, '\n', f->len);
+    if (nl == NULL)
+        return false;
+    const char *p = nl + 1, *end = f->p + f->len;
+    uint64_t v = 0;
+    size_t digits = 0;
+    while (p < end && *p >= '0' && *p <= '9' && digits < 20) {
+        v = v * 10 + (uint64_t)(*p++ - '0');
+        digits++;
+    }
+    *size = v;
+    return digits > 0 && p < end && *p == '\n';
+}
+
+/* Mirror peer p's log (its checkpoint and every hash tile of its tree)
+ * under mirror/, and have the node's witness check and cosign it. */
+static sr_status witness_peer(sr_hotline *h, const hl_peer *p,
+                              const char *ca_file, fetched *f, int *fork,
+                              char why[HL_ERR_MAX])
+{
+    char mirror[PATH_MAX], state[PATH_MAX], tail[TILE_PATH_MAX],
+        vkey[NOTE_VKEY_MAX + 1], origin[NOTE_NAME_MAX + 1], tilepath[PATH_MAX];
+    uint64_t size = 0;
+    note_verifier v;
+    sr_witness_result res;
+    *fork = 0;
+    int n = snprintf(mirror, sizeof mirror, "%s/mirror/%s", h->dir, p->name);
+    if (n < 0 || (size_t)n >= sizeof mirror ||
+        !path_in(state, h->dir, "witness"))
+        return SR_ERR_INVALID;
+    if (!path_in(tilepath, h->dir, "mirror") ||
+        (mkdir(tilepath, 0700) != 0 && errno != EEXIST) ||
+        (mkdir(mirror, 0700) != 0 && errno != EEXIST)) {
+        (void)snprintf(why, HL_ERR_MAX, "cannot make the mirror: %s",
+                       strerror(errno));
+        return SR_ERR_IO;
+    }
+    (void)snprintf(origin, sizeof origin, "strongroom-hotline/%s", p->name);
+    if (note_verifier_make(&v, origin, NOTE_TYPE_ED25519, p->log_pk) != SR_OK ||
+        note_vkey_format(&v, vkey, sizeof vkey) != SR_OK) {
+        (void)snprintf(why, HL_ERR_MAX, "the peer's log key");
+        return SR_ERR_INVALID;
+    }
+    f->cap = CHECKPOINT_MAX;
+    if (!fetch(p, ca_file, "checkpoint", f, why))
+        return SR_ERR_IO;
+    fetched cp = *f;
+    char *cp_copy = malloc(f->len);
+    if (cp_copy == NULL)
+        return SR_ERR_NOMEM;
+    memcpy(cp_copy, f->p, f->len);
+    cp.p = cp_copy;
+    if (!checkpoint_size(&cp, &size)) {
+        free(cp_copy);
+        (void)snprintf(why, HL_ERR_MAX, "the checkpoint does not parse");
+        return SR_ERR_AUDIT;
+    }
+    sr_status st = SR_OK;
+    f->cap = TILE_WIDTH * 32;
+    for (int level = 0; level <= TILE_LEVEL_MAX && st == SR_OK &&
+                        level * (int)TILE_HEIGHT < 64 &&
+                        (size >> (TILE_HEIGHT * (unsigned)level)) > 0;
+         level++) {
+        uint64_t hashes = size >> (TILE_HEIGHT * (unsigned)level);
+        for (uint64_t t = 0; t * TILE_WIDTH < hashes && st == SR_OK; t++) {
+            unsigned w = tile_width(level, t, size);
+            if (w == 0 || tile_path(tail, sizeof tail, level, t, w) != SR_OK)
+                continue;
+            /* Full tiles never change: one fetched before is kept. */
+            struct stat sb;
+            n = snprintf(tilepath, sizeof tilepath, "%s/%s", mirror, tail);
+            if (w == TILE_WIDTH && n > 0 && (size_t)n < sizeof tilepath &&
+                stat(tilepath, &sb) == 0)
+                continue;
+            if (!fetch(p, ca_file, tail, f, why) ||
+                !mirror_put(mirror, tail, f, why))
+                st = SR_ERR_IO;
+        }
+    }
+    if (st == SR_OK && !mirror_put(mirror, "checkpoint", &cp, why))
+        st = SR_ERR_IO;
+    free(cp_copy);
+    if (st != SR_OK)
+        return st;
+    st = sr_witness_cosign(state, mirror, vkey, 0, &res);
+    *fork = res.fork;
+    if (st != SR_OK)
+        (void)snprintf(why, HL_ERR_MAX, "%.190s", res.message);
+    return st;
+}
+
+sr_status sr_hotline_witness(sr_hotline *h, const char *ca_file,
+                             sr_status (*fn)(void *ctx, const char *peer,
+                                             sr_status st, int fork,
+                                             const char *why),
+                             void *ctx)
+{
+    char why[HL_ERR_MAX];
+    fetched f = {malloc(CHECKPOINT_MAX), 0, CHECKPOINT_MAX, false};
+    if (f.p == NULL)
+        return say(h->msg, SR_ERR_NOMEM, "out of memory");
+    sr_status st = SR_OK;
+    for (size_t i = 0; i < h->npeers && st == SR_OK; i++) {
+        int fork = 0;
+        why[0] = '\0';
+        sr_status r = witness_peer(h, &h->peers[i], ca_file, &f, &fork, why);
+        st = fn(ctx, h->peers[i].name, r, fork, why);
+    }
+    free(f.p);
+    return st;
 }

@@ -198,6 +198,18 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **state,
     }
 }
 
+/* A peer's log that could not be checked is said once a round; one
+ * caught rewritten is said loudly. */
+static sr_status report_witness(void *ctx, const char *peer, sr_status st,
+                                int fork, const char *why)
+{
+    (void)ctx;
+    if (st != SR_OK)
+        (void)fprintf(stderr, "strongroom hotline serve: witness %s: %s%s\n",
+                      peer, fork ? "REWRITTEN OR ROLLED BACK: " : "", why);
+    return SR_OK;
+}
+
 int hotline_serve(const hotline_serve_config *cfg, char err[SRV_ERR_MAX])
 {
     struct sockaddr_storage ss;
@@ -274,6 +286,10 @@ int hotline_serve(const hotline_serve_config *cfg, char err[SRV_ERR_MAX])
         st = sr_hotline_deliver(out, 0, cfg->ca_file, &dl);
         if (sr_hotline_checkpoint(out, &size) != SR_OK)
             (void)fprintf(stderr, "strongroom hotline serve: log: %s\n",
+                          sr_hotline_errmsg(out));
+        if (sr_hotline_witness(out, cfg->ca_file, report_witness, NULL) !=
+            SR_OK)
+            (void)fprintf(stderr, "strongroom hotline serve: witness: %s\n",
                           sr_hotline_errmsg(out));
         if (st != SR_OK)
             (void)fprintf(stderr, "strongroom hotline serve: delivery: %s\n",
