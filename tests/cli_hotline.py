@@ -452,6 +452,49 @@ class Exchange(unittest.TestCase):
         p = self.a.hl("witness", check=0)
         self.assertIn(b"cn-cert not checked", p.stdout)
 
+    def test_deadlines_show_in_both_sides_status_and_report(self):
+        """Four requests: answered in time, answered after its deadline,
+        unanswered past it, unanswered before it. Each side's report
+        counts them the same."""
+        future, past = "2099-01-01T00:00:00Z", "2026-01-01T00:00:00Z"
+        ids = {}
+        for case, deadline in (("C-ok", future), ("C-late", past),
+                               ("C-overdue", past), ("C-open", future)):
+            ids[case] = self.request(case, body=dict(
+                REQUEST, response_deadline=deadline))
+        self.b.start()
+        self.a.hl("deliver", check=0)
+        self.b.hl("ack", ids["C-ok"], check=0)
+        for case in ("C-ok", "C-late"):
+            self.b.hl("respond", ids[case], stdin=b'{"answer":"done"}',
+                      check=0)
+        self.a.start()
+        self.assertEqual(self.b.hl("deliver", check=0).stdout,
+                         b"delivered 3, failed 0, waiting 0\n")
+        want = {"C-ok": ("answered", True), "C-late": ("late", False),
+                "C-overdue": ("overdue", False), "C-open": ("open", False)}
+        for node, direction in ((self.a, "out"), (self.b, "in")):
+            rows = [json.loads(l) for l in node.hl(
+                "status", "--json", check=0).stdout.splitlines()]
+            self.assertEqual({r["case"]: (r["state"], r["acknowledged"])
+                              for r in rows}, want)
+            self.assertEqual({r["direction"] for r in rows}, {direction})
+            today = time.strftime("%Y-%m-%d", time.gmtime())
+            (row,) = [json.loads(l) for l in node.hl(
+                "report", "--period", "%s..%s" % (today, today), "--json",
+                check=0).stdout.splitlines()]
+            self.assertEqual(
+                {k: row[k] for k in ("requests", "acknowledged", "in_time",
+                                     "late", "overdue", "open")},
+                {"requests": 4, "acknowledged": 1, "in_time": 1, "late": 1,
+                 "overdue": 1, "open": 1})
+            # A period without them counts nothing.
+            self.assertEqual(node.hl("report", "--period",
+                                     "2020-01-01..2020-12-31",
+                                     check=0).stdout, b"")
+        p = self.a.hl("report", "--period", "2026-12-31..2026-01-01")
+        self.assertEqual(p.returncode, EXIT_USAGE)
+
     def test_bad_bodies_and_unknown_peers_are_refused_before_queueing(self):
         bad = dict(REQUEST, urgency="whenever")
         p = self.a.hl("request", "new", "cn-cert", "--case", "C-1", "--tlp",

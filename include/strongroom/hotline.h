@@ -172,6 +172,38 @@ sr_hotline_witness(sr_hotline *h, const char *ca_file,
                                    int fork, const char *why),
                    void *ctx);
 
+/* A request and how it was handled, seen from this node: sent by it
+ * (outgoing) or received. Times are Unix seconds (0: none). answered: when
+ * the first response was taken in (a request this node sent) or
+ * receipted by the requester (one it received). state: "answered" (by
+ * the deadline), "late" (answered after it), "overdue" (unanswered past
+ * it), "closed" (closed unanswered, before it) or "open". */
+typedef struct sr_hotline_case_info {
+    int outgoing;
+    char peer[SR_HOTLINE_NAME_MAX + 1];
+    char case_id[65];
+    long long requested, deadline, answered;
+    int acked, closed;
+    char state[12];
+} sr_hotline_case_info;
+
+/* Every request, oldest first, its state as of `now`. */
+SR_API SR_WARN_UNUSED sr_status sr_hotline_cases(
+    sr_hotline *h, long long now,
+    sr_status (*fn)(void *ctx, const sr_hotline_case_info *c), void *ctx);
+
+/* Per partner and direction, the requests made in [since, until) and
+ * how they stand at `now`. */
+typedef struct sr_hotline_report_row {
+    char peer[SR_HOTLINE_NAME_MAX + 1];
+    int outgoing; /* requests this node sent (1) or received (0) */
+    unsigned requests, acked, in_time, late, overdue, open;
+} sr_hotline_report_row;
+
+SR_API SR_WARN_UNUSED sr_status sr_hotline_report(
+    sr_hotline *h, long long since, long long until, long long now,
+    sr_status (*fn)(void *ctx, const sr_hotline_report_row *r), void *ctx);
+
 /* Every message, oldest first. */
 SR_API SR_WARN_UNUSED sr_status sr_hotline_messages(
     sr_hotline *h, sr_status (*fn)(void *ctx, const sr_hotline_message_info *m),

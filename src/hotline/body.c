@@ -47,6 +47,30 @@ bool hl_timestamp_ok(const char *s, size_t len)
     return y2 == y && m2 == (uint32_t)mo && d2 == (uint32_t)d;
 }
 
+bool hl_timestamp_seconds(const char *s, size_t len, int64_t *out)
+{
+    if (!hl_timestamp_ok(s, len))
+        return false;
+    int64_t days = date_days_from_civil(
+        digits(s, 4), (uint32_t)digits(s + 5, 2), (uint32_t)digits(s + 8, 2));
+    *out = days * 86400 + digits(s + 11, 2) * 3600 + digits(s + 14, 2) * 60 +
+           digits(s + 17, 2);
+    return true;
+}
+
+int64_t hl_request_deadline(const uint8_t *body, size_t len)
+{
+    json_error_t e;
+    int64_t t = 0;
+    json_t *o = json_loadb((const char *)body, len, 0, &e);
+    const json_t *d = json_object_get(o, "response_deadline");
+    if (!json_is_string(d) ||
+        !hl_timestamp_seconds(json_string_value(d), json_string_length(d), &t))
+        t = 0;
+    json_decref(o);
+    return t;
+}
+
 static bool hex_run(const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++)

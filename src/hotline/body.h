@@ -41,5 +41,11 @@ SR_WARN_UNUSED sr_status hl_body_check(hl_kind kind, const uint8_t *body,
 
 /* RFC 3339 UTC as STIX writes it: YYYY-MM-DDTHH:MM:SS[.s+]Z. */
 bool hl_timestamp_ok(const char *s, size_t len);
+/* Such a timestamp as Unix seconds (the fraction dropped); false if it
+ * is not one. */
+bool hl_timestamp_seconds(const char *s, size_t len, int64_t *out);
+/* A request body's response_deadline in Unix seconds; 0 if the body has
+ * none (it was checked before). */
+int64_t hl_request_deadline(const uint8_t *body, size_t len);
 
 #endif

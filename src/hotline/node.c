@@ -547,6 +547,8 @@ sr_status sr_hotline_send(sr_hotline *h, const char *peer, const char *case_id,
     now_utc(r.h.sent, &r.at);
     r.outgoing = true;
     r.state = HL_QUEUED;
+    if (r.h.kind == HL_REQUEST)
+        r.deadline = hl_request_deadline((const uint8_t *)body, len);
     st = hl_store_exec(h->store, "BEGIN IMMEDIATE", m);
     if (st != SR_OK)
         return say(h->msg, st, "%s", m);
@@ -720,6 +722,8 @@ sr_status sr_hotline_receive(sr_hotline *h, const char *env, size_t len,
     }
     r.outgoing = false;
     r.state = HL_RECEIVED;
+    if (r.h.kind == HL_REQUEST)
+        r.deadline = hl_request_deadline(body, blen);
     r.receipt = (const uint8_t *)*receipt;
     r.receipt_len = *receipt_len;
     now_utc((char[21]){0}, &r.at);
@@ -1310,5 +1314,116 @@ sr_status sr_hotline_witness(sr_hotline *h, const char *ca_file,
         st = fn(ctx, h->peers[i].name, r, fork, why);
     }
     free(f.p);
+    return st;
+}
+
+/* ---- cases, deadlines and the report ------------------------------------- */
+
+static void case_info(const hl_case *c, long long now, sr_hotline_case_info *i)
+{
+    memset(i, 0, sizeof *i);
+    i->outgoing = c->outgoing;
+    (void)snprintf(i->peer, sizeof i->peer, "%s", c->peer);
+    (void)snprintf(i->case_id, sizeof i->case_id, "%s", c->case_id);
+    i->requested = c->requested;
+    i->deadline = c->deadline;
+    i->answered = c->answered;
+    i->acked = c->acked;
+    i->closed = c->closed;
+    const char *state;
+    if (c->answered != 0)
+        state = c->deadline == 0 || c->answered <= c->deadline ? "answered"
+                                                               : "late";
+    else if (c->deadline != 0 && now > c->deadline)
+        state = "overdue";
+    else
+        state = c->closed ? "closed" : "open";
+    (void)snprintf(i->state, sizeof i->state, "%s", state);
+}
+
+typedef struct cases_run {
+    long long now;
+    sr_status (*fn)(void *ctx, const sr_hotline_case_info *c);
+    void *ctx;
+} cases_run;
+
+static sr_status case_one(void *ctx, const hl_case *c)
+{
+    cases_run *r = ctx;
+    sr_hotline_case_info i;
+    case_info(c, r->now, &i);
+    return r->fn(r->ctx, &i);
+}
+
+sr_status sr_hotline_cases(sr_hotline *h, long long now,
+                           sr_status (*fn)(void *ctx,
+                                           const sr_hotline_case_info *c),
+                           void *ctx)
+{
+    char m[HL_STORE_MSG_MAX];
+    sr_status st = store_of(h);
+    if (st != SR_OK)
+        return st;
+    cases_run r = {now, fn, ctx};
+    st = hl_store_cases(h->store, case_one, &r, m);
+    if (st != SR_OK && st != SR_ERR_NOMEM)
+        (void)say(h->msg, st, "%s", m);
+    return st;
+}
+
+typedef struct report_run {
+    long long since, until;
+    sr_hotline_report_row *rows;
+    size_t n, cap;
+} report_run;
+
+static sr_status report_one(void *ctx, const sr_hotline_case_info *c)
+{
+    report_run *r = ctx;
+    if (c->requested < r->since || c->requested >= r->until)
+        return SR_OK;
+    sr_hotline_report_row *row = NULL;
+    for (size_t i = 0; i < r->n && row == NULL; i++)
+        if (r->rows[i].outgoing == c->outgoing &&
+            strcmp(r->rows[i].peer, c->peer) == 0)
+            row = &r->rows[i];
+    if (row == NULL) {
+        if (r->n == r->cap) {
+            size_t cap = r->cap ? 2 * r->cap : 8;
+            void *p = realloc(r->rows, cap * sizeof *r->rows);
+            if (p == NULL)
+                return SR_ERR_NOMEM;
+            r->rows = p;
+            r->cap = cap;
+        }
+        row = &r->rows[r->n++];
+        memset(row, 0, sizeof *row);
+        row->outgoing = c->outgoing;
+        (void)snprintf(row->peer, sizeof row->peer, "%s", c->peer);
+    }
+    row->requests++;
+    row->acked += c->acked ? 1u : 0u;
+    if (strcmp(c->state, "answered") == 0)
+        row->in_time++;
+    else if (strcmp(c->state, "late") == 0)
+        row->late++;
+    else if (strcmp(c->state, "overdue") == 0)
+        row->overdue++;
+    else
+        row->open++;
+    return SR_OK;
+}
+
+sr_status sr_hotline_report(
+    sr_hotline *h, long long since, long long until, long long now,
+    sr_status (*fn)(void *ctx, const sr_hotline_report_row *r), void *ctx)
+{
+    report_run r = {since, until, NULL, 0, 0};
+    sr_status st = sr_hotline_cases(h, now, report_one, &r);
+    for (size_t i = 0; i < r.n && st == SR_OK; i++)
+        st = fn(ctx, &r.rows[i]);
+    free(r.rows);
+    if (st == SR_ERR_NOMEM)
+        (void)say(h->msg, st, "out of memory");
     return st;
 }

@@ -27,11 +27,13 @@ static const char schema[] =
     " state INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,"
     " next_attempt INTEGER NOT NULL DEFAULT 0, last_error TEXT,"
     " receipt BLOB, at INTEGER NOT NULL, done_at INTEGER,"
+    " deadline INTEGER,"
     " UNIQUE(peer, case_id, outgoing, seq));";
 
 #define COLUMNS                                                                \
     "id, outgoing, peer, case_id, seq, kind, tlp, sent, envelope, env_hash,"   \
-    " body, state, attempts, next_attempt, last_error, receipt, at, done_at"
+    " body, state, attempts, next_attempt, last_error, receipt, at, done_at,"  \
+    " deadline"
 
 static sr_status fail(sqlite3 *db, char msg[HL_STORE_MSG_MAX], const char *what)
 {
@@ -134,7 +136,8 @@ sr_status hl_store_put(hl_store *s, const hl_record *r,
     sr_status st =
         prepare(s,
                 "INSERT INTO messages(" COLUMNS ") VALUES(?1, ?2, ?3, ?4, ?5,"
-                " ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+                " ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,"
+                " ?19)",
                 &q, msg);
     if (st != SR_OK)
         return st;
@@ -163,6 +166,10 @@ sr_status hl_store_put(hl_store *s, const hl_record *r,
         (void)sqlite3_bind_int64(q, 18, r->done_at);
     else
         (void)sqlite3_bind_null(q, 18);
+    if (r->deadline != 0)
+        (void)sqlite3_bind_int64(q, 19, r->deadline);
+    else
+        (void)sqlite3_bind_null(q, 19);
     if (sqlite3_step(q) != SQLITE_DONE)
         st = fail(s->db, msg, "cannot store the message");
     (void)sqlite3_finalize(q);
@@ -218,6 +225,7 @@ static sr_status row_read(sqlite3_stmt *q, hl_record *r,
     r->receipt = col_blob(q, 15, &r->receipt_len);
     r->at = sqlite3_column_int64(q, 16);
     r->done_at = sqlite3_column_int64(q, 17);
+    r->deadline = sqlite3_column_int64(q, 18);
     return SR_OK;
 }
 
@@ -317,4 +325,57 @@ sr_status hl_store_exec(hl_store *s, const char *sql,
     if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
         return fail(s->db, msg, sql);
     return SR_OK;
+}
+
+sr_status hl_store_cases(hl_store *s, hl_case_fn fn, void *ctx,
+                         char msg[HL_STORE_MSG_MAX])
+{
+    /* One row a request: whether the other side acknowledged it, when it
+     * was first answered (taken in, for a request this node sent; its
+     * receipt kept, for one it received) and whether the case closed. */
+    static const char sql[] =
+        "SELECT r.outgoing, r.peer, r.case_id, r.at, r.deadline,"
+        " EXISTS(SELECT 1 FROM messages a WHERE a.peer = r.peer AND"
+        "  a.case_id = r.case_id AND a.outgoing <> r.outgoing AND"
+        "  a.kind = ?1 AND (a.outgoing = 0 OR a.state = 1)),"
+        " (SELECT min(CASE WHEN x.outgoing = 1 THEN x.done_at ELSE x.at END)"
+        "  FROM messages x WHERE x.peer = r.peer AND x.case_id = r.case_id"
+        "  AND x.outgoing <> r.outgoing AND x.kind = ?2 AND"
+        "  (x.outgoing = 0 OR x.state = 1)),"
+        " EXISTS(SELECT 1 FROM messages c WHERE c.peer = r.peer AND"
+        "  c.case_id = r.case_id AND c.kind = ?3)"
+        " FROM messages r WHERE r.kind = ?4 ORDER BY r.at, r.rowid";
+    sqlite3_stmt *q = NULL;
+    sr_status st = prepare(s, sql, &q, msg);
+    if (st != SR_OK)
+        return st;
+    (void)sqlite3_bind_int(q, 1, HL_ACK);
+    (void)sqlite3_bind_int(q, 2, HL_RESPONSE);
+    (void)sqlite3_bind_int(q, 3, HL_CLOSE);
+    (void)sqlite3_bind_int(q, 4, HL_REQUEST);
+    int rc = SQLITE_DONE;
+    while (st == SR_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+        hl_case c;
+        memset(&c, 0, sizeof c);
+        const unsigned char *peer = sqlite3_column_text(q, 1);
+        const unsigned char *cas = sqlite3_column_text(q, 2);
+        if (peer == NULL || cas == NULL) {
+            (void)snprintf(msg, HL_STORE_MSG_MAX, "node.db: a malformed row");
+            st = SR_ERR_CORRUPT;
+            break;
+        }
+        c.outgoing = sqlite3_column_int(q, 0) != 0;
+        (void)snprintf(c.peer, sizeof c.peer, "%s", (const char *)peer);
+        (void)snprintf(c.case_id, sizeof c.case_id, "%s", (const char *)cas);
+        c.requested = sqlite3_column_int64(q, 3);
+        c.deadline = sqlite3_column_int64(q, 4);
+        c.acked = sqlite3_column_int(q, 5) != 0;
+        c.answered = sqlite3_column_int64(q, 6); /* 0: NULL */
+        c.closed = sqlite3_column_int(q, 7) != 0;
+        st = fn(ctx, &c);
+    }
+    if (st == SR_OK && rc != SQLITE_DONE)
+        st = fail(s->db, msg, "cannot list the cases");
+    (void)sqlite3_finalize(q);
+    return st;
 }

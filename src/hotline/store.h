@@ -44,6 +44,7 @@ typedef struct hl_record {
     size_t receipt_len;
     uint32_t attempts;
     int64_t next_attempt, at, done_at;
+    int64_t deadline; /* a request's response_deadline, Unix s; 0: none */
     char last_error[HL_ERR_MAX];
 } hl_record;
 
@@ -83,6 +84,22 @@ SR_WARN_UNUSED sr_status hl_store_attempt_failed(hl_store *s,
                                                  int64_t next_attempt,
                                                  const char *why,
                                                  char msg[HL_STORE_MSG_MAX]);
+
+/* One request and how it was handled, seen from this node: sent by it
+ * (outgoing) or received. Times are Unix seconds, 0 for none. answered:
+ * when the first response was taken in (a request sent) or receipted by
+ * the requester (a request received). */
+typedef struct hl_case {
+    bool outgoing;
+    char peer[HL_NAME_MAX + 1];
+    char case_id[HL_CASE_MAX + 1];
+    int64_t requested, deadline, answered;
+    bool acked, closed;
+} hl_case;
+typedef sr_status (*hl_case_fn)(void *ctx, const hl_case *c);
+/* Every request, oldest first. */
+SR_WARN_UNUSED sr_status hl_store_cases(hl_store *s, hl_case_fn fn, void *ctx,
+                                        char msg[HL_STORE_MSG_MAX]);
 
 /* Run fixed SQL (BEGIN IMMEDIATE, COMMIT, ROLLBACK). */
 SR_WARN_UNUSED sr_status hl_store_exec(hl_store *s, const char *sql,
