@@ -114,6 +114,15 @@ class Node:
     def post(self, envelope):
         return self.post_raw("/hotline/v1/messages", envelope)
 
+    def post_batch(self, envelopes):
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        c.request("POST", "/hotline/v1/messages", body=b"\n".join(envelopes),
+                  headers={"Content-Type": "application/x-ndjson"})
+        r = c.getresponse()
+        data = r.read()
+        c.close()
+        return r.status, r.getheader("Content-Type"), data
+
     def messages(self, *extra):
         return [json.loads(l) for l in
                 self.hl("messages", "--json", *extra, check=0).stdout
@@ -547,6 +556,38 @@ class Exchange(unittest.TestCase):
         self.assertGreaterEqual(len(received), 30)
         self.assertEqual(sorted({e["count"] for e in received}),
                          list(range(1, 31)))
+
+    def test_a_batch_answers_each_message_in_its_place(self):
+        """One POST of several messages (what deliver sends): each gets
+        its own answer, in order; a bad one is refused alone, and one of
+        its case after it is then out of order."""
+        ids = [self.a.hl("send", "cn-cert", "--case", case, "--kind", "ack",
+                         "--tlp", "TLP:GREEN", stdin=b"{}", check=0)
+               .stdout.decode().strip()
+               for case in ("K-1", "K-1", "K-2", "K-1")]
+        env = [self.a.envelope(i) for i in ids]
+        forged = json.loads(env[1])
+        forged["tlp"] = "TLP:CLEAR"
+        self.b.start()
+        st, ct, body = self.b.post_batch(
+            [env[0], json.dumps(forged).encode(), env[2], env[3]])
+        self.assertEqual((st, ct), (200, "application/x-ndjson"))
+        lines = [json.loads(l) for l in body.splitlines()]
+        self.assertEqual(len(lines), 4)
+        self.assertEqual([l.get("kind") for l in lines],
+                         ["receipt", None, "receipt", None])
+        self.assertEqual((lines[1]["problem"], lines[1]["status"]),
+                         ("not-accepted", 403))
+        self.assertEqual((lines[3]["problem"], lines[3]["status"]),
+                         ("sequence", 409))
+        self.assertIn("out of order", lines[3]["detail"])
+        self.assertEqual(sorted(m["id"] for m in self.b.messages("--inbox")),
+                         sorted([ids[0], ids[2]]))
+        # The sender's own delivery then brings the rest, in order.
+        self.assertEqual(self.a.hl("deliver", check=0).stdout,
+                         b"delivered 4, failed 0, waiting 0\n")
+        self.assertEqual([m["id"] for m in self.b.messages("--inbox")
+                          if m["case"] == "K-1"], [ids[0], ids[1], ids[3]])
 
     def test_bad_bodies_and_unknown_peers_are_refused_before_queueing(self):
         bad = dict(REQUEST, urgency="whenever")

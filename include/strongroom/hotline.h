@@ -97,6 +97,17 @@ SR_API SR_WARN_UNUSED sr_status sr_hotline_send(sr_hotline *h, const char *peer,
                                                 const char *body, size_t len,
                                                 char id[SR_HOTLINE_ID_LEN + 1]);
 
+/* Queue n messages at once, in one transaction and one log sync: all or
+ * none. ids[i] gets message i's id. The message names the first that
+ * failed and why. */
+typedef struct sr_hotline_outbound {
+    const char *peer, *case_id, *kind, *tlp, *body;
+    size_t len;
+} sr_hotline_outbound;
+SR_API SR_WARN_UNUSED sr_status
+sr_hotline_send_many(sr_hotline *h, const sr_hotline_outbound *msgs, size_t n,
+                     char (*ids)[SR_HOTLINE_ID_LEN + 1]);
+
 /* Queue a message of `kind` in answer to message `to` (32 hex digits,
  * one this node received or sent): to the same peer, in the same case,
  * under the same TLP label. */
@@ -117,6 +128,24 @@ SR_API SR_WARN_UNUSED sr_status sr_hotline_receive(sr_hotline *h,
                                                    char **receipt,
                                                    size_t *receipt_len);
 SR_API void sr_hotline_free(void *p);
+
+/* Take in n messages at once (a peer's batch: one write transaction and
+ * one log sync for all). out[i] says how message i went: on SR_OK its
+ * receipt (free with sr_hotline_free), else why not, as for
+ * sr_hotline_receive. A message refused leaves nothing behind, and those
+ * after it are still taken (a later one of its case is then out of
+ * order). Returns SR_OK once each has its answer, or the status that
+ * failed the whole batch (the store, the log); then nothing of it stays
+ * and every out[i] says so. */
+typedef struct sr_hotline_taken {
+    sr_status status;
+    char *receipt;
+    size_t receipt_len;
+    char msg[SR_HOTLINE_MSG_MAX];
+} sr_hotline_taken;
+SR_API SR_WARN_UNUSED sr_status
+sr_hotline_receive_batch(sr_hotline *h, const char *const *envs,
+                         const size_t *lens, size_t n, sr_hotline_taken *out);
 
 typedef struct sr_hotline_delivery {
     unsigned delivered; /* receipted by their recipient */

@@ -422,13 +422,38 @@ static sr_status store_of(sr_hotline *h)
  * hashes and numbers, never its content. action: "hotline.send.KIND",
  * "hotline.receive.KIND" or "hotline.delivered"; extra: more detail (the
  * receipt's hash), or NULL. Durable when it returns. */
-static sr_status log_message(sr_hotline *h, const char *action,
-                             const char *peer, const hl_header *hd,
-                             const uint8_t env_hash[32], const char *extra)
+/* Log entries gathered to be appended together: one sync for a batch. */
+typedef struct log_batch {
+    sr_buf *e;
+    size_t n, cap;
+} log_batch;
+
+static void log_batch_free(log_batch *lb)
 {
-    char id[2 * HL_ID_BYTES + 1], hash[65], lmsg[AUDIT_MSG_MAX];
+    for (size_t i = 0; i < lb->n; i++)
+        buf_free(&lb->e[i]);
+    free(lb->e);
+    memset(lb, 0, sizeof *lb);
+}
+
+/* Encode one entry about a message into lb: what happened to it, by its
+ * hashes and numbers, never its content. action: "hotline.send.KIND",
+ * "hotline.receive.KIND" or "hotline.delivered"; extra: more detail (a
+ * receipt's hash), or NULL. */
+static sr_status log_add(log_batch *lb, const char *action, const char *peer,
+                         const hl_header *hd, const uint8_t env_hash[32],
+                         const char *extra)
+{
+    char id[2 * HL_ID_BYTES + 1], hash[65];
     audit_entry e;
-    sr_buf b;
+    if (lb->n == lb->cap) {
+        size_t cap = lb->cap ? 2 * lb->cap : 16;
+        sr_buf *p = realloc(lb->e, cap * sizeof *p);
+        if (p == NULL)
+            return SR_ERR_NOMEM;
+        lb->e = p;
+        lb->cap = cap;
+    }
     memset(&e, 0, sizeof e);
     e.time_ns = (uint64_t)time(NULL) * 1000000000u;
     (void)snprintf(e.principal, sizeof e.principal, "%s", peer);
@@ -442,12 +467,41 @@ static sr_status log_message(sr_hotline *h, const char *action,
                    (unsigned long long)hd->seq, id, hash, hl_tlp_name(hd->tlp),
                    extra != NULL ? " " : "", extra != NULL ? extra : "");
     e.count = hd->seq;
-    buf_init(&b, ENTRY_MAX_BYTES);
-    uint64_t index = 0;
-    sr_status st = entry_encode(&e, &b);
-    if (st == SR_OK)
-        st = audit_log_append(h->log, b.p, b.len, &index, lmsg);
-    buf_free(&b);
+    buf_init(&lb->e[lb->n], ENTRY_MAX_BYTES);
+    sr_status st = entry_encode(&e, &lb->e[lb->n]);
+    if (st != SR_OK) {
+        buf_free(&lb->e[lb->n]);
+        return st;
+    }
+    lb->n++;
+    return SR_OK;
+}
+
+/* Append lb's entries to the node's log, durably, in one batch. */
+static sr_status log_flush(sr_hotline *h, log_batch *lb)
+{
+    char lmsg[AUDIT_MSG_MAX] = "";
+    uint64_t first = 0;
+    sr_status st = SR_OK;
+    for (size_t i = 0; i < lb->n && st == SR_OK;) {
+        size_t k = lb->n - i < AUDIT_APPEND_MANY_MAX ? lb->n - i
+                                                     : AUDIT_APPEND_MANY_MAX;
+        const uint8_t **e = malloc(k * sizeof *e);
+        size_t *len = malloc(k * sizeof *len);
+        if (e == NULL || len == NULL) {
+            st = SR_ERR_NOMEM;
+        } else {
+            for (size_t j = 0; j < k; j++) {
+                e[j] = lb->e[i + j].p;
+                len[j] = lb->e[i + j].len;
+            }
+            st = audit_log_append_many(h->log, e, len, k, &first, lmsg);
+        }
+        free(e);
+        free(len);
+        i += k;
+    }
+    log_batch_free(lb);
     if (st != SR_OK)
         return say(h->msg, st, "the node's log: %s",
                    lmsg[0] != '\0' ? lmsg : sr_status_str(st));
@@ -510,9 +564,10 @@ static void rollback(hl_store *s)
         return;
 }
 
-sr_status sr_hotline_send(sr_hotline *h, const char *peer, const char *case_id,
-                          const char *kind, const char *tlp, const char *body,
-                          size_t len, char id[SR_HOTLINE_ID_LEN + 1])
+/* Queue one message inside the caller's write transaction; its log entry
+ * goes to lb. */
+static sr_status queue_one(sr_hotline *h, const sr_hotline_outbound *o,
+                           char id[SR_HOTLINE_ID_LEN + 1], log_batch *lb)
 {
     char err[HL_ERR_MAX], m[HL_STORE_MSG_MAX];
     hl_record r;
@@ -520,44 +575,39 @@ sr_status sr_hotline_send(sr_hotline *h, const char *peer, const char *case_id,
     size_t env_len = 0;
     memset(&r, 0, sizeof r);
     id[0] = '\0';
-    const hl_peer *to = peer != NULL ? peer_named(h, peer) : NULL;
+    const hl_peer *to = o->peer != NULL ? peer_named(h, o->peer) : NULL;
     if (to == NULL)
         return say(h->msg, SR_ERR_NOT_FOUND,
                    "%s is not a peer of this node (hotline peer add)",
-                   peer != NULL ? peer : "");
-    if (case_id == NULL || !hl_case_ok(case_id, strlen(case_id)))
+                   o->peer != NULL ? o->peer : "");
+    if (o->case_id == NULL || !hl_case_ok(o->case_id, strlen(o->case_id)))
         return say(h->msg, SR_ERR_INVALID,
                    "a case id is 1-64 of A-Z, a-z, 0-9, '.', '_', ':', '-'");
-    if (kind_parse(kind, &r.h.kind) != SR_OK || r.h.kind == HL_RECEIPT)
+    if (kind_parse(o->kind, &r.h.kind) != SR_OK || r.h.kind == HL_RECEIPT)
         return say(h->msg, SR_ERR_INVALID,
                    "the kind is request, ack, response or close");
-    if (hl_tlp_parse(tlp, &r.h.tlp) != SR_OK)
+    if (hl_tlp_parse(o->tlp, &r.h.tlp) != SR_OK)
         return say(h->msg, SR_ERR_INVALID,
                    "the TLP label is TLP:CLEAR, TLP:GREEN, TLP:AMBER, "
                    "TLP:AMBER+STRICT or TLP:RED");
-    if (hl_body_check(r.h.kind, (const uint8_t *)body, len, err) != SR_OK)
+    const uint8_t *body = (const uint8_t *)o->body;
+    if (hl_body_check(r.h.kind, body, o->len, err) != SR_OK)
         return say(h->msg, SR_ERR_INVALID, "%s", err);
-    sr_status st = store_of(h);
-    if (st != SR_OK)
-        return st;
     (void)snprintf(r.h.from, sizeof r.h.from, "%s", hl_identity_name(h->id));
     (void)snprintf(r.h.to, sizeof r.h.to, "%s", to->name);
-    (void)snprintf(r.h.case_id, sizeof r.h.case_id, "%s", case_id);
+    (void)snprintf(r.h.case_id, sizeof r.h.case_id, "%s", o->case_id);
     randombytes_buf(r.h.id, sizeof r.h.id);
     now_utc(r.h.sent, &r.at);
     r.outgoing = true;
     r.state = HL_QUEUED;
     if (r.h.kind == HL_REQUEST)
-        r.deadline = hl_request_deadline((const uint8_t *)body, len);
-    st = hl_store_exec(h->store, "BEGIN IMMEDIATE", m);
-    if (st != SR_OK)
-        return say(h->msg, st, "%s", m);
-    st = hl_store_next_seq(h->store, to->name, case_id, true, &r.h.seq, m);
+        r.deadline = hl_request_deadline(body, o->len);
+    sr_status st =
+        hl_store_next_seq(h->store, to->name, o->case_id, true, &r.h.seq, m);
     if (st != SR_OK)
         (void)say(h->msg, st, "%s", m);
     if (st == SR_OK) {
-        st = hl_seal(h->id, to, &r.h, (const uint8_t *)body, len, &env,
-                     &env_len);
+        st = hl_seal(h->id, to, &r.h, body, o->len, &env, &env_len);
         if (st != SR_OK)
             (void)say(h->msg, st, "cannot seal the message");
     }
@@ -565,27 +615,65 @@ sr_status sr_hotline_send(sr_hotline *h, const char *peer, const char *case_id,
         r.envelope = (const uint8_t *)env;
         r.envelope_len = env_len;
         hl_envelope_hash(env, env_len, r.env_hash);
-        st = put_message(h, &r, (const uint8_t *)body, len);
+        st = put_message(h, &r, body, o->len);
     }
-    /* Logged before it is committed: the log may hold an attempt that
-     * did not stay, never a message it does not name. */
     if (st == SR_OK) {
         char action[ENTRY_NAME_MAX + 1];
         (void)snprintf(action, sizeof action, "hotline.send.%s",
                        hl_kind_name(r.h.kind));
-        st = log_message(h, action, to->name, &r.h, r.env_hash, NULL);
+        st = log_add(lb, action, to->name, &r.h, r.env_hash, NULL);
+        if (st != SR_OK)
+            (void)say(h->msg, st, "the node's log: %s", sr_status_str(st));
     }
+    free(env);
+    if (st == SR_OK)
+        hex_encode(id, r.h.id, HL_ID_BYTES);
+    return st;
+}
+
+sr_status sr_hotline_send_many(sr_hotline *h, const sr_hotline_outbound *msgs,
+                               size_t n, char (*ids)[SR_HOTLINE_ID_LEN + 1])
+{
+    char m[HL_STORE_MSG_MAX];
+    log_batch lb = {NULL, 0, 0};
+    sr_status st = store_of(h);
+    if (st != SR_OK)
+        return st;
+    st = hl_store_exec(h->store, "BEGIN IMMEDIATE", m);
+    if (st != SR_OK)
+        return say(h->msg, st, "%s", m);
+    for (size_t i = 0; i < n && st == SR_OK; i++) {
+        st = queue_one(h, &msgs[i], ids[i], &lb);
+        if (st != SR_OK && n > 1) {
+            char keep[SR_HOTLINE_MSG_MAX];
+            memcpy(keep, h->msg, sizeof keep);
+            (void)say(h->msg, st, "message %zu: %s", i + 1, keep);
+        }
+    }
+    /* Logged before committed: the log may hold an attempt that did not
+     * stay, never a message it does not name. */
+    if (st == SR_OK)
+        st = log_flush(h, &lb);
+    log_batch_free(&lb);
     if (st == SR_OK) {
         st = hl_store_exec(h->store, "COMMIT", m);
         if (st != SR_OK)
             (void)say(h->msg, st, "%s", m);
     }
-    if (st != SR_OK)
+    if (st != SR_OK) {
         rollback(h->store);
-    free(env);
-    if (st == SR_OK)
-        hex_encode(id, r.h.id, HL_ID_BYTES);
+        for (size_t i = 0; i < n; i++)
+            ids[i][0] = '\0';
+    }
     return st;
+}
+
+sr_status sr_hotline_send(sr_hotline *h, const char *peer, const char *case_id,
+                          const char *kind, const char *tlp, const char *body,
+                          size_t len, char id[SR_HOTLINE_ID_LEN + 1])
+{
+    sr_hotline_outbound o = {peer, case_id, kind, tlp, body, len};
+    return sr_hotline_send_many(h, &o, 1, (char(*)[SR_HOTLINE_ID_LEN + 1]) id);
 }
 
 sr_status sr_hotline_reply(sr_hotline *h, const char *to, const char *kind,
@@ -639,8 +727,13 @@ static sr_status make_receipt(sr_hotline *h, const hl_peer *to,
                    out_len);
 }
 
-sr_status sr_hotline_receive(sr_hotline *h, const char *env, size_t len,
-                             char **receipt, size_t *receipt_len)
+/* Take one envelope in, inside the caller's write transaction: its
+ * receipt (malloc'd) to *receipt, its log entry added to lb (none for a
+ * message taken in before, which gets its first receipt again). Refusals
+ * are said in msg. */
+static sr_status take_in(sr_hotline *h, const char *env, size_t len,
+                         char **receipt, size_t *receipt_len, log_batch *lb,
+                         char msg[SR_HOTLINE_MSG_MAX])
 {
     char err[HL_ERR_MAX], m[HL_STORE_MSG_MAX];
     hl_record r, old;
@@ -653,14 +746,12 @@ sr_status sr_hotline_receive(sr_hotline *h, const char *env, size_t len,
     sr_status st =
         hl_open(h->id, h->peers, h->npeers, env, len, &r.h, &body, &blen, err);
     if (st != SR_OK)
-        return say(h->msg, st, "refused: %s", err);
+        return say(msg, st, "refused: %s", err);
     if (r.h.kind == HL_RECEIPT)
-        st = say(h->msg, SR_ERR_INVALID,
+        st = say(msg, SR_ERR_INVALID,
                  "refused: a receipt comes as the answer to a message");
     else if (hl_body_check(r.h.kind, body, blen, err) != SR_OK)
-        st = say(h->msg, SR_ERR_INVALID, "refused: %s", err);
-    if (st == SR_OK)
-        st = store_of(h);
+        st = say(msg, SR_ERR_INVALID, "refused: %s", err);
     if (st != SR_OK) {
         hl_body_free(body, blen);
         return st;
@@ -669,12 +760,7 @@ sr_status sr_hotline_receive(sr_hotline *h, const char *env, size_t len,
     r.envelope = (const uint8_t *)env;
     r.envelope_len = len;
     hl_envelope_hash(env, len, r.env_hash);
-    st = hl_store_exec(h->store, "BEGIN IMMEDIATE", m);
-    if (st != SR_OK) {
-        hl_body_free(body, blen);
-        return say(h->msg, st, "%s", m);
-    }
-    /* Delivered before (its receipt was lost on the way back): the same
+    /* Taken in before (its receipt was lost on the way back): the same
      * receipt again. The same id with other bytes is a replay. */
     st = hl_store_get(h->store, r.h.id, &old, m);
     if (st == SR_OK) {
@@ -682,52 +768,49 @@ sr_status sr_hotline_receive(sr_hotline *h, const char *env, size_t len,
             old.receipt != NULL) {
             *receipt = malloc(old.receipt_len + 1);
             if (*receipt == NULL) {
-                st = say(h->msg, SR_ERR_NOMEM, "out of memory");
+                st = say(msg, SR_ERR_NOMEM, "out of memory");
             } else {
                 memcpy(*receipt, old.receipt, old.receipt_len);
                 (*receipt)[old.receipt_len] = '\0';
                 *receipt_len = old.receipt_len;
             }
         } else {
-            st = say(h->msg, SR_ERR_CONFLICT,
+            st = say(msg, SR_ERR_CONFLICT,
                      "refused: replayed: message id taken by another message");
         }
-        rollback(h->store);
         hl_body_free(body, blen);
         return st;
     }
-    if (st != SR_ERR_NOT_FOUND) {
-        (void)say(h->msg, st, "%s", m);
-        goto abort;
-    }
-    st = hl_store_next_seq(h->store, r.h.from, r.h.case_id, false, &expect, m);
+    if (st == SR_ERR_NOT_FOUND)
+        st = hl_store_next_seq(h->store, r.h.from, r.h.case_id, false, &expect,
+                               m);
     if (st != SR_OK) {
-        (void)say(h->msg, st, "%s", m);
-        goto abort;
-    }
-    if (r.h.seq != expect) {
-        st = say(h->msg, SR_ERR_CONFLICT,
+        (void)say(msg, st, "%s", m);
+    } else if (r.h.seq != expect) {
+        st = say(msg, SR_ERR_CONFLICT,
                  r.h.seq < expect ? "refused: replayed: message %llu of case "
                                     "%s was taken in already (next: %llu)"
                                   : "refused: out of order: message %llu of "
                                     "case %s, but %llu comes first",
                  (unsigned long long)r.h.seq, r.h.case_id,
                  (unsigned long long)expect);
-        goto abort;
+    } else {
+        st = make_receipt(h, from, &r.h, r.env_hash, receipt, receipt_len);
+        if (st != SR_OK)
+            (void)say(msg, st, "cannot make the receipt");
     }
-    st = make_receipt(h, from, &r.h, r.env_hash, receipt, receipt_len);
-    if (st != SR_OK) {
-        (void)say(h->msg, st, "cannot make the receipt");
-        goto abort;
+    if (st == SR_OK) {
+        r.outgoing = false;
+        r.state = HL_RECEIVED;
+        if (r.h.kind == HL_REQUEST)
+            r.deadline = hl_request_deadline(body, blen);
+        r.receipt = (const uint8_t *)*receipt;
+        r.receipt_len = *receipt_len;
+        now_utc((char[21]){0}, &r.at);
+        st = put_message(h, &r, body, blen);
+        if (st != SR_OK)
+            (void)say(msg, st, "%s", h->msg);
     }
-    r.outgoing = false;
-    r.state = HL_RECEIVED;
-    if (r.h.kind == HL_REQUEST)
-        r.deadline = hl_request_deadline(body, blen);
-    r.receipt = (const uint8_t *)*receipt;
-    r.receipt_len = *receipt_len;
-    now_utc((char[21]){0}, &r.at);
-    st = put_message(h, &r, body, blen);
     if (st == SR_OK) {
         char action[ENTRY_NAME_MAX + 1], extra[96], hex[65];
         uint8_t rh[32];
@@ -736,33 +819,101 @@ sr_status sr_hotline_receive(sr_hotline *h, const char *env, size_t len,
         (void)snprintf(action, sizeof action, "hotline.receive.%s",
                        hl_kind_name(r.h.kind));
         (void)snprintf(extra, sizeof extra, "receipt sha256 %s", hex);
-        st = log_message(h, action, r.h.from, &r.h, r.env_hash, extra);
+        st = log_add(lb, action, r.h.from, &r.h, r.env_hash, extra);
+        if (st != SR_OK)
+            (void)say(msg, st, "the node's log: %s", sr_status_str(st));
     }
+    hl_body_free(body, blen);
+    if (st != SR_OK) {
+        free(*receipt);
+        *receipt = NULL;
+        *receipt_len = 0;
+    }
+    return st;
+}
+
+sr_status sr_hotline_receive_batch(sr_hotline *h, const char *const *envs,
+                                   const size_t *lens, size_t n,
+                                   sr_hotline_taken *out)
+{
+    char m[HL_STORE_MSG_MAX];
+    log_batch lb = {NULL, 0, 0};
+    memset(out, 0, n * sizeof *out);
+    sr_status st = store_of(h);
+    if (st == SR_OK) {
+        st = hl_store_exec(h->store, "BEGIN IMMEDIATE", m);
+        if (st != SR_OK)
+            (void)say(h->msg, st, "%s", m);
+    }
+    if (st != SR_OK)
+        return st;
+    for (size_t i = 0; i < n && st == SR_OK; i++) {
+        /* A message that fails leaves nothing of itself behind. */
+        st = hl_store_exec(h->store, "SAVEPOINT msg", m);
+        if (st != SR_OK) {
+            (void)say(h->msg, st, "%s", m);
+            break;
+        }
+        out[i].status = take_in(h, envs[i], lens[i], &out[i].receipt,
+                                &out[i].receipt_len, &lb, out[i].msg);
+        st = hl_store_exec(h->store,
+                           out[i].status == SR_OK
+                               ? "RELEASE msg"
+                               : "ROLLBACK TO msg; RELEASE msg",
+                           m);
+        if (st != SR_OK)
+            (void)say(h->msg, st, "%s", m);
+    }
+    /* Logged before committed: the log never lacks a message the node
+     * holds, and none is receipted before both are durable. */
+    if (st == SR_OK && lb.n > 0)
+        st = log_flush(h, &lb);
+    log_batch_free(&lb);
     if (st == SR_OK) {
         st = hl_store_exec(h->store, "COMMIT", m);
         if (st != SR_OK)
             (void)say(h->msg, st, "%s", m);
     }
-    if (st == SR_OK) {
-        hl_body_free(body, blen);
-        return SR_OK;
+    if (st != SR_OK) {
+        rollback(h->store);
+        for (size_t i = 0; i < n; i++) {
+            free(out[i].receipt);
+            out[i].receipt = NULL;
+            out[i].receipt_len = 0;
+            if (out[i].status == SR_OK) {
+                out[i].status = st;
+                (void)snprintf(out[i].msg, sizeof out[i].msg, "%s", h->msg);
+            }
+        }
     }
-abort:
-    rollback(h->store);
-    hl_body_free(body, blen);
-    free(*receipt);
+    return st;
+}
+
+sr_status sr_hotline_receive(sr_hotline *h, const char *env, size_t len,
+                             char **receipt, size_t *receipt_len)
+{
+    sr_hotline_taken t;
     *receipt = NULL;
     *receipt_len = 0;
-    return st;
+    sr_status st = sr_hotline_receive_batch(h, &env, &len, 1, &t);
+    if (st != SR_OK)
+        return st;
+    if (t.status != SR_OK)
+        return say(h->msg, t.status, "%s", t.msg);
+    *receipt = t.receipt;
+    *receipt_len = t.receipt_len;
+    return SR_OK;
 }
 
 /* ---- delivery ------------------------------------------------------------ */
 
-#define RECEIPT_MAX (64u << 10)
+#define BATCH_MSGS 256u           /* messages in one POST */
+#define BATCH_BYTES (8u << 20)    /* envelope bytes in one POST */
+#define REPLY_LINE_MAX (4u << 10) /* a receipt or problem line */
 
 typedef struct reply {
     char *p;
-    size_t len;
+    size_t len, cap;
     bool too_long;
 } reply;
 
@@ -770,7 +921,7 @@ static size_t on_reply(char *data, size_t size, size_t n, void *ctx)
 {
     reply *r = ctx;
     size_t add = size * n;
-    if (r->too_long || r->len + add > RECEIPT_MAX) {
+    if (r->too_long || add > r->cap - r->len) {
         r->too_long = true;
         return 0; /* stops the transfer */
     }
@@ -785,9 +936,9 @@ static void curl_start(void)
     (void)curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
-/* POST env to the peer; the reply body into r (RECEIPT_MAX). why gets
- * the cause of a failure. */
-static bool post(const hl_peer *to, const char *ca_file, const uint8_t *env,
+/* POST body (envelopes, one a line) to the peer; the reply into r. why
+ * gets the cause of a failure. */
+static bool post(const hl_peer *to, const char *ca_file, const char *body,
                  size_t len, reply *r, char why[HL_ERR_MAX])
 {
     char url[HL_URL_MAX + 32], cerr[CURL_ERROR_SIZE] = "";
@@ -798,7 +949,7 @@ static bool post(const hl_peer *to, const char *ca_file, const uint8_t *env,
     (void)pthread_once(&curl_once, curl_start);
     CURL *c = curl_easy_init();
     struct curl_slist *hd =
-        curl_slist_append(NULL, "Content-Type: application/json");
+        curl_slist_append(NULL, "Content-Type: application/x-ndjson");
     CURLcode rc = c != NULL && hd != NULL ? CURLE_OK : CURLE_OUT_OF_MEMORY;
     if (rc == CURLE_OK) {
         (void)curl_easy_setopt(c, CURLOPT_URL, url);
@@ -806,9 +957,9 @@ static bool post(const hl_peer *to, const char *ca_file, const uint8_t *env,
         (void)curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
         (void)curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
         (void)curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
-        (void)curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 30000L);
+        (void)curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 60000L);
         (void)curl_easy_setopt(c, CURLOPT_HTTPHEADER, hd);
-        (void)curl_easy_setopt(c, CURLOPT_POSTFIELDS, (const char *)env);
+        (void)curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
         (void)curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
         (void)curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_reply);
         (void)curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
@@ -829,7 +980,7 @@ static bool post(const hl_peer *to, const char *ca_file, const uint8_t *env,
         return false;
     }
     if (status != 200) {
-        /* The problem's title says why; printable bytes only. */
+        /* The problem says why; printable bytes only. */
         size_t n = r->len < 120 ? r->len : 120;
         char text[121];
         for (size_t i = 0; i < n; i++)
@@ -841,21 +992,41 @@ static bool post(const hl_peer *to, const char *ca_file, const uint8_t *env,
     return true;
 }
 
-/* Is the reply the recipient's receipt for exactly this envelope? */
+/* One queued message on its way. */
+typedef struct outgoing {
+    uint8_t id[HL_ID_BYTES];
+    hl_header h;
+    uint8_t env_hash[32];
+    char *env;
+    size_t env_len;
+    uint32_t attempts;
+    char key[HL_NAME_MAX + HL_CASE_MAX + 2]; /* "peer case" */
+} outgoing;
+
+/* Is line (a reply line) the recipient's receipt for exactly q? */
 static bool receipt_ok(const sr_hotline *h, const hl_peer *to,
-                       const hl_record *q, const reply *r, char why[HL_ERR_MAX])
+                       const outgoing *q, const char *line, size_t len,
+                       char why[HL_ERR_MAX])
 {
     char err[HL_ERR_MAX], hex[65];
     hl_header rh;
     uint8_t *body = NULL;
     size_t blen = 0;
-    if (hl_open(h->id, to, 1, r->p, r->len, &rh, &body, &blen, err) != SR_OK) {
-        (void)snprintf(why, HL_ERR_MAX, "the receipt: %.180s", err);
+    json_error_t je;
+    json_t *o = NULL;
+    if (hl_open(h->id, to, 1, line, len, &rh, &body, &blen, err) != SR_OK) {
+        /* Not a receipt: the peer's problem for this message? */
+        o = json_loadb(line, len, 0, &je);
+        const char *d = json_string_value(json_object_get(o, "detail"));
+        (void)snprintf(why, HL_ERR_MAX, "%.190s",
+                       d != NULL ? d : "the reply is not a receipt");
+        for (char *p = why; *p != '\0'; p++)
+            if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
+                *p = '.';
+        json_decref(o);
         return false;
     }
     bool ok = false;
-    json_error_t je;
-    json_t *o = NULL;
     if (rh.kind != HL_RECEIPT || strcmp(rh.case_id, q->h.case_id) != 0 ||
         rh.seq != q->h.seq)
         (void)snprintf(why, HL_ERR_MAX, "the reply is not its receipt");
@@ -914,6 +1085,8 @@ static bool is_held(deliver_run *d, const char *key)
 
 static sr_status hold(deliver_run *d, const char *key)
 {
+    if (is_held(d, key))
+        return SR_OK;
     if (d->nheld == d->capheld) {
         size_t cap = d->capheld ? 2 * d->capheld : 16;
         void *p = realloc(d->held, cap * sizeof *d->held);
@@ -926,68 +1099,141 @@ static sr_status hold(deliver_run *d, const char *key)
     return SR_OK;
 }
 
-static sr_status deliver_one(deliver_run *d, const uint8_t id[HL_ID_BYTES])
+/* What became of each message of a batch: a receipt to keep, a failed
+ * attempt to note (its cause), or nothing (it waits behind its case). */
+typedef struct verdict {
+    const char *receipt; /* into the reply */
+    size_t receipt_len;
+    bool failed;
+    char why[HL_ERR_MAX];
+} verdict;
+
+/* Record a batch's outcome: the receipts' log entries in one sync, then
+ * every state change in one transaction. */
+static sr_status settle(deliver_run *d, const hl_peer *to, outgoing *q,
+                        verdict *v, size_t n)
 {
     sr_hotline *h = d->h;
-    char m[HL_STORE_MSG_MAX], why[HL_ERR_MAX] = "",
-                              key[HL_NAME_MAX + HL_CASE_MAX + 2];
-    hl_record q;
-    sr_status st = hl_store_get(h->store, id, &q, m);
-    if (st == SR_ERR_NOT_FOUND || (st == SR_OK && q.state != HL_QUEUED))
-        return SR_OK; /* delivered meanwhile, by another process */
-    if (st != SR_OK)
-        return say(h->msg, st, "%s", m);
-    (void)snprintf(key, sizeof key, "%s %s", q.h.to, q.h.case_id);
-    if (is_held(d, key) || (!d->force && q.next_attempt > d->now)) {
-        d->out->waiting++;
-        return hold(d, key);
-    }
-    const hl_peer *to = peer_named(h, q.h.to);
-    reply r = {malloc(RECEIPT_MAX + 1), 0, false};
-    if (r.p == NULL)
-        return say(h->msg, SR_ERR_NOMEM, "out of memory");
-    /* The envelope outlives the store's row: copy it. */
-    uint8_t *env = malloc(q.envelope_len + 1);
-    if (env == NULL) {
-        free(r.p);
-        return say(h->msg, SR_ERR_NOMEM, "out of memory");
-    }
-    memcpy(env, q.envelope, q.envelope_len);
-    size_t env_len = q.envelope_len;
-    uint32_t attempts = q.attempts;
-    bool ok = to != NULL;
-    if (!ok)
-        (void)snprintf(why, sizeof why, "%s is no longer a peer", q.h.to);
-    ok = ok && post(to, d->ca_file, env, env_len, &r, why) &&
-         receipt_ok(h, to, &q, &r, why);
-    free(env);
-    if (ok) {
+    char m[HL_STORE_MSG_MAX];
+    log_batch lb = {NULL, 0, 0};
+    sr_status st = SR_OK;
+    for (size_t i = 0; i < n && st == SR_OK; i++) {
+        if (v[i].receipt == NULL)
+            continue;
         char extra[96], hex[65];
         uint8_t rh[32];
-        hl_envelope_hash(r.p, r.len, rh);
+        hl_envelope_hash(v[i].receipt, v[i].receipt_len, rh);
         hex_encode(hex, rh, 32);
         (void)snprintf(extra, sizeof extra, "receipt sha256 %s", hex);
-        st = log_message(h, "hotline.delivered", to->name, &q.h, q.env_hash,
-                         extra);
-        if (st == SR_OK)
-            st = hl_store_delivered(h->store, id, (const uint8_t *)r.p, r.len,
-                                    d->now, m);
-        if (st == SR_OK)
-            d->out->delivered++;
-    } else {
-        unsigned shift = attempts < 12 ? attempts + 1 : 12;
-        int64_t wait = (int64_t)1 << shift;
-        if (wait > 3600)
-            wait = 3600;
-        st = hl_store_attempt_failed(h->store, id, d->now + wait, why, m);
-        d->out->failed++;
-        if (st == SR_OK)
-            st = hold(d, key);
+        st = log_add(&lb, "hotline.delivered", to->name, &q[i].h, q[i].env_hash,
+                     extra);
     }
-    free(r.p);
-    if (st != SR_OK && h->msg[0] == '\0')
+    if (st == SR_OK && lb.n > 0)
+        st = log_flush(h, &lb);
+    log_batch_free(&lb);
+    if (st == SR_OK) {
+        st = hl_store_exec(h->store, "BEGIN IMMEDIATE", m);
+        if (st != SR_OK)
+            (void)say(h->msg, st, "%s", m);
+    }
+    if (st != SR_OK)
+        return st;
+    for (size_t i = 0; i < n && st == SR_OK; i++) {
+        if (v[i].receipt != NULL) {
+            st = hl_store_delivered(h->store, q[i].id,
+                                    (const uint8_t *)v[i].receipt,
+                                    v[i].receipt_len, d->now, m);
+            if (st == SR_ERR_NOT_FOUND) /* delivered meanwhile */
+                st = SR_OK;
+            else if (st == SR_OK)
+                d->out->delivered++;
+        } else if (v[i].failed) {
+            unsigned shift = q[i].attempts < 12 ? q[i].attempts + 1 : 12;
+            int64_t wait = (int64_t)1 << shift;
+            if (wait > 3600)
+                wait = 3600;
+            st = hl_store_attempt_failed(h->store, q[i].id, d->now + wait,
+                                         v[i].why, m);
+            if (st == SR_ERR_NOT_FOUND)
+                st = SR_OK;
+            d->out->failed++;
+        } else {
+            d->out->waiting++;
+        }
+    }
+    if (st == SR_OK)
+        st = hl_store_exec(h->store, "COMMIT", m);
+    if (st != SR_OK) {
         (void)say(h->msg, st, "%s", m);
+        rollback(h->store);
+    }
     return st;
+}
+
+/* Send q[0..n) (one peer's, in queue order) in one POST and settle. */
+static sr_status send_batch(deliver_run *d, const hl_peer *to, outgoing *q,
+                            size_t n)
+{
+    char why[HL_ERR_MAX] = "";
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += q[i].env_len + 1;
+    char *body = malloc(total);
+    verdict *v = calloc(n, sizeof *v);
+    reply r = {NULL, 0, n * REPLY_LINE_MAX, false};
+    r.p = malloc(r.cap);
+    if (body == NULL || v == NULL || r.p == NULL) {
+        free(body);
+        free(v);
+        free(r.p);
+        return say(d->h->msg, SR_ERR_NOMEM, "out of memory");
+    }
+    size_t at = 0;
+    for (size_t i = 0; i < n; i++) {
+        memcpy(body + at, q[i].env, q[i].env_len);
+        at += q[i].env_len;
+        body[at++] = '\n';
+    }
+    bool sent = post(to, d->ca_file, body, at, &r, why);
+    const char *line = r.p, *end = r.p + r.len;
+    for (size_t i = 0; i < n; i++) {
+        bool ok = false;
+        if (sent) {
+            const char *nl =
+                line < end ? memchr(line, '\n', (size_t)(end - line)) : NULL;
+            if (nl == NULL) {
+                (void)snprintf(v[i].why, sizeof v[i].why,
+                               "no answer for it in the reply");
+            } else {
+                ok = receipt_ok(d->h, to, &q[i], line, (size_t)(nl - line),
+                                v[i].why);
+                if (ok) {
+                    v[i].receipt = line;
+                    v[i].receipt_len = (size_t)(nl - line);
+                }
+                line = nl + 1;
+            }
+        } else {
+            (void)snprintf(v[i].why, sizeof v[i].why, "%s", why);
+        }
+        /* The first failure of a case counts; those behind it wait. */
+        if (!ok && !is_held(d, q[i].key)) {
+            v[i].failed = true;
+            if (hold(d, q[i].key) != SR_OK)
+                break;
+        }
+    }
+    sr_status st = settle(d, to, q, v, n);
+    free(body);
+    free(v);
+    free(r.p);
+    return st;
+}
+
+static void outgoing_free(outgoing *q, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(q[i].env);
 }
 
 sr_status sr_hotline_deliver(sr_hotline *h, int force, const char *ca_file,
@@ -1004,8 +1250,59 @@ sr_status sr_hotline_deliver(sr_hotline *h, int force, const char *ca_file,
     st = hl_store_each(h->store, true, collect, &d, m);
     if (st != SR_OK)
         (void)say(h->msg, st, "%s", m);
-    for (size_t i = 0; i < d.nids && st == SR_OK; i++)
-        st = deliver_one(&d, d.ids[i]);
+    outgoing *q = calloc(BATCH_MSGS, sizeof *q);
+    if (q == NULL && st == SR_OK)
+        st = say(h->msg, SR_ERR_NOMEM, "out of memory");
+    /* Peer by peer, their messages in queue order, a batch at a time. */
+    for (size_t p = 0; p < h->npeers && st == SR_OK; p++) {
+        const hl_peer *to = &h->peers[p];
+        size_t n = 0, bytes = 0;
+        for (size_t i = 0; i < d.nids && st == SR_OK; i++) {
+            hl_record r;
+            st = hl_store_get(h->store, d.ids[i], &r, m);
+            if (st == SR_ERR_NOT_FOUND) {
+                st = SR_OK;
+                continue;
+            }
+            if (st != SR_OK) {
+                (void)say(h->msg, st, "%s", m);
+                break;
+            }
+            if (r.state != HL_QUEUED || strcmp(r.h.to, to->name) != 0)
+                continue;
+            outgoing *o = &q[n];
+            memset(o, 0, sizeof *o);
+            (void)snprintf(o->key, sizeof o->key, "%s %s", r.h.to, r.h.case_id);
+            if (is_held(&d, o->key) || (!d.force && r.next_attempt > d.now)) {
+                out->waiting++;
+                st = hold(&d, o->key);
+                continue;
+            }
+            memcpy(o->id, r.h.id, HL_ID_BYTES);
+            o->h = r.h;
+            memcpy(o->env_hash, r.env_hash, 32);
+            o->attempts = r.attempts;
+            o->env = malloc(r.envelope_len + 1);
+            if (o->env == NULL) {
+                st = say(h->msg, SR_ERR_NOMEM, "out of memory");
+                break;
+            }
+            memcpy(o->env, r.envelope, r.envelope_len);
+            o->env_len = r.envelope_len;
+            n++;
+            bytes += o->env_len;
+            if (n == BATCH_MSGS || bytes >= BATCH_BYTES) {
+                st = send_batch(&d, to, q, n);
+                outgoing_free(q, n);
+                n = bytes = 0;
+            }
+        }
+        if (st == SR_OK && n > 0)
+            st = send_batch(&d, to, q, n);
+        outgoing_free(q, n);
+    }
+    /* Messages to nodes that are no longer peers stay queued. */
+    free(q);
     free(d.ids);
     free(d.held);
     return st;

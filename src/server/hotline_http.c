@@ -113,6 +113,78 @@ static unsigned code_for(sr_status st, const char **slug)
     }
 }
 
+#define BATCH_MAX 1024u /* messages in one POST */
+
+/* A batch: one envelope a line (application/x-ndjson). The answer is one
+ * line for each, in order: the receipt, or a problem object
+ * {"problem":SLUG,"status":CODE,"detail":...}. */
+static enum MHD_Result take_batch(struct MHD_Connection *c, sr_hotline *node,
+                                  hl_conn *hc)
+{
+    const char *envs[BATCH_MAX];
+    size_t lens[BATCH_MAX], n = 0;
+    for (size_t at = 0; at < hc->len;) {
+        const char *nl = memchr(hc->buf + at, '\n', hc->len - at);
+        size_t end = nl != NULL ? (size_t)(nl - hc->buf) : hc->len;
+        if (end > at) {
+            if (n == BATCH_MAX)
+                return problem(c, 413, "too-large",
+                               "more messages than a batch may hold");
+            envs[n] = hc->buf + at;
+            lens[n++] = end - at;
+        }
+        at = end + 1;
+    }
+    sr_hotline_taken *t = calloc(n > 0 ? n : 1, sizeof *t);
+    if (t == NULL)
+        return MHD_NO;
+    sr_status st = sr_hotline_receive_batch(node, envs, lens, n, t);
+    if (st != SR_OK) {
+        const char *slug;
+        unsigned code = code_for(st, &slug);
+        free(t);
+        (void)fprintf(stderr, "strongroom hotline serve: batch: %u %s\n", code,
+                      sr_hotline_errmsg(node));
+        return problem(c, code, slug, sr_hotline_errmsg(node));
+    }
+    size_t cap = 1, len = 0;
+    for (size_t i = 0; i < n; i++)
+        cap += (t[i].status == SR_OK ? t[i].receipt_len : 800) + 1;
+    char *out = malloc(cap);
+    for (size_t i = 0; i < n && out != NULL; i++) {
+        if (t[i].status == SR_OK) {
+            memcpy(out + len, t[i].receipt, t[i].receipt_len);
+            len += t[i].receipt_len;
+        } else {
+            char safe[600];
+            const char *slug;
+            unsigned code = code_for(t[i].status, &slug);
+            size_t k = 0;
+            for (const char *p = t[i].msg; *p != '\0' && k + 1 < sizeof safe;
+                 p++)
+                safe[k++] = *p == '"' || *p == '\\' || (unsigned char)*p < 0x20
+                                ? '\''
+                                : *p;
+            safe[k] = '\0';
+            int w = snprintf(out + len, cap - len,
+                             "{\"problem\":\"%s\",\"status\":%u,"
+                             "\"detail\":\"%s\"}",
+                             slug, code, safe);
+            if (w > 0 && (size_t)w < cap - len)
+                len += (size_t)w;
+        }
+        out[len++] = '\n';
+    }
+    for (size_t i = 0; i < n; i++)
+        sr_hotline_free(t[i].receipt);
+    free(t);
+    if (out == NULL)
+        return MHD_NO;
+    enum MHD_Result r = answer(c, 200, "application/x-ndjson", out, len);
+    free(out);
+    return r;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
                                   const char *url, const char *method,
                                   const char *version, const char *upload,
@@ -169,6 +241,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
     }
     if (hc->too_long)
         return problem(c, 413, "too-large", "longer than its Content-Length");
+    const char *ctype =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+    if (ctype != NULL && strncmp(ctype, "application/x-ndjson", 20) == 0)
+        return take_batch(c, node, hc);
     char *receipt = NULL;
     size_t rlen = 0;
     sr_status st = sr_hotline_receive(node, hc->buf, hc->len, &receipt, &rlen);
