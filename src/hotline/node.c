@@ -936,21 +936,30 @@ static void curl_start(void)
     (void)curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
-/* POST body (envelopes, one a line) to the peer; the reply into r. why
- * gets the cause of a failure. */
-static bool post(const hl_peer *to, const char *ca_file, const char *body,
-                 size_t len, reply *r, char why[HL_ERR_MAX])
+/* A request to <peer url>/<path>: a POST of body (envelopes, one a line)
+ * when body is not NULL, else a GET; the reply into r (at most r->cap
+ * bytes). false, with why, if it could not be made; else *status is the
+ * HTTP status. */
+static bool http_call(const hl_peer *to, const char *ca_file, const char *path,
+                      const char *body, size_t len, reply *r, long *status,
+                      char why[HL_ERR_MAX])
 {
-    char url[HL_URL_MAX + 32], cerr[CURL_ERROR_SIZE] = "";
-    long status = 0;
+    char url[HL_URL_MAX + TILE_PATH_MAX + 32], cerr[CURL_ERROR_SIZE] = "";
     size_t ul = strlen(to->url);
-    (void)snprintf(url, sizeof url, "%s%shotline/v1/messages", to->url,
-                   ul > 0 && to->url[ul - 1] == '/' ? "" : "/");
+    *status = 0;
+    r->len = 0;
+    r->too_long = false;
+    (void)snprintf(url, sizeof url, "%s%s%s", to->url,
+                   ul > 0 && to->url[ul - 1] == '/' ? "" : "/", path);
     (void)pthread_once(&curl_once, curl_start);
     CURL *c = curl_easy_init();
     struct curl_slist *hd =
-        curl_slist_append(NULL, "Content-Type: application/x-ndjson");
-    CURLcode rc = c != NULL && hd != NULL ? CURLE_OK : CURLE_OUT_OF_MEMORY;
+        body != NULL
+            ? curl_slist_append(NULL, "Content-Type: application/x-ndjson")
+            : NULL;
+    CURLcode rc = c != NULL && (body == NULL || hd != NULL)
+                      ? CURLE_OK
+                      : CURLE_OUT_OF_MEMORY;
     if (rc == CURLE_OK) {
         (void)curl_easy_setopt(c, CURLOPT_URL, url);
         (void)curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -958,9 +967,12 @@ static bool post(const hl_peer *to, const char *ca_file, const char *body,
         (void)curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
         (void)curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
         (void)curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 60000L);
-        (void)curl_easy_setopt(c, CURLOPT_HTTPHEADER, hd);
-        (void)curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-        (void)curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+        if (body != NULL) {
+            (void)curl_easy_setopt(c, CURLOPT_HTTPHEADER, hd);
+            (void)curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+            (void)curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
+                                   (curl_off_t)len);
+        }
         (void)curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_reply);
         (void)curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
         (void)curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
@@ -968,17 +980,28 @@ static bool post(const hl_peer *to, const char *ca_file, const char *body,
             (void)curl_easy_setopt(c, CURLOPT_CAINFO, ca_file);
         rc = curl_easy_perform(c);
         if (rc == CURLE_OK)
-            (void)curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+            (void)curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
     }
     curl_slist_free_all(hd);
     curl_easy_cleanup(c);
     if (rc != CURLE_OK) {
-        (void)snprintf(why, HL_ERR_MAX, "%.180s",
+        (void)snprintf(why, HL_ERR_MAX, "%.60s: %.120s", path,
                        r->too_long       ? "the reply is too long"
                        : cerr[0] != '\0' ? cerr
                                          : curl_easy_strerror(rc));
         return false;
     }
+    return true;
+}
+
+/* POST a batch; false, with why, unless the peer answered 200. */
+static bool post(const hl_peer *to, const char *ca_file, const char *body,
+                 size_t len, reply *r, char why[HL_ERR_MAX])
+{
+    long status = 0;
+    if (!http_call(to, ca_file, "hotline/v1/messages", body, len, r, &status,
+                   why))
+        return false;
     if (status != 200) {
         /* The problem says why; printable bytes only. */
         size_t n = r->len < 120 ? r->len : 120;
@@ -1406,63 +1429,17 @@ sr_status sr_hotline_checkpoint(sr_hotline *h, unsigned long long *size)
 
 #define CHECKPOINT_MAX (64u << 10)
 
-typedef struct fetched {
-    char *p;
-    size_t len, cap;
-    bool too_long;
-} fetched;
-
-static size_t on_body(char *data, size_t size, size_t n, void *ctx)
-{
-    fetched *f = ctx;
-    size_t add = size * n;
-    if (f->too_long || add > f->cap - f->len) {
-        f->too_long = true;
-        return 0;
-    }
-    memcpy(f->p + f->len, data, add);
-    f->len += add;
-    return add;
-}
-
 /* GET <peer url>/hotline/log/<tail> into f (at most f->cap bytes). */
 static bool fetch(const hl_peer *p, const char *ca_file, const char *tail,
-                  fetched *f, char why[HL_ERR_MAX])
+                  reply *f, char why[HL_ERR_MAX])
 {
-    char url[HL_URL_MAX + TILE_PATH_MAX + 32], cerr[CURL_ERROR_SIZE] = "";
+    char path[TILE_PATH_MAX + 16];
     long status = 0;
-    size_t ul = strlen(p->url);
-    (void)snprintf(url, sizeof url, "%s%shotline/log/%s", p->url,
-                   ul > 0 && p->url[ul - 1] == '/' ? "" : "/", tail);
-    (void)pthread_once(&curl_once, curl_start);
-    f->len = 0;
-    f->too_long = false;
-    CURL *c = curl_easy_init();
-    CURLcode rc = c != NULL ? CURLE_OK : CURLE_OUT_OF_MEMORY;
-    if (rc == CURLE_OK) {
-        (void)curl_easy_setopt(c, CURLOPT_URL, url);
-        (void)curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-        (void)curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-        (void)curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-        (void)curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
-        (void)curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 30000L);
-        (void)curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-        (void)curl_easy_setopt(c, CURLOPT_WRITEDATA, f);
-        (void)curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
-        if (ca_file != NULL)
-            (void)curl_easy_setopt(c, CURLOPT_CAINFO, ca_file);
-        rc = curl_easy_perform(c);
-        if (rc == CURLE_OK)
-            (void)curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    }
-    curl_easy_cleanup(c);
-    if (rc != CURLE_OK || status != 200) {
-        (void)snprintf(why, HL_ERR_MAX, "%.60s: %.120s", tail,
-                       rc != CURLE_OK
-                           ? (f->too_long       ? "too long"
-                              : cerr[0] != '\0' ? cerr
-                                                : curl_easy_strerror(rc))
-                           : "not found");
+    (void)snprintf(path, sizeof path, "hotline/log/%s", tail);
+    if (!http_call(p, ca_file, path, NULL, 0, f, &status, why))
+        return false;
+    if (status != 200) {
+        (void)snprintf(why, HL_ERR_MAX, "%.60s: HTTP %ld", tail, status);
         return false;
     }
     return true;
@@ -1470,7 +1447,7 @@ static bool fetch(const hl_peer *p, const char *ca_file, const char *tail,
 
 /* Write f to mirror/<tail>, making its directories (the mirror's own
  * names: tile paths are checked by tile_path). */
-static bool mirror_put(const char *mirror, const char *tail, const fetched *f,
+static bool mirror_put(const char *mirror, const char *tail, const reply *f,
                        char why[HL_ERR_MAX])
 {
     char path[PATH_MAX];
@@ -1500,7 +1477,7 @@ static bool mirror_put(const char *mirror, const char *tail, const fetched *f,
 
 /* The tree size on a checkpoint's second line (the witness checks the
  * rest: origin, root and signature). */
-static bool checkpoint_size(const fetched *f, uint64_t *size)
+static bool checkpoint_size(const reply *f, uint64_t *size)
 {
     const char *nl = memchr(f->p, '\n', f->len);
     if (nl == NULL)
@@ -1519,7 +1496,7 @@ static bool checkpoint_size(const fetched *f, uint64_t *size)
 /* Mirror peer p's log (its checkpoint and every hash tile of its tree)
  * under mirror/, and have the node's witness check and cosign it. */
 static sr_status witness_peer(sr_hotline *h, const hl_peer *p,
-                              const char *ca_file, fetched *f, int *fork,
+                              const char *ca_file, reply *f, int *fork,
                               char why[HL_ERR_MAX])
 {
     char mirror[PATH_MAX], state[PATH_MAX], tail[TILE_PATH_MAX],
@@ -1548,7 +1525,7 @@ static sr_status witness_peer(sr_hotline *h, const hl_peer *p,
     f->cap = CHECKPOINT_MAX;
     if (!fetch(p, ca_file, "checkpoint", f, why))
         return SR_ERR_IO;
-    fetched cp = *f;
+    reply cp = *f;
     char *cp_copy = malloc(f->len);
     if (cp_copy == NULL)
         return SR_ERR_NOMEM;
@@ -1600,7 +1577,7 @@ sr_status sr_hotline_witness(sr_hotline *h, const char *ca_file,
                              void *ctx)
 {
     char why[HL_ERR_MAX];
-    fetched f = {malloc(CHECKPOINT_MAX), 0, CHECKPOINT_MAX, false};
+    reply f = {malloc(CHECKPOINT_MAX), 0, CHECKPOINT_MAX, false};
     if (f.p == NULL)
         return say(h->msg, SR_ERR_NOMEM, "out of memory");
     sr_status st = SR_OK;
