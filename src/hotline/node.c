@@ -564,6 +564,25 @@ static void rollback(hl_store *s)
         return;
 }
 
+/* End a write transaction: lb's entries appended to the log, durably,
+ * before the commit (the log never lacks what the node holds; it may
+ * name an attempt that did not stay), then COMMIT; on any failure the
+ * transaction is rolled back. lb is emptied either way. */
+static sr_status log_and_commit(sr_hotline *h, log_batch *lb)
+{
+    char m[HL_STORE_MSG_MAX];
+    sr_status st = lb->n > 0 ? log_flush(h, lb) : SR_OK;
+    log_batch_free(lb);
+    if (st == SR_OK) {
+        st = hl_store_exec(h->store, "COMMIT", m);
+        if (st != SR_OK)
+            (void)say(h->msg, st, "%s", m);
+    }
+    if (st != SR_OK)
+        rollback(h->store);
+    return st;
+}
+
 /* Queue one message inside the caller's write transaction; its log entry
  * goes to lb. */
 static sr_status queue_one(sr_hotline *h, const sr_hotline_outbound *o,
@@ -650,21 +669,15 @@ sr_status sr_hotline_send_many(sr_hotline *h, const sr_hotline_outbound *msgs,
             (void)say(h->msg, st, "message %zu: %s", i + 1, keep);
         }
     }
-    /* Logged before committed: the log may hold an attempt that did not
-     * stay, never a message it does not name. */
     if (st == SR_OK)
-        st = log_flush(h, &lb);
-    log_batch_free(&lb);
-    if (st == SR_OK) {
-        st = hl_store_exec(h->store, "COMMIT", m);
-        if (st != SR_OK)
-            (void)say(h->msg, st, "%s", m);
-    }
-    if (st != SR_OK) {
+        st = log_and_commit(h, &lb);
+    else {
+        log_batch_free(&lb);
         rollback(h->store);
+    }
+    if (st != SR_OK)
         for (size_t i = 0; i < n; i++)
             ids[i][0] = '\0';
-    }
     return st;
 }
 
@@ -864,18 +877,14 @@ sr_status sr_hotline_receive_batch(sr_hotline *h, const char *const *envs,
         if (st != SR_OK)
             (void)say(h->msg, st, "%s", m);
     }
-    /* Logged before committed: the log never lacks a message the node
-     * holds, and none is receipted before both are durable. */
-    if (st == SR_OK && lb.n > 0)
-        st = log_flush(h, &lb);
-    log_batch_free(&lb);
-    if (st == SR_OK) {
-        st = hl_store_exec(h->store, "COMMIT", m);
-        if (st != SR_OK)
-            (void)say(h->msg, st, "%s", m);
+    /* No receipt leaves before its message and log entry are durable. */
+    if (st == SR_OK)
+        st = log_and_commit(h, &lb);
+    else {
+        log_batch_free(&lb);
+        rollback(h->store);
     }
     if (st != SR_OK) {
-        rollback(h->store);
         for (size_t i = 0; i < n; i++) {
             free(out[i].receipt);
             out[i].receipt = NULL;
@@ -1131,8 +1140,8 @@ typedef struct verdict {
     char why[HL_ERR_MAX];
 } verdict;
 
-/* Record a batch's outcome: the receipts' log entries in one sync, then
- * every state change in one transaction. */
+/* Record a batch's outcome: every state change in one transaction, the
+ * receipts' log entries made durable (one sync) before it commits. */
 static sr_status settle(deliver_run *d, const hl_peer *to, outgoing *q,
                         verdict *v, size_t n)
 {
@@ -1151,16 +1160,15 @@ static sr_status settle(deliver_run *d, const hl_peer *to, outgoing *q,
         st = log_add(&lb, "hotline.delivered", to->name, &q[i].h, q[i].env_hash,
                      extra);
     }
-    if (st == SR_OK && lb.n > 0)
-        st = log_flush(h, &lb);
-    log_batch_free(&lb);
     if (st == SR_OK) {
         st = hl_store_exec(h->store, "BEGIN IMMEDIATE", m);
         if (st != SR_OK)
             (void)say(h->msg, st, "%s", m);
     }
-    if (st != SR_OK)
+    if (st != SR_OK) {
+        log_batch_free(&lb);
         return st;
+    }
     for (size_t i = 0; i < n && st == SR_OK; i++) {
         if (v[i].receipt != NULL) {
             st = hl_store_delivered(h->store, q[i].id,
@@ -1185,11 +1193,10 @@ static sr_status settle(deliver_run *d, const hl_peer *to, outgoing *q,
         }
     }
     if (st == SR_OK)
-        st = hl_store_exec(h->store, "COMMIT", m);
-    if (st != SR_OK) {
-        (void)say(h->msg, st, "%s", m);
-        rollback(h->store);
-    }
+        return log_and_commit(h, &lb);
+    (void)say(h->msg, st, "%s", m);
+    log_batch_free(&lb);
+    rollback(h->store);
     return st;
 }
 
