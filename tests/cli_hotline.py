@@ -19,7 +19,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from srcli import (CLI, EXIT_NOT_VAULT, EXIT_USAGE, decode_entry,  # noqa
                    parse_checkpoint, read_leaves, run)
 VERIFY = os.path.join(os.path.dirname(CLI), "strongroom-verify")
-from srserver import free_port  # noqa: E402
+from srserver import Certs, free_port  # noqa: E402
+import ssl  # noqa: E402
 
 EXIT_EXISTS = 21
 EXIT_INVALID = 11
@@ -59,11 +60,13 @@ REQUEST = {
 class Node:
     """A node directory and, once started, its server on a free port."""
 
-    def __init__(self, root, name):
+    def __init__(self, root, name, certs=None):
         self.dir = os.path.join(root, name)
         self.name = name
         self.port = free_port()
-        self.url = "http://127.0.0.1:%d/" % self.port
+        self.certs = certs  # serve over TLS with the certs' server pair
+        self.url = "%s://127.0.0.1:%d/" % ("https" if certs else "http",
+                                           self.port)
         self.line = hl("init", "--dir", self.dir, "--name", name,
                        check=0).stdout.decode().strip()
         self.proc = None
@@ -77,10 +80,12 @@ class Node:
 
     def start(self):
         # Deliveries are asked for explicitly: the loop waits an hour.
+        transport = (["--tls-cert", self.certs.server_cert, "--tls-key",
+                      self.certs.server_key] if self.certs
+                     else ["--insecure-loopback"])
         self.proc = subprocess.Popen(
             [CLI, "hotline", "serve", "--dir", self.dir, "--listen",
-             "127.0.0.1:%d" % self.port, "--insecure-loopback",
-             "--interval", "3600"],
+             "127.0.0.1:%d" % self.port, "--interval", "3600"] + transport,
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         for _ in range(200):  # until it answers; not a timed assertion
             try:
@@ -103,7 +108,12 @@ class Node:
                                      % (rc, err[-2000:]))
 
     def post_raw(self, path, body, method="POST"):
-        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        if self.certs:
+            ctx = ssl.create_default_context(cafile=self.certs.server_ca)
+            c = http.client.HTTPSConnection("127.0.0.1", self.port,
+                                            timeout=10, context=ctx)
+        else:
+            c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
         c.request(method, path, body=body,
                   headers={"Content-Type": "application/json"})
         r = c.getresponse()
@@ -588,6 +598,63 @@ class Exchange(unittest.TestCase):
                          b"delivered 4, failed 0, waiting 0\n")
         self.assertEqual([m["id"] for m in self.b.messages("--inbox")
                           if m["case"] == "K-1"], [ids[0], ids[1], ids[3]])
+
+    def test_only_clear_and_green_are_passed_on_to_a_third_node(self):
+        c = Node(self.tmp, "third.example")
+        self.b.knows(c)
+        c.knows(self.b)
+        ids = {tlp: self.request("F-" + tlp.split(":")[1].replace("+", "-"),
+                                 tlp=tlp)
+               for tlp in ("TLP:RED", "TLP:AMBER+STRICT", "TLP:AMBER",
+                           "TLP:GREEN", "TLP:CLEAR")}
+        self.b.start()
+        self.a.hl("deliver", check=0)
+        for tlp in ("TLP:RED", "TLP:AMBER+STRICT", "TLP:AMBER"):
+            p = self.b.hl("forward", ids[tlp], "--to", "third.example")
+            self.assertEqual(p.returncode, 25, (tlp, p.stderr))
+            self.assertIn(tlp.encode(), p.stderr)
+        # Back to its sender is no forwarding.
+        p = self.b.hl("forward", ids["TLP:GREEN"], "--to", "us-cert")
+        self.assertEqual(p.returncode, EXIT_INVALID, p.stderr)
+        self.assertEqual([m for m in self.b.messages() if m["direction"] ==
+                          "out"], [])
+        for tlp in ("TLP:GREEN", "TLP:CLEAR"):
+            self.b.hl("forward", ids[tlp], "--to", "third.example",
+                      "--case", "CN-FWD-1", check=0)
+        c.start()
+        try:
+            self.assertEqual(self.b.hl("deliver", check=0).stdout,
+                             b"delivered 2, failed 0, waiting 0\n")
+            got = c.messages("--inbox")
+            self.assertEqual([(m["tlp"], m["case"], m["peer"]) for m in got],
+                             [("TLP:GREEN", "CN-FWD-1", "cn-cert"),
+                              ("TLP:CLEAR", "CN-FWD-1", "cn-cert")])
+            body = c.hl("show", got[0]["id"], check=0).stdout.splitlines()[1]
+            self.assertEqual(json.loads(body), REQUEST)
+        finally:
+            c.stop()
+
+    def test_over_tls_with_the_peers_certificate_checked(self):
+        certs = Certs(self.tmp)
+        c = Node(self.tmp, "tls-node", certs=certs)
+        self.a.knows(c)
+        c.knows(self.a)
+        c.start()
+        try:
+            self.a.hl("send", "tls-node", "--case", "T-1", "--kind", "ack",
+                      "--tlp", "TLP:GREEN", stdin=b"{}", check=0)
+            # Without the CA that signed its certificate: not delivered.
+            out = self.a.hl("deliver", check=0).stdout
+            self.assertEqual(out, b"delivered 0, failed 1, waiting 0\n")
+            (m,) = self.a.messages()
+            self.assertIn("certificate", m["state"] + self.a.hl(
+                "messages", check=0).stdout.decode())
+            out = self.a.hl("deliver", "--now", "--ca", certs.server_ca,
+                            check=0).stdout
+            self.assertEqual(out, b"delivered 1, failed 0, waiting 0\n")
+            self.assertEqual(len(c.messages("--inbox")), 1)
+        finally:
+            c.stop()
 
     def test_bad_bodies_and_unknown_peers_are_refused_before_queueing(self):
         bad = dict(REQUEST, urgency="whenever")

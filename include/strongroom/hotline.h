@@ -115,6 +115,15 @@ SR_API SR_WARN_UNUSED sr_status
 sr_hotline_reply(sr_hotline *h, const char *to, const char *kind,
                  const char *body, size_t len, char id[SR_HOTLINE_ID_LEN + 1]);
 
+/* Pass message id (one this node holds) on to another peer, as a new
+ * message of the same kind, body and TLP label, in case_id (NULL: the
+ * same case id). TLP 2.0 decides: only TLP:CLEAR and TLP:GREEN may go to
+ * a third node; anything else is refused (SR_ERR_DENIED) and nothing is
+ * queued. */
+SR_API SR_WARN_UNUSED sr_status
+sr_hotline_forward(sr_hotline *h, const char *id, const char *peer,
+                   const char *case_id, char out_id[SR_HOTLINE_ID_LEN + 1]);
+
 /* Take in a message from a peer (what the server was POSTed). On SR_OK
  * *receipt (free with sr_hotline_free) is this node's signed receipt for
  * it, to answer with; a message taken in before gets the same receipt

@@ -28,6 +28,7 @@ const char help_hotline[] =
     "       strongroom hotline deliver [--now] [--ca FILE]\n"
     "       strongroom hotline messages [--inbox] [--json]\n"
     "       strongroom hotline show ID\n"
+    "       strongroom hotline forward ID --to PEER [--case CASE]\n"
     "       strongroom hotline witness [--ca FILE]\n"
     "       strongroom hotline status [--json]\n"
     "       strongroom hotline report --period START..END [--json]\n"
@@ -61,6 +62,8 @@ const char help_hotline[] =
     "              retried after 2, 4, 8, ... s (at most 1 h; --now: now)\n"
     "  messages    every message, sent and received (--inbox: received)\n"
     "  show        one message and its body\n"
+    "  forward     pass message ID on to PEER: only TLP:CLEAR and\n"
+    "              TLP:GREEN; AMBER and RED are refused\n"
     "  witness     fetch each peer's log and cosign its checkpoint if it\n"
     "              extends the last one seen; a rewritten log is caught\n"
     "  status      each request: peer, case, deadline, acknowledged, and\n"
@@ -84,6 +87,7 @@ static const char help_hotline_options[] =
     "  --tlp LABEL        TLP:CLEAR, TLP:GREEN, TLP:AMBER, TLP:AMBER+STRICT\n"
     "                     or TLP:RED (TLP 2.0)\n"
     "  --kind KIND        request, ack, response or close (send)\n"
+    "  --to PEER          forward: the node to pass it on to\n"
     "  --note TEXT        ack: a note (at most 1,000 bytes)\n"
     "  --reason TEXT      close: why (at most 1,000 bytes)\n"
     "  --now              deliver: ignore the retry wait\n"
@@ -173,7 +177,7 @@ static sr_status print_message(void *ctx, const sr_hotline_message_info *m)
 typedef struct opts {
     const char *dir, *name, *url, *key, *case_id, *kind, *tlp, *note, *reason,
         *ca, *listen, *tls_cert, *tls_key;
-    const char *period;
+    const char *period, *to;
     bool json, inbox, now, insecure;
     unsigned interval;
 } opts;
@@ -324,7 +328,8 @@ int cmd_hotline(int argc, char **argv)
         OPT_INSECURE,
         OPT_INTERVAL,
         OPT_INBOX,
-        OPT_PERIOD
+        OPT_PERIOD,
+        OPT_TO
     };
     static const struct option longopts[] = {
         {"dir", required_argument, NULL, OPT_DIR},
@@ -346,6 +351,7 @@ int cmd_hotline(int argc, char **argv)
         {"interval", required_argument, NULL, OPT_INTERVAL},
         {"inbox", no_argument, NULL, OPT_INBOX},
         {"period", required_argument, NULL, OPT_PERIOD},
+        {"to", required_argument, NULL, OPT_TO},
         {"help", no_argument, NULL, OPT_HELP},
         {0, 0, 0, 0}};
     opts o = {.dir = getenv("STRONGROOM_HOTLINE"), .interval = 5};
@@ -354,7 +360,7 @@ int cmd_hotline(int argc, char **argv)
     int c;
 
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-        if (c > OPT_DIR && c <= OPT_PERIOD)
+        if (c > OPT_DIR && c <= OPT_TO)
             given |= 1u << c;
         switch (c) {
         case OPT_HELP:
@@ -420,6 +426,9 @@ int cmd_hotline(int argc, char **argv)
         case OPT_PERIOD:
             o.period = optarg;
             break;
+        case OPT_TO:
+            o.to = optarg;
+            break;
         default:
             return fail("hotline", "bad option; see --help");
         }
@@ -450,6 +459,7 @@ int cmd_hotline(int argc, char **argv)
         {"deliver", NULL, 0, B(OPT_NOW) | B(OPT_CA)},
         {"messages", NULL, 0, B(OPT_INBOX) | B(OPT_JSON)},
         {"show", NULL, 1, 0},
+        {"forward", NULL, 1, B(OPT_TO) | B(OPT_HCASE)},
         {"witness", NULL, 0, B(OPT_CA)},
         {"status", NULL, 0, B(OPT_JSON)},
         {"report", NULL, 0, B(OPT_PERIOD) | B(OPT_JSON)},
@@ -576,6 +586,19 @@ int cmd_hotline(int argc, char **argv)
         st = sr_hotline_messages(h, print_message, &lc);
         if (st != SR_OK)
             ret = node_fail(st, h);
+    } else if (strcmp(sub, "forward") == 0) {
+        char id[SR_HOTLINE_ID_LEN + 1];
+        if (o.to == NULL) {
+            ret = fail("hotline", "forward takes ID --to PEER");
+        } else {
+            st = sr_hotline_forward(h, operand, o.to, o.case_id, id);
+            if (st != SR_OK) {
+                ret = node_fail(st, h);
+            } else {
+                printf("%s\n", id);
+                fprintf(stderr, "queued %s to %s\n", id, o.to);
+            }
+        }
     } else if (strcmp(sub, "status") == 0) {
         list_ctx lc = {o.json, false};
         st = sr_hotline_cases(h, (long long)time(NULL), print_case, &lc);

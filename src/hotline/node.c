@@ -710,6 +710,34 @@ sr_status sr_hotline_reply(sr_hotline *h, const char *to, const char *kind,
                            len, id);
 }
 
+sr_status sr_hotline_forward(sr_hotline *h, const char *id, const char *peer,
+                             const char *case_id,
+                             char out_id[SR_HOTLINE_ID_LEN + 1])
+{
+    sr_hotline_message_info m;
+    char *body = NULL;
+    size_t len = 0;
+    out_id[0] = '\0';
+    sr_status st = sr_hotline_read(h, id, &m, &body, &len);
+    if (st != SR_OK)
+        return st;
+    hl_tlp t = HL_TLP_RED;
+    if (hl_tlp_parse(m.tlp, &t) != SR_OK || !hl_tlp_may_forward(t))
+        st = say(h->msg, SR_ERR_DENIED,
+                 "message %s is marked %s: it goes no further than its "
+                 "recipient%s (only TLP:CLEAR and TLP:GREEN are passed on)",
+                 id, m.tlp, t == HL_TLP_RED ? "" : "'s organisation");
+    else if (peer != NULL && strcmp(peer, m.peer) == 0)
+        st = say(h->msg, SR_ERR_INVALID,
+                 "message %s came from %s: forward it to another node", id,
+                 m.peer);
+    else
+        st = sr_hotline_send(h, peer, case_id != NULL ? case_id : m.case_id,
+                             m.kind, m.tlp, body, len, out_id);
+    sr_hotline_free_body(body, len);
+    return st;
+}
+
 void sr_hotline_free(void *p)
 {
     free(p);
