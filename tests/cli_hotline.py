@@ -634,6 +634,48 @@ class Exchange(unittest.TestCase):
         finally:
             c.stop()
 
+    def test_attachments_travel_encrypted_hashed_and_bounded(self):
+        sample = os.path.join(self.tmp, "sample.bin")
+        data = os.urandom(100000) + b"MALWARE-MARKER"
+        with open(sample, "wb") as f:
+            f.write(data)
+        p = self.a.hl("request", "new", "cn-cert", "--case", "A-1", "--tlp",
+                      "TLP:RED", "--attach", sample,
+                      stdin=json.dumps(REQUEST).encode(), check=0)
+        rid = p.stdout.decode().strip()
+        self.b.start()
+        self.a.hl("deliver", check=0)
+        out = os.path.join(self.tmp, "got.bin")
+        self.b.hl("attachment", rid, "0", "--out", out, check=0)
+        self.assertEqual(read(out), data)
+        # Never over an existing file; no such attachment.
+        self.assertEqual(self.b.hl("attachment", rid, "0", "--out",
+                                   out).returncode, 21)
+        self.assertEqual(self.b.hl("attachment", rid, "1", "--out",
+                                   out + "2").returncode, 12)
+        # Encrypted on the wire and at rest: the sample is in no file.
+        for node in (self.a, self.b):
+            blob = b"".join(read(os.path.join(r, n))
+                            for r, _, names in os.walk(node.dir)
+                            for n in names)
+            self.assertNotIn(b"MALWARE-MARKER", blob)
+        # A hash that does not match, and a sample over 4 MiB: refused.
+        bad = dict(REQUEST, attachments=[{
+            "name": "x.bin", "media_type": "application/octet-stream",
+            "size": 3, "sha256": "00" * 32, "data": "YWJj"}])
+        p = self.a.hl("request", "new", "cn-cert", "--case", "A-2", "--tlp",
+                      "TLP:RED", stdin=json.dumps(bad).encode())
+        self.assertEqual(p.returncode, EXIT_INVALID, p.stderr)
+        self.assertIn(b"does not hash to its sha256", p.stderr)
+        big = os.path.join(self.tmp, "big.bin")
+        with open(big, "wb") as f:
+            f.write(b"\0" * ((4 << 20) + 1))
+        p = self.a.hl("request", "new", "cn-cert", "--case", "A-3", "--tlp",
+                      "TLP:RED", "--attach", big,
+                      stdin=json.dumps(REQUEST).encode())
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn(b"larger than 4 MiB", p.stderr)
+
     def test_over_tls_with_the_peers_certificate_checked(self):
         certs = Certs(self.tmp)
         c = Node(self.tmp, "tls-node", certs=certs)

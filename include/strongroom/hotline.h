@@ -124,6 +124,22 @@ SR_API SR_WARN_UNUSED sr_status
 sr_hotline_forward(sr_hotline *h, const char *id, const char *peer,
                    const char *case_id, char out_id[SR_HOTLINE_ID_LEN + 1]);
 
+/* The body (JSON object text) with files[0..n) added to its
+ * "attachments" (each: name, media_type, size, sha256, base64 data; at
+ * most 16 of 4 MiB): *out (free with sr_hotline_free). */
+SR_API SR_WARN_UNUSED sr_status sr_hotline_attach(sr_hotline *h,
+                                                  const char *body, size_t len,
+                                                  const char *const *files,
+                                                  size_t n, char **out,
+                                                  size_t *out_len);
+/* Write attachment `index` (from 0) of message id to a new file at path
+ * (mode 0600; never over an existing one), after checking its size and
+ * SHA-256. */
+SR_API SR_WARN_UNUSED sr_status sr_hotline_attachment(sr_hotline *h,
+                                                      const char *id,
+                                                      size_t index,
+                                                      const char *path);
+
 /* Take in a message from a peer (what the server was POSTed). On SR_OK
  * *receipt (free with sr_hotline_free) is this node's signed receipt for
  * it, to answer with; a message taken in before gets the same receipt

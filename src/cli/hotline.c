@@ -29,6 +29,7 @@ const char help_hotline[] =
     "       strongroom hotline messages [--inbox] [--json]\n"
     "       strongroom hotline show ID\n"
     "       strongroom hotline forward ID --to PEER [--case CASE]\n"
+    "       strongroom hotline attachment ID N --out FILE\n"
     "       strongroom hotline witness [--ca FILE]\n"
     "       strongroom hotline status [--json]\n"
     "       strongroom hotline report --period START..END [--json]\n"
@@ -62,6 +63,8 @@ const char help_hotline[] =
     "              retried after 2, 4, 8, ... s (at most 1 h; --now: now)\n"
     "  messages    every message, sent and received (--inbox: received)\n"
     "  show        one message and its body\n"
+    "  attachment  write attachment N (from 0) of message ID to a new\n"
+    "              FILE, its size and SHA-256 checked\n"
     "  forward     pass message ID on to PEER: only TLP:CLEAR and\n"
     "              TLP:GREEN; AMBER and RED are refused\n"
     "  witness     fetch each peer's log and cosign its checkpoint if it\n"
@@ -88,6 +91,9 @@ static const char help_hotline_options[] =
     "                     or TLP:RED (TLP 2.0)\n"
     "  --kind KIND        request, ack, response or close (send)\n"
     "  --to PEER          forward: the node to pass it on to\n"
+    "  --attach FILE      request new, respond, send: attach FILE (at most\n"
+    "                     16 files of 4 MiB; encrypted with the body)\n"
+    "  --out FILE         attachment: a new file to write\n"
     "  --note TEXT        ack: a note (at most 1,000 bytes)\n"
     "  --reason TEXT      close: why (at most 1,000 bytes)\n"
     "  --now              deliver: ignore the retry wait\n"
@@ -177,7 +183,9 @@ static sr_status print_message(void *ctx, const sr_hotline_message_info *m)
 typedef struct opts {
     const char *dir, *name, *url, *key, *case_id, *kind, *tlp, *note, *reason,
         *ca, *listen, *tls_cert, *tls_key;
-    const char *period, *to;
+    const char *period, *to, *out;
+    const char *attach[16];
+    size_t nattach;
     bool json, inbox, now, insecure;
     unsigned interval;
 } opts;
@@ -186,13 +194,24 @@ typedef struct opts {
 static int queue(sr_hotline *h, const char *peer_or_id, bool reply,
                  const char *kind, const opts *o, char *body, size_t len)
 {
-    char id[SR_HOTLINE_ID_LEN + 1];
+    char id[SR_HOTLINE_ID_LEN + 1], *with = NULL;
+    size_t with_len = 0;
     bool from_stdin = body == NULL;
     if (from_stdin && !read_stdin("hotline", &body, &len))
         return EXIT_USAGE;
-    sr_status st = reply ? sr_hotline_reply(h, peer_or_id, kind, body, len, id)
-                         : sr_hotline_send(h, peer_or_id, o->case_id, kind,
-                                           o->tlp, body, len, id);
+    sr_status st = SR_OK;
+    if (o->nattach > 0) {
+        st = sr_hotline_attach(h, body, len, o->attach, o->nattach, &with,
+                               &with_len);
+    }
+    if (st == SR_OK) {
+        const char *b = with != NULL ? with : body;
+        size_t n = with != NULL ? with_len : len;
+        st = reply ? sr_hotline_reply(h, peer_or_id, kind, b, n, id)
+                   : sr_hotline_send(h, peer_or_id, o->case_id, kind, o->tlp, b,
+                                     n, id);
+    }
+    sr_hotline_free(with);
     if (from_stdin)
         sodium_free(body);
     else
@@ -329,7 +348,9 @@ int cmd_hotline(int argc, char **argv)
         OPT_INTERVAL,
         OPT_INBOX,
         OPT_PERIOD,
-        OPT_TO
+        OPT_TO,
+        OPT_ATTACH,
+        OPT_OUT
     };
     static const struct option longopts[] = {
         {"dir", required_argument, NULL, OPT_DIR},
@@ -352,6 +373,8 @@ int cmd_hotline(int argc, char **argv)
         {"inbox", no_argument, NULL, OPT_INBOX},
         {"period", required_argument, NULL, OPT_PERIOD},
         {"to", required_argument, NULL, OPT_TO},
+        {"attach", required_argument, NULL, OPT_ATTACH},
+        {"out", required_argument, NULL, OPT_OUT},
         {"help", no_argument, NULL, OPT_HELP},
         {0, 0, 0, 0}};
     opts o = {.dir = getenv("STRONGROOM_HOTLINE"), .interval = 5};
@@ -360,7 +383,7 @@ int cmd_hotline(int argc, char **argv)
     int c;
 
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-        if (c > OPT_DIR && c <= OPT_TO)
+        if (c > OPT_DIR && c <= OPT_OUT)
             given |= 1u << c;
         switch (c) {
         case OPT_HELP:
@@ -429,6 +452,14 @@ int cmd_hotline(int argc, char **argv)
         case OPT_TO:
             o.to = optarg;
             break;
+        case OPT_ATTACH:
+            if (o.nattach == sizeof o.attach / sizeof o.attach[0])
+                return fail("hotline", "at most 16 --attach");
+            o.attach[o.nattach++] = optarg;
+            break;
+        case OPT_OUT:
+            o.out = optarg;
+            break;
         default:
             return fail("hotline", "bad option; see --help");
         }
@@ -451,11 +482,13 @@ int cmd_hotline(int argc, char **argv)
         {"key", NULL, 0, 0},
         {"peer", "add", 1, B(OPT_URL) | B(OPT_KEY)},
         {"peer", "list", 0, B(OPT_JSON)},
-        {"request", "new", 1, B(OPT_HCASE) | B(OPT_TLP)},
+        {"request", "new", 1, B(OPT_HCASE) | B(OPT_TLP) | B(OPT_ATTACH)},
         {"ack", NULL, 1, B(OPT_NOTE)},
-        {"respond", NULL, 1, 0},
+        {"respond", NULL, 1, B(OPT_ATTACH)},
         {"close", NULL, 1, B(OPT_REASON)},
-        {"send", NULL, 1, B(OPT_HCASE) | B(OPT_KIND) | B(OPT_TLP)},
+        {"send", NULL, 1,
+         B(OPT_HCASE) | B(OPT_KIND) | B(OPT_TLP) | B(OPT_ATTACH)},
+        {"attachment", NULL, 2, B(OPT_OUT)},
         {"deliver", NULL, 0, B(OPT_NOW) | B(OPT_CA)},
         {"messages", NULL, 0, B(OPT_INBOX) | B(OPT_JSON)},
         {"show", NULL, 1, 0},
@@ -586,6 +619,18 @@ int cmd_hotline(int argc, char **argv)
         st = sr_hotline_messages(h, print_message, &lc);
         if (st != SR_OK)
             ret = node_fail(st, h);
+    } else if (strcmp(sub, "attachment") == 0) {
+        uint64_t index = 0;
+        if (o.out == NULL || !parse_u64(argv[optind + 2], &index)) {
+            ret = fail("hotline", "attachment takes ID N --out FILE");
+        } else {
+            st = sr_hotline_attachment(h, operand, (size_t)index, o.out);
+            if (st != SR_OK)
+                ret = node_fail(st, h);
+            else
+                fprintf(stderr, "wrote %s (its size and SHA-256 checked)\n",
+                        o.out);
+        }
     } else if (strcmp(sub, "forward") == 0) {
         char id[SR_HOTLINE_ID_LEN + 1];
         if (o.to == NULL) {

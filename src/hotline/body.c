@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "util/util.h"
 
 /* ---- timestamps and identifiers ----------------------------------------- */
@@ -247,7 +249,8 @@ typedef enum member_kind {
     M_BUNDLE,
     M_ENUM,
     M_REF,
-    M_SHA256
+    M_SHA256,
+    M_ATTACHMENTS
 } member_kind;
 
 typedef struct member {
@@ -271,12 +274,14 @@ static const member request_members[] = {
     {"requested_action", M_TEXT, 2000, true, NULL},
     {"response_deadline", M_TIME, 0, true, NULL},
     {"incident_ref", M_REF, 0, false, NULL},
+    {"attachments", M_ATTACHMENTS, 0, false, NULL},
     {NULL, M_TEXT, 0, false, NULL}};
 static const member ack_members[] = {{"note", M_TEXT, 1000, false, NULL},
                                      {NULL, M_TEXT, 0, false, NULL}};
 static const member response_members[] = {
     {"answer", M_TEXT, 20000, true, NULL},
     {"indicators", M_BUNDLE, 0, false, NULL},
+    {"attachments", M_ATTACHMENTS, 0, false, NULL},
     {NULL, M_TEXT, 0, false, NULL}};
 static const member close_members[] = {{"reason", M_TEXT, 1000, true, NULL},
                                        {NULL, M_TEXT, 0, false, NULL}};
@@ -287,6 +292,110 @@ static const member receipt_members[] = {{"message", M_SHA256, 0, true, NULL},
 static const member *const members_of[HL_KIND_COUNT] = {
     request_members, ack_members, response_members, close_members,
     receipt_members};
+
+/* An attachment's file name: printable, no path, not "." or "..". */
+static bool file_name_ok(const json_t *v)
+{
+    if (!string_ok(v, 255))
+        return false;
+    const char *s = json_string_value(v);
+    if (strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
+        return false;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (*p < 0x20 || *p == 0x7f || *p == '/' || *p == '\\')
+            return false;
+    return true;
+}
+
+sr_status hl_attachment_decode(const json_t *a, uint8_t **data, size_t *len,
+                               char err[HL_ERR_MAX])
+{
+    static const char *const keys[] = {"name", "media_type", "size", "sha256",
+                                       "data"};
+    uint8_t sum[32];
+    char hex[65];
+    *data = NULL;
+    *len = 0;
+    if (!json_is_object(a) || json_object_size(a) != 5) {
+        (void)snprintf(err, HL_ERR_MAX,
+                       "attachments: not an object of name, "
+                       "media_type, size, sha256, data");
+        return SR_ERR_INVALID;
+    }
+    for (size_t i = 0; i < 5; i++)
+        if (json_object_get(a, keys[i]) == NULL) {
+            (void)snprintf(err, HL_ERR_MAX, "attachments: %s: missing",
+                           keys[i]);
+            return SR_ERR_INVALID;
+        }
+    const json_t *size = json_object_get(a, "size");
+    const json_t *b64 = json_object_get(a, "data");
+    const json_t *sha = json_object_get(a, "sha256");
+    if (!file_name_ok(json_object_get(a, "name")) ||
+        !string_ok(json_object_get(a, "media_type"), 127) ||
+        !json_is_integer(size) || json_integer_value(size) < 0 ||
+        json_integer_value(size) > (json_int_t)HL_ATTACHMENT_MAX ||
+        !json_is_string(sha) || json_string_length(sha) != 64 ||
+        !hex_run(json_string_value(sha), 64) || !json_is_string(b64)) {
+        (void)snprintf(err, HL_ERR_MAX,
+                       "attachments: a bad name, media_type, size (at most "
+                       "%u bytes) or sha256",
+                       HL_ATTACHMENT_MAX);
+        return SR_ERR_INVALID;
+    }
+    size_t want = (size_t)json_integer_value(size);
+    uint8_t *p = malloc(want > 0 ? want : 1);
+    if (p == NULL)
+        return SR_ERR_NOMEM;
+    size_t got = 0;
+    if ((json_string_length(b64) > 0 || want > 0) &&
+        (!b64_decode((const uint8_t *)json_string_value(b64),
+                     json_string_length(b64), p, want, &got) ||
+         got != want)) {
+        free(p);
+        (void)snprintf(err, HL_ERR_MAX,
+                       "attachments: data is not base64 of size bytes");
+        return SR_ERR_INVALID;
+    }
+    crypto_hash_sha256(sum, p, want);
+    hex_encode(hex, sum, 32);
+    /* Either case of hex digits names the same hash. */
+    bool same = true;
+    for (size_t i = 0; i < 64; i++) {
+        char c = json_string_value(sha)[i];
+        if (c >= 'A' && c <= 'F')
+            c = (char)(c - 'A' + 'a');
+        same = same && c == hex[i];
+    }
+    if (!same) {
+        free(p);
+        (void)snprintf(err, HL_ERR_MAX,
+                       "attachments: the data does not hash to its sha256");
+        return SR_ERR_CORRUPT;
+    }
+    *data = p;
+    *len = want;
+    return SR_OK;
+}
+
+static bool attachments_ok(const json_t *v, char err[HL_ERR_MAX])
+{
+    if (!json_is_array(v) || json_array_size(v) > HL_ATTACHMENTS_MAX) {
+        (void)snprintf(err, HL_ERR_MAX,
+                       "attachments: not an array of at most %u",
+                       HL_ATTACHMENTS_MAX);
+        return false;
+    }
+    for (size_t i = 0; i < json_array_size(v); i++) {
+        uint8_t *data = NULL;
+        size_t len = 0;
+        if (hl_attachment_decode(json_array_get(v, i), &data, &len, err) !=
+            SR_OK)
+            return false;
+        free(data);
+    }
+    return true;
+}
 
 static bool member_value_ok(const member *m, const json_t *v,
                             char err[HL_ERR_MAX])
@@ -312,6 +421,8 @@ static bool member_value_ok(const member *m, const json_t *v,
     case M_REF:
         return json_is_string(v) &&
                hl_case_ok(json_string_value(v), json_string_length(v));
+    case M_ATTACHMENTS:
+        return attachments_ok(v, err);
     case M_SHA256:
         return json_is_string(v) && json_string_length(v) == 64 &&
                hex_run(json_string_value(v), 64);
@@ -350,7 +461,7 @@ sr_status hl_body_check(hl_kind kind, const uint8_t *body, size_t len,
         }
         known++;
         if (!member_value_ok(&ms[i], v, err)) {
-            if (ms[i].kind != M_BUNDLE)
+            if (ms[i].kind != M_BUNDLE && ms[i].kind != M_ATTACHMENTS)
                 (void)snprintf(err, HL_ERR_MAX, "body: %s: not valid",
                                ms[i].name);
             st = SR_ERR_INVALID;

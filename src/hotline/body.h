@@ -9,9 +9,15 @@
  *             (bundle), legal_basis, urgency (routine | priority |
  *             immediate), requested_action, response_deadline (RFC 3339
  *             UTC); optional incident_ref (a breach report's reference,
- *             never an identifier)
+ *             never an identifier) and attachments
+ *
+ * An attachment (a malware sample, a log excerpt) is {"name",
+ * "media_type", "size", "sha256", "data": base64}: at most
+ * HL_ATTACHMENT_MAX bytes, HL_ATTACHMENTS_MAX of them, and its data must
+ * hash to its sha256. Like the rest of the body it is encrypted end to
+ * end; a node keeps it sealed to itself.
  *   ack       optional note
- *   response  answer; optional indicators (bundle)
+ *   response  answer; optional indicators (bundle), attachments
  *   close     reason
  *   receipt   message (SHA-256 hex of the envelope received), received
  *             (RFC 3339 UTC)
@@ -24,6 +30,16 @@
 #include <stdint.h>
 
 #include "hotline/message.h"
+
+#define HL_ATTACHMENT_MAX (4u << 20)
+#define HL_ATTACHMENTS_MAX 16u
+
+/* Decode and check one attachment object: *data (malloc'd) gets its
+ * bytes. SR_ERR_INVALID for a malformed one, SR_ERR_CORRUPT when the data
+ * does not hash to its sha256. */
+SR_WARN_UNUSED sr_status hl_attachment_decode(const json_t *a, uint8_t **data,
+                                              size_t *len,
+                                              char err[HL_ERR_MAX]);
 
 /* The most STIX objects one bundle may carry. */
 #define HL_STIX_OBJECTS_MAX 200000u

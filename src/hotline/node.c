@@ -1736,3 +1736,119 @@ sr_status sr_hotline_report(
         (void)say(h->msg, st, "out of memory");
     return st;
 }
+
+/* ---- attachments --------------------------------------------------------- */
+
+sr_status sr_hotline_attach(sr_hotline *h, const char *body, size_t len,
+                            const char *const *files, size_t n, char **out,
+                            size_t *out_len)
+{
+    json_error_t je;
+    uint8_t sum[32];
+    char hex[65];
+    *out = NULL;
+    *out_len = 0;
+    if (n > HL_ATTACHMENTS_MAX)
+        return say(h->msg, SR_ERR_INVALID, "at most %u attachments",
+                   HL_ATTACHMENTS_MAX);
+    json_t *o = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
+    if (!json_is_object(o)) {
+        json_decref(o);
+        return say(h->msg, SR_ERR_INVALID, "the body is not a JSON object");
+    }
+    json_t *list = json_object_get(o, "attachments");
+    if (list == NULL) {
+        list = json_array();
+        if (list == NULL || json_object_set_new(o, "attachments", list) != 0) {
+            json_decref(o);
+            return say(h->msg, SR_ERR_NOMEM, "out of memory");
+        }
+    }
+    sr_status st = json_is_array(list)
+                       ? SR_OK
+                       : say(h->msg, SR_ERR_INVALID,
+                             "the body's attachments is not an array");
+    for (size_t i = 0; i < n && st == SR_OK; i++) {
+        sr_buf b;
+        buf_init(&b, HL_ATTACHMENT_MAX);
+        st = file_read(files[i], &b);
+        if (st != SR_OK) {
+            (void)say(h->msg, st, "cannot read %s: %s", files[i],
+                      st == SR_ERR_INVALID ? "larger than 4 MiB"
+                                           : strerror(errno));
+            buf_free(&b);
+            break;
+        }
+        size_t cap =
+            sodium_base64_ENCODED_LEN(b.len, sodium_base64_VARIANT_ORIGINAL);
+        char *b64 = malloc(cap);
+        const char *slash = strrchr(files[i], '/');
+        crypto_hash_sha256(sum, b.p != NULL ? b.p : (const uint8_t *)"", b.len);
+        hex_encode(hex, sum, 32);
+        json_t *a = NULL;
+        if (b64 != NULL) {
+            sodium_bin2base64(b64, cap, b.p != NULL ? b.p : (const uint8_t *)"",
+                              b.len, sodium_base64_VARIANT_ORIGINAL);
+            a = json_pack("{ss ss sI ss ss}", "name",
+                          slash != NULL ? slash + 1 : files[i], "media_type",
+                          "application/octet-stream", "size", (json_int_t)b.len,
+                          "sha256", hex, "data", b64);
+        }
+        if (a == NULL || json_array_append_new(list, a) != 0)
+            st = say(h->msg, SR_ERR_NOMEM, "out of memory");
+        free(b64);
+        buf_free(&b);
+    }
+    if (st == SR_OK) {
+        *out = json_to_text(o, JSON_COMPACT);
+        if (*out == NULL)
+            st = say(h->msg, SR_ERR_NOMEM, "out of memory");
+        else
+            *out_len = strlen(*out);
+    }
+    json_decref(o);
+    return st;
+}
+
+sr_status sr_hotline_attachment(sr_hotline *h, const char *id, size_t index,
+                                const char *path)
+{
+    sr_hotline_message_info m;
+    char *body = NULL, err[HL_ERR_MAX];
+    size_t len = 0;
+    json_error_t je;
+    sr_status st = sr_hotline_read(h, id, &m, &body, &len);
+    if (st != SR_OK)
+        return st;
+    json_t *o = json_loadb(body, len, 0, &je);
+    sr_hotline_free_body(body, len);
+    const json_t *a = json_array_get(json_object_get(o, "attachments"), index);
+    if (a == NULL) {
+        json_decref(o);
+        return say(h->msg, SR_ERR_NOT_FOUND, "message %s has no attachment %zu",
+                   id, index);
+    }
+    uint8_t *data = NULL;
+    size_t n = 0;
+    st = hl_attachment_decode(a, &data, &n, err);
+    json_decref(o);
+    if (st != SR_OK)
+        return say(h->msg, st, "message %s: %s", id, err);
+    /* A new file only: a sample never overwrites anything. */
+    int fd =
+        open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    bool ok = fd >= 0 && fd_write_all(fd, data, n) && fsync(fd) == 0;
+    int saved = errno;
+    if (fd >= 0 && close(fd) != 0 && ok) {
+        ok = false;
+        saved = errno;
+    }
+    free(data);
+    if (!ok) {
+        if (fd >= 0)
+            (void)unlink(path);
+        return say(h->msg, saved == EEXIST ? SR_ERR_EXISTS : SR_ERR_IO,
+                   "cannot write %s: %s", path, strerror(saved));
+    }
+    return SR_OK;
+}
