@@ -676,6 +676,16 @@ class Exchange(unittest.TestCase):
         self.assertNotEqual(p.returncode, 0)
         self.assertIn(b"larger than 4 MiB", p.stderr)
 
+    def test_a_running_node_takes_in_a_peer_added_meanwhile(self):
+        self.b.start()
+        d = Node(self.tmp, "late.example")
+        d.knows(self.b)
+        self.b.knows(d)  # while B runs
+        d.hl("send", "cn-cert", "--case", "L-1", "--kind", "ack", "--tlp",
+             "TLP:GREEN", stdin=b"{}", check=0)
+        self.assertEqual(d.hl("deliver", check=0).stdout,
+                         b"delivered 1, failed 0, waiting 0\n")
+
     def test_over_tls_with_the_peers_certificate_checked(self):
         certs = Certs(self.tmp)
         c = Node(self.tmp, "tls-node", certs=certs)

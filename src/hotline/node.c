@@ -41,6 +41,7 @@ struct sr_hotline {
     hl_identity *id;
     hl_peer *peers; /* HL_PEERS_MAX */
     size_t npeers;
+    struct stat peers_seen; /* the peers file as last read */
     hl_store *store;        /* node.db, opened at the first message */
     audit_log *log;         /* the node's transparency log, opened with store */
     char log_dir[PATH_MAX]; /* <dir>/log */
@@ -221,10 +222,38 @@ static sr_status read_file(sr_hotline *h, const char *name, size_t max,
     return SR_OK;
 }
 
+/* Read the peers file again if it changed since it was last read (a
+ * `peer add` from another process replaces it), or always with force.
+ * A running server thus sees a new peer at its next request. */
+static sr_status load_peers(sr_hotline *h, bool force)
+{
+    char path[PATH_MAX], err[HL_ERR_MAX];
+    struct stat now;
+    sr_buf b;
+    if (!path_in(path, h->dir, "peers"))
+        return say(h->msg, SR_ERR_INVALID, "the directory path is too long");
+    if (!force && stat(path, &now) == 0 && now.st_ino == h->peers_seen.st_ino &&
+        now.st_size == h->peers_seen.st_size &&
+        now.st_mtim.tv_sec == h->peers_seen.st_mtim.tv_sec &&
+        now.st_mtim.tv_nsec == h->peers_seen.st_mtim.tv_nsec)
+        return SR_OK;
+    struct stat before;
+    bool known = stat(path, &before) == 0;
+    sr_status st = read_file(h, "peers", HL_PEERS_FILE_MAX, &b);
+    if (st == SR_OK) {
+        st = hl_peers_parse(b.p, b.len, h->peers, &h->npeers, err);
+        if (st != SR_OK)
+            (void)say(h->msg, st, "%s/%s", h->dir, err);
+        else if (known)
+            h->peers_seen = before;
+    }
+    buf_free(&b);
+    return st;
+}
+
 sr_status sr_hotline_open(sr_hotline **out, const char *dir)
 {
     sr_buf b;
-    char err[HL_ERR_MAX];
     *out = NULL;
     sr_hotline *h = calloc(1, sizeof *h);
     if (h == NULL)
@@ -247,14 +276,7 @@ sr_status sr_hotline_open(sr_hotline **out, const char *dir)
     buf_free(&b);
     if (st != SR_OK)
         return st;
-    st = read_file(h, "peers", HL_PEERS_FILE_MAX, &b);
-    if (st == SR_OK) {
-        st = hl_peers_parse(b.p, b.len, h->peers, &h->npeers, err);
-        if (st != SR_OK)
-            (void)say(h->msg, st, "%s/%s", h->dir, err);
-    }
-    buf_free(&b);
-    return st;
+    return load_peers(h, true);
 }
 
 void sr_hotline_close(sr_hotline *h)
@@ -319,9 +341,8 @@ static sr_status save_peers(sr_hotline *h)
 sr_status sr_hotline_peer_add(sr_hotline *h, const char *name, const char *url,
                               const char *key)
 {
-    char path[PATH_MAX], err[HL_ERR_MAX];
+    char path[PATH_MAX];
     hl_peer p;
-    sr_buf b;
     if (name == NULL || !hl_name_ok(name, strlen(name)))
         return say(h->msg, SR_ERR_INVALID, "not a node name");
     if (url == NULL || !hl_url_ok(url, strlen(url)))
@@ -348,13 +369,7 @@ sr_status sr_hotline_peer_add(sr_hotline *h, const char *name, const char *url,
     }
     /* Read the file again under the lock: another process may have added
      * a peer since this handle was opened. */
-    sr_status st = read_file(h, "peers", HL_PEERS_FILE_MAX, &b);
-    if (st == SR_OK) {
-        st = hl_peers_parse(b.p, b.len, h->peers, &h->npeers, err);
-        if (st != SR_OK)
-            (void)say(h->msg, st, "%s/%s", h->dir, err);
-    }
-    buf_free(&b);
+    sr_status st = load_peers(h, true);
     for (size_t i = 0; i < h->npeers && st == SR_OK; i++)
         if (strcmp(h->peers[i].name, name) == 0)
             st = say(h->msg, SR_ERR_EXISTS, "%s is a peer already", name);
@@ -397,12 +412,13 @@ sr_status sr_hotline_peers(const sr_hotline *h,
 static sr_status store_of(sr_hotline *h)
 {
     char path[PATH_MAX], m[HL_STORE_MSG_MAX], lmsg[AUDIT_MSG_MAX];
-    if (h->store != NULL)
-        return SR_OK;
+    sr_status st = load_peers(h, false);
+    if (st != SR_OK || h->store != NULL)
+        return st;
     if (!path_in(path, h->dir, "node.db"))
         return say(h->msg, SR_ERR_INVALID, "the directory path is too long");
     log_keys k;
-    sr_status st = log_keys_of(h->id, &k);
+    st = log_keys_of(h->id, &k);
     if (st == SR_OK) {
         audit_log_config c = {h->dir, k.journal, k.sign, k.origin};
         st = audit_log_open(&h->log, &c, lmsg);
@@ -1612,10 +1628,12 @@ sr_status sr_hotline_witness(sr_hotline *h, const char *ca_file,
                              void *ctx)
 {
     char why[HL_ERR_MAX];
+    sr_status st = load_peers(h, false);
+    if (st != SR_OK)
+        return st;
     reply f = {malloc(CHECKPOINT_MAX), 0, CHECKPOINT_MAX, false};
     if (f.p == NULL)
         return say(h->msg, SR_ERR_NOMEM, "out of memory");
-    sr_status st = SR_OK;
     for (size_t i = 0; i < h->npeers && st == SR_OK; i++) {
         int fork = 0;
         why[0] = '\0';
