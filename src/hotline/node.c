@@ -902,8 +902,13 @@ sr_status sr_hotline_receive_batch(sr_hotline *h, const char *const *envs,
         if (st != SR_OK)
             (void)say(h->msg, st, "%s", m);
     }
-    if (st != SR_OK)
+    if (st != SR_OK) {
+        for (size_t i = 0; i < n; i++) {
+            out[i].status = st;
+            (void)snprintf(out[i].msg, sizeof out[i].msg, "%s", h->msg);
+        }
         return st;
+    }
     for (size_t i = 0; i < n && st == SR_OK; i++) {
         /* A message that fails leaves nothing of itself behind. */
         st = hl_store_exec(h->store, "SAVEPOINT msg", m);
