@@ -686,6 +686,21 @@ class Exchange(unittest.TestCase):
         self.assertEqual(d.hl("deliver", check=0).stdout,
                          b"delivered 1, failed 0, waiting 0\n")
 
+    def test_large_messages_are_sent_in_batches_the_peer_takes(self):
+        """Two messages of about 7.5 MB each (a 4 MiB sample, base64 twice
+        over): together longer than a peer takes in one request, so they
+        go in two."""
+        sample = os.path.join(self.tmp, "big-sample.bin")
+        with open(sample, "wb") as f:
+            f.write(os.urandom(4 << 20))
+        for case in ("B-1", "B-2"):
+            self.a.hl("request", "new", "cn-cert", "--case", case, "--tlp",
+                      "TLP:RED", "--attach", sample,
+                      stdin=json.dumps(REQUEST).encode(), check=0)
+        self.b.start()
+        self.assertEqual(self.a.hl("deliver", check=0).stdout,
+                         b"delivered 2, failed 0, waiting 0\n")
+
     def test_over_tls_with_the_peers_certificate_checked(self):
         certs = Certs(self.tmp)
         c = Node(self.tmp, "tls-node", certs=certs)

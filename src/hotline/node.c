@@ -1357,17 +1357,39 @@ sr_status sr_hotline_deliver(sr_hotline *h, int force, const char *ca_file,
                 st = hold(&d, o->key);
                 continue;
             }
-            memcpy(o->id, r.h.id, HL_ID_BYTES);
-            o->h = r.h;
-            memcpy(o->env_hash, r.env_hash, 32);
-            o->attempts = r.attempts;
-            o->env = malloc(r.envelope_len + 1);
-            if (o->env == NULL) {
+            /* Taken out of the row now: sending a batch (below) ends the
+             * store's hold on it. */
+            char *env = malloc(r.envelope_len + 1);
+            if (env == NULL) {
                 st = say(h->msg, SR_ERR_NOMEM, "out of memory");
                 break;
             }
-            memcpy(o->env, r.envelope, r.envelope_len);
-            o->env_len = r.envelope_len;
+            memcpy(env, r.envelope, r.envelope_len);
+            outgoing next = *o;
+            memcpy(next.id, r.h.id, HL_ID_BYTES);
+            next.h = r.h;
+            memcpy(next.env_hash, r.env_hash, 32);
+            next.attempts = r.attempts;
+            next.env = env;
+            next.env_len = r.envelope_len;
+            /* A batch stays within BATCH_BYTES unless one message alone
+             * is larger: the peer takes at most one envelope's length
+             * and a newline a message. */
+            if (n > 0 && bytes + next.env_len > BATCH_BYTES) {
+                st = send_batch(&d, to, q, n);
+                outgoing_free(q, n);
+                n = bytes = 0;
+                /* The batch may have failed this message's case. */
+                if (st != SR_OK || is_held(&d, next.key)) {
+                    free(next.env);
+                    if (st != SR_OK)
+                        break;
+                    out->waiting++;
+                    continue;
+                }
+            }
+            q[n] = next;
+            o = &q[n];
             n++;
             bytes += o->env_len;
             if (n == BATCH_MSGS || bytes >= BATCH_BYTES) {
@@ -1793,8 +1815,11 @@ sr_status sr_hotline_attach(sr_hotline *h, const char *body, size_t len,
                              "the body's attachments is not an array");
     for (size_t i = 0; i < n && st == SR_OK; i++) {
         sr_buf b;
-        buf_init(&b, HL_ATTACHMENT_MAX);
+        /* file_read reads on past a full buffer to find the end: room. */
+        buf_init(&b, HL_ATTACHMENT_MAX + 4096);
         st = file_read(files[i], &b);
+        if (st == SR_OK && b.len > HL_ATTACHMENT_MAX)
+            st = SR_ERR_INVALID;
         if (st != SR_OK) {
             (void)say(h->msg, st, "cannot read %s: %s", files[i],
                       st == SR_ERR_INVALID ? "larger than 4 MiB"

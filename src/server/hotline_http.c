@@ -218,7 +218,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
         char *end = NULL;
         errno = 0;
         unsigned long long n = strtoull(cl, &end, 10);
-        if (errno != 0 || end == cl || *end != '\0' || n > HL_ENVELOPE_MAX)
+        /* One envelope, or a batch: at most BATCH_BYTES (the sender's
+         * bound) unless one message alone is longer. */
+        if (errno != 0 || end == cl || *end != '\0' ||
+            n > HL_ENVELOPE_MAX + BATCH_MAX)
             return problem(c, 413, "too-large", "longer than a message can be");
         hc = calloc(1, sizeof *hc);
         if (hc == NULL || (hc->buf = malloc((size_t)n + 1)) == NULL) {
