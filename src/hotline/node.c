@@ -1553,22 +1553,22 @@ static bool mirror_put(const char *mirror, const char *tail, const reply *f,
     return true;
 }
 
-/* The tree size on a checkpoint's second line (the witness checks the
- * rest: origin, root and signature). */
+/* The tree size of a signed checkpoint: its note body (up to the blank
+ * line before the signatures) parsed by the same code that checks every
+ * checkpoint (note_checkpoint_parse, fuzzed). The witness checks the
+ * signature afterwards. */
 static bool checkpoint_size(const reply *f, uint64_t *size)
 {
-    const char *nl = memchr(f->p, '\n', f->len);
-    if (nl == NULL)
+    note_checkpoint cp;
+    size_t body = 0;
+    for (; body + 1 < f->len; body++)
+        if (f->p[body] == '\n' && f->p[body + 1] == '\n')
+            break;
+    if (body + 1 >= f->len ||
+        note_checkpoint_parse(f->p, body + 1, &cp) != SR_OK)
         return false;
-    const char *p = nl + 1, *end = f->p + f->len;
-    uint64_t v = 0;
-    size_t digits = 0;
-    while (p < end && *p >= '0' && *p <= '9' && digits < 20) {
-        v = v * 10 + (uint64_t)(*p++ - '0');
-        digits++;
-    }
-    *size = v;
-    return digits > 0 && p < end && *p == '\n';
+    *size = cp.size;
+    return true;
 }
 
 /* Mirror peer p's log (its checkpoint and every hash tile of its tree)
