@@ -1257,7 +1257,7 @@ static sr_status send_batch(deliver_run *d, const hl_peer *to, outgoing *q,
     size_t total = 0;
     for (size_t i = 0; i < n; i++)
         total += q[i].env_len + 1;
-    char *body = malloc(total);
+    char *body = calloc(total + 1, 1);
     verdict *v = calloc(n, sizeof *v);
     reply r = {NULL, 0, n * REPLY_LINE_MAX, false};
     r.p = malloc(r.cap);
