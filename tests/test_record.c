@@ -1441,6 +1441,87 @@ static void test_merge_patch_result_is_validated_by_caller(void **state)
     json_decref(p);
 }
 
+/* ---- named fields (record_fields_*) ------------------------------------- */
+
+static void test_fields_parse_to_one_canonical_form(void **state)
+{
+    (void)state;
+    record_fields f, g;
+    char why[RECORD_FIELDS_REASON];
+    static const char text[] = " birth.date , name,name.family,ssn";
+    assert_true(record_fields_parse(text, strlen(text), &f, why));
+    /* Schema order; the whole name stands for name.family. */
+    assert_string_equal(f.canon, "ssn,name,birth.date");
+    assert_int_equal(f.classes, SR_CLASS_BIT(SR_CLASS_IDENTITY) |
+                                    SR_CLASS_BIT(SR_CLASS_NAME));
+    assert_true(record_fields_parse(f.canon, strlen(f.canon), &g, why));
+    assert_string_equal(g.canon, f.canon);
+    assert_true(record_fields_parse("addresses", 9, &g, why));
+    assert_int_equal(g.classes, SR_CLASS_BIT(SR_CLASS_CONTACT));
+}
+
+static void test_fields_refuse_what_is_not_a_field(void **state)
+{
+    (void)state;
+    record_fields f;
+    char why[RECORD_FIELDS_REASON];
+    static const char *const bad[] = {"",
+                                      "id",
+                                      "name,",
+                                      "nme",
+                                      "name.nick",
+                                      "ssn.digits",
+                                      "addresses.city",
+                                      "birth..date",
+                                      "birth.date.",
+                                      ",ssn"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_false(record_fields_parse(bad[i], strlen(bad[i]), &f, why));
+        assert_true(why[0] != '\0');
+    }
+    /* The reason names the position, never the text given. */
+    assert_false(record_fields_parse("ssn,123-45-6789", 15, &f, why));
+    assert_non_null(strstr(why, "field 2"));
+    assert_null(strstr(why, "6789"));
+}
+
+static void test_fields_pick_only_the_named_and_only_checks_them(void **state)
+{
+    (void)state;
+    record_fields f;
+    char why[RECORD_FIELDS_REASON];
+    assert_true(record_fields_parse("name.family,birth.date", 22, &f, why));
+    json_t *p = J("{\"id\":\"x\",\"ssn\":\"123-45-6789\","
+                  "\"name\":{\"given\":\"Ann\",\"family\":\"Lee\"},"
+                  "\"birth\":{\"date\":\"1980-01-02\",\"city\":\"Ely\"},"
+                  "\"phones\":[\"5550100\"]}");
+    json_t *got = record_fields_pick(&f, p);
+    json_t *want = J("{\"name\":{\"family\":\"Lee\"},"
+                     "\"birth\":{\"date\":\"1980-01-02\"}}");
+    assert_true(json_equal(got, want));
+    assert_true(record_fields_only(&f, got));
+    assert_false(record_fields_only(&f, p));
+    json_t *more = J("{\"name\":{\"family\":\"Lee\",\"given\":\"A\"}}");
+    assert_false(record_fields_only(&f, more));
+    json_t *other = J("{\"phones\":[]}");
+    assert_false(record_fields_only(&f, other));
+    json_t *flat = J("{\"name\":\"Lee\"}");
+    assert_false(record_fields_only(&f, flat));
+    /* A person without a named field simply lacks it. */
+    json_t *thin = J("{\"ssn\":\"123-45-6789\"}");
+    json_t *none = record_fields_pick(&f, thin);
+    assert_int_equal(json_object_size(none), 0);
+    assert_true(record_fields_only(&f, none));
+    json_decref(p);
+    json_decref(got);
+    json_decref(want);
+    json_decref(more);
+    json_decref(other);
+    json_decref(flat);
+    json_decref(thin);
+    json_decref(none);
+}
+
 int main(void)
 {
     if (sr_init() != SR_OK)
@@ -1546,6 +1627,9 @@ int main(void)
         cmocka_unit_test(test_merge_patch_rejects_non_object_patch),
         cmocka_unit_test(test_merge_patch_does_not_share_nodes_with_patch),
         cmocka_unit_test(test_merge_patch_result_is_validated_by_caller),
+        cmocka_unit_test(test_fields_parse_to_one_canonical_form),
+        cmocka_unit_test(test_fields_refuse_what_is_not_a_field),
+        cmocka_unit_test(test_fields_pick_only_the_named_and_only_checks_them),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

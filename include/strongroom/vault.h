@@ -530,12 +530,19 @@ SR_API SR_WARN_UNUSED sr_status sr_vault_restore_keys(sr_vault *v,
 #define SR_NOTIFY_PURPOSE "incident-response"
 #define SR_NOTIFY_PEOPLE_MAX 100000000u
 
+/* A share (sr_vault_share_read) reads at most this many people, and
+ * names its fields in at most this many bytes. */
+#define SR_SHARE_PEOPLE_MAX 100u
+#define SR_SHARE_FIELDS_MAX 255u
+
 /* What a request for approval binds: the action ("export"; "find.name"
  * for a search by family name and birth date that may match more people
  * than the policy's bulk_threshold; "notify" for the letters to the
- * people of a breach report), its purpose, case and classes, the
- * search's terms or the notification's people (bound by a keyed digest,
- * never stored), and how long the approval may be used. */
+ * people of a breach report; "share" for named fields of named people
+ * sent to a partner, as a hotline referral), its purpose, case and
+ * classes, the search's terms or the people (and a share's fields)
+ * (bound by a keyed digest, never stored), and how long the approval may
+ * be used. */
 typedef struct sr_approval_spec {
     const char *action;
     const char *purpose;
@@ -543,9 +550,11 @@ typedef struct sr_approval_spec {
     unsigned classes;         /* export: SR_CLASS_BIT mask, 0: the role's;
                                  notify: SR_NOTIFY_CLASSES */
     const char *family, *dob; /* find.name only */
-    const uint8_t (*people)[SR_ID_BYTES]; /* notify only, in any order */
+    const uint8_t (*people)[SR_ID_BYTES]; /* notify, share: in any order */
     size_t npeople;
-    uint64_t ttl; /* seconds; 0: SR_DEFAULT_APPROVAL_TTL */
+    uint64_t ttl;       /* seconds; 0: SR_DEFAULT_APPROVAL_TTL */
+    const char *fields; /* share only: "name,birth.date" (the classes are
+                           those of the fields; leave classes 0) */
 } sr_approval_spec;
 
 /*
@@ -591,6 +600,33 @@ SR_API SR_WARN_UNUSED sr_status sr_vault_approval_list(sr_vault *v,
 SR_API SR_WARN_UNUSED sr_status sr_vault_notify_read(
     sr_vault *v, const sr_access *acc, const uint8_t (*ids)[SR_ID_BYTES],
     size_t n, const bool *skip, sr_line_fn fn, void *ctx);
+
+/*
+ * Share (docs/hotline.md, "Personal data in a referral"): the named
+ * fields (a list as sr_approval_spec's fields, e.g. "name,birth.date") of
+ * the people ids[0..n) (at most SR_SHARE_PEOPLE_MAX), for a referral to a
+ * partner. Needs the "get" action for the fields' classes, under
+ * acc->purpose and acc->case, for each person (a caseload role: each on
+ * the case), and an approved "share" approval (acc->approval) bound to
+ * exactly these people, fields, purpose and case. Charged to the read
+ * budget; a decoy among them freezes the principal, as a get does. The
+ * read is logged (action "share", the people by reference, detail
+ * "approval <id>, fields <list>") before fn gets one JSON line per
+ * person, in the order of ids, holding only those fields: no id, nothing
+ * else. A person not found fails the whole share (SR_ERR_NOT_FOUND naming
+ * it), and nothing is revealed. Errors: SR_ERR_INVALID, SR_ERR_DENIED,
+ * SR_ERR_NOT_FOUND, SR_ERR_AUDIT, the store's, or fn's status.
+ */
+/* A list of fields (as sr_vault_share_read takes) in canonical form:
+ * schema order, each once, a whole member standing for its members
+ * ("birth.date, name" -> "name,birth.date"). SR_ERR_INVALID if one is
+ * not a field. */
+SR_API SR_WARN_UNUSED sr_status
+sr_fields_canonical(const char *list, char out[SR_SHARE_FIELDS_MAX + 1]);
+
+SR_API SR_WARN_UNUSED sr_status sr_vault_share_read(
+    sr_vault *v, const sr_access *acc, const uint8_t (*ids)[SR_ID_BYTES],
+    size_t n, const char *fields, sr_line_fn fn, void *ctx);
 
 /*
  * The decoy people (the "freeze" action: the security officer's by

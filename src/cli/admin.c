@@ -269,6 +269,8 @@ const char help_approval[] =
     "                                  --purpose P [--case C] [--expires D]\n"
     "       strongroom approval request notify --report FILE [--expires D]\n"
     "       strongroom approval request retention --purpose P [--expires D]\n"
+    "       strongroom approval request share --person ID[,ID...] --fields F\n"
+    "                                  --purpose P [--case C] [--expires D]\n"
     "       strongroom approval approve ID\n"
     "       strongroom approval list\n"
     "\n"
@@ -283,11 +285,17 @@ const char help_approval[] =
     "breach notify) need one too, bound to exactly the people of the\n"
     "breach report (purpose incident-response, classes name and contact),\n"
     "and so does a retention run that would destroy more people than the\n"
-    "bulk_threshold (request retention; then retention run --approval ID).\n"
+    "bulk_threshold (request retention; then retention run --approval ID),\n"
+    "and a hotline referral that carries personal data (request share:\n"
+    "bound to exactly those people and fields; docs/hotline.md).\n"
     "\n"
     "  --purpose P, --case C   what the export or search will state\n"
     "  --name F --dob D        the search the approval is for (kept only as\n"
     "                          a keyed digest)\n"
+    "  --person ID[,ID...]     share: the people (at most 100; repeatable)\n"
+    "  --fields F              share: the fields that leave, e.g.\n"
+    "                          name,birth.date (a dotted field is one member\n"
+    "                          of name or birth)\n"
     "  --report FILE           the breach report (json) whose people the\n"
     "                          letters go to\n"
     "  --expires D             how long it may be used: 30m, 4h (default),\n"
@@ -302,10 +310,19 @@ const char help_approval[] =
 typedef struct approval_opts {
     sr_approval_spec spec;
     const char *report;
+    uint8_t people[SR_SHARE_PEOPLE_MAX][SR_ID_BYTES];
+    size_t npeople;
     bool bad;
 } approval_opts;
 
-enum { OPT_A_NAME = 1, OPT_A_DOB, OPT_A_EXPIRES, OPT_A_REPORT };
+enum {
+    OPT_A_NAME = 1,
+    OPT_A_DOB,
+    OPT_A_EXPIRES,
+    OPT_A_REPORT,
+    OPT_A_PERSON,
+    OPT_A_FIELDS
+};
 
 static int approval_opt(void *ctx, int o, const char *arg)
 {
@@ -322,6 +339,14 @@ static int approval_opt(void *ctx, int o, const char *arg)
     case OPT_A_REPORT:
         a->report = arg;
         return 0;
+    case OPT_A_PERSON:
+        return parse_people("approval", arg, a->people, SR_SHARE_PEOPLE_MAX,
+                            &a->npeople)
+                   ? 0
+                   : 1;
+    case OPT_A_FIELDS:
+        a->spec.fields = arg;
+        return 0;
     default:
         return 1;
     }
@@ -334,7 +359,9 @@ int cmd_approval(int argc, char **argv)
         {"name", required_argument, NULL, OPT_A_NAME},
         {"dob", required_argument, NULL, OPT_A_DOB},
         {"expires", required_argument, NULL, OPT_A_EXPIRES},
-        {"report", required_argument, NULL, OPT_A_REPORT}};
+        {"report", required_argument, NULL, OPT_A_REPORT},
+        {"person", required_argument, NULL, OPT_A_PERSON},
+        {"fields", required_argument, NULL, OPT_A_FIELDS}};
     common c = COMMON_INIT;
     approval_opts a;
     memset(&a, 0, sizeof a);
@@ -359,9 +386,19 @@ int cmd_approval(int argc, char **argv)
             a.spec.action = "notify";
         else if (strcmp(what, "retention") == 0)
             a.spec.action = "retention.run";
+        else if (strcmp(what, "share") == 0)
+            a.spec.action = "share";
         else
-            return fail("approval", "request export, find, notify or "
-                                    "retention");
+            return fail("approval", "request export, find, notify, "
+                                    "retention or share");
+        bool share = strcmp(a.spec.action, "share") == 0;
+        if (share != (a.npeople > 0) || share != (a.spec.fields != NULL))
+            return fail("approval", "--person and --fields go with request "
+                                    "share (both; and only there)");
+        if (share) {
+            a.spec.people = (const uint8_t(*)[SR_ID_BYTES])a.people;
+            a.spec.npeople = a.npeople;
+        }
         if ((a.report != NULL) != (strcmp(a.spec.action, "notify") == 0))
             return fail("approval", "--report FILE goes with request notify "
                                     "(and only there)");

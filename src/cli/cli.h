@@ -114,6 +114,11 @@ const command *find_command(const char *name);
 uint64_t mono_ns(void);
 /* "90d", "12h", "30m", "45s" or plain seconds; false if malformed. */
 bool parse_duration(const char *s, uint64_t *secs);
+/* Add the person ids of list ("ID" or "ID,ID,...", each 32 hexadecimal
+ * digits) to ids[*n..max); false, with the message printed, for a bad id
+ * or more than max. */
+bool parse_people(const char *cmd, const char *list,
+                  uint8_t (*ids)[SR_ID_BYTES], size_t max, size_t *n);
 /* "2026-11-25", "2026-11-25T14:03:00Z" or Unix seconds, as nanoseconds. */
 bool parse_time(const char *s, uint64_t *ns);
 /* With --out FILE: send stdout to FILE.partial (mode 0600), false with

@@ -277,6 +277,33 @@ int open_vault(const char *cmd, const common *c, unsigned flags, sr_vault **v)
     return open_vault_as(cmd, c, flags, true, v);
 }
 
+bool parse_people(const char *cmd, const char *list,
+                  uint8_t (*ids)[SR_ID_BYTES], size_t max, size_t *n)
+{
+    for (const char *s = list;; s++) {
+        const char *end = strchr(s, ',');
+        size_t len = end != NULL ? (size_t)(end - s) : strlen(s);
+        size_t got = 0;
+        if (*n == max) {
+            fprintf(stderr, "strongroom %s: at most %zu people\n", cmd, max);
+            return false;
+        }
+        if (len != SR_ID_STR_LEN ||
+            sodium_hex2bin(ids[*n], SR_ID_BYTES, s, len, NULL, &got, NULL) !=
+                0 ||
+            got != SR_ID_BYTES) {
+            fprintf(stderr,
+                    "strongroom %s: a person id is %d hexadecimal digits\n",
+                    cmd, SR_ID_STR_LEN);
+            return false;
+        }
+        (*n)++;
+        if (end == NULL)
+            return true;
+        s = end;
+    }
+}
+
 bool parse_duration(const char *s, uint64_t *secs)
 {
     static const struct {

@@ -516,7 +516,8 @@ sr_status sr_notify_request(sr_vault *v, const char *report, uint64_t ttl,
                                  NULL,
                                  (const uint8_t(*)[SR_ID_BYTES])ids,
                                  rep.n,
-                                 ttl};
+                                 ttl,
+                                 NULL};
         st = sr_vault_approval_request(v, &spec, id);
         if (st != SR_OK)
             st = vault_said(v, st, msg);

@@ -60,6 +60,39 @@ SR_WARN_UNUSED sr_status record_validate(const json_t *person, int32_t today,
  * "id" and unknown names. */
 int record_class_of_member(const char *name);
 
+/* ---- named fields ----------------------------------------------------------
+ */
+
+/* Room for a list of fields as text, and for the reason it is refused. */
+#define RECORD_FIELDS_TEXT_MAX 256u
+#define RECORD_FIELDS_REASON 128u
+
+/* Some of a person's fields: whole top-level members (ssn, name, birth,
+ * addresses, ...; not id), or single members of an object-valued one
+ * (name.family, birth.date). canon is the list in schema order, each
+ * field once, a whole member standing for its members: two lists that
+ * name the same fields have the same canon. */
+typedef struct record_fields {
+    uint32_t top;     /* bit i: person member i, whole */
+    uint32_t sub[16]; /* bit j: member j of member i (16: schema.h's
+                         RECORD_MAX_MEMBERS) */
+    unsigned classes; /* SR_CLASS_BIT of each one's class */
+    char canon[RECORD_FIELDS_TEXT_MAX];
+} record_fields;
+
+/* Parse "name,birth.date" (comma-separated, spaces around names allowed)
+ * into f; false with the reason (naming the field by its position, never
+ * quoting it) if a name is not a field. */
+SR_WARN_UNUSED bool record_fields_parse(const char *list, size_t len,
+                                        record_fields *f,
+                                        char reason[RECORD_FIELDS_REASON]);
+/* A new object with only f's fields of person (those it has); NULL when
+ * out of memory. */
+json_t *record_fields_pick(const record_fields *f, const json_t *person);
+/* Does obj (an object) hold only f's fields, and of an object-valued
+ * member named in part only the named members? */
+bool record_fields_only(const record_fields *f, const json_t *obj);
+
 /*
  * Append the canonical encoding of class c of a validated person to out.
  * Canonical: equal people give equal bytes. A class with no members present

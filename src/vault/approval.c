@@ -9,15 +9,19 @@
  * logged.
  *
  * A notification (breach notify) is approved the same way, bound to the
- * exact set of people it will write to, and so is a retention run that
- * destroys more people than the threshold (bound to its purpose).
+ * exact set of people it will write to; so is a share (fields of people
+ * sent to a partner), bound to its people and the exact fields, and so is a
+ * retention run that destroys more people than the threshold (bound to its
+ * purpose).
  *
  * Stored as documents "approval" / id:
  *   {"requester","action","purpose","case","classes","digest","people",
  *    "created","expires","approved_by","approved_at"}
  * where digest is the keyed digest of a search's terms or of a
- * notification's people (hex; "" for an export), so nothing stored names
- * a person; people is how many a notification names (0 otherwise).
+ * notification's or share's people (and a share's fields) (hex; "" for
+ * an export), so nothing stored names a person; people is how many a
+ * notification or share names (0 otherwise); a share also has "fields",
+ * its list of fields (names of fields, not their values).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,17 +61,20 @@ static int cmp_id(const void *a, const void *b)
     return memcmp(a, b, SR_ID_BYTES);
 }
 
-sr_status vault_people_digest(sr_vault *v, const uint8_t (*ids)[SR_ID_BYTES],
-                              size_t n, char hex[VAULT_DIGEST_HEX])
+/* The keyed digest of a set of people (in any order, none twice), under
+ * label: what an approval for them is bound to. what names the request in
+ * messages. */
+static sr_status ids_digest(sr_vault *v, const char *label, const char *what,
+                            size_t max, const uint8_t (*ids)[SR_ID_BYTES],
+                            size_t n, char hex[VAULT_DIGEST_HEX])
 {
     uint8_t d[CRYPTO_QUERY_DIGEST_BYTES];
     uint8_t(*sorted)[SR_ID_BYTES] = NULL;
-    if (n == 0)
-        return vault_fail(v, SR_ERR_INVALID, "a notification names no people");
-    if (n > SR_NOTIFY_PEOPLE_MAX)
-        return vault_fail(v, SR_ERR_INVALID,
-                          "a notification names at most %u people",
-                          SR_NOTIFY_PEOPLE_MAX);
+    if (n == 0 || ids == NULL)
+        return vault_fail(v, SR_ERR_INVALID, "a %s names no people", what);
+    if (n > max)
+        return vault_fail(v, SR_ERR_INVALID, "a %s names at most %zu people",
+                          what, max);
     sorted = malloc(n * SR_ID_BYTES);
     if (sorted == NULL)
         return vault_fail(v, SR_ERR_NOMEM, "out of memory");
@@ -79,13 +86,37 @@ sr_status vault_people_digest(sr_vault *v, const uint8_t (*ids)[SR_ID_BYTES],
             hex_encode(id, sorted[i], SR_ID_BYTES);
             free(sorted);
             return vault_fail(v, SR_ERR_INVALID,
-                              "person %s is named twice in the notification",
-                              id);
+                              "person %s is named twice in the %s", id, what);
         }
-    crypto_ids_digest(v->keys, "notify", (const uint8_t(*)[SR_ID_BYTES])sorted,
-                      n, d);
+    crypto_ids_digest(v->keys, label, (const uint8_t(*)[SR_ID_BYTES])sorted, n,
+                      d);
     free(sorted);
     hex_encode(hex, d, sizeof d);
+    return SR_OK;
+}
+
+sr_status vault_people_digest(sr_vault *v, const uint8_t (*ids)[SR_ID_BYTES],
+                              size_t n, char hex[VAULT_DIGEST_HEX])
+{
+    return ids_digest(v, "notify", "notification", SR_NOTIFY_PEOPLE_MAX, ids, n,
+                      hex);
+}
+
+sr_status vault_share_digest(sr_vault *v, const record_fields *f,
+                             const uint8_t (*ids)[SR_ID_BYTES], size_t n,
+                             char hex[VAULT_DIGEST_HEX])
+{
+    char label[RECORD_FIELDS_TEXT_MAX + 8];
+    (void)snprintf(label, sizeof label, "share\n%s", f->canon);
+    return ids_digest(v, label, "share", SR_SHARE_PEOPLE_MAX, ids, n, hex);
+}
+
+sr_status vault_share_fields(sr_vault *v, const char *list, record_fields *f)
+{
+    char why[RECORD_FIELDS_REASON];
+    if (list == NULL || !record_fields_parse(list, strlen(list), f, why))
+        return vault_fail(v, SR_ERR_INVALID, "the fields to share: %s",
+                          list == NULL ? "none named" : why);
     return SR_OK;
 }
 
@@ -95,7 +126,9 @@ static policy_action action_of(const char *name)
         return POLICY_EXPORT;
     if (strcmp(name, "retention.run") == 0)
         return POLICY_SHRED;
-    return strcmp(name, "notify") == 0 ? POLICY_GET : POLICY_FIND;
+    return strcmp(name, "notify") == 0 || strcmp(name, "share") == 0
+               ? POLICY_GET
+               : POLICY_FIND;
 }
 
 sr_status sr_vault_approval_request(sr_vault *v, const sr_approval_spec *q,
@@ -110,18 +143,32 @@ sr_status sr_vault_approval_request(sr_vault *v, const sr_approval_spec *q,
     if (q == NULL || q->action == NULL ||
         (strcmp(q->action, "export") != 0 &&
          strcmp(q->action, "find.name") != 0 &&
-         strcmp(q->action, "notify") != 0 &&
+         strcmp(q->action, "notify") != 0 && strcmp(q->action, "share") != 0 &&
          strcmp(q->action, "retention.run") != 0))
         return vault_fail(v, SR_ERR_INVALID,
                           "an approval is for \"export\", \"find.name\", "
-                          "\"notify\" or \"retention.run\"");
+                          "\"notify\", \"share\" or \"retention.run\"");
     if (q->ttl > SR_MAX_APPROVAL_TTL)
         return vault_fail(v, SR_ERR_INVALID,
                           "an approval lasts at most %u seconds (7 days)",
                           SR_MAX_APPROVAL_TTL);
     bool search = strcmp(q->action, "find.name") == 0;
     bool notify = strcmp(q->action, "notify") == 0;
+    bool share = strcmp(q->action, "share") == 0;
+    record_fields f;
+    unsigned classes = q->classes;
     sr_status st = SR_OK;
+    if (share != (q->fields != NULL))
+        return vault_fail(v, SR_ERR_INVALID,
+                          "a share's approval names its fields, and only a "
+                          "share's");
+    if (share && q->classes != 0)
+        return vault_fail(v, SR_ERR_INVALID,
+                          "a share's classes are those of its fields");
+    if (share && (st = vault_share_fields(v, q->fields, &f)) != SR_OK)
+        return st;
+    if (share)
+        classes = f.classes;
     if ((search || strcmp(q->action, "retention.run") == 0) && q->classes != 0)
         return vault_fail(v, SR_ERR_INVALID,
                           "a search's or a retention run's approval names no "
@@ -129,9 +176,10 @@ sr_status sr_vault_approval_request(sr_vault *v, const sr_approval_spec *q,
     if (!search && (q->family != NULL || q->dob != NULL))
         return vault_fail(v, SR_ERR_INVALID,
                           "only a search's approval names a search");
-    if (!notify && q->people != NULL)
+    if (!notify && !share && q->people != NULL)
         return vault_fail(v, SR_ERR_INVALID,
-                          "only a notification's approval names people");
+                          "only a notification's or a share's approval "
+                          "names people");
     if (notify && q->classes != SR_NOTIFY_CLASSES)
         return vault_fail(v, SR_ERR_INVALID,
                           "a notification reads the name and contact classes");
@@ -143,14 +191,24 @@ sr_status sr_vault_approval_request(sr_vault *v, const sr_approval_spec *q,
         st = vault_search_digest(v, q->family, q->dob, digest);
     else if (notify)
         st = vault_people_digest(v, q->people, q->npeople, digest);
+    else if (share)
+        st = vault_share_digest(v, &f, q->people, q->npeople, digest);
     if (st != SR_OK)
         return st;
     /* The requester must be allowed the action itself: the policy decides
      * (and logs a denial) as if it were run now. */
     sr_access acc = {q->purpose, q->case_id, NULL};
     access_req r = {action_of(q->action), "approval.request", &acc, NULL,
-                    q->classes};
-    st = vault_authorize(v, &r, &granted);
+                    classes};
+    /* A share: the requester must be allowed each person (a caseload
+     * role: each on the case). */
+    for (size_t i = 0; share && i < q->npeople && st == SR_OK; i++) {
+        r.person = q->people[i];
+        st = vault_authorize(v, &r, &granted);
+    }
+    r.person = NULL;
+    if (!share)
+        st = vault_authorize(v, &r, &granted);
     if (st != SR_OK)
         return st;
     uint8_t raw[8];
@@ -161,15 +219,20 @@ sr_status sr_vault_approval_request(sr_vault *v, const sr_approval_spec *q,
     json_t *doc = json_pack(
         "{s:s, s:s, s:s, s:s, s:i, s:s, s:I, s:I, s:I, s:s, s:I}", "requester",
         v->principal, "action", q->action, "purpose", q->purpose, "case",
-        q->case_id != NULL ? q->case_id : "", "classes", (int)q->classes,
-        "digest", digest, "people", (json_int_t)(notify ? q->npeople : 0),
+        q->case_id != NULL ? q->case_id : "", "classes", (int)classes, "digest",
+        digest, "people", (json_int_t)(notify || share ? q->npeople : 0),
         "created", (json_int_t)now, "expires", (json_int_t)(now + ttl),
         "approved_by", "", "approved_at", (json_int_t)0);
+    /* The approver sees which fields will leave (never whose). */
+    if (doc != NULL && share &&
+        json_object_set_new(doc, "fields", json_string(f.canon)) != 0) {
+        json_decref(doc);
+        doc = NULL;
+    }
     if (doc == NULL)
         return vault_fail(v, SR_ERR_NOMEM, "out of memory");
     (void)snprintf(detail, sizeof detail, "approval %s for %s", id, q->action);
-    st = vault_record(v, &r, ENTRY_ALLOWED, SR_OK, q->classes, detail, 0, NULL,
-                      0);
+    st = vault_record(v, &r, ENTRY_ALLOWED, SR_OK, classes, detail, 0, NULL, 0);
     if (st == SR_OK) {
         st = vault_doc_save(v, KIND_APPROVAL, id, doc, true);
         if (st != SR_OK)
@@ -285,8 +348,10 @@ static const char *mismatch(sr_vault *v, const json_t *doc, const access_req *r,
     const char *want = vault_jstr(doc, "digest");
     if (strlen(want) != strlen(digest) ||
         sodium_memcmp(want, digest, strlen(digest)) != 0)
-        return strcmp(r->name, "notify") == 0 ? "it is for other people"
-                                              : "it is for another search";
+        return strcmp(r->name, "notify") == 0  ? "it is for other people"
+               : strcmp(r->name, "share") == 0 ? "it is for other people or "
+                                                 "fields"
+                                               : "it is for another search";
     return NULL;
 }
 

@@ -1425,8 +1425,8 @@ static sr_status invalid_record(sr_vault *v, const record_error *err)
 
 /* Record an allowed request that then failed; the caller's error (and
  * its message) is what the caller gets, unless the log fails too. */
-static sr_status record_failure(sr_vault *v, const access_req *r,
-                                sr_status result, unsigned classes)
+sr_status vault_record_failure(sr_vault *v, const access_req *r,
+                               sr_status result, unsigned classes)
 {
     char keep[sizeof v->errmsg];
     memcpy(keep, v->errmsg, sizeof keep);
@@ -1495,7 +1495,7 @@ sr_status sr_vault_put(sr_vault *v, const sr_access *acc, const char *json,
     if (st != SR_OK) {
         (void)v->ops->rollback(v->st);
         if (st != SR_ERR_AUDIT)
-            st = record_failure(v, &r, st, r.classes);
+            st = vault_record_failure(v, &r, st, r.classes);
         goto cleanup;
     }
     id_hex(id_out, v->sp.id);
@@ -1560,11 +1560,8 @@ sr_status vault_read_line(sr_vault *v, const char *id, unsigned mask)
     return st;
 }
 
-/* After a read is logged, before it is revealed: a decoy among the people
- * freezes the principal. The read is still served, so the reader cannot
- * tell a decoy from a person until its next request is refused. */
-static sr_status decoy_check(sr_vault *v, const uint8_t (*ids)[SR_ID_BYTES],
-                             size_t n)
+sr_status vault_decoy_check(sr_vault *v, const uint8_t (*ids)[SR_ID_BYTES],
+                            size_t n)
 {
     bool hit = false;
     sr_status st = vault_decoy_hit(v, ids, n, &hit);
@@ -1598,14 +1595,14 @@ sr_status sr_vault_get(sr_vault *v, const sr_access *acc, const char *id,
     st = vault_read_line(v, id, granted);
     if (st != SR_OK) {
         buf_reset(&v->out);
-        return record_failure(v, &r, st, granted);
+        return vault_record_failure(v, &r, st, granted);
     }
     /* Log, then reveal: the plaintext leaves only once its entry is on
      * disk. */
     st = vault_record(v, &r, ENTRY_ALLOWED, SR_OK, granted, "", 1,
                       (const uint8_t(*)[SR_ID_BYTES])bin, 1);
     if (st == SR_OK)
-        st = decoy_check(v, (const uint8_t(*)[SR_ID_BYTES])bin, 1);
+        st = vault_decoy_check(v, (const uint8_t(*)[SR_ID_BYTES])bin, 1);
     if (st == SR_OK) {
         *json_out = secret_dup(v->out.p, v->out.len);
         if (*json_out == NULL)
@@ -1748,7 +1745,7 @@ static sr_status run_find(sr_vault *v, find_ctx *f, const access_req *r,
     if (st != SR_OK && v->errmsg[0] == '\0')
         st = vault_store_fail(v, st, "cannot search");
     if (st != SR_OK) {
-        st = record_failure(v, r, st, f->granted);
+        st = vault_record_failure(v, r, st, f->granted);
         goto cleanup;
     }
     /* More people than the bulk threshold: only under a second person's
@@ -1771,7 +1768,8 @@ static sr_status run_find(sr_vault *v, find_ctx *f, const access_req *r,
         vault_record(v, r, ENTRY_ALLOWED, SR_OK, f->granted, detail, f->count,
                      (const uint8_t(*)[SR_ID_BYTES])f->ids, (uint32_t)f->count);
     if (st == SR_OK)
-        st = decoy_check(v, (const uint8_t(*)[SR_ID_BYTES])f->ids, f->count);
+        st = vault_decoy_check(v, (const uint8_t(*)[SR_ID_BYTES])f->ids,
+                               f->count);
     if (st != SR_OK)
         goto cleanup;
     if (count != NULL)
@@ -2045,7 +2043,7 @@ sr_status sr_vault_update(sr_vault *v, const sr_access *acc, const char *id,
 rollback:
     (void)v->ops->rollback(v->st);
     if (st != SR_ERR_AUDIT)
-        st = record_failure(v, &r, st, r.classes);
+        st = vault_record_failure(v, &r, st, r.classes);
 cleanup:
     json_decref(patch);
     json_decref(c.person);

@@ -135,6 +135,11 @@ SR_WARN_UNUSED sr_status vault_record(sr_vault *v, const access_req *r,
                                       uint64_t count,
                                       const uint8_t (*ids)[SR_ID_BYTES],
                                       uint32_t nids);
+/* A request that was allowed but failed (a person not found, a store
+ * error): log it as failed, then return result with v's message kept. */
+SR_WARN_UNUSED sr_status vault_record_failure(sr_vault *v, const access_req *r,
+                                              sr_status result,
+                                              unsigned classes);
 
 /* Set up access control on a newly created vault: the default policy,
  * the administrator and its first token. The handle becomes the
@@ -299,6 +304,15 @@ SR_WARN_UNUSED sr_status vault_people_digest(sr_vault *v,
                                              const uint8_t (*ids)[SR_ID_BYTES],
                                              size_t n,
                                              char hex[VAULT_DIGEST_HEX]);
+/* A share's: its fields (canonical) and people (at most
+ * SR_SHARE_PEOPLE_MAX). */
+SR_WARN_UNUSED sr_status vault_share_digest(sr_vault *v, const record_fields *f,
+                                            const uint8_t (*ids)[SR_ID_BYTES],
+                                            size_t n,
+                                            char hex[VAULT_DIGEST_HEX]);
+/* Parse a share's list of fields; SR_ERR_INVALID with the reason. */
+SR_WARN_UNUSED sr_status vault_share_fields(sr_vault *v, const char *list,
+                                            record_fields *f);
 
 /* Does the approval named in r->acc cover r (an export; a search by
  * family and dob over the bulk threshold; a notification) for the
@@ -330,6 +344,12 @@ SR_WARN_UNUSED sr_status vault_decoy_by_kek(sr_vault *v, uint64_t by_kek[8]);
 /* The principal touched a decoy: freeze it (rule decoy.read), log that
  * and raise the alert. */
 SR_WARN_UNUSED sr_status vault_decoy_trip(sr_vault *v);
+/* After a read is logged, before it is revealed: a decoy among the people
+ * freezes the principal. The read is still served, so the reader cannot
+ * tell a decoy from a person until its next request is refused. */
+SR_WARN_UNUSED sr_status vault_decoy_check(sr_vault *v,
+                                           const uint8_t (*ids)[SR_ID_BYTES],
+                                           size_t n);
 /* Store n decoys, or one with probability 1/decoy_every, inside the
  * caller's transaction. */
 SR_WARN_UNUSED sr_status vault_decoy_add(sr_vault *v, unsigned n);
