@@ -16,8 +16,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from srcli import (CLI, EXIT_NOT_VAULT, EXIT_USAGE, decode_entry,  # noqa
-                   parse_checkpoint, read_leaves, run)
+from srcli import (CLI, EXIT_NOT_VAULT, EXIT_USAGE, Vault,  # noqa
+                   decode_entry, gen, parse_checkpoint, read_leaves, run)
 VERIFY = os.path.join(os.path.dirname(CLI), "strongroom-verify")
 from srserver import Certs, free_port  # noqa: E402
 import ssl  # noqa: E402
@@ -738,6 +738,186 @@ class Exchange(unittest.TestCase):
         p = self.a.hl("request", "new", "cn-cert", "--case", "C-1", "--tlp",
                       "TLP:WHITE", stdin=json.dumps(REQUEST).encode())
         self.assertEqual(p.returncode, EXIT_INVALID, p.stderr)
+        self.assertEqual(self.a.messages(), [])
+
+
+class PersonalData(unittest.TestCase):
+    """A referral that carries personal data from the vault (issue 9 item
+    5): only under a second person's approval bound to the people and the
+    fields, only those fields leave, the read is in the vault's log, and
+    the message is never passed on."""
+
+    FIELDS = ["--fields", "birth.date, name"]
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="sr-hotline-pd-")
+        self.a = Node(self.tmp, "us-cert")
+        self.b = Node(self.tmp, "cn-cert")
+        self.a.knows(self.b)
+        self.b.knows(self.a)
+        self.v = Vault(os.path.join(self.tmp, "vault"), expected_people=100)
+        for name, role, service in (("intake", "intake", True),
+                                    ("inv", "investigator", False),
+                                    ("so", "security-officer", False),
+                                    ("aud", "auditor", False)):
+            self.v.add(name, role, service=service)
+        self.people = gen(3, 41)
+        self.ids = []
+        for p in self.people:
+            out = self.v.sr(["put", "--purpose", "intake"], who="intake",
+                            stdin=json.dumps(p).encode(), check=0).stdout
+            self.ids.append(out.decode().strip())
+        self.v.sr(["case", "open", "C-9"], check=0)
+        self.v.sr(["case", "assign", "C-9", "--to", "inv"], check=0)
+        for pid in self.ids[:2]:
+            self.v.sr(["case", "add", "C-9", "--person", pid], check=0)
+        self.access = ["--purpose", "initial-investigation"]
+
+    def tearDown(self):
+        self.a.stop()
+        self.b.stop()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def refer(self, people, approval, tlp="TLP:RED", fields=None):
+        return run(["hotline", "request", "new", "cn-cert", "--dir",
+                    self.a.dir, "--case", "US-PD-1", "--tlp", tlp,
+                    "--vault", self.v.path, "--person", ",".join(people),
+                    "--vault-case", "C-9", "--approval", approval]
+                   + self.access + (fields or self.FIELDS),
+                   token=self.v.tokens["inv"],
+                   stdin=json.dumps(REQUEST).encode())
+
+    def approval(self, people, fields=None):
+        return self.v.approve("inv", "so", "share", "--person",
+                              ",".join(people), "--case", "C-9",
+                              *(self.access + (fields or self.FIELDS)))
+
+    def test_only_the_approved_fields_of_the_approved_people_leave(self):
+        two = self.ids[:2]
+        # Without an approval, or with one asked for but not approved:
+        # refused by the vault, nothing queued.
+        p = self.refer(two, "0123456789abcdef")
+        self.assertEqual(p.returncode, 12, p.stderr)
+        pending = self.v.sr(["approval", "request", "share", "--person",
+                             ",".join(two), "--case", "C-9"] + self.access
+                            + self.FIELDS, who="inv",
+                            check=0).stdout.decode().strip()
+        p = self.refer(two, pending)
+        self.assertEqual(p.returncode, 25, p.stderr)
+        self.assertIn(b"approval.invalid", p.stderr)
+        self.assertIn(b"not approved yet", p.stderr)
+        # The requester cannot approve its own request.
+        p = self.v.sr(["approval", "approve", pending], who="inv")
+        self.assertEqual(p.returncode, 25, p.stderr)
+        aid = self.approval(two)
+        # The approval is bound to the people and the fields.
+        for people, fields, why in (
+                (two[:1], None, b"other people or fields"),
+                (two, ["--fields", "name,birth"], b"other people or fields"),
+                (two, ["--fields", "name,ssn"], b"other people or fields"),
+                (two, ["--fields", "name"], b"other field classes")):
+            p = self.refer(people, aid, fields=fields)
+            self.assertEqual(p.returncode, 25, (people, fields, p.stderr))
+            self.assertIn(b"approval.invalid", p.stderr)
+            self.assertIn(why, p.stderr)
+        # A person off the case: the policy refuses before the approval.
+        p = self.refer(two[:1] + self.ids[2:], aid)
+        self.assertEqual(p.returncode, 25, p.stderr)
+        self.assertIn(b"case.person", p.stderr)
+        # Personal data stays within the recipient's organisation.
+        p = self.refer(two, aid, tlp="TLP:AMBER")
+        self.assertEqual(p.returncode, EXIT_USAGE, p.stderr)
+        self.assertEqual(self.a.messages(), [])
+        before = self.v.log_size()
+        p = self.refer(two, aid)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        mid = p.stdout.decode().strip()
+        self.b.start()
+        self.assertEqual(self.a.hl("deliver", check=0).stdout,
+                         b"delivered 1, failed 0, waiting 0\n")
+        got = self.b.messages("--inbox")
+        self.assertEqual([(m["id"], m["tlp"]) for m in got],
+                         [(mid, "TLP:RED")])
+        body = json.loads(self.b.hl("show", mid,
+                                    check=0).stdout.splitlines()[1])
+        pd = body.pop("personal_data")
+        self.assertEqual(body, REQUEST)
+        self.assertEqual(pd["approval"], aid)
+        self.assertEqual(pd["fields"], "name,birth.date")
+        self.assertEqual(pd["people"],
+                         [{"name": p["name"],
+                           "birth": {"date": p["birth"]["date"]}}
+                          for p in self.people[:2]])
+        # The vault logged the read: who, which people, which approval and
+        # fields; the approver saw the fields, never the people.
+        shares = [e for e in self.v.entries(from_=before)
+                  if e["action"] == "share"]
+        self.assertEqual(len(shares), 1, shares)
+        self.assertEqual(shares[0]["principal"], "inv")
+        self.assertEqual(shares[0]["outcome"], "allowed")
+        self.assertEqual(shares[0]["detail"],
+                         "approval %s, fields name,birth.date" % aid)
+        self.assertEqual(len(shares[0]["people"]), 2)
+        listed = [json.loads(l) for l in self.v.sr(
+            ["approval", "list"], who="so", check=0).stdout.splitlines()]
+        mine = next(a for a in listed if a["id"] == aid)
+        self.assertEqual((mine["action"], mine["fields"], mine["people"]),
+                         ("share", "name,birth.date", 2))
+        self.assertNotIn(self.ids[0], json.dumps(listed))
+        # Never passed on, whatever the node is told.
+        c = Node(self.tmp, "third.example")
+        self.b.knows(c)
+        p = self.b.hl("forward", mid, "--to", "third.example")
+        self.assertEqual(p.returncode, 25, p.stderr)
+        self.assertIn(b"carries personal data", p.stderr)
+
+    def test_sharing_a_decoy_freezes_the_sharer(self):
+        decoy = json.loads(self.v.sr(["decoy", "list"], who="so",
+                                     check=0).stdout.splitlines()[0])["id"]
+        self.v.sr(["case", "add", "C-9", "--person", decoy], check=0)
+        aid = self.approval([self.ids[0], decoy])
+        p = self.refer([self.ids[0], decoy], aid)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        # As with a get: served, and the next request is refused (a frozen
+        # principal's token fails as any bad token does).
+        p = self.refer([self.ids[0], decoy], aid)
+        self.assertEqual(p.returncode, 14, p.stderr)
+        self.assertEqual(len(self.a.messages()), 1)
+        users = [json.loads(l) for l in self.v.sr(
+            ["user", "list"], check=0).stdout.splitlines()]
+        self.assertTrue(next(u for u in users if u["name"] == "inv")
+                        ["frozen"])
+
+    def test_a_body_holding_more_than_its_fields_is_refused(self):
+        person = self.people[0]
+        for pd in (
+                {"approval": "0123456789abcdef", "fields": "name",
+                 "people": [{"name": person["name"], "ssn": person["ssn"]}]},
+                {"approval": "0123456789abcdef", "fields": "birth.date",
+                 "people": [{"birth": {"date": person["birth"]["date"],
+                                       "city": "Springfield"}}]},
+                {"approval": "0123456789abcdef", "fields": "birth.date,name",
+                 "people": [{"name": person["name"]}]},
+                {"approval": "0123456789abcdef", "fields": "id",
+                 "people": [{"id": self.ids[0]}]},
+                {"approval": "0123456789abcdef", "fields": "name",
+                 "people": []}):
+            p = self.a.hl("request", "new", "cn-cert", "--case", "US-PD-2",
+                          "--tlp", "TLP:RED",
+                          stdin=json.dumps(dict(REQUEST,
+                                                personal_data=pd)).encode())
+            self.assertEqual(p.returncode, EXIT_INVALID, (pd, p.stderr))
+            self.assertIn(b"personal_data", p.stderr)
+            self.assertNotIn(person["ssn"].encode(), p.stderr)
+        # Well formed but marked for wider sharing than its recipient.
+        pd = {"approval": "0123456789abcdef", "fields": "name",
+              "people": [{"name": person["name"]}]}
+        p = self.a.hl("request", "new", "cn-cert", "--case", "US-PD-2",
+                      "--tlp", "TLP:AMBER",
+                      stdin=json.dumps(dict(REQUEST,
+                                            personal_data=pd)).encode())
+        self.assertEqual(p.returncode, EXIT_INVALID, p.stderr)
+        self.assertIn(b"TLP:AMBER+STRICT or TLP:RED", p.stderr)
         self.assertEqual(self.a.messages(), [])
 
 

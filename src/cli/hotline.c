@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <jansson.h>
 #include <sodium.h>
 
 #include "cli.h"
@@ -20,6 +21,8 @@ const char help_hotline[] =
     "       strongroom hotline peer list [--dir DIR] [--json]\n"
     "       strongroom hotline request new PEER --case CASE --tlp LABEL "
     "< BODY\n"
+    "           [--person ID[,ID...] --fields F --purpose P [--vault-case C]\n"
+    "            --approval A [--vault DIR]]\n"
     "       strongroom hotline ack ID [--note TEXT]\n"
     "       strongroom hotline respond ID < BODY\n"
     "       strongroom hotline close ID --reason TEXT\n"
@@ -52,7 +55,11 @@ const char help_hotline[] =
     "              second channel first\n"
     "  peer list   the partners: name, URL, public line (--json: JSON lines)\n"
     "  request new queue a case referral to PEER; its body (stdin) is JSON\n"
-    "              as docs/hotline.md describes (indicators: STIX 2.1)\n"
+    "              as docs/hotline.md describes (indicators: STIX 2.1).\n"
+    "              With --person: add personal_data, the named --fields\n"
+    "              of those people read from the vault under a second\n"
+    "              person's approval (strongroom approval request share),\n"
+    "              logged there; only TLP:AMBER+STRICT or TLP:RED\n"
     "  ack         queue an acknowledgement of message ID (same peer, case\n"
     "              and TLP label)\n"
     "  respond     queue a response to message ID: {\"answer\": ...,\n"
@@ -94,6 +101,15 @@ static const char help_hotline_options[] =
     "  --attach FILE      request new, respond, send: attach FILE (at most\n"
     "                     16 files of 4 MiB; encrypted with the body)\n"
     "  --out FILE         attachment: a new file to write\n"
+    "  --person ID[,ID]   request new: people of the vault to share (at\n"
+    "                     most 100; repeatable)\n"
+    "  --fields F         request new: their fields that leave, e.g.\n"
+    "                     name,birth.date (nothing else does)\n"
+    "  --purpose P, --vault-case C, --approval A\n"
+    "                     request new: the vault read's purpose, case and\n"
+    "                     approval; the vault is --vault DIR (or\n"
+    "                     $STRONGROOM_VAULT), opened with\n"
+    "                     $STRONGROOM_PASSPHRASE and $STRONGROOM_TOKEN\n"
     "  --note TEXT        ack: a note (at most 1,000 bytes)\n"
     "  --reason TEXT      close: why (at most 1,000 bytes)\n"
     "  --now              deliver: ignore the retry wait\n"
@@ -140,7 +156,7 @@ static int node_fail(sr_status st, const sr_hotline *h)
 static char *text_body(const char *key, const char *text, size_t *len)
 {
     size_t n = strlen(text), cap = strlen(key) + 8 + 6 * n + 1;
-    char *b = malloc(cap), *o = b;
+    char *b = sodium_malloc(cap), *o = b;
     if (b == NULL)
         return NULL;
     o += snprintf(o, cap, "{\"%s\":\"", key);
@@ -188,9 +204,96 @@ typedef struct opts {
     size_t nattach;
     bool json, inbox, now, insecure;
     unsigned interval;
+    /* request new with personal data: the vault read */
+    const char *fields;
+    common vault;
+    uint8_t people[SR_SHARE_PEOPLE_MAX][SR_ID_BYTES];
+    size_t npeople;
 } opts;
 
-/* Queue a message whose body comes on stdin (or is body, if not NULL). */
+/* Collects the shared people, one JSON object a line, into an array. */
+static sr_status add_person(void *ctx, const char *line, size_t len)
+{
+    json_error_t e;
+    json_t *o = json_loadb(line, len, 0, &e);
+    if (o == NULL || json_array_append_new(ctx, o) != 0)
+        return SR_ERR_NOMEM;
+    return SR_OK;
+}
+
+/* The referral on stdin with personal_data added: o's fields of o's
+ * people, read from the vault under o's approval (and logged there).
+ * The new body is in locked memory (*out, *len). */
+static int with_personal_data(const opts *o, char **out, size_t *len)
+{
+    char *in = NULL;
+    size_t in_len = 0;
+    json_error_t e;
+    sr_vault *v = NULL;
+    *out = NULL;
+    if (!read_stdin("hotline", &in, &in_len))
+        return EXIT_USAGE;
+    json_t *body = json_loadb(in, in_len, JSON_REJECT_DUPLICATES, &e);
+    sodium_free(in);
+    if (!json_is_object(body) ||
+        json_object_get(body, "personal_data") != NULL) {
+        json_decref(body);
+        return fail("hotline", "the referral on stdin must be a JSON object "
+                               "without personal_data (--person adds it)");
+    }
+    int r = open_vault("hotline", &o->vault, SR_OPEN_READ, &v);
+    if (r != 0) {
+        json_decref(body);
+        return r;
+    }
+    sr_access acc = {o->vault.purpose, o->vault.case_id, o->vault.approval};
+    json_t *people = json_array();
+    sr_status st = people == NULL
+                       ? SR_ERR_NOMEM
+                       : sr_vault_share_read(
+                             v, &acc, (const uint8_t(*)[SR_ID_BYTES])o->people,
+                             o->npeople, o->fields, add_person, people);
+    if (st != SR_OK) {
+        json_decref(people);
+        json_decref(body);
+        r = lib_fail("hotline", st, v);
+        sr_vault_close(v);
+        return r;
+    }
+    fprintf(stderr,
+            "read %zu people's fields %s from the vault under approval %s "
+            "(audit entry %llu)\n",
+            o->npeople, o->fields, o->vault.approval,
+            (unsigned long long)sr_vault_last_entry(v));
+    sr_vault_close(v);
+    /* The fields in the form the receiver checks: in schema order. */
+    char canon[SR_SHARE_FIELDS_MAX + 1];
+    st = sr_fields_canonical(o->fields, canon);
+    json_t *pd = st != SR_OK ? NULL
+                             : json_pack("{s:s, s:s, s:o}", "approval",
+                                         o->vault.approval, "fields", canon,
+                                         "people", people);
+    if (pd == NULL && st != SR_OK)
+        json_decref(people);
+    if (pd == NULL || json_object_set_new(body, "personal_data", pd) != 0) {
+        json_decref(body);
+        return exit_for(SR_ERR_NOMEM);
+    }
+    size_t need = json_dumpb(body, NULL, 0, JSON_COMPACT);
+    *out = need > 0 ? sodium_malloc(need) : NULL;
+    if (*out == NULL || json_dumpb(body, *out, need, JSON_COMPACT) != need) {
+        sodium_free(*out);
+        *out = NULL;
+        json_decref(body);
+        return exit_for(SR_ERR_NOMEM);
+    }
+    *len = need;
+    json_decref(body);
+    return 0;
+}
+
+/* Queue a message whose body comes on stdin (or is body, if not NULL: in
+ * locked memory, freed here). */
 static int queue(sr_hotline *h, const char *peer_or_id, bool reply,
                  const char *kind, const opts *o, char *body, size_t len)
 {
@@ -212,10 +315,7 @@ static int queue(sr_hotline *h, const char *peer_or_id, bool reply,
                                      n, id);
     }
     sr_hotline_free(with);
-    if (from_stdin)
-        sodium_free(body);
-    else
-        free(body);
+    sodium_free(body);
     if (st != SR_OK)
         return node_fail(st, h);
     printf("%s\n", id);
@@ -350,7 +450,13 @@ int cmd_hotline(int argc, char **argv)
         OPT_PERIOD,
         OPT_TO,
         OPT_ATTACH,
-        OPT_OUT
+        OPT_OUT,
+        OPT_PERSON,
+        OPT_FIELDS,
+        OPT_SPURPOSE,
+        OPT_VCASE,
+        OPT_SAPPROVAL,
+        OPT_HVAULT
     };
     static const struct option longopts[] = {
         {"dir", required_argument, NULL, OPT_DIR},
@@ -375,15 +481,23 @@ int cmd_hotline(int argc, char **argv)
         {"to", required_argument, NULL, OPT_TO},
         {"attach", required_argument, NULL, OPT_ATTACH},
         {"out", required_argument, NULL, OPT_OUT},
+        {"person", required_argument, NULL, OPT_PERSON},
+        {"fields", required_argument, NULL, OPT_FIELDS},
+        {"purpose", required_argument, NULL, OPT_SPURPOSE},
+        {"vault-case", required_argument, NULL, OPT_VCASE},
+        {"approval", required_argument, NULL, OPT_SAPPROVAL},
+        {"vault", required_argument, NULL, OPT_HVAULT},
         {"help", no_argument, NULL, OPT_HELP},
         {0, 0, 0, 0}};
-    opts o = {.dir = getenv("STRONGROOM_HOTLINE"), .interval = 5};
+    opts o = {.dir = getenv("STRONGROOM_HOTLINE"),
+              .interval = 5,
+              .vault = COMMON_INIT};
     unsigned given = 0; /* options other than --dir, by bit */
     uint64_t u = 0;
     int c;
 
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-        if (c > OPT_DIR && c <= OPT_OUT)
+        if (c > OPT_DIR && c <= OPT_HVAULT)
             given |= 1u << c;
         switch (c) {
         case OPT_HELP:
@@ -460,6 +574,26 @@ int cmd_hotline(int argc, char **argv)
         case OPT_OUT:
             o.out = optarg;
             break;
+        case OPT_PERSON:
+            if (!parse_people("hotline", optarg, o.people, SR_SHARE_PEOPLE_MAX,
+                              &o.npeople))
+                return EXIT_USAGE;
+            break;
+        case OPT_FIELDS:
+            o.fields = optarg;
+            break;
+        case OPT_SPURPOSE:
+            o.vault.purpose = optarg;
+            break;
+        case OPT_VCASE:
+            o.vault.case_id = optarg;
+            break;
+        case OPT_SAPPROVAL:
+            o.vault.approval = optarg;
+            break;
+        case OPT_HVAULT:
+            o.vault.vault = optarg;
+            break;
         default:
             return fail("hotline", "bad option; see --help");
         }
@@ -482,7 +616,10 @@ int cmd_hotline(int argc, char **argv)
         {"key", NULL, 0, 0},
         {"peer", "add", 1, B(OPT_URL) | B(OPT_KEY)},
         {"peer", "list", 0, B(OPT_JSON)},
-        {"request", "new", 1, B(OPT_HCASE) | B(OPT_TLP) | B(OPT_ATTACH)},
+        {"request", "new", 1,
+         B(OPT_HCASE) | B(OPT_TLP) | B(OPT_ATTACH) | B(OPT_PERSON) |
+             B(OPT_FIELDS) | B(OPT_SPURPOSE) | B(OPT_VCASE) | B(OPT_SAPPROVAL) |
+             B(OPT_HVAULT)},
         {"ack", NULL, 1, B(OPT_NOTE)},
         {"respond", NULL, 1, B(OPT_ATTACH)},
         {"close", NULL, 1, B(OPT_REASON)},
@@ -559,6 +696,18 @@ int cmd_hotline(int argc, char **argv)
                                "send, --kind KIND)");
     if (strcmp(sub, "close") == 0 && o.reason == NULL)
         return fail("hotline", "close takes --reason TEXT");
+    bool share = (given & ((1u << OPT_PERSON) | (1u << OPT_FIELDS) |
+                           (1u << OPT_SPURPOSE) | (1u << OPT_VCASE) |
+                           (1u << OPT_SAPPROVAL) | (1u << OPT_HVAULT))) != 0;
+    if (share && (o.npeople == 0 || o.fields == NULL ||
+                  o.vault.purpose == NULL || o.vault.approval == NULL))
+        return fail("hotline", "personal data in a referral takes --person, "
+                               "--fields, --purpose and --approval");
+    /* Refused before the vault is read (the library refuses it too). */
+    if (share && o.tlp != NULL && strcmp(o.tlp, "TLP:AMBER+STRICT") != 0 &&
+        strcmp(o.tlp, "TLP:RED") != 0)
+        return fail("hotline", "a referral that carries personal data is "
+                               "marked TLP:AMBER+STRICT or TLP:RED");
 
     sr_hotline *h = NULL;
     sr_status st = sr_hotline_open(&h, o.dir);
@@ -585,6 +734,10 @@ int cmd_hotline(int argc, char **argv)
         st = sr_hotline_peers(h, print_peer, &lc);
         if (st != SR_OK)
             ret = exit_for(st);
+    } else if (strcmp(sub, "request") == 0 && share) {
+        ret = with_personal_data(&o, &body, &len);
+        if (ret == 0)
+            ret = queue(h, operand, false, "request", &o, body, len);
     } else if (strcmp(sub, "request") == 0) {
         ret = queue(h, operand, false, "request", &o, NULL, 0);
     } else if (strcmp(sub, "send") == 0) {
@@ -594,7 +747,7 @@ int cmd_hotline(int argc, char **argv)
     } else if (strcmp(sub, "ack") == 0 || strcmp(sub, "close") == 0) {
         bool ack = strcmp(sub, "ack") == 0;
         if (ack && o.note == NULL) {
-            body = malloc(3);
+            body = sodium_malloc(3);
             if (body != NULL) {
                 memcpy(body, "{}", 3);
                 len = 2;

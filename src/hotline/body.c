@@ -9,6 +9,7 @@
 
 #include <sodium.h>
 
+#include "record/record.h"
 #include "util/util.h"
 
 /* ---- timestamps and identifiers ----------------------------------------- */
@@ -250,7 +251,8 @@ typedef enum member_kind {
     M_ENUM,
     M_REF,
     M_SHA256,
-    M_ATTACHMENTS
+    M_ATTACHMENTS,
+    M_PERSONAL
 } member_kind;
 
 typedef struct member {
@@ -275,6 +277,7 @@ static const member request_members[] = {
     {"response_deadline", M_TIME, 0, true, NULL},
     {"incident_ref", M_REF, 0, false, NULL},
     {"attachments", M_ATTACHMENTS, 0, false, NULL},
+    {"personal_data", M_PERSONAL, 0, false, NULL},
     {NULL, M_TEXT, 0, false, NULL}};
 static const member ack_members[] = {{"note", M_TEXT, 1000, false, NULL},
                                      {NULL, M_TEXT, 0, false, NULL}};
@@ -397,6 +400,49 @@ static bool attachments_ok(const json_t *v, char err[HL_ERR_MAX])
     return true;
 }
 
+/* {"approval": the sender's vault approval id (16 hex digits), "fields":
+ * the list of fields in canonical form, "people": 1..HL_PEOPLE_MAX
+ * objects holding those fields and nothing else}. */
+static bool personal_ok(const json_t *v, char err[HL_ERR_MAX])
+{
+    record_fields f;
+    char why[RECORD_FIELDS_REASON];
+    const json_t *approval = json_object_get(v, "approval");
+    const json_t *fields = json_object_get(v, "fields");
+    const json_t *people = json_object_get(v, "people");
+    if (!json_is_object(v) || json_object_size(v) != 3 ||
+        !json_is_string(approval) || json_string_length(approval) != 16 ||
+        !hex_run(json_string_value(approval), 16) || !json_is_string(fields) ||
+        !json_is_array(people) || json_array_size(people) == 0 ||
+        json_array_size(people) > HL_PEOPLE_MAX) {
+        (void)snprintf(err, HL_ERR_MAX,
+                       "personal_data: not an object of approval (16 hex "
+                       "digits), fields and people (1 to %u)",
+                       HL_PEOPLE_MAX);
+        return false;
+    }
+    if (!record_fields_parse(json_string_value(fields),
+                             json_string_length(fields), &f, why)) {
+        (void)snprintf(err, HL_ERR_MAX, "personal_data: fields: %s", why);
+        return false;
+    }
+    if (strcmp(f.canon, json_string_value(fields)) != 0) {
+        (void)snprintf(err, HL_ERR_MAX,
+                       "personal_data: fields: not in canonical form "
+                       "(schema order, each once)");
+        return false;
+    }
+    for (size_t i = 0; i < json_array_size(people); i++)
+        if (!record_fields_only(&f, json_array_get(people, i))) {
+            (void)snprintf(err, HL_ERR_MAX,
+                           "personal_data: people/%zu: holds more than the "
+                           "fields named",
+                           i);
+            return false;
+        }
+    return true;
+}
+
 static bool member_value_ok(const member *m, const json_t *v,
                             char err[HL_ERR_MAX])
 {
@@ -423,6 +469,8 @@ static bool member_value_ok(const member *m, const json_t *v,
                hl_case_ok(json_string_value(v), json_string_length(v));
     case M_ATTACHMENTS:
         return attachments_ok(v, err);
+    case M_PERSONAL:
+        return personal_ok(v, err);
     case M_SHA256:
         return json_is_string(v) && json_string_length(v) == 64 &&
                hex_run(json_string_value(v), 64);
@@ -461,7 +509,8 @@ sr_status hl_body_check(hl_kind kind, const uint8_t *body, size_t len,
         }
         known++;
         if (!member_value_ok(&ms[i], v, err)) {
-            if (ms[i].kind != M_BUNDLE && ms[i].kind != M_ATTACHMENTS)
+            if (ms[i].kind != M_BUNDLE && ms[i].kind != M_ATTACHMENTS &&
+                ms[i].kind != M_PERSONAL)
                 (void)snprintf(err, HL_ERR_MAX, "body: %s: not valid",
                                ms[i].name);
             st = SR_ERR_INVALID;
@@ -474,4 +523,26 @@ sr_status hl_body_check(hl_kind kind, const uint8_t *body, size_t len,
     }
     json_decref(o);
     return st;
+}
+
+bool hl_body_personal(hl_kind kind, const uint8_t *body, size_t len)
+{
+    json_error_t jerr;
+    if (kind != HL_REQUEST)
+        return false;
+    json_t *o = json_loadb((const char *)body, len, 0, &jerr);
+    bool has = json_object_get(o, "personal_data") != NULL;
+    json_decref(o);
+    return has;
+}
+
+sr_status hl_body_marking_check(hl_kind kind, hl_tlp tlp, const uint8_t *body,
+                                size_t len, char err[HL_ERR_MAX])
+{
+    if (tlp >= HL_TLP_AMBER_STRICT || !hl_body_personal(kind, body, len))
+        return SR_OK;
+    (void)snprintf(err, HL_ERR_MAX,
+                   "a referral that carries personal data is marked "
+                   "TLP:AMBER+STRICT or TLP:RED");
+    return SR_ERR_INVALID;
 }

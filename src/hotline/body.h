@@ -9,7 +9,11 @@
  *             (bundle), legal_basis, urgency (routine | priority |
  *             immediate), requested_action, response_deadline (RFC 3339
  *             UTC); optional incident_ref (a breach report's reference,
- *             never an identifier) and attachments
+ *             never an identifier), attachments and personal_data
+ *             ({"approval", "fields", "people"}: named fields of people
+ *             from the sender's vault, read under a second person's
+ *             approval; each person holds those fields and nothing else;
+ *             never forwarded to a third node)
  *
  * An attachment (a malware sample, a log excerpt) is {"name",
  * "media_type", "size", "sha256", "data": base64}: at most
@@ -33,6 +37,9 @@
 
 #define HL_ATTACHMENT_MAX (4u << 20)
 #define HL_ATTACHMENTS_MAX 16u
+/* The most people one referral's personal_data may carry (the vault's
+ * SR_SHARE_PEOPLE_MAX). */
+#define HL_PEOPLE_MAX 100u
 
 /* Decode and check one attachment object: *data (malloc'd) gets its
  * bytes. SR_ERR_INVALID for a malformed one, SR_ERR_CORRUPT when the data
@@ -54,6 +61,14 @@ SR_WARN_UNUSED sr_status hl_stix_check(const json_t *bundle, size_t *objects,
 /* Check a body of the given kind (JSON text of len bytes). */
 SR_WARN_UNUSED sr_status hl_body_check(hl_kind kind, const uint8_t *body,
                                        size_t len, char err[HL_ERR_MAX]);
+
+/* Does a (checked) body carry personal_data? Only a request may. */
+bool hl_body_personal(hl_kind kind, const uint8_t *body, size_t len);
+/* A body with personal_data must be marked TLP:AMBER+STRICT or TLP:RED:
+ * it stays within the recipient's organisation. SR_ERR_INVALID if not. */
+SR_WARN_UNUSED sr_status hl_body_marking_check(hl_kind kind, hl_tlp tlp,
+                                               const uint8_t *body, size_t len,
+                                               char err[HL_ERR_MAX]);
 
 /* RFC 3339 UTC as STIX writes it: YYYY-MM-DDTHH:MM:SS[.s+]Z. */
 bool hl_timestamp_ok(const char *s, size_t len);

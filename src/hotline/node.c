@@ -626,7 +626,8 @@ static sr_status queue_one(sr_hotline *h, const sr_hotline_outbound *o,
                    "the TLP label is TLP:CLEAR, TLP:GREEN, TLP:AMBER, "
                    "TLP:AMBER+STRICT or TLP:RED");
     const uint8_t *body = (const uint8_t *)o->body;
-    if (hl_body_check(r.h.kind, body, o->len, err) != SR_OK)
+    if (hl_body_check(r.h.kind, body, o->len, err) != SR_OK ||
+        hl_body_marking_check(r.h.kind, r.h.tlp, body, o->len, err) != SR_OK)
         return say(h->msg, SR_ERR_INVALID, "%s", err);
     (void)snprintf(r.h.from, sizeof r.h.from, "%s", hl_identity_name(h->id));
     (void)snprintf(r.h.to, sizeof r.h.to, "%s", to->name);
@@ -738,7 +739,13 @@ sr_status sr_hotline_forward(sr_hotline *h, const char *id, const char *peer,
     if (st != SR_OK)
         return st;
     hl_tlp t = HL_TLP_RED;
-    if (hl_tlp_parse(m.tlp, &t) != SR_OK || !hl_tlp_may_forward(t))
+    if (hl_body_personal(HL_REQUEST, (const uint8_t *)body, len))
+        st = say(h->msg, SR_ERR_DENIED,
+                 "message %s carries personal data: it was shared with %s "
+                 "alone, under a second person's approval, and is never "
+                 "passed on",
+                 id, m.outgoing ? m.peer : "this node");
+    else if (hl_tlp_parse(m.tlp, &t) != SR_OK || !hl_tlp_may_forward(t))
         st = say(h->msg, SR_ERR_DENIED,
                  "message %s is marked %s: it goes no further than its "
                  "recipient%s (only TLP:CLEAR and TLP:GREEN are passed on)",
@@ -807,7 +814,8 @@ static sr_status take_in(sr_hotline *h, const char *env, size_t len,
     if (r.h.kind == HL_RECEIPT)
         st = say(msg, SR_ERR_INVALID,
                  "refused: a receipt comes as the answer to a message");
-    else if (hl_body_check(r.h.kind, body, blen, err) != SR_OK)
+    else if (hl_body_check(r.h.kind, body, blen, err) != SR_OK ||
+             hl_body_marking_check(r.h.kind, r.h.tlp, body, blen, err) != SR_OK)
         st = say(msg, SR_ERR_INVALID, "refused: %s", err);
     if (st != SR_OK) {
         hl_body_free(body, blen);
