@@ -864,6 +864,13 @@ class PersonalData(unittest.TestCase):
         self.assertEqual((mine["action"], mine["fields"], mine["people"]),
                          ("share", "name,birth.date", 2))
         self.assertNotIn(self.ids[0], json.dumps(listed))
+        # A breach report on the sharer names the people and classes sent.
+        rep = json.loads(self.v.sr(
+            ["breach", "report", "--principal", "inv", "--format", "json"],
+            who="so", check=0).stdout.splitlines()[0])
+        self.assertEqual((rep["people"], rep["people_by_class"]["name"],
+                          rep["people_by_class"]["identity"],
+                          rep["people_by_class"]["contact"]), (2, 2, 2, 0))
         # Never passed on, whatever the node is told.
         c = Node(self.tmp, "third.example")
         self.b.knows(c)

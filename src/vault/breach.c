@@ -181,7 +181,8 @@ static sr_status push_denial(breach *b, const audit_entry *e, uint64_t index,
  */
 
 /* The classes an allowed entry revealed: a search shows a match's id and
- * name only; a get or an export the classes granted. */
+ * name only; a get, an export or a share (named fields sent to a
+ * partner) the classes granted. */
 static unsigned revealed(const audit_entry *e)
 {
     if (strncmp(e->action, "find.", 5) == 0)
@@ -192,7 +193,7 @@ static unsigned revealed(const audit_entry *e)
 static bool reads_people(const char *action)
 {
     return strcmp(action, "get") == 0 || strcmp(action, "export") == 0 ||
-           strncmp(action, "find.", 5) == 0;
+           strcmp(action, "share") == 0 || strncmp(action, "find.", 5) == 0;
 }
 
 static bool matches(const breach *b, const audit_entry *e)
