@@ -46,6 +46,7 @@ struct sr_hotline {
     audit_log *log;         /* the node's transparency log, opened with store */
     char log_dir[PATH_MAX]; /* <dir>/log */
     char msg[SR_HOTLINE_MSG_MAX];
+    hl_scratch scratch; /* bodies taken in and receipts are opened here */
 };
 
 static sr_status say(char *msg, sr_status st, const char *fmt, ...)
@@ -286,6 +287,7 @@ void sr_hotline_close(sr_hotline *h)
     audit_log_release(h->log); /* checkpoints what is pending */
     hl_identity_free(h->id);
     hl_store_close(h->store);
+    hl_scratch_free(&h->scratch);
     free(h->peers);
     free(h);
 }
@@ -801,14 +803,14 @@ static sr_status take_in(sr_hotline *h, const char *env, size_t len,
 {
     char err[HL_ERR_MAX], m[HL_STORE_MSG_MAX];
     hl_record r, old;
-    uint8_t *body = NULL;
+    const uint8_t *body = NULL;
     size_t blen = 0;
     uint64_t expect = 0;
     *receipt = NULL;
     *receipt_len = 0;
     memset(&r, 0, sizeof r);
-    sr_status st =
-        hl_open(h->id, h->peers, h->npeers, env, len, &r.h, &body, &blen, err);
+    sr_status st = hl_open_in(h->id, h->peers, h->npeers, env, len, &r.h,
+                              &h->scratch, &body, &blen, err);
     if (st != SR_OK)
         return say(msg, st, "refused: %s", err);
     if (r.h.kind == HL_RECEIPT)
@@ -817,10 +819,8 @@ static sr_status take_in(sr_hotline *h, const char *env, size_t len,
     else if (hl_body_check(r.h.kind, body, blen, err) != SR_OK ||
              hl_body_marking_check(r.h.kind, r.h.tlp, body, blen, err) != SR_OK)
         st = say(msg, SR_ERR_INVALID, "refused: %s", err);
-    if (st != SR_OK) {
-        hl_body_free(body, blen);
+    if (st != SR_OK)
         return st;
-    }
     const hl_peer *from = peer_named(h, r.h.from);
     r.envelope = (const uint8_t *)env;
     r.envelope_len = len;
@@ -843,7 +843,6 @@ static sr_status take_in(sr_hotline *h, const char *env, size_t len,
             st = say(msg, SR_ERR_CONFLICT,
                      "refused: replayed: message id taken by another message");
         }
-        hl_body_free(body, blen);
         return st;
     }
     if (st == SR_ERR_NOT_FOUND)
@@ -888,7 +887,6 @@ static sr_status take_in(sr_hotline *h, const char *env, size_t len,
         if (st != SR_OK)
             (void)say(msg, st, "the node's log: %s", sr_status_str(st));
     }
-    hl_body_free(body, blen);
     if (st != SR_OK) {
         free(*receipt);
         *receipt = NULL;
@@ -1093,17 +1091,17 @@ typedef struct outgoing {
 } outgoing;
 
 /* Is line (a reply line) the recipient's receipt for exactly q? */
-static bool receipt_ok(const sr_hotline *h, const hl_peer *to,
-                       const outgoing *q, const char *line, size_t len,
-                       char why[HL_ERR_MAX])
+static bool receipt_ok(sr_hotline *h, const hl_peer *to, const outgoing *q,
+                       const char *line, size_t len, char why[HL_ERR_MAX])
 {
     char err[HL_ERR_MAX], hex[65];
     hl_header rh;
-    uint8_t *body = NULL;
+    const uint8_t *body = NULL;
     size_t blen = 0;
     json_error_t je;
     json_t *o = NULL;
-    if (hl_open(h->id, to, 1, line, len, &rh, &body, &blen, err) != SR_OK) {
+    if (hl_open_in(h->id, to, 1, line, len, &rh, &h->scratch, &body, &blen,
+                   err) != SR_OK) {
         /* Not a receipt: the peer's problem for this message? */
         o = json_loadb(line, len, 0, &je);
         const char *d = json_string_value(json_object_get(o, "detail"));
@@ -1131,7 +1129,6 @@ static bool receipt_ok(const sr_hotline *h, const hl_peer *to,
                            "the receipt names another message");
     }
     json_decref(o);
-    hl_body_free(body, blen);
     return ok;
 }
 
