@@ -284,7 +284,10 @@ class Hotline(unittest.TestCase):
     def test_help_explains_every_subcommand(self):
         out = hl("--help", check=0).stdout.decode()
         for word in ("init", "key", "peer add", "peer list", "--url",
-                     "$STRONGROOM_HOTLINE"):
+                     "$STRONGROOM_HOTLINE", "request new", "inbox", "ack",
+                     "respond", "close", "status", "report --period",
+                     "--person", "--fields", "--approval", "forward",
+                     "witness", "serve"):
             self.assertIn(word, out)
 
 
@@ -513,6 +516,59 @@ class Exchange(unittest.TestCase):
                                      check=0).stdout, b"")
         p = self.a.hl("report", "--period", "2026-12-31..2026-01-01")
         self.assertEqual(p.returncode, EXIT_USAGE)
+
+    def test_a_partner_that_withholds_its_receipts_shows_in_the_report(self):
+        """A partner that takes messages and answers without a receipt:
+        the sender's report counts them as not receipted, and keeps
+        trying."""
+        import http.server
+        import threading
+
+        class Mute(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                self.rfile.read(int(self.headers["Content-Length"]))
+                body = b'{"detail":"taken"}\n'
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *a):
+                pass
+
+        mute = Node(self.tmp, "mute.example")
+        srv = http.server.HTTPServer(("127.0.0.1", mute.port), Mute)
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        try:
+            self.a.knows(mute)
+            self.a.hl("request", "new", "mute.example", "--case", "M-1",
+                      "--tlp", "TLP:AMBER", stdin=json.dumps(REQUEST).encode(),
+                      check=0)
+            self.request("M-2")  # to cn-cert, which does receipt
+            self.b.start()
+            self.assertEqual(self.a.hl("deliver", check=0).stdout,
+                             b"delivered 1, failed 1, waiting 0\n")
+            today = time.strftime("%Y-%m-%d", time.gmtime())
+            rows = {r["peer"]: r for r in (json.loads(l) for l in self.a.hl(
+                "report", "--period", "%s..%s" % (today, today), "--json",
+                check=0).stdout.splitlines())}
+            self.assertEqual((rows["mute.example"]["requests"],
+                              rows["mute.example"]["unreceipted"]), (1, 1))
+            self.assertEqual(rows["cn-cert"]["unreceipted"], 0)
+            text = self.a.hl("report", "--period", "%s..%s" % (today, today),
+                             check=0).stdout.decode()
+            self.assertIn("mute.example", text)
+            self.assertIn("messages not receipted 1", text)
+            # Nothing came in to the sender; the receiver's inbox has one.
+            self.assertEqual(self.a.hl("inbox", check=0).stdout, b"")
+            self.assertEqual(len(self.b.hl("inbox", "--json", check=0)
+                                 .stdout.splitlines()), 1)
+            (m,) = [m for m in self.a.messages() if m["peer"] ==
+                    "mute.example"]
+            self.assertEqual((m["state"], m["attempts"]), ("queued", 1))
+        finally:
+            srv.shutdown()
+            srv.server_close()
 
     def test_no_message_is_lost_or_doubled_when_either_side_is_killed(self):
         """30 messages in one case; the receiver is killed (SIGKILL) while

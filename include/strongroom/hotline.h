@@ -252,6 +252,10 @@ typedef struct sr_hotline_report_row {
     char peer[SR_HOTLINE_NAME_MAX + 1];
     int outgoing; /* requests this node sent (1) or received (0) */
     unsigned requests, acked, in_time, late, overdue, open;
+    /* sent only: messages of any kind sent in the period, tried at least
+     * once, that the peer has not receipted (it is down, or withholds
+     * its receipts) */
+    unsigned unreceipted;
 } sr_hotline_report_row;
 
 SR_API SR_WARN_UNUSED sr_status sr_hotline_report(

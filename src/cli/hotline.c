@@ -30,6 +30,7 @@ const char help_hotline[] =
     "< BODY\n"
     "       strongroom hotline deliver [--now] [--ca FILE]\n"
     "       strongroom hotline messages [--inbox] [--json]\n"
+    "       strongroom hotline inbox [--json]\n"
     "       strongroom hotline show ID\n"
     "       strongroom hotline forward ID --to PEER [--case CASE]\n"
     "       strongroom hotline attachment ID N --out FILE\n"
@@ -69,6 +70,7 @@ const char help_hotline[] =
     "  deliver     send what is queued, each case in order; a failure is\n"
     "              retried after 2, 4, 8, ... s (at most 1 h; --now: now)\n"
     "  messages    every message, sent and received (--inbox: received)\n"
+    "  inbox       the messages received (messages --inbox)\n"
     "  show        one message and its body\n"
     "  attachment  write attachment N (from 0) of message ID to a new\n"
     "              FILE, its size and SHA-256 checked\n"
@@ -80,7 +82,8 @@ const char help_hotline[] =
     "              answered, late, overdue, closed or open\n"
     "  report      per partner, requests sent and received in the period\n"
     "              (dates, END included): acknowledged, answered in time,\n"
-    "              late, overdue, open\n"
+    "              late, overdue, open; and messages sent that the peer\n"
+    "              has not receipted\n"
     "  serve       take messages in (POST /hotline/v1/messages) with\n"
     "              signed receipts; publish the log (/hotline/log/); every\n"
     "              --interval s (default 5) deliver, checkpoint, witness\n"
@@ -380,14 +383,17 @@ static sr_status print_report(void *ctx, const sr_hotline_report_row *r)
     if (l->json)
         printf("{\"peer\":\"%s\",\"direction\":\"%s\",\"requests\":%u,"
                "\"acknowledged\":%u,\"in_time\":%u,\"late\":%u,"
-               "\"overdue\":%u,\"open\":%u}\n",
+               "\"overdue\":%u,\"open\":%u,\"unreceipted\":%u}\n",
                r->peer, r->outgoing ? "sent" : "received", r->requests,
-               r->acked, r->in_time, r->late, r->overdue, r->open);
+               r->acked, r->in_time, r->late, r->overdue, r->open,
+               r->unreceipted);
     else
         printf("%-16s %-8s requests %u, acknowledged %u, answered in time "
-               "%u, late %u, overdue %u, open %u\n",
+               "%u, late %u, overdue %u, open %u; messages not receipted "
+               "%u\n",
                r->peer, r->outgoing ? "sent" : "received", r->requests,
-               r->acked, r->in_time, r->late, r->overdue, r->open);
+               r->acked, r->in_time, r->late, r->overdue, r->open,
+               r->unreceipted);
     return SR_OK;
 }
 
@@ -628,6 +634,7 @@ int cmd_hotline(int argc, char **argv)
         {"attachment", NULL, 2, B(OPT_OUT)},
         {"deliver", NULL, 0, B(OPT_NOW) | B(OPT_CA)},
         {"messages", NULL, 0, B(OPT_INBOX) | B(OPT_JSON)},
+        {"inbox", NULL, 0, B(OPT_JSON)},
         {"show", NULL, 1, 0},
         {"forward", NULL, 1, B(OPT_TO) | B(OPT_HCASE)},
         {"witness", NULL, 0, B(OPT_CA)},
@@ -767,8 +774,8 @@ int cmd_hotline(int argc, char **argv)
         else
             printf("delivered %u, failed %u, waiting %u\n", d.delivered,
                    d.failed, d.waiting);
-    } else if (strcmp(sub, "messages") == 0) {
-        list_ctx lc = {o.json, o.inbox};
+    } else if (strcmp(sub, "messages") == 0 || strcmp(sub, "inbox") == 0) {
+        list_ctx lc = {o.json, o.inbox || strcmp(sub, "inbox") == 0};
         st = sr_hotline_messages(h, print_message, &lc);
         if (st != SR_OK)
             ret = node_fail(st, h);

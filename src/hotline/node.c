@@ -1736,30 +1736,37 @@ typedef struct report_run {
     size_t n, cap;
 } report_run;
 
+/* The row of peer and direction, added if missing; NULL when out of
+ * memory. */
+static sr_hotline_report_row *report_row(report_run *r, const char *peer,
+                                         int sent)
+{
+    for (size_t i = 0; i < r->n; i++)
+        if (r->rows[i].outgoing == sent && strcmp(r->rows[i].peer, peer) == 0)
+            return &r->rows[i];
+    if (r->n == r->cap) {
+        size_t cap = r->cap ? 2 * r->cap : 8;
+        void *p = realloc(r->rows, cap * sizeof *r->rows);
+        if (p == NULL)
+            return NULL;
+        r->rows = p;
+        r->cap = cap;
+    }
+    sr_hotline_report_row *row = &r->rows[r->n++];
+    memset(row, 0, sizeof *row);
+    row->outgoing = sent;
+    (void)snprintf(row->peer, sizeof row->peer, "%s", peer);
+    return row;
+}
+
 static sr_status report_one(void *ctx, const sr_hotline_case_info *c)
 {
     report_run *r = ctx;
     if (c->requested < r->since || c->requested >= r->until)
         return SR_OK;
-    sr_hotline_report_row *row = NULL;
-    for (size_t i = 0; i < r->n && row == NULL; i++)
-        if (r->rows[i].outgoing == c->outgoing &&
-            strcmp(r->rows[i].peer, c->peer) == 0)
-            row = &r->rows[i];
-    if (row == NULL) {
-        if (r->n == r->cap) {
-            size_t cap = r->cap ? 2 * r->cap : 8;
-            void *p = realloc(r->rows, cap * sizeof *r->rows);
-            if (p == NULL)
-                return SR_ERR_NOMEM;
-            r->rows = p;
-            r->cap = cap;
-        }
-        row = &r->rows[r->n++];
-        memset(row, 0, sizeof *row);
-        row->outgoing = c->outgoing;
-        (void)snprintf(row->peer, sizeof row->peer, "%s", c->peer);
-    }
+    sr_hotline_report_row *row = report_row(r, c->peer, c->outgoing);
+    if (row == NULL)
+        return SR_ERR_NOMEM;
     row->requests++;
     row->acked += c->acked ? 1u : 0u;
     if (strcmp(c->state, "answered") == 0)
@@ -1773,12 +1780,31 @@ static sr_status report_one(void *ctx, const sr_hotline_case_info *c)
     return SR_OK;
 }
 
+/* A message this node sent in the period, tried and never receipted. */
+static sr_status report_unreceipted(void *ctx, const sr_hotline_message_info *m)
+{
+    report_run *r = ctx;
+    int64_t sent = 0;
+    if (!m->outgoing || m->attempts == 0 ||
+        strcmp(m->state, "delivered") == 0 ||
+        !hl_timestamp_seconds(m->sent, strlen(m->sent), &sent) ||
+        sent < r->since || sent >= r->until)
+        return SR_OK;
+    sr_hotline_report_row *row = report_row(r, m->peer, 1);
+    if (row == NULL)
+        return SR_ERR_NOMEM;
+    row->unreceipted++;
+    return SR_OK;
+}
+
 sr_status sr_hotline_report(
     sr_hotline *h, long long since, long long until, long long now,
     sr_status (*fn)(void *ctx, const sr_hotline_report_row *r), void *ctx)
 {
     report_run r = {since, until, NULL, 0, 0};
     sr_status st = sr_hotline_cases(h, now, report_one, &r);
+    if (st == SR_OK)
+        st = sr_hotline_messages(h, report_unreceipted, &r);
     for (size_t i = 0; i < r.n && st == SR_OK; i++)
         st = fn(ctx, &r.rows[i]);
     free(r.rows);
