@@ -1264,6 +1264,45 @@ class ExportDrain(unittest.TestCase):
             server.kill()
 
 
+class OtherProcesses(unittest.TestCase):
+    def test_a_write_survives_another_process_opening_and_closing_the_vault(self):
+        """The server opens more handles as it goes (readers on demand);
+        another process opens and closes the vault in between (a CLI
+        read). Every write the server acknowledged is seen by the next
+        process at once, and survives the server being killed (SIGKILL).
+        Before the store read the database header through a descriptor of
+        its own, closing it dropped the server's SQLite locks: the CLI then
+        deleted the write-ahead log on its way out and the server's later
+        writes went into the deleted file."""
+        server = Server(W.v)
+        stored = []
+        try:
+            for p in W.take_people(3):
+                st, _, data = server.request(
+                    "POST", "/v1/persons", {"purpose": "intake",
+                                            "person": p},
+                    token=W.v.tokens["intake1"])
+                self.assertEqual(st, 201, data)
+                stored.append(json.loads(data)["id"])
+                # A read opens a reader handle in the server; the CLI
+                # opens and closes the vault.
+                st, _, _ = server.request(
+                    "POST", "/v1/persons/search",
+                    {"purpose": "hr-action", "ssn": p["ssn"]},
+                    token=W.v.tokens["hr"])
+                self.assertEqual(st, 200)
+                out = W.v.sr(["find", "--ssn", p["ssn"], "--purpose",
+                              "hr-action"], who="hr", check=0).stdout
+                self.assertEqual([json.loads(l)["id"]
+                                  for l in out.splitlines()], stored[-1:])
+        finally:
+            server.kill()
+        for pid in stored:
+            out = W.v.sr(["get", pid, "--purpose", "hr-action"], who="hr",
+                         check=0).stdout
+            self.assertEqual(json.loads(out)["id"], pid)
+
+
 class Drain(unittest.TestCase):
     def people(self):
         out = W.v.sr(["stats", "--json"], check=0).stdout

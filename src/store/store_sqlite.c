@@ -486,42 +486,45 @@ static bool file_nonempty(const char *path)
  * use of what is left). SQLite's file format, section 1.3: magic at 0,
  * page size at 16, change counter at 24, size in pages at 28 (valid when
  * the counter at 92 matches), application id at 68.
+ *
+ * Read through SQLite's own open file, never a descriptor of our own:
+ * closing any descriptor of a file drops every POSIX lock this process
+ * holds on it, SQLite's included. A server opening one more handle used
+ * to drop the locks of the connections it had; the next process to close
+ * the vault then took itself for the last one, checkpointed and deleted
+ * the write-ahead log, and the server went on writing into the deleted
+ * file: its later writes were invisible to others, and lost if it died.
  */
 static sr_status store_check_header(store *s, const char *path)
 {
     uint8_t h[100];
-    struct stat sb;
+    sqlite3_file *f = NULL;
+    sqlite3_int64 size = 0;
     char wal[4096];
-    sr_status st = SR_OK;
-    ssize_t got;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
 
-    if (fd < 0) {
-        store_set_msg(s, "cannot open the database file", strerror(errno));
-        return errno == ENOENT ? SR_ERR_NOT_FOUND : SR_ERR_IO;
+    if (sqlite3_file_control(s->db, "main", SQLITE_FCNTL_FILE_POINTER, &f) !=
+            SQLITE_OK ||
+        f == NULL || f->pMethods == NULL) {
+        store_set_msg(s, "cannot read the database file", NULL);
+        return SR_ERR_IO;
     }
-    if (fstat(fd, &sb) != 0) {
-        store_set_msg(s, "cannot stat the database file", strerror(errno));
-        st = SR_ERR_IO;
-        goto cleanup;
-    }
-    got = read(fd, h, sizeof h);
-    if (got < 0) {
+    int rc = f->pMethods->xFileSize(f, &size);
+    if (rc == SQLITE_OK)
+        rc = f->pMethods->xRead(f, h, (int)sizeof h, 0);
+    if (rc != SQLITE_OK && rc != SQLITE_IOERR_SHORT_READ) {
         store_set_msg(s, "cannot read the database file", strerror(errno));
-        st = SR_ERR_IO;
-        goto cleanup;
+        return SR_ERR_IO;
     }
-    if ((size_t)got < sizeof h || memcmp(h, "SQLite format 3", 16) != 0) {
+    if (rc == SQLITE_IOERR_SHORT_READ ||
+        memcmp(h, "SQLite format 3", 16) != 0) {
         store_set_msg(s, "not a Strongroom store",
                       "the file is not an SQLite database (or is truncated)");
-        st = SR_ERR_NOT_VAULT;
-        goto cleanup;
+        return SR_ERR_NOT_VAULT;
     }
     if (be32(h + 68) != STORE_APPLICATION_ID) {
         store_set_msg(s, "not a Strongroom store",
                       "an SQLite database of another application");
-        st = SR_ERR_NOT_VAULT;
-        goto cleanup;
+        return SR_ERR_NOT_VAULT;
     }
     uint32_t page = (uint32_t)h[16] << 8 | h[17];
     if (page == 1)
@@ -532,15 +535,12 @@ static sr_status store_check_header(store *s, const char *path)
     int w = snprintf(wal, sizeof wal, "%s-wal", path);
     bool wal_live = w > 0 && (size_t)w < sizeof wal && file_nonempty(wal);
     if (!wal_live && be32(h + 24) == be32(h + 92) && pages > 0 &&
-        (uint64_t)sb.st_size < (uint64_t)pages * page) {
+        (uint64_t)size < (uint64_t)pages * page) {
         store_set_msg(s, "not a Strongroom store",
                       "the database file is truncated");
-        st = SR_ERR_NOT_VAULT;
-        goto cleanup;
+        return SR_ERR_NOT_VAULT;
     }
-cleanup:
-    (void)close(fd);
-    return st;
+    return SR_OK;
 }
 
 static sr_status store_pragma(store *s, const char *sql)
@@ -650,9 +650,12 @@ static sr_status sqlite_open(store **out, const char *location, unsigned flags)
         }
         oflags |= SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
     } else {
-        st = store_check_header(s, location);
-        if (st != SR_OK)
+        struct stat sb;
+        if (stat(location, &sb) != 0) {
+            store_set_msg(s, "cannot open the database file", strerror(errno));
+            st = errno == ENOENT ? SR_ERR_NOT_FOUND : SR_ERR_IO;
             goto cleanup;
+        }
         /* Readers open read-write too, and are held to reading by
          * query_only below: a SQLITE_OPEN_READONLY connection cannot create
          * the WAL index (-shm) when no writer is about, and then re-reads
@@ -666,6 +669,11 @@ static sr_status sqlite_open(store **out, const char *location, unsigned flags)
         goto cleanup;
     }
     (void)sqlite3_extended_result_codes(s->db, 1);
+    if (!create) {
+        st = store_check_header(s, location);
+        if (st != SR_OK)
+            goto cleanup;
+    }
     rc = sqlite3_busy_timeout(s->db, STORE_BUSY_TIMEOUT_MS);
     if (rc != SQLITE_OK) {
         st = store_status(s, rc, "setting the busy timeout");
