@@ -656,6 +656,11 @@ SR_API SR_WARN_UNUSED sr_status sr_vault_token_create(
 /* Revoke a token by its id (or by the whole token). */
 SR_API SR_WARN_UNUSED sr_status sr_vault_token_revoke(sr_vault *v,
                                                       const char *token_id);
+/* Sign out: revoke the token this handle authenticated with (any
+ * principal may revoke its own), logged as logout; the handle is no
+ * longer authenticated. SR_ERR_AUTH when not signed in, SR_ERR_INVALID
+ * for a client certificate's service account. Needs a writable handle. */
+SR_API SR_WARN_UNUSED sr_status sr_vault_logout(sr_vault *v);
 /* One JSON line per token: {"id","principal","scope","created",
  * "expires","revoked"}; never the secret or its hash. */
 SR_API SR_WARN_UNUSED sr_status sr_vault_token_list(sr_vault *v, sr_line_fn fn,

@@ -57,6 +57,7 @@ static const setting settings[] = {
     NUM("max-connections-per-client", max_per_client, K_UINT, 1, 65536),
     NUM("checkpoint-interval", checkpoint_ms, K_UINT, 100, 3600000),
     NUM("drain-timeout", drain_timeout, K_UINT, 1, 3600),
+    NUM("session-idle", session_idle, K_UINT, 1, 86400),
 };
 #define NSETTINGS (sizeof settings / sizeof settings[0])
 
@@ -95,6 +96,8 @@ const char srv_config_help[] =
     "  --checkpoint-interval MS    publish a checkpoint this often when the log\n"
     "                              grew (default 1000)\n"
     "  --drain-timeout SECONDS     on SIGTERM, time for requests to finish (30)\n"
+    "  --session-idle SECONDS      a web console session ends after this long\n"
+    "                              without a request (900)\n"
     "Sizes take K, M, G suffixes (powers of 1024). Environment names are the\n"
     "flag names in capitals with _ for -, after STRONGROOM_. A config file\n"
     "(--config FILE or STRONGROOM_CONFIG) is a JSON object of the same names,\n"
@@ -118,6 +121,7 @@ void srv_config_defaults(srv_config *c)
     c->max_per_client = 64;
     c->checkpoint_ms = 1000;
     c->drain_timeout = 30;
+    c->session_idle = 900;
 }
 
 static const setting *find_setting(const char *name)

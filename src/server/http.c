@@ -78,6 +78,7 @@ struct srv {
     atomic_bool stop_ticker;
     srv_settler *settler;
     srv_throttle *throttle;
+    srv_sessions *sessions;
 };
 
 const srv_config *srv_cfg(const srv *s)
@@ -98,6 +99,11 @@ bool srv_draining(const srv *s)
 srv_pool *srv_handles(srv *s)
 {
     return s->pool;
+}
+
+srv_sessions *srv_session_table(srv *s)
+{
+    return s->sessions;
 }
 
 const char *req_query(req *r, const char *name)
@@ -271,6 +277,35 @@ static bool throttled(req *r)
     return true;
 }
 
+/* A web console's request: its session cookie's token, and for a request
+ * that changes something its CSRF header too. SR_ERR_DENIED with the
+ * reply set for a missing or wrong CSRF token; SR_ERR_AUTH for a session
+ * that does not exist or has ended. */
+static sr_status session_authenticate(req *r, const char *cookie)
+{
+    char token[SR_TOKEN_MAX];
+    size_t len = 0;
+    bool safe = strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0;
+    const char *csrf = NULL;
+    if (!safe) {
+        csrf = req_header(r, SESSION_CSRF_HEADER);
+        if (csrf == NULL)
+            csrf = "";
+    }
+    session_use u = sessions_use(r->s->sessions, cookie, csrf, token, &len);
+    if (u == SESSION_BAD_CSRF) {
+        reply_problem(r, P_CSRF,
+                      "a request that changes something carries the "
+                      "session's CSRF token in " SESSION_CSRF_HEADER);
+        return SR_ERR_DENIED;
+    }
+    if (u != SESSION_OK)
+        return SR_ERR_AUTH;
+    sr_status st = sr_vault_authenticate_request(r->v, token, len);
+    sodium_memzero(token, sizeof token);
+    return st;
+}
+
 /* Authenticate r's caller on r->v; false with a reply set on failure. */
 static bool authenticate(req *r)
 {
@@ -294,7 +329,15 @@ static bool authenticate(req *r)
                       "both");
         return false;
     }
-    if (cert > 0) {
+    const char *cookie = cert == 0 && authz == NULL
+                             ? MHD_lookup_connection_value(
+                                   r->conn, MHD_COOKIE_KIND, SESSION_COOKIE)
+                             : NULL;
+    if (cookie != NULL) {
+        st = session_authenticate(r, cookie);
+        if (st == SR_ERR_DENIED)
+            return false; /* the reply is set */
+    } else if (cert > 0) {
         st = sr_vault_authenticate_service(r->v, name, cred);
     } else {
         if (authz == NULL || strncasecmp(authz, "Bearer ", 7) != 0) {
@@ -911,6 +954,7 @@ static void srv_free(srv *s)
         (void)fclose(s->access);
     settler_stop(s->settler);
     throttle_free(s->throttle);
+    sessions_free(s->sessions);
     pool_close(s->pool);
     pthread_mutex_destroy(&s->access_mu);
     pthread_mutex_destroy(&s->conns_mu);
@@ -977,7 +1021,8 @@ int srv_run(const srv_config *cfg, const char *pass, size_t pass_len,
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     (void)signal(SIGPIPE, SIG_IGN);
     s->throttle = throttle_new(cfg->auth_failures_per_minute);
-    if (s->throttle == NULL) {
+    s->sessions = sessions_new(cfg->session_idle, SESSIONS_MAX);
+    if (s->throttle == NULL || s->sessions == NULL) {
         (void)snprintf(err, SRV_ERR_MAX, "out of memory");
         srv_free(s);
         return 1;

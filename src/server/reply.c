@@ -46,6 +46,8 @@ static const problem_def problems[P_KIND_COUNT] = {
                  "The audit log cannot be written; nothing was revealed"},
     [P_UNAVAILABLE] = {"unavailable", 503, "The server is shutting down"},
     [P_FULL] = {"storage-full", 507, "The vault's disk is full"},
+    [P_CSRF] = {"csrf", 403,
+                "The console's request lacks its session's CSRF token"},
 };
 
 const char *problem_slug(problem_kind k)

@@ -20,6 +20,7 @@
 #include <microhttpd.h>
 #include <sodium.h>
 
+#include "server/console.h"
 #include "server/server.h"
 
 #define LIST_MAX 100000u  /* lines a listing may return */
@@ -1183,6 +1184,12 @@ const route srv_routes[] = {
     {"GET", "/metrics", R_PUBLIC, public_metrics, NULL, NULL, NULL},
     {"GET", "/openapi.json", R_PUBLIC, public_openapi, NULL, NULL, NULL},
     {"GET", "/log/", R_PUBLIC | R_PREFIX, public_log, NULL, NULL, NULL},
+    {"GET", "/", R_PUBLIC, console_page, NULL, NULL, NULL},
+    {"GET", "/console/", R_PUBLIC | R_PREFIX, console_asset, NULL, NULL, NULL},
+    {"POST", "/v1/session", R_LOGIN | R_JSON, console_session_open, NULL, NULL,
+     NULL},
+    {"GET", "/v1/session", R_READ, console_session_info, NULL, NULL, NULL},
+    {"POST", "/v1/session/end", R_WRITE, console_session_end, NULL, NULL, NULL},
     {"POST", "/v1/login", R_LOGIN | R_JSON, h_login, NULL, NULL, NULL},
     {"GET", "/v1/whoami", R_READ, h_whoami, NULL, NULL, NULL},
     {"GET", "/v1/stats", R_READ, h_stats, NULL, NULL, NULL},

@@ -56,6 +56,7 @@ typedef struct srv_config {
     unsigned max_connections;
     unsigned max_per_client;
     unsigned checkpoint_ms; /* publish a checkpoint this often */
+    unsigned session_idle;  /* seconds a console session may sit idle */
     unsigned drain_timeout; /* seconds to finish requests on SIGTERM */
 } srv_config;
 
@@ -76,6 +77,48 @@ bool srv_config_env(srv_config *c, char err[SRV_ERR_MAX]);
 bool srv_config_check(const srv_config *c, char err[SRV_ERR_MAX]);
 /* The settings' help text (for --help). */
 extern const char srv_config_help[];
+
+/* ---- session.c: the web console's sessions (docs/console.md) ------------ */
+
+/* The cookie that carries a session's id, and the header that carries its
+ * CSRF token on every request that is not a GET or HEAD. */
+#define SESSION_COOKIE "sr_session"
+#define SESSION_CSRF_HEADER "X-CSRF-Token"
+/* Room for a session id or CSRF token: 32 random bytes as unpadded
+ * base64url (43 characters) and the NUL. */
+#define SESSION_TOKEN_MAX 48
+#define SESSIONS_MAX 4096u
+
+typedef struct srv_sessions srv_sessions;
+typedef enum session_use {
+    SESSION_OK,
+    SESSION_UNKNOWN, /* no such session, or it ended (idle, expired) */
+    SESSION_BAD_CSRF
+} session_use;
+
+/* A table of at most max sessions, each ended after idle_s seconds
+ * without a request. NULL when out of memory. */
+srv_sessions *sessions_new(unsigned idle_s, unsigned max);
+void sessions_free(srv_sessions *t);
+/* A new session for token (expires: Unix seconds, 0 for the token's own
+ * expiry; own_token: the sign-in made it, revoke it at sign-out): its id
+ * (for the cookie) and CSRF token. false if token is too long. */
+bool sessions_open(srv_sessions *t, const char *token, size_t token_len,
+                   uint64_t expires, bool own_token, char id[SESSION_TOKEN_MAX],
+                   char csrf[SESSION_TOKEN_MAX]);
+/* The token of session id, copied to token (the caller wipes it), its
+ * idle time restarted. csrf: the request's CSRF header for a request that
+ * changes something ("" when absent), NULL for a safe one. */
+session_use sessions_use(srv_sessions *t, const char *id, const char *csrf,
+                         char token[SR_TOKEN_MAX], size_t *token_len);
+/* The CSRF token of session id (for a page loaded again); false if there
+ * is no such session. */
+bool sessions_csrf(srv_sessions *t, const char *id,
+                   char csrf[SESSION_TOKEN_MAX]);
+/* End session id: its token copied out (token_len 0 if there was no such
+ * session); true if the sign-in made the token (to be revoked). */
+bool sessions_close(srv_sessions *t, const char *id, char token[SR_TOKEN_MAX],
+                    size_t *token_len);
 
 /* ---- metrics.c ----------------------------------------------------------- */
 
@@ -167,6 +210,7 @@ typedef enum problem_kind {
     P_AUDIT,
     P_UNAVAILABLE,
     P_FULL,
+    P_CSRF,
     P_KIND_COUNT
 } problem_kind;
 
@@ -343,6 +387,7 @@ const srv_config *srv_cfg(const srv *s);
 const char *srv_log_dir(const srv *s);
 bool srv_draining(const srv *s);
 srv_pool *srv_handles(srv *s);
+srv_sessions *srv_session_table(srv *s);
 
 /* A query-string argument (NULL if absent). Never carries identifiers. */
 const char *req_query(req *r, const char *name);

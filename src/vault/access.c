@@ -1069,6 +1069,37 @@ sr_status sr_vault_token_revoke(sr_vault *v, const char *token_id)
     return st;
 }
 
+sr_status sr_vault_logout(sr_vault *v)
+{
+    json_t *t = NULL;
+    char id[sizeof v->token_id], detail[ENTRY_TEXT_MAX];
+    sr_status st = need_write(v);
+    if (st != SR_OK)
+        return st;
+    if (!v->authed || v->token_id[0] == '\0')
+        return vault_fail(v, SR_ERR_AUTH, "not signed in");
+    (void)snprintf(id, sizeof id, "%s", v->token_id);
+    st = vault_doc_load(v, KIND_TOKEN, id, &t);
+    if (st == SR_ERR_NOT_FOUND)
+        return vault_fail(v, SR_ERR_INVALID,
+                          "signed in with a certificate, not a token: "
+                          "nothing to sign out of");
+    if (st != SR_OK)
+        return vault_store_fail(v, st, "cannot read the token");
+    (void)snprintf(detail, sizeof detail, "token %s", id);
+    st = record_entry(v, "logout", NULL, ENTRY_ALLOWED, SR_OK, 0, "allow",
+                      detail, 0, NULL, 0);
+    if (st == SR_OK)
+        st = doc_set_true(v, KIND_TOKEN, id, t, "revoked",
+                          "cannot store the token");
+    json_decref(t);
+    if (st == SR_OK) {
+        v->authed = false;
+        v->principal[0] = v->role[0] = v->token_id[0] = '\0';
+    }
+    return st;
+}
+
 /* ---- counting principals ------------------------------------------------ */
 
 typedef struct count_ctx {
