@@ -27,7 +27,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from srcli import CLI, PASS, Vault  # noqa: E402
+from srcli import CLI, ON_PG, PASS, Vault, gen  # noqa: E402
 from srserver import Server, check_problem  # noqa: E402
 
 SOURCE_DIR = os.environ["SR_SOURCE_DIR"]
@@ -268,6 +268,81 @@ class Idle(unittest.TestCase):
             check_problem(self, st, h, data, "unauthorized", 401)
         finally:
             s.stop()
+
+
+BROWSER_DIR = os.path.join(SOURCE_DIR, "tests", "browser")
+CHROMIUM = os.environ.get("SR_CHROMIUM", "/usr/bin/chromium")
+
+
+def browser_missing():
+    """Why the browser test cannot run here, or None. CI (.ci/run) installs
+    chromium, node and the npm packages and sets SR_REQUIRE_BROWSER, so
+    there a missing piece fails the test instead of skipping it."""
+    if not os.path.exists(CHROMIUM):
+        return "no chromium at " + CHROMIUM
+    if shutil.which("node") is None:
+        return "no node"
+    if not os.path.isdir(os.path.join(BROWSER_DIR, "node_modules",
+                                      "playwright-core")):
+        return "no tests/browser/node_modules (npm ci --prefix tests/browser)"
+    return None
+
+
+class Browser(unittest.TestCase):
+    """tests/browser/console.mjs in Debian's chromium, headless: sign in,
+    a purpose before anything, search, reveal one class at a time with
+    its receipt, the SSN masked until shown, a denial with its rule, the
+    CSRF check, sign out; axe-core on every page state; nothing in the
+    address, the title or the history."""
+
+    @unittest.skipIf(ON_PG, "the browser's walk is the same on either "
+                     "store: the sessions and API it uses are tested on both")
+    def test_the_console_in_a_browser(self):
+        why = browser_missing()
+        if why is not None:
+            if os.environ.get("SR_REQUIRE_BROWSER"):
+                self.fail(why)
+            self.skipTest(why)
+        v = Vault(os.path.join(W.tmp, "browser"), expected_people=100)
+        v.add("intake", "intake", service=True)
+        add_user(v, "inv", "investigator", "an investigator's passphrase")
+        people = gen(4, 77)
+        ids = []
+        for p in people:
+            out = v.sr(["put", "--purpose", "intake"], who="intake",
+                       stdin=json.dumps(p).encode(), check=0).stdout
+            ids.append(out.decode().strip())
+        for case, who in (("C-7", "inv"), ("C-8", None)):
+            v.sr(["case", "open", case], check=0)
+            if who:
+                v.sr(["case", "assign", case, "--to", who], check=0)
+        v.sr(["case", "add", "C-7", "--person", ids[0]], check=0)
+        world = {
+            "inv": {"name": "inv", "pass": "an investigator's passphrase"},
+            "person": {"ssn": people[0]["ssn"],
+                       "family": people[0]["name"]["family"],
+                       "dob": people[0]["birth"]["date"]},
+            "case": "C-7", "other_case": "C-8"}
+        s = Server(v)
+        try:
+            env = dict(os.environ, SR_URL="http://127.0.0.1:%d" % s.port,
+                       SR_WORLD=json.dumps(world), SR_CHROMIUM=CHROMIUM)
+            p = subprocess.run(["node", os.path.join(BROWSER_DIR,
+                                                     "console.mjs")],
+                               env=env, capture_output=True, timeout=300)
+            out = p.stdout.decode(errors="replace")
+            self.assertEqual(p.returncode, 0, out + p.stderr.decode(
+                errors="replace")[-3000:])
+            self.assertIn("ok - done", out)
+        finally:
+            self.assertEqual(s.stop(), 0)
+        # Every reveal the browser made is in the log, with its purpose.
+        v.add("aud", "auditor")
+        reads = [e for e in v.entries() if e["action"] == "get"]
+        self.assertEqual(sorted(e["classes"][0] for e in reads),
+                         ["identity", "name"])
+        self.assertTrue(all(e["purpose"] == "initial-investigation" and
+                            e["case"] == "C-7" for e in reads))
 
 
 if __name__ == "__main__":

@@ -56,7 +56,7 @@ SETTINGS = ["vault", "listen", "tls-cert", "tls-key", "client-ca",
             "max-body", "max-import", "max-header", "idle-timeout",
             "request-timeout", "max-connections",
             "max-connections-per-client", "checkpoint-interval",
-            "drain-timeout"]
+            "drain-timeout", "session-idle"]
 TLS13_SUITES = {"TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256",
                 "TLS_AES_128_GCM_SHA256"}
 TLS12_AEAD = ["ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES256-GCM-SHA384",
