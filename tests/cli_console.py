@@ -243,6 +243,77 @@ class Sessions(unittest.TestCase):
         self.assertEqual(st, 200, data)
 
 
+class ConsoleApi(unittest.TestCase):
+    """The routes the console's pages read: /v1/caseload (each principal
+    its own cases), /v1/alerts and /v1/principals (the freeze action
+    only), /v1/audit/key (the log's key, as in log.vkey)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.v = Vault(os.path.join(W.tmp, "api"), expected_people=10)
+        for name, role in (("inv", "investigator"), ("inv2", "investigator"),
+                           ("so", "security-officer"), ("aud", "auditor")):
+            cls.v.add(name, role)
+        for case, who in (("C-1", "inv"), ("C-2", "inv2"), ("C-3", "inv")):
+            cls.v.sr(["case", "open", case], check=0)
+            cls.v.sr(["case", "assign", case, "--to", who], check=0)
+        cls.v.sr(["principal", "freeze", "inv2", "--reason", "ticket-9"],
+                 who="so", check=0)
+        cls.s = Server(cls.v)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.s.stop()
+
+    def get(self, path, who):
+        return self.s.json("GET", path, token=self.v.tokens[who])
+
+    def test_a_caseload_is_the_callers_own(self):
+        st, _, o = self.get("/v1/caseload", "inv")
+        self.assertEqual(st, 200)
+        self.assertEqual(sorted(c["case"] for c in o["cases"]), ["C-1", "C-3"])
+        st, _, o = self.get("/v1/caseload", "aud")
+        self.assertEqual((st, o["cases"]), (200, []))
+
+    def test_alerts_and_principal_states_are_for_the_officer(self):
+        st, _, o = self.get("/v1/alerts?limit=5", "so")
+        self.assertEqual(st, 200)
+        self.assertEqual([(a["kind"], a["principal"], a["reason"])
+                          for a in o["alerts"]],
+                         [("principal.frozen", "inv2", "ticket-9")])
+        st, _, o = self.get("/v1/principals", "so")
+        self.assertEqual(st, 200)
+        by = {p["name"]: p for p in o["principals"]}
+        self.assertTrue(by["inv2"]["frozen"])
+        self.assertEqual(by["inv2"]["frozen_reason"], "ticket-9")
+        self.assertFalse(by["inv"]["frozen"])
+        self.assertEqual(by["inv"]["budget"]["people_per_hour"], 20)
+        self.assertIsNone(by["aud"]["budget"])
+        for who in ("inv", "aud"):
+            for path in ("/v1/alerts", "/v1/principals"):
+                st, h, data = self.s.request("GET", path,
+                                             token=self.v.tokens[who])
+                check_problem(self, st, h, data, "denied", 403)
+        st, h, data = self.s.request("GET", "/v1/alerts?limit=0",
+                                     token=self.v.tokens["so"])
+        check_problem(self, st, h, data, "bad-request", 400)
+
+    def test_no_api_reply_is_cached(self):
+        for path, who in (("/v1/caseload", "inv"), ("/v1/alerts", "so"),
+                          ("/v1/audit/key", "aud"), ("/v1/whoami", "aud")):
+            st, h, _ = self.s.request("GET", path, token=self.v.tokens[who])
+            self.assertEqual(h.get("cache-control"), "no-store", path)
+        st, h, _ = self.s.request("POST", "/v1/audit/entries", {"limit": 1},
+                                  token=self.v.tokens["aud"])
+        self.assertEqual((st, h.get("cache-control")), (200, "no-store"))
+
+    def test_the_log_key_is_log_vkey(self):
+        st, _, o = self.get("/v1/audit/key", "aud")
+        self.assertEqual(st, 200)
+        with open(os.path.join(self.v.path, "log.vkey")) as f:
+            self.assertEqual(o["vkey"], f.read().strip())
+
+
 class Idle(unittest.TestCase):
     def test_an_idle_session_ends_and_a_used_one_does_not(self):
         v = Vault(os.path.join(W.tmp, "idle"), expected_people=10)
@@ -317,8 +388,17 @@ class Browser(unittest.TestCase):
             if who:
                 v.sr(["case", "assign", case, "--to", who], check=0)
         v.sr(["case", "add", "C-7", "--person", ids[0]], check=0)
+        add_user(v, "so", "security-officer", "an officer's passphrase")
+        add_user(v, "aud", "auditor", "an auditor's passphrase")
+        decoy = json.loads(v.sr(["decoy", "list"], who="so",
+                                check=0).stdout.splitlines()[0])["id"]
+        v.sr(["case", "add", "C-7", "--person", decoy], check=0)
         world = {
-            "inv": {"name": "inv", "pass": "an investigator's passphrase"},
+            "inv": {"name": "inv", "pass": "an investigator's passphrase",
+                    "token": v.tokens["inv"]},
+            "so": {"name": "so", "pass": "an officer's passphrase"},
+            "aud": {"name": "aud", "pass": "an auditor's passphrase"},
+            "decoy": decoy,
             "person": {"ssn": people[0]["ssn"],
                        "family": people[0]["name"]["family"],
                        "dob": people[0]["birth"]["date"]},
@@ -336,13 +416,19 @@ class Browser(unittest.TestCase):
             self.assertIn("ok - done", out)
         finally:
             self.assertEqual(s.stop(), 0)
-        # Every reveal the browser made is in the log, with its purpose.
-        v.add("aud", "auditor")
+        # Every read is in the log, with its purpose and case: the two
+        # reveals in the browser, and the decoy read (all classes).
         reads = [e for e in v.entries() if e["action"] == "get"]
-        self.assertEqual(sorted(e["classes"][0] for e in reads),
+        self.assertEqual(sorted(len(e["classes"]) for e in reads), [1, 1, 6])
+        self.assertEqual(sorted(e["classes"][0] for e in reads
+                                if len(e["classes"]) == 1),
                          ["identity", "name"])
         self.assertTrue(all(e["purpose"] == "initial-investigation" and
                             e["case"] == "C-7" for e in reads))
+        # The unfreeze, with the officer's reason.
+        (u,) = [e for e in v.entries() if e["action"] == "principal.unfreeze"]
+        self.assertEqual((u["principal"], u["detail"].count("ticket-4711")),
+                         ("so", 1))
 
 
 if __name__ == "__main__":

@@ -414,6 +414,29 @@ SR_API uint64_t sr_alert_webhook_failures(void);
 /* "principal.frozen", "principal.unfrozen", "other"; NULL past the end. */
 SR_API const char *sr_alert_kind_name(unsigned i);
 
+/* The cases assigned to the authenticated principal, one JSON line each:
+ * {"case","created","people"} (any principal, for itself; logged as
+ * caseload.list). */
+SR_API SR_WARN_UNUSED sr_status sr_vault_caseload(sr_vault *v, sr_line_fn fn,
+                                                  void *ctx);
+
+/* The most alerts sr_vault_alert_list returns at once. */
+#define SR_ALERT_LIST_MAX 1000u
+
+/* The last `limit` alerts (0 or more than SR_ALERT_LIST_MAX: that many),
+ * oldest first, one JSON line each as the alert file holds it (the
+ * "freeze" action; logged as alert.list). */
+SR_API SR_WARN_UNUSED sr_status sr_vault_alert_list(sr_vault *v, size_t limit,
+                                                    sr_line_fn fn, void *ctx);
+
+/* Each principal's state, one JSON line each: {"name","role","kind",
+ * "disabled","frozen","people_hour","people_day","searches_hour",
+ * "budget": {"people_per_hour","people_per_day","searches_per_hour"} or
+ * null for a role without one}, and "frozen_reason", "frozen_at_ms" while
+ * frozen (the "freeze" action; logged as watch.list). */
+SR_API SR_WARN_UNUSED sr_status sr_vault_watch_list(sr_vault *v, sr_line_fn fn,
+                                                    void *ctx);
+
 /* ---- crypto-shredding and retention (docs/retention.md) ---------------- */
 
 /*
@@ -733,6 +756,16 @@ SR_API const char *sr_policy_default(void);
 SR_API SR_WARN_UNUSED sr_status sr_vault_audit_checkpoint(sr_vault *v,
                                                           char **note,
                                                           uint64_t *size);
+
+/* Room for the log's verifier key text (a signed-note key: name, "+", 8
+ * hex digits, "+", base64 of 33 bytes) with its NUL. */
+#define SR_LOG_VKEY_MAX 512
+
+/* The verifier key of the log's checkpoints (<vault>/log.vkey, without
+ * its newline): public, as the checkpoints are; a relying party should
+ * still get it from a channel it trusts. */
+SR_API SR_WARN_UNUSED sr_status sr_vault_log_vkey(sr_vault *v,
+                                                  char out[SR_LOG_VKEY_MAX]);
 
 /*
  * Proofs, as one JSON line each to fn: an inclusion proof of entry index

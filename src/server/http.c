@@ -691,6 +691,12 @@ static enum MHD_Result queue(req *r)
     }
     if (srv_draining(r->s))
         reply_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+    /* Nothing the API answers is kept by a browser or a proxy: record
+     * data, the audit log's entries, reports. (The public log's files
+     * set their own caching.) */
+    if (r->rt != NULL && strncmp(r->rt->path, "/v1/", 4) == 0 &&
+        MHD_get_response_header(r->resp, MHD_HTTP_HEADER_CACHE_CONTROL) == NULL)
+        reply_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     rc = MHD_queue_response(r->conn, r->status, r->resp);
     uint64_t ns = sr_clock_ns() - r->t0;
     metrics_request(r->rt != NULL ? r->route_index : 1000, r->status, ns);

@@ -669,6 +669,44 @@ static void h_decoys_list(req *r)
     reply_list(r, sr_vault_decoy_list(r->v, add_line, &l), &b, &l);
 }
 
+static void h_alerts_list(req *r)
+{
+    uint64_t limit = 100;
+    const char *q = req_query(r, "limit");
+    if (q != NULL) {
+        char *end = NULL;
+        errno = 0;
+        unsigned long long x = strtoull(q, &end, 10);
+        if (errno != 0 || end == q || *end != '\0' || x == 0 ||
+            x > SR_ALERT_LIST_MAX) {
+            bad(r, "limit: a whole number from 1 to 1000");
+            return;
+        }
+        limit = x;
+    }
+    LIST_BEGIN(b, "alerts");
+    lines l = {&b, 0, LIST_MAX, false};
+    reply_list(r, sr_vault_alert_list(r->v, (size_t)limit, add_line, &l), &b,
+               &l);
+    reply_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+}
+
+static void h_caseload(req *r)
+{
+    LIST_BEGIN(b, "cases");
+    lines l = {&b, 0, LIST_MAX, false};
+    reply_list(r, sr_vault_caseload(r->v, add_line, &l), &b, &l);
+    reply_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+}
+
+static void h_principals_list(req *r)
+{
+    LIST_BEGIN(b, "principals");
+    lines l = {&b, 0, LIST_MAX, false};
+    reply_list(r, sr_vault_watch_list(r->v, add_line, &l), &b, &l);
+    reply_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+}
+
 static void h_users_add(req *r)
 {
     static const char *const allowed[] = {"name", "role", "service",
@@ -1066,6 +1104,15 @@ static void h_audit_inclusion(req *r)
     reply_sb(r, 200, &b);
 }
 
+static void h_audit_key(req *r)
+{
+    char vkey[SR_LOG_VKEY_MAX];
+    sr_status st = sr_vault_log_vkey(r->v, vkey);
+    if (failed(r, st))
+        return;
+    reply_json(r, 200, json_pack("{s:s}", "vkey", vkey));
+}
+
 static void h_audit_consistency(req *r)
 {
     uint64_t from = 0, to = 0;
@@ -1212,6 +1259,9 @@ const route srv_routes[] = {
     {"POST", "/v1/principals/{name}/unfreeze", WJ, h_principal_unfreeze, NULL,
      NULL, NULL},
     {"GET", "/v1/decoys", R_READ, h_decoys_list, NULL, NULL, NULL},
+    {"GET", "/v1/alerts", R_READ, h_alerts_list, NULL, NULL, NULL},
+    {"GET", "/v1/principals", R_READ, h_principals_list, NULL, NULL, NULL},
+    {"GET", "/v1/caseload", R_READ, h_caseload, NULL, NULL, NULL},
     {"GET", "/v1/approvals", R_READ, h_approvals_list, NULL, NULL, NULL},
     {"POST", "/v1/approvals", WJ, h_approval_request, NULL, NULL, NULL},
     {"POST", "/v1/approvals/{id}/approve", R_WRITE, h_approval_approve, NULL,
@@ -1236,6 +1286,7 @@ const route srv_routes[] = {
      NULL},
     {"GET", "/v1/audit/proof/inclusion", R_READ, h_audit_inclusion, NULL, NULL,
      NULL},
+    {"GET", "/v1/audit/key", R_READ, h_audit_key, NULL, NULL, NULL},
     {"GET", "/v1/audit/proof/consistency", R_READ, h_audit_consistency, NULL,
      NULL, NULL},
     {"POST", "/v1/audit/resolve", RJ, h_audit_resolve, NULL, NULL, NULL},

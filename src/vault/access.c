@@ -1236,6 +1236,55 @@ sr_status sr_vault_case_list(sr_vault *v, sr_line_fn fn, void *ctx)
     return list_kind(v, POLICY_MANAGE_CASES, "case.list", KIND_CASE, fn, ctx);
 }
 
+typedef struct caseload_ctx {
+    sr_vault *v;
+    sr_line_fn fn;
+    void *ctx;
+} caseload_ctx;
+
+static sr_status caseload_doc(void *ctx, const char *key, const uint8_t *p,
+                              size_t len)
+{
+    caseload_ctx *l = ctx;
+    json_error_t jerr;
+    size_t i;
+    json_t *a, *d = json_loadb((const char *)p, len, 0, &jerr);
+    if (d == NULL)
+        return vault_fail(l->v, SR_ERR_CORRUPT, "a stored case is damaged");
+    bool mine = false;
+    json_array_foreach(json_object_get(d, "assigned"), i, a) {
+        if (json_is_string(a) &&
+            strcmp(json_string_value(a), l->v->principal) == 0)
+            mine = true;
+    }
+    json_t *o = mine ? json_pack("{s:s, s:O, s:O}", "case", key, "created",
+                                 json_object_get(d, "created"), "people",
+                                 json_object_get(d, "people"))
+                     : NULL;
+    json_decref(d);
+    if (!mine)
+        return SR_OK;
+    if (o == NULL)
+        return vault_fail(l->v, SR_ERR_NOMEM, "out of memory");
+    return vault_emit(l->v, o, l->fn, l->ctx);
+}
+
+sr_status sr_vault_caseload(sr_vault *v, sr_line_fn fn, void *ctx)
+{
+    caseload_ctx l = {v, fn, ctx};
+    if (!v->authed)
+        return vault_fail(v, SR_ERR_AUTH, "not authenticated");
+    sr_status st = record_entry(v, "caseload.list", NULL, ENTRY_ALLOWED, SR_OK,
+                                0, "allow", "", 0, NULL, 0);
+    if (st != SR_OK)
+        return st;
+    v->errmsg[0] = '\0';
+    st = v->ops->doc_scan(v->st, KIND_CASE, caseload_doc, &l);
+    if (st != SR_OK && v->errmsg[0] == '\0')
+        st = vault_store_fail(v, st, "cannot list the cases");
+    return st;
+}
+
 /* ---- principals ---------------------------------------------------------- */
 
 static sr_status principal_store(sr_vault *v, const char *name,

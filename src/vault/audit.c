@@ -513,3 +513,31 @@ sr_status sr_vault_audit_stats(sr_vault *v, sr_audit_stats *out)
     audit_log_stats(v->log, &out->append, &out->sync, &out->batches);
     return SR_OK;
 }
+
+sr_status sr_vault_log_vkey(sr_vault *v, char out[SR_LOG_VKEY_MAX])
+{
+    char path[4096];
+    sr_buf key;
+    out[0] = '\0';
+    int n = snprintf(path, sizeof path, "%s/log.vkey", v->dir);
+    if (n < 0 || (size_t)n >= sizeof path)
+        return vault_fail(v, SR_ERR_INVALID, "the vault's path is too long");
+    buf_init(&key, SR_LOG_VKEY_MAX);
+    sr_status st = file_read(path, &key);
+    /* One line: the key text, without its newline. */
+    size_t len = key.len;
+    while (st == SR_OK && len > 0 &&
+           (key.p[len - 1] == '\n' || key.p[len - 1] == '\r'))
+        len--;
+    if (st == SR_OK &&
+        (len == 0 || len >= SR_LOG_VKEY_MAX || memchr(key.p, '\n', len)))
+        st = SR_ERR_CORRUPT;
+    if (st == SR_OK) {
+        memcpy(out, key.p, len);
+        out[len] = '\0';
+    }
+    buf_free(&key);
+    return st == SR_OK
+               ? SR_OK
+               : vault_fail(v, st, "cannot read the log's key %s", path);
+}

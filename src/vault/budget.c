@@ -184,6 +184,25 @@ sr_status vault_frozen(sr_vault *v, const char *name, bool *frozen,
     return SR_OK;
 }
 
+sr_status vault_watch_usage(sr_vault *v, const char *name, watch_usage *out)
+{
+    watch_file *w;
+    memset(out, 0, sizeof *out);
+    sr_status st = watch_take(v, name, now_ms(), &w);
+    if (st != SR_OK)
+        return st;
+    const watch_state *s = watch_file_state(w);
+    out->frozen = s->frozen;
+    out->frozen_ms = s->frozen ? s->frozen_ms : 0;
+    if (s->frozen)
+        memcpy(out->reason, s->reason, sizeof out->reason);
+    out->people_hour = watch_hour_people(s);
+    out->people_day = s->day_people;
+    out->searches_hour = watch_hour_searches(s);
+    watch_release(v, w);
+    return SR_OK;
+}
+
 /* Append a freeze or unfreeze, synced, while w is held. */
 static sr_status mark(sr_vault *v, watch_file *w, uint64_t now, bool frozen,
                       const char *reason)

@@ -22,6 +22,7 @@
 #include "store/store.h"
 #include "strongroom/strongroom.h"
 #include "util/util.h"
+#include "watch/watch.h"
 
 /* Meta keys in the store. */
 #define META_VAULT_ID "vault_id"
@@ -187,6 +188,16 @@ SR_WARN_UNUSED sr_status vault_mark_frozen(sr_vault *v, const char *name,
  * the principal is frozen, the denial logged by its rule, an alert raised
  * and SR_ERR_DENIED returned.
  */
+/* A principal's use of its read budget and its freeze, as its watch file
+ * says now (the file is locked and brought up to date). */
+typedef struct watch_usage {
+    bool frozen;
+    uint64_t frozen_ms;
+    char reason[WATCH_REASON_MAX + 1];
+    size_t people_hour, people_day, searches_hour;
+} watch_usage;
+SR_WARN_UNUSED sr_status vault_watch_usage(sr_vault *v, const char *name,
+                                           watch_usage *out);
 SR_WARN_UNUSED sr_status vault_budget_charge(sr_vault *v, const access_req *r,
                                              const uint8_t (*ids)[SR_ID_BYTES],
                                              size_t n, unsigned searches,

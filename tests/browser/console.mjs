@@ -8,9 +8,10 @@
 // Environment (from tests/cli_console.py):
 //   SR_URL            the server, e.g. http://127.0.0.1:PORT
 //   SR_CHROMIUM       the browser (default /usr/bin/chromium)
-//   SR_WORLD          JSON: {inv: {name, pass}, person: {ssn, family, dob},
-//                     case (assigned to inv, holding person), other_case
-//                     (not inv's)}
+//   SR_WORLD          JSON: {inv, so, aud: {name, pass} (and inv's token),
+//                     person: {ssn, family, dob}, case (assigned to inv,
+//                     holding person and decoy), other_case (not inv's),
+//                     decoy (a decoy's id)}
 //   SR_SCREENSHOTS    a directory to save a screenshot of each page in
 //                     (docs/screenshots/ via scripts/screenshots), or unset
 import assert from 'node:assert/strict';
@@ -60,6 +61,14 @@ async function noLeak(page, secrets, what) {
   assert.ok(hist <= 2, `${what}: ${hist} history entries`);
 }
 
+async function signInAs(page, name, pass, firstView) {
+  await page.goto(`${URL_}/`);
+  await page.getByLabel('Name', { exact: true }).fill(name);
+  await page.getByLabel('Passphrase', { exact: true }).fill(pass);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('heading', { name: firstView }).waitFor();
+}
+
 async function main() {
   const browser = await chromium.launch({
     executablePath: process.env.SR_CHROMIUM || '/usr/bin/chromium',
@@ -89,11 +98,29 @@ async function main() {
     await page.getByRole('alert').filter({ hasText: 'Sign-in failed' }).waitFor();
     log('a wrong passphrase is refused');
 
-    step = 'sign in';
-    await page.getByLabel('Name', { exact: true }).fill(W.inv.name);
-    await page.getByLabel('Passphrase', { exact: true }).fill(W.inv.pass);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    step = 'sign in with the keyboard alone';
+    // The skip link comes first, then the form: Tab to each field, type,
+    // and Enter submits.
+    await page.goto(`${URL_}/`);
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    const focused = () => page.evaluate(() => {
+      const e = document.activeElement;
+      return e.name || e.id || e.textContent;
+    });
+    // The view took focus (main); before it comes only the skip link.
+    await page.keyboard.press('Shift+Tab');
+    assert.equal(await focused(), 'Skip to the content');
+    await page.keyboard.press('Tab'); // how to sign in: a radio group
+    assert.equal(await focused(), 'how');
+    await page.keyboard.press('Tab');
+    assert.equal(await focused(), 'name');
+    await page.keyboard.type(W.inv.name);
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate(() => document.activeElement.name), 'passphrase');
+    await page.keyboard.type(W.inv.pass);
+    await page.keyboard.press('Enter');
     await page.getByRole('heading', { name: 'Search' }).waitFor();
+    assert.equal(await page.evaluate(() => document.activeElement.id), 'main', 'focus moves to the new view');
     assert.match(await page.locator('#who').textContent(), new RegExp(`${W.inv.name} \\(investigator\\)`));
     const cookies = await ctx.cookies();
     const sess = cookies.find((c) => c.name === 'sr_session');
@@ -176,6 +203,14 @@ async function main() {
     assert.equal((await res.json()).type, 'urn:strongroom:problem:csrf');
     log('a request without the session\'s CSRF token is refused');
 
+    step = 'caseload';
+    await page.getByRole('button', { name: 'My caseload' }).click();
+    await page.getByRole('heading', { name: 'My caseload' }).waitFor();
+    await page.getByRole('cell', { name: W.case, exact: true }).waitFor();
+    await axe(page, 'my caseload');
+    await shot(page, 'caseload');
+    log('my caseload lists the case assigned');
+
     step = 'sign out';
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByRole('heading', { name: 'Sign in' }).waitFor();
@@ -184,6 +219,87 @@ async function main() {
     })).status(), 401, 'the session outlived sign-out');
     assert.ok(!(await ctx.cookies()).some((c) => c.name === 'sr_session' && c.value), 'the cookie outlived sign-out');
     log('signed out: the session is gone');
+
+    await ctx.close();
+
+    step = 'a decoy touched';
+    // The investigator's stolen token reads a decoy (as an intruder
+    // would, through the API): served, and the investigator is frozen.
+    const victim = await browser.newContext();
+    const vpage = await victim.newPage();
+    await signInAs(vpage, W.inv.name, W.inv.pass, 'Search');
+    const touched = await vpage.request.post(`${URL_}/v1/persons/read`, {
+      headers: { Authorization: `Bearer ${W.inv.token}` },
+      data: { id: W.decoy, purpose: 'initial-investigation', case: W.case },
+    });
+    assert.equal(touched.status(), 200, 'the decoy read is served');
+    // The console's next request is refused: the session ends.
+    await vpage.getByLabel('Purpose').selectOption('initial-investigation');
+    await vpage.getByLabel('Case').fill(W.case);
+    await vpage.getByLabel('Social Security number').fill(W.person.ssn);
+    await vpage.locator('main').getByRole('button', { name: 'Search', exact: true }).click();
+    await vpage.getByRole('alert').filter({ hasText: 'session has ended' }).waitFor();
+    await victim.close();
+    log('a decoy read freezes the principal: its console session ends');
+
+    step = 'the officer sees it';
+    const octx = await browser.newContext({ viewport: { width: 1100, height: 800 } });
+    const opage = await octx.newPage();
+    opage.on('pageerror', (e) => errors.push(String(e)));
+    await signInAs(opage, W.so.name, W.so.pass, 'Search');
+    await opage.getByRole('button', { name: 'Security' }).click();
+    await opage.getByRole('heading', { name: 'Security', exact: true }).waitFor();
+    const alerts = opage.locator('#alerts');
+    await alerts.getByRole('cell', { name: 'principal.frozen' }).first().waitFor();
+    assert.ok((await alerts.textContent()).includes(W.inv.name));
+    const hits = opage.locator('#decoy-hits');
+    await hits.getByRole('cell', { name: W.inv.name, exact: true }).waitFor();
+    await opage.locator('#frozen').getByText(W.inv.name).first().waitFor();
+    await opage.locator('#budgets').getByRole('cell', { name: W.inv.name, exact: true }).waitFor();
+    await axe(opage, 'the security page');
+    await shot(opage, 'security');
+    log("the decoy hit and the freeze are on the officer's page");
+
+    step = 'unfreeze';
+    await opage.getByLabel(`Reason to unfreeze ${W.inv.name}`).fill('ticket-4711');
+    await opage.getByRole('button', { name: `Unfreeze ${W.inv.name}` }).click();
+    await opage.locator('#frozen').getByText('No principal is frozen.').waitFor();
+    const back = await opage.request.get(`${URL_}/v1/whoami`, { headers: { Authorization: `Bearer ${W.inv.token}` } });
+    assert.equal(back.status(), 200, 'the investigator is unfrozen');
+    log('unfrozen with a reason; the investigator works again');
+
+    step = 'breach report';
+    await opage.getByRole('button', { name: 'Breach report' }).click();
+    await opage.getByLabel('Principal').fill(W.inv.name);
+    await opage.getByRole('button', { name: 'Make the report' }).click();
+    await opage.locator('#report h2').first().waitFor();
+    assert.match(await opage.locator('#report h2').first().textContent(), /^(1 person|[1-9]\d* people) revealed/);
+    await opage.locator('#report svg rect').first().waitFor();
+    await axe(opage, 'the breach report');
+    await shot(opage, 'breach-report');
+    log("the breach report names the investigator's reads, with its chart");
+    await octx.close();
+
+    step = 'the auditor verifies an entry';
+    const actx = await browser.newContext({ viewport: { width: 1200, height: 800 } });
+    const apage = await actx.newPage();
+    apage.on('pageerror', (e) => errors.push(String(e)));
+    await signInAs(apage, W.aud.name, W.aud.pass, 'Audit log');
+    await apage.locator('#checkpoint-ok').waitFor();
+    assert.match(await apage.locator('#checkpoint-ok').textContent(), /signature by .* verified in this browser/);
+    await apage.getByLabel('Principal').fill(W.inv.name);
+    await apage.getByRole('button', { name: 'Show', exact: true }).click();
+    await apage.locator('#entries table').waitFor();
+    const verify = apage.getByRole('button', { name: /^Verify entry \d+$/ }).first();
+    await verify.click();
+    const ok = apage.locator('.verified');
+    await ok.waitFor();
+    assert.match(await ok.textContent(), /verified in this browser/);
+    assert.ok((await ok.textContent()).includes(W.inv.name), 'the verified entry names its principal');
+    await axe(apage, 'the audit log with an entry verified');
+    await shot(apage, 'audit');
+    log('the auditor verified an entry in the browser (SHA-256, Ed25519)');
+    await actx.close();
 
     assert.deepEqual(errors, [], 'script errors in the page');
   } finally {
