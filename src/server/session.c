@@ -113,6 +113,10 @@ bool sessions_open(srv_sessions *t, const char *token, size_t token_len,
         if (slot == NULL || s->last_used < slot->last_used)
             slot = s;
     }
+    if (slot == NULL) { /* a table of no sessions */
+        (void)pthread_mutex_unlock(&t->mu);
+        return false;
+    }
     sodium_memzero(slot, sizeof *slot);
     id_hash(id, strlen(id), slot->id_hash);
     memcpy(slot->csrf, csrf, SESSION_TOKEN_MAX);
