@@ -393,12 +393,23 @@ class Browser(unittest.TestCase):
         decoy = json.loads(v.sr(["decoy", "list"], who="so",
                                 check=0).stdout.splitlines()[0])["id"]
         v.sr(["case", "add", "C-7", "--person", decoy], check=0)
+        # The decoy's SSN, for the browser's investigator to search for:
+        # read by a probe on the same case (who is frozen for it).
+        v.add("probe", "investigator")
+        v.sr(["case", "assign", "C-7", "--to", "probe"], check=0)
+        decoy_ssn = json.loads(v.sr(
+            ["get", decoy, "--purpose", "initial-investigation", "--case",
+             "C-7"], who="probe", check=0).stdout)["ssn"]
+        approval = v.sr(["approval", "request", "share", "--person", ids[0],
+                         "--fields", "name", "--purpose",
+                         "initial-investigation", "--case", "C-7"],
+                        who="inv", check=0).stdout.decode().strip()
         world = {
             "inv": {"name": "inv", "pass": "an investigator's passphrase",
                     "token": v.tokens["inv"]},
             "so": {"name": "so", "pass": "an officer's passphrase"},
             "aud": {"name": "aud", "pass": "an auditor's passphrase"},
-            "decoy": decoy,
+            "decoy_ssn": decoy_ssn, "approval": approval,
             "person": {"ssn": people[0]["ssn"],
                        "family": people[0]["name"]["family"],
                        "dob": people[0]["birth"]["date"]},
@@ -417,12 +428,19 @@ class Browser(unittest.TestCase):
         finally:
             self.assertEqual(s.stop(), 0)
         # Every read is in the log, with its purpose and case: the two
-        # reveals in the browser, and the decoy read (all classes).
+        # reveals in the browser (and the probe's read of the decoy).
         reads = [e for e in v.entries() if e["action"] == "get"]
-        self.assertEqual(sorted(len(e["classes"]) for e in reads), [1, 1, 6])
-        self.assertEqual(sorted(e["classes"][0] for e in reads
-                                if len(e["classes"]) == 1),
-                         ["identity", "name"])
+        self.assertEqual(sorted((e["principal"], e["classes"][0])
+                                for e in reads if e["principal"] == "inv"),
+                         [("inv", "identity"), ("inv", "name")])
+        # The search that found the decoy froze the investigator.
+        (fz,) = [e for e in v.entries() if e["action"] == "principal.freeze"
+                 and e["principal"] == "inv"]
+        self.assertEqual(fz["rule"], "decoy.read")
+        # The approval, by the officer.
+        (ap,) = [e for e in v.entries() if e["action"] == "approval.approve"]
+        self.assertEqual(ap["principal"], "so")
+        self.assertIn(approval, ap["detail"])
         self.assertTrue(all(e["purpose"] == "initial-investigation" and
                             e["case"] == "C-7" for e in reads))
         # The unfreeze, with the officer's reason.

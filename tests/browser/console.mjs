@@ -11,7 +11,8 @@
 //   SR_WORLD          JSON: {inv, so, aud: {name, pass} (and inv's token),
 //                     person: {ssn, family, dob}, case (assigned to inv,
 //                     holding person and decoy), other_case (not inv's),
-//                     decoy (a decoy's id)}
+//                     decoy_ssn (a decoy's SSN), approval (inv's request
+//                     waiting for a second person)}
 //   SR_SCREENSHOTS    a directory to save a screenshot of each page in
 //                     (docs/screenshots/ via scripts/screenshots), or unset
 import assert from 'node:assert/strict';
@@ -223,24 +224,24 @@ async function main() {
     await ctx.close();
 
     step = 'a decoy touched';
-    // The investigator's stolen token reads a decoy (as an intruder
-    // would, through the API): served, and the investigator is frozen.
+    // The investigator searches for someone who turns out to be a decoy
+    // (as an intruder walking SSNs would): the match is shown, and the
+    // investigator is frozen; the console's next request ends the session.
     const victim = await browser.newContext();
     const vpage = await victim.newPage();
     await signInAs(vpage, W.inv.name, W.inv.pass, 'Search');
-    const touched = await vpage.request.post(`${URL_}/v1/persons/read`, {
-      headers: { Authorization: `Bearer ${W.inv.token}` },
-      data: { id: W.decoy, purpose: 'initial-investigation', case: W.case },
-    });
-    assert.equal(touched.status(), 200, 'the decoy read is served');
-    // The console's next request is refused: the session ends.
     await vpage.getByLabel('Purpose').selectOption('initial-investigation');
     await vpage.getByLabel('Case').fill(W.case);
-    await vpage.getByLabel('Social Security number').fill(W.person.ssn);
+    await vpage.getByLabel('Social Security number').fill(W.decoy_ssn);
     await vpage.locator('main').getByRole('button', { name: 'Search', exact: true }).click();
+    await vpage.getByRole('heading', { name: '1 match' }).waitFor();
+    await vpage.getByRole('button', { name: 'Open' }).click();
+    await vpage.getByRole('button', { name: 'Reveal name' }).click();
     await vpage.getByRole('alert').filter({ hasText: 'session has ended' }).waitFor();
+    const gone = await vpage.request.get(`${URL_}/v1/whoami`, { headers: { Authorization: `Bearer ${W.inv.token}` } });
+    assert.equal(gone.status(), 401, 'the frozen investigator\'s token still works');
     await victim.close();
-    log('a decoy read freezes the principal: its console session ends');
+    log('a search that finds a decoy freezes the investigator: the session ends, the token fails');
 
     step = 'the officer sees it';
     const octx = await browser.newContext({ viewport: { width: 1100, height: 800 } });
@@ -260,10 +261,17 @@ async function main() {
     await shot(opage, 'security');
     log("the decoy hit and the freeze are on the officer's page");
 
+    step = 'approve';
+    const queue = opage.locator('#approvals');
+    await queue.getByRole('cell', { name: W.inv.name, exact: true }).waitFor();
+    await queue.getByRole('button', { name: `Approve ${W.approval}` }).click();
+    await queue.getByText('Nothing waits for an approval.').waitFor();
+    log("the officer approves the investigator's request from the queue");
+
     step = 'unfreeze';
     await opage.getByLabel(`Reason to unfreeze ${W.inv.name}`).fill('ticket-4711');
     await opage.getByRole('button', { name: `Unfreeze ${W.inv.name}` }).click();
-    await opage.locator('#frozen').getByText('No principal is frozen.').waitFor();
+    await opage.getByRole('button', { name: `Unfreeze ${W.inv.name}` }).waitFor({ state: 'detached' });
     const back = await opage.request.get(`${URL_}/v1/whoami`, { headers: { Authorization: `Bearer ${W.inv.token}` } });
     assert.equal(back.status(), 200, 'the investigator is unfrozen');
     log('unfrozen with a reason; the investigator works again');
