@@ -1149,14 +1149,10 @@ typedef struct deliver_run {
 static sr_status collect(void *ctx, const hl_record *r)
 {
     deliver_run *d = ctx;
-    if (d->nids == d->capids) {
-        size_t cap = d->capids ? 2 * d->capids : 64;
-        void *p = realloc(d->ids, cap * sizeof *d->ids);
-        if (p == NULL)
-            return SR_ERR_NOMEM;
-        d->ids = p;
-        d->capids = cap;
-    }
+    sr_status st =
+        array_room((void **)&d->ids, &d->capids, d->nids, sizeof *d->ids);
+    if (st != SR_OK)
+        return st;
     memcpy(d->ids[d->nids++], r->h.id, HL_ID_BYTES);
     return SR_OK;
 }
@@ -1744,14 +1740,8 @@ static sr_hotline_report_row *report_row(report_run *r, const char *peer,
     for (size_t i = 0; i < r->n; i++)
         if (r->rows[i].outgoing == sent && strcmp(r->rows[i].peer, peer) == 0)
             return &r->rows[i];
-    if (r->n == r->cap) {
-        size_t cap = r->cap ? 2 * r->cap : 8;
-        void *p = realloc(r->rows, cap * sizeof *r->rows);
-        if (p == NULL)
-            return NULL;
-        r->rows = p;
-        r->cap = cap;
-    }
+    if (array_room((void **)&r->rows, &r->cap, r->n, sizeof *r->rows) != SR_OK)
+        return NULL;
     sr_hotline_report_row *row = &r->rows[r->n++];
     memset(row, 0, sizeof *row);
     row->outgoing = sent;

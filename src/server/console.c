@@ -85,6 +85,17 @@ static void session_cookie(req *r, const char *id)
     reply_header(r, MHD_HTTP_HEADER_SET_COOKIE, c);
 }
 
+/* The session's description: who, the CSRF token, the idle time. */
+static void session_reply(req *r, const char *csrf)
+{
+    reply_json(r, 200,
+               json_pack("{s:s, s:s, s:s, s:I}", "principal",
+                         sr_vault_principal(r->v), "role", sr_vault_role(r->v),
+                         "csrf", csrf, "idle_timeout",
+                         (json_int_t)srv_cfg(r->s)->session_idle));
+    reply_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+}
+
 void console_session_open(req *r)
 {
     static const char *const allowed[] = {"name", "passphrase", "token", NULL};
@@ -128,13 +139,8 @@ void console_session_open(req *r)
         reply_problem(r, P_INTERNAL, "internal error; see the server log");
         return;
     }
-    reply_json(r, 200,
-               json_pack("{s:s, s:s, s:s, s:I}", "principal",
-                         sr_vault_principal(r->v), "role", sr_vault_role(r->v),
-                         "csrf", csrf, "idle_timeout",
-                         (json_int_t)srv_cfg(r->s)->session_idle));
+    session_reply(r, csrf);
     session_cookie(r, id);
-    reply_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     sodium_memzero(id, sizeof id);
     sodium_memzero(csrf, sizeof csrf);
 }
@@ -152,12 +158,7 @@ void console_session_info(req *r)
                       "the cookie alone");
         return;
     }
-    reply_json(r, 200,
-               json_pack("{s:s, s:s, s:s, s:I}", "principal",
-                         sr_vault_principal(r->v), "role", sr_vault_role(r->v),
-                         "csrf", csrf, "idle_timeout",
-                         (json_int_t)srv_cfg(r->s)->session_idle));
-    reply_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    session_reply(r, csrf);
     sodium_memzero(csrf, sizeof csrf);
 }
 

@@ -1035,6 +1035,9 @@ sr_status sr_vault_token_create(sr_vault *v, const char *name, uint64_t ttl,
     return st;
 }
 
+static sr_status revoke(sr_vault *v, const char *action, const char *id,
+                        json_t *t, const char *detail);
+
 sr_status sr_vault_token_revoke(sr_vault *v, const char *token_id)
 {
     access_req r;
@@ -1060,8 +1063,16 @@ sr_status sr_vault_token_revoke(sr_vault *v, const char *token_id)
         return vault_store_fail(v, st, "cannot read the token");
     (void)snprintf(detail, sizeof detail, "token %s of %s", id,
                    vault_jstr(t, "principal"));
-    st = record_entry(v, "token.revoke", NULL, ENTRY_ALLOWED, SR_OK, 0, "allow",
-                      detail, 0, NULL, 0);
+    return revoke(v, "token.revoke", id, t, detail);
+}
+
+/* Log action, then mark token id (its document t, released here)
+ * revoked. */
+static sr_status revoke(sr_vault *v, const char *action, const char *id,
+                        json_t *t, const char *detail)
+{
+    sr_status st = record_entry(v, action, NULL, ENTRY_ALLOWED, SR_OK, 0,
+                                "allow", detail, 0, NULL, 0);
     if (st == SR_OK)
         st = doc_set_true(v, KIND_TOKEN, id, t, "revoked",
                           "cannot store the token");
@@ -1087,12 +1098,7 @@ sr_status sr_vault_logout(sr_vault *v)
     if (st != SR_OK)
         return vault_store_fail(v, st, "cannot read the token");
     (void)snprintf(detail, sizeof detail, "token %s", id);
-    st = record_entry(v, "logout", NULL, ENTRY_ALLOWED, SR_OK, 0, "allow",
-                      detail, 0, NULL, 0);
-    if (st == SR_OK)
-        st = doc_set_true(v, KIND_TOKEN, id, t, "revoked",
-                          "cannot store the token");
-    json_decref(t);
+    st = revoke(v, "logout", id, t, detail);
     if (st == SR_OK) {
         v->authed = false;
         v->principal[0] = v->role[0] = v->token_id[0] = '\0';
