@@ -1242,16 +1242,10 @@ sr_status sr_vault_case_list(sr_vault *v, sr_line_fn fn, void *ctx)
     return list_kind(v, POLICY_MANAGE_CASES, "case.list", KIND_CASE, fn, ctx);
 }
 
-typedef struct caseload_ctx {
-    sr_vault *v;
-    sr_line_fn fn;
-    void *ctx;
-} caseload_ctx;
-
 static sr_status caseload_doc(void *ctx, const char *key, const uint8_t *p,
                               size_t len)
 {
-    caseload_ctx *l = ctx;
+    vault_lines *l = ctx;
     json_error_t jerr;
     size_t i;
     json_t *a, *d = json_loadb((const char *)p, len, 0, &jerr);
@@ -1277,7 +1271,7 @@ static sr_status caseload_doc(void *ctx, const char *key, const uint8_t *p,
 
 sr_status sr_vault_caseload(sr_vault *v, sr_line_fn fn, void *ctx)
 {
-    caseload_ctx l = {v, fn, ctx};
+    vault_lines l = {v, fn, ctx};
     if (!v->authed)
         return vault_fail(v, SR_ERR_AUTH, "not authenticated");
     sr_status st = record_entry(v, "caseload.list", NULL, ENTRY_ALLOWED, SR_OK,

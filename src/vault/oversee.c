@@ -20,16 +20,10 @@
 /* The alert file is read from its last ALERT_TAIL_BYTES at most. */
 #define ALERT_TAIL_BYTES (1u << 20)
 
-typedef struct watch_list_ctx {
-    sr_vault *v;
-    sr_line_fn fn;
-    void *ctx;
-} watch_list_ctx;
-
 static sr_status watch_line(void *ctx, const char *key, const uint8_t *p,
                             size_t len)
 {
-    watch_list_ctx *l = ctx;
+    vault_lines *l = ctx;
     json_error_t jerr;
     watch_usage u;
     policy_budget b;
@@ -72,7 +66,7 @@ static sr_status watch_line(void *ctx, const char *key, const uint8_t *p,
 
 sr_status sr_vault_watch_list(sr_vault *v, sr_line_fn fn, void *ctx)
 {
-    watch_list_ctx l = {v, fn, ctx};
+    vault_lines l = {v, fn, ctx};
     return vault_list_docs(v, POLICY_FREEZE, "watch.list", KIND_PRINCIPAL,
                            watch_line, &l);
 }
