@@ -3,6 +3,7 @@
 """strongroom hotline: making a node, its public line, adding and listing
 partner nodes (docs/hotline.md). Two nodes in temporary directories
 exchange their lines as partners would."""
+import base64
 import http.client
 import json
 import os
@@ -55,6 +56,35 @@ REQUEST = {
     "indicators": bundle(INDICATOR), "legal_basis": "2015 guidelines",
     "urgency": "priority", "requested_action": "identify the hosts",
     "response_deadline": "2026-12-11T00:00:00Z"}
+
+
+def cosignature_verifies(body, note, vkey_text):
+    """A cosignature/v1 line (c2sp.org/tlog-cosignature) by vkey_text
+    over checkpoint text body, in signed note `note`: the signature is
+    base64(key hash (4) || time (8, big-endian) || Ed25519 (64)) over
+    "cosignature/v1\ntime T\n" || body."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import \
+        Ed25519PublicKey
+    from cryptography.exceptions import InvalidSignature
+    name, khash, kb64 = vkey_text.split("+", 2)
+    key = base64.b64decode(kb64)
+    if key[0] != 4:
+        return False
+    pub = Ed25519PublicKey.from_public_bytes(key[1:])
+    for line in note[len(body) + 1:].decode().splitlines():
+        parts = line.split(" ")
+        if len(parts) != 3 or parts[1] != name:
+            continue
+        raw = base64.b64decode(parts[2])
+        if raw[:4].hex() != khash or len(raw) != 76:
+            continue
+        t = int.from_bytes(raw[4:12], "big")
+        try:
+            pub.verify(raw[12:], b"cosignature/v1\ntime %d\n" % t + body)
+            return True
+        except InvalidSignature:
+            return False
+    return False
 
 
 class Node:
@@ -423,6 +453,34 @@ class Exchange(unittest.TestCase):
                          b"delivered 2, failed 0, waiting 0\n")
         self.assertEqual(len(self.b.messages("--inbox")), 2)
 
+    def check_cosignature_held(self, node, witness):
+        """node keeps witness's cosignature of node's log: its checkpoint
+        signed by node's log key and cosigned (cosignature/v1) by the
+        witness's key, at the size node's log had; a forged or altered
+        one is refused."""
+        (row,) = [json.loads(l) for l in node.hl(
+            "cosignatures", "--json", check=0).stdout.splitlines()]
+        self.assertEqual((row["peer"], row["held"]), (witness.name, True))
+        with open(row["file"], "rb") as f:
+            note = f.read()
+        with open(os.path.join(node.dir, "log", "checkpoint"), "rb") as f:
+            ours = f.read()
+        body = note[:note.index(b"\n\n") + 1]
+        self.assertTrue(ours.startswith(body))
+        self.assertEqual(int(body.split(b"\n")[1]), row["size"])
+        with open(os.path.join(witness.dir, "witness",
+                               "witness.vkey")) as f:
+            wkey = f.read().strip()
+        self.assertTrue(cosignature_verifies(body, note, wkey))
+        # Sent by someone else, or altered: refused.
+        line = json.loads(json.dumps({"from": witness.name, "vkey": wkey,
+                                      "note": note.decode(),
+                                      "sig": base64.b64encode(
+                                          b"\0" * 64).decode()}))
+        st, _, _ = node.post_raw("/hotline/v1/cosignatures",
+                              json.dumps(line).encode())
+        self.assertEqual(st, 403)
+
     def test_a_partner_that_rewrites_its_log_is_caught_by_the_witness(self):
         # The log key in the public line is the one the node's log uses.
         with open(os.path.join(self.b.dir, "log.vkey")) as f:
@@ -436,9 +494,10 @@ class Exchange(unittest.TestCase):
         self.b.stop()
         self.b.start()
         out = self.a.hl("witness", check=0).stdout.decode()
-        self.assertEqual(out, "cn-cert cosigned\n")
+        self.assertEqual(out, "cn-cert cosigned (sent back)\n")
         cosigned = os.listdir(os.path.join(self.a.dir, "witness", "cosigned"))
         self.assertEqual(len(cosigned), 1)
+        self.check_cosignature_held(self.b, self.a)
         # B keeps a copy of its log as it is now, then goes on honestly.
         self.b.stop()
         saved = os.path.join(self.tmp, "b-log-saved")
@@ -451,7 +510,7 @@ class Exchange(unittest.TestCase):
         self.b.stop()
         self.b.start()
         self.assertEqual(self.a.hl("witness", check=0).stdout.decode(),
-                         "cn-cert cosigned\n")
+                         "cn-cert cosigned (sent back)\n")
         # Then B puts the old log back and writes another history on it,
         # as long as the one A saw: a fork.
         self.b.stop()

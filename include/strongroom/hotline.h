@@ -217,9 +217,38 @@ SR_API SR_WARN_UNUSED sr_status sr_hotline_checkpoint(sr_hotline *h,
  * is signed by the peer's log key (from its public line) and extends the
  * last one seen, and cosign it. A peer that rewrote or rolled back its
  * log is refused, with both checkpoints kept as evidence in
- * <dir>/witness/forks/. fn is told each peer's outcome: SR_OK (cosigned),
- * SR_ERR_AUDIT with fork set (caught), or another status (could not
+ * <dir>/witness/forks/. A cosignature is then sent back to the peer
+ * (POST /hotline/v1/cosignatures, sr_hotline_take_cosignature). fn is
+ * told each peer's outcome: SR_OK (cosigned; why says "sent back" or why
+ * not), SR_ERR_AUDIT with fork set (caught), or another status (could not
  * check: unreachable, malformed) with why. */
+/* Take a partner's cosignature of this node's log (the body of POST
+ * /hotline/v1/cosignatures, which `witness` sends after cosigning):
+ * {"from": peer, "vkey": its witness's cosignature/v1 key, "note": this
+ * node's checkpoint with the witness's cosignature, "sig": base64 of the
+ * peer node's Ed25519 signature of "srcosig1\n" vkey "\n" note}. The
+ * note must carry this node's own log signature and the witness's
+ * cosignature; it is kept in <dir>/cosignatures/<peer> unless the one
+ * kept covers more of the log. SR_ERR_INVALID (malformed), SR_ERR_AUTH
+ * (not a peer, not its signature, not this log's checkpoint or not
+ * cosigned by that key), SR_ERR_IO. */
+SR_API SR_WARN_UNUSED sr_status sr_hotline_take_cosignature(sr_hotline *h,
+                                                            const char *body,
+                                                            size_t len);
+
+typedef struct sr_hotline_cosignature_info {
+    char peer[SR_HOTLINE_NAME_MAX + 1];
+    int held;                /* a cosignature by this peer is kept */
+    unsigned long long size; /* of this node's log, when it cosigned */
+    char path[4096];         /* the file: the cosigned checkpoint */
+} sr_hotline_cosignature_info;
+
+/* For each peer, the latest cosignature of this node's log it sent. */
+SR_API SR_WARN_UNUSED sr_status sr_hotline_cosignatures(
+    sr_hotline *h,
+    sr_status (*fn)(void *ctx, const sr_hotline_cosignature_info *c),
+    void *ctx);
+
 SR_API SR_WARN_UNUSED sr_status
 sr_hotline_witness(sr_hotline *h, const char *ca_file,
                    sr_status (*fn)(void *ctx, const char *peer, sr_status st,

@@ -762,3 +762,9 @@ sr_status hl_self_open(const hl_identity *me, const uint8_t id[HL_ID_BYTES],
     *body_len = (size_t)plen;
     return SR_OK;
 }
+
+void hl_identity_sign(const hl_identity *id, const uint8_t *m, size_t len,
+                      uint8_t sig[64])
+{
+    (void)crypto_sign_detached(sig, NULL, m, len, id->sign_sk);
+}

@@ -124,6 +124,11 @@ const uint8_t *hl_identity_seed(const hl_identity *id);
 SR_WARN_UNUSED sr_status hl_identity_subkey(const hl_identity *id, uint64_t n,
                                             uint8_t out[32]);
 
+/* A detached Ed25519 signature of m by the node's signing key (the one
+ * its messages are signed with; peers know it from its public line). */
+void hl_identity_sign(const hl_identity *id, const uint8_t *m, size_t len,
+                      uint8_t sig[64]);
+
 /* Is s a valid node name or case id? */
 bool hl_name_ok(const char *s, size_t len);
 bool hl_case_ok(const char *s, size_t len);

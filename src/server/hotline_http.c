@@ -39,6 +39,7 @@ typedef struct hl_conn {
     char *buf;
     size_t len, cap; /* cap: the request's Content-Length */
     bool too_long;
+    bool cosig; /* POST /hotline/v1/cosignatures */
 } hl_conn;
 
 static enum MHD_Result answer(struct MHD_Connection *c, unsigned code,
@@ -206,7 +207,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
             MHD_destroy_response(r);
             return ret;
         }
-        if (strcmp(url, "/hotline/v1/messages") != 0)
+        bool cosig = strcmp(url, "/hotline/v1/cosignatures") == 0;
+        if (strcmp(url, "/hotline/v1/messages") != 0 && !cosig)
             return problem(c, 404, "not-found", "no such route");
         if (strcmp(method, "POST") != 0)
             return problem(c, 405, "method-not-allowed", "POST only");
@@ -229,6 +231,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
             return MHD_NO;
         }
         hc->cap = (size_t)n;
+        hc->cosig = cosig;
         *state = hc;
         return MHD_YES;
     }
@@ -244,6 +247,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
     }
     if (hc->too_long)
         return problem(c, 413, "too-large", "longer than its Content-Length");
+    if (hc->cosig) {
+        sr_status st = sr_hotline_take_cosignature(node, hc->buf, hc->len);
+        if (st == SR_OK)
+            return answer(c, 204, "text/plain", "", 0);
+        const char *slug;
+        unsigned code = code_for(st, &slug);
+        (void)fprintf(stderr, "strongroom hotline serve: cosignature: %u %s\n",
+                      code, sr_hotline_errmsg(node));
+        return problem(c, code, slug, sr_hotline_errmsg(node));
+    }
     const char *ctype =
         MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
     if (ctype != NULL && strncmp(ctype, "application/x-ndjson", 20) == 0)
