@@ -24,7 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* A checked body with personal data is refused under TLP:AMBER, and
      * only such a body. */
     if (st == SR_OK &&
-        (hl_body_marking_check(kind, HL_TLP_AMBER, data + 1, size - 1, err) ==
+        (hl_body_check_marked(kind, HL_TLP_AMBER, data + 1, size - 1, err) ==
          SR_OK) == hl_body_personal(kind, data + 1, size - 1))
         abort();
     if (st != SR_OK) {

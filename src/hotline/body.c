@@ -478,8 +478,8 @@ static bool member_value_ok(const member *m, const json_t *v,
     return false;
 }
 
-sr_status hl_body_check(hl_kind kind, const uint8_t *body, size_t len,
-                        char err[HL_ERR_MAX])
+sr_status hl_body_check_marked(hl_kind kind, hl_tlp tlp, const uint8_t *body,
+                               size_t len, char err[HL_ERR_MAX])
 {
     json_error_t jerr;
     err[0] = '\0';
@@ -521,8 +521,23 @@ sr_status hl_body_check(hl_kind kind, const uint8_t *body, size_t len,
                        hl_kind_name(kind));
         st = SR_ERR_INVALID;
     }
+    /* Personal data stays within the recipient's organisation. */
+    if (st == SR_OK && tlp < HL_TLP_AMBER_STRICT &&
+        json_object_get(o, "personal_data") != NULL) {
+        (void)snprintf(err, HL_ERR_MAX,
+                       "a referral that carries personal data is marked "
+                       "TLP:AMBER+STRICT or TLP:RED");
+        st = SR_ERR_INVALID;
+    }
     json_decref(o);
     return st;
+}
+
+sr_status hl_body_check(hl_kind kind, const uint8_t *body, size_t len,
+                        char err[HL_ERR_MAX])
+{
+    /* The marking is not known here: no rule on it (TLP:RED passes all). */
+    return hl_body_check_marked(kind, HL_TLP_RED, body, len, err);
 }
 
 bool hl_body_personal(hl_kind kind, const uint8_t *body, size_t len)
@@ -534,15 +549,4 @@ bool hl_body_personal(hl_kind kind, const uint8_t *body, size_t len)
     bool has = json_object_get(o, "personal_data") != NULL;
     json_decref(o);
     return has;
-}
-
-sr_status hl_body_marking_check(hl_kind kind, hl_tlp tlp, const uint8_t *body,
-                                size_t len, char err[HL_ERR_MAX])
-{
-    if (tlp >= HL_TLP_AMBER_STRICT || !hl_body_personal(kind, body, len))
-        return SR_OK;
-    (void)snprintf(err, HL_ERR_MAX,
-                   "a referral that carries personal data is marked "
-                   "TLP:AMBER+STRICT or TLP:RED");
-    return SR_ERR_INVALID;
 }

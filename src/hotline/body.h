@@ -58,17 +58,20 @@ SR_WARN_UNUSED sr_status hl_attachment_decode(const json_t *a, uint8_t **data,
 SR_WARN_UNUSED sr_status hl_stix_check(const json_t *bundle, size_t *objects,
                                        char err[HL_ERR_MAX]);
 
-/* Check a body of the given kind (JSON text of len bytes). */
+/* Check a body of the given kind (JSON text of len bytes) sent under TLP
+ * label tlp, in one parse: also, a body with personal_data must be marked
+ * TLP:AMBER+STRICT or TLP:RED (it stays within the recipient's
+ * organisation). */
+SR_WARN_UNUSED sr_status hl_body_check_marked(hl_kind kind, hl_tlp tlp,
+                                              const uint8_t *body, size_t len,
+                                              char err[HL_ERR_MAX]);
+/* Check a body of the given kind (JSON text of len bytes), whatever its
+ * marking. */
 SR_WARN_UNUSED sr_status hl_body_check(hl_kind kind, const uint8_t *body,
                                        size_t len, char err[HL_ERR_MAX]);
 
 /* Does a (checked) body carry personal_data? Only a request may. */
 bool hl_body_personal(hl_kind kind, const uint8_t *body, size_t len);
-/* A body with personal_data must be marked TLP:AMBER+STRICT or TLP:RED:
- * it stays within the recipient's organisation. SR_ERR_INVALID if not. */
-SR_WARN_UNUSED sr_status hl_body_marking_check(hl_kind kind, hl_tlp tlp,
-                                               const uint8_t *body, size_t len,
-                                               char err[HL_ERR_MAX]);
 
 /* RFC 3339 UTC as STIX writes it: YYYY-MM-DDTHH:MM:SS[.s+]Z. */
 bool hl_timestamp_ok(const char *s, size_t len);

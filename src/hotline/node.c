@@ -628,8 +628,7 @@ static sr_status queue_one(sr_hotline *h, const sr_hotline_outbound *o,
                    "the TLP label is TLP:CLEAR, TLP:GREEN, TLP:AMBER, "
                    "TLP:AMBER+STRICT or TLP:RED");
     const uint8_t *body = (const uint8_t *)o->body;
-    if (hl_body_check(r.h.kind, body, o->len, err) != SR_OK ||
-        hl_body_marking_check(r.h.kind, r.h.tlp, body, o->len, err) != SR_OK)
+    if (hl_body_check_marked(r.h.kind, r.h.tlp, body, o->len, err) != SR_OK)
         return say(h->msg, SR_ERR_INVALID, "%s", err);
     (void)snprintf(r.h.from, sizeof r.h.from, "%s", hl_identity_name(h->id));
     (void)snprintf(r.h.to, sizeof r.h.to, "%s", to->name);
@@ -816,8 +815,7 @@ static sr_status take_in(sr_hotline *h, const char *env, size_t len,
     if (r.h.kind == HL_RECEIPT)
         st = say(msg, SR_ERR_INVALID,
                  "refused: a receipt comes as the answer to a message");
-    else if (hl_body_check(r.h.kind, body, blen, err) != SR_OK ||
-             hl_body_marking_check(r.h.kind, r.h.tlp, body, blen, err) != SR_OK)
+    else if (hl_body_check_marked(r.h.kind, r.h.tlp, body, blen, err) != SR_OK)
         st = say(msg, SR_ERR_INVALID, "refused: %s", err);
     if (st != SR_OK)
         return st;
