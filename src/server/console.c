@@ -93,7 +93,6 @@ static void session_reply(req *r, const char *csrf)
                          sr_vault_principal(r->v), "role", sr_vault_role(r->v),
                          "csrf", csrf, "idle_timeout",
                          (json_int_t)srv_cfg(r->s)->session_idle));
-    reply_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 }
 
 void console_session_open(req *r)
@@ -189,5 +188,4 @@ void console_session_end(req *r)
     }
     reply_text(r, 204, "text/plain", "", 0);
     session_cookie(r, NULL);
-    reply_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 }

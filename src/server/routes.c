@@ -688,7 +688,6 @@ static void h_alerts_list(req *r)
     lines l = {&b, 0, LIST_MAX, false};
     reply_list(r, sr_vault_alert_list(r->v, (size_t)limit, add_line, &l), &b,
                &l);
-    reply_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 }
 
 static void h_caseload(req *r)
@@ -696,7 +695,6 @@ static void h_caseload(req *r)
     LIST_BEGIN(b, "cases");
     lines l = {&b, 0, LIST_MAX, false};
     reply_list(r, sr_vault_caseload(r->v, add_line, &l), &b, &l);
-    reply_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 }
 
 static void h_principals_list(req *r)
@@ -704,7 +702,6 @@ static void h_principals_list(req *r)
     LIST_BEGIN(b, "principals");
     lines l = {&b, 0, LIST_MAX, false};
     reply_list(r, sr_vault_watch_list(r->v, add_line, &l), &b, &l);
-    reply_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 }
 
 static void h_users_add(req *r)
