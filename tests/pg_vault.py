@@ -9,6 +9,8 @@ runs this as pg_vault, with SR_TEST_STORE set). One test per behaviour:
     the audit log verifies; a dump of the database (pg_dump) holds no
     SSN, name or birth date of anyone stored;
   - the server serves such a vault;
+  - its backup is an embedded store without keys, which restores into a
+    vault that reads without the database;
   - a database that already holds a store is refused, and so is a
     connection string with a password in it (nothing is created).
 
@@ -16,6 +18,7 @@ Each test has a database of its own."""
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -104,17 +107,30 @@ class PostgresVault(PgCase):
                       q["name"]["family"], q["birth"]["date"]):
                 self.assertNotIn(s.encode(), dump)
 
-    def test_a_backup_is_refused_clearly_and_writes_nothing(self):
-        """backup create is not built for PostgreSQL yet: it says so, and
-        leaves no partial backup or key file behind."""
-        v = self.stocked(gen(5, 19))
+    def test_a_backup_is_an_embedded_store_that_outlives_the_database(self):
+        """backup create writes the records as an embedded SQLite store
+        without a byte of their keys; restored with its key file, that
+        vault reads on its own once the database itself is dropped."""
+        people = gen(5, 19)
+        v = self.stocked(people)
         out = os.path.join(self.tmp, "backup")
         keys = os.path.join(self.tmp, "backup.keys")
-        p = v.sr(["backup", "create", "--out", out, "--keys-out", keys])
-        self.assertNotEqual(p.returncode, 0)
-        self.assertIn(b"PostgreSQL", p.stderr)
-        self.assertFalse(os.path.exists(out))
-        self.assertFalse(os.path.exists(keys))
+        v.sr(["backup", "create", "--out", out, "--keys-out", keys], check=0)
+        live = int(psql(self.db, "SELECT count(*) FROM persons"))
+        con = sqlite3.connect(os.path.join(out, "vault.db"))
+        self.assertEqual(con.execute("SELECT count(*), total(length(wrapped)) "
+                                     "FROM persons").fetchone(), (live, 0))
+        con.close()
+        psql("postgres", "DROP DATABASE " + self.db)
+        to = os.path.join(self.tmp, "restored")
+        v.sr(["backup", "restore", "--from", out, "--keys", keys, "--to", to],
+             check=0)
+        self.assertFalse(os.path.exists(os.path.join(to, "store")))
+        got = json.loads(run(["find", "--vault", to, "--ssn", people[2]["ssn"]]
+                             + HR, token=v.tokens["hr"], check=0).stdout)
+        got = json.loads(run(["get", "--vault", to, got["id"]] + HR,
+                             token=v.tokens["hr"], check=0).stdout)
+        self.assertEqual(got["name"], people[2]["name"])
 
     def test_the_server_serves_a_postgresql_vault(self):
         """strongroom serve on the vault: a logged SSN search and a read

@@ -136,7 +136,7 @@ class Vault:
         $dir). Not the WAL: it holds the same tuples, and also the
         catalogs the new database copied from template1, whose collation
         names ("English (Diego Garcia)") contain common family names."""
-        if ON_PG:
+        if self.conninfo:
             self.store_sql("CHECKPOINT")
             ours = ("SELECT oid FROM pg_class WHERE relnamespace = "
                     "'public'::regnamespace")
@@ -166,23 +166,23 @@ class Vault:
     def id_is(self, pid):
         """SQL true for the persons row of person pid (hex, ours)."""
         assert all(c in "0123456789abcdef" for c in pid)
-        if ON_PG:
+        if self.conninfo:
             return "id = decode('%s', 'hex')" % pid
         return "lower(hex(id)) = '%s'" % pid
 
     def hex_sql(self, expr):
         """SQL for the bytes of expr as lowercase hex."""
-        return ("encode(%s, 'hex')" if ON_PG else "lower(hex(%s))") % expr
+        return ("encode(%s, 'hex')" if self.conninfo else "lower(hex(%s))") % expr
 
     def blob_sql(self, hexstr):
         """SQL for the bytes hexstr spells."""
         assert all(c in "0123456789abcdef" for c in hexstr)
-        return ("decode('%s', 'hex')" if ON_PG else "X'%s'") % hexstr
+        return ("decode('%s', 'hex')" if self.conninfo else "X'%s'") % hexstr
 
     def store_sql(self, sql):
         """Run SQL statements on the vault's store behind its back, as a
         DBA could (SQLite file or PostgreSQL database)."""
-        if ON_PG:
+        if self.conninfo:
             subprocess.run(["psql", self.conninfo, "-v", "ON_ERROR_STOP=1",
                             "-qc", sql], check=True, capture_output=True)
             return
@@ -195,7 +195,7 @@ class Vault:
 
     def store_query(self, sql):
         """Rows of one query on the store, every value as text."""
-        if ON_PG:
+        if self.conninfo:
             p = subprocess.run(["psql", self.conninfo, "-v",
                                 "ON_ERROR_STOP=1", "-AtF", "\t", "-c", sql],
                                check=True, capture_output=True)

@@ -13,6 +13,7 @@
  * foreign-database cases instead of the file ones. The "ciphertext" here
  * is opaque filler: the store never looks inside.
  */
+#define _GNU_SOURCE /* memmem */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -623,6 +624,140 @@ static void rollback_leaves_nothing_behind(void **state)
     assert_int_equal(ops->rollback(f->s), SR_OK);
 }
 
+/* The backup (store.h) of either backend is a SQLite store holding
+ * every person, index row, document and meta value, and not one key. */
+static void backup_copies_everything_but_the_keys(void **state)
+{
+    fixture *f = *state;
+    char path[600];
+    create_store(f);
+    for (uint32_t n = 1; n <= 40; n++) {
+        store_index idx[2] = {{INDEX_SSN, 1000 + n % 7},
+                              {INDEX_NAME_DOB, 5000 + n}};
+        insert_person(f->s, n, idx, 2);
+    }
+    assert_int_equal(ops->meta_put(f->s, "vault_id",
+                                   (const uint8_t *)"0123456789abcdef", 16),
+                     SR_OK);
+    assert_int_equal(
+        ops->doc_put(f->s, "principal", "ann", (const uint8_t *)"{\"a\":1}", 7),
+        SR_OK);
+    assert_int_equal(
+        ops->doc_put(f->s, "case", "c-1", (const uint8_t *)"{}", 2), SR_OK);
+    (void)snprintf(path, sizeof path, "%s/backup.db", f->dir);
+    sr_status st = ops->backup(f->s, path);
+    if (st != SR_OK)
+        fail_msg("backup: %s: %s", sr_status_str(st), ops->errmsg(f->s));
+    /* A second backup to the same path is refused and leaves the first. */
+    assert_int_equal(ops->backup(f->s, path), SR_ERR_EXISTS);
+
+    /* No byte of any key in the file (the keys are runs of one byte). */
+    sr_buf raw;
+    buf_init(&raw, 64u << 20);
+    assert_int_equal(file_read(path, &raw), SR_OK);
+    for (uint32_t k = 1; k <= 40; k++) {
+        person_bytes p;
+        person_make(&p, k, 1, SR_CLASS_ALL);
+        assert_null(memmem(raw.p, raw.len, p.wrapped, sizeof p.wrapped));
+    }
+    buf_free(&raw);
+    store *b = NULL;
+    assert_int_equal(store_sqlite_ops.open(&b, path, STORE_OPEN_WRITE), SR_OK);
+    store_stats stats;
+    assert_int_equal(store_sqlite_ops.stats(b, &stats), SR_OK);
+    assert_int_equal(stats.people, 40);
+    assert_int_equal(stats.index_entries, 80);
+    for (uint32_t n = 1; n <= 40; n++) {
+        person_bytes want;
+        person_make(&want, n, 1, SR_CLASS_ALL);
+        /* Keyless, the person reads once their key is put back, as a
+         * restore does; a key already there is refused. */
+        assert_int_equal(
+            store_sqlite_ops.set_key(b, want.row.id, want.row.kek_version,
+                                     want.wrapped, sizeof want.wrapped),
+            SR_OK);
+        assert_int_equal(
+            store_sqlite_ops.set_key(b, want.row.id, want.row.kek_version,
+                                     want.wrapped, sizeof want.wrapped),
+            SR_ERR_EXISTS);
+        collected c = {0};
+        c.expect = &want;
+        assert_int_equal(store_sqlite_ops.lookup(b, INDEX_NAME_DOB, 5000 + n,
+                                                 SR_CLASS_ALL, collect, &c),
+                         SR_OK);
+        assert_int_equal(c.n, 1);
+        assert_true(c.match[0]);
+    }
+    collected c = {0};
+    assert_int_equal(
+        store_sqlite_ops.lookup(b, INDEX_SSN, 1003, 0, collect, &c), SR_OK);
+    assert_int_equal(c.n, 6); /* n = 3, 10, 17, 24, 31, 38 */
+    uint8_t buf[16];
+    size_t n = 0;
+    assert_int_equal(
+        store_sqlite_ops.meta_get(b, "vault_id", buf, sizeof buf, &n), SR_OK);
+    assert_memory_equal(buf, "0123456789abcdef", 16);
+    sr_buf doc;
+    buf_init(&doc, 1024);
+    assert_int_equal(store_sqlite_ops.doc_get(b, "principal", "ann", &doc),
+                     SR_OK);
+    assert_int_equal(doc.len, 7);
+    assert_int_equal(store_sqlite_ops.doc_get(b, "case", "c-1", &doc), SR_OK);
+    buf_free(&doc);
+    store_sqlite_ops.close(b);
+}
+
+/* A keyless store (a backup's) writes a person without their key, and
+ * takes no replacement and no key. */
+static void keyless_store_never_writes_a_key(void **state)
+{
+    fixture *f = *state;
+    char path[600];
+    store *s = NULL;
+    person_bytes p;
+    (void)snprintf(path, sizeof path, "%s/keyless.db", f->dir);
+    assert_int_equal(
+        store_sqlite_ops.open(&s, path, STORE_OPEN_CREATE | STORE_OPEN_KEYLESS),
+        SR_OK);
+    person_make(&p, 7, 1, SR_CLASS_ALL);
+    store_index idx = {INDEX_SSN, 77};
+    assert_int_equal(store_sqlite_ops.insert(s, &p.row, &idx, 1), SR_OK);
+    person_bytes next;
+    person_make(&next, 7, 2, SR_CLASS_ALL);
+    assert_int_equal(store_sqlite_ops.replace(s, &next.row, &idx, 1, &idx, 1),
+                     SR_ERR_INVALID);
+    assert_int_equal(
+        store_sqlite_ops.set_key(s, p.row.id, 1, p.wrapped, sizeof p.wrapped),
+        SR_ERR_INVALID);
+    store_sqlite_ops.close(s);
+    sqlite3 *db = NULL;
+    sqlite3_stmt *q = NULL;
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT count(*), total(length("
+                                        "wrapped)) FROM persons",
+                                        -1, &q, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(q, 0), 1);
+    assert_int_equal(sqlite3_column_int(q, 1), 0);
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    /* Opened as any store, the key goes back and the person reads. */
+    assert_int_equal(store_sqlite_ops.open(&s, path, STORE_OPEN_WRITE), SR_OK);
+    assert_int_equal(store_sqlite_ops.set_key(s, p.row.id, p.row.kek_version,
+                                              p.wrapped, sizeof p.wrapped),
+                     SR_OK);
+    collected c = {0};
+    c.expect = &p;
+    assert_int_equal(
+        store_sqlite_ops.get(s, p.row.id, SR_CLASS_ALL, collect, &c), SR_OK);
+    assert_int_equal(c.n, 1);
+    assert_true(c.match[0]);
+    store_sqlite_ops.close(s);
+}
+
 static void read_only_store_refuses_writes(void **state)
 {
     fixture *f = *state;
@@ -1128,6 +1263,8 @@ int main(void)
         T(meta_values_round_trip_and_overwrite),
         T(rollback_leaves_nothing_behind),
         T(read_only_store_refuses_writes),
+        T(backup_copies_everything_but_the_keys),
+        T(keyless_store_never_writes_a_key),
         T(non_sqlite_file_is_not_a_vault),
         T(truncated_store_is_not_a_vault),
         T(foreign_sqlite_database_is_not_a_vault),

@@ -69,6 +69,10 @@ typedef sr_status (*store_doc_fn)(void *ctx, const char *key, const uint8_t *v,
 
 #define STORE_OPEN_CREATE 1u /* create a new, empty store */
 #define STORE_OPEN_WRITE 2u
+/* A backup's records (SQLite only): every person is written without
+ * their wrapped key, an empty one in its place, whatever the row holds;
+ * no key byte ever reaches the file or its journal. */
+#define STORE_OPEN_KEYLESS 4u
 
 typedef struct store_ops {
     const char *name;
@@ -176,8 +180,14 @@ bool store_pg_conninfo_check(const char *conninfo, bool *password);
 
 /* ---- shared by the backends (store_common.c) ---------------------------- */
 
-/* A row fit to write: versions from 1, a wrapped key, no empty envelope. */
+/* Make path, a backup's new file (mode 0600), refusing one that exists
+ * (SR_ERR_EXISTS; SR_ERR_IO with errno kept). */
+sr_status store_backup_claim(const char *path);
+
+/* A row fit to write: versions from 1, a wrapped key, no empty envelope.
+ * store_row_valid_keyless: the same but for the key (a backup's rows). */
 bool store_row_valid(const store_row *row);
+bool store_row_valid_keyless(const store_row *row);
 
 /* The row-returning queries. Each returns id, version, kek_version,
  * wrapped, c0..c5 and present, in that order; a class outside the mask is

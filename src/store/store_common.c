@@ -1,22 +1,40 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * store_common.c - what the backends share (store.h, "shared by the
- * backends"): the check of a row before it is written, and the text of
- * the row-returning queries, one variant per class mask.
+ * backends"): the check of a row before it is written, the text of the
+ * row-returning queries (one variant per class mask), and a backup's new
+ * file.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "store/store.h"
 
-bool store_row_valid(const store_row *row)
+sr_status store_backup_claim(const char *path)
 {
-    if (row == NULL || row->version == 0 || row->kek_version == 0 ||
-        row->wrapped == NULL || row->wrapped_len == 0)
+    int fd =
+        open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return errno == EEXIST ? SR_ERR_EXISTS : SR_ERR_IO;
+    return close(fd) == 0 ? SR_OK : SR_ERR_IO;
+}
+
+bool store_row_valid_keyless(const store_row *row)
+{
+    if (row == NULL || row->version == 0 || row->kek_version == 0)
         return false;
     for (unsigned c = 0; c < SR_CLASS_COUNT; c++)
         if (row->cls[c] != NULL && row->cls_len[c] == 0)
             return false;
     return true;
+}
+
+bool store_row_valid(const store_row *row)
+{
+    return store_row_valid_keyless(row) && row->wrapped != NULL &&
+           row->wrapped_len > 0;
 }
 
 static void sql_append(char *dst, size_t cap, size_t *len, const char *src)

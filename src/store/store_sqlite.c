@@ -190,6 +190,7 @@ struct store {
     sqlite3 *db;
     char *path;
     bool writable;
+    bool keyless; /* STORE_OPEN_KEYLESS */
     char msg[STORE_MSG_MAX];
     sqlite3_stmt *fixed[STMT_FIXED_COUNT];
     sqlite3_stmt *masked[QUERY_COUNT][MASK_COUNT];
@@ -632,6 +633,7 @@ static sr_status sqlite_open(store **out, const char *location, unsigned flags)
         return SR_ERR_NOMEM;
     *out = s;
     s->writable = create || (flags & STORE_OPEN_WRITE) != 0;
+    s->keyless = (flags & STORE_OPEN_KEYLESS) != 0;
     if (location == NULL || location[0] == '\0') {
         store_set_msg(s, "no database path", NULL);
         st = SR_ERR_INVALID;
@@ -917,7 +919,8 @@ static sr_status sqlite_insert(store *s, const store_row *row,
     sr_status r;
     int rc;
 
-    if (!store_row_valid(row) || (idx == NULL && nidx > 0)) {
+    if (!(s->keyless ? store_row_valid_keyless(row) : store_row_valid(row)) ||
+        (idx == NULL && nidx > 0)) {
         store_set_msg(s, "insert: malformed row", NULL);
         return SR_ERR_INVALID;
     }
@@ -925,6 +928,8 @@ static sr_status sqlite_insert(store *s, const store_row *row,
     if (r != SR_OK)
         return r;
     rc = bind_row(st, row);
+    if (rc == SQLITE_OK && s->keyless)
+        rc = sqlite3_bind_zeroblob(st, 4, 0);
     write_begin();
     if (rc == SQLITE_OK)
         rc = sqlite3_step(st);
@@ -948,7 +953,7 @@ static sr_status sqlite_replace(store *s, const store_row *row,
     sr_status r;
     int rc;
 
-    if (!store_row_valid(row) || row->version < 2 ||
+    if (s->keyless || !store_row_valid(row) || row->version < 2 ||
         (idx == NULL && nidx > 0) || (old_idx == NULL && nold > 0)) {
         store_set_msg(s, "replace: malformed row", NULL);
         return SR_ERR_INVALID;
@@ -1058,6 +1063,11 @@ static int exec_sql(sqlite3 *db, const char *sql)
 static sr_status sqlite_backup(store *s, const char *path)
 {
     sqlite3 *dst = NULL;
+    sr_status claimed = store_backup_claim(path);
+    if (claimed != SR_OK) {
+        store_set_msg(s, "creating the backup", strerror(errno));
+        return claimed;
+    }
     int rc = sqlite3_open_v2(path, &dst,
                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
                                  SQLITE_OPEN_EXCLUSIVE | SQLITE_OPEN_NOFOLLOW,
@@ -1092,11 +1102,7 @@ static sr_status sqlite_backup(store *s, const char *path)
         store_set_msg(s, "closing the backup", NULL);
         return SR_ERR_IO;
     }
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    bool ok = fd >= 0 && fsync(fd) == 0;
-    if (fd >= 0)
-        (void)close(fd);
-    if (!ok) {
+    if (file_sync(path) != SR_OK) {
         store_set_msg(s, "syncing the backup", strerror(errno));
         return SR_ERR_IO;
     }
@@ -1108,6 +1114,10 @@ static sr_status sqlite_set_key(store *s, const uint8_t id[SR_ID_BYTES],
                                 size_t len)
 {
     sqlite3_stmt *q = s->fixed[STMT_SET_KEY];
+    if (s->keyless) {
+        store_set_msg(s, "restoring a key", "the store is keyless");
+        return SR_ERR_INVALID;
+    }
     int rc = sqlite3_bind_blob(q, 1, id, SR_ID_BYTES, SQLITE_STATIC);
     if (rc == SQLITE_OK)
         rc = sqlite3_bind_blob(q, 2, wrapped, (int)len, SQLITE_STATIC);

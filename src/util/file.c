@@ -45,9 +45,9 @@ static sr_status errno_status(int e)
     return e == ENOSPC || e == EDQUOT ? SR_ERR_FULL : SR_ERR_IO;
 }
 
-sr_status dir_sync(const char *dir)
+static sr_status path_sync(const char *path, int flags)
 {
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | flags);
     if (fd < 0)
         return SR_ERR_IO;
     int rc = fsync(fd);
@@ -55,6 +55,16 @@ sr_status dir_sync(const char *dir)
     close(fd);
     errno = e;
     return rc == 0 ? SR_OK : SR_ERR_IO;
+}
+
+sr_status dir_sync(const char *dir)
+{
+    return path_sync(dir, O_DIRECTORY);
+}
+
+sr_status file_sync(const char *path)
+{
+    return path_sync(path, O_NOFOLLOW);
 }
 
 sr_status file_write_atomic(const char *path, const void *p, size_t n, int mode)

@@ -134,8 +134,10 @@ SR_WARN_UNUSED sr_status file_read(const char *path, sr_buf *out);
  * followed), as far as it can: for undoing what a failed operation made. */
 void dir_remove_tree(const char *dir);
 
-/* fsync a directory, so that the renames and creations in it are durable. */
+/* fsync a directory, so that the renames and creations in it are durable.
+ * file_sync: fsync a file written through other means (errno kept). */
 SR_WARN_UNUSED sr_status dir_sync(const char *dir);
+SR_WARN_UNUSED sr_status file_sync(const char *path);
 
 /* Read the file at path a line at a time: fn gets each line without its
  * newline (newline tells whether it had one: only the last may not) and
