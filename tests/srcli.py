@@ -72,10 +72,11 @@ def gen(count, seed):
 class Vault:
     """A vault directory and the tokens of its principals, by name."""
 
-    def __init__(self, path, expected_people=1000, log_origin=None):
+    def __init__(self, path, expected_people=1000, log_origin=None,
+                 init_args=()):
         self.path = path
         args = ["init", "--vault", path, "--kdf", "interactive",
-                "--expected-people", str(expected_people)]
+                "--expected-people", str(expected_people)] + list(init_args)
         if log_origin:
             args += ["--log-origin", log_origin]
         self.conninfo = None
