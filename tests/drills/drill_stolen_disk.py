@@ -4,8 +4,11 @@
 the passphrase.
 
 A vault of 300 people, used (reads, searches, an update) with a reader
-holding the WAL open, then copied as a thief would: vault.db, vault.db-wal
-and an online backup made with SQLite's backup API. The thief greps every
+holding the WAL open, then copied as a thief would: vault.db, vault.db-wal,
+an online backup made with SQLite's backup API, and Strongroom's own
+backup (`backup create`: its directory and its key file). On PostgreSQL:
+the database's files, a pg_dump and the same Strongroom backup. The thief
+greps every
 byte for each person's SSN (with and without dashes), given and family
 names and birth date, dumps every table and column SQLite will give up, and
 tries to open the vault with a guessed passphrase.
@@ -88,6 +91,21 @@ class StolenDisk(unittest.TestCase):
         blobs.append(b"\n".join(dump))
         return b"\n".join(blobs)
 
+    def steal_backup(self, v, tmp):
+        """Every byte of a backup the vault's administrator made, and of
+        its key file."""
+        out, keys = os.path.join(tmp, "backup"), os.path.join(tmp, "b.keys")
+        v.sr(["backup", "create", "--out", out, "--keys-out", keys], check=0)
+        blobs = []
+        for root, _, files in os.walk(out):
+            for name in sorted(files):
+                with open(os.path.join(root, name), "rb") as f:
+                    blobs.append(f.read())
+        with open(keys, "rb") as f:
+            blobs.append(f.read())
+        self.assertGreater(len(blobs), 4)
+        return b"\n".join(blobs)
+
     def run_drill(self, tmp):
         v = Vault(os.path.join(tmp, "vault"), expected_people=1000)
         v.add("intake", "intake", service=True)
@@ -125,6 +143,7 @@ class StolenDisk(unittest.TestCase):
             hay = v.stored_bytes() + b"\n" + dump
         else:
             hay = self.steal_sqlite(v, tmp, db, keep)
+        hay += b"\n" + self.steal_backup(v, tmp)
         wanted = needles(people)
         found = [n for n in wanted if n.encode() in hay or
                  n.lower().encode() in hay]
