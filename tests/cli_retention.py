@@ -16,13 +16,15 @@ person, is refused.
 import datetime
 import json
 import os
+import pty
 import shutil
+import subprocess
 import sys
 import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from srcli import ON_PG, Vault, gen  # noqa: E402
+from srcli import CLI, PASS, ON_PG, Vault, gen  # noqa: E402
 
 RET = ["--purpose", "retention"]
 IR = ["--purpose", "incident-response"]
@@ -169,6 +171,41 @@ class ClassRetention(unittest.TestCase):
         again = json.loads(v.sr(["retention", "run", "--dry-run"] + RET,
                                 who="so", check=0).stdout)
         self.assertEqual((again["due"], again["classes_due"]), (0, 0))
+
+    def on_a_terminal(self, args):
+        """Run the command with stderr on a terminal: (stdout, stderr)."""
+        master, slave = pty.openpty()
+        env = dict(os.environ, STRONGROOM_PASSPHRASE=PASS,
+                   STRONGROOM_TOKEN=self.v.tokens["so"])
+        p = subprocess.Popen([CLI] + args[:1] + ["--vault", self.v.path]
+                             + args[1:], stdout=subprocess.PIPE,
+                             stderr=slave, env=env)
+        os.close(slave)
+        err = b""
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # the child closed the terminal
+                break
+            if not chunk:
+                break
+            err += chunk
+        out = p.stdout.read()
+        p.stdout.close()
+        self.assertEqual(p.wait(), 0, err)
+        os.close(master)
+        return out, err
+
+    def test_a_run_on_a_terminal_shows_its_progress(self):
+        out, err = self.on_a_terminal(["retention", "run", "--dry-run"] + RET)
+        plan = json.loads(out)
+        self.assertIn(("retention: reading, %d people so far"
+                       % plan["scanned"]).encode(), err)
+        self.assertNotIn(b"{", err)  # the summary goes to stdout alone
+        out, err = self.on_a_terminal(["retention", "run", "--dry-run",
+                                       "--quiet"] + RET)
+        self.assertEqual(json.loads(out), plan)
+        self.assertNotIn(b"retention:", err)
 
     def test_a_policy_may_not_schedule_what_indexes_or_dates_a_person(self):
         for cls_, years, why in (

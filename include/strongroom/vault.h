@@ -477,9 +477,22 @@ typedef struct sr_retention_summary {
  * without them (entries "retention.run" with those classes). dry_run only
  * counts (logged as "retention.plan"). The "shred" action, with its
  * purpose. SR_ERR_INVALID if the policy sets no retention.
+ *
+ * progress, if set, is called as the run goes: phase "reading" while
+ * every person is read (done: people read so far; total 0, unknown),
+ * then "destroying" (done of total people, and then of the people whose
+ * classes go). A few hundred calls per million people.
  */
+typedef struct sr_retention_opts {
+    bool dry_run;
+    void (*progress)(void *ctx, const char *phase, uint64_t done,
+                     uint64_t total);
+    void *progress_ctx;
+} sr_retention_opts;
+
 SR_API SR_WARN_UNUSED sr_status sr_vault_retention_run(
-    sr_vault *v, const sr_access *acc, bool dry_run, sr_retention_summary *out);
+    sr_vault *v, const sr_access *acc, const sr_retention_opts *opts,
+    sr_retention_summary *out);
 
 /* ---- backups (docs/retention.md, "Backups") ------------------------------ */
 

@@ -512,30 +512,55 @@ const char help_retention[] =
     "separated M years or more: each is sealed afresh without them. With\n"
     "--dry-run nothing changes: it prints how many are due (and the count\n"
     "is logged). Prints one JSON line: scanned, separated, due, shredded,\n"
-    "classes_due, classes_destroyed.\n"
+    "classes_due, classes_destroyed. Shows a progress line on a terminal.\n"
     "Needs the shred action (the security officer's).\n"
-    "  --dry-run            count only\n" ACCESS_HELP COMMON_HELP
+    "  --dry-run            count only\n"
+    "  --quiet              no progress line\n" ACCESS_HELP COMMON_HELP
     "\nexample: strongroom retention run --purpose retention --dry-run\n";
 
-enum { OPT_DRY_RUN = 1 };
+enum { OPT_DRY_RUN = 1, OPT_RETENTION_QUIET };
+
+typedef struct retention_cli {
+    bool dry, quiet, shown;
+} retention_cli;
 
 static int retention_opt(void *ctx, int o, const char *arg)
 {
+    retention_cli *rc = ctx;
     (void)arg;
-    if (o != OPT_DRY_RUN)
+    if (o == OPT_DRY_RUN)
+        rc->dry = true;
+    else if (o == OPT_RETENTION_QUIET)
+        rc->quiet = true;
+    else
         return 1;
-    *(bool *)ctx = true;
     return 0;
+}
+
+static void retention_progress(void *ctx, const char *phase, uint64_t done,
+                               uint64_t total)
+{
+    retention_cli *rc = ctx;
+    if (total > 0)
+        fprintf(stderr, "\rretention: %s %" PRIu64 " of %" PRIu64 " people ",
+                phase, done, total);
+    else
+        fprintf(stderr, "\rretention: %s, %" PRIu64 " people so far ", phase,
+                done);
+    rc->shown = true;
 }
 
 int cmd_retention(int argc, char **argv)
 {
     static const struct option extra[] = {
-        ACCESS_OPTIONS, {"dry-run", no_argument, NULL, OPT_DRY_RUN}};
+        ACCESS_OPTIONS,
+        {"dry-run", no_argument, NULL, OPT_DRY_RUN},
+        {"quiet", no_argument, NULL, OPT_RETENTION_QUIET}};
     common c = COMMON_INIT;
-    bool dry = false;
+    retention_cli rc = {false, false, false};
     int r = parse_sub("retention", help_retention, argc, argv, extra,
-                      sizeof extra / sizeof extra[0], &c, retention_opt, &dry);
+                      sizeof extra / sizeof extra[0], &c, retention_opt, &rc);
+    bool dry = rc.dry;
     if (r >= 0)
         return r;
     if (argc - optind != 1 || strcmp(argv[optind], "run") != 0)
@@ -546,7 +571,12 @@ int cmd_retention(int argc, char **argv)
         return r;
     sr_access acc = {c.purpose, c.case_id, c.approval};
     sr_retention_summary sum;
-    sr_status st = sr_vault_retention_run(v, &acc, dry, &sum);
+    sr_retention_opts opts = {dry, NULL, &rc};
+    if (!rc.quiet && isatty(STDERR_FILENO))
+        opts.progress = retention_progress;
+    sr_status st = sr_vault_retention_run(v, &acc, &opts, &sum);
+    if (rc.shown)
+        fputc('\n', stderr);
     if (st == SR_OK)
         printf(
             "{\"scanned\":%llu,\"separated\":%llu,\"due\":%llu,"

@@ -1177,7 +1177,8 @@ static void h_retention_run(req *r)
         bad(r, err);
         return;
     }
-    sr_status st = sr_vault_retention_run(r->v, &acc, dry, &s);
+    sr_retention_opts opts = {dry, NULL, NULL};
+    sr_status st = sr_vault_retention_run(r->v, &acc, &opts, &s);
     if (failed(r, st))
         return;
     reply_json(r, 200,

@@ -165,11 +165,19 @@ static sr_status purge(sr_vault *v)
     return SR_OK;
 }
 
+/* Tell opts' progress callback, if any. */
+static void progress(const sr_retention_opts *opts, const char *phase,
+                     uint64_t done, uint64_t total)
+{
+    if (opts != NULL && opts->progress != NULL)
+        opts->progress(opts->progress_ctx, phase, done, total);
+}
+
 /* Remove the people of l[from, to) and log them, one entry per
  * ENTRY_REFS_MAX, inside the caller's transaction. */
 static sr_status remove_range(sr_vault *v, const access_req *r,
                               const char *detail, doomed_list *l, size_t from,
-                              size_t to)
+                              size_t to, const sr_retention_opts *opts)
 {
     uint8_t(*ids)[SR_ID_BYTES] = malloc((size_t)ENTRY_REFS_MAX * SR_ID_BYTES);
     if (ids == NULL)
@@ -189,6 +197,8 @@ static sr_status remove_range(sr_vault *v, const access_req *r,
         if (st == SR_OK)
             st = vault_record(v, r, ENTRY_ALLOWED, SR_OK, 0, detail, k,
                               (const uint8_t(*)[SR_ID_BYTES])ids, (uint32_t)k);
+        if (st == SR_OK)
+            progress(opts, "destroying", i, l->n);
     }
     free(ids);
     return st;
@@ -197,7 +207,8 @@ static sr_status remove_range(sr_vault *v, const access_req *r,
 /* Shred l in batches: remove, sweep, commit. The caller empties the WAL
  * (purge). */
 static sr_status shred_all(sr_vault *v, const access_req *r, const char *detail,
-                           doomed_list *l, uint64_t *shredded)
+                           doomed_list *l, uint64_t *shredded,
+                           const sr_retention_opts *opts)
 {
     sr_status st = SR_OK;
     for (size_t from = 0; from < l->n && st == SR_OK;) {
@@ -205,7 +216,7 @@ static sr_status shred_all(sr_vault *v, const access_req *r, const char *detail,
         st = v->ops->begin(v->st);
         if (st != SR_OK)
             return vault_store_fail(v, st, "cannot start a transaction");
-        st = remove_range(v, r, detail, l, from, to);
+        st = remove_range(v, r, detail, l, from, to, opts);
         if (st == SR_OK) {
             doomed_list part = {l->d + from, to - from, to - from};
             st = sweep(v, &part);
@@ -294,7 +305,7 @@ sr_status sr_vault_shred(sr_vault *v, const sr_access *acc, const char *id,
         return rs != SR_OK ? rs : st;
     }
     (void)snprintf(detail, sizeof detail, "reason %s", reason);
-    st = shred_all(v, &r, detail, &l, NULL);
+    st = shred_all(v, &r, detail, &l, NULL, NULL);
     if (st == SR_OK)
         st = purge(v);
     sodium_memzero(l.d, l.n * sizeof *l.d);
@@ -313,6 +324,7 @@ typedef struct trim {
 
 typedef struct ret_ctx {
     sr_vault *v;
+    const sr_retention_opts *opts; /* the run's; NULL in a half's */
     int32_t cutoff; /* separated on or before this day: destroyed */
     int32_t class_cutoff[SR_CLASS_COUNT]; /* INT32_MIN: no schedule */
     doomed_list l;
@@ -532,6 +544,8 @@ static sr_status scan2_flush(scan2 *s)
         st = vault_fail(m->v, st, "%s", sr_vault_errmsg(a.c.v));
     if (st == SR_OK && (merge(m, &a.c) != SR_OK || merge(m, &b.c) != SR_OK))
         st = vault_fail(m->v, SR_ERR_NOMEM, "out of memory");
+    if (st == SR_OK)
+        progress(m->opts, "reading", m->scanned, 0);
     half_free(&a);
     half_free(&b);
     for (size_t i = 0; i < s->n; i++)
@@ -595,6 +609,7 @@ static void class_names(unsigned mask, char out[CLASS_NAMES_MAX])
 static sr_status trim_all(sr_vault *v, const access_req *r, ret_ctx *c,
                           uint64_t *done)
 {
+    const sr_retention_opts *opts = c->opts;
     uint8_t(*ids)[SR_ID_BYTES] = malloc((size_t)ENTRY_REFS_MAX * SR_ID_BYTES);
     char detail[ENTRY_TEXT_MAX], names[CLASS_NAMES_MAX];
     sr_status st = ids != NULL ? SR_OK
@@ -624,6 +639,8 @@ static sr_status trim_all(sr_vault *v, const access_req *r, ret_ctx *c,
             if (st == SR_OK)
                 st = vault_record(v, r, ENTRY_ALLOWED, SR_OK, mask, detail, k,
                                   (const uint8_t(*)[SR_ID_BYTES])ids, k);
+            if (st == SR_OK)
+                progress(opts, "destroying classes", i, c->nt);
         }
         if (st == SR_OK && (st = v->ops->commit(v->st)) != SR_OK)
             st = vault_store_fail(v, st, "cannot commit the retention");
@@ -639,8 +656,13 @@ static sr_status trim_all(sr_vault *v, const access_req *r, ret_ctx *c,
 }
 
 sr_status sr_vault_retention_run(sr_vault *v, const sr_access *acc,
-                                 bool dry_run, sr_retention_summary *out)
+                                 const sr_retention_opts *opts,
+                                 sr_retention_summary *out)
 {
+    static const sr_retention_opts none = {false, NULL, NULL};
+    if (opts == NULL)
+        opts = &none;
+    bool dry_run = opts->dry_run;
     unsigned granted;
     char detail[ENTRY_TEXT_MAX];
     access_req r = {POLICY_SHRED, dry_run ? "retention.plan" : "retention.run",
@@ -662,6 +684,7 @@ sr_status sr_vault_retention_run(sr_vault *v, const sr_access *acc,
     ret_ctx c;
     memset(&c, 0, sizeof c);
     c.v = v;
+    c.opts = opts;
     if (!cutoff_day(years, cut, &c.cutoff))
         return vault_fail(v, SR_ERR_INTERNAL, "cannot compute the cutoff");
     for (unsigned k = 0; k < SR_CLASS_COUNT; k++) {
@@ -691,7 +714,7 @@ sr_status sr_vault_retention_run(sr_vault *v, const sr_access *acc,
         st = vault_record(v, &r, ENTRY_ALLOWED, SR_OK, 0, detail, c.l.n + c.nt,
                           NULL, 0);
     else if (st == SR_OK)
-        st = shred_all(v, &r, detail, &c.l, &out->shredded);
+        st = shred_all(v, &r, detail, &c.l, &out->shredded, opts);
     if (st == SR_OK && !dry_run)
         st = trim_all(v, &r, &c, &out->classes_destroyed);
     if (st == SR_OK && !dry_run && out->shredded + out->classes_destroyed > 0)
