@@ -169,9 +169,13 @@ class Backup(unittest.TestCase):
         other = Vault(os.path.join(W.tmp, "other"), expected_people=100)
         okeys = os.path.join(W.keydir, "other.keys")
         other.sr(["backup", "keys", "--out", okeys], check=0)
-        p, _ = W.restore("restored-other", okeys, check=None)
+        p, r = W.restore("restored-other", okeys, check=None)
         self.assertNotEqual(p.returncode, 0)
         self.assertIn(b"key file line 1: the keys of another vault", p.stderr)
+        # A failed restore leaves nothing, and can be run again.
+        self.assertFalse(os.path.exists(r.path))
+        p, _ = W.restore("restored-other", W.keys2)
+        self.assertEqual(json.loads(p.stdout)["removed"], 2)
         # A key that does not open: names its line and person.
         with open(W.keys2) as f:
             lines = f.read().splitlines(True)
@@ -181,8 +185,9 @@ class Backup(unittest.TestCase):
         bad = os.path.join(W.keydir, "bad.keys")
         with open(bad, "w") as f:
             f.write("".join(lines[:3]) + json.dumps(k) + "\n")
-        p, _ = W.restore("restored-bad", bad, check=None)
+        p, r = W.restore("restored-bad", bad, check=None)
         self.assertNotEqual(p.returncode, 0)
+        self.assertFalse(os.path.exists(r.path))
         self.assertIn(("key file line 4: the key of person %s does not open"
                        % k["id"]).encode(), p.stderr)
         with open(bad, "w") as f:

@@ -526,9 +526,12 @@ SR_API SR_WARN_UNUSED sr_status sr_vault_backup_keys(sr_vault *v,
 
 /* Copy backup dir `from` into `to` (a new vault directory, which must not
  * exist): the files a vault opens, not the key table. Then open `to` and
- * call sr_vault_restore_keys. On failure msg says why. */
+ * call sr_vault_restore_keys. On failure msg says why, and nothing of
+ * `to` is left. If a later step fails, sr_backup_abandon(to) removes the
+ * half-restored vault (close it first), so the restore can be run again. */
 SR_API SR_WARN_UNUSED sr_status sr_backup_copy(const char *from, const char *to,
                                                char *msg, size_t msg_cap);
+SR_API void sr_backup_abandon(const char *to);
 
 typedef struct sr_restore_summary {
     uint64_t keys;     /* key lines read */

@@ -110,8 +110,11 @@ int cmd_backup(int argc, char **argv)
     sr_vault *v;
     int rc = open_vault("backup", &c,
                         create || keyfile ? SR_OPEN_READ : SR_OPEN_WRITE, &v);
-    if (rc != 0)
+    if (rc != 0) {
+        if (restore)
+            sr_backup_abandon(to);
         return rc;
+    }
     sr_status st;
     if (create) {
         sr_backup_summary s;
@@ -134,5 +137,8 @@ int cmd_backup(int argc, char **argv)
     }
     rc = st == SR_OK ? 0 : lib_fail("backup", st, v);
     sr_vault_close(v);
+    /* A restore that failed leaves nothing: it can be run again. */
+    if (restore && st != SR_OK)
+        sr_backup_abandon(to);
     return rc;
 }

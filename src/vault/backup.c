@@ -354,14 +354,21 @@ sr_status sr_backup_copy(const char *from, const char *to, char *msg,
                            st == SR_ERR_NOT_FOUND ? "it is not there (is "
                                                     "this a backup?)"
                                                   : strerror(errno));
+            dir_remove_tree(to);
             return st;
         }
     }
     if (dir_sync(to) != SR_OK) {
         (void)snprintf(msg, msg_cap, "cannot sync %s", to);
+        dir_remove_tree(to);
         return SR_ERR_IO;
     }
     return SR_OK;
+}
+
+void sr_backup_abandon(const char *to)
+{
+    dir_remove_tree(to);
 }
 
 typedef struct restore_ctx {
