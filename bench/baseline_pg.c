@@ -237,19 +237,81 @@ static int run_query(PGconn *db, const char *stmt, int n,
     return rows;
 }
 
+/* One phase of searches (by SSN or by family name and birth date), each
+ * client on a connection of its own. */
+typedef struct phase {
+    const char *conninfo, *key;
+    const bench_sample *s;
+    double *t; /* each sample's time, in µs */
+    bool by_name;
+    size_t sink;
+} phase;
+
+typedef struct client {
+    phase *ph;
+    PGconn *db;
+    size_t sink;
+} client;
+
+static void *client_open(void *ctx)
+{
+    phase *ph = ctx;
+    client *c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return NULL;
+    c->ph = ph;
+    c->db = db_open(ph->conninfo);
+    if (c->db == NULL || !prepare(c->db, "ssn", by_ssn_sql, 2) ||
+        !prepare(c->db, "name", by_name_dob_sql, 3)) {
+        PQfinish(c->db);
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+static bool client_one(void *state, size_t i)
+{
+    client *c = state;
+    const phase *ph = c->ph;
+    const bench_sample *s = &ph->s[i];
+    const char *by_ssn[2] = {s->ssn, ph->key};
+    const char *by_name[3] = {s->family, s->dob, ph->key};
+    double t0 = bench_now();
+    int rows = ph->by_name ? run_query(c->db, "name", 3, by_name, &c->sink)
+                           : run_query(c->db, "ssn", 2, by_ssn, &c->sink);
+    ph->t[i] = (bench_now() - t0) * 1e6;
+    if (rows == 0)
+        fprintf(stderr, "baseline_pg: sample %zu: %s not found\n", i,
+                ph->by_name ? "family+DOB" : "SSN");
+    return rows > 0;
+}
+
+static void client_close(void *state)
+{
+    client *c = state;
+    c->ph->sink += c->sink;
+    PQfinish(c->db);
+    free(c);
+}
+
+static const bench_client_ops client_ops = {client_open, client_one,
+                                            client_close};
+
 static int cmd_lookup(const char *conninfo, const char *file, const char *ns)
 {
-    PGconn *db = NULL;
     bench_sample *s = NULL;
-    double *t_ssn = NULL, *t_name = NULL;
-    size_t n = 0, want, sink = 0;
+    double *t_ssn = NULL, *t_name = NULL, secs_ssn = 0, secs_name = 0;
+    size_t n = 0, want;
+    unsigned clients;
     int ret = 1;
-    const char *key = bench_key();
 
     if (!bench_parse_count(ns, &want)) {
         fprintf(stderr, "baseline_pg: N must be a positive number\n");
         return 2;
     }
+    if (!bench_clients_wanted(&clients))
+        return 2;
     if (!bench_load_samples(file, want, &s, &n))
         goto cleanup;
     t_ssn = calloc(n, sizeof *t_ssn);
@@ -258,41 +320,22 @@ static int cmd_lookup(const char *conninfo, const char *file, const char *ns)
         fprintf(stderr, "baseline_pg: out of memory\n");
         goto cleanup;
     }
-    db = db_open(conninfo);
-    if (db == NULL || !prepare(db, "ssn", by_ssn_sql, 2) ||
-        !prepare(db, "name", by_name_dob_sql, 3))
+    phase ph = {conninfo, bench_key(), s, t_ssn, false, 0};
+    if (!bench_clients(clients, n, &client_ops, &ph, &secs_ssn))
         goto cleanup;
-    for (size_t i = 0; i < n; i++) {
-        const char *params[2] = {s[i].ssn, key};
-        double t0 = bench_now();
-        int rows = run_query(db, "ssn", 2, params, &sink);
-        t_ssn[i] = (bench_now() - t0) * 1e6;
-        if (rows < 1) {
-            if (rows == 0)
-                fprintf(stderr, "baseline_pg: sample %zu: SSN not found\n", i);
-            goto cleanup;
-        }
-    }
-    for (size_t i = 0; i < n; i++) {
-        const char *params[3] = {s[i].family, s[i].dob, key};
-        double t0 = bench_now();
-        int rows = run_query(db, "name", 3, params, &sink);
-        t_name[i] = (bench_now() - t0) * 1e6;
-        if (rows < 1) {
-            if (rows == 0)
-                fprintf(stderr,
-                        "baseline_pg: sample %zu: family+DOB not found\n", i);
-            goto cleanup;
-        }
-    }
-    printf("engine=pgcrypto samples=%zu ssn_p50_us=%.1f ssn_p99_us=%.1f "
-           "name_p50_us=%.1f name_p99_us=%.1f sink=%zu\n",
-           n, bench_percentile(t_ssn, n, 50), bench_percentile(t_ssn, n, 99),
-           bench_percentile(t_name, n, 50), bench_percentile(t_name, n, 99),
-           sink % 10);
+    ph.t = t_name;
+    ph.by_name = true;
+    if (!bench_clients(clients, n, &client_ops, &ph, &secs_name))
+        goto cleanup;
+    printf("engine=pgcrypto samples=%zu clients=%u ssn_p50_us=%.1f "
+           "ssn_p99_us=%.1f name_p50_us=%.1f name_p99_us=%.1f "
+           "ssn_per_s=%.0f name_per_s=%.0f sink=%zu\n",
+           n, clients, bench_percentile(t_ssn, n, 50),
+           bench_percentile(t_ssn, n, 99), bench_percentile(t_name, n, 50),
+           bench_percentile(t_name, n, 99), (double)n / secs_ssn,
+           (double)n / secs_name, ph.sink % 10);
     ret = 0;
 cleanup:
-    PQfinish(db);
     free(t_ssn);
     free(t_name);
     free(s);

@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -343,4 +344,79 @@ bool bench_parse_count(const char *s, size_t *out)
         return false;
     *out = (size_t)v;
     return true;
+}
+
+#define BENCH_CLIENTS_MAX 64u
+
+bool bench_clients_wanted(unsigned *k)
+{
+    const char *e = getenv("BENCH_CLIENTS");
+    size_t v = 1;
+    if (e != NULL && *e != '\0' &&
+        (!bench_parse_count(e, &v) || v > BENCH_CLIENTS_MAX)) {
+        fprintf(stderr, "bench: BENCH_CLIENTS is a count from 1 to %u\n",
+                BENCH_CLIENTS_MAX);
+        return false;
+    }
+    *k = (unsigned)v;
+    return true;
+}
+
+typedef struct client {
+    pthread_t thread;
+    const bench_client_ops *ops;
+    void *state;
+    unsigned t, k;
+    size_t n;
+    bool ok;
+} client;
+
+/* Every thread opens its state before any call is made; the clock runs
+ * from the barrier to the last thread's end. */
+static pthread_barrier_t start;
+
+static void *client_run(void *arg)
+{
+    client *c = arg;
+    bool ready = c->state != NULL;
+    (void)pthread_barrier_wait(&start);
+    for (size_t i = c->t; ready && c->ok && i < c->n; i += c->k)
+        c->ok = c->ops->one(c->state, i);
+    return NULL;
+}
+
+bool bench_clients(unsigned k, size_t n, const bench_client_ops *ops, void *ctx,
+                   double *seconds)
+{
+    client *c = calloc(k, sizeof *c);
+    bool ok = c != NULL && pthread_barrier_init(&start, NULL, k + 1) == 0;
+    if (!ok) {
+        free(c);
+        fprintf(stderr, "bench: cannot start %u clients\n", k);
+        return false;
+    }
+    for (unsigned t = 0; t < k; t++) {
+        c[t] = (client){.ops = ops, .t = t, .k = k, .n = n, .ok = true};
+        c[t].state = ops->open(ctx);
+        ok = ok && c[t].state != NULL;
+    }
+    for (unsigned t = 0; t < k; t++)
+        if (pthread_create(&c[t].thread, NULL, client_run, &c[t]) != 0) {
+            /* The barrier would wait for it forever. */
+            fprintf(stderr, "bench: cannot start client %u\n", t);
+            exit(1);
+        }
+    (void)pthread_barrier_wait(&start);
+    double t0 = bench_now();
+    for (unsigned t = 0; t < k; t++) {
+        (void)pthread_join(c[t].thread, NULL);
+        ok = ok && c[t].ok;
+    }
+    *seconds = bench_now() - t0;
+    for (unsigned t = 0; t < k; t++)
+        if (c[t].state != NULL)
+            ops->close(c[t].state);
+    (void)pthread_barrier_destroy(&start);
+    free(c);
+    return ok;
 }

@@ -92,4 +92,23 @@ double bench_percentile(double *v, size_t n, double p);
 /* Parse a positive decimal count (no sign, no junk). */
 bool bench_parse_count(const char *s, size_t *out);
 
+/*
+ * Concurrent callers: k threads (BENCH_CLIENTS in the environment, 1 if
+ * unset; bench_clients_wanted reads it, false with a message if it is not
+ * a count of at most 64). Each thread makes its own state with open(ctx)
+ * (NULL: it failed, having said why), then calls one(state, i) for the
+ * samples i = t, t + k, t + 2k, ... of n (one records its own time in a
+ * slot of its own: no locking needed), then close(state). Returns false if
+ * any open or call failed; *seconds gets the wall time from the first
+ * call to the last.
+ */
+typedef struct bench_client_ops {
+    void *(*open)(void *ctx);
+    bool (*one)(void *state, size_t i);
+    void (*close)(void *state);
+} bench_client_ops;
+bool bench_clients_wanted(unsigned *k);
+bool bench_clients(unsigned k, size_t n, const bench_client_ops *ops, void *ctx,
+                   double *seconds);
+
 #endif

@@ -15,9 +15,12 @@
  * Every call must find its person.
  *
  * Every search is logged before it answers (log-then-reveal): one durable
- * audit entry, so one fdatasync of the journal per call from this single
- * thread (concurrent callers share syncs: bench/audit_bench.c). Prints
- * one line of key=value pairs for bench/run.
+ * audit entry, so one fdatasync of the journal per call from a single
+ * caller. With BENCH_CLIENTS=K, K threads search at once, each on a
+ * handle of its own (sr_vault_open_another), the samples dealt out among
+ * them; each call is still timed alone, and the line also gives the
+ * searches per second of each phase. Prints one line of key=value pairs
+ * for bench/run and bench/pg.
  */
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
@@ -38,21 +41,95 @@ static sr_status on_match(void *ctx, const char *line, size_t len)
     return SR_OK;
 }
 
+/* One phase of searches (by SSN or by name and birth date). */
+typedef struct phase {
+    sr_vault *v; /* the opened vault: each client opens another handle */
+    const char *token;
+    sr_access acc;
+    const bench_sample *s;
+    double *t; /* each sample's time, in µs */
+    bool by_name;
+    size_t sink;
+} phase;
+
+typedef struct client {
+    phase *ph;
+    sr_vault *v;
+    size_t sink;
+} client;
+
+static void *client_open(void *ctx)
+{
+    phase *ph = ctx;
+    client *c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return NULL;
+    c->ph = ph;
+    sr_status st = sr_vault_open_another(&c->v, ph->v);
+    if (st == SR_OK)
+        st = sr_vault_authenticate(c->v, ph->token, strlen(ph->token));
+    if (st != SR_OK) {
+        fprintf(stderr, "bench_lookup: a client's handle: %s\n",
+                c->v != NULL ? sr_vault_errmsg(c->v) : sr_status_str(st));
+        sr_vault_close(c->v);
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+static bool client_one(void *state, size_t i)
+{
+    client *c = state;
+    const phase *ph = c->ph;
+    const bench_sample *s = &ph->s[i];
+    size_t count = 0;
+    double t0 = bench_now();
+    sr_status st =
+        ph->by_name ? sr_vault_find_name_dob(c->v, &ph->acc, s->family, s->dob,
+                                             on_match, &c->sink, &count)
+                    : sr_vault_find_ssn(c->v, &ph->acc, s->ssn, on_match,
+                                        &c->sink, &count);
+    ph->t[i] = (bench_now() - t0) * 1e6;
+    if (st != SR_OK || count < 1) {
+        fprintf(stderr, "bench_lookup: sample %zu: find by %s: %s\n", i,
+                ph->by_name ? "name+DOB" : "SSN",
+                st != SR_OK ? sr_vault_errmsg(c->v) : "not found");
+        return false;
+    }
+    return true;
+}
+
+static void client_close(void *state)
+{
+    client *c = state;
+    c->ph->sink += c->sink;
+    sr_vault_close(c->v);
+    free(c);
+}
+
+static const bench_client_ops client_ops = {client_open, client_one,
+                                            client_close};
+
 int main(int argc, char **argv)
 {
     sr_vault *v = NULL;
     bench_sample *s = NULL;
-    double *t_ssn = NULL, *t_name = NULL;
-    size_t n = 0, want, sink = 0;
+    double *t_ssn = NULL, *t_name = NULL, secs_ssn = 0, secs_name = 0;
+    size_t n = 0, want;
+    unsigned clients;
     int ret = 1;
     sr_status st;
 
     if (argc != 4 || !bench_parse_count(argv[3], &want)) {
         fprintf(stderr, "usage: bench_lookup VAULT_DIR FILE.jsonl N\n"
                         "  (passphrase in $STRONGROOM_PASSPHRASE, API token "
-                        "in $STRONGROOM_TOKEN)\n");
+                        "in $STRONGROOM_TOKEN, concurrent callers in "
+                        "$BENCH_CLIENTS)\n");
         return 2;
     }
+    if (!bench_clients_wanted(&clients))
+        return 2;
     const char *pass = getenv("STRONGROOM_PASSPHRASE");
     const char *token = getenv("STRONGROOM_TOKEN");
     const char *purpose = getenv("BENCH_PURPOSE");
@@ -82,39 +159,20 @@ int main(int argc, char **argv)
                 v != NULL ? sr_vault_errmsg(v) : sr_status_str(st));
         goto cleanup;
     }
-    st = sr_vault_authenticate(v, token, strlen(token));
-    if (st != SR_OK) {
-        fprintf(stderr, "bench_lookup: authenticate: %s\n", sr_vault_errmsg(v));
+    phase ph = {v, token, acc, s, t_ssn, false, 0};
+    if (!bench_clients(clients, n, &client_ops, &ph, &secs_ssn))
         goto cleanup;
-    }
-    for (size_t i = 0; i < n; i++) {
-        size_t count = 0;
-        double t0 = bench_now();
-        st = sr_vault_find_ssn(v, &acc, s[i].ssn, on_match, &sink, &count);
-        t_ssn[i] = (bench_now() - t0) * 1e6;
-        if (st != SR_OK || count < 1) {
-            fprintf(stderr, "bench_lookup: sample %zu: find by SSN: %s\n", i,
-                    st != SR_OK ? sr_vault_errmsg(v) : "not found");
-            goto cleanup;
-        }
-    }
-    for (size_t i = 0; i < n; i++) {
-        size_t count = 0;
-        double t0 = bench_now();
-        st = sr_vault_find_name_dob(v, &acc, s[i].family, s[i].dob, on_match,
-                                    &sink, &count);
-        t_name[i] = (bench_now() - t0) * 1e6;
-        if (st != SR_OK || count < 1) {
-            fprintf(stderr, "bench_lookup: sample %zu: find by name+DOB: %s\n",
-                    i, st != SR_OK ? sr_vault_errmsg(v) : "not found");
-            goto cleanup;
-        }
-    }
-    printf("engine=strongroom samples=%zu ssn_p50_us=%.1f ssn_p99_us=%.1f "
-           "name_p50_us=%.1f name_p99_us=%.1f sink=%zu\n",
-           n, bench_percentile(t_ssn, n, 50), bench_percentile(t_ssn, n, 99),
-           bench_percentile(t_name, n, 50), bench_percentile(t_name, n, 99),
-           sink % 10);
+    ph.t = t_name;
+    ph.by_name = true;
+    if (!bench_clients(clients, n, &client_ops, &ph, &secs_name))
+        goto cleanup;
+    printf("engine=strongroom samples=%zu clients=%u ssn_p50_us=%.1f "
+           "ssn_p99_us=%.1f name_p50_us=%.1f name_p99_us=%.1f "
+           "ssn_per_s=%.0f name_per_s=%.0f sink=%zu\n",
+           n, clients, bench_percentile(t_ssn, n, 50),
+           bench_percentile(t_ssn, n, 99), bench_percentile(t_name, n, 50),
+           bench_percentile(t_name, n, 99), (double)n / secs_ssn,
+           (double)n / secs_name, ph.sink % 10);
     ret = 0;
 cleanup:
     sr_vault_close(v);
