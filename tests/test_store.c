@@ -624,6 +624,82 @@ static void rollback_leaves_nothing_behind(void **state)
     assert_int_equal(ops->rollback(f->s), SR_OK);
 }
 
+/* What the copy tests put in a store: more people than one batch of the
+ * copy (STORE_SINK_BATCH), each with two index rows, a meta value and
+ * two documents. */
+#define COPY_PEOPLE 600u
+#define COPY_SSN(n) (1000u + (n) % 97u)
+
+static void stock_for_copy(const store_ops *o, store *s)
+{
+    assert_int_equal(o->begin(s), SR_OK);
+    for (uint32_t n = 1; n <= COPY_PEOPLE; n++) {
+        person_bytes p;
+        person_make(&p, n, 1, SR_CLASS_ALL);
+        store_index idx[2] = {{INDEX_SSN, COPY_SSN(n)},
+                              {INDEX_NAME_DOB, 5000 + n}};
+        sr_status st = o->insert(s, &p.row, idx, 2);
+        if (st != SR_OK)
+            fail_msg("insert %u: %s: %s", n, sr_status_str(st), o->errmsg(s));
+    }
+    assert_int_equal(o->commit(s), SR_OK);
+    assert_int_equal(
+        o->meta_put(s, "vault_id", (const uint8_t *)"0123456789abcdef", 16),
+        SR_OK);
+    assert_int_equal(
+        o->doc_put(s, "principal", "ann", (const uint8_t *)"{\"a\":1}", 7),
+        SR_OK);
+    assert_int_equal(o->doc_put(s, "case", "c-1", (const uint8_t *)"{}", 2),
+                     SR_OK);
+}
+
+/* Everything stock_for_copy wrote is in b; keyless: without the keys,
+ * which set_key then puts back as a restore does (a second time is
+ * refused). */
+static void check_copied(const store_ops *o, store *b, bool keyless)
+{
+    store_stats stats;
+    assert_int_equal(o->stats(b, &stats), SR_OK);
+    assert_int_equal(stats.people, COPY_PEOPLE);
+    assert_int_equal(stats.index_entries, 2 * COPY_PEOPLE);
+    for (uint32_t n = 1; n <= COPY_PEOPLE; n++) {
+        person_bytes want;
+        person_make(&want, n, 1, SR_CLASS_ALL);
+        if (keyless) {
+            assert_int_equal(o->set_key(b, want.row.id, want.row.kek_version,
+                                        want.wrapped, sizeof want.wrapped),
+                             SR_OK);
+            assert_int_equal(o->set_key(b, want.row.id, want.row.kek_version,
+                                        want.wrapped, sizeof want.wrapped),
+                             SR_ERR_EXISTS);
+        }
+        collected c = {0};
+        c.expect = &want;
+        assert_int_equal(
+            o->lookup(b, INDEX_NAME_DOB, 5000 + n, SR_CLASS_ALL, collect, &c),
+            SR_OK);
+        assert_int_equal(c.n, 1);
+        assert_true(c.match[0]);
+    }
+    size_t same = 0;
+    for (uint32_t n = 1; n <= COPY_PEOPLE; n++)
+        same += COPY_SSN(n) == COPY_SSN(3);
+    collected c = {0};
+    assert_int_equal(o->lookup(b, INDEX_SSN, COPY_SSN(3), 0, collect, &c),
+                     SR_OK);
+    assert_int_equal(c.n, same);
+    uint8_t buf[16];
+    size_t n = 0;
+    assert_int_equal(o->meta_get(b, "vault_id", buf, sizeof buf, &n), SR_OK);
+    assert_memory_equal(buf, "0123456789abcdef", 16);
+    sr_buf doc;
+    buf_init(&doc, 1024);
+    assert_int_equal(o->doc_get(b, "principal", "ann", &doc), SR_OK);
+    assert_int_equal(doc.len, 7);
+    assert_int_equal(o->doc_get(b, "case", "c-1", &doc), SR_OK);
+    buf_free(&doc);
+}
+
 /* The backup (store.h) of either backend is a SQLite store holding
  * every person, index row, document and meta value, and not one key. */
 static void backup_copies_everything_but_the_keys(void **state)
@@ -631,80 +707,78 @@ static void backup_copies_everything_but_the_keys(void **state)
     fixture *f = *state;
     char path[600];
     create_store(f);
-    for (uint32_t n = 1; n <= 40; n++) {
-        store_index idx[2] = {{INDEX_SSN, 1000 + n % 7},
-                              {INDEX_NAME_DOB, 5000 + n}};
-        insert_person(f->s, n, idx, 2);
-    }
-    assert_int_equal(ops->meta_put(f->s, "vault_id",
-                                   (const uint8_t *)"0123456789abcdef", 16),
-                     SR_OK);
-    assert_int_equal(
-        ops->doc_put(f->s, "principal", "ann", (const uint8_t *)"{\"a\":1}", 7),
-        SR_OK);
-    assert_int_equal(
-        ops->doc_put(f->s, "case", "c-1", (const uint8_t *)"{}", 2), SR_OK);
+    stock_for_copy(ops, f->s);
     (void)snprintf(path, sizeof path, "%s/backup.db", f->dir);
     sr_status st = ops->backup(f->s, path);
     if (st != SR_OK)
         fail_msg("backup: %s: %s", sr_status_str(st), ops->errmsg(f->s));
     /* A second backup to the same path is refused and leaves the first. */
     assert_int_equal(ops->backup(f->s, path), SR_ERR_EXISTS);
-
     /* No byte of any key in the file (the keys are runs of one byte). */
     sr_buf raw;
     buf_init(&raw, 64u << 20);
     assert_int_equal(file_read(path, &raw), SR_OK);
-    for (uint32_t k = 1; k <= 40; k++) {
+    for (uint32_t k = 1; k <= COPY_PEOPLE; k++) {
         person_bytes p;
         person_make(&p, k, 1, SR_CLASS_ALL);
-        assert_null(memmem(raw.p, raw.len, p.wrapped, sizeof p.wrapped));
+        if (p.wrapped[0] != 0) /* a run of zeros is no key to look for */
+            assert_null(memmem(raw.p, raw.len, p.wrapped, sizeof p.wrapped));
     }
     buf_free(&raw);
     store *b = NULL;
     assert_int_equal(store_sqlite_ops.open(&b, path, STORE_OPEN_WRITE), SR_OK);
-    store_stats stats;
-    assert_int_equal(store_sqlite_ops.stats(b, &stats), SR_OK);
-    assert_int_equal(stats.people, 40);
-    assert_int_equal(stats.index_entries, 80);
-    for (uint32_t n = 1; n <= 40; n++) {
-        person_bytes want;
-        person_make(&want, n, 1, SR_CLASS_ALL);
-        /* Keyless, the person reads once their key is put back, as a
-         * restore does; a key already there is refused. */
-        assert_int_equal(
-            store_sqlite_ops.set_key(b, want.row.id, want.row.kek_version,
-                                     want.wrapped, sizeof want.wrapped),
-            SR_OK);
-        assert_int_equal(
-            store_sqlite_ops.set_key(b, want.row.id, want.row.kek_version,
-                                     want.wrapped, sizeof want.wrapped),
-            SR_ERR_EXISTS);
-        collected c = {0};
-        c.expect = &want;
-        assert_int_equal(store_sqlite_ops.lookup(b, INDEX_NAME_DOB, 5000 + n,
-                                                 SR_CLASS_ALL, collect, &c),
-                         SR_OK);
-        assert_int_equal(c.n, 1);
-        assert_true(c.match[0]);
-    }
-    collected c = {0};
-    assert_int_equal(
-        store_sqlite_ops.lookup(b, INDEX_SSN, 1003, 0, collect, &c), SR_OK);
-    assert_int_equal(c.n, 6); /* n = 3, 10, 17, 24, 31, 38 */
-    uint8_t buf[16];
-    size_t n = 0;
-    assert_int_equal(
-        store_sqlite_ops.meta_get(b, "vault_id", buf, sizeof buf, &n), SR_OK);
-    assert_memory_equal(buf, "0123456789abcdef", 16);
-    sr_buf doc;
-    buf_init(&doc, 1024);
-    assert_int_equal(store_sqlite_ops.doc_get(b, "principal", "ann", &doc),
-                     SR_OK);
-    assert_int_equal(doc.len, 7);
-    assert_int_equal(store_sqlite_ops.doc_get(b, "case", "c-1", &doc), SR_OK);
-    buf_free(&doc);
+    check_copied(&store_sqlite_ops, b, true);
     store_sqlite_ops.close(b);
+}
+
+/* copy_to moves everything, keys included, into a new store of the other
+ * backend (SQLite into SQLite when no PostgreSQL is given): PostgreSQL
+ * into a SQLite file, and a SQLite file into a new PostgreSQL database. */
+static void copy_to_moves_everything_into_another_store(void **state)
+{
+    fixture *f = *state;
+    char path[600], conninfo[600];
+    store *dst = NULL, *src = NULL;
+    create_store(f);
+    stock_for_copy(ops, f->s);
+    (void)snprintf(path, sizeof path, "%s/copy.db", f->dir);
+    assert_int_equal(
+        store_sqlite_ops.open(&dst, path, STORE_OPEN_CREATE | STORE_OPEN_WRITE),
+        SR_OK);
+    sr_status st = ops->copy_to(f->s, &store_sqlite_ops, dst);
+    if (st != SR_OK)
+        fail_msg("copy_to: %s: %s", sr_status_str(st), ops->errmsg(f->s));
+    check_copied(&store_sqlite_ops, dst, false);
+    if (pg_admin == NULL) {
+        store_sqlite_ops.close(dst);
+        return;
+    }
+    /* The SQLite copy into a new PostgreSQL database. */
+    char sql[96];
+    (void)snprintf(sql, sizeof sql, "CREATE DATABASE %s_b", f->pg_name);
+    assert_true(pg_admin_exec(sql));
+    (void)snprintf(conninfo, sizeof conninfo, "%s dbname=%s_b", pg_admin,
+                   f->pg_name);
+    src = dst;
+    dst = NULL;
+    assert_int_equal(
+        store_pg_ops.open(&dst, conninfo, STORE_OPEN_CREATE | STORE_OPEN_WRITE),
+        SR_OK);
+    st = store_sqlite_ops.copy_to(src, &store_pg_ops, dst);
+    if (st != SR_OK)
+        fail_msg("copy_to: %s: %s", sr_status_str(st),
+                 store_sqlite_ops.errmsg(src));
+    check_copied(&store_pg_ops, dst, false);
+    /* Into a store that already holds someone: refused, all of it. */
+    st = store_sqlite_ops.copy_to(src, &store_pg_ops, dst);
+    assert_int_equal(st, SR_ERR_EXISTS);
+    store_stats stats;
+    assert_int_equal(store_pg_ops.stats(dst, &stats), SR_OK);
+    assert_int_equal(stats.people, COPY_PEOPLE);
+    store_pg_ops.close(dst);
+    store_sqlite_ops.close(src);
+    (void)snprintf(sql, sizeof sql, "DROP DATABASE %s_b", f->pg_name);
+    assert_true(pg_admin_exec(sql));
 }
 
 /* A keyless store (a backup's) writes a person without their key, and
@@ -1264,6 +1338,7 @@ int main(void)
         T(rollback_leaves_nothing_behind),
         T(read_only_store_refuses_writes),
         T(backup_copies_everything_but_the_keys),
+        T(copy_to_moves_everything_into_another_store),
         T(keyless_store_never_writes_a_key),
         T(non_sqlite_file_is_not_a_vault),
         T(truncated_store_is_not_a_vault),

@@ -74,7 +74,8 @@ typedef sr_status (*store_doc_fn)(void *ctx, const char *key, const uint8_t *v,
  * no key byte ever reaches the file or its journal. */
 #define STORE_OPEN_KEYLESS 4u
 
-typedef struct store_ops {
+typedef struct store_ops store_ops;
+struct store_ops {
     const char *name;
     /* On failure *out may still be set, to read the message; close it. */
     sr_status (*open)(store **out, const char *location, unsigned flags);
@@ -129,6 +130,15 @@ typedef struct store_ops {
                          uint32_t kek_version, const uint8_t *wrapped,
                          size_t len);
     sr_status (*drop_keyless)(store *s, uint64_t *removed);
+    /* Write everything of this store into dst, a new, empty store of
+     * either backend opened for writing: the meta values, the documents,
+     * and every person with their index rows, read in one snapshot of s
+     * and written in one transaction of dst, committed here (rolled back
+     * on failure; then s's message says what failed). A keyless dst
+     * (STORE_OPEN_KEYLESS) gets no key. No transaction of s may be open.
+     * backup is copy_to into a new keyless SQLite file; moving a vault
+     * onto PostgreSQL is copy_to into a PostgreSQL store. */
+    sr_status (*copy_to)(store *s, const struct store_ops *dst_ops, store *dst);
     /* Fetch one person with the classes in class_mask. */
     sr_status (*get)(store *s, const uint8_t id[SR_ID_BYTES],
                      unsigned class_mask, store_row_fn fn, void *ctx);
@@ -168,7 +178,7 @@ typedef struct store_ops {
     sr_status (*doc_delete)(store *s, const char *kind, const char *key);
     sr_status (*doc_scan)(store *s, const char *kind, store_doc_fn fn,
                           void *ctx);
-} store_ops;
+};
 
 extern const store_ops store_sqlite_ops;
 /* PostgreSQL 15 and later (store_pg.c); the location is a libpq
@@ -183,6 +193,38 @@ bool store_pg_conninfo_check(const char *conninfo, bool *password);
 /* Make path, a backup's new file (mode 0600), refusing one that exists
  * (SR_ERR_EXISTS; SR_ERR_IO with errno kept). */
 sr_status store_backup_claim(const char *path);
+
+/* copy_to's writing side, shared by the backends: rows are copied out of
+ * the source into a batch and written STORE_SINK_BATCH at a time
+ * (insert_many where dst has it, else insert each), inside the dst
+ * transaction the sink begins and store_sink_end commits (or rolls back,
+ * given a failure). Index rows come as text "kind:value,kind:value" (the
+ * source's string_agg or group_concat of them; NULL or "" for none). On
+ * failure the sink's message (msg) says what failed, with dst's words. */
+#define STORE_SINK_BATCH 256u
+#define STORE_SINK_INDEX_MAX 32u
+typedef struct store_sink {
+    const store_ops *ops;
+    store *dst;
+    size_t n;
+    store_row rows[STORE_SINK_BATCH];
+    store_index idx[STORE_SINK_BATCH][STORE_SINK_INDEX_MAX];
+    const store_index *idxp[STORE_SINK_BATCH];
+    size_t nidx[STORE_SINK_BATCH];
+    uint8_t *arena; /* the batch's row bytes */
+    size_t used, cap;
+    char msg[256];
+} store_sink;
+sr_status store_sink_begin(store_sink *k, const store_ops *ops, store *dst);
+sr_status store_sink_meta(store_sink *k, const char *key, const uint8_t *v,
+                          size_t len);
+sr_status store_sink_doc(store_sink *k, const char *kind, const char *key,
+                         const uint8_t *v, size_t len);
+sr_status store_sink_person(store_sink *k, const store_row *row,
+                            const char *index_text);
+/* Write what is batched and commit if st is SR_OK; else roll back. Frees
+ * the sink's memory either way and returns the outcome. */
+sr_status store_sink_end(store_sink *k, sr_status st);
 
 /* A row fit to write: versions from 1, a wrapped key, no empty envelope.
  * store_row_valid_keyless: the same but for the key (a backup's rows). */

@@ -2,13 +2,18 @@
 /*
  * store_common.c - what the backends share (store.h, "shared by the
  * backends"): the check of a row before it is written, the text of the
- * row-returning queries (one variant per class mask), and a backup's new
- * file.
+ * row-returning queries (one variant per class mask), a backup's new
+ * file, and the writing side of copy_to (the sink).
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <sodium.h>
 
 #include "store/store.h"
 
@@ -67,4 +72,151 @@ void store_masked_sql(char sql[STORE_SQL_MAX], store_query q, unsigned mask,
                    (mask & SR_CLASS_BIT(c)) ? cols[q == STORE_Q_LOOKUP][c]
                                             : d->null_column);
     sql_append(sql, STORE_SQL_MAX, &len, d->tails[q]);
+}
+
+/* ---- copy_to's writing side ---------------------------------------------- */
+
+static sr_status sink_fail(store_sink *k, sr_status st, const char *what)
+{
+    (void)snprintf(k->msg, sizeof k->msg, "%s: %s", what,
+                   k->ops->errmsg(k->dst));
+    return st;
+}
+
+sr_status store_sink_begin(store_sink *k, const store_ops *ops, store *dst)
+{
+    memset(k, 0, offsetof(store_sink, rows));
+    k->ops = ops;
+    k->dst = dst;
+    k->arena = NULL;
+    k->used = k->cap = 0;
+    k->msg[0] = '\0';
+    sr_status st = ops->begin(dst);
+    return st == SR_OK ? SR_OK : sink_fail(k, st, "starting the copy");
+}
+
+sr_status store_sink_meta(store_sink *k, const char *key, const uint8_t *v,
+                          size_t len)
+{
+    sr_status st = k->ops->meta_put(k->dst, key, v, len);
+    return st == SR_OK ? SR_OK : sink_fail(k, st, "copying a meta value");
+}
+
+sr_status store_sink_doc(store_sink *k, const char *kind, const char *key,
+                         const uint8_t *v, size_t len)
+{
+    sr_status st = k->ops->doc_put(k->dst, kind, key, v, len);
+    return st == SR_OK ? SR_OK : sink_fail(k, st, "copying a document");
+}
+
+static sr_status sink_flush(store_sink *k)
+{
+    sr_status st = SR_OK;
+    if (k->n > 0 && k->ops->insert_many != NULL) {
+        st = k->ops->insert_many(k->dst, k->rows, k->idxp, k->nidx, k->n);
+    } else {
+        for (size_t i = 0; i < k->n && st == SR_OK; i++)
+            st = k->ops->insert(k->dst, &k->rows[i], k->idxp[i], k->nidx[i]);
+    }
+    k->n = 0;
+    k->used = 0;
+    return st == SR_OK ? SR_OK : sink_fail(k, st, "copying people");
+}
+
+/* "kind:value,kind:value" into idx (at most STORE_SINK_INDEX_MAX). */
+static bool index_text_parse(const char *t, store_index *idx, size_t *n)
+{
+    *n = 0;
+    while (t != NULL && *t != '\0') {
+        char *end;
+        errno = 0;
+        unsigned long kind = strtoul(t, &end, 10);
+        if (end == t || *end != ':' || kind > UINT8_MAX || errno != 0 ||
+            *n == STORE_SINK_INDEX_MAX)
+            return false;
+        t = end + 1;
+        unsigned long long value = strtoull(t, &end, 10);
+        if (end == t || (*end != ',' && *end != '\0') || errno != 0)
+            return false;
+        idx[*n].kind = (uint8_t)kind;
+        idx[(*n)++].value = (uint64_t)value;
+        t = *end == ',' ? end + 1 : end;
+    }
+    return true;
+}
+
+/* Room for need more bytes of the batch: flush first if it would move
+ * the rows already pointing into the arena. */
+static sr_status sink_room(store_sink *k, size_t need)
+{
+    if (k->used + need <= k->cap)
+        return SR_OK;
+    if (k->n > 0) {
+        sr_status st = sink_flush(k);
+        if (st != SR_OK || k->used + need <= k->cap)
+            return st;
+    }
+    size_t cap = k->cap ? k->cap : 1u << 20;
+    while (cap < need)
+        cap *= 2;
+    uint8_t *p = realloc(k->arena, cap);
+    if (p == NULL) {
+        (void)snprintf(k->msg, sizeof k->msg, "copying people: out of memory");
+        return SR_ERR_NOMEM;
+    }
+    k->arena = p;
+    k->cap = cap;
+    return SR_OK;
+}
+
+static const uint8_t *sink_keep(store_sink *k, const uint8_t *p, size_t n)
+{
+    if (p == NULL)
+        return NULL;
+    uint8_t *at = k->arena + k->used;
+    if (n > 0)
+        memcpy(at, p, n);
+    k->used += n;
+    return at;
+}
+
+sr_status store_sink_person(store_sink *k, const store_row *row,
+                            const char *index_text)
+{
+    size_t need = row->wrapped_len;
+    for (unsigned c = 0; c < SR_CLASS_COUNT; c++)
+        need += row->cls[c] != NULL ? row->cls_len[c] : 0;
+    sr_status st = sink_room(k, need);
+    if (st != SR_OK)
+        return st;
+    size_t i = k->n;
+    if (!index_text_parse(index_text, k->idx[i], &k->nidx[i])) {
+        (void)snprintf(k->msg, sizeof k->msg,
+                       "copying people: a person's index rows are malformed");
+        return SR_ERR_CORRUPT;
+    }
+    store_row *r = &k->rows[i];
+    *r = *row;
+    r->wrapped = sink_keep(k, row->wrapped, row->wrapped_len);
+    for (unsigned c = 0; c < SR_CLASS_COUNT; c++)
+        r->cls[c] = sink_keep(k, row->cls[c], row->cls_len[c]);
+    k->idxp[i] = k->idx[i];
+    k->n++;
+    return k->n == STORE_SINK_BATCH ? sink_flush(k) : SR_OK;
+}
+
+sr_status store_sink_end(store_sink *k, sr_status st)
+{
+    if (st == SR_OK)
+        st = sink_flush(k);
+    if (st == SR_OK && (st = k->ops->commit(k->dst)) != SR_OK)
+        st = sink_fail(k, st, "committing the copy");
+    if (st != SR_OK)
+        (void)k->ops->rollback(k->dst);
+    if (k->arena != NULL)
+        sodium_memzero(k->arena, k->cap);
+    free(k->arena);
+    k->arena = NULL;
+    k->used = k->cap = 0;
+    return st;
 }

@@ -1149,21 +1149,11 @@ static sr_status pg_purge(store *s)
 
 /* ---- backups ------------------------------------------------------------- */
 
-/* A backup is in the embedded format whatever the live store: a new
- * SQLite store at path, opened keyless (STORE_OPEN_KEYLESS), so not one
- * byte of a wrapped key is ever written there. Everything is read in one
- * REPEATABLE READ snapshot (a writer elsewhere goes on), PG_SCAN_PAGE
- * rows at a time through a cursor, and the copy commits as one
- * transaction: the meta values, the documents, then each person with
- * their blind-index rows. A restore opens it as any SQLite vault. */
+/* copy_to (store.h): everything read in one REPEATABLE READ snapshot (a
+ * writer elsewhere goes on), PG_SCAN_PAGE rows at a time through a
+ * cursor, into the sink. */
 
-#define BACKUP_CURSOR "sr_backup"
-#define BACKUP_INDEX_MAX 32u
-
-typedef struct backup_ctx {
-    store *dst;
-    const char *what; /* the step, for a message */
-} backup_ctx;
+#define COPY_CURSOR "sr_copy"
 
 /* Each row of sql's result to each, a page at a time from a cursor, in
  * binary (inside the caller's transaction). */
@@ -1172,7 +1162,7 @@ static sr_status cursor_walk(store *s, const char *sql, const char *what,
 {
     char decl[1024];
     if (snprintf(decl, sizeof decl,
-                 "DECLARE " BACKUP_CURSOR " NO SCROLL CURSOR FOR %s",
+                 "DECLARE " COPY_CURSOR " NO SCROLL CURSOR FOR %s",
                  sql) >= (int)sizeof decl) {
         set_msg(s, what, "the query is too long");
         return SR_ERR_INTERNAL;
@@ -1180,9 +1170,9 @@ static sr_status cursor_walk(store *s, const char *sql, const char *what,
     sr_status st = exec_text(s, decl, what);
     int n = PG_SCAN_PAGE;
     while (st == SR_OK && n == PG_SCAN_PAGE) {
-        PGresult *res = PQexecParams(
-            s->c, "FETCH " PG_SCAN_PAGE_TEXT " FROM " BACKUP_CURSOR, 0, NULL,
-            NULL, NULL, NULL, 1);
+        PGresult *res =
+            PQexecParams(s->c, "FETCH " PG_SCAN_PAGE_TEXT " FROM " COPY_CURSOR,
+                         0, NULL, NULL, NULL, NULL, 1);
         st = pg_status(s, res, what);
         n = st == SR_OK ? PQntuples(res) : 0;
         for (int r = 0; st == SR_OK && r < n; r++)
@@ -1190,116 +1180,91 @@ static sr_status cursor_walk(store *s, const char *sql, const char *what,
         PQclear(res);
     }
     if (st == SR_OK)
-        st = exec_text(s, "CLOSE " BACKUP_CURSOR, what);
+        st = exec_text(s, "CLOSE " COPY_CURSOR, what);
     return st;
 }
 
-/* The backup's own failure, with its store's message. */
-static sr_status backup_fail(store *s, const backup_ctx *b, sr_status st)
+static sr_status copy_meta(store *s, const PGresult *res, int r, void *ctx)
 {
-    set_msg(s, b->what, store_sqlite_ops.errmsg(b->dst));
-    return st;
-}
-
-static sr_status backup_meta(store *s, const PGresult *res, int r, void *ctx)
-{
-    backup_ctx *b = ctx;
     if (PQgetisnull(res, r, 0) || PQgetisnull(res, r, 1)) {
-        set_msg(s, b->what, "a meta value is malformed");
+        set_msg(s, "copying a meta value", "a meta value is malformed");
         return SR_ERR_CORRUPT;
     }
-    sr_status st = store_sqlite_ops.meta_put(
-        b->dst, PQgetvalue(res, r, 0), (const uint8_t *)PQgetvalue(res, r, 1),
-        (size_t)PQgetlength(res, r, 1));
-    return st == SR_OK ? SR_OK : backup_fail(s, b, st);
+    return store_sink_meta(ctx, PQgetvalue(res, r, 0),
+                           (const uint8_t *)PQgetvalue(res, r, 1),
+                           (size_t)PQgetlength(res, r, 1));
 }
 
-static sr_status backup_doc(store *s, const PGresult *res, int r, void *ctx)
+static sr_status copy_doc(store *s, const PGresult *res, int r, void *ctx)
 {
-    backup_ctx *b = ctx;
     if (PQgetisnull(res, r, 0) || PQgetisnull(res, r, 1) ||
         PQgetisnull(res, r, 2)) {
-        set_msg(s, b->what, "a document is malformed");
+        set_msg(s, "copying a document", "a document is malformed");
         return SR_ERR_CORRUPT;
     }
-    sr_status st = store_sqlite_ops.doc_put(
-        b->dst, PQgetvalue(res, r, 0), PQgetvalue(res, r, 1),
-        (const uint8_t *)PQgetvalue(res, r, 2), (size_t)PQgetlength(res, r, 2));
-    return st == SR_OK ? SR_OK : backup_fail(s, b, st);
+    return store_sink_doc(ctx, PQgetvalue(res, r, 0), PQgetvalue(res, r, 1),
+                          (const uint8_t *)PQgetvalue(res, r, 2),
+                          (size_t)PQgetlength(res, r, 2));
 }
 
-/* "kind:value,kind:value" (string_agg of the person's index rows; NULL
- * when they have none) into idx. */
-static bool index_text(const char *t, store_index *idx, size_t *n)
+static sr_status copy_person(store *s, const PGresult *res, int r, void *ctx)
 {
-    *n = 0;
-    while (t != NULL && *t != '\0') {
-        char *end;
-        unsigned long kind = strtoul(t, &end, 10);
-        if (end == t || *end != ':' || kind > UINT8_MAX ||
-            *n == BACKUP_INDEX_MAX)
-            return false;
-        t = end + 1;
-        unsigned long long value = strtoull(t, &end, 10);
-        if (end == t || (*end != ',' && *end != '\0'))
-            return false;
-        idx[*n].kind = (uint8_t)kind;
-        idx[(*n)++].value = (uint64_t)value;
-        t = *end == ',' ? end + 1 : end;
-    }
-    return true;
-}
-
-static sr_status backup_person(store *s, const PGresult *res, int r, void *ctx)
-{
-    backup_ctx *b = ctx;
     store_row row;
-    store_index idx[BACKUP_INDEX_MAX];
-    size_t n;
     sr_status st = row_read(s, res, r, &row);
-    if (st != SR_OK)
-        return st;
     const int col = 5 + SR_CLASS_COUNT;
-    if (PQnfields(res) <= col ||
-        !index_text(PQgetisnull(res, r, col) ? NULL : PQgetvalue(res, r, col),
-                    idx, &n)) {
-        set_msg(s, b->what, "a person's index rows are malformed");
-        return SR_ERR_CORRUPT;
+    if (st == SR_OK && PQnfields(res) <= col) {
+        set_msg(s, "copying people", "an unexpected answer");
+        st = SR_ERR_INTERNAL;
     }
-    st = store_sqlite_ops.insert(b->dst, &row, idx, n);
-    return st == SR_OK ? SR_OK : backup_fail(s, b, st);
+    return st == SR_OK
+               ? store_sink_person(
+                     ctx, &row,
+                     PQgetisnull(res, r, col) ? NULL : PQgetvalue(res, r, col))
+               : st;
 }
 
-/* Everyone (no key: an empty one in its place) with their index rows,
- * in insertion order. */
-#define BACKUP_PERSONS_SQL                                                     \
-    "SELECT p.id, p.version, p.kek_version, ''::bytea, p.c0, p.c1, p.c2, "     \
+/* Everyone with their index rows, in insertion order. */
+#define COPY_PERSONS_SQL                                                       \
+    "SELECT p.id, p.version, p.kek_version, p.wrapped, p.c0, p.c1, p.c2, "     \
     "p.c3, p.c4, p.c5, p.present, "                                            \
     "string_agg(b.kind::text || ':' || b.value::text, ',') "                   \
     "FROM persons p LEFT JOIN blind_index b ON b.id = p.id "                   \
     "GROUP BY p.id ORDER BY p.seq"
 
-static sr_status backup_copy(store *s, store *dst)
+static sr_status pg_copy_to(store *s, const store_ops *dst_ops, store *dst)
 {
-    backup_ctx b = {dst, "copying the meta values"};
-    sr_status st = store_sqlite_ops.begin(dst);
-    if (st != SR_OK)
-        return backup_fail(s, &b, st);
-    st = cursor_walk(s, "SELECT key, value FROM meta ORDER BY key", b.what,
-                     backup_meta, &b);
-    b.what = "copying the documents";
+    if (s->in_txn) {
+        set_msg(s, "copying the store", "not inside a transaction");
+        return SR_ERR_INTERNAL;
+    }
+    store_sink *k = malloc(sizeof *k);
+    if (k == NULL)
+        return SR_ERR_NOMEM;
+    sr_status st = reconnect(s);
+    if (st == SR_OK)
+        st = exec_text(s, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+                       "starting the copy's snapshot");
+    if (st != SR_OK) {
+        free(k);
+        return st;
+    }
+    s->in_txn = true;
+    k->msg[0] = '\0';
+    st = store_sink_begin(k, dst_ops, dst);
+    if (st == SR_OK)
+        st = cursor_walk(s, "SELECT key, value FROM meta ORDER BY key",
+                         "copying the meta values", copy_meta, k);
     if (st == SR_OK)
         st = cursor_walk(s,
                          "SELECT kind, key, value FROM docs ORDER BY kind, key",
-                         b.what, backup_doc, &b);
-    b.what = "copying the people";
+                         "copying the documents", copy_doc, k);
     if (st == SR_OK)
-        st = cursor_walk(s, BACKUP_PERSONS_SQL, b.what, backup_person, &b);
-    b.what = "committing the backup";
-    if (st == SR_OK && (st = store_sqlite_ops.commit(dst)) != SR_OK)
-        st = backup_fail(s, &b, st);
-    if (st != SR_OK)
-        (void)store_sqlite_ops.rollback(dst);
+        st = cursor_walk(s, COPY_PERSONS_SQL, "copying people", copy_person, k);
+    st = store_sink_end(k, st);
+    if (st != SR_OK && k->msg[0] != '\0')
+        set_msg(s, k->msg, NULL);
+    (void)pg_rollback(s); /* read only: nothing to keep */
+    free(k);
     return st;
 }
 
@@ -1313,38 +1278,27 @@ static void unlink_db(const char *path)
         (void)unlink(side);
 }
 
+/* A backup is in the embedded format whatever the live store: a new
+ * SQLite file at path, opened keyless (STORE_OPEN_KEYLESS) so not one
+ * byte of a wrapped key is written there, filled by copy_to; a restore
+ * opens it as any SQLite vault. A failure removes the file. */
 static sr_status pg_backup(store *s, const char *path)
 {
     store *dst = NULL;
-    if (s->in_txn) {
-        set_msg(s, "writing the backup", "not inside a transaction");
-        return SR_ERR_INTERNAL;
-    }
-    sr_status st = reconnect(s);
-    if (st != SR_OK)
-        return st;
-    if ((st = store_backup_claim(path)) != SR_OK) {
+    sr_status st = store_backup_claim(path);
+    if (st != SR_OK) {
         set_msg(s, "creating the backup", strerror(errno));
         return st;
     }
     st = store_sqlite_ops.open(&dst, path,
                                STORE_OPEN_CREATE | STORE_OPEN_KEYLESS);
-    if (st != SR_OK) {
+    if (st != SR_OK)
         set_msg(s, "creating the backup",
                 dst != NULL ? store_sqlite_ops.errmsg(dst) : "out of memory");
-        if (dst != NULL)
-            store_sqlite_ops.close(dst);
-        unlink_db(path);
-        return st;
-    }
-    st = exec_text(s, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
-                   "starting the backup's snapshot");
-    if (st == SR_OK) {
-        s->in_txn = true;
-        st = backup_copy(s, dst);
-        (void)pg_rollback(s); /* read only: nothing to keep */
-    }
-    store_sqlite_ops.close(dst);
+    else
+        st = pg_copy_to(s, &store_sqlite_ops, dst);
+    if (dst != NULL)
+        store_sqlite_ops.close(dst);
     if (st == SR_OK && file_sync(path) != SR_OK) {
         set_msg(s, "syncing the backup", strerror(errno));
         st = SR_ERR_IO;
@@ -1698,6 +1652,7 @@ const store_ops store_pg_ops = {
     .backup = pg_backup,
     .set_key = pg_set_key,
     .drop_keyless = pg_drop_keyless,
+    .copy_to = pg_copy_to,
     .get = pg_get,
     .lookup = pg_lookup,
     .lookup_any = pg_lookup_any,

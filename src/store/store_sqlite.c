@@ -1109,6 +1109,103 @@ static sr_status sqlite_backup(store *s, const char *path)
     return SR_OK;
 }
 
+/* ---- copy_to ------------------------------------------------------------ */
+
+/* Each row of sql (our own text) to each, inside the copy's read
+ * transaction. */
+typedef sr_status (*copy_each_fn)(store *s, sqlite3_stmt *q, store_sink *k);
+
+static sr_status copy_walk(store *s, const char *sql, const char *what,
+                           copy_each_fn each, store_sink *k)
+{
+    sqlite3_stmt *q = NULL;
+    int rc = sqlite3_prepare_v2(s->db, sql, -1, &q, NULL);
+    sr_status st = SR_OK;
+    if (rc == SQLITE_OK)
+        while (st == SR_OK && (rc = sqlite3_step(q)) == SQLITE_ROW)
+            st = each(s, q, k);
+    if (st == SR_OK && rc != SQLITE_DONE)
+        st = store_status(s, rc, what);
+    (void)sqlite3_finalize(q);
+    return st;
+}
+
+static sr_status copy_meta(store *s, sqlite3_stmt *q, store_sink *k)
+{
+    const char *key = (const char *)sqlite3_column_text(q, 0);
+    const void *v = sqlite3_column_blob(q, 1);
+    if (key == NULL) {
+        store_set_msg(s, "copying a meta value", "a meta key is missing");
+        return SR_ERR_CORRUPT;
+    }
+    return store_sink_meta(k, key, v,
+                           v != NULL ? (size_t)sqlite3_column_bytes(q, 1) : 0);
+}
+
+static sr_status copy_doc(store *s, sqlite3_stmt *q, store_sink *k)
+{
+    const char *kind = (const char *)sqlite3_column_text(q, 0);
+    const char *key = (const char *)sqlite3_column_text(q, 1);
+    const void *v = sqlite3_column_blob(q, 2);
+    if (kind == NULL || key == NULL) {
+        store_set_msg(s, "copying a document", "a document is malformed");
+        return SR_ERR_CORRUPT;
+    }
+    return store_sink_doc(k, kind, key, v,
+                          v != NULL ? (size_t)sqlite3_column_bytes(q, 2) : 0);
+}
+
+static sr_status copy_person(store *s, sqlite3_stmt *q, store_sink *k)
+{
+    store_row row;
+    sr_status st = row_read(s, q, &row);
+    return st == SR_OK ? store_sink_person(k, &row,
+                                           (const char *)sqlite3_column_text(
+                                               q, 5 + SR_CLASS_COUNT))
+                       : st;
+}
+
+static sr_status sqlite_copy_to(store *s, const store_ops *dst_ops, store *dst)
+{
+    if (!sqlite3_get_autocommit(s->db)) {
+        store_set_msg(s, "copying the store", "not inside a transaction");
+        return SR_ERR_INTERNAL;
+    }
+    store_sink *k = malloc(sizeof *k);
+    if (k == NULL)
+        return SR_ERR_NOMEM;
+    k->msg[0] = '\0';
+    sr_status st = stmt_exec(s, STMT_BEGIN_READ, "starting the copy");
+    if (st != SR_OK) {
+        free(k);
+        return st;
+    }
+    st = store_sink_begin(k, dst_ops, dst);
+    if (st == SR_OK)
+        st = copy_walk(s, "SELECT key, value FROM meta ORDER BY key",
+                       "copying the meta values", copy_meta, k);
+    if (st == SR_OK)
+        st =
+            copy_walk(s, "SELECT kind, key, value FROM docs ORDER BY kind, key",
+                      "copying the documents", copy_doc, k);
+    /* blind_index has no index on seq: SQLite builds a transient one for
+     * the join. */
+    if (st == SR_OK)
+        st = copy_walk(s,
+                       "SELECT p.id, p.version, p.kek_version, p.wrapped, "
+                       "p.c0, p.c1, p.c2, p.c3, p.c4, p.c5, p.present, "
+                       "group_concat(b.kind || ':' || b.value, ',') "
+                       "FROM persons p LEFT JOIN blind_index b "
+                       "ON b.seq = p.seq GROUP BY p.seq ORDER BY p.seq",
+                       "copying people", copy_person, k);
+    st = store_sink_end(k, st);
+    if (st != SR_OK && k->msg[0] != '\0')
+        store_set_msg(s, k->msg, NULL);
+    (void)stmt_exec(s, STMT_ROLLBACK, "ending the copy");
+    free(k);
+    return st;
+}
+
 static sr_status sqlite_set_key(store *s, const uint8_t id[SR_ID_BYTES],
                                 uint32_t kek_version, const uint8_t *wrapped,
                                 size_t len)
@@ -1442,6 +1539,7 @@ const store_ops store_sqlite_ops = {
     .backup = sqlite_backup,
     .set_key = sqlite_set_key,
     .drop_keyless = sqlite_drop_keyless,
+    .copy_to = sqlite_copy_to,
     .doc_insert = sqlite_doc_insert,
     .doc_delete = sqlite_doc_delete,
     .doc_scan = sqlite_doc_scan,
