@@ -10,7 +10,10 @@ runs this as pg_vault, with SR_TEST_STORE set). One test per behaviour:
     SSN, name or birth date of anyone stored;
   - the server serves such a vault;
   - its backup is an embedded store without keys, which restores into a
-    vault that reads without the database;
+    vault that reads without the database, or onto another database
+    (backup restore --store);
+  - an embedded vault moves onto PostgreSQL (store move), and what is
+    refused there leaves it where it was;
   - a database that already holds a store is refused, and so is a
     connection string with a password in it (nothing is created).
 
@@ -130,6 +133,100 @@ class PostgresVault(PgCase):
                              + HR, token=v.tokens["hr"], check=0).stdout)
         got = json.loads(run(["get", "--vault", to, got["id"]] + HR,
                              token=v.tokens["hr"], check=0).stdout)
+        self.assertEqual(got["name"], people[2]["name"])
+
+    def test_an_embedded_vault_moves_onto_postgresql(self):
+        """store move: everything the file held is in the database
+        (people, index rows, principals and tokens, cases, the shredded
+        still gone), the vault opens there, vault.db is gone, the log
+        verifies with the move in it; a second move, a database that
+        already holds a store and a password in the string are refused,
+        each leaving the vault where it was."""
+        people = gen(30, 23)
+        v = Vault(os.path.join(self.tmp, "embedded"), expected_people=500)
+        v.add("intake", "intake", service=True)
+        v.add("hr", "hr-clerk")
+        v.add("so", "security-officer")
+        v.add("aud", "auditor")
+        v.lift_budgets()
+        v.store(people)
+        ids = [json.loads(v.sr(["find", "--ssn", p["ssn"]] + HR, who="hr",
+                                check=0).stdout)["id"] for p in people]
+        v.sr(["shred", ids[0], "--reason", "erasure-order", "--purpose",
+              "retention"], who="so", check=0)
+        # Refused: a password in the string; a database holding a store.
+        p = v.sr(["store", "move", "--to", conninfo(self.db) +
+                  " password=secret"])
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn(b"holds a password", p.stderr)
+        self.assertNotIn(b"secret", p.stderr)
+        other = self.vault("other")  # its database holds a store now
+        p = v.sr(["store", "move", "--to", conninfo(self.db)])
+        self.assertNotEqual(p.returncode, 0)
+        self.assertTrue(os.path.exists(os.path.join(v.path, "vault.db")))
+        self.assertFalse(os.path.exists(os.path.join(v.path, "store")))
+        del other
+        psql("postgres", "CREATE DATABASE %s_m" % self.db)
+        target = conninfo(self.db + "_m")
+        # Only the administrator's manage-backups.
+        p = v.sr(["store", "move", "--to", target], who="hr")
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn(b"denied by rule", p.stderr)
+        out = json.loads(v.sr(["store", "move", "--to", target],
+                              check=0).stdout)
+        live = int(psql(self.db + "_m", "SELECT count(*) FROM persons"))
+        self.assertEqual(out["people"], live)
+        self.assertEqual(live, len(people) - 1 + 1)  # one shredded, a decoy
+        self.assertFalse(os.path.exists(os.path.join(v.path, "vault.db")))
+        with open(os.path.join(v.path, "store")) as f:
+            self.assertEqual(f.read().strip(), target)
+        for p, pid in zip(people[1:], ids[1:]):
+            got = json.loads(v.sr(["find", "--ssn", p["ssn"]] + HR, who="hr",
+                                  check=0).stdout)
+            self.assertEqual(got["id"], pid)
+        got = v.sr(["find", "--ssn", people[0]["ssn"]] + HR, who="hr",
+                   check=0).stdout
+        self.assertEqual(got, b"")
+        rec = json.loads(v.sr(["get", ids[4]] + HR, who="hr",
+                              check=0).stdout)
+        self.assertEqual(rec["name"], people[4]["name"])
+        self.assertIn(b"ok:", v.sr(["audit", "verify"], check=0).stdout)
+        moves = [(e["outcome"], e["principal"]) for e in v.entries()
+                 if e["action"] == "store.move"]
+        self.assertEqual(moves, [("failed", "admin"), ("failed", "admin"),
+                                 ("denied", "hr"), ("allowed", "admin")])
+        p = v.sr(["store", "move", "--to", target])
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn(b"on PostgreSQL already", p.stderr)
+
+    def test_a_backup_restores_onto_postgresql(self):
+        """backup restore --store: the restored vault lives in the given
+        database, without the people shredded since the backup."""
+        people = gen(8, 29)
+        v = self.stocked(people)
+        v.add("so", "security-officer")
+        out = os.path.join(self.tmp, "backup")
+        keys = os.path.join(self.tmp, "before.keys")
+        v.sr(["backup", "create", "--out", out, "--keys-out", keys], check=0)
+        gone = json.loads(v.sr(["find", "--ssn", people[1]["ssn"]] + HR,
+                               who="hr", check=0).stdout)["id"]
+        v.sr(["shred", gone, "--reason", "erasure-order", "--purpose",
+              "retention"], who="so", check=0)
+        now = os.path.join(self.tmp, "now.keys")
+        v.sr(["backup", "keys", "--out", now], check=0)
+        psql("postgres", "CREATE DATABASE %s_r" % self.db)
+        to = os.path.join(self.tmp, "restored")
+        s = json.loads(v.sr(["backup", "restore", "--from", out, "--keys",
+                             now, "--to", to, "--store",
+                             conninfo(self.db + "_r")], check=0).stdout)
+        self.assertEqual((s["removed"], s["store"]), (1, "postgresql"))
+        self.assertFalse(os.path.exists(os.path.join(to, "vault.db")))
+        self.assertEqual(int(psql(self.db + "_r",
+                                  "SELECT count(*) FROM persons WHERE "
+                                  "id = decode('%s', 'hex')" % gone)), 0)
+        got = json.loads(run(["find", "--vault", to, "--ssn",
+                              people[2]["ssn"]] + HR, token=v.tokens["hr"],
+                             check=0).stdout)
         self.assertEqual(got["name"], people[2]["name"])
 
     def test_the_server_serves_a_postgresql_vault(self):

@@ -533,6 +533,21 @@ SR_API SR_WARN_UNUSED sr_status sr_backup_copy(const char *from, const char *to,
                                                char *msg, size_t msg_cap);
 SR_API void sr_backup_abandon(const char *to);
 
+/*
+ * Move the vault's records from its embedded SQLite file onto PostgreSQL
+ * (docs/storage.md, "Moving a vault onto PostgreSQL"): conninfo names an
+ * empty database (no password in it). Everything the file holds is copied
+ * in one snapshot and one transaction, the move is logged ("store.move",
+ * the manage-backups action), then <dir>/store is written and the file
+ * removed; the handle goes on, on PostgreSQL. Opened for writing (so no
+ * other process writes meanwhile); stop readers such as a server first.
+ * *people gets the people moved (decoys included). If the copy fails the
+ * vault stays on its file.
+ */
+SR_API SR_WARN_UNUSED sr_status sr_vault_move_store(sr_vault *v,
+                                                    const char *conninfo,
+                                                    uint64_t *people);
+
 typedef struct sr_restore_summary {
     uint64_t keys;     /* key lines read */
     uint64_t restored; /* people given their key back */

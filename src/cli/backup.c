@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * backup.c - `strongroom backup create|keys|restore`: backups in which a
- * shredded person stays shredded (docs/retention.md, "Backups").
+ * shredded person stays shredded (docs/retention.md, "Backups"); and
+ * `strongroom store move`, the same copying of a store onto PostgreSQL
+ * (docs/storage.md).
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -15,6 +17,7 @@ const char help_backup[] =
     "usage: strongroom backup create --out DIR --keys-out FILE\n"
     "       strongroom backup keys --out FILE\n"
     "       strongroom backup restore --from DIR --keys FILE --to NEWDIR\n"
+    "                                 [--store CONNINFO]\n"
     "\n"
     "Backups in which a shredded person stays shredded (docs/retention.md).\n"
     "create writes DIR (new, mode 0700): the records without their keys\n"
@@ -28,7 +31,9 @@ const char help_backup[] =
     "directory), opens it with the vault's passphrase and your token (as\n"
     "they were at the backup), puts back the keys FILE holds and deletes\n"
     "everyone it holds none for; with the live vault's key table (backup\n"
-    "keys), everyone shredded since the backup stays gone. Needs the\n"
+    "keys), everyone shredded since the backup stays gone; with --store\n"
+    "the restored vault is then moved onto that PostgreSQL database (as by\n"
+    "strongroom store move). A restore that fails leaves no NEWDIR. Needs the\n"
     "manage-backups action (the administrator's); every step is logged. A\n"
     "backup holds no plaintext, and the key file none either: each key is\n"
     "sealed under the vault's key-encryption key.\n"
@@ -37,13 +42,15 @@ const char help_backup[] =
     "  --keys-out FILE     the backup's key file (outside DIR)\n"
     "  --from DIR          the backup to restore\n"
     "  --keys FILE         the key file to restore with\n"
-    "  --to NEWDIR         the restored vault\n" COMMON_HELP
+    "  --to NEWDIR         the restored vault\n"
+    "  --store CONNINFO    restore onto this empty PostgreSQL "
+    "database\n" COMMON_HELP
     "\nexample: strongroom backup create --out /backup/vault-2026-12-04 "
     "--keys-out /keys/vault-2026-12-04.keys\n";
 
 int cmd_backup(int argc, char **argv)
 {
-    enum { OPT_OUT = 1, OPT_KEYS_OUT, OPT_FROM, OPT_KEYS, OPT_TO };
+    enum { OPT_OUT = 1, OPT_KEYS_OUT, OPT_FROM, OPT_KEYS, OPT_TO, OPT_STORE };
     static const struct option opts[] = {
         COMMON_OPTIONS,
         {"out", required_argument, NULL, OPT_OUT},
@@ -51,10 +58,11 @@ int cmd_backup(int argc, char **argv)
         {"from", required_argument, NULL, OPT_FROM},
         {"keys", required_argument, NULL, OPT_KEYS},
         {"to", required_argument, NULL, OPT_TO},
+        {"store", required_argument, NULL, OPT_STORE},
         {0, 0, 0, 0}};
     common c = COMMON_INIT;
     const char *out = NULL, *keys_out = NULL, *from = NULL, *keys = NULL,
-               *to = NULL;
+               *to = NULL, *conninfo = NULL;
     bool bad = false;
     int o;
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -80,6 +88,9 @@ int cmd_backup(int argc, char **argv)
         case OPT_TO:
             to = optarg;
             break;
+        case OPT_STORE:
+            conninfo = optarg;
+            break;
         default:
             return fail("backup", "bad option; see --help");
         }
@@ -98,6 +109,8 @@ int cmd_backup(int argc, char **argv)
     if (restore && (from == NULL || keys == NULL || to == NULL))
         return fail("backup", "backup restore needs --from DIR, --keys FILE "
                               "and --to NEWDIR");
+    if (conninfo != NULL && !restore)
+        return fail("backup", "--store goes with restore");
     if (restore) {
         char msg[512];
         sr_status st = sr_backup_copy(from, to, msg, sizeof msg);
@@ -129,16 +142,75 @@ int cmd_backup(int argc, char **argv)
             printf("{\"people\":%" PRIu64 "}\n", n);
     } else {
         sr_restore_summary s;
+        uint64_t moved = 0;
         st = sr_vault_restore_keys(v, keys, &s);
+        if (st == SR_OK && conninfo != NULL)
+            st = sr_vault_move_store(v, conninfo, &moved);
         if (st == SR_OK)
             printf("{\"keys\":%" PRIu64 ",\"restored\":%" PRIu64
-                   ",\"removed\":%" PRIu64 ",\"unknown\":%" PRIu64 "}\n",
-                   s.keys, s.restored, s.removed, s.unknown);
+                   ",\"removed\":%" PRIu64 ",\"unknown\":%" PRIu64
+                   ",\"store\":\"%s\"}\n",
+                   s.keys, s.restored, s.removed, s.unknown,
+                   conninfo != NULL ? "postgresql" : "sqlite");
     }
     rc = st == SR_OK ? 0 : lib_fail("backup", st, v);
     sr_vault_close(v);
     /* A restore that failed leaves nothing: it can be run again. */
     if (restore && st != SR_OK)
         sr_backup_abandon(to);
+    return rc;
+}
+
+const char help_store[] =
+    "usage: strongroom store move --to CONNINFO\n"
+    "\n"
+    "Move the vault's records from its embedded SQLite file (vault.db) onto\n"
+    "PostgreSQL (docs/storage.md). CONNINFO is a libpq connection string of\n"
+    "an empty database, without a password (use ~/.pgpass). Every person,\n"
+    "index row and document is copied in one snapshot and one transaction,\n"
+    "the move is logged (store.move), then <vault>/store names the database\n"
+    "and vault.db is removed. Stop the server first. If the copy fails the\n"
+    "vault stays on its file (the database is left with an empty store:\n"
+    "drop and create it again before another try). Needs the manage-backups\n"
+    "action (the administrator's). Prints {\"people\": N}.\n"
+    "\n"
+    "  --to CONNINFO       the PostgreSQL database\n" COMMON_HELP
+    "\nexample: strongroom store move --to \"host=/run/postgresql "
+    "dbname=strongroom\"\n";
+
+int cmd_store(int argc, char **argv)
+{
+    enum { OPT_TO = 1 };
+    static const struct option opts[] = {
+        COMMON_OPTIONS, {"to", required_argument, NULL, OPT_TO}, {0, 0, 0, 0}};
+    common c = COMMON_INIT;
+    const char *to = NULL;
+    bool bad = false;
+    int o;
+    while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (o == OPT_HELP) {
+            fputs(help_store, stdout);
+            return 0;
+        }
+        if (common_option(&c, o, optarg, &bad))
+            continue;
+        if (o != OPT_TO)
+            return fail("store", "bad option; see --help");
+        to = optarg;
+    }
+    if (bad || optind + 1 != argc || strcmp(argv[optind], "move") != 0)
+        return fail("store", "give move; see --help");
+    if (to == NULL)
+        return fail("store", "store move needs --to CONNINFO");
+    sr_vault *v;
+    int rc = open_vault("store", &c, SR_OPEN_WRITE, &v);
+    if (rc != 0)
+        return rc;
+    uint64_t people = 0;
+    sr_status st = sr_vault_move_store(v, to, &people);
+    if (st == SR_OK)
+        printf("{\"people\":%" PRIu64 "}\n", people);
+    rc = st == SR_OK ? 0 : lib_fail("store", st, v);
+    sr_vault_close(v);
     return rc;
 }

@@ -152,6 +152,8 @@ int cmd_hotline(int argc, char **argv);
 extern const char help_hotline[];
 int cmd_backup(int argc, char **argv); /* backup.c */
 extern const char help_backup[];
+int cmd_store(int argc, char **argv); /* backup.c */
+extern const char help_store[];
 int cmd_serve(int argc, char **argv);
 extern const char help_serve[];
 

@@ -1189,6 +1189,8 @@ static const command commands[] = {
      help_retention, cmd_retention},
     {"backup", "back up, and restore, without the shredded", help_backup,
      cmd_backup},
+    {"store", "move the vault's records onto PostgreSQL", help_store,
+     cmd_store},
     {"token", "create, list and revoke API tokens", help_token, cmd_token},
     {"login", "sign in with a passphrase; prints a token", help_login,
      cmd_login},

@@ -700,14 +700,11 @@ static sr_status open_store(sr_vault *v, unsigned flags)
     return SR_OK;
 }
 
-/* A new vault on PostgreSQL: its connection string goes to <dir>/store.
- * A password in it is refused: it belongs in ~/.pgpass (PGPASSFILE) or
- * the environment, not beside the vault's keys. */
-static sr_status store_choose(sr_vault *v, const char *conninfo)
+/* A PostgreSQL connection string fit for <dir>/store: one line, parsed by
+ * libpq, and without a password, which belongs in ~/.pgpass (PGPASSFILE)
+ * or the environment, not beside the vault's keys. */
+sr_status vault_store_check(sr_vault *v, const char *conninfo)
 {
-    char path[PATH_CAP];
-    if (conninfo == NULL || conninfo[0] == '\0')
-        return SR_OK;
     size_t n = strlen(conninfo);
     if (n >= PATH_CAP - 1 || memchr(conninfo, '\n', n) != NULL)
         return vault_fail(v, SR_ERR_INVALID,
@@ -722,6 +719,14 @@ static sr_status store_choose(sr_vault *v, const char *conninfo)
         return vault_fail(v, SR_ERR_INVALID,
                           "the store's connection string holds a password: "
                           "put it in ~/.pgpass (or PGPASSFILE) instead");
+    return SR_OK;
+}
+
+/* <dir>/store, atomically: from now on the vault opens that database. */
+sr_status vault_store_write(sr_vault *v, const char *conninfo)
+{
+    char path[PATH_CAP];
+    size_t n = strlen(conninfo);
     sr_status st = join_path(v, path, STORE_FILE);
     if (st == SR_OK) {
         char line[PATH_CAP + 1];
@@ -731,6 +736,97 @@ static sr_status store_choose(sr_vault *v, const char *conninfo)
             st =
                 vault_fail(v, st, "cannot write %s: %s", path, strerror(errno));
     }
+    return st;
+}
+
+/* A new vault on PostgreSQL: its connection string goes to <dir>/store. */
+static sr_status store_choose(sr_vault *v, const char *conninfo)
+{
+    if (conninfo == NULL || conninfo[0] == '\0')
+        return SR_OK;
+    sr_status st = vault_store_check(v, conninfo);
+    return st == SR_OK ? vault_store_write(v, conninfo) : st;
+}
+
+/* sr_vault_move_store once allowed; logs the move before <dir>/store
+ * names the database. */
+static sr_status move_store(sr_vault *v, const access_req *r,
+                            const char *conninfo, uint64_t *people)
+{
+    char detail[ENTRY_TEXT_MAX], db[PATH_CAP], side[PATH_CAP + 8];
+    store_stats stats;
+    store *dst = NULL;
+    sr_status st;
+    if (v->ops != &store_sqlite_ops)
+        return vault_fail(v, SR_ERR_INVALID,
+                          "the vault's store is on PostgreSQL already");
+    if (conninfo == NULL || conninfo[0] == '\0')
+        return vault_fail(v, SR_ERR_INVALID,
+                          "give the PostgreSQL database's connection string");
+    st = vault_store_check(v, conninfo);
+    if (st == SR_OK && (st = v->ops->stats(v->st, &stats)) != SR_OK)
+        st = vault_store_fail(v, st, "cannot count the people");
+    if (st == SR_OK)
+        st = join_path(v, db, DB_FILE);
+    if (st != SR_OK)
+        return st;
+    /* The copy first: until <dir>/store is written the vault is where it
+     * was, whatever fails. */
+    st =
+        store_pg_ops.open(&dst, conninfo, STORE_OPEN_CREATE | STORE_OPEN_WRITE);
+    if (st != SR_OK) {
+        st = vault_fail(v, st,
+                        "cannot make the store in the PostgreSQL database: %s",
+                        dst != NULL ? store_pg_ops.errmsg(dst) : "");
+        if (dst != NULL)
+            store_pg_ops.close(dst);
+        return st;
+    }
+    st = v->ops->copy_to(v->st, &store_pg_ops, dst);
+    if (st != SR_OK)
+        st = vault_fail(v, st,
+                        "cannot copy the vault into the PostgreSQL database "
+                        "(it now holds an empty store: drop and create the "
+                        "database again before another try): %s",
+                        v->ops->errmsg(v->st));
+    (void)snprintf(detail, sizeof detail, "people %llu, to PostgreSQL",
+                   (unsigned long long)stats.people);
+    if (st == SR_OK)
+        st = vault_record(v, r, ENTRY_ALLOWED, SR_OK, 0, detail, stats.people,
+                          NULL, 0);
+    if (st == SR_OK)
+        st = vault_store_write(v, conninfo);
+    if (st != SR_OK) {
+        store_pg_ops.close(dst);
+        return st;
+    }
+    /* From here on the vault is on PostgreSQL, this handle too; the file
+     * goes (its blocks are not wiped: see docs/storage.md). */
+    v->ops->close(v->st);
+    v->ops = &store_pg_ops;
+    v->st = dst;
+    (void)unlink(db);
+    (void)snprintf(side, sizeof side, "%s-wal", db);
+    (void)unlink(side);
+    (void)snprintf(side, sizeof side, "%s-shm", db);
+    (void)unlink(side);
+    if (dir_sync(v->dir) != SR_OK)
+        return vault_fail(v, SR_ERR_IO, "cannot sync %s", v->dir);
+    *people = stats.people;
+    return SR_OK;
+}
+
+sr_status sr_vault_move_store(sr_vault *v, const char *conninfo,
+                              uint64_t *people)
+{
+    access_req r = {POLICY_MANAGE_BACKUPS, "store.move", NULL, NULL, 0};
+    unsigned granted;
+    *people = 0;
+    if (!v->writable)
+        return vault_fail(v, SR_ERR_INVALID, "the vault was opened read-only");
+    sr_status st = vault_authorize(v, &r, &granted);
+    if (st == SR_OK && (st = move_store(v, &r, conninfo, people)) != SR_OK)
+        st = vault_record_failure(v, &r, st, 0);
     return st;
 }
 
