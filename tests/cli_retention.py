@@ -16,15 +16,13 @@ person, is refused.
 import datetime
 import json
 import os
-import pty
 import shutil
-import subprocess
 import sys
 import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from srcli import CLI, PASS, ON_PG, Vault, gen  # noqa: E402
+from srcli import ON_PG, Vault, gen, run_on_terminal  # noqa: E402
 
 RET = ["--purpose", "retention"]
 IR = ["--purpose", "incident-response"]
@@ -173,27 +171,11 @@ class ClassRetention(unittest.TestCase):
         self.assertEqual((again["due"], again["classes_due"]), (0, 0))
 
     def on_a_terminal(self, args):
-        """Run the command with stderr on a terminal: (stdout, stderr)."""
-        master, slave = pty.openpty()
-        env = dict(os.environ, STRONGROOM_PASSPHRASE=PASS,
-                   STRONGROOM_TOKEN=self.v.tokens["so"])
-        p = subprocess.Popen([CLI] + args[:1] + ["--vault", self.v.path]
-                             + args[1:], stdout=subprocess.PIPE,
-                             stderr=slave, env=env)
-        os.close(slave)
-        err = b""
-        while True:
-            try:
-                chunk = os.read(master, 4096)
-            except OSError:  # the child closed the terminal
-                break
-            if not chunk:
-                break
-            err += chunk
-        out = p.stdout.read()
-        p.stdout.close()
-        self.assertEqual(p.wait(), 0, err)
-        os.close(master)
+        """Run the command as the officer with stderr on a terminal:
+        (stdout, what the terminal showed)."""
+        rc, out, err = run_on_terminal(args[:1] + ["--vault", self.v.path]
+                                       + args[1:], token=self.v.tokens["so"])
+        self.assertEqual(rc, 0, err)
         return out, err
 
     def test_a_run_on_a_terminal_shows_its_progress(self):

@@ -28,7 +28,8 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from srcli import EXIT_INVALID, Vault, gen, run  # noqa: E402
+from srcli import (EXIT_INVALID, Vault, gen, run,  # noqa: E402
+                   run_on_terminal)
 from srserver import Server  # noqa: E402
 
 ADMIN = os.environ.get("SR_TEST_STORE", "")
@@ -172,8 +173,13 @@ class PostgresVault(PgCase):
         p = v.sr(["store", "move", "--to", target], who="hr")
         self.assertNotEqual(p.returncode, 0)
         self.assertIn(b"denied by rule", p.stderr)
-        out = json.loads(v.sr(["store", "move", "--to", target],
-                              check=0).stdout)
+        rc, out, shown = run_on_terminal(["store", "move", "--vault", v.path,
+                                          "--to", target],
+                                         token=v.tokens["admin"])
+        self.assertEqual(rc, 0, shown)
+        out = json.loads(out)
+        self.assertIn(("store move: %d of %d people copied"
+                       % (out["people"], out["people"])).encode(), shown)
         live = int(psql(self.db + "_m", "SELECT count(*) FROM persons"))
         self.assertEqual(out["people"], live)
         self.assertEqual(live, len(people) - 1 + 1)  # one shredded, a decoy

@@ -11,6 +11,7 @@ import hashlib
 import json
 import glob
 import os
+import pty
 import sqlite3
 import subprocess
 import unittest
@@ -60,6 +61,34 @@ def run(args, token=None, stdin=None, env_extra=None, check=None,
         raise AssertionError("%s: exit %d, wanted %d\nstdout: %s\nstderr: %s" % (
             args, p.returncode, check, p.stdout[:2000], p.stderr[:2000]))
     return p
+
+
+def run_on_terminal(args, token=None, passphrase=PASS):
+    """Run `strongroom ARGS` with stderr on a terminal (a pty), as a person
+    at a console would: (exit status, stdout, what the terminal showed)."""
+    master, slave = pty.openpty()
+    env = dict(os.environ)
+    env.pop("STRONGROOM_TOKEN", None)
+    env["STRONGROOM_PASSPHRASE"] = passphrase
+    if token is not None:
+        env["STRONGROOM_TOKEN"] = token
+    p = subprocess.Popen([CLI] + args, stdout=subprocess.PIPE, stderr=slave,
+                         env=env)
+    os.close(slave)
+    err = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        err += chunk
+    out = p.stdout.read()
+    p.stdout.close()
+    rc = p.wait()
+    os.close(master)
+    return rc, out, err
 
 
 def gen(count, seed):

@@ -734,9 +734,18 @@ static void backup_copies_everything_but_the_keys(void **state)
 /* copy_to moves everything, keys included, into a new store of the other
  * backend (SQLite into SQLite when no PostgreSQL is given): PostgreSQL
  * into a SQLite file, and a SQLite file into a new PostgreSQL database. */
+static void count_progress(void *ctx, uint64_t done)
+{
+    uint64_t *last = ctx;
+    assert_true(done > *last); /* it only goes forward */
+    *last = done;
+}
+
 static void copy_to_moves_everything_into_another_store(void **state)
 {
     fixture *f = *state;
+    uint64_t last = 0;
+    store_progress progress = {count_progress, &last};
     char path[600], conninfo[600];
     store *dst = NULL, *src = NULL;
     create_store(f);
@@ -745,10 +754,11 @@ static void copy_to_moves_everything_into_another_store(void **state)
     assert_int_equal(
         store_sqlite_ops.open(&dst, path, STORE_OPEN_CREATE | STORE_OPEN_WRITE),
         SR_OK);
-    sr_status st = ops->copy_to(f->s, &store_sqlite_ops, dst);
+    sr_status st = ops->copy_to(f->s, &store_sqlite_ops, dst, &progress);
     if (st != SR_OK)
         fail_msg("copy_to: %s: %s", sr_status_str(st), ops->errmsg(f->s));
     check_copied(&store_sqlite_ops, dst, false);
+    assert_int_equal(last, COPY_PEOPLE); /* heard to the end */
     if (pg_admin == NULL) {
         store_sqlite_ops.close(dst);
         return;
@@ -764,13 +774,13 @@ static void copy_to_moves_everything_into_another_store(void **state)
     assert_int_equal(
         store_pg_ops.open(&dst, conninfo, STORE_OPEN_CREATE | STORE_OPEN_WRITE),
         SR_OK);
-    st = store_sqlite_ops.copy_to(src, &store_pg_ops, dst);
+    st = store_sqlite_ops.copy_to(src, &store_pg_ops, dst, NULL);
     if (st != SR_OK)
         fail_msg("copy_to: %s: %s", sr_status_str(st),
                  store_sqlite_ops.errmsg(src));
     check_copied(&store_pg_ops, dst, false);
     /* Into a store that already holds someone: refused, all of it. */
-    st = store_sqlite_ops.copy_to(src, &store_pg_ops, dst);
+    st = store_sqlite_ops.copy_to(src, &store_pg_ops, dst, NULL);
     assert_int_equal(st, SR_ERR_EXISTS);
     store_stats stats;
     assert_int_equal(store_pg_ops.stats(dst, &stats), SR_OK);

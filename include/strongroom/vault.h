@@ -542,11 +542,13 @@ SR_API void sr_backup_abandon(const char *to);
  * removed; the handle goes on, on PostgreSQL. Opened for writing (so no
  * other process writes meanwhile); stop readers such as a server first.
  * *people gets the people moved (decoys included). If the copy fails the
- * vault stays on its file.
+ * vault stays on its file. progress (may be NULL) is called after each
+ * batch of people copied, with the total.
  */
-SR_API SR_WARN_UNUSED sr_status sr_vault_move_store(sr_vault *v,
-                                                    const char *conninfo,
-                                                    uint64_t *people);
+SR_API SR_WARN_UNUSED sr_status
+sr_vault_move_store(sr_vault *v, const char *conninfo,
+                    void (*progress)(void *ctx, uint64_t done, uint64_t total),
+                    void *progress_ctx, uint64_t *people);
 
 typedef struct sr_restore_summary {
     uint64_t keys;     /* key lines read */

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -47,6 +48,33 @@ const char help_backup[] =
     "database\n" COMMON_HELP
     "\nexample: strongroom backup create --out /backup/vault-2026-12-04 "
     "--keys-out /keys/vault-2026-12-04.keys\n";
+
+/* A progress line for a move onto PostgreSQL, on a terminal. */
+typedef struct moving {
+    bool shown;
+} moving;
+
+static void move_progress(void *ctx, uint64_t done, uint64_t total)
+{
+    moving *m = ctx;
+    fprintf(stderr, "\rstore move: %" PRIu64 " of %" PRIu64 " people copied ",
+            done, total);
+    m->shown = true;
+}
+
+/* sr_vault_move_store with a progress line when stderr is a terminal
+ * (and not quiet). */
+static sr_status move(sr_vault *v, const char *conninfo, bool quiet,
+                      uint64_t *people)
+{
+    moving m = {false};
+    bool show = !quiet && isatty(STDERR_FILENO);
+    sr_status st = sr_vault_move_store(v, conninfo, show ? move_progress : NULL,
+                                       &m, people);
+    if (m.shown)
+        fputc('\n', stderr);
+    return st;
+}
 
 int cmd_backup(int argc, char **argv)
 {
@@ -145,7 +173,7 @@ int cmd_backup(int argc, char **argv)
         uint64_t moved = 0;
         st = sr_vault_restore_keys(v, keys, &s);
         if (st == SR_OK && conninfo != NULL)
-            st = sr_vault_move_store(v, conninfo, &moved);
+            st = move(v, conninfo, false, &moved);
         if (st == SR_OK)
             printf("{\"keys\":%" PRIu64 ",\"restored\":%" PRIu64
                    ",\"removed\":%" PRIu64 ",\"unknown\":%" PRIu64
@@ -172,20 +200,25 @@ const char help_store[] =
     "and vault.db is removed. Stop the server first. If the copy fails the\n"
     "vault stays on its file (the database is left with an empty store:\n"
     "drop and create it again before another try). Needs the manage-backups\n"
-    "action (the administrator's). Prints {\"people\": N}.\n"
+    "action (the administrator's). Prints {\"people\": N}; a progress line\n"
+    "on a terminal.\n"
     "\n"
-    "  --to CONNINFO       the PostgreSQL database\n" COMMON_HELP
+    "  --to CONNINFO       the PostgreSQL database\n"
+    "  --quiet             no progress line\n" COMMON_HELP
     "\nexample: strongroom store move --to \"host=/run/postgresql "
     "dbname=strongroom\"\n";
 
 int cmd_store(int argc, char **argv)
 {
-    enum { OPT_TO = 1 };
+    enum { OPT_TO = 1, OPT_QUIET };
     static const struct option opts[] = {
-        COMMON_OPTIONS, {"to", required_argument, NULL, OPT_TO}, {0, 0, 0, 0}};
+        COMMON_OPTIONS,
+        {"to", required_argument, NULL, OPT_TO},
+        {"quiet", no_argument, NULL, OPT_QUIET},
+        {0, 0, 0, 0}};
     common c = COMMON_INIT;
     const char *to = NULL;
-    bool bad = false;
+    bool bad = false, quiet = false;
     int o;
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (o == OPT_HELP) {
@@ -194,9 +227,12 @@ int cmd_store(int argc, char **argv)
         }
         if (common_option(&c, o, optarg, &bad))
             continue;
-        if (o != OPT_TO)
+        if (o == OPT_QUIET)
+            quiet = true;
+        else if (o == OPT_TO)
+            to = optarg;
+        else
             return fail("store", "bad option; see --help");
-        to = optarg;
     }
     if (bad || optind + 1 != argc || strcmp(argv[optind], "move") != 0)
         return fail("store", "give move; see --help");
@@ -207,7 +243,7 @@ int cmd_store(int argc, char **argv)
     if (rc != 0)
         return rc;
     uint64_t people = 0;
-    sr_status st = sr_vault_move_store(v, to, &people);
+    sr_status st = move(v, to, quiet, &people);
     if (st == SR_OK)
         printf("{\"people\":%" PRIu64 "}\n", people);
     rc = st == SR_OK ? 0 : lib_fail("store", st, v);

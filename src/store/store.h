@@ -75,6 +75,12 @@ typedef sr_status (*store_doc_fn)(void *ctx, const char *key, const uint8_t *v,
 #define STORE_OPEN_KEYLESS 4u
 
 typedef struct store_ops store_ops;
+
+/* How far a long store operation has come (copy_to: people written). */
+typedef struct store_progress {
+    void (*fn)(void *ctx, uint64_t done);
+    void *ctx;
+} store_progress;
 struct store_ops {
     const char *name;
     /* On failure *out may still be set, to read the message; close it. */
@@ -137,8 +143,10 @@ struct store_ops {
      * on failure; then s's message says what failed). A keyless dst
      * (STORE_OPEN_KEYLESS) gets no key. No transaction of s may be open.
      * backup is copy_to into a new keyless SQLite file; moving a vault
-     * onto PostgreSQL is copy_to into a PostgreSQL store. */
-    sr_status (*copy_to)(store *s, const struct store_ops *dst_ops, store *dst);
+     * onto PostgreSQL is copy_to into a PostgreSQL store. progress (may
+     * be NULL) hears the people written so far after each batch. */
+    sr_status (*copy_to)(store *s, const struct store_ops *dst_ops, store *dst,
+                         const struct store_progress *progress);
     /* Fetch one person with the classes in class_mask. */
     sr_status (*get)(store *s, const uint8_t id[SR_ID_BYTES],
                      unsigned class_mask, store_row_fn fn, void *ctx);
@@ -213,9 +221,12 @@ typedef struct store_sink {
     size_t nidx[STORE_SINK_BATCH];
     uint8_t *arena; /* the batch's row bytes */
     size_t used, cap;
+    const store_progress *progress; /* or NULL */
+    uint64_t written;
     char msg[256];
 } store_sink;
-sr_status store_sink_begin(store_sink *k, const store_ops *ops, store *dst);
+sr_status store_sink_begin(store_sink *k, const store_ops *ops, store *dst,
+                           const store_progress *progress);
 sr_status store_sink_meta(store_sink *k, const char *key, const uint8_t *v,
                           size_t len);
 sr_status store_sink_doc(store_sink *k, const char *kind, const char *key,

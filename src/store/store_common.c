@@ -83,13 +83,16 @@ static sr_status sink_fail(store_sink *k, sr_status st, const char *what)
     return st;
 }
 
-sr_status store_sink_begin(store_sink *k, const store_ops *ops, store *dst)
+sr_status store_sink_begin(store_sink *k, const store_ops *ops, store *dst,
+                           const store_progress *progress)
 {
     memset(k, 0, offsetof(store_sink, rows));
     k->ops = ops;
     k->dst = dst;
     k->arena = NULL;
     k->used = k->cap = 0;
+    k->progress = progress;
+    k->written = 0;
     k->msg[0] = '\0';
     sr_status st = ops->begin(dst);
     return st == SR_OK ? SR_OK : sink_fail(k, st, "starting the copy");
@@ -118,6 +121,10 @@ static sr_status sink_flush(store_sink *k)
         for (size_t i = 0; i < k->n && st == SR_OK; i++)
             st = k->ops->insert(k->dst, &k->rows[i], k->idxp[i], k->nidx[i]);
     }
+    k->written += k->n;
+    if (st == SR_OK && k->n > 0 && k->progress != NULL &&
+        k->progress->fn != NULL)
+        k->progress->fn(k->progress->ctx, k->written);
     k->n = 0;
     k->used = 0;
     return st == SR_OK ? SR_OK : sink_fail(k, st, "copying people");

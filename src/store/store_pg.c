@@ -1231,7 +1231,8 @@ static sr_status copy_person(store *s, const PGresult *res, int r, void *ctx)
     "FROM persons p LEFT JOIN blind_index b ON b.id = p.id "                   \
     "GROUP BY p.id ORDER BY p.seq"
 
-static sr_status pg_copy_to(store *s, const store_ops *dst_ops, store *dst)
+static sr_status pg_copy_to(store *s, const store_ops *dst_ops, store *dst,
+                            const store_progress *progress)
 {
     if (s->in_txn) {
         set_msg(s, "copying the store", "not inside a transaction");
@@ -1250,7 +1251,7 @@ static sr_status pg_copy_to(store *s, const store_ops *dst_ops, store *dst)
     }
     s->in_txn = true;
     k->msg[0] = '\0';
-    st = store_sink_begin(k, dst_ops, dst);
+    st = store_sink_begin(k, dst_ops, dst, progress);
     if (st == SR_OK)
         st = cursor_walk(s, "SELECT key, value FROM meta ORDER BY key",
                          "copying the meta values", copy_meta, k);
@@ -1296,7 +1297,7 @@ static sr_status pg_backup(store *s, const char *path)
         set_msg(s, "creating the backup",
                 dst != NULL ? store_sqlite_ops.errmsg(dst) : "out of memory");
     else
-        st = pg_copy_to(s, &store_sqlite_ops, dst);
+        st = pg_copy_to(s, &store_sqlite_ops, dst, NULL);
     if (dst != NULL)
         store_sqlite_ops.close(dst);
     if (st == SR_OK && file_sync(path) != SR_OK) {

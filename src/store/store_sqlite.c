@@ -1165,7 +1165,8 @@ static sr_status copy_person(store *s, sqlite3_stmt *q, store_sink *k)
                        : st;
 }
 
-static sr_status sqlite_copy_to(store *s, const store_ops *dst_ops, store *dst)
+static sr_status sqlite_copy_to(store *s, const store_ops *dst_ops, store *dst,
+                                const store_progress *progress)
 {
     if (!sqlite3_get_autocommit(s->db)) {
         store_set_msg(s, "copying the store", "not inside a transaction");
@@ -1180,7 +1181,7 @@ static sr_status sqlite_copy_to(store *s, const store_ops *dst_ops, store *dst)
         free(k);
         return st;
     }
-    st = store_sink_begin(k, dst_ops, dst);
+    st = store_sink_begin(k, dst_ops, dst, progress);
     if (st == SR_OK)
         st = copy_walk(s, "SELECT key, value FROM meta ORDER BY key",
                        "copying the meta values", copy_meta, k);

@@ -748,10 +748,24 @@ static sr_status store_choose(sr_vault *v, const char *conninfo)
     return st == SR_OK ? vault_store_write(v, conninfo) : st;
 }
 
+/* The caller's progress callback, with the total it knows. */
+typedef struct move_progress {
+    void (*fn)(void *ctx, uint64_t done, uint64_t total);
+    void *ctx;
+    uint64_t total;
+} move_progress;
+
+static void move_heard(void *ctx, uint64_t done)
+{
+    move_progress *m = ctx;
+    m->fn(m->ctx, done, m->total);
+}
+
 /* sr_vault_move_store once allowed; logs the move before <dir>/store
  * names the database. */
 static sr_status move_store(sr_vault *v, const access_req *r,
-                            const char *conninfo, uint64_t *people)
+                            const char *conninfo, move_progress *mp,
+                            uint64_t *people)
 {
     char detail[ENTRY_TEXT_MAX], db[PATH_CAP], side[PATH_CAP + 8];
     store_stats stats;
@@ -782,7 +796,10 @@ static sr_status move_store(sr_vault *v, const access_req *r,
             store_pg_ops.close(dst);
         return st;
     }
-    st = v->ops->copy_to(v->st, &store_pg_ops, dst);
+    mp->total = stats.people;
+    store_progress sp = {move_heard, mp};
+    st =
+        v->ops->copy_to(v->st, &store_pg_ops, dst, mp->fn != NULL ? &sp : NULL);
     if (st != SR_OK)
         st = vault_fail(v, st,
                         "cannot copy the vault into the PostgreSQL database "
@@ -817,15 +834,18 @@ static sr_status move_store(sr_vault *v, const access_req *r,
 }
 
 sr_status sr_vault_move_store(sr_vault *v, const char *conninfo,
-                              uint64_t *people)
+                              void (*progress)(void *ctx, uint64_t done,
+                                               uint64_t total),
+                              void *progress_ctx, uint64_t *people)
 {
     access_req r = {POLICY_MANAGE_BACKUPS, "store.move", NULL, NULL, 0};
+    move_progress mp = {progress, progress_ctx, 0};
     unsigned granted;
     *people = 0;
     if (!v->writable)
         return vault_fail(v, SR_ERR_INVALID, "the vault was opened read-only");
     sr_status st = vault_authorize(v, &r, &granted);
-    if (st == SR_OK && (st = move_store(v, &r, conninfo, people)) != SR_OK)
+    if (st == SR_OK && (st = move_store(v, &r, conninfo, &mp, people)) != SR_OK)
         st = vault_record_failure(v, &r, st, 0);
     return st;
 }
