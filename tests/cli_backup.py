@@ -111,9 +111,9 @@ class Backup(unittest.TestCase):
                                      "length(wrapped) > 0").fetchone()[0], 0)
         # Everything else is there: every person (the decoy too), index
         # row and document.
-        self.assertEqual([con.execute("SELECT count(*) FROM " + t).fetchone()[0]
-                          for t in ("persons", "blind_index", "docs")],
-                         W.counts)
+        counts = [con.execute("SELECT count(*) FROM " + t).fetchone()[0]
+                  for t in ("persons", "blind_index", "docs")]
+        self.assertEqual(counts, W.counts)
         self.assertEqual(W.counts[0], len(W.people) + 1)
         con.close()
         for p in W.people:

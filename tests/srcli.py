@@ -202,7 +202,8 @@ class Vault:
 
     def hex_sql(self, expr):
         """SQL for the bytes of expr as lowercase hex."""
-        return ("encode(%s, 'hex')" if self.conninfo else "lower(hex(%s))") % expr
+        form = "encode(%s, 'hex')" if self.conninfo else "lower(hex(%s))"
+        return form % expr
 
     def blob_sql(self, hexstr):
         """SQL for the bytes hexstr spells."""
