@@ -240,11 +240,8 @@ static int run_query(PGconn *db, const char *stmt, int n,
 /* One phase of searches (by SSN or by family name and birth date), each
  * client on a connection of its own. */
 typedef struct phase {
+    bench_phase b; /* first: bench_lookups runs the phases */
     const char *conninfo, *key;
-    const bench_sample *s;
-    double *t; /* each sample's time, in µs */
-    bool by_name;
-    size_t sink;
 } phase;
 
 typedef struct client {
@@ -274,23 +271,23 @@ static bool client_one(void *state, size_t i)
 {
     client *c = state;
     const phase *ph = c->ph;
-    const bench_sample *s = &ph->s[i];
+    const bench_sample *s = &ph->b.s[i];
     const char *by_ssn[2] = {s->ssn, ph->key};
     const char *by_name[3] = {s->family, s->dob, ph->key};
     double t0 = bench_now();
-    int rows = ph->by_name ? run_query(c->db, "name", 3, by_name, &c->sink)
-                           : run_query(c->db, "ssn", 2, by_ssn, &c->sink);
-    ph->t[i] = (bench_now() - t0) * 1e6;
+    int rows = ph->b.by_name ? run_query(c->db, "name", 3, by_name, &c->sink)
+                             : run_query(c->db, "ssn", 2, by_ssn, &c->sink);
+    ph->b.t[i] = (bench_now() - t0) * 1e6;
     if (rows == 0)
         fprintf(stderr, "baseline_pg: sample %zu: %s not found\n", i,
-                ph->by_name ? "family+DOB" : "SSN");
+                ph->b.by_name ? "family+DOB" : "SSN");
     return rows > 0;
 }
 
 static void client_close(void *state)
 {
     client *c = state;
-    c->ph->sink += c->sink;
+    c->ph->b.sink += c->sink;
     PQfinish(c->db);
     free(c);
 }
@@ -301,7 +298,6 @@ static const bench_client_ops client_ops = {client_open, client_one,
 static int cmd_lookup(const char *conninfo, const char *file, const char *ns)
 {
     bench_sample *s = NULL;
-    double *t_ssn = NULL, *t_name = NULL, secs_ssn = 0, secs_name = 0;
     size_t n = 0, want;
     unsigned clients;
     int ret = 1;
@@ -313,31 +309,10 @@ static int cmd_lookup(const char *conninfo, const char *file, const char *ns)
     if (!bench_clients_wanted(&clients))
         return 2;
     if (!bench_load_samples(file, want, &s, &n))
-        goto cleanup;
-    t_ssn = calloc(n, sizeof *t_ssn);
-    t_name = calloc(n, sizeof *t_name);
-    if (t_ssn == NULL || t_name == NULL) {
-        fprintf(stderr, "baseline_pg: out of memory\n");
-        goto cleanup;
-    }
-    phase ph = {conninfo, bench_key(), s, t_ssn, false, 0};
-    if (!bench_clients(clients, n, &client_ops, &ph, &secs_ssn))
-        goto cleanup;
-    ph.t = t_name;
-    ph.by_name = true;
-    if (!bench_clients(clients, n, &client_ops, &ph, &secs_name))
-        goto cleanup;
-    printf("engine=pgcrypto samples=%zu clients=%u ssn_p50_us=%.1f "
-           "ssn_p99_us=%.1f name_p50_us=%.1f name_p99_us=%.1f "
-           "ssn_per_s=%.0f name_per_s=%.0f sink=%zu\n",
-           n, clients, bench_percentile(t_ssn, n, 50),
-           bench_percentile(t_ssn, n, 99), bench_percentile(t_name, n, 50),
-           bench_percentile(t_name, n, 99), (double)n / secs_ssn,
-           (double)n / secs_name, ph.sink % 10);
-    ret = 0;
-cleanup:
-    free(t_ssn);
-    free(t_name);
+        return 1;
+    phase ph = {{s, NULL, false, 0}, conninfo, bench_key()};
+    if (bench_lookups("pgcrypto", clients, n, &client_ops, &ph.b))
+        ret = 0;
     free(s);
     return ret;
 }

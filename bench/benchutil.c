@@ -420,3 +420,32 @@ bool bench_clients(unsigned k, size_t n, const bench_client_ops *ops, void *ctx,
     free(c);
     return ok;
 }
+
+bool bench_lookups(const char *engine, unsigned k, size_t n,
+                   const bench_client_ops *ops, bench_phase *ph)
+{
+    double *t_ssn = calloc(n, sizeof *t_ssn);
+    double *t_name = calloc(n, sizeof *t_name);
+    double secs_ssn = 0, secs_name = 0;
+    bool ok = t_ssn != NULL && t_name != NULL;
+    if (!ok)
+        fprintf(stderr, "bench: out of memory\n");
+    ph->t = t_ssn;
+    ph->by_name = false;
+    ok = ok && bench_clients(k, n, ops, ph, &secs_ssn);
+    ph->t = t_name;
+    ph->by_name = true;
+    ok = ok && bench_clients(k, n, ops, ph, &secs_name);
+    if (ok)
+        printf("engine=%s samples=%zu clients=%u ssn_p50_us=%.1f "
+               "ssn_p99_us=%.1f name_p50_us=%.1f name_p99_us=%.1f "
+               "ssn_per_s=%.0f name_per_s=%.0f sink=%zu\n",
+               engine, n, k, bench_percentile(t_ssn, n, 50),
+               bench_percentile(t_ssn, n, 99), bench_percentile(t_name, n, 50),
+               bench_percentile(t_name, n, 99), (double)n / secs_ssn,
+               (double)n / secs_name, ph->sink % 10);
+    ph->t = NULL;
+    free(t_ssn);
+    free(t_name);
+    return ok;
+}

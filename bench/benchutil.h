@@ -111,4 +111,23 @@ bool bench_clients_wanted(unsigned *k);
 bool bench_clients(unsigned k, size_t n, const bench_client_ops *ops, void *ctx,
                    double *seconds);
 
+/*
+ * A lookup benchmark's two phases over the same n samples, by SSN and
+ * then by family name and birth date, each by k clients (bench_clients
+ * with ph as their ctx), and the one line bench/run and bench/pg read:
+ * engine=E samples clients, p50/p99 of each phase (µs) and its searches
+ * per second. ph is the start of the caller's context: the clients read
+ * the samples, the phase's time array and by_name there, time each
+ * search into t[i] and add what they consumed to sink. False (having
+ * said why) if a phase failed.
+ */
+typedef struct bench_phase {
+    const bench_sample *s;
+    double *t;
+    bool by_name;
+    size_t sink;
+} bench_phase;
+bool bench_lookups(const char *engine, unsigned k, size_t n,
+                   const bench_client_ops *ops, bench_phase *ph);
+
 #endif

@@ -43,13 +43,10 @@ static sr_status on_match(void *ctx, const char *line, size_t len)
 
 /* One phase of searches (by SSN or by name and birth date). */
 typedef struct phase {
-    sr_vault *v; /* the opened vault: each client opens another handle */
+    bench_phase b; /* first: bench_lookups runs the phases */
+    sr_vault *v;   /* the opened vault: each client opens another handle */
     const char *token;
     sr_access acc;
-    const bench_sample *s;
-    double *t; /* each sample's time, in µs */
-    bool by_name;
-    size_t sink;
 } phase;
 
 typedef struct client {
@@ -82,18 +79,19 @@ static bool client_one(void *state, size_t i)
 {
     client *c = state;
     const phase *ph = c->ph;
-    const bench_sample *s = &ph->s[i];
+    const bench_sample *s = &ph->b.s[i];
     size_t count = 0;
     double t0 = bench_now();
     sr_status st =
-        ph->by_name ? sr_vault_find_name_dob(c->v, &ph->acc, s->family, s->dob,
-                                             on_match, &c->sink, &count)
-                    : sr_vault_find_ssn(c->v, &ph->acc, s->ssn, on_match,
-                                        &c->sink, &count);
-    ph->t[i] = (bench_now() - t0) * 1e6;
+        ph->b.by_name
+            ? sr_vault_find_name_dob(c->v, &ph->acc, s->family, s->dob,
+                                     on_match, &c->sink, &count)
+            : sr_vault_find_ssn(c->v, &ph->acc, s->ssn, on_match, &c->sink,
+                                &count);
+    ph->b.t[i] = (bench_now() - t0) * 1e6;
     if (st != SR_OK || count < 1) {
         fprintf(stderr, "bench_lookup: sample %zu: find by %s: %s\n", i,
-                ph->by_name ? "name+DOB" : "SSN",
+                ph->b.by_name ? "name+DOB" : "SSN",
                 st != SR_OK ? sr_vault_errmsg(c->v) : "not found");
         return false;
     }
@@ -103,7 +101,7 @@ static bool client_one(void *state, size_t i)
 static void client_close(void *state)
 {
     client *c = state;
-    c->ph->sink += c->sink;
+    c->ph->b.sink += c->sink;
     sr_vault_close(c->v);
     free(c);
 }
@@ -115,11 +113,9 @@ int main(int argc, char **argv)
 {
     sr_vault *v = NULL;
     bench_sample *s = NULL;
-    double *t_ssn = NULL, *t_name = NULL, secs_ssn = 0, secs_name = 0;
     size_t n = 0, want;
     unsigned clients;
     int ret = 1;
-    sr_status st;
 
     if (argc != 4 || !bench_parse_count(argv[3], &want)) {
         fprintf(stderr, "usage: bench_lookup VAULT_DIR FILE.jsonl N\n"
@@ -147,37 +143,17 @@ int main(int argc, char **argv)
     }
     if (!bench_load_samples(argv[2], want, &s, &n))
         goto cleanup;
-    t_ssn = calloc(n, sizeof *t_ssn);
-    t_name = calloc(n, sizeof *t_name);
-    if (t_ssn == NULL || t_name == NULL) {
-        fprintf(stderr, "bench_lookup: out of memory\n");
-        goto cleanup;
-    }
-    st = sr_vault_open(&v, argv[1], pass, strlen(pass), SR_OPEN_READ);
+    sr_status st = sr_vault_open(&v, argv[1], pass, strlen(pass), SR_OPEN_READ);
     if (st != SR_OK) {
         fprintf(stderr, "bench_lookup: open %s: %s\n", argv[1],
                 v != NULL ? sr_vault_errmsg(v) : sr_status_str(st));
         goto cleanup;
     }
-    phase ph = {v, token, acc, s, t_ssn, false, 0};
-    if (!bench_clients(clients, n, &client_ops, &ph, &secs_ssn))
-        goto cleanup;
-    ph.t = t_name;
-    ph.by_name = true;
-    if (!bench_clients(clients, n, &client_ops, &ph, &secs_name))
-        goto cleanup;
-    printf("engine=strongroom samples=%zu clients=%u ssn_p50_us=%.1f "
-           "ssn_p99_us=%.1f name_p50_us=%.1f name_p99_us=%.1f "
-           "ssn_per_s=%.0f name_per_s=%.0f sink=%zu\n",
-           n, clients, bench_percentile(t_ssn, n, 50),
-           bench_percentile(t_ssn, n, 99), bench_percentile(t_name, n, 50),
-           bench_percentile(t_name, n, 99), (double)n / secs_ssn,
-           (double)n / secs_name, ph.sink % 10);
-    ret = 0;
+    phase ph = {{s, NULL, false, 0}, v, token, acc};
+    if (bench_lookups("strongroom", clients, n, &client_ops, &ph.b))
+        ret = 0;
 cleanup:
     sr_vault_close(v);
-    free(t_ssn);
-    free(t_name);
     free(s);
     return ret;
 }
