@@ -236,6 +236,10 @@ sr_status store_sink_person(store_sink *k, const store_row *row,
 /* Write what is batched and commit if st is SR_OK; else roll back. Frees
  * the sink's memory either way and returns the outcome. */
 sr_status store_sink_end(store_sink *k, sr_status st);
+/* Index rows as the sources give them, "kind:value,kind:value" (NULL or
+ * "" for none), into idx[0..*n), at most STORE_SINK_INDEX_MAX; false for
+ * anything else (a tampered or damaged store). */
+bool store_index_text_parse(const char *t, store_index *idx, size_t *n);
 
 /* A row fit to write: versions from 1, a wrapped key, no empty envelope.
  * store_row_valid_keyless: the same but for the key (a backup's rows). */

@@ -130,8 +130,7 @@ static sr_status sink_flush(store_sink *k)
     return st == SR_OK ? SR_OK : sink_fail(k, st, "copying people");
 }
 
-/* "kind:value,kind:value" into idx (at most STORE_SINK_INDEX_MAX). */
-static bool index_text_parse(const char *t, store_index *idx, size_t *n)
+bool store_index_text_parse(const char *t, store_index *idx, size_t *n)
 {
     *n = 0;
     while (t != NULL && *t != '\0') {
@@ -148,6 +147,8 @@ static bool index_text_parse(const char *t, store_index *idx, size_t *n)
         idx[*n].kind = (uint8_t)kind;
         idx[(*n)++].value = (uint64_t)value;
         t = *end == ',' ? end + 1 : end;
+        if (*end == ',' && *t == '\0')
+            return false; /* a trailing comma: not a source's text */
     }
     return true;
 }
@@ -197,7 +198,7 @@ sr_status store_sink_person(store_sink *k, const store_row *row,
     if (st != SR_OK)
         return st;
     size_t i = k->n;
-    if (!index_text_parse(index_text, k->idx[i], &k->nidx[i])) {
+    if (!store_index_text_parse(index_text, k->idx[i], &k->nidx[i])) {
         (void)snprintf(k->msg, sizeof k->msg,
                        "copying people: a person's index rows are malformed");
         return SR_ERR_CORRUPT;
