@@ -703,7 +703,7 @@ static sr_status open_store(sr_vault *v, unsigned flags)
 /* A PostgreSQL connection string fit for <dir>/store: one line, parsed by
  * libpq, and without a password, which belongs in ~/.pgpass (PGPASSFILE)
  * or the environment, not beside the vault's keys. */
-sr_status vault_store_check(sr_vault *v, const char *conninfo)
+static sr_status store_check(sr_vault *v, const char *conninfo)
 {
     size_t n = strlen(conninfo);
     if (n >= PATH_CAP - 1 || memchr(conninfo, '\n', n) != NULL)
@@ -723,7 +723,7 @@ sr_status vault_store_check(sr_vault *v, const char *conninfo)
 }
 
 /* <dir>/store, atomically: from now on the vault opens that database. */
-sr_status vault_store_write(sr_vault *v, const char *conninfo)
+static sr_status store_write(sr_vault *v, const char *conninfo)
 {
     char path[PATH_CAP];
     size_t n = strlen(conninfo);
@@ -744,8 +744,8 @@ static sr_status store_choose(sr_vault *v, const char *conninfo)
 {
     if (conninfo == NULL || conninfo[0] == '\0')
         return SR_OK;
-    sr_status st = vault_store_check(v, conninfo);
-    return st == SR_OK ? vault_store_write(v, conninfo) : st;
+    sr_status st = store_check(v, conninfo);
+    return st == SR_OK ? store_write(v, conninfo) : st;
 }
 
 /* The caller's progress callback, with the total it knows. */
@@ -777,7 +777,7 @@ static sr_status move_store(sr_vault *v, const access_req *r,
     if (conninfo == NULL || conninfo[0] == '\0')
         return vault_fail(v, SR_ERR_INVALID,
                           "give the PostgreSQL database's connection string");
-    st = vault_store_check(v, conninfo);
+    st = store_check(v, conninfo);
     if (st == SR_OK && (st = v->ops->stats(v->st, &stats)) != SR_OK)
         st = vault_store_fail(v, st, "cannot count the people");
     if (st == SR_OK)
@@ -812,7 +812,7 @@ static sr_status move_store(sr_vault *v, const access_req *r,
         st = vault_record(v, r, ENTRY_ALLOWED, SR_OK, 0, detail, stats.people,
                           NULL, 0);
     if (st == SR_OK)
-        st = vault_store_write(v, conninfo);
+        st = store_write(v, conninfo);
     if (st != SR_OK) {
         store_pg_ops.close(dst);
         return st;

@@ -453,10 +453,6 @@ SR_WARN_UNUSED sr_status vault_open_row(sr_vault *v, const store_row *row,
 /* Set v's message to what we were doing and the store's own message
  * (saying "disk full" plainly when it is); returns st. */
 sr_status vault_store_fail(sr_vault *v, sr_status st, const char *what);
-/* A PostgreSQL connection string fit to keep in <dir>/store; writing it
- * there (atomically) moves the vault onto that database. */
-SR_WARN_UNUSED sr_status vault_store_check(sr_vault *v, const char *conninfo);
-SR_WARN_UNUSED sr_status vault_store_write(sr_vault *v, const char *conninfo);
 
 /* Set v's message, printf-style; returns st for tail calls. */
 sr_status vault_fail(sr_vault *v, sr_status st, const char *fmt, ...)
