@@ -189,6 +189,9 @@ struct store_ops {
 };
 
 extern const store_ops store_sqlite_ops;
+/* Remove a SQLite store's file at path and its -wal and -shm beside it
+ * (what is not there is no error): a failed backup, a moved vault. */
+void store_sqlite_remove(const char *path);
 /* PostgreSQL 15 and later (store_pg.c); the location is a libpq
  * connection string or URI. */
 extern const store_ops store_pg_ops;

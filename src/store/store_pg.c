@@ -1269,16 +1269,6 @@ static sr_status pg_copy_to(store *s, const store_ops *dst_ops, store *dst,
     return st;
 }
 
-static void unlink_db(const char *path)
-{
-    char side[PATH_MAX];
-    (void)unlink(path);
-    if (snprintf(side, sizeof side, "%s-wal", path) < (int)sizeof side)
-        (void)unlink(side);
-    if (snprintf(side, sizeof side, "%s-shm", path) < (int)sizeof side)
-        (void)unlink(side);
-}
-
 /* A backup is in the embedded format whatever the live store: a new
  * SQLite file at path, opened keyless (STORE_OPEN_KEYLESS) so not one
  * byte of a wrapped key is written there, filled by copy_to; a restore
@@ -1305,7 +1295,7 @@ static sr_status pg_backup(store *s, const char *path)
         st = SR_ERR_IO;
     }
     if (st != SR_OK)
-        unlink_db(path);
+        store_sqlite_remove(path);
     return st;
 }
 

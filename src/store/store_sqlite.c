@@ -1060,6 +1060,16 @@ static int exec_sql(sqlite3 *db, const char *sql)
     return rc;
 }
 
+void store_sqlite_remove(const char *path)
+{
+    char side[PATH_MAX];
+    (void)unlink(path);
+    if (snprintf(side, sizeof side, "%s-wal", path) < (int)sizeof side)
+        (void)unlink(side);
+    if (snprintf(side, sizeof side, "%s-shm", path) < (int)sizeof side)
+        (void)unlink(side);
+}
+
 static sr_status sqlite_backup(store *s, const char *path)
 {
     sqlite3 *dst = NULL;
@@ -1095,7 +1105,7 @@ static sr_status sqlite_backup(store *s, const char *path)
         store_set_msg(s, "writing the backup",
                       dst != NULL ? sqlite3_errmsg(dst) : "out of memory");
         (void)sqlite3_close(dst);
-        (void)unlink(path);
+        store_sqlite_remove(path);
         return rc == SQLITE_FULL ? SR_ERR_FULL : SR_ERR_IO;
     }
     if (sqlite3_close(dst) != SQLITE_OK) {

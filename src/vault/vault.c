@@ -767,7 +767,7 @@ static sr_status move_store(sr_vault *v, const access_req *r,
                             const char *conninfo, move_progress *mp,
                             uint64_t *people)
 {
-    char detail[ENTRY_TEXT_MAX], db[PATH_CAP], side[PATH_CAP + 8];
+    char detail[ENTRY_TEXT_MAX], db[PATH_CAP];
     store_stats stats;
     store *dst = NULL;
     sr_status st;
@@ -822,11 +822,7 @@ static sr_status move_store(sr_vault *v, const access_req *r,
     v->ops->close(v->st);
     v->ops = &store_pg_ops;
     v->st = dst;
-    (void)unlink(db);
-    (void)snprintf(side, sizeof side, "%s-wal", db);
-    (void)unlink(side);
-    (void)snprintf(side, sizeof side, "%s-shm", db);
-    (void)unlink(side);
+    store_sqlite_remove(db);
     if (dir_sync(v->dir) != SR_OK)
         return vault_fail(v, SR_ERR_IO, "cannot sync %s", v->dir);
     *people = stats.people;
