@@ -1082,7 +1082,12 @@ static sr_status sqlite_remove(store *s, const uint8_t id[SR_ID_BYTES],
         store_set_msg(s, "remove: malformed index rows", NULL);
         return SR_ERR_INVALID;
     }
-    sr_status r = stmt_exec(s, STMT_SAVEPOINT, "starting a savepoint");
+    /* Inside the caller's transaction, which a failure loses whole
+     * (store.h), no savepoint of its own: a retention run removes a
+     * hundred thousand people in one. */
+    bool own = sqlite3_get_autocommit(s->db) != 0;
+    sr_status r =
+        own ? stmt_exec(s, STMT_SAVEPOINT, "starting a savepoint") : SR_OK;
     if (r != SR_OK)
         return r;
     int rc = sqlite3_bind_blob(st, 1, id, SR_ID_BYTES, SQLITE_STATIC);
@@ -1102,7 +1107,7 @@ static sr_status sqlite_remove(store *s, const uint8_t id[SR_ID_BYTES],
     }
     if (r == SR_OK)
         r = index_write(s, STMT_INDEX_DELETE, seq, old_idx, nold);
-    return row_savepoint_end(s, r);
+    return own ? row_savepoint_end(s, r) : r;
 }
 
 static sr_status sqlite_purge(store *s)

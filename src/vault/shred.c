@@ -25,9 +25,10 @@
 
 /* People per transaction. Each deletes index rows all over the indexes,
  * so every commit rewrites most of their pages: fewer, larger commits
- * write less (8,192 took 21.5 s over 130,446 people, 65,536 17.8 s;
- * docs/BENCHMARKS.md). */
-#define SHRED_BATCH 65536u
+ * write less (over 130,497 people: one transaction 6.4-6.6 s, two of
+ * 65,536 7.0-7.3 s; docs/BENCHMARKS.md). The page cache stays bounded:
+ * SQLite spills a larger transaction's pages to the WAL early. */
+#define SHRED_BATCH 262144u
 #define KIND_CASE "case"
 #define KIND_CASE_PERSON "case_person"
 #define KIND_DECOY "decoy"
@@ -44,14 +45,18 @@ typedef struct doomed_list {
     size_t n, cap;
 } doomed_list;
 
-static sr_status doomed_add(sr_vault *v, doomed_list *l, const store_row *row)
+/* Add the person of row to l, with their index rows: from person when it
+ * holds the identity and name classes already, else opened from row. */
+static sr_status doomed_add(sr_vault *v, doomed_list *l, const store_row *row,
+                            const json_t *person)
 {
     if (array_room((void **)&l->d, &l->cap, l->n, sizeof *l->d) != SR_OK)
         return vault_fail(v, SR_ERR_NOMEM, "out of memory");
     doomed *d = &l->d[l->n];
     memcpy(d->id, row->id, SR_ID_BYTES);
     crypto_person_ref(v->keys, row->id, d->ref);
-    sr_status st = vault_row_index(v, row, &d->rows);
+    sr_status st = person != NULL ? vault_person_index(v, person, &d->rows)
+                                  : vault_row_index(v, row, &d->rows);
     if (st == SR_OK)
         l->n++;
     return st;
@@ -246,7 +251,7 @@ typedef struct one_ctx {
 static sr_status one_row(void *ctx, const store_row *row)
 {
     one_ctx *o = ctx;
-    o->st = doomed_add(o->v, o->l, row);
+    o->st = doomed_add(o->v, o->l, row, NULL);
     return o->st;
 }
 
@@ -327,6 +332,7 @@ typedef struct ret_ctx {
     const sr_retention_opts *opts; /* the run's; NULL in a half's */
     int32_t cutoff; /* separated on or before this day: destroyed */
     int32_t class_cutoff[SR_CLASS_COUNT]; /* INT32_MIN: no schedule */
+    bool clustered; /* reading by cluster (store.h, scan_clusters) */
     doomed_list l;
     trim *t;
     size_t nt, tcap;
@@ -370,14 +376,22 @@ static sr_status ret_row(void *ctx, const store_row *row)
     json_t *person = json_object();
     if (person == NULL)
         return c->st = vault_fail(c->v, SR_ERR_NOMEM, "out of memory");
-    sr_status st =
-        vault_open_row(c->v, row, SR_CLASS_BIT(SR_CLASS_EMPLOYMENT), person);
+    /* Reading by cluster, nearly everyone read is due: their identity and
+     * name (for their index rows) come in the same opening. */
+    unsigned want = SR_CLASS_BIT(SR_CLASS_EMPLOYMENT);
+    if (c->clustered)
+        want |= SR_CLASS_BIT(SR_CLASS_IDENTITY) | SR_CLASS_BIT(SR_CLASS_NAME);
+    sr_status st = vault_open_row(c->v, row, want, person);
     int32_t left = st == SR_OK ? vault_separated_on(person) : -1;
+    if (st == SR_OK && left >= 0 && left <= c->cutoff) {
+        c->separated++;
+        st = doomed_add(c->v, &c->l, row, c->clustered ? person : NULL);
+        json_decref(person);
+        return c->st = st;
+    }
     json_decref(person);
     if (st == SR_OK && left >= 0) {
         c->separated++;
-        if (left <= c->cutoff)
-            return c->st = doomed_add(c->v, &c->l, row);
         unsigned mask = 0;
         for (unsigned k = 0; k < SR_CLASS_COUNT; k++)
             if ((row->present & SR_CLASS_BIT(k)) && left <= c->class_cutoff[k])
@@ -462,6 +476,7 @@ static void side_of(const ret_ctx *m, sr_vault *v, ret_ctx *c)
     memset(c, 0, sizeof *c);
     c->v = v;
     c->cutoff = m->cutoff;
+    c->clustered = m->clustered;
     memcpy(c->class_cutoff, m->class_cutoff, sizeof c->class_cutoff);
 }
 
@@ -590,7 +605,8 @@ static sr_status scan_due(sr_vault *v, ret_ctx *c)
         s->other = NULL;
     v->errmsg[0] = '\0';
     sr_status st;
-    if (v->ops->scan_clusters != NULL) {
+    c->clustered = v->ops->scan_clusters != NULL;
+    if (c->clustered) {
         uint16_t clusters[DUE_CLUSTERS_MAX];
         size_t n = due_clusters(v, c, clusters);
         st = v->ops->scan_clusters(v->st, clusters, n, SCAN_CLASSES, scan2_row,

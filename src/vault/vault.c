@@ -1241,18 +1241,27 @@ cleanup:
     return st;
 }
 
-sr_status vault_row_index(sr_vault *v, const store_row *row, index_rows *rows)
+sr_status vault_person_index(sr_vault *v, const json_t *person,
+                             index_rows *rows)
 {
     char ssn[10];
+    sr_status st = SR_OK;
+    if (index_person(v, person, rows, ssn) != SR_OK)
+        st = vault_fail(v, SR_ERR_CORRUPT, "a stored person has no SSN");
+    sodium_memzero(ssn, sizeof ssn);
+    return st;
+}
+
+sr_status vault_row_index(sr_vault *v, const store_row *row, index_rows *rows)
+{
     json_t *person = json_object();
     if (person == NULL)
         return vault_fail(v, SR_ERR_NOMEM, "out of memory");
     sr_status st = open_row(
         v, row, SR_CLASS_BIT(SR_CLASS_IDENTITY) | SR_CLASS_BIT(SR_CLASS_NAME),
         person);
-    if (st == SR_OK && index_person(v, person, rows, ssn) != SR_OK)
-        st = vault_fail(v, SR_ERR_CORRUPT, "a stored person has no SSN");
-    sodium_memzero(ssn, sizeof ssn);
+    if (st == SR_OK)
+        st = vault_person_index(v, person, rows);
     json_decref(person);
     return st;
 }

@@ -447,6 +447,9 @@ SR_WARN_UNUSED sr_status vault_drop_classes(sr_vault *v,
                                             unsigned mask);
 SR_WARN_UNUSED sr_status vault_row_index(sr_vault *v, const store_row *row,
                                          index_rows *rows);
+/* The same from a person already opened with its identity and name. */
+SR_WARN_UNUSED sr_status vault_person_index(sr_vault *v, const json_t *person,
+                                            index_rows *rows);
 /* The day a person left: the latest end of their employment, when all of
  * it is former; -1 if they are still employed or never were. */
 int32_t vault_separated_on(const json_t *person);
