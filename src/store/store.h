@@ -220,6 +220,14 @@ bool store_pg_conninfo_check(const char *conninfo, bool *password);
 /* Make path, a backup's new file (mode 0600), refusing one that exists
  * (SR_ERR_EXISTS; SR_ERR_IO with errno kept). */
 sr_status store_backup_claim(const char *path);
+/* The backup op of both backends: claim path, open a new keyless SQLite
+ * store there, copy s into it with ops->copy_to (no key byte is ever
+ * written, so none can be left in a page's free space) and sync it; on
+ * failure the file is removed and why says what failed unless copy_to
+ * has put that on s already (why is then ""). */
+#define STORE_WHY_MAX 320u
+sr_status store_backup_copy(store *s, const store_ops *ops, const char *path,
+                            char why[STORE_WHY_MAX]);
 
 /* copy_to's writing side, shared by the backends: rows are copied out of
  * the source into a batch and written STORE_SINK_BATCH at a time

@@ -16,6 +16,7 @@
 #include <sodium.h>
 
 #include "store/store.h"
+#include "util/util.h"
 
 sr_status store_backup_claim(const char *path)
 {
@@ -24,6 +25,37 @@ sr_status store_backup_claim(const char *path)
     if (fd < 0)
         return errno == EEXIST ? SR_ERR_EXISTS : SR_ERR_IO;
     return close(fd) == 0 ? SR_OK : SR_ERR_IO;
+}
+
+sr_status store_backup_copy(store *s, const store_ops *ops, const char *path,
+                            char why[STORE_WHY_MAX])
+{
+    store *dst = NULL;
+    why[0] = '\0';
+    sr_status st = store_backup_claim(path);
+    if (st != SR_OK) {
+        (void)snprintf(why, STORE_WHY_MAX, "creating the backup: %s",
+                       strerror(errno));
+        return st;
+    }
+    st = store_sqlite_ops.open(&dst, path,
+                               STORE_OPEN_CREATE | STORE_OPEN_KEYLESS);
+    if (st != SR_OK)
+        (void)snprintf(why, STORE_WHY_MAX, "creating the backup: %s",
+                       dst != NULL ? store_sqlite_ops.errmsg(dst)
+                                   : "out of memory");
+    else
+        st = ops->copy_to(s, &store_sqlite_ops, dst, NULL);
+    if (dst != NULL)
+        store_sqlite_ops.close(dst);
+    if (st == SR_OK && file_sync(path) != SR_OK) {
+        (void)snprintf(why, STORE_WHY_MAX, "syncing the backup: %s",
+                       strerror(errno));
+        st = SR_ERR_IO;
+    }
+    if (st != SR_OK)
+        store_sqlite_remove(path);
+    return st;
 }
 
 bool store_row_valid_keyless(const store_row *row)

@@ -1275,27 +1275,10 @@ static sr_status pg_copy_to(store *s, const store_ops *dst_ops, store *dst,
  * opens it as any SQLite vault. A failure removes the file. */
 static sr_status pg_backup(store *s, const char *path)
 {
-    store *dst = NULL;
-    sr_status st = store_backup_claim(path);
-    if (st != SR_OK) {
-        set_msg(s, "creating the backup", strerror(errno));
-        return st;
-    }
-    st = store_sqlite_ops.open(&dst, path,
-                               STORE_OPEN_CREATE | STORE_OPEN_KEYLESS);
-    if (st != SR_OK)
-        set_msg(s, "creating the backup",
-                dst != NULL ? store_sqlite_ops.errmsg(dst) : "out of memory");
-    else
-        st = pg_copy_to(s, &store_sqlite_ops, dst, NULL);
-    if (dst != NULL)
-        store_sqlite_ops.close(dst);
-    if (st == SR_OK && file_sync(path) != SR_OK) {
-        set_msg(s, "syncing the backup", strerror(errno));
-        st = SR_ERR_IO;
-    }
-    if (st != SR_OK)
-        store_sqlite_remove(path);
+    char why[STORE_WHY_MAX];
+    sr_status st = store_backup_copy(s, &store_pg_ops, path, why);
+    if (st != SR_OK && why[0] != '\0')
+        set_msg(s, why, NULL);
     return st;
 }
 
