@@ -12,11 +12,6 @@ run finds nothing due. Destroying more people than the bulk threshold
 needs a second officer's approval. A policy that would schedule the
 identity, name or employment class, or a class no sooner than the
 person, is refused.
-
-Retention clusters (docs/storage.md): on SQLite a run reads only the
-people whose cluster may be due, never the employed; a person who leaves
-moves to their year's cluster and the next run finds them due; a row from
-before clusters (cluster 0) is read by every run.
 """
 import datetime
 import json
@@ -27,7 +22,7 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from srcli import ON_PG, Vault, gen, run_on_terminal, sqlite_only  # noqa: E402
+from srcli import ON_PG, Vault, gen, run_on_terminal  # noqa: E402
 
 RET = ["--purpose", "retention"]
 IR = ["--purpose", "incident-response"]
@@ -211,78 +206,6 @@ class ClassRetention(unittest.TestCase):
             self.assertIn(b"/retention/destroy_classes_after_separation_"
                           b"years/" + cls_.encode() + b": ", p.stderr)
             self.assertIn(why, p.stderr)
-
-
-
-class Clusters(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="sr-clusters-")
-        cls.v = v = Vault(os.path.join(cls.tmp, "vault"),
-                          expected_people=1000)
-
-        def schedule(pol):
-            pol["bulk_threshold"] = 1000
-            pol["retention"] = {"destroy_after_separation_years": 15}
-            pol["roles"]["records"] = {
-                "actions": ["get", "update"],
-                "classes": ["identity", "name", "contact", "employment",
-                            "investigation", "biometric"],
-                "purposes": ["retention"]}
-            for r in pol["roles"].values():
-                r.pop("budget", None)
-        v.edit_policy(schedule)
-        for name, role, service in (("intake", "intake", True),
-                                    ("so", "security-officer", False),
-                                    ("records", "records", False)):
-            v.add(name, role, service=service)
-        cls.people = gen(80, 48)
-        v.store(cls.people)
-        cls.employed = [p for p in cls.people if not separated(p)]
-
-    @classmethod
-    def tearDownClass(cls):
-        shutil.rmtree(cls.tmp, ignore_errors=True)
-
-    def plan(self):
-        return json.loads(self.v.sr(["retention", "run", "--dry-run"] + RET,
-                                    who="so", check=0).stdout)
-
-    def pid(self, p):
-        return json.loads(self.v.sr(["find", "--ssn", p["ssn"]] + IR,
-                                    who="so", check=0).stdout)["id"]
-
-    def test_a_person_who_leaves_is_found_in_their_new_cluster(self):
-        before = self.plan()
-        if ON_PG:  # no clusters there: a run reads everyone
-            self.assertEqual(before["scanned"], len(self.people))
-        else:
-            self.assertLessEqual(before["scanned"],
-                                 len(self.people) - len(self.employed))
-        p = self.employed[0]
-        left = dict(p["employment"][0], status="former",
-                    start="1980-01-02", end=years_ago(20))
-        self.v.sr(["update", self.pid(p)] + RET, who="records",
-                  stdin=json.dumps({"employment": [left]}).encode(), check=0)
-        after = self.plan()
-        self.assertEqual(after["due"], before["due"] + 1)
-        self.assertEqual(after["separated"], before["separated"] + 1)
-
-    @sqlite_only("PostgreSQL keeps no clusters")
-    def test_a_row_from_before_clusters_is_read_by_every_run(self):
-        before = self.plan()
-        p = self.employed[1]
-        pid = self.pid(p)
-        old = self.v.store_query("SELECT seq FROM persons WHERE %s"
-                                 % self.v.id_is(pid))[0][0]
-        old = int(old)
-        self.v.store_sql("UPDATE persons SET seq = 7 WHERE seq = %d;"
-                         "UPDATE blind_index SET seq = 7 WHERE seq = %d"
-                         % (old, old))
-        self.assertEqual(self.pid(p), pid)
-        after = self.plan()
-        self.assertEqual(after["scanned"], before["scanned"] + 1)
-        self.assertEqual(after["due"], before["due"])
 
 
 if __name__ == "__main__":

@@ -197,8 +197,7 @@ typedef struct collected {
     size_t n;
     uint8_t ids[64][SR_ID_BYTES];
     uint32_t versions[64];
-    unsigned present[64]; /* which classes came back */
-    uint16_t clusters[64];
+    unsigned present[64];       /* which classes came back */
     bool match[64];             /* every returned class equals the expected */
     const person_bytes *expect; /* optional: compare bytes with this */
 } collected;
@@ -210,7 +209,6 @@ static sr_status collect(void *ctx, const store_row *row)
         return SR_ERR_INTERNAL;
     memcpy(c->ids[c->n], row->id, SR_ID_BYTES);
     c->versions[c->n] = row->version;
-    c->clusters[c->n] = row->cluster;
     c->present[c->n] = 0;
     c->match[c->n] = true;
     for (unsigned k = 0; k < SR_CLASS_COUNT; k++) {
@@ -511,88 +509,6 @@ static void scan_walks_people_in_insertion_order(void **state)
         assert_memory_equal(c.ids[i], p.row.id, SR_ID_BYTES);
         assert_int_equal(c.present[i], SR_CLASS_BIT(5));
     }
-}
-
-/* The people of ns[0..n) in c, in that order, each of cluster want[i]. */
-static void expect_people(const collected *c, const uint32_t *ns, size_t n,
-                          const uint16_t *want)
-{
-    person_bytes p;
-    assert_int_equal(c->n, n);
-    for (size_t i = 0; i < n; i++) {
-        person_make(&p, ns[i], 1, SR_CLASS_ALL);
-        assert_memory_equal(c->ids[i], p.row.id, SR_ID_BYTES);
-        assert_int_equal(c->clusters[i], want[i]);
-    }
-}
-
-static void clusters_keep_people_together_and_a_replace_moves_them(void **state)
-{
-    fixture *f = *state;
-    const uint32_t ns[] = {1, 2, 3, 4, 5, 6};
-    const uint16_t cl[] = {7, 3, 7, 0, 3, 9};
-    const store_index idx = {1, 42};
-    person_bytes p;
-    create_store(f);
-    for (size_t i = 0; i < 6; i++) {
-        person_make(&p, ns[i], 1, SR_CLASS_ALL);
-        p.row.cluster = cl[i];
-        assert_int_equal(ops->insert(f->s, &p.row, ns[i] == 2 ? &idx : NULL,
-                                     ns[i] == 2 ? 1 : 0),
-                         SR_OK);
-    }
-    collected c = {0};
-    if (ops->scan_clusters == NULL) {
-        /* A store without clusters: every row reads back as cluster 0. */
-        assert_int_equal(ops->scan(f->s, 0, collect, &c), SR_OK);
-        assert_int_equal(c.n, 6);
-        for (size_t i = 0; i < c.n; i++)
-            assert_int_equal(c.clusters[i], 0);
-        return;
-    }
-    /* Stored cluster by cluster, each in the order the people came. */
-    const uint32_t by_cluster[] = {4, 2, 5, 1, 3, 6};
-    const uint16_t their[] = {0, 3, 3, 7, 7, 9};
-    assert_int_equal(ops->scan(f->s, 0, collect, &c), SR_OK);
-    expect_people(&c, by_cluster, 6, their);
-    /* Only the clusters asked for, in the order asked. */
-    const uint16_t ask[] = {7, 0, 12};
-    const uint32_t got[] = {1, 3, 4};
-    const uint16_t got_cl[] = {7, 7, 0};
-    memset(&c, 0, sizeof c);
-    assert_int_equal(
-        ops->scan_clusters(f->s, ask, 3, SR_CLASS_BIT(0), collect, &c), SR_OK);
-    expect_people(&c, got, 3, got_cl);
-    assert_int_equal(c.present[0], SR_CLASS_BIT(0));
-    /* A replace into another cluster moves the person, index rows too. */
-    person_make(&p, 2, 2, SR_CLASS_ALL);
-    p.row.cluster = 9;
-    assert_int_equal(ops->replace(f->s, &p.row, &idx, 1, &idx, 1), SR_OK);
-    const uint16_t three = 3, nine = 9;
-    const uint32_t left[] = {5}, now[] = {6, 2};
-    const uint16_t left_cl[] = {3}, now_cl[] = {9, 9};
-    memset(&c, 0, sizeof c);
-    assert_int_equal(ops->scan_clusters(f->s, &three, 1, 0, collect, &c),
-                     SR_OK);
-    expect_people(&c, left, 1, left_cl);
-    memset(&c, 0, sizeof c);
-    assert_int_equal(ops->scan_clusters(f->s, &nine, 1, 0, collect, &c), SR_OK);
-    expect_people(&c, now, 2, now_cl);
-    assert_int_equal(c.versions[1], 2);
-    memset(&c, 0, sizeof c);
-    assert_int_equal(ops->lookup(f->s, 1, 42, 0, collect, &c), SR_OK);
-    assert_int_equal(c.n, 1);
-    assert_int_equal(c.clusters[0], 9);
-    assert_int_equal(c.versions[0], 2);
-    /* A copy keeps every person's cluster. */
-    char other[400];
-    (void)snprintf(other, sizeof other, "%s/other.db", f->dir);
-    store *b = open_or_fail(other, STORE_OPEN_CREATE | STORE_OPEN_WRITE);
-    assert_int_equal(ops->copy_to(f->s, ops, b, NULL), SR_OK);
-    memset(&c, 0, sizeof c);
-    assert_int_equal(ops->scan_clusters(b, &nine, 1, 0, collect, &c), SR_OK);
-    assert_int_equal(c.n, 2);
-    ops->close(b);
 }
 
 /* A scan callback that reads the person it is given again, through the
@@ -1428,7 +1344,6 @@ int main(void)
         T(replace_keeps_the_index_rows_old_and_new_share),
         T(scan_walks_people_in_insertion_order),
         T(scan_callbacks_may_use_the_store_past_one_page),
-        T(clusters_keep_people_together_and_a_replace_moves_them),
         T(meta_values_round_trip_and_overwrite),
         T(rollback_leaves_nothing_behind),
         T(read_only_store_refuses_writes),

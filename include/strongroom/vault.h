@@ -456,8 +456,7 @@ SR_API SR_WARN_UNUSED sr_status sr_vault_shred(sr_vault *v,
                                                const char *reason);
 
 typedef struct sr_retention_summary {
-    uint64_t scanned;   /* people read (on SQLite, those whose retention
-                           cluster may be due: docs/storage.md) */
+    uint64_t scanned;   /* people read */
     uint64_t separated; /* of them, all of whose employment is former */
     uint64_t due;       /* of them, separated longer than the retention */
     uint64_t shredded;  /* destroyed (0 for a dry run) */

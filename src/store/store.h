@@ -40,14 +40,6 @@ typedef struct store_row {
     /* Sealed envelopes; NULL/0 when the class is empty or not requested. */
     const uint8_t *cls[SR_CLASS_COUNT];
     size_t cls_len[SR_CLASS_COUNT];
-    /* Where the person is kept among the others (docs/storage.md,
-     * "Retention clusters"): a store that keeps clusters (scan_clusters
-     * not NULL) stores the people of one cluster together, so a retention
-     * run reads and deletes a few runs of pages instead of a page here and
-     * there over the whole file. The vault sets it on insert and replace
-     * (a replace with another cluster moves the person); reads return it.
-     * 0: none (a row from before clusters, or from a store without them). */
-    uint16_t cluster;
 } store_row;
 
 typedef struct store_index {
@@ -177,14 +169,9 @@ struct store_ops {
     sr_status (*insert_many)(store *s, const store_row *rows,
                              const store_index *const *idx, const size_t *nidx,
                              size_t n);
-    /* Every person, in storage order (by cluster, then insertion). */
+    /* Every person, in insertion order. */
     sr_status (*scan)(store *s, unsigned class_mask, store_row_fn fn,
                       void *ctx);
-    /* Optional (NULL: the store keeps no clusters, and every row reads
-     * back with cluster 0). Every person in the clusters clusters[0..n),
-     * cluster by cluster in the order given, each in storage order. */
-    sr_status (*scan_clusters)(store *s, const uint16_t *clusters, size_t n,
-                               unsigned class_mask, store_row_fn fn, void *ctx);
     sr_status (*stats)(store *s, store_stats *st);
 
     /* Documents: at most STORE_DOC_MAX bytes each, kind and key at most
@@ -274,14 +261,12 @@ bool store_row_valid(const store_row *row);
 bool store_row_valid_keyless(const store_row *row);
 
 /* The row-returning queries. Each returns id, version, kek_version,
- * wrapped, c0..c5 and present, in that order, then whatever the backend's
- * own tail adds (SQLite's: seq); a class outside the mask is selected as
- * a NULL literal, so its envelope is never read. */
+ * wrapped, c0..c5 and present, in that order; a class outside the mask is
+ * selected as a NULL literal, so its envelope is never read. */
 typedef enum store_query {
     STORE_Q_GET,    /* one person by id */
     STORE_Q_LOOKUP, /* the people under one index value (persons as p) */
-    STORE_Q_SCAN,   /* everyone, in storage order */
-    STORE_Q_RANGE,  /* the people of one cluster (a store that keeps them) */
+    STORE_Q_SCAN,   /* everyone, in insertion order */
     STORE_QUERIES
 } store_query;
 #define STORE_SQL_MAX 512u

@@ -12,7 +12,7 @@
  * Schema version 2 (docs/storage.md):
  *
  *   meta(key TEXT PRIMARY KEY, value BLOB NOT NULL)
- *   persons(seq INTEGER PRIMARY KEY,            -- rowid: cluster << 40 | n
+ *   persons(seq INTEGER PRIMARY KEY,            -- rowid: inserts append
  *           id BLOB NOT NULL UNIQUE,            -- 16 random bytes
  *           version INTEGER NOT NULL,           -- record version >= 1
  *           kek_version INTEGER NOT NULL,       -- KEK wrapping the data key
@@ -22,10 +22,6 @@
  *               PRIMARY KEY(kind, value, seq)) WITHOUT ROWID
  *   docs(kind TEXT, key TEXT, value BLOB,      -- schema 2: principals,
  *        PRIMARY KEY(kind, key)) WITHOUT ROWID  -- tokens, cases, policy
- *
- * seq's top bits are the person's retention cluster (store.h): the people
- * of one cluster lie together in the file, in the order they came; rows
- * from before clusters are cluster 0 (seq < 2^40).
  *
  * PRAGMA application_id marks the file as a Strongroom store and
  * user_version is the schema version. Writers run journal_mode=WAL with
@@ -75,8 +71,6 @@ enum {
     STMT_RELEASE,
     STMT_ROLLBACK_TO,
     STMT_INSERT,
-    STMT_NEXT_SEQ,
-    STMT_MOVE,
     STMT_UPDATE,
     STMT_VERSION_OF,
     STMT_DELETE,
@@ -113,15 +107,9 @@ static const char *const fixed_sql[STMT_FIXED_COUNT] = {
     [STMT_SAVEPOINT] = "SAVEPOINT sr_row",
     [STMT_RELEASE] = "RELEASE sr_row",
     [STMT_ROLLBACK_TO] = "ROLLBACK TO sr_row",
-    [STMT_INSERT] = "INSERT INTO persons(seq, id, version, kek_version, "
-                    "wrapped, c0, c1, c2, c3, c4, c5, present) "
-                    "VALUES(?13, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?12)",
-    /* The last seq of a cluster: one descent of the table. */
-    [STMT_NEXT_SEQ] = "SELECT max(seq) FROM persons WHERE seq >= ?1 AND "
-                      "seq < ?2",
-    /* A person whose cluster changed: SQLite moves the row (and zeroes
-     * where it was, secure delete). */
-    [STMT_MOVE] = "UPDATE persons SET seq = ?2 WHERE seq = ?1",
+    [STMT_INSERT] = "INSERT INTO persons(id, version, kek_version, wrapped, "
+                    "c0, c1, c2, c3, c4, c5, present) "
+                    "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?12)",
     [STMT_UPDATE] = "UPDATE persons SET version = ?2, kek_version = ?3, "
                     "wrapped = ?4, c0 = ?5, c1 = ?6, c2 = ?7, c3 = ?8, "
                     "c4 = ?9, c5 = ?10, present = ?12 "
@@ -164,13 +152,8 @@ enum {
     QUERY_GET = STORE_Q_GET,
     QUERY_LOOKUP = STORE_Q_LOOKUP,
     QUERY_SCAN = STORE_Q_SCAN,
-    QUERY_RANGE = STORE_Q_RANGE,
     QUERY_COUNT = STORE_QUERIES
 };
-
-/* seq = cluster << CLUSTER_SHIFT | n, n from 1 (store.h, "cluster"). */
-#define CLUSTER_SHIFT 40
-#define CLUSTER_FIRST(c) ((int64_t)(c) << CLUSTER_SHIFT)
 
 /* ---- migrations ---------------------------------------------------------- */
 
@@ -367,12 +350,10 @@ static sr_status masked_stmt(store *s, unsigned q, unsigned mask,
     /* Unrequested classes are NULL literals, so SQLite never reads their
      * (possibly large, overflow-page) content. */
     static const store_dialect sqlite_dialect = {
-        {", present, seq FROM persons WHERE id = ?1",
-         (", p.present, p.seq FROM blind_index AS b JOIN persons AS p"
+        {", present FROM persons WHERE id = ?1",
+         (", p.present FROM blind_index AS b JOIN persons AS p"
           " ON p.seq = b.seq WHERE b.kind = ?1 AND b.value = ?2"),
-         ", present, seq FROM persons ORDER BY seq",
-         ", present, seq FROM persons WHERE seq >= ?1 AND seq < ?2 "
-         "ORDER BY seq"},
+         ", present FROM persons ORDER BY seq"},
         ", NULL",
     };
     char sql[STORE_SQL_MAX];
@@ -414,8 +395,8 @@ static int bind_row(sqlite3_stmt *st, const store_row *row)
 }
 
 /* Read the current result row (id, version, kek_version, wrapped,
- * c0..c5, present, seq) into row. Anything that cannot have been written
- * by insert or replace is damage: SR_ERR_CORRUPT. */
+ * c0..c5) into row. Anything that cannot have been written by insert or
+ * replace is damage: SR_ERR_CORRUPT. */
 static sr_status row_read(store *s, sqlite3_stmt *st, store_row *row)
 {
     const void *id = sqlite3_column_blob(st, 0);
@@ -423,13 +404,11 @@ static sr_status row_read(store *s, sqlite3_stmt *st, store_row *row)
     int64_t ver = sqlite3_column_int64(st, 1);
     int64_t kek = sqlite3_column_int64(st, 2);
     int64_t present = sqlite3_column_int64(st, 4 + SR_CLASS_COUNT);
-    int64_t seq = sqlite3_column_int64(st, 5 + SR_CLASS_COUNT);
 
     memset(row, 0, sizeof *row);
     if (id == NULL || idlen != SR_ID_BYTES || ver < 1 || ver > UINT32_MAX ||
         kek < 1 || kek > UINT32_MAX || present < 0 ||
-        present > (int64_t)SR_CLASS_ALL || seq < 0 ||
-        seq >= CLUSTER_FIRST(UINT16_MAX + 1) ||
+        present > (int64_t)SR_CLASS_ALL ||
         sqlite3_column_type(st, 3) != SQLITE_BLOB) {
         store_set_msg(s, "a stored person row is malformed", NULL);
         return SR_ERR_CORRUPT;
@@ -438,7 +417,6 @@ static sr_status row_read(store *s, sqlite3_stmt *st, store_row *row)
     row->version = (uint32_t)ver;
     row->kek_version = (uint32_t)kek;
     row->present = (unsigned)present;
-    row->cluster = (uint16_t)(seq >> CLUSTER_SHIFT);
     row->wrapped = sqlite3_column_blob(st, 3);
     row->wrapped_len = (size_t)sqlite3_column_bytes(st, 3);
     for (int c = 0; c < SR_CLASS_COUNT; c++) {
@@ -934,30 +912,6 @@ static sr_status index_write(store *s, unsigned which, int64_t seq,
     return r;
 }
 
-/* The seq a new person of cluster c gets: after the last of c. */
-static sr_status next_seq(store *s, uint16_t c, int64_t *seq)
-{
-    sqlite3_stmt *st = s->fixed[STMT_NEXT_SEQ];
-    int rc = sqlite3_bind_int64(st, 1, CLUSTER_FIRST(c));
-    if (rc == SQLITE_OK)
-        rc = sqlite3_bind_int64(st, 2, CLUSTER_FIRST(c + 1));
-    if (rc == SQLITE_OK)
-        rc = sqlite3_step(st);
-    sr_status r = SR_OK;
-    if (rc != SQLITE_ROW)
-        r = store_status(s, rc, "placing a person");
-    else if (sqlite3_column_type(st, 0) == SQLITE_NULL)
-        *seq = CLUSTER_FIRST(c) + 1;
-    else
-        *seq = sqlite3_column_int64(st, 0) + 1;
-    stmt_done(st);
-    if (r == SR_OK && *seq >= CLUSTER_FIRST(c + 1)) {
-        store_set_msg(s, "placing a person", "its cluster is full");
-        r = SR_ERR_INTERNAL;
-    }
-    return r;
-}
-
 static sr_status sqlite_insert(store *s, const store_row *row,
                                const store_index *idx, size_t nidx)
 {
@@ -973,13 +927,7 @@ static sr_status sqlite_insert(store *s, const store_row *row,
     r = stmt_exec(s, STMT_SAVEPOINT, "starting a savepoint");
     if (r != SR_OK)
         return r;
-    int64_t seq = 0;
-    r = next_seq(s, row->cluster, &seq);
-    if (r != SR_OK)
-        return row_savepoint_end(s, r);
     rc = bind_row(st, row);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_bind_int64(st, 13, seq);
     if (rc == SQLITE_OK && s->keyless)
         rc = sqlite3_bind_zeroblob(st, 4, 0);
     write_begin();
@@ -992,30 +940,9 @@ static sr_status sqlite_insert(store *s, const store_row *row,
     }
     stmt_done(st);
     if (r == SR_OK)
-        r = index_write(s, STMT_INDEX_INSERT, seq, idx, nidx);
+        r = index_write(s, STMT_INDEX_INSERT, sqlite3_last_insert_rowid(s->db),
+                        idx, nidx);
     return row_savepoint_end(s, r);
-}
-
-/* Move the person at *seq into cluster c; *seq becomes theirs there. */
-static sr_status move_row(store *s, uint16_t c, int64_t *seq)
-{
-    int64_t to = 0;
-    sr_status r = next_seq(s, c, &to);
-    if (r != SR_OK)
-        return r;
-    sqlite3_stmt *st = s->fixed[STMT_MOVE];
-    int rc = sqlite3_bind_int64(st, 1, *seq);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_bind_int64(st, 2, to);
-    write_begin();
-    if (rc == SQLITE_OK)
-        rc = sqlite3_step(st);
-    if (rc != SQLITE_DONE)
-        r = store_status(s, rc, "moving a person to their cluster");
-    stmt_done(st);
-    if (r == SR_OK)
-        *seq = to;
-    return r;
 }
 
 static sr_status sqlite_replace(store *s, const store_row *row,
@@ -1067,8 +994,6 @@ static sr_status sqlite_replace(store *s, const store_row *row,
     }
     if (r == SR_OK)
         r = index_write(s, STMT_INDEX_DELETE, seq, old_idx, nold);
-    if (r == SR_OK && (uint64_t)seq >> CLUSTER_SHIFT != row->cluster)
-        r = move_row(s, row->cluster, &seq);
     if (r == SR_OK)
         r = index_write(s, STMT_INDEX_INSERT, seq, idx, nidx);
     return row_savepoint_end(s, r);
@@ -1154,9 +1079,10 @@ void store_sqlite_remove(const char *path)
  * store (store_backup_copy), never a page copy with the keys then
  * overwritten. A page copy takes every byte of every page, the free
  * space between a page's cell pointers and its cells included; secure
- * delete zeroes a cell freed after, but not what a page split left in
- * that space (SQLite's rebuildPage writes the cells and leaves the rest
- * as it was), and tests/cli_backup.py found wrapped keys there. */
+ * delete zeroes a cell freed after, but not what a split in the middle
+ * of the tree left in that space (SQLite's rebuildPage writes the cells
+ * and leaves the rest as it was): tests/cli_backup.py found wrapped keys
+ * there in a layout that inserted in the middle (docs/storage.md). */
 static sr_status sqlite_backup(store *s, const char *path)
 {
     char why[STORE_WHY_MAX];
@@ -1218,7 +1144,7 @@ static sr_status copy_person(store *s, sqlite3_stmt *q, store_sink *k)
     sr_status st = row_read(s, q, &row);
     return st == SR_OK ? store_sink_person(k, &row,
                                            (const char *)sqlite3_column_text(
-                                               q, 6 + SR_CLASS_COUNT))
+                                               q, 5 + SR_CLASS_COUNT))
                        : st;
 }
 
@@ -1252,7 +1178,7 @@ static sr_status sqlite_copy_to(store *s, const store_ops *dst_ops, store *dst,
         st = copy_walk(s,
                        "SELECT p.id, p.version, p.kek_version, p.wrapped, "
                        "p.c0, p.c1, p.c2, p.c3, p.c4, p.c5, p.present, "
-                       "p.seq, group_concat(b.kind || ':' || b.value, ',') "
+                       "group_concat(b.kind || ':' || b.value, ',') "
                        "FROM persons p LEFT JOIN blind_index b "
                        "ON b.seq = p.seq GROUP BY p.seq ORDER BY p.seq",
                        "copying people", copy_person, k);
@@ -1385,29 +1311,6 @@ static sr_status sqlite_scan(store *s, unsigned class_mask, store_row_fn fn,
     if (r != SR_OK)
         return r;
     return rows_walk(s, st, fn, ctx, "scanning", &count);
-}
-
-static sr_status sqlite_scan_clusters(store *s, const uint16_t *clusters,
-                                      size_t n, unsigned class_mask,
-                                      store_row_fn fn, void *ctx)
-{
-    sr_status r = check_mask(s, class_mask);
-    for (size_t i = 0; i < n && r == SR_OK; i++) {
-        sqlite3_stmt *st = NULL;
-        size_t count = 0;
-        r = masked_stmt(s, QUERY_RANGE, class_mask, &st);
-        if (r != SR_OK)
-            break;
-        int rc = sqlite3_bind_int64(st, 1, CLUSTER_FIRST(clusters[i]));
-        if (rc == SQLITE_OK)
-            rc = sqlite3_bind_int64(st, 2, CLUSTER_FIRST(clusters[i] + 1));
-        if (rc != SQLITE_OK) {
-            stmt_done(st);
-            return store_status(s, rc, "reading a cluster");
-        }
-        r = rows_walk(s, st, fn, ctx, "reading a cluster", &count);
-    }
-    return r;
 }
 
 static sr_status sqlite_stats(store *s, store_stats *out)
@@ -1612,7 +1515,6 @@ const store_ops store_sqlite_ops = {
     .get = sqlite_get,
     .lookup = sqlite_lookup,
     .scan = sqlite_scan,
-    .scan_clusters = sqlite_scan_clusters,
     .stats = sqlite_stats,
     .doc_get = sqlite_doc_get,
     .doc_put = sqlite_doc_put,

@@ -263,62 +263,6 @@ static sr_status seal_classes(const sr_vault *v, seal_scratch *sc,
     return SR_OK;
 }
 
-/* ---- retention clusters --------------------------------------------------
- *
- * A person's cluster says where the store keeps them (store.h): those who
- * left in the same year lie together, and a retention run reads and
- * deletes whole runs of pages. The tag is keyed (INDEX_CLUSTER), so the
- * file shows which people share a year, as a blind index shows who
- * shares a value, but not the year (docs/storage.md).
- */
-
-int32_t vault_separated_on(const json_t *person)
-{
-    const json_t *emp = json_object_get(person, "employment");
-    int32_t last = -1;
-    size_t i;
-    json_t *e;
-    if (json_array_size(emp) == 0)
-        return -1;
-    json_array_foreach(emp, i, e) {
-        const char *status = json_string_value(json_object_get(e, "status"));
-        const char *end = json_string_value(json_object_get(e, "end"));
-        int32_t day;
-        if (status == NULL || strcmp(status, "former") != 0 || end == NULL ||
-            !date_parse(end, strlen(end), &day))
-            return -1;
-        if (day > last)
-            last = day;
-    }
-    return last;
-}
-
-uint16_t vault_cluster_of_year(const sr_vault *v, int year)
-{
-    char in[16];
-    if (year != 0 && year < VAULT_CLUSTER_FIRST_YEAR)
-        year = VAULT_CLUSTER_FIRST_YEAR;
-    int n = year == 0 ? snprintf(in, sizeof in, "employed")
-                      : snprintf(in, sizeof in, "left %04d", year);
-    if (n < 0 || (size_t)n >= sizeof in)
-        return 1;
-    uint64_t tag = crypto_blind_index(v->keys, INDEX_CLUSTER, (uint8_t *)in,
-                                      (size_t)n, 16);
-    return tag == 0 ? 1 : (uint16_t)tag;
-}
-
-uint16_t vault_cluster_of(const sr_vault *v, const json_t *person)
-{
-    int32_t left = vault_separated_on(person);
-    char day[11];
-    if (left < 0)
-        return vault_cluster_of_year(v, 0);
-    date_format(left, day);
-    return vault_cluster_of_year(v, (day[0] - '0') * 1000 +
-                                        (day[1] - '0') * 100 +
-                                        (day[2] - '0') * 10 + (day[3] - '0'));
-}
-
 sr_status vault_seal_person(const sr_vault *v, seal_scratch *sc,
                             const json_t *person, const uint8_t *id,
                             uint32_t version, sealed_person *sp, char *msg,
@@ -336,7 +280,6 @@ sr_status vault_seal_person(const sr_vault *v, seal_scratch *sc,
                        "person has no indexable SSN or birth date");
         goto cleanup;
     }
-    sp->cluster = vault_cluster_of(v, person);
     /* The wrapped key goes first in the cipher buffer. */
     st = buf_reserve(&sp->cipher, WRAPPED_KEY_BYTES);
     if (st != SR_OK)
@@ -362,7 +305,6 @@ static void row_from_sealed(store_row *row, const sealed_person *sp,
     row->version = version;
     row->kek_version = kek_version;
     row->present = sp->present;
-    row->cluster = sp->cluster;
     row->wrapped = sp->cipher.p;
     row->wrapped_len = WRAPPED_KEY_BYTES;
     for (unsigned c = 0; c < SR_CLASS_COUNT; c++) {
@@ -1241,27 +1183,18 @@ cleanup:
     return st;
 }
 
-sr_status vault_person_index(sr_vault *v, const json_t *person,
-                             index_rows *rows)
-{
-    char ssn[10];
-    sr_status st = SR_OK;
-    if (index_person(v, person, rows, ssn) != SR_OK)
-        st = vault_fail(v, SR_ERR_CORRUPT, "a stored person has no SSN");
-    sodium_memzero(ssn, sizeof ssn);
-    return st;
-}
-
 sr_status vault_row_index(sr_vault *v, const store_row *row, index_rows *rows)
 {
+    char ssn[10];
     json_t *person = json_object();
     if (person == NULL)
         return vault_fail(v, SR_ERR_NOMEM, "out of memory");
     sr_status st = open_row(
         v, row, SR_CLASS_BIT(SR_CLASS_IDENTITY) | SR_CLASS_BIT(SR_CLASS_NAME),
         person);
-    if (st == SR_OK)
-        st = vault_person_index(v, person, rows);
+    if (st == SR_OK && index_person(v, person, rows, ssn) != SR_OK)
+        st = vault_fail(v, SR_ERR_CORRUPT, "a stored person has no SSN");
+    sodium_memzero(ssn, sizeof ssn);
     json_decref(person);
     return st;
 }
