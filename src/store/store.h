@@ -247,6 +247,10 @@ sr_status store_sink_doc(store_sink *k, const char *kind, const char *key,
                          const uint8_t *v, size_t len);
 sr_status store_sink_person(store_sink *k, const store_row *row,
                             const char *index_text);
+/* The same with the index rows already read (at most
+ * STORE_SINK_INDEX_MAX). */
+sr_status store_sink_person_idx(store_sink *k, const store_row *row,
+                                const store_index *idx, size_t nidx);
 /* Write what is batched and commit if st is SR_OK; else roll back. Frees
  * the sink's memory either way and returns the outcome. */
 sr_status store_sink_end(store_sink *k, sr_status st);

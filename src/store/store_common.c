@@ -223,6 +223,24 @@ static const uint8_t *sink_keep(store_sink *k, const uint8_t *p, size_t n)
 sr_status store_sink_person(store_sink *k, const store_row *row,
                             const char *index_text)
 {
+    store_index idx[STORE_SINK_INDEX_MAX];
+    size_t n = 0;
+    if (!store_index_text_parse(index_text, idx, &n)) {
+        (void)snprintf(k->msg, sizeof k->msg,
+                       "copying people: a person's index rows are malformed");
+        return SR_ERR_CORRUPT;
+    }
+    return store_sink_person_idx(k, row, idx, n);
+}
+
+sr_status store_sink_person_idx(store_sink *k, const store_row *row,
+                                const store_index *idx, size_t nidx)
+{
+    if (nidx > STORE_SINK_INDEX_MAX) {
+        (void)snprintf(k->msg, sizeof k->msg,
+                       "copying people: a person has too many index rows");
+        return SR_ERR_CORRUPT;
+    }
     size_t need = row->wrapped_len;
     for (unsigned c = 0; c < SR_CLASS_COUNT; c++)
         need += row->cls[c] != NULL ? row->cls_len[c] : 0;
@@ -230,11 +248,9 @@ sr_status store_sink_person(store_sink *k, const store_row *row,
     if (st != SR_OK)
         return st;
     size_t i = k->n;
-    if (!store_index_text_parse(index_text, k->idx[i], &k->nidx[i])) {
-        (void)snprintf(k->msg, sizeof k->msg,
-                       "copying people: a person's index rows are malformed");
-        return SR_ERR_CORRUPT;
-    }
+    if (nidx > 0)
+        memcpy(k->idx[i], idx, nidx * sizeof *idx);
+    k->nidx[i] = nidx;
     store_row *r = &k->rows[i];
     *r = *row;
     r->wrapped = sink_keep(k, row->wrapped, row->wrapped_len);
