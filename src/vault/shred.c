@@ -25,10 +25,10 @@
 
 /* People per transaction. Each deletes index rows all over the indexes,
  * so every commit rewrites most of their pages: fewer, larger commits
- * write less (over 130,497 people: one transaction 6.4-6.6 s, two of
- * 65,536 7.0-7.3 s; docs/BENCHMARKS.md). The page cache stays bounded:
- * SQLite spills a larger transaction's pages to the WAL early. */
-#define SHRED_BATCH 262144u
+ * write less (8,192 took 21.5 s over 130,446 people, 65,536 17.8 s;
+ * docs/BENCHMARKS.md). One transaction of all 130,497 was no faster
+ * (14.4-15.7 s against 14.6-14.9 s, 2026-12-05). */
+#define SHRED_BATCH 65536u
 #define KIND_CASE "case"
 #define KIND_CASE_PERSON "case_person"
 #define KIND_DECOY "decoy"
