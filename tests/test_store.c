@@ -490,14 +490,18 @@ static void replace_keeps_the_index_rows_old_and_new_share(void **state)
     assert_int_equal(c.n, 1);
 }
 
-static void scan_walks_people_in_insertion_order(void **state)
+static void scan_walks_people_in_storage_order(void **state)
 {
     fixture *f = *state;
     const uint32_t order[] = {30, 4, 17, 9, 1};
+    /* SQLite appends a replaced person at the end (store.h: a row that
+     * grew in place would split a page in the middle of the table);
+     * PostgreSQL's seq stays. */
+    const uint32_t moved[] = {30, 17, 9, 1, 4};
+    const uint32_t *want = ops == &store_sqlite_ops ? moved : order;
     create_store(f);
     for (size_t i = 0; i < 5; i++)
         insert_person(f->s, order[i], NULL, 0);
-    /* A replace keeps the person's place. */
     person_bytes p;
     person_make(&p, 4, 2, SR_CLASS_ALL);
     assert_int_equal(ops->replace(f->s, &p.row, NULL, 0, NULL, 0), SR_OK);
@@ -505,7 +509,7 @@ static void scan_walks_people_in_insertion_order(void **state)
     assert_int_equal(ops->scan(f->s, SR_CLASS_BIT(5), collect, &c), SR_OK);
     assert_int_equal(c.n, 5);
     for (size_t i = 0; i < 5; i++) {
-        person_make(&p, order[i], 1, SR_CLASS_ALL);
+        person_make(&p, want[i], 1, SR_CLASS_ALL);
         assert_memory_equal(c.ids[i], p.row.id, SR_ID_BYTES);
         assert_int_equal(c.present[i], SR_CLASS_BIT(5));
     }
@@ -1342,7 +1346,7 @@ int main(void)
         T(callback_status_stops_the_walk_and_is_returned),
         T(replace_needs_the_previous_version),
         T(replace_keeps_the_index_rows_old_and_new_share),
-        T(scan_walks_people_in_insertion_order),
+        T(scan_walks_people_in_storage_order),
         T(scan_callbacks_may_use_the_store_past_one_page),
         T(meta_values_round_trip_and_overwrite),
         T(rollback_leaves_nothing_behind),

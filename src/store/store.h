@@ -169,7 +169,9 @@ struct store_ops {
     sr_status (*insert_many)(store *s, const store_row *rows,
                              const store_index *const *idx, const size_t *nidx,
                              size_t n);
-    /* Every person, in insertion order. */
+    /* Every person, in storage order: SQLite's is the order of each
+     * person's last write (a replace appends), PostgreSQL's the order of
+     * insertion. */
     sr_status (*scan)(store *s, unsigned class_mask, store_row_fn fn,
                       void *ctx);
     sr_status (*stats)(store *s, store_stats *st);
@@ -270,7 +272,7 @@ bool store_row_valid_keyless(const store_row *row);
 typedef enum store_query {
     STORE_Q_GET,    /* one person by id */
     STORE_Q_LOOKUP, /* the people under one index value (persons as p) */
-    STORE_Q_SCAN,   /* everyone, in insertion order */
+    STORE_Q_SCAN,   /* everyone, in storage order */
     STORE_QUERIES
 } store_query;
 #define STORE_SQL_MAX 512u

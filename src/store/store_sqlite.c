@@ -72,6 +72,7 @@ enum {
     STMT_ROLLBACK_TO,
     STMT_INSERT,
     STMT_UPDATE,
+    STMT_SEQ_OF,
     STMT_VERSION_OF,
     STMT_DELETE,
     STMT_PURGE,
@@ -110,10 +111,18 @@ static const char *const fixed_sql[STMT_FIXED_COUNT] = {
     [STMT_INSERT] = "INSERT INTO persons(id, version, kek_version, wrapped, "
                     "c0, c1, c2, c3, c4, c5, present) "
                     "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?12)",
-    [STMT_UPDATE] = "UPDATE persons SET version = ?2, kek_version = ?3, "
+    /* A new version goes to the end of the table, where SQLite only
+     * appends: rewritten in place, a row that grew would split a page in
+     * the middle of the table, and a split leaves stale copies of its
+     * neighbours' rows in free space that secure delete never zeroes
+     * (docs/storage.md). The old row is deleted (secure delete zeroes
+     * it). */
+    [STMT_UPDATE] = "UPDATE persons SET seq = (SELECT max(seq) FROM persons) "
+                    "+ 1, version = ?2, kek_version = ?3, "
                     "wrapped = ?4, c0 = ?5, c1 = ?6, c2 = ?7, c3 = ?8, "
                     "c4 = ?9, c5 = ?10, present = ?12 "
                     "WHERE id = ?1 AND version = ?11 RETURNING seq",
+    [STMT_SEQ_OF] = "SELECT seq FROM persons WHERE id = ?1",
     [STMT_VERSION_OF] = "SELECT version FROM persons WHERE id = ?1",
     [STMT_DELETE] = "DELETE FROM persons WHERE id = ?1 RETURNING seq",
     /* A restored backup's person gets its key back (store.h: set_key). */
@@ -961,6 +970,19 @@ static sr_status sqlite_replace(store *s, const store_row *row,
     r = stmt_exec(s, STMT_SAVEPOINT, "starting a savepoint");
     if (r != SR_OK)
         return r;
+    /* Where the person is now: their index rows point there. */
+    int64_t was = 0;
+    sqlite3_stmt *w = s->fixed[STMT_SEQ_OF];
+    rc = sqlite3_bind_blob(w, 1, row->id, SR_ID_BYTES, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(w);
+    if (rc == SQLITE_ROW)
+        was = sqlite3_column_int64(w, 0);
+    else if (rc != SQLITE_DONE)
+        r = store_status(s, rc, "replacing a person");
+    stmt_done(w);
+    if (r != SR_OK)
+        return row_savepoint_end(s, r);
     rc = bind_row(st, row);
     if (rc == SQLITE_OK)
         rc = sqlite3_bind_int64(st, 11, (sqlite3_int64)row->version - 1);
@@ -993,7 +1015,7 @@ static sr_status sqlite_replace(store *s, const store_row *row,
         stmt_done(q);
     }
     if (r == SR_OK)
-        r = index_write(s, STMT_INDEX_DELETE, seq, old_idx, nold);
+        r = index_write(s, STMT_INDEX_DELETE, was, old_idx, nold);
     if (r == SR_OK)
         r = index_write(s, STMT_INDEX_INSERT, seq, idx, nidx);
     return row_savepoint_end(s, r);
