@@ -117,7 +117,7 @@ struct store_ops {
      * SR_ERR_NOT_FOUND. Outside a transaction the person and their index
      * rows go together or not at all; inside the caller's, a failure
      * leaves that transaction to be rolled back whole (no savepoint per
-     * person: a retention run removes a hundred thousand in one). */
+     * person: a retention run removes 65,536 people in one). */
     sr_status (*remove)(store *s, const uint8_t id[SR_ID_BYTES],
                         const store_index *old_idx, size_t nold);
     /* Copy the write-ahead log into the file and empty it, so no page

@@ -1030,8 +1030,8 @@ static sr_status sqlite_remove(store *s, const uint8_t id[SR_ID_BYTES],
         return SR_ERR_INVALID;
     }
     /* Inside the caller's transaction, which a failure loses whole
-     * (store.h), no savepoint of its own: a retention run removes a
-     * hundred thousand people in one. */
+     * (store.h), no savepoint of its own: a retention run removes 65,536
+     * people in one. */
     bool own = sqlite3_get_autocommit(s->db) != 0;
     sr_status r =
         own ? stmt_exec(s, STMT_SAVEPOINT, "starting a savepoint") : SR_OK;
