@@ -970,7 +970,8 @@ static sr_status sqlite_replace(store *s, const store_row *row,
     r = stmt_exec(s, STMT_SAVEPOINT, "starting a savepoint");
     if (r != SR_OK)
         return r;
-    /* Where the person is now: their index rows point there. */
+    /* Where the person is now (their index rows point there), and
+     * whether they are there at all. */
     int64_t was = 0;
     sqlite3_stmt *w = s->fixed[STMT_SEQ_OF];
     rc = sqlite3_bind_blob(w, 1, row->id, SR_ID_BYTES, SQLITE_STATIC);
@@ -978,8 +979,12 @@ static sr_status sqlite_replace(store *s, const store_row *row,
         rc = sqlite3_step(w);
     if (rc == SQLITE_ROW)
         was = sqlite3_column_int64(w, 0);
-    else if (rc != SQLITE_DONE)
+    else if (rc == SQLITE_DONE) {
+        store_set_msg(s, "replacing a person", "no such person");
+        r = SR_ERR_NOT_FOUND;
+    } else {
         r = store_status(s, rc, "replacing a person");
+    }
     stmt_done(w);
     if (r != SR_OK)
         return row_savepoint_end(s, r);
@@ -997,22 +1002,10 @@ static sr_status sqlite_replace(store *s, const store_row *row,
         r = store_status(s, rc, "replacing a person");
     stmt_done(st);
     if (r == SR_OK && !updated) {
-        /* Tell a moved version from a missing person. */
-        sqlite3_stmt *q = s->fixed[STMT_VERSION_OF];
-        rc = sqlite3_bind_blob(q, 1, row->id, SR_ID_BYTES, SQLITE_STATIC);
-        if (rc == SQLITE_OK)
-            rc = sqlite3_step(q);
-        if (rc == SQLITE_ROW) {
-            store_set_msg(s, "replacing a person",
-                          "the record changed since it was read");
-            r = SR_ERR_CONFLICT;
-        } else if (rc == SQLITE_DONE) {
-            store_set_msg(s, "replacing a person", "no such person");
-            r = SR_ERR_NOT_FOUND;
-        } else {
-            r = store_status(s, rc, "replacing a person");
-        }
-        stmt_done(q);
+        /* The person is there (above): their version moved. */
+        store_set_msg(s, "replacing a person",
+                      "the record changed since it was read");
+        r = SR_ERR_CONFLICT;
     }
     if (r == SR_OK)
         r = index_write(s, STMT_INDEX_DELETE, was, old_idx, nold);
