@@ -69,7 +69,7 @@ sr_status file_sync(const char *path)
 
 sr_status file_write_atomic(const char *path, const void *p, size_t n, int mode)
 {
-    char tmp[PATH_MAX], dir[PATH_MAX];
+    char tmp[PATH_MAX];
     int len = snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
     if (len < 0 || (size_t)len >= sizeof tmp)
         return SR_ERR_INVALID;
@@ -89,6 +89,12 @@ sr_status file_write_atomic(const char *path, const void *p, size_t n, int mode)
         errno = e;
         return errno_status(e);
     }
+    return parent_sync(path);
+}
+
+sr_status parent_sync(const char *path)
+{
+    char dir[PATH_MAX];
     const char *slash = strrchr(path, '/');
     if (slash == NULL)
         return dir_sync(".");
@@ -98,6 +104,39 @@ sr_status file_write_atomic(const char *path, const void *p, size_t n, int mode)
     memcpy(dir, path, dl);
     dir[dl] = '\0';
     return dir_sync(dl == 0 ? "/" : dir);
+}
+
+sr_status fd_zero(int fd)
+{
+    static const uint8_t zeros[1u << 16];
+    struct stat sb;
+    if (fstat(fd, &sb) != 0)
+        return errno_status(errno);
+    for (off_t at = 0; at < sb.st_size;) {
+        size_t n = sb.st_size - at < (off_t)sizeof zeros
+                       ? (size_t)(sb.st_size - at)
+                       : sizeof zeros;
+        ssize_t w = pwrite(fd, zeros, n, at);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return errno_status(w < 0 ? errno : EIO);
+        at += w;
+    }
+    return fdatasync(fd) == 0 ? SR_OK : errno_status(errno);
+}
+
+sr_status file_wipe(const char *path)
+{
+    int fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? SR_OK : errno_status(errno);
+    sr_status st = fd_zero(fd);
+    if (close(fd) != 0 && st == SR_OK)
+        st = errno_status(errno);
+    if (unlink(path) != 0 && st == SR_OK)
+        st = errno_status(errno);
+    return st;
 }
 
 sr_status file_read(const char *path, sr_buf *out)

@@ -138,6 +138,17 @@ void dir_remove_tree(const char *dir);
  * file_sync: fsync a file written through other means (errno kept). */
 SR_WARN_UNUSED sr_status dir_sync(const char *dir);
 SR_WARN_UNUSED sr_status file_sync(const char *path);
+/* fsync the directory that holds path. */
+SR_WARN_UNUSED sr_status parent_sync(const char *path);
+
+/* Overwrite the whole of an open file with zeros and fdatasync it
+ * (fd_zero); the same for the file at path, then remove it (file_wipe; a
+ * missing file is no error). For files that held keys: on a filesystem
+ * that writes in place (ext4, XFS) the old bytes are gone from the disk;
+ * a copy-on-write filesystem or an SSD's remapping may keep them
+ * (docs/storage.md). SR_ERR_FULL, SR_ERR_IO with errno kept. */
+SR_WARN_UNUSED sr_status fd_zero(int fd);
+SR_WARN_UNUSED sr_status file_wipe(const char *path);
 
 /* Read the file at path a line at a time: fn gets each line without its
  * newline (newline tells whether it had one: only the last may not) and
