@@ -515,6 +515,108 @@ static void scan_walks_people_in_storage_order(void **state)
     }
 }
 
+/* Compaction's cluster function: n % 3 + 1 for person n (its wrapped
+ * key's bytes are n), counting the rows that came with other classes
+ * than class 2 alone; fails on person fail_at. */
+typedef struct clustering {
+    unsigned wrong_classes;
+    uint32_t fail_at;
+} clustering;
+
+static sr_status cluster_by_n(void *ctx, const store_row *row, uint16_t *c)
+{
+    clustering *k = ctx;
+    uint32_t n = row->wrapped[0];
+    for (unsigned i = 0; i < SR_CLASS_COUNT; i++)
+        if ((row->cls[i] != NULL) != (i == 2))
+            k->wrong_classes++;
+    if (n == k->fail_at)
+        return SR_ERR_AUTH;
+    *c = (uint16_t)(n % 3 + 1);
+    return SR_OK;
+}
+
+static void expect_people(const collected *c, const uint32_t *want, size_t n)
+{
+    assert_int_equal(c->n, n);
+    for (size_t i = 0; i < n; i++) {
+        person_bytes p;
+        person_make(&p, want[i], 1, SR_CLASS_ALL);
+        assert_memory_equal(c->ids[i], p.row.id, SR_ID_BYTES);
+    }
+}
+
+static void compaction_groups_people_by_cluster_and_keeps_them_all(void **st)
+{
+    SQLITE_ONLY();
+    fixture *f = *st;
+    create_store(f);
+    for (uint32_t n = 1; n <= 12; n++) {
+        store_index idx = {INDEX_SSN, n};
+        insert_person(f->s, n, &idx, 1);
+    }
+    /* A failing cluster function: nothing changes. */
+    clustering k = {0, 7};
+    assert_int_equal(
+        ops->compact(f->s, SR_CLASS_BIT(2), cluster_by_n, &k, NULL),
+        SR_ERR_AUTH);
+    collected c = {0};
+    assert_int_equal(ops->scan(f->s, 0, collect, &c), SR_OK);
+    const uint32_t inserted[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
+    expect_people(&c, inserted, 12);
+
+    k.fail_at = 0;
+    assert_int_equal(
+        ops->compact(f->s, SR_CLASS_BIT(2), cluster_by_n, &k, NULL), SR_OK);
+    assert_int_equal(k.wrong_classes, 0);
+    /* Cluster by cluster, each in the order its people came. */
+    memset(&c, 0, sizeof c);
+    assert_int_equal(ops->scan(f->s, 0, collect, &c), SR_OK);
+    const uint32_t grouped[] = {3, 6, 9, 12, 1, 4, 7, 10, 2, 5, 8, 11};
+    expect_people(&c, grouped, 12);
+    uint16_t two = 2;
+    memset(&c, 0, sizeof c);
+    assert_int_equal(ops->scan_clusters(f->s, &two, 1, 0, collect, &c), SR_OK);
+    expect_people(&c, (const uint32_t[]){1, 4, 7, 10}, 4);
+    /* Every byte and index row there. */
+    for (uint32_t n = 1; n <= 12; n++) {
+        person_bytes p;
+        person_make(&p, n, 1, SR_CLASS_ALL);
+        collected one = {.expect = &p};
+        assert_int_equal(
+            ops->lookup(f->s, INDEX_SSN, n, SR_CLASS_ALL, collect, &one),
+            SR_OK);
+        assert_int_equal(one.n, 1);
+        assert_true(one.match[0]);
+    }
+    store_stats sst;
+    assert_int_equal(ops->stats(f->s, &sst), SR_OK);
+    assert_int_equal(sst.people, 12);
+    assert_int_equal(sst.index_entries, 12);
+
+    /* Written since: in no cluster, at the end. */
+    insert_person(f->s, 13, NULL, 0);
+    person_bytes v2;
+    person_make(&v2, 4, 2, SR_CLASS_ALL);
+    store_index idx4 = {INDEX_SSN, 4};
+    assert_int_equal(ops->replace(f->s, &v2.row, &idx4, 1, &idx4, 1), SR_OK);
+    uint16_t none = 0;
+    memset(&c, 0, sizeof c);
+    assert_int_equal(ops->scan_clusters(f->s, &none, 1, 0, collect, &c), SR_OK);
+    expect_people(&c, (const uint32_t[]){13, 4}, 2);
+    memset(&c, 0, sizeof c);
+    assert_int_equal(ops->scan_clusters(f->s, &two, 1, 0, collect, &c), SR_OK);
+    expect_people(&c, (const uint32_t[]){1, 7, 10}, 3);
+    /* The handle goes on writing to the new file, which reopens. */
+    reopen(f, STORE_OPEN_WRITE);
+    memset(&c, 0, sizeof c);
+    assert_int_equal(ops->scan(f->s, 0, collect, &c), SR_OK);
+    assert_int_equal(c.n, 13);
+    char left[600];
+    (void)snprintf(left, sizeof left, "%s-compact", f->db);
+    assert_int_equal(access(left, F_OK), -1);
+}
+
 /* A scan callback that reads the person it is given again, through the
  * same handle, and counts people in order. */
 typedef struct rescan {
@@ -1348,6 +1450,7 @@ int main(void)
         T(replace_keeps_the_index_rows_old_and_new_share),
         T(scan_walks_people_in_storage_order),
         T(scan_callbacks_may_use_the_store_past_one_page),
+        T(compaction_groups_people_by_cluster_and_keeps_them_all),
         T(meta_values_round_trip_and_overwrite),
         T(rollback_leaves_nothing_behind),
         T(read_only_store_refuses_writes),

@@ -40,6 +40,13 @@ typedef struct store_row {
     /* Sealed envelopes; NULL/0 when the class is empty or not requested. */
     const uint8_t *cls[SR_CLASS_COUNT];
     size_t cls_len[SR_CLASS_COUNT];
+    /* Where the store keeps the person (read only; writes ignore it): a
+     * store that compacts (ops->compact) keeps the people of one retention
+     * cluster together, so a retention run reads and deletes a few runs of
+     * pages instead of a page here and there over the whole file. 0: not
+     * in a cluster (written since the last compaction, or never
+     * compacted). */
+    uint16_t cluster;
 } store_row;
 
 typedef struct store_index {
@@ -59,6 +66,11 @@ typedef struct store_stats {
 /* Rows handed to a callback are valid only during the call. Return SR_OK to
  * go on; anything else stops the walk and is returned. */
 typedef sr_status (*store_row_fn)(void *ctx, const store_row *row);
+
+/* The cluster a person belongs in, from the row (its classes as the
+ * compaction asked for them): set *cluster, 1 to 65535. */
+typedef sr_status (*store_cluster_fn)(void *ctx, const store_row *row,
+                                      uint16_t *cluster);
 
 /* Called once per document; the value is valid only during the call. */
 typedef sr_status (*store_doc_fn)(void *ctx, const char *key, const uint8_t *v,
@@ -176,6 +188,28 @@ struct store_ops {
                       void *ctx);
     sr_status (*stats)(store *s, store_stats *st);
 
+    /* Retention clusters (docs/storage.md, "Compaction"). Optional: NULL
+     * in a backend that keeps none (PostgreSQL), and then every row reads
+     * back with cluster 0.
+     *
+     * scan_clusters: every person of the clusters clusters[0..n), cluster
+     * by cluster in the order given, each in storage order; cluster 0 is
+     * everyone not in a cluster.
+     *
+     * compact: rewrite the whole store into a new file, people ordered by
+     * the cluster fn gives each (fn sees the classes in class_mask), in
+     * one snapshot, and put it in place of the old, whose bytes are then
+     * overwritten with zeros. Every row and index row is written in key
+     * order, so the new file holds no stale copy of anything (a page split
+     * in the middle of a tree leaves some behind). Needs the writer's
+     * lock and no open transaction; SR_ERR_LOCKED if another connection
+     * still reads the write-ahead log. On failure the store is as it was.
+     * progress (may be NULL) hears the people read, then written. */
+    sr_status (*scan_clusters)(store *s, const uint16_t *clusters, size_t n,
+                               unsigned class_mask, store_row_fn fn, void *ctx);
+    sr_status (*compact)(store *s, unsigned class_mask, store_cluster_fn fn,
+                         void *ctx, const struct store_progress *progress);
+
     /* Documents: at most STORE_DOC_MAX bytes each, kind and key at most
      * STORE_DOC_KEY_MAX bytes of text. doc_get appends the value to out
      * (SR_ERR_NOT_FOUND if absent); doc_put inserts or replaces;
@@ -267,12 +301,14 @@ bool store_row_valid(const store_row *row);
 bool store_row_valid_keyless(const store_row *row);
 
 /* The row-returning queries. Each returns id, version, kek_version,
- * wrapped, c0..c5 and present, in that order; a class outside the mask is
- * selected as a NULL literal, so its envelope is never read. */
+ * wrapped, c0..c5 and present, in that order, then whatever the backend's
+ * own tail adds (SQLite's: seq); a class outside the mask is selected as
+ * a NULL literal, so its envelope is never read. */
 typedef enum store_query {
     STORE_Q_GET,    /* one person by id */
     STORE_Q_LOOKUP, /* the people under one index value (persons as p) */
     STORE_Q_SCAN,   /* everyone, in storage order */
+    STORE_Q_RANGE,  /* the people of a range of storage (SQLite's clusters) */
     STORE_QUERIES
 } store_query;
 #define STORE_SQL_MAX 512u

@@ -88,10 +88,12 @@ void store_masked_sql(char sql[STORE_SQL_MAX], store_query q, unsigned mask,
                       const store_dialect *d)
 {
     static const char *const heads[STORE_QUERIES] = {
-        "SELECT id, version, kek_version, wrapped",
-        "SELECT p.id, p.version, p.kek_version, p.wrapped",
-        "SELECT id, version, kek_version, wrapped",
+        [STORE_Q_GET] = "SELECT id, version, kek_version, wrapped",
+        [STORE_Q_LOOKUP] = "SELECT p.id, p.version, p.kek_version, p.wrapped",
+        [STORE_Q_SCAN] = "SELECT id, version, kek_version, wrapped",
+        [STORE_Q_RANGE] = "SELECT id, version, kek_version, wrapped",
     };
+    _Static_assert(STORE_QUERIES == 4, "a head for every query");
     static const char *const cols[2][SR_CLASS_COUNT] = {
         {", c0", ", c1", ", c2", ", c3", ", c4", ", c5"},
         {", p.c0", ", p.c1", ", p.c2", ", p.c3", ", p.c4", ", p.c5"},

@@ -12,7 +12,7 @@
  * Schema version 2 (docs/storage.md):
  *
  *   meta(key TEXT PRIMARY KEY, value BLOB NOT NULL)
- *   persons(seq INTEGER PRIMARY KEY,            -- rowid: inserts append
+ *   persons(seq INTEGER PRIMARY KEY,            -- rowid: writes append
  *           id BLOB NOT NULL UNIQUE,            -- 16 random bytes
  *           version INTEGER NOT NULL,           -- record version >= 1
  *           kek_version INTEGER NOT NULL,       -- KEK wrapping the data key
@@ -22,6 +22,12 @@
  *               PRIMARY KEY(kind, value, seq)) WITHOUT ROWID
  *   docs(kind TEXT, key TEXT, value BLOB,      -- schema 2: principals,
  *        PRIMARY KEY(kind, key)) WITHOUT ROWID  -- tokens, cases, policy
+ *
+ * seq says where a person lies (docs/storage.md, "Compaction"): below
+ * 2^40 in a store never compacted; cluster c's people, as a compaction
+ * wrote them, at c << 40 | n (c from 1 to 65535); from SEQ_TAIL on, the
+ * people written since. Every write takes a seq above every other, so
+ * SQLite only ever appends to the table.
  *
  * PRAGMA application_id marks the file as a Strongroom store and
  * user_version is the schema version. Writers run journal_mode=WAL with
@@ -58,6 +64,22 @@
 #define STORE_BUSY_TIMEOUT_MS 2000
 #define STORE_MSG_MAX 384u
 #define MASK_COUNT (1u << SR_CLASS_COUNT)
+
+/* seq = cluster << SEQ_CLUSTER_SHIFT | n for the people a compaction put
+ * in cluster 1..65535; SEQ_TAIL and up for those written since. */
+#define SEQ_CLUSTER_SHIFT 40
+#define SEQ_CLUSTER_FIRST(c) ((int64_t)(c) << SEQ_CLUSTER_SHIFT)
+#define SEQ_TAIL SEQ_CLUSTER_FIRST(65536)
+/* A new row's seq: after every other, and past the clusters once there
+ * are any (2^40 = 1099511627776, SEQ_TAIL = 2^56 = 72057594037927936). */
+#define NEXT_SEQ_SQL                                                           \
+    "(SELECT CASE WHEN m IS NULL THEN 1 "                                      \
+    "WHEN m >= 1099511627776 AND m < 72057594037927936 "                       \
+    "THEN 72057594037927936 ELSE m + 1 END "                                   \
+    "FROM (SELECT max(seq) AS m FROM persons))"
+_Static_assert(SEQ_CLUSTER_FIRST(1) == 1099511627776LL &&
+                   SEQ_TAIL == 72057594037927936LL,
+               "NEXT_SEQ_SQL spells the bounds out");
 
 /* The fixed statements; the class-mask variants live in mask_stmt. */
 enum {
@@ -108,17 +130,18 @@ static const char *const fixed_sql[STMT_FIXED_COUNT] = {
     [STMT_SAVEPOINT] = "SAVEPOINT sr_row",
     [STMT_RELEASE] = "RELEASE sr_row",
     [STMT_ROLLBACK_TO] = "ROLLBACK TO sr_row",
-    [STMT_INSERT] = "INSERT INTO persons(id, version, kek_version, wrapped, "
-                    "c0, c1, c2, c3, c4, c5, present) "
-                    "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?12)",
+    [STMT_INSERT] = "INSERT INTO persons(seq, id, version, kek_version, "
+                    "wrapped, c0, c1, c2, c3, c4, c5, present) "
+                    "VALUES(" NEXT_SEQ_SQL ", ?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+                    "?8, ?9, ?10, ?12)",
     /* A new version goes to the end of the table, where SQLite only
      * appends: rewritten in place, a row that grew would split a page in
      * the middle of the table, and a split leaves stale copies of its
      * neighbours' rows in free space that secure delete never zeroes
      * (docs/storage.md). The old row is deleted (secure delete zeroes
      * it). */
-    [STMT_UPDATE] = "UPDATE persons SET seq = (SELECT max(seq) FROM persons) "
-                    "+ 1, version = ?2, kek_version = ?3, "
+    [STMT_UPDATE] = "UPDATE persons SET seq = " NEXT_SEQ_SQL
+                    ", version = ?2, kek_version = ?3, "
                     "wrapped = ?4, c0 = ?5, c1 = ?6, c2 = ?7, c3 = ?8, "
                     "c4 = ?9, c5 = ?10, present = ?12 "
                     "WHERE id = ?1 AND version = ?11 RETURNING seq",
@@ -161,6 +184,7 @@ enum {
     QUERY_GET = STORE_Q_GET,
     QUERY_LOOKUP = STORE_Q_LOOKUP,
     QUERY_SCAN = STORE_Q_SCAN,
+    QUERY_RANGE = STORE_Q_RANGE,
     QUERY_COUNT = STORE_QUERIES
 };
 
@@ -359,10 +383,12 @@ static sr_status masked_stmt(store *s, unsigned q, unsigned mask,
     /* Unrequested classes are NULL literals, so SQLite never reads their
      * (possibly large, overflow-page) content. */
     static const store_dialect sqlite_dialect = {
-        {", present FROM persons WHERE id = ?1",
-         (", p.present FROM blind_index AS b JOIN persons AS p"
+        {", present, seq FROM persons WHERE id = ?1",
+         (", p.present, p.seq FROM blind_index AS b JOIN persons AS p"
           " ON p.seq = b.seq WHERE b.kind = ?1 AND b.value = ?2"),
-         ", present FROM persons ORDER BY seq"},
+         ", present, seq FROM persons ORDER BY seq",
+         ", present, seq FROM persons WHERE seq >= ?1 AND seq < ?2 "
+         "ORDER BY seq"},
         ", NULL",
     };
     char sql[STORE_SQL_MAX];
@@ -403,9 +429,17 @@ static int bind_row(sqlite3_stmt *st, const store_row *row)
     return rc;
 }
 
+/* The cluster of the row at seq (0: none). */
+static uint16_t seq_cluster(int64_t seq)
+{
+    return seq >= SEQ_CLUSTER_FIRST(1) && seq < SEQ_TAIL
+               ? (uint16_t)(seq >> SEQ_CLUSTER_SHIFT)
+               : 0;
+}
+
 /* Read the current result row (id, version, kek_version, wrapped,
- * c0..c5) into row. Anything that cannot have been written by insert or
- * replace is damage: SR_ERR_CORRUPT. */
+ * c0..c5, present, seq) into row. Anything that cannot have been written
+ * by insert or replace is damage: SR_ERR_CORRUPT. */
 static sr_status row_read(store *s, sqlite3_stmt *st, store_row *row)
 {
     const void *id = sqlite3_column_blob(st, 0);
@@ -413,11 +447,12 @@ static sr_status row_read(store *s, sqlite3_stmt *st, store_row *row)
     int64_t ver = sqlite3_column_int64(st, 1);
     int64_t kek = sqlite3_column_int64(st, 2);
     int64_t present = sqlite3_column_int64(st, 4 + SR_CLASS_COUNT);
+    int64_t seq = sqlite3_column_int64(st, 5 + SR_CLASS_COUNT);
 
     memset(row, 0, sizeof *row);
     if (id == NULL || idlen != SR_ID_BYTES || ver < 1 || ver > UINT32_MAX ||
         kek < 1 || kek > UINT32_MAX || present < 0 ||
-        present > (int64_t)SR_CLASS_ALL ||
+        present > (int64_t)SR_CLASS_ALL || seq < 1 ||
         sqlite3_column_type(st, 3) != SQLITE_BLOB) {
         store_set_msg(s, "a stored person row is malformed", NULL);
         return SR_ERR_CORRUPT;
@@ -426,6 +461,7 @@ static sr_status row_read(store *s, sqlite3_stmt *st, store_row *row)
     row->version = (uint32_t)ver;
     row->kek_version = (uint32_t)kek;
     row->present = (unsigned)present;
+    row->cluster = seq_cluster(seq);
     row->wrapped = sqlite3_column_blob(st, 3);
     row->wrapped_len = (size_t)sqlite3_column_bytes(st, 3);
     for (int c = 0; c < SR_CLASS_COUNT; c++) {
@@ -1377,6 +1413,428 @@ static sr_status sqlite_scan(store *s, unsigned class_mask, store_row_fn fn,
     return rows_walk(s, st, fn, ctx, "scanning", &count);
 }
 
+/* ---- retention clusters and compaction ----------------------------------- */
+
+/* The people with lo <= seq < hi, in seq order. */
+static sr_status range_walk(store *s, unsigned mask, int64_t lo, int64_t hi,
+                            store_row_fn fn, void *ctx)
+{
+    sqlite3_stmt *st = NULL;
+    size_t count = 0;
+    sr_status r = masked_stmt(s, QUERY_RANGE, mask, &st);
+    if (r != SR_OK)
+        return r;
+    int rc = sqlite3_bind_int64(st, 1, lo);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(st, 2, hi);
+    if (rc != SQLITE_OK) {
+        stmt_done(st);
+        return store_status(s, rc, "reading a cluster");
+    }
+    return rows_walk(s, st, fn, ctx, "reading a cluster", &count);
+}
+
+static sr_status sqlite_scan_clusters(store *s, const uint16_t *clusters,
+                                      size_t n, unsigned class_mask,
+                                      store_row_fn fn, void *ctx)
+{
+    sr_status r = check_mask(s, class_mask);
+    for (size_t i = 0; i < n && r == SR_OK; i++) {
+        uint16_t c = clusters[i];
+        if (c != 0) {
+            r = range_walk(s, class_mask, SEQ_CLUSTER_FIRST(c),
+                           SEQ_CLUSTER_FIRST(c + 1), fn, ctx);
+            continue;
+        }
+        /* Not in a cluster: never compacted, or written since. */
+        r = range_walk(s, class_mask, 0, SEQ_CLUSTER_FIRST(1), fn, ctx);
+        if (r == SR_OK)
+            r = range_walk(s, class_mask, SEQ_TAIL, INT64_MAX, fn, ctx);
+    }
+    return r;
+}
+
+/* One person's place: their seq now, and after the compaction. */
+typedef struct place {
+    uint16_t cluster;
+    int64_t old, new;
+} place;
+
+static int place_cmp(const void *a, const void *b)
+{
+    const place *x = a, *y = b;
+    if (x->cluster != y->cluster)
+        return x->cluster < y->cluster ? -1 : 1;
+    return (x->old > y->old) - (x->old < y->old);
+}
+
+#define COMPACT_BATCH 65536u
+
+static void heard(const store_progress *p, uint64_t done)
+{
+    if (p != NULL && p->fn != NULL)
+        p->fn(p->ctx, done);
+}
+
+/* Every person's place (fn names the cluster), sorted by the new seq. */
+static sr_status compact_places(store *s, unsigned mask, store_cluster_fn fn,
+                                void *ctx, const store_progress *progress,
+                                place **out, size_t *n)
+{
+    sqlite3_stmt *st = NULL;
+    size_t cap = 0;
+    place *p = NULL;
+    int rc;
+    *n = 0;
+    sr_status r = masked_stmt(s, QUERY_SCAN, mask, &st);
+    while (r == SR_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        store_row row;
+        uint16_t c = 0;
+        r = row_read(s, st, &row);
+        if (r == SR_OK)
+            r = fn(ctx, &row, &c);
+        if (r == SR_OK && c == 0) {
+            store_set_msg(s, "compacting", "a person was given cluster 0");
+            r = SR_ERR_INTERNAL;
+        }
+        if (r == SR_OK && *n == cap) {
+            size_t ncap = cap == 0 ? 4096 : cap * 2;
+            place *q = realloc(p, ncap * sizeof *p);
+            if (q == NULL)
+                r = SR_ERR_NOMEM;
+            else {
+                p = q;
+                cap = ncap;
+            }
+        }
+        if (r != SR_OK)
+            break;
+        p[*n].cluster = c;
+        p[*n].old = sqlite3_column_int64(st, 5 + SR_CLASS_COUNT);
+        if (++*n % COMPACT_BATCH == 0)
+            heard(progress, *n);
+    }
+    if (r == SR_OK && rc != SQLITE_DONE)
+        r = store_status(s, rc, "reading the people to compact");
+    if (st != NULL)
+        stmt_done(st);
+    if (r == SR_OK && *n > 0) {
+        qsort(p, *n, sizeof *p, place_cmp);
+        int64_t k = 0;
+        for (size_t i = 0; i < *n; i++) {
+            k = i > 0 && p[i].cluster == p[i - 1].cluster ? k + 1 : 1;
+            p[i].new = SEQ_CLUSTER_FIRST(p[i].cluster) + k;
+        }
+    }
+    if (r != SR_OK) {
+        free(p);
+        p = NULL;
+        *n = 0;
+    }
+    *out = p;
+    return r;
+}
+
+/* Run one statement of ours with up to two integer parameters. */
+static sr_status run_sql(store *s, const char *sql, int64_t a, int64_t b,
+                         const char *what)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+    int np = rc == SQLITE_OK ? sqlite3_bind_parameter_count(st) : 0;
+    if (rc == SQLITE_OK && np >= 1)
+        rc = sqlite3_bind_int64(st, 1, a);
+    if (rc == SQLITE_OK && np >= 2)
+        rc = sqlite3_bind_int64(st, 2, b);
+    write_begin();
+    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW)
+        rc = SQLITE_OK;
+    (void)sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? SR_OK : store_status(s, rc, what);
+}
+
+/* The new file's rows, inside the transaction that holds both files: the
+ * map of places, then the people, the index rows, meta and documents,
+ * each in key order so that every insert is an append. */
+static sr_status compact_copy(store *s, const place *p, size_t n,
+                              const store_progress *progress)
+{
+    sqlite3_stmt *ins = NULL;
+    sr_status r = run_sql(s,
+                          "CREATE TEMP TABLE sr_place(old INTEGER PRIMARY KEY, "
+                          "new INTEGER NOT NULL)",
+                          0, 0, "compacting");
+    int rc = r == SR_OK
+                 ? sqlite3_prepare_v2(s->db,
+                                      "INSERT INTO temp.sr_place(old, new) "
+                                      "VALUES(?1, ?2)",
+                                      -1, &ins, NULL)
+                 : SQLITE_OK;
+    for (size_t i = 0; r == SR_OK && rc == SQLITE_OK && i < n; i++) {
+        rc = sqlite3_bind_int64(ins, 1, p[i].old);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_bind_int64(ins, 2, p[i].new);
+        if (rc == SQLITE_OK && (rc = sqlite3_step(ins)) == SQLITE_DONE)
+            rc = sqlite3_reset(ins);
+    }
+    (void)sqlite3_finalize(ins);
+    if (r == SR_OK && rc != SQLITE_OK)
+        r = store_status(s, rc, "compacting");
+    if (r == SR_OK)
+        r = run_sql(s, "CREATE INDEX temp.sr_place_new ON sr_place(new, old)",
+                    0, 0, "compacting");
+    /* The people, a batch at a time (for the progress), in new order. */
+    for (size_t i = 0; r == SR_OK && i < n; i += COMPACT_BATCH) {
+        size_t end = n - i < COMPACT_BATCH ? n : i + COMPACT_BATCH;
+        r = run_sql(s,
+                    "INSERT INTO sr_dst.persons(seq, id, version, "
+                    "kek_version, wrapped, c0, c1, c2, c3, c4, c5, present) "
+                    "SELECT m.new, p.id, p.version, p.kek_version, "
+                    "p.wrapped, p.c0, p.c1, p.c2, p.c3, p.c4, p.c5, "
+                    "p.present FROM temp.sr_place AS m "
+                    "JOIN main.persons AS p ON p.seq = m.old "
+                    "WHERE m.new >= ?1 AND m.new <= ?2 ORDER BY m.new",
+                    p[i].new, p[end - 1].new, "copying people");
+        if (r == SR_OK)
+            heard(progress, n + end);
+    }
+    if (r == SR_OK)
+        r = run_sql(s,
+                    "INSERT INTO sr_dst.blind_index(kind, value, seq) "
+                    "SELECT b.kind, b.value, m.new FROM main.blind_index AS b "
+                    "JOIN temp.sr_place AS m ON m.old = b.seq "
+                    "ORDER BY b.kind, b.value, m.new",
+                    0, 0, "copying index rows");
+    if (r == SR_OK)
+        r = run_sql(s,
+                    "INSERT INTO sr_dst.meta(key, value) "
+                    "SELECT key, value FROM main.meta ORDER BY key",
+                    0, 0, "copying the meta values");
+    if (r == SR_OK)
+        r = run_sql(s,
+                    "INSERT INTO sr_dst.docs(kind, key, value) "
+                    "SELECT kind, key, value FROM main.docs ORDER BY kind, key",
+                    0, 0, "copying the documents");
+    /* Everything there, or the source is damaged (an index row of no
+     * person, which the copy passed over): then no compaction. */
+    if (r == SR_OK) {
+        sqlite3_stmt *q = NULL;
+        rc = sqlite3_prepare_v2(s->db,
+                                "SELECT (SELECT count(*) FROM main.persons) = "
+                                "(SELECT count(*) FROM sr_dst.persons) AND "
+                                "(SELECT count(*) FROM main.blind_index) = "
+                                "(SELECT count(*) FROM sr_dst.blind_index)",
+                                -1, &q, NULL);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_step(q);
+        if (rc != SQLITE_ROW)
+            r = store_status(s, rc, "checking the copy");
+        else if (sqlite3_column_int(q, 0) != 1) {
+            store_set_msg(s, "checking the copy",
+                          "the store has index rows of no person (damage)");
+            r = SR_ERR_CORRUPT;
+        }
+        (void)sqlite3_finalize(q);
+    }
+    (void)run_sql(s, "DROP TABLE IF EXISTS temp.sr_place", 0, 0, "compacting");
+    return r;
+}
+
+/* Overwrite and remove the new file beside the old, and its journal
+ * files (what is not there is no error). */
+static sr_status compact_wipe(const char *tmp)
+{
+    char side[PATH_MAX];
+    sr_status r = file_wipe(tmp);
+    if (snprintf(side, sizeof side, "%s-wal", tmp) < (int)sizeof side) {
+        sr_status w = file_wipe(side);
+        r = r == SR_OK ? w : r;
+    }
+    if (snprintf(side, sizeof side, "%s-shm", tmp) < (int)sizeof side)
+        (void)unlink(side);
+    return r;
+}
+
+/* Close s's connection, keeping the handle (for a reopen in place). */
+static void release_db(store *s)
+{
+    for (unsigned i = 0; i < STMT_FIXED_COUNT; i++) {
+        (void)sqlite3_finalize(s->fixed[i]);
+        s->fixed[i] = NULL;
+    }
+    for (unsigned q = 0; q < QUERY_COUNT; q++)
+        for (unsigned m = 0; m < MASK_COUNT; m++) {
+            (void)sqlite3_finalize(s->masked[q][m]);
+            s->masked[q][m] = NULL;
+        }
+    if (s->db != NULL && !sqlite3_get_autocommit(s->db))
+        (void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    (void)sqlite3_close_v2(s->db);
+    s->db = NULL;
+}
+
+/* Open s's file again on s, after release_db; on failure s has no
+ * connection (every call fails) and its message says why. */
+static sr_status reopen(store *s)
+{
+    store *now = NULL;
+    sr_status r = sqlite_open(&now, s->path, STORE_OPEN_WRITE);
+    if (r == SR_OK) {
+        s->db = now->db;
+        memcpy(s->fixed, now->fixed, sizeof s->fixed);
+        free(now->path);
+        free(now);
+        return SR_OK;
+    }
+    store_set_msg(s, "opening the store again",
+                  now != NULL ? now->msg : "out of memory");
+    sqlite_close(now);
+    return r;
+}
+
+/* Write the new file tmp: made empty with the schema, attached, filled in
+ * one transaction that also holds the old file's write lock. */
+static sr_status compact_write(store *s, const char *tmp, unsigned mask,
+                               store_cluster_fn fn, void *ctx,
+                               const store_progress *progress, size_t *people)
+{
+    store *d = NULL;
+    /* Made here first: mode 0600, like every file of a vault. */
+    sr_status r = store_backup_claim(tmp);
+    if (r != SR_OK) {
+        store_set_msg(s, "making the compacted file", strerror(errno));
+        return r;
+    }
+    r = sqlite_open(&d, tmp, STORE_OPEN_CREATE | STORE_OPEN_WRITE);
+    if (r != SR_OK)
+        store_set_msg(s, "making the compacted file",
+                      d != NULL ? d->msg : "out of memory");
+    sqlite_close(d);
+    if (r != SR_OK)
+        return r;
+    sqlite3_stmt *at = NULL;
+    int rc = sqlite3_prepare_v2(s->db, "ATTACH DATABASE ?1 AS sr_dst", -1, &at,
+                                NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(at, 1, tmp, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(at);
+    (void)sqlite3_finalize(at);
+    if (rc != SQLITE_DONE)
+        return store_status(s, rc, "opening the compacted file");
+    /* No journal while it fills: nothing is rolled back into it (a failed
+     * compaction wipes it), and no page passes through a WAL that would
+     * then be freed to the filesystem with the keys still in it. */
+    r = store_pragma(s, "PRAGMA sr_dst.journal_mode = OFF;"
+                        "PRAGMA sr_dst.synchronous = FULL;"
+                        "PRAGMA sr_dst.cache_size = -262144;");
+    if (r == SR_OK)
+        r = stmt_exec(s, STMT_BEGIN, "starting the compaction");
+    place *p = NULL;
+    size_t n = 0;
+    if (r == SR_OK)
+        r = compact_places(s, mask, fn, ctx, progress, &p, &n);
+    if (r == SR_OK)
+        r = compact_copy(s, p, n, progress);
+    free(p);
+    if (r == SR_OK)
+        r = stmt_exec(s, STMT_COMMIT, "committing the compacted file");
+    if (r != SR_OK)
+        (void)sqlite_rollback(s);
+    /* Back to the vault's journal (the mode is kept in the file). */
+    if (r == SR_OK)
+        r = store_pragma(s, "PRAGMA sr_dst.journal_mode = WAL");
+    if (exec_sql(s->db, "DETACH DATABASE sr_dst") != SQLITE_OK && r == SR_OK)
+        r = store_status(s, sqlite3_extended_errcode(s->db),
+                         "closing the compacted file");
+    *people = n;
+    return r;
+}
+
+static sr_status sqlite_compact(store *s, unsigned class_mask,
+                                store_cluster_fn fn, void *ctx,
+                                const store_progress *progress)
+{
+    char tmp[PATH_MAX];
+    size_t people = 0;
+    sr_status r = check_mask(s, class_mask);
+    if (r != SR_OK)
+        return r;
+    if (!s->writable || s->keyless || !sqlite3_get_autocommit(s->db)) {
+        store_set_msg(s, "compacting",
+                      "needs the writer's handle outside a transaction");
+        return SR_ERR_INVALID;
+    }
+    if (snprintf(tmp, sizeof tmp, "%s-compact", s->path) >= (int)sizeof tmp) {
+        store_set_msg(s, "compacting", "the path is too long");
+        return SR_ERR_INVALID;
+    }
+    /* What a compaction that crashed left: it holds keys, so it is
+     * overwritten before it goes. */
+    if (compact_wipe(tmp) != SR_OK) {
+        store_set_msg(s, "overwriting what an earlier compaction left",
+                      strerror(errno));
+        return SR_ERR_IO;
+    }
+    r = compact_write(s, tmp, class_mask, fn, ctx, progress, &people);
+    /* Nothing of the old file may be left in its WAL beside the new one. */
+    if (r == SR_OK)
+        r = sqlite_purge(s);
+    int old = -1;
+    if (r == SR_OK && (old = open(s->path, O_RDWR | O_CLOEXEC)) < 0) {
+        store_set_msg(s, "compacting", strerror(errno));
+        r = SR_ERR_IO;
+    }
+    if (r == SR_OK && file_sync(tmp) != SR_OK) {
+        store_set_msg(s, "syncing the compacted file", strerror(errno));
+        r = SR_ERR_IO;
+    }
+    if (r != SR_OK) {
+        if (old >= 0)
+            (void)close(old);
+        sr_status w = compact_wipe(tmp);
+        (void)w; /* the failure that brought us here is the one to tell */
+        return r;
+    }
+    /* The switch: this connection closes (nothing is left in its WAL),
+     * the new file takes the old one's name, and the handle opens it. */
+    release_db(s);
+    char side[PATH_MAX];
+    if (rename(tmp, s->path) != 0) {
+        int e = errno;
+        (void)close(old);
+        sr_status w = compact_wipe(tmp);
+        (void)w;
+        sr_status o = reopen(s);
+        (void)o;
+        store_set_msg(s, "putting the compacted file in place", strerror(e));
+        return SR_ERR_IO;
+    }
+    if (snprintf(side, sizeof side, "%s-wal", s->path) < (int)sizeof side)
+        (void)unlink(side);
+    if (snprintf(side, sizeof side, "%s-shm", s->path) < (int)sizeof side)
+        (void)unlink(side);
+    if (snprintf(side, sizeof side, "%s-wal", tmp) < (int)sizeof side)
+        (void)unlink(side);
+    if (snprintf(side, sizeof side, "%s-shm", tmp) < (int)sizeof side)
+        (void)unlink(side);
+    r = parent_sync(s->path);
+    if (r != SR_OK)
+        store_set_msg(s, "syncing the directory", strerror(errno));
+    /* The old file's bytes, stale copies and all, overwritten. */
+    sr_status z = fd_zero(old);
+    if (z != SR_OK && r == SR_OK) {
+        store_set_msg(s, "overwriting the old file", strerror(errno));
+        r = z;
+    }
+    (void)close(old);
+    sr_status o = reopen(s);
+    if (o != SR_OK)
+        r = o;
+    heard(progress, 2 * (uint64_t)people);
+    return r;
+}
+
 static sr_status sqlite_stats(store *s, store_stats *out)
 {
     store_stats stt;
@@ -1579,6 +2037,8 @@ const store_ops store_sqlite_ops = {
     .get = sqlite_get,
     .lookup = sqlite_lookup,
     .scan = sqlite_scan,
+    .scan_clusters = sqlite_scan_clusters,
+    .compact = sqlite_compact,
     .stats = sqlite_stats,
     .doc_get = sqlite_doc_get,
     .doc_put = sqlite_doc_put,
