@@ -550,6 +550,23 @@ sr_vault_move_store(sr_vault *v, const char *conninfo,
                     void (*progress)(void *ctx, uint64_t done, uint64_t total),
                     void *progress_ctx, uint64_t *people);
 
+/*
+ * Rewrite the vault's SQLite file with its people grouped by retention
+ * cluster: those who left in the same year together, under a keyed tag
+ * of the year (docs/storage.md, "Compaction"). A retention run then reads
+ * and deletes only the clusters that may be due, and everyone written
+ * since. Every table is written in key order into a new file, which
+ * takes the old one's place; the old file is overwritten with zeros, so
+ * no stale copy of anything is left of it. "manage-backups"; logged as
+ * store.compact. Opened for writing; stop readers such as a server first
+ * (SR_ERR_LOCKED while one still reads the WAL). *people gets the people
+ * written. SQLite only (SR_ERR_INVALID on PostgreSQL). progress (may be
+ * NULL) hears the work done out of total (people read, then written).
+ */
+SR_API SR_WARN_UNUSED sr_status sr_vault_compact(
+    sr_vault *v, void (*progress)(void *ctx, uint64_t done, uint64_t total),
+    void *progress_ctx, uint64_t *people);
+
 typedef struct sr_restore_summary {
     uint64_t keys;     /* key lines read */
     uint64_t restored; /* people given their key back */

@@ -49,10 +49,19 @@ const char help_backup[] =
     "\nexample: strongroom backup create --out /backup/vault-2026-12-04 "
     "--keys-out /keys/vault-2026-12-04.keys\n";
 
-/* A progress line for a move onto PostgreSQL, on a terminal. */
+/* A progress line for a move onto PostgreSQL or a compaction, on a
+ * terminal. */
 typedef struct moving {
     bool shown;
 } moving;
+
+static void compact_progress(void *ctx, uint64_t done, uint64_t total)
+{
+    moving *m = ctx;
+    fprintf(stderr, "\rstore compact: %3u%% ",
+            total > 0 ? (unsigned)(done * 100 / total) : 100u);
+    m->shown = true;
+}
 
 static void move_progress(void *ctx, uint64_t done, uint64_t total)
 {
@@ -191,6 +200,7 @@ int cmd_backup(int argc, char **argv)
 
 const char help_store[] =
     "usage: strongroom store move --to CONNINFO\n"
+    "       strongroom store compact\n"
     "\n"
     "Move the vault's records from its embedded SQLite file (vault.db) onto\n"
     "PostgreSQL (docs/storage.md). CONNINFO is a libpq connection string of\n"
@@ -203,10 +213,23 @@ const char help_store[] =
     "action (the administrator's). Prints {\"people\": N}; a progress line\n"
     "on a terminal.\n"
     "\n"
+    "compact rewrites vault.db with its people grouped by the year they\n"
+    "left (under a keyed tag, so the file does not show the year), so that\n"
+    "a retention run reads and deletes only the groups that may be due and\n"
+    "everyone written since (docs/storage.md, \"Compaction\"). Every table\n"
+    "is written in key order into a new file that takes vault.db's place;\n"
+    "the old file is overwritten with zeros first, so nothing deleted from\n"
+    "it survives in its free space. Run it before a retention run, or on a\n"
+    "schedule; it needs twice the file's size on disk while it runs. Stop\n"
+    "the server first. Needs the manage-backups action; logged as\n"
+    "store.compact. SQLite only. Prints {\"people\": N}; a progress line on\n"
+    "a terminal.\n"
+    "\n"
     "  --to CONNINFO       the PostgreSQL database\n"
     "  --quiet             no progress line\n" COMMON_HELP
-    "\nexample: strongroom store move --to \"host=/run/postgresql "
-    "dbname=strongroom\"\n";
+    "\nexamples: strongroom store move --to \"host=/run/postgresql "
+    "dbname=strongroom\"\n"
+    "          strongroom store compact\n";
 
 int cmd_store(int argc, char **argv)
 {
@@ -234,16 +257,30 @@ int cmd_store(int argc, char **argv)
         else
             return fail("store", "bad option; see --help");
     }
-    if (bad || optind + 1 != argc || strcmp(argv[optind], "move") != 0)
-        return fail("store", "give move; see --help");
-    if (to == NULL)
+    bool compact =
+        !bad && optind + 1 == argc && strcmp(argv[optind], "compact") == 0;
+    if (bad || optind + 1 != argc ||
+        (!compact && strcmp(argv[optind], "move") != 0))
+        return fail("store", "give move or compact; see --help");
+    if (!compact && to == NULL)
         return fail("store", "store move needs --to CONNINFO");
+    if (compact && to != NULL)
+        return fail("store", "store compact takes no --to");
     sr_vault *v;
     int rc = open_vault("store", &c, SR_OPEN_WRITE, &v);
     if (rc != 0)
         return rc;
     uint64_t people = 0;
-    sr_status st = move(v, to, quiet, &people);
+    sr_status st;
+    if (compact) {
+        moving m = {false};
+        bool show = !quiet && isatty(STDERR_FILENO);
+        st = sr_vault_compact(v, show ? compact_progress : NULL, &m, &people);
+        if (m.shown)
+            fputc('\n', stderr);
+    } else {
+        st = move(v, to, quiet, &people);
+    }
     if (st == SR_OK)
         printf("{\"people\":%" PRIu64 "}\n", people);
     rc = st == SR_OK ? 0 : lib_fail("store", st, v);

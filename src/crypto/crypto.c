@@ -44,7 +44,7 @@ static const char kdf_ctx_audit[crypto_kdf_CONTEXTBYTES + 1] = "SRaudit_";
 static const uint8_t ad_tag_wrap[4] = {'S', 'R', 'W', 'K'};
 static const uint8_t ad_tag_envelope[4] = {'S', 'R', 'F', 'E'};
 
-#define INDEX_KIND_MAX 2u
+#define INDEX_KIND_MAX 3u
 #define WRAP_AD_BYTES (4u + SR_ID_BYTES + SR_ID_BYTES + 4u)
 #define ENVELOPE_AD_BYTES                                                      \
     (4u + 1u + SR_ID_BYTES + SR_ID_BYTES + 1u + 1u + 4u + 4u)

@@ -70,8 +70,9 @@ SR_WARN_UNUSED sr_status keyfile_open(const keyfile *kf, const char *pass,
 
 /* ---- the key ring -------------------------------------------------------- */
 
-/* Blind-index kinds; each has its own key. */
-enum { INDEX_SSN = 1, INDEX_NAME_DOB = 2 };
+/* Blind-index kinds; each has its own key. INDEX_CLUSTER tags no index
+ * row: it keys a person's retention cluster (vault_cluster_of). */
+enum { INDEX_SSN = 1, INDEX_NAME_DOB = 2, INDEX_CLUSTER = 3 };
 
 typedef struct keyring keyring;
 

@@ -357,29 +357,6 @@ static bool cutoff_day(uint32_t years, char text[11], int32_t *day)
         (void)snprintf(text, 11, "%04d-02-28", y);
     return date_parse(text, 10, day);
 }
-/* The day a person left: the latest end of their employment, when all of
- * it is former; -1 if they are still employed or never were. */
-static int32_t separated_on(const json_t *person)
-{
-    const json_t *emp = json_object_get(person, "employment");
-    int32_t last = -1;
-    size_t i;
-    json_t *e;
-    if (json_array_size(emp) == 0)
-        return -1;
-    json_array_foreach(emp, i, e) {
-        const char *status = json_string_value(json_object_get(e, "status"));
-        const char *end = json_string_value(json_object_get(e, "end"));
-        int32_t day;
-        if (status == NULL || strcmp(status, "former") != 0 || end == NULL ||
-            !date_parse(end, strlen(end), &day))
-            return -1;
-        if (day > last)
-            last = day;
-    }
-    return last;
-}
-
 static sr_status ret_row(void *ctx, const store_row *row)
 {
     ret_ctx *c = ctx;
@@ -396,7 +373,7 @@ static sr_status ret_row(void *ctx, const store_row *row)
         return c->st = vault_fail(c->v, SR_ERR_NOMEM, "out of memory");
     sr_status st =
         vault_open_row(c->v, row, SR_CLASS_BIT(SR_CLASS_EMPLOYMENT), person);
-    int32_t left = st == SR_OK ? separated_on(person) : -1;
+    int32_t left = st == SR_OK ? vault_separated_on(person) : -1;
     json_decref(person);
     if (st == SR_OK && left >= 0) {
         c->separated++;
@@ -565,8 +542,45 @@ static sr_status scan2_row(void *ctx, const store_row *row)
     return s->n == SCAN_BATCH ? scan2_flush(s) : SR_OK;
 }
 
-/* The first pass over every row, on two threads when a second handle
- * opens (on one otherwise). */
+static int u16_cmp(const void *a, const void *b)
+{
+    uint16_t x = *(const uint16_t *)a, y = *(const uint16_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* The clusters that may hold someone due by c's cutoffs: those of every
+ * year up to the latest cutoff's, and 0 (rows from before clusters), in
+ * storage order, each once. Returns how many are in out. */
+#define DUE_CLUSTERS_MAX (10000 - VAULT_CLUSTER_FIRST_YEAR + 2)
+static size_t due_clusters(const sr_vault *v, const ret_ctx *c,
+                           uint16_t out[DUE_CLUSTERS_MAX])
+{
+    int32_t last = c->cutoff;
+    for (unsigned k = 0; k < SR_CLASS_COUNT; k++)
+        if (c->class_cutoff[k] > last)
+            last = c->class_cutoff[k];
+    char day[11];
+    date_format(last, day);
+    int year = (day[0] - '0') * 1000 + (day[1] - '0') * 100 +
+               (day[2] - '0') * 10 + (day[3] - '0');
+    size_t n = 0;
+    out[n++] = 0;
+    /* The first year's cluster holds everyone who left before it too. */
+    out[n++] = vault_cluster_of_year(v, VAULT_CLUSTER_FIRST_YEAR);
+    for (int y = VAULT_CLUSTER_FIRST_YEAR + 1;
+         y <= year && n < DUE_CLUSTERS_MAX; y++)
+        out[n++] = vault_cluster_of_year(v, y);
+    qsort(out, n, sizeof *out, u16_cmp);
+    size_t w = 1;
+    for (size_t i = 1; i < n; i++)
+        if (out[i] != out[w - 1])
+            out[w++] = out[i];
+    return w;
+}
+
+/* The first pass over the rows that may be due (every row when the store
+ * keeps no clusters), on two threads when a second handle opens (on one
+ * otherwise). */
 static sr_status scan_due(sr_vault *v, ret_ctx *c)
 {
     scan2 *s = calloc(1, sizeof *s);
@@ -576,7 +590,15 @@ static sr_status scan_due(sr_vault *v, ret_ctx *c)
     if (sr_vault_open_another(&s->other, v) != SR_OK)
         s->other = NULL;
     v->errmsg[0] = '\0';
-    sr_status st = v->ops->scan(v->st, SCAN_CLASSES, scan2_row, s);
+    sr_status st;
+    if (v->ops->scan_clusters != NULL) {
+        uint16_t clusters[DUE_CLUSTERS_MAX];
+        size_t n = due_clusters(v, c, clusters);
+        st = v->ops->scan_clusters(v->st, clusters, n, SCAN_CLASSES, scan2_row,
+                                   s);
+    } else {
+        st = v->ops->scan(v->st, SCAN_CLASSES, scan2_row, s);
+    }
     if (st == SR_OK && s->n > 0)
         st = scan2_flush(s);
     for (size_t i = 0; i < s->n; i++)

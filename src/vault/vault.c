@@ -263,6 +263,62 @@ static sr_status seal_classes(const sr_vault *v, seal_scratch *sc,
     return SR_OK;
 }
 
+/* ---- retention clusters --------------------------------------------------
+ *
+ * A person's cluster says where the store keeps them (store.h): those who
+ * left in the same year lie together, and a retention run reads and
+ * deletes whole runs of pages. The tag is keyed (INDEX_CLUSTER), so the
+ * file shows which people share a year, as a blind index shows who
+ * shares a value, but not the year (docs/storage.md).
+ */
+
+int32_t vault_separated_on(const json_t *person)
+{
+    const json_t *emp = json_object_get(person, "employment");
+    int32_t last = -1;
+    size_t i;
+    json_t *e;
+    if (json_array_size(emp) == 0)
+        return -1;
+    json_array_foreach(emp, i, e) {
+        const char *status = json_string_value(json_object_get(e, "status"));
+        const char *end = json_string_value(json_object_get(e, "end"));
+        int32_t day;
+        if (status == NULL || strcmp(status, "former") != 0 || end == NULL ||
+            !date_parse(end, strlen(end), &day))
+            return -1;
+        if (day > last)
+            last = day;
+    }
+    return last;
+}
+
+uint16_t vault_cluster_of_year(const sr_vault *v, int year)
+{
+    char in[16];
+    if (year != 0 && year < VAULT_CLUSTER_FIRST_YEAR)
+        year = VAULT_CLUSTER_FIRST_YEAR;
+    int n = year == 0 ? snprintf(in, sizeof in, "employed")
+                      : snprintf(in, sizeof in, "left %04d", year);
+    if (n < 0 || (size_t)n >= sizeof in)
+        return 1;
+    uint64_t tag = crypto_blind_index(v->keys, INDEX_CLUSTER, (uint8_t *)in,
+                                      (size_t)n, 16);
+    return tag == 0 ? 1 : (uint16_t)tag;
+}
+
+uint16_t vault_cluster_of(const sr_vault *v, const json_t *person)
+{
+    int32_t left = vault_separated_on(person);
+    char day[11];
+    if (left < 0)
+        return vault_cluster_of_year(v, 0);
+    date_format(left, day);
+    return vault_cluster_of_year(v, (day[0] - '0') * 1000 +
+                                        (day[1] - '0') * 100 +
+                                        (day[2] - '0') * 10 + (day[3] - '0'));
+}
+
 sr_status vault_seal_person(const sr_vault *v, seal_scratch *sc,
                             const json_t *person, const uint8_t *id,
                             uint32_t version, sealed_person *sp, char *msg,
@@ -280,6 +336,7 @@ sr_status vault_seal_person(const sr_vault *v, seal_scratch *sc,
                        "person has no indexable SSN or birth date");
         goto cleanup;
     }
+    sp->cluster = vault_cluster_of(v, person);
     /* The wrapped key goes first in the cipher buffer. */
     st = buf_reserve(&sp->cipher, WRAPPED_KEY_BYTES);
     if (st != SR_OK)
@@ -305,6 +362,7 @@ static void row_from_sealed(store_row *row, const sealed_person *sp,
     row->version = version;
     row->kek_version = kek_version;
     row->present = sp->present;
+    row->cluster = sp->cluster;
     row->wrapped = sp->cipher.p;
     row->wrapped_len = WRAPPED_KEY_BYTES;
     for (unsigned c = 0; c < SR_CLASS_COUNT; c++) {
@@ -843,6 +901,66 @@ sr_status sr_vault_move_store(sr_vault *v, const char *conninfo,
     sr_status st = vault_authorize(v, &r, &granted);
     if (st == SR_OK && (st = move_store(v, &r, conninfo, &mp, people)) != SR_OK)
         st = vault_record_failure(v, &r, st, 0);
+    return st;
+}
+
+/* ---- compaction ---------------------------------------------------------- */
+
+/* The retention cluster of a stored person, from their employment. */
+static sr_status cluster_of_row(void *ctx, const store_row *row,
+                                uint16_t *cluster)
+{
+    sr_vault *v = ctx;
+    json_t *person = json_object();
+    if (person == NULL)
+        return vault_fail(v, SR_ERR_NOMEM, "out of memory");
+    sr_status st = open_row(v, row, SR_CLASS_BIT(SR_CLASS_EMPLOYMENT), person);
+    if (st == SR_OK)
+        *cluster = vault_cluster_of(v, person);
+    json_decref(person);
+    return st;
+}
+
+sr_status sr_vault_compact(sr_vault *v,
+                           void (*progress)(void *ctx, uint64_t done,
+                                            uint64_t total),
+                           void *progress_ctx, uint64_t *people)
+{
+    access_req r = {POLICY_MANAGE_BACKUPS, "store.compact", NULL, NULL, 0};
+    move_progress mp = {progress, progress_ctx, 0};
+    store_stats stats;
+    unsigned granted;
+    char detail[ENTRY_TEXT_MAX];
+    *people = 0;
+    if (!v->writable)
+        return vault_fail(v, SR_ERR_INVALID, "the vault was opened read-only");
+    sr_status st = vault_authorize(v, &r, &granted);
+    if (st != SR_OK)
+        return st;
+    if (v->ops->compact == NULL)
+        st = vault_fail(v, SR_ERR_INVALID,
+                        "the vault's store is on PostgreSQL, which keeps no "
+                        "retention clusters");
+    if (st == SR_OK && (st = v->ops->stats(v->st, &stats)) != SR_OK)
+        st = vault_store_fail(v, st, "cannot count the people");
+    if (st == SR_OK) {
+        store_progress sp = {move_heard, &mp};
+        mp.total = 2 * stats.people;
+        v->errmsg[0] = '\0';
+        st = v->ops->compact(v->st, SR_CLASS_BIT(SR_CLASS_EMPLOYMENT),
+                             cluster_of_row, v, progress != NULL ? &sp : NULL);
+        if (st != SR_OK && v->errmsg[0] == '\0')
+            st = vault_store_fail(v, st, "cannot compact the store");
+    }
+    (void)snprintf(detail, sizeof detail, "people %llu",
+                   (unsigned long long)(st == SR_OK ? stats.people : 0));
+    if (st == SR_OK)
+        st = vault_record(v, &r, ENTRY_ALLOWED, SR_OK, 0, detail, stats.people,
+                          NULL, 0);
+    else
+        st = vault_record_failure(v, &r, st, 0);
+    if (st == SR_OK)
+        *people = stats.people;
     return st;
 }
 
