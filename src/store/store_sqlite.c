@@ -239,6 +239,18 @@ static void store_set_msg(store *s, const char *what, const char *detail)
         (void)snprintf(s->msg, sizeof s->msg, "%s", what);
 }
 
+/* s's message from another handle's (one this code opened and failed):
+ * what, then as much of the other's message as fits. */
+static void store_set_msg_from(store *s, const char *what, const store *other)
+{
+    char d[STORE_MSG_MAX / 2];
+    size_t n = other != NULL ? strnlen(other->msg, sizeof d - 1) : 0;
+    if (other != NULL)
+        memcpy(d, other->msg, n);
+    d[n] = '\0';
+    store_set_msg(s, what, other != NULL ? d : "out of memory");
+}
+
 /* The one place SQLite codes become Strongroom statuses. `what` says what
  * was being done; the message appends sqlite3_errmsg, which quotes SQL
  * and constraint names but never bound values. */
@@ -1686,8 +1698,7 @@ static sr_status reopen(store *s)
         free(now);
         return SR_OK;
     }
-    store_set_msg(s, "opening the store again",
-                  now != NULL ? now->msg : "out of memory");
+    store_set_msg_from(s, "opening the store again", now);
     sqlite_close(now);
     return r;
 }
@@ -1707,8 +1718,7 @@ static sr_status compact_write(store *s, const char *tmp, unsigned mask,
     }
     r = sqlite_open(&d, tmp, STORE_OPEN_CREATE | STORE_OPEN_WRITE);
     if (r != SR_OK)
-        store_set_msg(s, "making the compacted file",
-                      d != NULL ? d->msg : "out of memory");
+        store_set_msg_from(s, "making the compacted file", d);
     sqlite_close(d);
     if (r != SR_OK)
         return r;
