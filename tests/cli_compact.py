@@ -14,7 +14,6 @@ everyone written since the compaction, destroys exactly the people the
 other destroys, and leaves no byte of their keys in its file or WAL.
 On PostgreSQL the command is refused and says why.
 """
-import datetime
 import json
 import os
 import shutil
@@ -24,27 +23,13 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from srcli import ON_PG, Vault, gen, run  # noqa: E402
+from srcli import (ON_PG, Vault, gen, separated,
+                   years_ago, run)  # noqa: E402
 
 RET = ["--purpose", "retention"]
 IR = ["--purpose", "incident-response"]
 YEARS = 10
 KEYS = "SELECT lower(hex(id)), lower(hex(wrapped)) FROM persons"
-
-
-def separated(p):
-    emp = p.get("employment") or []
-    if emp and all(e["status"] == "former" for e in emp):
-        return max(e["end"] for e in emp)
-    return None
-
-
-def years_ago(n):
-    today = datetime.date.today()
-    try:
-        return today.replace(year=today.year - n).isoformat()
-    except ValueError:  # 29 February
-        return today.replace(year=today.year - n, day=28).isoformat()
 
 
 class Compact(unittest.TestCase):

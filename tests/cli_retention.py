@@ -13,7 +13,6 @@ needs a second officer's approval. A policy that would schedule the
 identity, name or employment class, or a class no sooner than the
 person, is refused.
 """
-import datetime
 import json
 import os
 import shutil
@@ -22,26 +21,12 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from srcli import ON_PG, Vault, gen, run_on_terminal  # noqa: E402
+from srcli import (ON_PG, Vault, gen, separated,
+                   years_ago, run_on_terminal)  # noqa: E402
 
 RET = ["--purpose", "retention"]
 IR = ["--purpose", "incident-response"]
 TRIMMED = ("investigations", "fingerprints")
-
-
-def separated(p):
-    emp = p.get("employment") or []
-    if emp and all(e["status"] == "former" for e in emp):
-        return max(e["end"] for e in emp)
-    return None
-
-
-def years_ago(n):
-    today = datetime.date.today()
-    try:
-        return today.replace(year=today.year - n).isoformat()
-    except ValueError:  # 29 February
-        return today.replace(year=today.year - n, day=28).isoformat()
 
 
 class ClassRetention(unittest.TestCase):

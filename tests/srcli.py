@@ -8,6 +8,7 @@ the entry encoding, and the RFC 9162 Merkle tree hashes.
 Not a test itself (ctest runs tests/cli_*.py only)."""
 import base64
 import hashlib
+import datetime
 import json
 import glob
 import os
@@ -96,6 +97,24 @@ def gen(count, seed):
     out = run(["gen", "--count", str(count), "--seed", str(seed)],
               check=0).stdout
     return [json.loads(line) for line in out.splitlines()]
+
+
+def separated(p):
+    """The day a generated person left (their latest end), if every
+    employment entry is former; else None (docs/retention.md)."""
+    emp = p.get("employment") or []
+    if emp and all(e["status"] == "former" for e in emp):
+        return max(e["end"] for e in emp)
+    return None
+
+
+def years_ago(n):
+    """Today n years ago, ISO (28 February for 29 February)."""
+    today = datetime.date.today()
+    try:
+        return today.replace(year=today.year - n).isoformat()
+    except ValueError:  # 29 February
+        return today.replace(year=today.year - n, day=28).isoformat()
 
 
 class Vault:
