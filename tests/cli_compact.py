@@ -23,8 +23,8 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from srcli import (ON_PG, Vault, gen, separated,
-                   years_ago, run)  # noqa: E402
+from srcli import (ON_PG, Vault, gen, run, run_on_terminal,  # noqa: E402
+                   separated, years_ago)
 
 RET = ["--purpose", "retention"]
 IR = ["--purpose", "incident-response"]
@@ -181,13 +181,22 @@ class Compact(unittest.TestCase):
 
     @unittest.skipIf(ON_PG, "the SQLite file only")
     def test_what_a_crashed_compaction_left_is_overwritten_and_removed(self):
+        # (After test_compaction_then_retention, which counts compactions.)
         v = self.v
         left = os.path.join(v.path, "vault.db-compact")
         with open(left, "wb") as f:
             f.write(b"half a compaction" * 1000)
-        out = json.loads(v.sr(["store", "compact"], check=0).stdout)
-        self.assertGreater(out["people"], 0)
+        # On a terminal, with its progress line.
+        args = ["store", "compact", "--vault", v.path]
+        rc, out, err = run_on_terminal(args, token=v.tokens["admin"])
+        self.assertEqual(rc, 0, err)
+        self.assertGreater(json.loads(out)["people"], 0)
+        self.assertIn(b"store compact: 100%", err)
         self.assertFalse(os.path.exists(left))
+        rc, out, err = run_on_terminal(args + ["--quiet"],
+                                       token=v.tokens["admin"])
+        self.assertEqual(rc, 0, err)
+        self.assertNotIn(b"store compact:", err)
 
     def test_store_needs_a_subcommand_it_knows(self):
         p = run(["store", "pack", "--vault", self.v.path], check=None)
