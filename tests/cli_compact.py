@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """`strongroom store compact` (docs/storage.md, "Compaction").
 
-400 generated people, a policy destroying people 10 years after they
+250 generated people, a policy destroying people 10 years after they
 left. A copy of the vault is taken, then the vault is compacted: every
 person, wrapped key and index row is still there, once; the people who
 left in the same year share a cluster; the file is the vault's alone
@@ -55,8 +55,10 @@ class Compact(unittest.TestCase):
                                     ("aud", "auditor", False),
                                     ("fixer", "fixer", False)):
             v.add(name, role, service=service)
-        cls.people = gen(400, 51)
-        v.store(cls.people)
+        # On PostgreSQL only the refusal is tested: no people needed.
+        cls.people = [] if ON_PG else gen(250, 51)
+        if cls.people:
+            v.store(cls.people)
 
     @classmethod
     def tearDownClass(cls):
@@ -101,7 +103,7 @@ class Compact(unittest.TestCase):
             "SELECT lower(hex(id)), seq >> 40 FROM persons")}
         self.assertTrue(all(1 <= c <= 65535 for c in clusters.values()))
         by_year = {}
-        for p in self.people[:60]:
+        for p in self.people[:40]:
             left = separated(p)
             by_year.setdefault(left[:4] if left else "employed",
                                set()).add(clusters[self.pid(v, p)])
