@@ -8,7 +8,8 @@ person, wrapped key and index row is still there, once; the people who
 left in the same year share a cluster; the file is the vault's alone
 (mode 0600) with nothing left beside it; the compaction is logged.
 Then both vaults get the same changes (a person due made current again,
-a current person made due, a new person due) and the same retention run:
+a current person made due, two new people due, one of whom left before
+1970) and the same retention run:
 the compacted vault, which reads only the clusters that may be due and
 everyone written since the compaction, destroys exactly the people the
 other destroys, and leaves no byte of their keys in its file or WAL.
@@ -131,11 +132,14 @@ class Compact(unittest.TestCase):
                     if p.get("employment") and not separated(p)]
         self.assertGreater(len(due), 10, "the population has few due")
         back, leaves = due[0], employed[0]
-        new = dict(gen(1, 52)[0])
-        new["employment"] = [{"agency": "Department of Energy",
-                              "position": "Biologist", "kind": "employee",
-                              "status": "former", "start": "1980-01-02",
-                              "end": years_ago(YEARS + 20)}]
+        # New since the compaction: one who left 30 years ago, and one
+        # who left before 1970 (a day before the epoch is still a day).
+        new = [dict(p, employment=[{
+            "agency": "Department of Energy", "position": "Biologist",
+            "kind": "employee", "status": "former", "start": start,
+            "end": end}]) for p, start, end in zip(
+                gen(2, 52), ("1980-01-02", "1950-01-02"),
+                (years_ago(YEARS + 30), "1965-06-30"))]
         for x in (v, other):
             patch = [dict(e, status="current") for e in back["employment"]]
             for e in patch:
@@ -149,8 +153,8 @@ class Compact(unittest.TestCase):
             x.sr(["update", self.pid(x, leaves), "--purpose", "hr-action"],
                  who="fixer", stdin=json.dumps({"employment": patch}).encode(),
                  check=0)
-            x.store([new])
-        gone = [p for p in due if p is not back] + [leaves, new]
+            x.store(new)
+        gone = [p for p in due if p is not back] + [leaves] + new
 
         plans = [json.loads(x.sr(["retention", "run", "--dry-run"] + RET,
                                  who="so", check=0).stdout)

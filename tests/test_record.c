@@ -282,6 +282,85 @@ static void test_identity_ssn_reads_the_ssn_without_decoding(void **state)
     buf_free(&id);
 }
 
+/* The employment class of RICH with its employment replaced by emp (JSON
+ * text), encoded into out. */
+static void employment_of(const char *emp, sr_buf *out)
+{
+    json_t *p = J(RICH);
+    json_t *e = J(emp);
+    assert_int_equal(json_object_set_new(p, "employment", e), 0);
+    buf_init(out, RECORD_MAX_ENCODED);
+    assert_int_equal(record_encode_class(p, SR_CLASS_EMPLOYMENT, out), SR_OK);
+    json_decref(p);
+}
+
+/* A retention run reads the day a person left straight from the
+ * employment encoding: the latest end when every job is former, else -1,
+ * as the decoded JSON says; and refuses bytes that are not employment. */
+static void test_employment_left_reads_the_day_without_decoding(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *emp;
+        const char *left; /* NULL: not separated */
+    } cases[] = {
+        {"[{\"agency\":\"DOE\",\"kind\":\"employee\",\"status\":"
+         "\"former\",\"start\":\"1990-01-02\",\"end\":\"1999-12-31\"}]",
+         "1999-12-31"},
+        /* The latest end, whatever the order of the jobs. */
+        {"[{\"agency\":\"DOE\",\"position\":\"Analyst\",\"kind\":"
+         "\"contractor\",\"employer\":\"Acme\",\"status\":\"former\","
+         "\"start\":\"2001-01-02\",\"end\":\"2011-05-06\"},"
+         "{\"agency\":\"DOS\",\"kind\":\"employee\",\"status\":"
+         "\"former\",\"start\":\"1990-01-02\",\"end\":\"2000-03-04\"}]",
+         "2011-05-06"},
+        /* One job still current: not separated. */
+        {"[{\"agency\":\"DOE\",\"kind\":\"employee\",\"status\":"
+         "\"former\",\"start\":\"1990-01-02\",\"end\":\"1999-12-31\"},"
+         "{\"agency\":\"DOS\",\"kind\":\"employee\",\"status\":"
+         "\"current\",\"start\":\"2000-01-02\"}]",
+         NULL},
+        {"[{\"agency\":\"DOS\",\"kind\":\"employee\",\"status\":"
+         "\"current\",\"start\":\"2000-01-02\"}]",
+         NULL},
+        /* Before 1970: a negative day, and still a day (a run once took
+         * it for "not separated" and kept these people for ever). */
+        {"[{\"agency\":\"DOE\",\"kind\":\"employee\",\"status\":"
+         "\"former\",\"start\":\"1950-01-02\",\"end\":\"1960-07-01\"}]",
+         "1960-07-01"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        sr_buf b;
+        int32_t day = 7, want = RECORD_NOT_SEPARATED;
+        employment_of(cases[i].emp, &b);
+        if (cases[i].left != NULL)
+            assert_true(date_parse(cases[i].left, 10, &want));
+        assert_true(record_employment_left(b.p, b.len, &day));
+        assert_int_equal(day, want);
+        /* Cut short, or with a byte more: not an employment encoding. */
+        if (cases[i].left != NULL) {
+            assert_false(record_employment_left(b.p, b.len - 1, &day));
+            assert_int_equal(buf_append_byte(&b, 0), SR_OK);
+            assert_false(record_employment_left(b.p, b.len, &day));
+        }
+        buf_free(&b);
+    }
+    /* RICH's own: one job current. */
+    sr_buf b;
+    json_t *p = J(RICH);
+    int32_t day = 0;
+    buf_init(&b, RECORD_MAX_ENCODED);
+    assert_int_equal(record_encode_class(p, SR_CLASS_EMPLOYMENT, &b), SR_OK);
+    assert_true(record_employment_left(b.p, b.len, &day));
+    assert_int_equal(day, RECORD_NOT_SEPARATED);
+    /* Another class's bytes are refused. */
+    buf_reset(&b);
+    assert_int_equal(record_encode_class(p, SR_CLASS_CONTACT, &b), SR_OK);
+    assert_false(record_employment_left(b.p, b.len, &day));
+    json_decref(p);
+    buf_free(&b);
+}
+
 /* ---- the whole person ---------------------------------------------------- */
 
 static void test_accepts_rich_person_using_every_member(void **state)
@@ -1621,6 +1700,7 @@ int main(void)
         cmocka_unit_test(test_decode_rejects_values_breaking_schema_rules),
         cmocka_unit_test(test_decode_leaves_person_untouched_on_error),
         cmocka_unit_test(test_identity_ssn_reads_the_ssn_without_decoding),
+        cmocka_unit_test(test_employment_left_reads_the_day_without_decoding),
         cmocka_unit_test(test_merge_patch_rfc7386_appendix_a_objects),
         cmocka_unit_test(
             test_merge_patch_rfc7386_appendix_a_nested_non_objects),

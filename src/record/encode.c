@@ -631,3 +631,124 @@ bool record_identity_ssn(const uint8_t *p, size_t n, char out[10])
     out[9] = '\0';
     return true;
 }
+
+/* ---- reading one fact without decoding ----------------------------------- */
+
+/* Step over one encoded value of type t (bytes already authenticated:
+ * checked for shape and bounds only). */
+static bool skip_value(const record_type *t, sr_reader *r, unsigned depth)
+{
+    uint64_t u, tag, prev = 0;
+    const uint8_t *b;
+    uint8_t kind;
+    if (depth > 8)
+        return false;
+    switch (t->kind) {
+    case RK_OBJECT:
+        if (!reader_varint(r, &u) || u > t->nmembers)
+            return false;
+        for (uint64_t k = 0; k < u; k++) {
+            if (!reader_varint(r, &tag) || tag <= prev || tag > t->nmembers ||
+                !skip_value(t->members[tag - 1].type, r, depth + 1))
+                return false;
+            prev = tag;
+        }
+        return true;
+    case RK_ARRAY:
+        if (!reader_varint(r, &u) || u > t->max || u > reader_left(r))
+            return false;
+        for (uint64_t k = 0; k < u; k++)
+            if (!skip_value(t->items, r, depth + 1))
+                return false;
+        return true;
+    case RK_COUNTRY:
+        return reader_bytes(r, 2, &b);
+    case RK_NUMBER:
+        if (!reader_u8(r, &kind))
+            return false;
+        if (kind == NUMBER_INTEGER)
+            return reader_varint(r, &u);
+        return kind == NUMBER_REAL && reader_bytes(r, 8, &b);
+    case RK_INT:
+    case RK_ENUM:
+    case RK_DATE:
+    case RK_SSN:
+        return reader_varint(r, &u);
+    default: /* strings and base64: a length, then the bytes */
+        return reader_varint(r, &u) && u <= reader_left(r) &&
+               reader_bytes(r, (size_t)u, &b);
+    }
+}
+
+/* The index of name among t's members, or -1. */
+static int member_index(const record_type *t, const char *name)
+{
+    for (uint8_t i = 0; i < t->nmembers; i++)
+        if (strcmp(t->members[i].name, name) == 0)
+            return i;
+    return -1;
+}
+
+bool record_employment_left(const uint8_t *p, size_t n, int32_t *day)
+{
+    const record_type *person = record_schema_person();
+    int emp = member_index(person, "employment");
+    if (emp < 0)
+        return false;
+    const record_type *jobs = person->members[emp].type;
+    const record_type *job = jobs->items;
+    int status = member_index(job, "status"), end = member_index(job, "end");
+    const record_type *st = status >= 0 ? job->members[status].type : NULL;
+    uint64_t former = UINT64_MAX;
+    for (uint8_t i = 0; st != NULL && i < st->nenums; i++)
+        if (strcmp(st->enums[i], "former") == 0)
+            former = i;
+    if (end < 0 || former == UINT64_MAX)
+        return false;
+
+    sr_reader r;
+    reader_init(&r, p, n);
+    uint8_t version;
+    uint64_t count, tag, njobs;
+    *day = RECORD_NOT_SEPARATED;
+    if (!reader_u8(&r, &version) || version != RECORD_ENCODING_VERSION ||
+        !reader_varint(&r, &count) || count != 1 || !reader_varint(&r, &tag) ||
+        tag != (uint64_t)emp + 1 || !reader_varint(&r, &njobs) ||
+        njobs > jobs->max || njobs > reader_left(&r))
+        return false;
+    int64_t last = INT64_MIN;
+    for (uint64_t j = 0; j < njobs; j++) {
+        uint64_t members, prev = 0, u;
+        bool left = false, ended = false;
+        if (!reader_varint(&r, &members) || members > job->nmembers)
+            return false;
+        for (uint64_t k = 0; k < members; k++) {
+            if (!reader_varint(&r, &tag) || tag <= prev || tag > job->nmembers)
+                return false;
+            prev = tag;
+            if (tag == (uint64_t)status + 1) {
+                if (!reader_varint(&r, &u))
+                    return false;
+                left = u == former;
+            } else if (tag == (uint64_t)end + 1) {
+                if (!reader_varint(&r, &u))
+                    return false;
+                int64_t d = unzigzag(u);
+                if (d < DAYS_MIN || d > DAYS_MAX)
+                    return false;
+                ended = true;
+                if (d > last)
+                    last = d;
+            } else if (!skip_value(job->members[tag - 1].type, &r, 0)) {
+                return false;
+            }
+        }
+        if (!left || !ended)
+            return true; /* still employed: not separated */
+    }
+    if (reader_left(&r) != 0)
+        return false;
+    if (njobs > 0)
+        *day = (int32_t)last;
+    return true;
+}

@@ -122,6 +122,19 @@ SR_WARN_UNUSED bool record_identity_ssn(const uint8_t *p, size_t n,
                                         char out[10]);
 
 /*
+ * The day a person left (days since 1970-01-01, negative before), read
+ * from an employment-class encoding without building its JSON: the latest
+ * end of their employment when every entry is former;
+ * RECORD_NOT_SEPARATED if one is not, or there is none. What a retention
+ * run and a compaction need of everyone.
+ * false if the bytes are not an employment encoding (record_decode_class
+ * then says why). Agrees with decoding the class and reading the JSON.
+ */
+#define RECORD_NOT_SEPARATED INT32_MIN /* before any date's day */
+SR_WARN_UNUSED bool record_employment_left(const uint8_t *p, size_t n,
+                                           int32_t *day);
+
+/*
  * RFC 7386 JSON merge patch: apply patch to target in place. A patch that
  * is not an object replaces the whole target, which for a person is
  * SR_ERR_INVALID. The result still has to be validated by the caller.

@@ -368,14 +368,9 @@ static sr_status ret_row(void *ctx, const store_row *row)
     if (ds != SR_OK || decoy)
         return c->st = ds;
     c->scanned++;
-    json_t *person = json_object();
-    if (person == NULL)
-        return c->st = vault_fail(c->v, SR_ERR_NOMEM, "out of memory");
-    sr_status st =
-        vault_open_row(c->v, row, SR_CLASS_BIT(SR_CLASS_EMPLOYMENT), person);
-    int32_t left = st == SR_OK ? vault_separated_on(person) : -1;
-    json_decref(person);
-    if (st == SR_OK && left >= 0) {
+    int32_t left = RECORD_NOT_SEPARATED;
+    sr_status st = vault_row_left(c->v, row, &left);
+    if (st == SR_OK && left != RECORD_NOT_SEPARATED) {
         c->separated++;
         if (left <= c->cutoff)
             return c->st = doomed_add(c->v, &c->l, row);

@@ -272,27 +272,6 @@ static sr_status seal_classes(const sr_vault *v, seal_scratch *sc,
  * shares a value, but not the year (docs/storage.md).
  */
 
-int32_t vault_separated_on(const json_t *person)
-{
-    const json_t *emp = json_object_get(person, "employment");
-    int32_t last = -1;
-    size_t i;
-    json_t *e;
-    if (json_array_size(emp) == 0)
-        return -1;
-    json_array_foreach(emp, i, e) {
-        const char *status = json_string_value(json_object_get(e, "status"));
-        const char *end = json_string_value(json_object_get(e, "end"));
-        int32_t day;
-        if (status == NULL || strcmp(status, "former") != 0 || end == NULL ||
-            !date_parse(end, strlen(end), &day))
-            return -1;
-        if (day > last)
-            last = day;
-    }
-    return last;
-}
-
 uint16_t vault_cluster_of_year(const sr_vault *v, int year)
 {
     char in[16];
@@ -307,11 +286,10 @@ uint16_t vault_cluster_of_year(const sr_vault *v, int year)
     return tag == 0 ? 1 : (uint16_t)tag;
 }
 
-uint16_t vault_cluster_of(const sr_vault *v, const json_t *person)
+uint16_t vault_cluster_of(const sr_vault *v, int32_t left)
 {
-    int32_t left = vault_separated_on(person);
     char day[11];
-    if (left < 0)
+    if (left == RECORD_NOT_SEPARATED)
         return vault_cluster_of_year(v, 0);
     date_format(left, day);
     return vault_cluster_of_year(v, (day[0] - '0') * 1000 +
@@ -336,7 +314,6 @@ sr_status vault_seal_person(const sr_vault *v, seal_scratch *sc,
                        "person has no indexable SSN or birth date");
         goto cleanup;
     }
-    sp->cluster = vault_cluster_of(v, person);
     /* The wrapped key goes first in the cipher buffer. */
     st = buf_reserve(&sp->cipher, WRAPPED_KEY_BYTES);
     if (st != SR_OK)
@@ -362,7 +339,6 @@ static void row_from_sealed(store_row *row, const sealed_person *sp,
     row->version = version;
     row->kek_version = kek_version;
     row->present = sp->present;
-    row->cluster = sp->cluster;
     row->wrapped = sp->cipher.p;
     row->wrapped_len = WRAPPED_KEY_BYTES;
     for (unsigned c = 0; c < SR_CLASS_COUNT; c++) {
@@ -911,13 +887,10 @@ static sr_status cluster_of_row(void *ctx, const store_row *row,
                                 uint16_t *cluster)
 {
     sr_vault *v = ctx;
-    json_t *person = json_object();
-    if (person == NULL)
-        return vault_fail(v, SR_ERR_NOMEM, "out of memory");
-    sr_status st = open_row(v, row, SR_CLASS_BIT(SR_CLASS_EMPLOYMENT), person);
+    int32_t left = RECORD_NOT_SEPARATED;
+    sr_status st = vault_row_left(v, row, &left);
     if (st == SR_OK)
-        *cluster = vault_cluster_of(v, person);
-    json_decref(person);
+        *cluster = vault_cluster_of(v, left);
     return st;
 }
 
@@ -1355,6 +1328,26 @@ static sr_status row_ssn(sr_vault *v, const store_row *row, char out[10])
         id_hex(hex, row->id);
         st = vault_fail(v, SR_ERR_CORRUPT,
                         "person %s: the identity class does not decode", hex);
+    }
+    buf_reset(&v->pt);
+    return st;
+}
+
+sr_status vault_row_left(sr_vault *v, const store_row *row, int32_t *left)
+{
+    char hex[SR_ID_STR_LEN + 1];
+    *left = RECORD_NOT_SEPARATED;
+    sr_status st = check_presence(v, row, SR_CLASS_EMPLOYMENT);
+    if (st != SR_OK || row->cls[SR_CLASS_EMPLOYMENT] == NULL)
+        return st; /* no employment: never separated */
+    st = unwrap_row(v, row);
+    if (st == SR_OK)
+        st = open_class(v, row, SR_CLASS_EMPLOYMENT);
+    sodium_memzero(v->dk, CRYPTO_KEY_BYTES);
+    if (st == SR_OK && !record_employment_left(v->pt.p, v->pt.len, left)) {
+        id_hex(hex, row->id);
+        st = vault_fail(v, SR_ERR_CORRUPT,
+                        "person %s: the employment class does not decode", hex);
     }
     buf_reset(&v->pt);
     return st;

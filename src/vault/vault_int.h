@@ -54,7 +54,6 @@ typedef struct sealed_person {
     sr_buf cipher; /* wrapped key, then the envelopes, back to back */
     size_t cls_off[SR_CLASS_COUNT], cls_len[SR_CLASS_COUNT];
     unsigned present; /* SR_CLASS_BIT of each non-empty class */
-    uint16_t cluster; /* vault_cluster_of the person */
     struct index_rows index;
 } sealed_person;
 
@@ -447,15 +446,20 @@ SR_WARN_UNUSED sr_status vault_drop_classes(sr_vault *v,
                                             unsigned mask);
 SR_WARN_UNUSED sr_status vault_row_index(sr_vault *v, const store_row *row,
                                          index_rows *rows);
-/* The day a person left: the latest end of their employment, when all of
- * it is former; -1 if they are still employed or never were. */
-int32_t vault_separated_on(const json_t *person);
-/* The retention cluster (store.h) of a person: a keyed tag of the year
- * they left, or of "not separated"; and of a year (0: not separated).
+/* The retention cluster (store.h) of a person who left on day left
+ * (RECORD_NOT_SEPARATED: not separated; vault_row_left): a keyed tag of the
+ * year they left, or of "not separated"; and of a year (0: not separated).
  * Years before VAULT_CLUSTER_FIRST_YEAR share its tag. Never 0. */
 #define VAULT_CLUSTER_FIRST_YEAR 1900
-uint16_t vault_cluster_of(const sr_vault *v, const json_t *person);
+uint16_t vault_cluster_of(const sr_vault *v, int32_t left);
 uint16_t vault_cluster_of_year(const sr_vault *v, int year);
+/* The day a stored person left (days since 1970-01-01, negative before):
+ * the latest end of their employment when all of it is former;
+ * RECORD_NOT_SEPARATED if they are still employed or never were. Read from the
+ * employment class without building JSON (record_employment_left): what a
+ * retention run and a compaction read of everyone. */
+SR_WARN_UNUSED sr_status vault_row_left(sr_vault *v, const store_row *row,
+                                        int32_t *left);
 /* Open the classes in mask of a stored row into person (a JSON object). */
 SR_WARN_UNUSED sr_status vault_open_row(sr_vault *v, const store_row *row,
                                         unsigned mask, json_t *person);
