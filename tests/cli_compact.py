@@ -112,6 +112,8 @@ class Compact(unittest.TestCase):
             self.assertEqual(len(cs), 1, "%s: split over %s" % (year, cs))
         self.assertGreater(len(set(clusters.values())), 5)
         self.assertEqual(stat.S_IMODE(os.stat(db).st_mode), 0o600)
+        # 8 KiB pages: four people a page, not two (docs/storage.md).
+        self.assertEqual(v.store_query("PRAGMA page_size"), [("8192",)])
         self.assertEqual(sorted(f for f in os.listdir(v.path)
                                 if f.startswith("vault.db")),
                          ["vault.db"] + sorted(
