@@ -1306,29 +1306,38 @@ typedef struct ssn_probe {
     uint8_t id[SR_ID_BYTES];
 } ssn_probe;
 
-/* The SSN of a stored row into out (9 digits): unwraps its data key and
- * opens only the identity class, decoding no JSON -- the test every
- * blind-index candidate goes through. */
-static sr_status row_ssn(sr_vault *v, const store_row *row, char out[10])
+/* Open class c of row alone into v->pt, its data key unwrapped and wiped
+ * again; *absent if the row has no such class (nothing opened). The
+ * caller reads v->pt without building JSON, then buf_resets it. */
+static sr_status open_one_class(sr_vault *v, const store_row *row, sr_class c,
+                                bool *absent)
 {
-    char hex[SR_ID_STR_LEN + 1];
-    sr_status st = check_presence(v, row, SR_CLASS_IDENTITY);
-    if (st == SR_OK && row->cls[SR_CLASS_IDENTITY] == NULL) {
-        id_hex(hex, row->id);
-        st = vault_fail(v, SR_ERR_CORRUPT,
-                        "person %s: the identity class is missing", hex);
-    }
-    if (st != SR_OK)
+    sr_status st = check_presence(v, row, c);
+    *absent = st == SR_OK && row->cls[c] == NULL;
+    if (st != SR_OK || *absent)
         return st;
     st = unwrap_row(v, row);
     if (st == SR_OK)
-        st = open_class(v, row, SR_CLASS_IDENTITY);
+        st = open_class(v, row, c);
     sodium_memzero(v->dk, CRYPTO_KEY_BYTES);
-    if (st == SR_OK && !record_identity_ssn(v->pt.p, v->pt.len, out)) {
-        id_hex(hex, row->id);
+    return st;
+}
+
+/* The SSN of a stored row into out (9 digits): opens only the identity
+ * class, decoding no JSON -- the test every blind-index candidate goes
+ * through. */
+static sr_status row_ssn(sr_vault *v, const store_row *row, char out[10])
+{
+    char hex[SR_ID_STR_LEN + 1];
+    bool absent = false;
+    sr_status st = open_one_class(v, row, SR_CLASS_IDENTITY, &absent);
+    id_hex(hex, row->id);
+    if (st == SR_OK && absent)
+        st = vault_fail(v, SR_ERR_CORRUPT,
+                        "person %s: the identity class is missing", hex);
+    else if (st == SR_OK && !record_identity_ssn(v->pt.p, v->pt.len, out))
         st = vault_fail(v, SR_ERR_CORRUPT,
                         "person %s: the identity class does not decode", hex);
-    }
     buf_reset(&v->pt);
     return st;
 }
@@ -1336,15 +1345,11 @@ static sr_status row_ssn(sr_vault *v, const store_row *row, char out[10])
 sr_status vault_row_left(sr_vault *v, const store_row *row, int32_t *left)
 {
     char hex[SR_ID_STR_LEN + 1];
-    *left = RECORD_NOT_SEPARATED;
-    sr_status st = check_presence(v, row, SR_CLASS_EMPLOYMENT);
-    if (st != SR_OK || row->cls[SR_CLASS_EMPLOYMENT] == NULL)
-        return st; /* no employment: never separated */
-    st = unwrap_row(v, row);
-    if (st == SR_OK)
-        st = open_class(v, row, SR_CLASS_EMPLOYMENT);
-    sodium_memzero(v->dk, CRYPTO_KEY_BYTES);
-    if (st == SR_OK && !record_employment_left(v->pt.p, v->pt.len, left)) {
+    bool absent = false;
+    *left = RECORD_NOT_SEPARATED; /* also with no employment at all */
+    sr_status st = open_one_class(v, row, SR_CLASS_EMPLOYMENT, &absent);
+    if (st == SR_OK && !absent &&
+        !record_employment_left(v->pt.p, v->pt.len, left)) {
         id_hex(hex, row->id);
         st = vault_fail(v, SR_ERR_CORRUPT,
                         "person %s: the employment class does not decode", hex);
