@@ -1496,9 +1496,9 @@ static int place_cmp(const void *a, const void *b)
 #define COMPACT_BATCH 65536u
 /* A compacted file's page: 8 KiB holds four people of about 2 KB where
  * 4 KiB holds two and leaves 400 bytes over, so the file is a tenth
- * smaller, and a retention run's deletions write half as many pages (a
- * run a sixth faster; lookups measured the same within their noise:
- * docs/BENCHMARKS.md, "Compaction, built"). */
+ * smaller, and a retention run's deletions write fewer pages (the run
+ * about a second faster at 1M people; lookups the same within their
+ * noise: docs/BENCHMARKS.md, "Compaction, built"). */
 #define COMPACT_PAGE_SIZE 8192
 
 static void heard(const store_progress *p, uint64_t done)

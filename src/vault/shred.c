@@ -544,8 +544,9 @@ static int u16_cmp(const void *a, const void *b)
 }
 
 /* The clusters that may hold someone due by c's cutoffs: those of every
- * year up to the latest cutoff's, and 0 (rows from before clusters), in
- * storage order, each once. Returns how many are in out. */
+ * year up to the latest cutoff's, and 0 (everyone in no cluster: never
+ * compacted, or written since), in storage order, each once. Returns how
+ * many are in out. */
 #define DUE_CLUSTERS_MAX (10000 - VAULT_CLUSTER_FIRST_YEAR + 2)
 static size_t due_clusters(const sr_vault *v, const ret_ctx *c,
                            uint16_t out[DUE_CLUSTERS_MAX])
