@@ -1141,14 +1141,20 @@ static int exec_sql(sqlite3 *db, const char *sql)
     return rc;
 }
 
-void store_sqlite_remove(const char *path)
+/* Remove the -wal and -shm beside path (what is not there is no error). */
+static void remove_sides(const char *path)
 {
     char side[PATH_MAX];
-    (void)unlink(path);
     if (snprintf(side, sizeof side, "%s-wal", path) < (int)sizeof side)
         (void)unlink(side);
     if (snprintf(side, sizeof side, "%s-shm", path) < (int)sizeof side)
         (void)unlink(side);
+}
+
+void store_sqlite_remove(const char *path)
+{
+    (void)unlink(path);
+    remove_sides(path);
 }
 
 /* The records without their keys: copied row by row into a new keyless
@@ -1829,7 +1835,6 @@ static sr_status sqlite_compact(store *s, unsigned class_mask,
     /* The switch: this connection closes (nothing is left in its WAL),
      * the new file takes the old one's name, and the handle opens it. */
     release_db(s);
-    char side[PATH_MAX];
     if (rename(tmp, s->path) != 0) {
         int e = errno;
         (void)close(old);
@@ -1840,14 +1845,8 @@ static sr_status sqlite_compact(store *s, unsigned class_mask,
         store_set_msg(s, "putting the compacted file in place", strerror(e));
         return SR_ERR_IO;
     }
-    if (snprintf(side, sizeof side, "%s-wal", s->path) < (int)sizeof side)
-        (void)unlink(side);
-    if (snprintf(side, sizeof side, "%s-shm", s->path) < (int)sizeof side)
-        (void)unlink(side);
-    if (snprintf(side, sizeof side, "%s-wal", tmp) < (int)sizeof side)
-        (void)unlink(side);
-    if (snprintf(side, sizeof side, "%s-shm", tmp) < (int)sizeof side)
-        (void)unlink(side);
+    remove_sides(s->path);
+    remove_sides(tmp);
     r = parent_sync(s->path);
     if (r != SR_OK)
         store_set_msg(s, "syncing the directory", strerror(errno));

@@ -1331,13 +1331,13 @@ static sr_status row_ssn(sr_vault *v, const store_row *row, char out[10])
     char hex[SR_ID_STR_LEN + 1];
     bool absent = false;
     sr_status st = open_one_class(v, row, SR_CLASS_IDENTITY, &absent);
-    id_hex(hex, row->id);
-    if (st == SR_OK && absent)
-        st = vault_fail(v, SR_ERR_CORRUPT,
-                        "person %s: the identity class is missing", hex);
-    else if (st == SR_OK && !record_identity_ssn(v->pt.p, v->pt.len, out))
-        st = vault_fail(v, SR_ERR_CORRUPT,
-                        "person %s: the identity class does not decode", hex);
+    if (st == SR_OK &&
+        (absent || !record_identity_ssn(v->pt.p, v->pt.len, out))) {
+        /* Formatted only here: every search candidate passes this way. */
+        id_hex(hex, row->id);
+        st = vault_fail(v, SR_ERR_CORRUPT, "person %s: the identity class %s",
+                        hex, absent ? "is missing" : "does not decode");
+    }
     buf_reset(&v->pt);
     return st;
 }
