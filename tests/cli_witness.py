@@ -15,6 +15,8 @@ import subprocess
 import tempfile
 import unittest
 
+from srcli import reseal
+
 CLI = os.environ["SR_CLI"]
 PASS = "correct horse battery staple"
 EXIT_REJECTS, EXIT_USAGE = 1, 2
@@ -45,6 +47,7 @@ class Witness(unittest.TestCase):
         p = run(["init", "--vault", self.vault, "--kdf", "interactive",
                  "--expected-people", "1000"], check=0)
         self.token = p.stdout.decode().strip()
+        reseal(self.vault)
         self.w = {}
         for name in ("w1", "w2"):
             state = os.path.join(self.dir, name)

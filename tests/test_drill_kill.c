@@ -57,6 +57,7 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "reseal.h"
 #include "suite_store.h"
 #include "crypto/crypto.h"
 #include "strongroom/strongroom.h"
@@ -153,34 +154,6 @@ static void make_principal(sr_vault *v, const char *name, const char *role,
         die("principal %s: %s", name, sr_vault_errmsg(v));
 }
 
-/* Reseal the root key under the smallest Argon2id parameters libsodium
- * accepts. Every round opens nine handles, each a passphrase derivation
- * (0.3 s apiece at "interactive" on the 2-core reference machine); the
- * KDF is not what this drill is about, and nothing else changes. */
-static void reseal_cheaply(void)
-{
-    char path[256];
-    sr_buf b;
-    keyfile kf;
-    uint8_t bytes[KEYFILE_SIZE];
-    uint8_t *rootkey = sodium_malloc(CRYPTO_KEY_BYTES);
-    (void)snprintf(path, sizeof path, "%s/vault.key", vault);
-    buf_init(&b, KEYFILE_SIZE);
-    if (rootkey == NULL || file_read(path, &b) != SR_OK ||
-        keyfile_parse(b.p, b.len, &kf) != SR_OK ||
-        keyfile_open(&kf, PASS, strlen(PASS), rootkey) != SR_OK)
-        die("cannot open %s", path);
-    kf.opslimit = crypto_pwhash_argon2id_OPSLIMIT_MIN;
-    kf.memlimit = crypto_pwhash_argon2id_MEMLIMIT_MIN;
-    if (keyfile_seal(&kf, PASS, strlen(PASS), rootkey) != SR_OK)
-        die("cannot reseal %s", path);
-    keyfile_serialize(&kf, bytes);
-    if (file_write_atomic(path, bytes, sizeof bytes, 0600) != SR_OK)
-        die("cannot write %s", path);
-    sodium_free(rootkey);
-    buf_free(&b);
-}
-
 /* The current policy without its read budgets: the drill reads each of
  * its people many times over, far past a clerk's budget, and is about
  * crash safety, not budgets (tests/cli_budget.py). */
@@ -229,7 +202,12 @@ static void setup_main(void *arg)
     make_principal(v, "auditor", "auditor", out->auditor);
     lift_budgets(v);
     sr_vault_close(v);
-    reseal_cheaply();
+    /* Every round opens nine handles, each a passphrase derivation; the
+     * KDF is not what this drill is about (tests/reseal.h). */
+    char key_path[256];
+    (void)snprintf(key_path, sizeof key_path, "%s/vault.key", vault);
+    if (!reseal_cheaply(key_path, PASS))
+        die("cannot reseal %s", key_path);
 
     v = open_as(intake, SR_OPEN_WRITE);
     if (sr_gen_new(&g, GEN_SEED) != SR_OK)
