@@ -25,7 +25,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from srcli import CLI, ON_PG, PASS, Vault, run
+from srcli import CLI, ON_PG, PASS, Vault, journal_end, run
 
 COUNT = int(os.environ.get("SR_LEAK_COUNT", "10000"))
 HR = ["--purpose", "hr-action"]
@@ -162,7 +162,7 @@ def use_the_vault(v, people, ids):
     # An import killed after it logged its start leaves records in the
     # journal that no checkpoint holds yet.
     journal = os.path.join(v.path, "audit", "journal")
-    header = os.path.getsize(journal)
+    header = journal_end(journal)
     env = dict(os.environ, STRONGROOM_PASSPHRASE=PASS,
                STRONGROOM_TOKEN=v.tokens["intake1"])
     imp = subprocess.Popen([CLI, "import", "-", "--vault", v.path,
@@ -170,12 +170,12 @@ def use_the_vault(v, people, ids):
                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL, env=env)
     for _ in range(400):
-        if os.path.getsize(journal) > header + 150:
+        if journal_end(journal) > header + 150:
             break
         time.sleep(0.05)
     imp.kill()
     imp.wait()
-    if os.path.getsize(journal) <= header + 150:
+    if journal_end(journal) <= header + 150:
         raise Failed("the killed import left no journal records")
 
 

@@ -122,6 +122,21 @@ def years_ago(n):
         return today.replace(year=today.year - n, day=28).isoformat()
 
 
+def journal_end(path):
+    """Where the records of the audit journal at path end (docs/audit.md,
+    "Journal": a 32-byte header, records len | index | entry | MAC, then
+    zeros written ahead); a record cut short ends them too."""
+    with open(path, "rb") as f:
+        data = f.read()
+    off = 32
+    while off + 12 <= len(data) and data[off:off + 12] != bytes(12):
+        need = 12 + int.from_bytes(data[off:off + 4], "big") + 16
+        if off + need > len(data) or data[off + need - 16:off + need] == bytes(16):
+            break
+        off += need
+    return off
+
+
 def reseal(vault_dir, passphrase=PASS):
     """Make the test vault at vault_dir cheap to open (RESEAL), if the
     helper is there."""

@@ -1191,6 +1191,21 @@ static void an_edited_record_length_fails_open(void **state)
     rm_rf(dir);
 }
 
+/* The end of record `which` (0 .. 4) of vault_with_pending's journal. */
+static size_t pending_record_end(unsigned which)
+{
+    size_t off;
+    sr_buf e;
+    buf_init(&e, ENTRY_MAX_BYTES);
+    off = 32;
+    for (unsigned r = 0; r <= which; r++) {
+        make_entry(5 + r, &e);
+        off += 28 + e.len;
+    }
+    buf_free(&e);
+    return off;
+}
+
 static void a_torn_last_journal_record_is_dropped(void **state)
 {
     char dir[64], path[4096];
@@ -1198,15 +1213,138 @@ static void a_torn_last_journal_record_is_dropped(void **state)
     (void)state;
     vault_with_pending(dir, 4, &off);
     path_of(path, dir, "audit/journal");
-    off_t len = size_of(path);
-    assert_true(len > (off_t)off + 3);
-    assert_int_equal(truncate(path, len - 3), 0);
+    /* Cut off by the end of the file: three bytes short of its end. */
+    size_t end = pending_record_end(4);
+    assert_true((size_t)size_of(path) >= end);
+    assert_int_equal(truncate(path, (off_t)(end - 3)), 0);
     audit_log *l = log_open(dir);
     assert_int_equal(audit_log_pending_end(l), 9);
     assert_int_equal(size_of(path), (off_t)off); /* cut at its start */
     assert_int_equal(checkpoint(l), 9);
     audit_log_release(l);
     assert_verifies(dir, 9);
+    rm_rf(dir);
+}
+
+/* Zero bytes [from, to) of the file at path. */
+static void zero_range(const char *path, size_t from, size_t to)
+{
+    size_t len;
+    uint8_t *p = slurp(path, &len);
+    assert_non_null(p);
+    assert_true(from <= to && to <= len);
+    memset(p + from, 0, to - from);
+    spit(path, p, len);
+    free(p);
+}
+
+static void an_append_keeps_the_journal_size_and_its_room_is_zeros(void **state)
+{
+    char dir[64], path[4096];
+    (void)state;
+    tmp_make(dir);
+    audit_log *l = log_create(dir);
+    path_of(path, dir, "audit/journal");
+    assert_int_equal(append_tag(l, 0), 0);
+    off_t grown = size_of(path);
+    /* Room written ahead: the next appends overwrite it and the file's
+     * size (so its inode) does not change with them. */
+    assert_true(grown >= 16 * 1024);
+    assert_int_equal(grown % 4096, 0);
+    for (uint64_t i = 1; i < 5; i++) {
+        assert_int_equal(append_tag(l, i), i);
+        assert_int_equal(size_of(path), grown);
+    }
+    /* The journal holds the five records, then only zeros. */
+    size_t len;
+    uint8_t *p = slurp(path, &len);
+    assert_non_null(p);
+    sr_buf e;
+    buf_init(&e, ENTRY_MAX_BYTES);
+    size_t end = 32;
+    for (uint64_t i = 0; i < 5; i++) {
+        make_entry(i, &e);
+        assert_int_equal(p[end + 3], (uint8_t)(e.len & 0xff));
+        end += 28 + e.len;
+    }
+    buf_free(&e);
+    for (size_t i = end; i < len; i++)
+        assert_int_equal(p[i], 0);
+    free(p);
+    /* Appends go on past the room: it grows. */
+    for (uint64_t i = 5; i < 200; i++)
+        assert_int_equal(append_tag(l, i), i);
+    assert_true(size_of(path) > grown);
+    assert_int_equal(checkpoint(l), 200);
+    audit_log_release(l);
+    assert_verifies(dir, 200);
+    rm_rf(dir);
+}
+
+static void a_record_torn_in_the_room_is_dropped(void **state)
+{
+    char dir[64], path[4096];
+    size_t off;
+    (void)state;
+    /* A crash of the machine wrote the first part of record 9 into the
+     * room and lost the rest, its MAC among it: zeros there. */
+    vault_with_pending(dir, 4, &off);
+    path_of(path, dir, "audit/journal");
+    size_t end = pending_record_end(4);
+    assert_true((size_t)size_of(path) > end);
+    zero_range(path, off + 40, end);
+    audit_log *l = log_open(dir);
+    assert_int_equal(audit_log_pending_end(l), 9);
+    assert_int_equal(size_of(path), (off_t)off); /* cut at its start */
+    assert_int_equal(append_tag(l, 9), 9);
+    assert_int_equal(checkpoint(l), 10);
+    audit_log_release(l);
+    assert_verifies(dir, 10);
+    rm_rf(dir);
+}
+
+static void a_zeroed_mac_with_records_after_it_fails_open(void **state)
+{
+    char dir[64], path[4096], msg[AUDIT_MSG_MAX];
+    size_t off;
+    audit_log *l = NULL;
+    (void)state;
+    /* Record 7's MAC zeroed, records 8 and 9 whole after it: damage, not
+     * a torn tail, and nothing is cut. */
+    vault_with_pending(dir, 2, &off);
+    path_of(path, dir, "audit/journal");
+    size_t end = pending_record_end(2);
+    off_t before = size_of(path);
+    zero_range(path, end - 16, end);
+    audit_log_config c = config_of(dir);
+    assert_int_equal(audit_log_open(&l, &c, msg), SR_ERR_AUDIT);
+    assert_null(l);
+    assert_non_null(strstr(msg, "entry 7"));
+    assert_int_equal(size_of(path), before);
+    rm_rf(dir);
+}
+
+static void bytes_after_the_records_are_cut_at_open(void **state)
+{
+    char dir[64], path[4096];
+    size_t off;
+    (void)state;
+    /* A crash of the machine lost the first sector of an append (record
+     * 9's header) and kept a later one: bytes after the end of the
+     * records, where the next append would land amid them. */
+    vault_with_pending(dir, 4, &off);
+    path_of(path, dir, "audit/journal");
+    size_t end = pending_record_end(4);
+    zero_range(path, off, off + 12);
+    assert_true((size_t)size_of(path) > end);
+    audit_log *l = log_open(dir);
+    assert_int_equal(audit_log_pending_end(l), 9);
+    assert_int_equal(size_of(path), (off_t)off);
+    for (uint64_t i = 9; i < 40; i++)
+        assert_int_equal(append_tag(l, i), i);
+    assert_int_equal(checkpoint(l), 40);
+    audit_log_release(l);
+    assert_verifies(dir, 40);
     rm_rf(dir);
 }
 
@@ -1533,6 +1671,10 @@ int main(void)
         T(an_edited_journal_record_fails_open),
         T(an_edited_record_length_fails_open),
         T(a_torn_last_journal_record_is_dropped),
+        T(an_append_keeps_the_journal_size_and_its_room_is_zeros),
+        T(a_record_torn_in_the_room_is_dropped),
+        T(a_zeroed_mac_with_records_after_it_fails_open),
+        T(bytes_after_the_records_are_cut_at_open),
         T(tiles_that_miss_the_checkpoint_fail_open),
         T(a_damaged_partial_bundle_is_not_extended),
         T(the_node_index_is_only_a_cache),

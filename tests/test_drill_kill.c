@@ -370,9 +370,9 @@ static uint64_t be(const uint8_t *p, unsigned n)
 }
 
 /* Walk the journal as the kill left it (docs/audit.md, "Journal": a
- * header, then records len | index | entry | mac): *whole records, the
- * offset after the last one, the index the next one would have, and
- * whether a torn record follows. */
+ * header, then records len | index | entry | mac, then zeros, the room
+ * written ahead): *whole records, the offset after the last one, the
+ * index the next one would have, and whether a torn record follows. */
 static void journal_tail(uint64_t *records, uint64_t *off_out, uint64_t *next,
                          bool *torn)
 {
@@ -388,10 +388,22 @@ static void journal_tail(uint64_t *records, uint64_t *off_out, uint64_t *next,
     *next = be(head + 8, 8); /* the tree size the journal starts at */
     *records = 0;
     *torn = false;
+    static const uint8_t zeros[16];
+    uint8_t mac[16];
     while (off < size) {
         if (size - off < sizeof hdr || fseek(f, (long)off, SEEK_SET) != 0 ||
-            fread(hdr, 1, sizeof hdr, f) != sizeof hdr ||
-            size - off < sizeof hdr + be(hdr, 4) + 16) {
+            fread(hdr, 1, sizeof hdr, f) != sizeof hdr) {
+            *torn = true;
+            break;
+        }
+        if (memcmp(hdr, zeros, sizeof hdr) == 0)
+            break; /* the room written ahead: the end of the records */
+        /* Cut off by the end of the file, or written only in part into
+         * the room (its MAC still zeros). */
+        if (size - off < sizeof hdr + be(hdr, 4) + 16 ||
+            fseek(f, (long)(off + sizeof hdr + be(hdr, 4)), SEEK_SET) != 0 ||
+            fread(mac, 1, sizeof mac, f) != sizeof mac ||
+            memcmp(mac, zeros, sizeof mac) == 0) {
             *torn = true;
             break;
         }

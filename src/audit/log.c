@@ -54,6 +54,13 @@
  * (until then integration reads on from where it stopped). */
 #define JRNL_RESET_BYTES (16u * 1024u * 1024u)
 #define LEVELS_MAX 8u /* 8 levels of 8 bits cover 2^64 leaves */
+/* The journal keeps zeros written ahead of its records (docs/audit.md,
+ * "Journal"): an append then overwrites bytes the file already has, so its
+ * fdatasync writes the data without the inode (the size is unchanged).
+ * The room grows with the file, from JRNL_GROW_MIN to JRNL_GROW_MAX at a
+ * time. */
+#define JRNL_GROW_MIN (16u * 1024u)
+#define JRNL_GROW_MAX (256u * 1024u)
 
 /* A place in the journal: the byte offset of the record with index
  * `next`, and the MAC chain value before it. */
@@ -104,6 +111,7 @@ struct audit_log {
     /* the journal as this process has read it */
     int jfd;
     ino_t jino;
+    uint64_t jsize; /* the journal file's size when last looked at */
     uint64_t jstart;
     jcursor j; /* the end of the journal as this process has read it */
     /* Where integration stopped (the record at index `size`) in the
@@ -261,30 +269,72 @@ static ssize_t jwin_get(int fd, jwin *w, uint64_t off, size_t n,
     return (ssize_t)(got < n ? got : n);
 }
 
+static bool all_zero(const uint8_t *p, size_t n)
+{
+    uint8_t acc = 0;
+    for (size_t i = 0; i < n; i++)
+        acc |= p[i];
+    return acc == 0;
+}
+
+/* 1 if fd holds only zero bytes from off to its end, 0 if not, -1 on a
+ * read error (errno). */
+static int zero_to_eof(int fd, uint64_t off)
+{
+    uint8_t b[16384];
+    for (;;) {
+        ssize_t r = pread(fd, b, sizeof b, (off_t)off);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return r == 0 ? 1 : -1;
+        if (!all_zero(b, (size_t)r))
+            return 0;
+        off += (uint64_t)r;
+    }
+}
+
+/* Cut the journal at off (a crash remnant starts there), durably. */
+static sr_status jrnl_cut(int fd, uint64_t off, char *msg)
+{
+    if (ftruncate(fd, (off_t)off) != 0 || fdatasync(fd) != 0)
+        return say(msg, SR_ERR_IO,
+                   "cannot cut a torn record off the audit journal: %s",
+                   strerror(errno));
+    return SR_OK;
+}
+
 /* Read the records of journal file fd from c to the end (or to byte
  * offset end), verifying the chain, calling fn (may be NULL) for each,
- * and advancing c. A record cut off by the end of the file is a crash
- * remnant (its append never returned): with `repair` it is cut away. */
+ * and advancing c. The records end at the end of the file or at a header
+ * of twelve zero bytes (no record is empty): the room written ahead.
+ * Two kinds of record are crash remnants (an append that never returned,
+ * torn by a crash of the machine), which with `repair` are cut away with
+ * everything after them: one cut off by the end of the file, and one whose
+ * MAC is all zeros with only zeros after it (its last sector never reached
+ * the room written ahead). */
 static sr_status jrnl_walk(audit_log *l, int fd, jcursor *c, uint64_t end,
                            bool repair, jrnl_fn fn, void *ctx, char *msg)
 {
     jwin w;
     sr_status st = SR_OK;
-    uint8_t probe;
+    uint8_t probe[12];
 
     /* Every batch of appends walks from the end, usually finding
-     * nothing: one byte tells, before a window is read. */
-    ssize_t r = c->off < end ? pread(fd, &probe, 1, (off_t)c->off) : 0;
-    if (r <= 0)
-        return r == 0 ? SR_OK
-                      : say(msg, SR_ERR_IO, "cannot read the audit journal: %s",
-                            strerror(errno));
+     * nothing: one header tells, before a window is read. */
+    ssize_t r =
+        c->off < end ? pread(fd, probe, sizeof probe, (off_t)c->off) : 0;
+    if (r < 0)
+        return say(msg, SR_ERR_IO, "cannot read the audit journal: %s",
+                   strerror(errno));
+    if (r == 0 || (r == (ssize_t)sizeof probe && all_zero(probe, sizeof probe)))
+        return SR_OK;
     buf_init(&w.b, JRNL_WINDOW);
     w.off = 0;
     while (c->off < end) {
         const uint8_t *rec_hdr;
         r = jwin_get(fd, &w, c->off, 12, &rec_hdr);
-        if (r == 0)
+        if (r == 0 || (r == 12 && all_zero(rec_hdr, 12)))
             break;
         if (r < 0) {
             st = say(msg, SR_ERR_IO, "cannot read the audit journal: %s",
@@ -307,14 +357,8 @@ static sr_status jrnl_walk(audit_log *l, int fd, jcursor *c, uint64_t end,
             struct stat sb;
             if (fstat(fd, &sb) == 0 &&
                 (uint64_t)sb.st_size < c->off + (r < 12 ? 12u : need)) {
-                if (repair &&
-                    (ftruncate(fd, (off_t)c->off) != 0 || fdatasync(fd) != 0)) {
-                    st = say(msg, SR_ERR_IO,
-                             "cannot cut a torn record off the audit "
-                             "journal: %s",
-                             strerror(errno));
+                if (repair && (st = jrnl_cut(fd, c->off, msg)) != SR_OK)
                     goto cleanup;
-                }
                 break;
             }
         }
@@ -329,6 +373,20 @@ static sr_status jrnl_walk(audit_log *l, int fd, jcursor *c, uint64_t end,
         jrnl_mac(l->jkey, c->chain, rec, data, len, mac);
         if (index != c->next ||
             sodium_memcmp(mac, data + len, JRNL_MAC_BYTES) != 0) {
+            int after = all_zero(data + len, JRNL_MAC_BYTES)
+                            ? zero_to_eof(fd, c->off + need)
+                            : 0;
+            if (after < 0) {
+                st = say(msg, SR_ERR_IO, "cannot read the audit journal: %s",
+                         strerror(errno));
+                goto cleanup;
+            }
+            if (after == 1 && index == c->next) {
+                /* Torn in the room written ahead. */
+                if (repair && (st = jrnl_cut(fd, c->off, msg)) != SR_OK)
+                    goto cleanup;
+                break;
+            }
             st = say(msg, SR_ERR_AUDIT,
                      "the audit journal fails verification at entry %llu: "
                      "an entry was edited, removed or reordered",
@@ -354,6 +412,7 @@ cleanup:
 static sr_status jrnl_refresh(audit_log *l, char *msg)
 {
     struct stat sb;
+    bool opened = false;
     if (stat(l->journal_path, &sb) != 0)
         return say(msg, SR_ERR_AUDIT, "the audit journal %s is missing: %s",
                    l->journal_path, strerror(errno));
@@ -380,8 +439,55 @@ static sr_status jrnl_refresh(audit_log *l, char *msg)
         l->j.off = JRNL_HEADER_BYTES;
         l->j.next = start;
         memcpy(l->j.chain, mac0, JRNL_MAC_BYTES);
+        opened = true;
     }
-    return jrnl_walk(l, l->jfd, &l->j, UINT64_MAX, true, NULL, NULL, msg);
+    l->jsize = (uint64_t)sb.st_size;
+    sr_status st =
+        jrnl_walk(l, l->jfd, &l->j, UINT64_MAX, true, NULL, NULL, msg);
+    if (st != SR_OK || !opened)
+        return st;
+    /* After the records, only zeros: bytes there are what a crash of the
+     * machine left of an append whose first sector was lost, and the
+     * next append would land amid them. Looked for once per opening, the
+     * only time such a remnant can be new. */
+    int clean = zero_to_eof(l->jfd, l->j.off);
+    if (clean < 0)
+        return say(msg, SR_ERR_IO, "cannot read the audit journal: %s",
+                   strerror(errno));
+    if (clean == 0) {
+        st = jrnl_cut(l->jfd, l->j.off, msg);
+        l->jsize = l->j.off;
+    }
+    return st;
+}
+
+/* Make room for the journal to reach byte `need`: zeros written ahead,
+ * which the batch's own fdatasync makes durable along with it. */
+static sr_status jrnl_grow(audit_log *l, uint64_t need, char *msg)
+{
+    static const uint8_t zeros[16384];
+    if (need <= l->jsize)
+        return SR_OK;
+    uint64_t step = l->jsize < JRNL_GROW_MIN   ? JRNL_GROW_MIN
+                    : l->jsize > JRNL_GROW_MAX ? JRNL_GROW_MAX
+                                               : l->jsize;
+    uint64_t to = (need + step + 4095u) / 4096u * 4096u;
+    for (uint64_t at = l->jsize; at < to;) {
+        size_t n = to - at < sizeof zeros ? (size_t)(to - at) : sizeof zeros;
+        ssize_t w = pwrite(l->jfd, zeros, n, (off_t)at);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            int e = w == 0 ? ENOSPC : errno;
+            (void)ftruncate(l->jfd, (off_t)l->jsize);
+            return say(msg,
+                       e == ENOSPC || e == EDQUOT ? SR_ERR_FULL : SR_ERR_IO,
+                       "cannot write the audit journal: %s", strerror(e));
+        }
+        at += (uint64_t)w;
+    }
+    l->jsize = to;
+    return SR_OK;
 }
 
 /* ---- locks --------------------------------------------------------------- */
@@ -1109,6 +1215,9 @@ static void write_batch(audit_log *l, waiter *batch)
         }
         memcpy(chain, mac, sizeof mac);
     }
+    st = jrnl_grow(l, l->j.off + b.len, msg);
+    if (st != SR_OK)
+        goto fail;
     size_t done = 0;
     while (done < b.len) {
         ssize_t n =

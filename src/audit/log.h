@@ -51,9 +51,10 @@ SR_WARN_UNUSED sr_status audit_log_create(const audit_log_config *c,
 
 /* Open (or share) the log of a vault. Checks, before anything is read or
  * written: the checkpoint's signature, that the tiles hash to its root,
- * and the journal's MAC chain (a torn record at the very end, from a crash
- * before its sync, is dropped: it was never acknowledged). Any other
- * mismatch is SR_ERR_AUDIT with the reason in msg. */
+ * and the journal's MAC chain (a torn record at the end, from a crash
+ * before its sync, is cut away with anything after the records: it was
+ * never acknowledged; docs/audit.md, "Journal"). Any other mismatch is
+ * SR_ERR_AUDIT with the reason in msg. */
 SR_WARN_UNUSED sr_status audit_log_open(audit_log **out,
                                         const audit_log_config *c,
                                         char msg[AUDIT_MSG_MAX]);
