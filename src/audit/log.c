@@ -381,8 +381,9 @@ static sr_status jrnl_walk(audit_log *l, int fd, jcursor *c, uint64_t end,
                          strerror(errno));
                 goto cleanup;
             }
-            if (after == 1 && index == c->next) {
-                /* Torn in the room written ahead. */
+            if (after == 1) {
+                /* Torn in the room written ahead (its index may be torn
+                 * too, when the header straddles the lost sector). */
                 if (repair && (st = jrnl_cut(fd, c->off, msg)) != SR_OK)
                     goto cleanup;
                 break;
