@@ -208,6 +208,58 @@ class PostgresVault(PgCase):
         self.assertNotEqual(p.returncode, 0)
         self.assertIn(b"on PostgreSQL already", p.stderr)
 
+    def test_a_move_whose_copy_fails_leaves_the_database_as_it_was(self):
+        """store move into a database where writing people fails (an event
+        trigger puts a failing trigger on the new persons table): the move
+        fails naming the cause, the vault stays on its file and reads, the
+        database holds no table of the store (nor any wrapped key), and
+        once the obstacle is gone the same database takes the move."""
+        people = gen(6, 31)
+        v = Vault(os.path.join(self.tmp, "embedded"), expected_people=500)
+        v.add("intake", "intake", service=True)
+        v.add("hr", "hr-clerk")
+        v.add("aud", "auditor")
+        v.lift_budgets()
+        v.store(people)
+        db = self.db + "_f"
+        psql("postgres", "CREATE DATABASE " + db)
+        psql(db, """
+            CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS
+              $$ BEGIN RAISE EXCEPTION 'the disk said no'; END $$;
+            CREATE FUNCTION arm() RETURNS event_trigger LANGUAGE plpgsql AS
+              $$ BEGIN
+                   IF to_regclass('persons') IS NOT NULL AND NOT EXISTS
+                      (SELECT 1 FROM pg_trigger WHERE tgname = 'refuse')
+                   THEN
+                     CREATE TRIGGER refuse BEFORE INSERT ON persons
+                       FOR EACH ROW EXECUTE FUNCTION refuse();
+                   END IF;
+                 END $$;
+            CREATE EVENT TRIGGER arm ON ddl_command_end
+              WHEN TAG IN ('CREATE TABLE') EXECUTE FUNCTION arm();""")
+        p = v.sr(["store", "move", "--to", conninfo(db)])
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn(b"cannot copy the vault into the PostgreSQL database",
+                      p.stderr)
+        self.assertIn(b"the disk said no", p.stderr)
+        self.assertNotIn(b"still holds", p.stderr)
+        self.assertTrue(os.path.exists(os.path.join(v.path, "vault.db")))
+        self.assertFalse(os.path.exists(os.path.join(v.path, "store")))
+        got = json.loads(v.sr(["find", "--ssn", people[2]["ssn"]] + HR,
+                              who="hr", check=0).stdout)
+        self.assertEqual(got["name"], people[2]["name"])
+        tables = psql(db, "SELECT string_agg(tablename, ',') FROM pg_tables "
+                          "WHERE schemaname = 'public'").strip()
+        self.assertEqual(tables, "")
+        psql(db, "DROP EVENT TRIGGER arm")
+        p = v.sr(["store", "move", "--to", conninfo(db)])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(json.loads(p.stdout)["people"],
+                         int(psql(db, "SELECT count(*) FROM persons")))
+        moves = [e["outcome"] for e in v.entries()
+                 if e["action"] == "store.move"]
+        self.assertEqual(moves, ["failed", "allowed"])
+
     def test_a_backup_restores_onto_postgresql(self):
         """backup restore --store: the restored vault lives in the given
         database, without the people shredded since the backup."""

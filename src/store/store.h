@@ -162,6 +162,13 @@ struct store_ops {
      * be NULL) hears the people written so far after each batch. */
     sr_status (*copy_to)(store *s, const struct store_ops *dst_ops, store *dst,
                          const struct store_progress *progress);
+    /* Remove the store that open(STORE_OPEN_CREATE) made through this
+     * handle, with whatever was written into it since: its tables, in one
+     * transaction, so the database is as it was before (a move that
+     * failed, or whose copy the vault could not take up). Only for a
+     * store this very handle created. NULL for SQLite, whose file the
+     * caller removes. */
+    sr_status (*discard)(store *s);
     /* Fetch one person with the classes in class_mask. */
     sr_status (*get)(store *s, const uint8_t id[SR_ID_BYTES],
                      unsigned class_mask, store_row_fn fn, void *ctx);

@@ -1355,6 +1355,31 @@ static sr_status pg_get(store *s, const uint8_t id[SR_ID_BYTES],
     return st;
 }
 
+static sr_status pg_discard(store *s)
+{
+    if (!s->writable) {
+        set_msg(s, "the store was opened read-only", NULL);
+        return SR_ERR_INVALID;
+    }
+    if (s->in_txn) {
+        (void)exec_text(s, "ROLLBACK", "rolling back");
+        s->in_txn = false;
+    }
+    sr_status st = exec_text(s, "BEGIN", "removing the store");
+    if (st == SR_OK)
+        st = exec_text(s,
+                       "DROP TABLE docs, blind_index, persons, meta, "
+                       "store_info",
+                       "removing the store");
+    if (st == SR_OK)
+        return exec_text(s, "COMMIT", "removing the store");
+    char keep[PG_MSG_MAX];
+    memcpy(keep, s->msg, sizeof keep);
+    (void)exec_text(s, "ROLLBACK", "rolling back");
+    memcpy(s->msg, keep, sizeof keep);
+    return st;
+}
+
 static sr_status pg_lookup(store *s, uint8_t kind, uint64_t value,
                            unsigned class_mask, store_row_fn fn, void *ctx)
 {
@@ -1626,6 +1651,7 @@ const store_ops store_pg_ops = {
     .backup = pg_backup,
     .set_key = pg_set_key,
     .drop_keyless = pg_drop_keyless,
+    .discard = pg_discard,
     .copy_to = pg_copy_to,
     .get = pg_get,
     .lookup = pg_lookup,

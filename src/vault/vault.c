@@ -836,9 +836,8 @@ static sr_status move_store(sr_vault *v, const access_req *r,
         v->ops->copy_to(v->st, &store_pg_ops, dst, mp->fn != NULL ? &sp : NULL);
     if (st != SR_OK)
         st = vault_fail(v, st,
-                        "cannot copy the vault into the PostgreSQL database "
-                        "(it now holds an empty store: drop and create the "
-                        "database again before another try): %s",
+                        "cannot copy the vault into the PostgreSQL database: "
+                        "%s",
                         v->ops->errmsg(v->st));
     (void)snprintf(detail, sizeof detail, "people %llu, to PostgreSQL",
                    (unsigned long long)stats.people);
@@ -848,6 +847,16 @@ static sr_status move_store(sr_vault *v, const access_req *r,
     if (st == SR_OK)
         st = store_write(v, conninfo);
     if (st != SR_OK) {
+        /* The vault stays where it was; so does the database, without the
+         * store made here (and the copy of every wrapped key in it, which
+         * nothing would ever shred). */
+        if (store_pg_ops.discard(dst) != SR_OK) {
+            size_t n = strlen(v->errmsg);
+            (void)snprintf(v->errmsg + n, sizeof v->errmsg - n,
+                           "; the database still holds the store made for "
+                           "it, to drop before another try: %s",
+                           store_pg_ops.errmsg(dst));
+        }
         store_pg_ops.close(dst);
         return st;
     }
