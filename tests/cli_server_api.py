@@ -34,9 +34,10 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from srcli import (CLI, Vault, b64d, decode_entry, leaf_hash, parse_bundle,
-                   parse_checkpoint, run, tile_index_path, verify_consistency,
-                   verify_inclusion, verify_note_signature)
+from srcli import (CLI, ON_PG, Vault, b64d, decode_entry, leaf_hash,
+                   parse_bundle, parse_checkpoint, run, tile_index_path,
+                   verify_consistency, verify_inclusion,
+                   verify_note_signature)
 from srserver import Server, check_problem
 
 SOURCE_DIR = os.environ.get(
@@ -883,6 +884,9 @@ class ShredRetentionBreach(ApiCase):
             self.assertEqual((o["due"], o["shredded"], o["dry_run"]),
                              (0, 0, True))
             self.assertGreaterEqual(o["scanned"], 3)
+            # Never compacted: nobody is in a retention cluster (and on
+            # PostgreSQL there are none to be outside of).
+            self.assertEqual(o["unclustered"], 0 if ON_PG else o["scanned"])
         finally:
             pol.pop("retention")
             self.ok("PUT", "/v1/policy", pol, who="admin")

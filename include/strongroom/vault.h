@@ -465,6 +465,12 @@ typedef struct sr_retention_summary {
      * whose classes were destroyed (0 for a dry run). */
     uint64_t classes_due;
     uint64_t classes_destroyed;
+    /* Of the people read, those in no retention cluster: written since
+     * the vault's file was last compacted (`store compact`), or all of
+     * them if it never was. They are read by every run whatever their
+     * year; a compaction groups them. 0 on PostgreSQL, which keeps no
+     * clusters (and reads everyone). */
+    uint64_t unclustered;
 } sr_retention_summary;
 
 /*

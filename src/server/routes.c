@@ -1182,12 +1182,13 @@ static void h_retention_run(req *r)
     if (failed(r, st))
         return;
     reply_json(r, 200,
-               json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:b}", "scanned",
+               json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b}", "scanned",
                          (json_int_t)s.scanned, "separated",
                          (json_int_t)s.separated, "due", (json_int_t)s.due,
                          "shredded", (json_int_t)s.shredded, "classes_due",
                          (json_int_t)s.classes_due, "classes_destroyed",
-                         (json_int_t)s.classes_destroyed, "dry_run", dry));
+                         (json_int_t)s.classes_destroyed, "unclustered",
+                         (json_int_t)s.unclustered, "dry_run", dry));
 }
 
 /* Unix seconds, as the breach report takes them in nanoseconds. */

@@ -332,6 +332,7 @@ typedef struct ret_ctx {
     trim *t;
     size_t nt, tcap;
     uint64_t scanned, separated;
+    uint64_t unclustered; /* read from no cluster (store_row.cluster 0) */
     sr_status st;
 } ret_ctx;
 
@@ -368,6 +369,7 @@ static sr_status ret_row(void *ctx, const store_row *row)
     if (ds != SR_OK || decoy)
         return c->st = ds;
     c->scanned++;
+    c->unclustered += row->cluster == 0;
     int32_t left = RECORD_NOT_SEPARATED;
     sr_status st = vault_row_left(c->v, row, &left);
     if (st == SR_OK && left != RECORD_NOT_SEPARATED) {
@@ -466,6 +468,7 @@ static sr_status merge(ret_ctx *dst, ret_ctx *src)
 {
     dst->scanned += src->scanned;
     dst->separated += src->separated;
+    dst->unclustered += src->unclustered;
     for (size_t i = 0; i < src->l.n; i++) {
         if (array_room((void **)&dst->l.d, &dst->l.cap, dst->l.n,
                        sizeof *dst->l.d) != SR_OK)
@@ -714,6 +717,8 @@ sr_status sr_vault_retention_run(sr_vault *v, const sr_access *acc,
     }
     st = scan_due(v, &c);
     out->scanned = c.scanned;
+    /* Only a store that keeps clusters has people outside them. */
+    out->unclustered = v->ops->compact != NULL ? c.unclustered : 0;
     out->separated = c.separated;
     out->due = c.l.n;
     out->classes_due = c.nt;
