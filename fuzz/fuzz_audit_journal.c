@@ -85,30 +85,6 @@ static uint64_t append(audit_log *l, uint64_t tag)
     return index;
 }
 
-static void rm_rf(const char *path)
-{
-    struct stat sb;
-    if (lstat(path, &sb) != 0)
-        return;
-    if (S_ISDIR(sb.st_mode)) {
-        DIR *d = opendir(path);
-        struct dirent *e;
-        while (d != NULL && (e = readdir(d)) != NULL) {
-            char sub[512];
-            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-                continue;
-            if (snprintf(sub, sizeof sub, "%s/%s", path, e->d_name) <
-                (int)sizeof sub)
-                rm_rf(sub);
-        }
-        if (d != NULL)
-            closedir(d);
-        (void)rmdir(path);
-    } else {
-        (void)unlink(path);
-    }
-}
-
 /* Copy the tree at from to the new path to (directories and files). */
 static void copy_tree(const char *from, const char *to)
 {
@@ -148,7 +124,7 @@ static void copy_tree(const char *from, const char *to)
 
 static void cleanup(void)
 {
-    rm_rf(top);
+    dir_remove_tree(top);
 }
 
 /* The template: 3 entries in a checkpoint, then 3 more in the journal
@@ -255,7 +231,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t *j = edited(data, size, &len);
     if (j == NULL)
         return 0;
-    rm_rf(work);
+    dir_remove_tree(work);
     copy_tree(tmpl, work);
     (void)snprintf(path, sizeof path, "%s/audit/journal", work);
     int fd = open(path, O_WRONLY | O_TRUNC);

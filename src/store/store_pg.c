@@ -305,6 +305,17 @@ static sr_status exec_text(store *s, const char *sql, const char *what)
     return st;
 }
 
+/* Roll back the transaction a failed step left open, keeping the failed
+ * step's message; returns st. */
+static sr_status rollback_after(store *s, sr_status st)
+{
+    char keep[PG_MSG_MAX];
+    memcpy(keep, s->msg, sizeof keep);
+    (void)exec_text(s, "ROLLBACK", "rolling back");
+    memcpy(s->msg, keep, sizeof keep);
+    return st;
+}
+
 /* ---- statements ---------------------------------------------------------- */
 
 static sr_status prepare(store *s, const char *name, const char *sql,
@@ -592,11 +603,7 @@ static sr_status migrate(store *s, bool create)
     }
     if (st == SR_OK)
         return exec_text(s, "COMMIT", "upgrading the schema");
-    char keep[PG_MSG_MAX];
-    memcpy(keep, s->msg, sizeof keep);
-    (void)exec_text(s, "ROLLBACK", "rolling back");
-    memcpy(s->msg, keep, sizeof keep);
-    return st;
+    return rollback_after(s, st);
 }
 _Static_assert(PG_APPLICATION_ID == 1397910833, "the id in the DDL");
 
@@ -744,13 +751,8 @@ static sr_status pg_begin(store *s)
         st = exec_text(s, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
                        "starting a transaction");
     }
-    if (st != SR_OK) {
-        char keep[PG_MSG_MAX];
-        memcpy(keep, s->msg, sizeof keep);
-        (void)exec_text(s, "ROLLBACK", "rolling back");
-        memcpy(s->msg, keep, sizeof keep);
-        return st;
-    }
+    if (st != SR_OK)
+        return rollback_after(s, st);
     s->in_txn = true;
     return SR_OK;
 }
@@ -1373,11 +1375,7 @@ static sr_status pg_discard(store *s)
                        "removing the store");
     if (st == SR_OK)
         return exec_text(s, "COMMIT", "removing the store");
-    char keep[PG_MSG_MAX];
-    memcpy(keep, s->msg, sizeof keep);
-    (void)exec_text(s, "ROLLBACK", "rolling back");
-    memcpy(s->msg, keep, sizeof keep);
-    return st;
+    return rollback_after(s, st);
 }
 
 static sr_status pg_lookup(store *s, uint8_t kind, uint64_t value,
