@@ -1281,6 +1281,54 @@ static void an_append_keeps_the_journal_size_and_its_room_is_zeros(void **state)
     rm_rf(dir);
 }
 
+static void two_processes_append_into_one_room(void **state)
+{
+    char dir[64], path[4096];
+    pid_t kids[2];
+    (void)state;
+    /* Each process grows the room when it runs out, and finds what the
+     * other wrote there: 2 x 300 appends, interleaved, through several
+     * growths; every one lands once. */
+    tmp_make(dir);
+    audit_log *l = log_create(dir);
+    audit_log_release(l);
+    fflush(NULL);
+    for (int k = 0; k < 2; k++) {
+        kids[k] = fork();
+        assert_true(kids[k] >= 0);
+        if (kids[k] == 0) {
+            char msg[AUDIT_MSG_MAX];
+            audit_log_config c = config_of(dir);
+            sr_buf b;
+            buf_init(&b, ENTRY_MAX_BYTES);
+            if (audit_log_open(&l, &c, msg) != SR_OK)
+                _exit(10);
+            for (uint64_t t = 0; t < 300; t++) {
+                uint64_t index;
+                make_entry(1000u * (uint64_t)(k + 1) + t, &b);
+                if (audit_log_append(l, b.p, b.len, &index, msg) != SR_OK ||
+                    index >= 600)
+                    _exit(11);
+            }
+            _exit(0); /* no release: the records stay in the journal */
+        }
+    }
+    for (int k = 0; k < 2; k++) {
+        int status = 0;
+        assert_int_equal(waitpid(kids[k], &status, 0), kids[k]);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+    }
+    path_of(path, dir, "audit/journal");
+    assert_int_equal(size_of(path) % 4096, 0);
+    l = log_open(dir);
+    assert_int_equal(audit_log_pending_end(l), 600);
+    assert_int_equal(checkpoint(l), 600);
+    audit_log_release(l);
+    assert_verifies(dir, 600);
+    rm_rf(dir);
+}
+
 static void a_record_torn_in_the_room_is_dropped(void **state)
 {
     char dir[64], path[4096];
@@ -1672,6 +1720,7 @@ int main(void)
         T(an_edited_record_length_fails_open),
         T(a_torn_last_journal_record_is_dropped),
         T(an_append_keeps_the_journal_size_and_its_room_is_zeros),
+        T(two_processes_append_into_one_room),
         T(a_record_torn_in_the_room_is_dropped),
         T(a_zeroed_mac_with_records_after_it_fails_open),
         T(bytes_after_the_records_are_cut_at_open),
