@@ -1363,10 +1363,7 @@ static sr_status pg_discard(store *s)
         set_msg(s, "the store was opened read-only", NULL);
         return SR_ERR_INVALID;
     }
-    if (s->in_txn) {
-        (void)exec_text(s, "ROLLBACK", "rolling back");
-        s->in_txn = false;
-    }
+    (void)pg_rollback(s); /* a copy that failed may have left one open */
     sr_status st = exec_text(s, "BEGIN", "removing the store");
     if (st == SR_OK)
         st = exec_text(s,
