@@ -104,6 +104,30 @@ def gen(count, seed):
     return [json.loads(line) for line in out.splitlines()]
 
 
+# Shorter strings than this turn up in a megabyte of ciphertext by chance
+# (a 3-byte name about once in 16 MiB of random bytes per place it could
+# start), so a search of binary data for them proves nothing.
+MIN_BINARY_IDENTIFIER = 5
+
+
+def plaintext_in(data, people):
+    """The first identifier of people (SSN in both forms, family name,
+    birth date) found in the bytes data, as "VALUE at offset N", or None.
+    Family names shorter than MIN_BINARY_IDENTIFIER bytes are searched in
+    their "Given Family" form instead. Meant for assertIsNone, so that a
+    failure names the value and where, not the whole of data."""
+    for p in people:
+        family = p["name"]["family"]
+        if len(family.encode()) < MIN_BINARY_IDENTIFIER:
+            family = "%s %s" % (p["name"]["given"], family)
+        for value in (p["ssn"], p["ssn"].replace("-", ""), family,
+                      p["birth"]["date"]):
+            at = data.find(value.encode())
+            if at >= 0:
+                return "%s at offset %d" % (value, at)
+    return None
+
+
 def separated(p):
     """The day a generated person left (their latest end), if every
     employment entry is former; else None (docs/retention.md)."""
