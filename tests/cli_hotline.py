@@ -855,6 +855,20 @@ class Exchange(unittest.TestCase):
         self.assertEqual(p.returncode, EXIT_INVALID, p.stderr)
         self.assertEqual(self.a.messages(), [])
 
+    def test_a_message_id_that_is_not_there_is_named(self):
+        missing = "0" * 31 + "1"
+        for args in (("show", missing), ("respond", missing),
+                     ("forward", missing, "--to", "cn-cert")):
+            p = self.a.hl(*args, stdin=json.dumps(REQUEST).encode())
+            self.assertEqual(p.returncode, 12, (args, p.stderr))
+            self.assertIn(("message %s: no such message" % missing).encode(),
+                          p.stderr, args)
+            p = self.a.hl(args[0], "c0ffee", *args[2:],
+                          stdin=json.dumps(REQUEST).encode())
+            self.assertEqual(p.returncode, EXIT_INVALID, (args, p.stderr))
+            self.assertIn(b"a message id is 32 hex digits", p.stderr)
+        self.assertEqual(self.a.messages(), [])
+
 
 class PersonalData(unittest.TestCase):
     """A referral that carries personal data from the vault (issue 9 item

@@ -429,18 +429,13 @@ sr_status sr_hotline_read(sr_hotline *h, const char *id,
                           sr_hotline_message_info *info, char **body,
                           size_t *len)
 {
-    char m[HL_STORE_MSG_MAX];
     uint8_t raw[HL_ID_BYTES], *b = NULL;
     hl_record r;
     *body = NULL;
     *len = 0;
-    if (id == NULL || !hex_decode(raw, sizeof raw, id, strlen(id)))
-        return hl_say(h->msg, SR_ERR_INVALID, "a message id is 32 hex digits");
-    sr_status st = hl_store_of(h);
-    if (st == SR_OK)
-        st = hl_store_get(h->store, raw, &r, m);
+    sr_status st = hl_message_get(h, id, raw, &r);
     if (st != SR_OK)
-        return h->store != NULL ? hl_say(h->msg, st, "%s", m) : st;
+        return st;
     info_of(&r, info);
     st = hl_self_open(h->id, raw, r.body, r.body_len, &b, len);
     if (st != SR_OK)

@@ -82,6 +82,12 @@ sr_status hl_load_peers(sr_hotline *h, bool force);
  * fails every message operation). */
 sr_status hl_store_of(sr_hotline *h);
 
+/* The message named id (32 hex digits) from node.db, its raw id in raw;
+ * a message that names id and the cause if it is not there. r's body
+ * lives until the store's next read. */
+sr_status hl_message_get(sr_hotline *h, const char *id,
+                         uint8_t raw[HL_ID_BYTES], hl_record *r);
+
 /* Free lb's entries and empty it. */
 void hl_log_batch_free(log_batch *lb);
 

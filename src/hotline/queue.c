@@ -47,6 +47,19 @@ sr_status hl_store_of(sr_hotline *h)
     return SR_OK;
 }
 
+sr_status hl_message_get(sr_hotline *h, const char *id,
+                         uint8_t raw[HL_ID_BYTES], hl_record *r)
+{
+    char m[HL_STORE_MSG_MAX];
+    if (id == NULL || !hex_decode(raw, HL_ID_BYTES, id, strlen(id)))
+        return hl_say(h->msg, SR_ERR_INVALID, "a message id is 32 hex digits");
+    sr_status st = hl_store_of(h);
+    if (st != SR_OK)
+        return st;
+    st = hl_store_get(h->store, raw, r, m);
+    return st == SR_OK ? SR_OK : hl_say(h->msg, st, "message %s: %s", id, m);
+}
+
 void hl_log_batch_free(log_batch *lb)
 {
     for (size_t i = 0; i < lb->n; i++)
@@ -312,18 +325,13 @@ sr_status sr_hotline_reply(sr_hotline *h, const char *to, const char *kind,
                            const char *body, size_t len,
                            char id[SR_HOTLINE_ID_LEN + 1])
 {
-    char m[HL_STORE_MSG_MAX], peer[HL_NAME_MAX + 1], case_id[HL_CASE_MAX + 1];
+    char peer[HL_NAME_MAX + 1], case_id[HL_CASE_MAX + 1];
     uint8_t raw[HL_ID_BYTES];
     hl_record r;
     id[0] = '\0';
-    if (to == NULL || !hex_decode(raw, sizeof raw, to, strlen(to)))
-        return hl_say(h->msg, SR_ERR_INVALID, "a message id is 32 hex digits");
-    sr_status st = hl_store_of(h);
-    if (st == SR_OK)
-        st = hl_store_get(h->store, raw, &r, m);
+    sr_status st = hl_message_get(h, to, raw, &r);
     if (st != SR_OK)
-        return h->store != NULL ? hl_say(h->msg, st, "message %s: %s", to, m)
-                                : st;
+        return st;
     (void)snprintf(peer, sizeof peer, "%s", r.outgoing ? r.h.to : r.h.from);
     (void)snprintf(case_id, sizeof case_id, "%s", r.h.case_id);
     return sr_hotline_send(h, peer, case_id, kind, hl_tlp_name(r.h.tlp), body,
