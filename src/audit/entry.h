@@ -12,6 +12,7 @@
 #ifndef SR_AUDIT_ENTRY_H
 #define SR_AUDIT_ENTRY_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "strongroom/common.h"

@@ -27,6 +27,7 @@
 #ifndef SR_AUDIT_LOG_H
 #define SR_AUDIT_LOG_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "strongroom/common.h"

@@ -16,6 +16,7 @@
 #define SR_CRYPTO_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "strongroom/common.h"

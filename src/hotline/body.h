@@ -30,10 +30,12 @@
 #define STRONGROOM_HOTLINE_BODY_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "hotline/message.h"
+#include "strongroom/common.h"
 
 #define HL_ATTACHMENT_MAX (4u << 20)
 #define HL_ATTACHMENTS_MAX 16u

@@ -12,10 +12,12 @@
 #ifndef STRONGROOM_HOTLINE_FILES_H
 #define STRONGROOM_HOTLINE_FILES_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "hotline/message.h"
+#include "strongroom/common.h"
 
 #define HL_KEYFILE_MAGIC "strongroom hotline node v1\n"
 #define HL_KEYFILE_MAX 160u

@@ -36,6 +36,7 @@
 #ifndef STRONGROOM_HOTLINE_MESSAGE_H
 #define STRONGROOM_HOTLINE_MESSAGE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 

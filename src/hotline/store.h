@@ -16,10 +16,12 @@
 #ifndef STRONGROOM_HOTLINE_STORE_H
 #define STRONGROOM_HOTLINE_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "hotline/message.h"
+#include "strongroom/common.h"
 
 typedef struct hl_store hl_store;
 

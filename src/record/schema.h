@@ -18,6 +18,7 @@
 #include <jansson.h>
 
 #include "record/record.h"
+#include "strongroom/common.h"
 
 /* What a value is. Each kind names one rule set of the schema. */
 typedef enum record_kind {
