@@ -730,6 +730,75 @@ static void rollback_leaves_nothing_behind(void **state)
     assert_int_equal(ops->rollback(f->s), SR_OK);
 }
 
+/* The number of people with index row (kind, value). */
+static size_t count_of(store *s, uint8_t kind, uint64_t value)
+{
+    collected c = {0};
+    assert_int_equal(ops->lookup(s, kind, value, 0, collect, &c), SR_OK);
+    return c.n;
+}
+
+static void remove_takes_people_with_their_index_rows_all_or_none(void **state)
+{
+    fixture *f = *state;
+    store_stats st;
+    person_bytes p[6];
+    store_index idx[6][2];
+    store_removal rm[6];
+    create_store(f);
+    /* Five people, each with an SSN row of their own and one name+DOB row
+     * they all share; a sixth that is never stored. */
+    for (uint32_t n = 1; n <= 6; n++) {
+        person_make(&p[n - 1], n, 1, SR_CLASS_ALL);
+        idx[n - 1][0] = (store_index){INDEX_SSN, 100 + n};
+        idx[n - 1][1] = (store_index){INDEX_NAME_DOB, 200};
+        rm[n - 1] = (store_removal){p[n - 1].row.id, idx[n - 1], 2};
+        if (n <= 5)
+            assert_int_equal(ops->insert(f->s, &p[n - 1].row, idx[n - 1], 2),
+                             SR_OK);
+    }
+    assert_int_equal(ops->remove(f->s, NULL, 0), SR_OK);
+    /* Outside a transaction, one missing (the sixth): none goes. */
+    const store_removal with_missing[3] = {rm[0], rm[5], rm[1]};
+    assert_int_equal(ops->remove(f->s, with_missing, 3), SR_ERR_NOT_FOUND);
+    assert_non_null(strstr(ops->errmsg(f->s), "deleting"));
+    assert_int_equal(count_of(f->s, INDEX_NAME_DOB, 200), 5);
+    assert_int_equal(count_of(f->s, INDEX_SSN, 101), 1);
+    /* Two at once, with their rows; the others keep theirs. */
+    assert_int_equal(ops->remove(f->s, rm, 2), SR_OK);
+    assert_int_equal(count_of(f->s, INDEX_SSN, 101), 0);
+    assert_int_equal(count_of(f->s, INDEX_SSN, 102), 0);
+    assert_int_equal(count_of(f->s, INDEX_SSN, 103), 1);
+    assert_int_equal(count_of(f->s, INDEX_NAME_DOB, 200), 3);
+    collected c = {0};
+    assert_int_equal(ops->get(f->s, p[0].row.id, SR_CLASS_ALL, collect, &c),
+                     SR_ERR_NOT_FOUND);
+    assert_int_equal(ops->stats(f->s, &st), SR_OK);
+    assert_int_equal(st.people, 3);
+    assert_int_equal(st.index_entries, 6);
+    /* Removed already: not found, and nothing else goes with it. */
+    assert_int_equal(ops->remove(f->s, rm + 1, 2), SR_ERR_NOT_FOUND);
+    assert_int_equal(count_of(f->s, INDEX_SSN, 103), 1);
+    /* Inside a transaction a failure leaves it to the caller's rollback,
+     * which brings back what the call before it removed. */
+    assert_int_equal(ops->begin(f->s), SR_OK);
+    assert_int_equal(ops->remove(f->s, rm + 2, 1), SR_OK);
+    const store_removal fourth_and_missing[2] = {rm[3], rm[5]};
+    assert_int_equal(ops->remove(f->s, fourth_and_missing, 2),
+                     SR_ERR_NOT_FOUND);
+    assert_int_equal(ops->rollback(f->s), SR_OK);
+    assert_int_equal(count_of(f->s, INDEX_NAME_DOB, 200), 3);
+    /* And a committed one keeps them gone. */
+    assert_int_equal(ops->begin(f->s), SR_OK);
+    assert_int_equal(ops->remove(f->s, rm + 2, 2), SR_OK);
+    assert_int_equal(ops->commit(f->s), SR_OK);
+    reopen(f, 0);
+    assert_int_equal(ops->stats(f->s, &st), SR_OK);
+    assert_int_equal(st.people, 1);
+    assert_int_equal(st.index_entries, 2);
+    assert_int_equal(count_of(f->s, INDEX_SSN, 105), 1);
+}
+
 /* What the copy tests put in a store: more people than one batch of the
  * copy (STORE_SINK_BATCH), each with two index rows, a meta value and
  * two documents. */
@@ -1453,6 +1522,7 @@ int main(void)
         T(compaction_groups_people_by_cluster_and_keeps_them_all),
         T(meta_values_round_trip_and_overwrite),
         T(rollback_leaves_nothing_behind),
+        T(remove_takes_people_with_their_index_rows_all_or_none),
         T(read_only_store_refuses_writes),
         T(backup_copies_everything_but_the_keys),
         T(copy_to_moves_everything_into_another_store),

@@ -54,6 +54,14 @@ typedef struct store_index {
     uint64_t value; /* truncated keyed hash */
 } store_index;
 
+/* One person for remove: the id and the index rows the caller computed
+ * from the record it read. */
+typedef struct store_removal {
+    const uint8_t *id; /* SR_ID_BYTES */
+    const store_index *idx;
+    size_t nidx;
+} store_removal;
+
 typedef struct store_stats {
     uint64_t people;
     uint64_t index_entries;
@@ -123,15 +131,15 @@ struct store_ops {
     sr_status (*replace)(store *s, const store_row *row,
                          const store_index *old_idx, size_t nold,
                          const store_index *idx, size_t nidx);
-    /* Delete a person and its index rows old_idx (as the caller computed
-     * them from the record it read). The bytes are overwritten in the
-     * file (secure delete); they stay in the write-ahead log until purge.
-     * SR_ERR_NOT_FOUND. Outside a transaction the person and their index
-     * rows go together or not at all; inside the caller's, a failure
-     * leaves that transaction to be rolled back whole (no savepoint per
-     * person: a retention run removes 65,536 people in one). */
-    sr_status (*remove)(store *s, const uint8_t id[SR_ID_BYTES],
-                        const store_index *old_idx, size_t nold);
+    /* Delete the people rm[0..n) with their index rows (one statement on
+     * PostgreSQL, so a retention run pays one round trip per batch, not
+     * per person). The bytes are overwritten in the file (secure delete);
+     * they stay in the write-ahead log until purge. SR_ERR_NOT_FOUND if
+     * any of them is not there. Outside a transaction all of them go or
+     * none; inside the caller's, a failure leaves that transaction to be
+     * rolled back whole (no savepoint per call: a retention run removes
+     * 65,536 people in one). */
+    sr_status (*remove)(store *s, const store_removal *rm, size_t n);
     /* Copy the write-ahead log into the file and empty it, so no page
      * image written before lives on in it. SR_ERR_LOCKED while another
      * connection still reads an older state (try again when it is done). */

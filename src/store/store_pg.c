@@ -122,10 +122,14 @@ static const char *const fixed_sql[Q_FIXED_COUNT] = {
         "ON CONFLICT DO NOTHING) "
         "SELECT count(*) FROM u",
     [Q_VERSION_OF] = "SELECT version FROM persons WHERE id = $1",
-    [Q_DELETE] = "WITH p AS (DELETE FROM persons WHERE id = $1 RETURNING id), "
-                 "d AS (DELETE FROM blind_index AS b USING p, "
-                 "unnest($2::smallint[], $3::bigint[]) AS o(k, v) "
-                 "WHERE b.kind = o.k AND b.value = o.v AND b.id = p.id) "
+    /* $1 the people's ids; $2-$4 their index rows, each with its
+     * person's id. */
+    [Q_DELETE] = "WITH p AS (DELETE FROM persons WHERE id = ANY($1::bytea[]) "
+                 "RETURNING id), "
+                 "d AS (DELETE FROM blind_index AS b USING "
+                 "unnest($2::bytea[], $3::smallint[], $4::bigint[]) "
+                 "AS o(id, k, v) "
+                 "WHERE b.kind = o.k AND b.value = o.v AND b.id = o.id) "
                  "SELECT count(*) FROM p",
     [Q_STATS] =
         "SELECT (SELECT count(*) FROM persons), "
@@ -1095,30 +1099,97 @@ static sr_status pg_replace(store *s, const store_row *row,
     return r;
 }
 
-static sr_status pg_remove(store *s, const uint8_t id[SR_ID_BYTES],
-                           const store_index *old_idx, size_t nold)
+/* The array literals of Q_DELETE for rm[0..n): ids, then each index
+ * row's person id, kind and value. A bytea element is "\\x<hex>": quoted,
+ * its backslash escaped for the array parser. */
+enum { RM_IDS, RM_OWNERS, RM_KINDS, RM_VALUES, RM_ARRAYS };
+
+/* Append sep, then the bytea element of the id spelt hex. */
+static sr_status append_id(sr_buf *b, const char *sep, const char *hex)
 {
-    if (old_idx == NULL && nold > 0) {
-        set_msg(s, "remove: malformed index rows", NULL);
-        return SR_ERR_INVALID;
+    sr_status st = buf_append_str(b, sep);
+    if (st == SR_OK)
+        st = buf_append_str(b, "\"\\\\x");
+    if (st == SR_OK)
+        st = buf_append_str(b, hex);
+    return st == SR_OK ? buf_append_byte(b, '"') : st;
+}
+
+static sr_status remove_arrays(const store_removal *rm, size_t n,
+                               sr_buf a[RM_ARRAYS])
+{
+    char hex[2 * SR_ID_BYTES + 1], num[32];
+    size_t rows = 0;
+    sr_status st = SR_OK;
+    for (int k = 0; k < RM_ARRAYS && st == SR_OK; k++)
+        st = buf_append_byte(&a[k], '{');
+    for (size_t i = 0; i < n && st == SR_OK; i++) {
+        if (rm[i].id == NULL || (rm[i].idx == NULL && rm[i].nidx > 0))
+            return SR_ERR_INVALID;
+        hex_encode(hex, rm[i].id, SR_ID_BYTES);
+        st = append_id(&a[RM_IDS], i > 0 ? "," : "", hex);
+        for (size_t j = 0; j < rm[i].nidx && st == SR_OK; j++, rows++) {
+            const char *sep = rows > 0 ? "," : "";
+            st = append_id(&a[RM_OWNERS], sep, hex);
+            (void)snprintf(num, sizeof num, "%s%u", sep,
+                           (unsigned)rm[i].idx[j].kind);
+            if (st == SR_OK)
+                st = buf_append_str(&a[RM_KINDS], num);
+            (void)snprintf(num, sizeof num, "%s%llu", sep,
+                           (unsigned long long)rm[i].idx[j].value);
+            if (st == SR_OK)
+                st = buf_append_str(&a[RM_VALUES], num);
+        }
     }
-    char *values = NULL, *kinds = index_arrays(old_idx, nold, NULL, 0, &values);
-    if (kinds == NULL)
-        return SR_ERR_NOMEM;
-    params p = {.n = 0};
-    PGresult *res = NULL;
-    p_bytes(&p, id, SR_ID_BYTES);
-    p_text(&p, kinds);
-    p_text(&p, values);
-    sr_status r = run_fixed(s, Q_DELETE, &p, "deleting a person", &res);
-    if (r == SR_OK && written(res) != 1) {
-        set_msg(s, "deleting a person", "no such person");
-        r = SR_ERR_NOT_FOUND;
+    for (int k = 0; k < RM_ARRAYS && st == SR_OK; k++) {
+        st = buf_append_byte(&a[k], '}');
+        if (st == SR_OK)
+            st = buf_append_byte(&a[k], '\0');
     }
-    PQclear(res);
-    free(kinds);
-    free(values);
-    return r;
+    return st;
+}
+
+static sr_status pg_remove(store *s, const store_removal *rm, size_t n)
+{
+    if (n == 0)
+        return SR_OK;
+    sr_buf a[RM_ARRAYS];
+    for (int k = 0; k < RM_ARRAYS; k++)
+        buf_init(&a[k], SIZE_MAX);
+    sr_status st = rm != NULL ? remove_arrays(rm, n, a) : SR_ERR_INVALID;
+    if (st == SR_ERR_INVALID)
+        set_msg(s, "remove: malformed people", NULL);
+    /* One statement; outside the caller's transaction, one of its own, so
+     * that none goes when one is missing. */
+    bool own = !s->in_txn;
+    if (st == SR_OK && own)
+        st = pg_begin(s);
+    if (st == SR_OK) {
+        params p = {.n = 0};
+        PGresult *res = NULL;
+        for (int k = 0; k < RM_ARRAYS; k++)
+            p_text(&p, (const char *)a[k].p);
+        st = run_fixed(s, Q_DELETE, &p, "deleting people", &res);
+        int64_t gone = st == SR_OK ? written(res) : 0;
+        if (st == SR_OK && gone != (int64_t)n) {
+            char why[80];
+            (void)snprintf(
+                why, sizeof why, "%llu of %zu are not there",
+                (unsigned long long)(n - (size_t)(gone > 0 ? gone : 0)), n);
+            set_msg(s, "deleting people", why);
+            st = SR_ERR_NOT_FOUND;
+        }
+        PQclear(res);
+        if (own && st == SR_OK)
+            st = pg_commit(s);
+        else if (own) {
+            s->in_txn = false;
+            st = rollback_after(s, st);
+        }
+    }
+    for (int k = 0; k < RM_ARRAYS; k++)
+        buf_free(&a[k]);
+    return st;
 }
 
 /* PostgreSQL never overwrites a deleted row's bytes in place: VACUUM

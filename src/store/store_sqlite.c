@@ -1075,23 +1075,16 @@ static sr_status sqlite_replace(store *s, const store_row *row,
     return row_savepoint_end(s, r);
 }
 
-static sr_status sqlite_remove(store *s, const uint8_t id[SR_ID_BYTES],
-                               const store_index *old_idx, size_t nold)
+/* One person of remove, and their index rows. */
+static sr_status remove_one(store *s, const store_removal *rm)
 {
     sqlite3_stmt *st = s->fixed[STMT_DELETE];
-    if (old_idx == NULL && nold > 0) {
-        store_set_msg(s, "remove: malformed index rows", NULL);
+    if (rm->id == NULL || (rm->idx == NULL && rm->nidx > 0)) {
+        store_set_msg(s, "remove: malformed person", NULL);
         return SR_ERR_INVALID;
     }
-    /* Inside the caller's transaction, which a failure loses whole
-     * (store.h), no savepoint of its own: a retention run removes 65,536
-     * people in one. */
-    bool own = sqlite3_get_autocommit(s->db) != 0;
-    sr_status r =
-        own ? stmt_exec(s, STMT_SAVEPOINT, "starting a savepoint") : SR_OK;
-    if (r != SR_OK)
-        return r;
-    int rc = sqlite3_bind_blob(st, 1, id, SR_ID_BYTES, SQLITE_STATIC);
+    sr_status r = SR_OK;
+    int rc = sqlite3_bind_blob(st, 1, rm->id, SR_ID_BYTES, SQLITE_STATIC);
     write_begin();
     if (rc == SQLITE_OK)
         rc = sqlite3_step(st);
@@ -1107,7 +1100,26 @@ static sr_status sqlite_remove(store *s, const uint8_t id[SR_ID_BYTES],
         r = SR_ERR_NOT_FOUND;
     }
     if (r == SR_OK)
-        r = index_write(s, STMT_INDEX_DELETE, seq, old_idx, nold);
+        r = index_write(s, STMT_INDEX_DELETE, seq, rm->idx, rm->nidx);
+    return r;
+}
+
+static sr_status sqlite_remove(store *s, const store_removal *rm, size_t n)
+{
+    if (rm == NULL && n > 0) {
+        store_set_msg(s, "remove: malformed people", NULL);
+        return SR_ERR_INVALID;
+    }
+    /* Inside the caller's transaction, which a failure loses whole
+     * (store.h), no savepoint of its own: a retention run removes 65,536
+     * people in one. */
+    bool own = sqlite3_get_autocommit(s->db) != 0;
+    sr_status r =
+        own ? stmt_exec(s, STMT_SAVEPOINT, "starting a savepoint") : SR_OK;
+    if (r != SR_OK)
+        return r;
+    for (size_t i = 0; i < n && r == SR_OK; i++)
+        r = remove_one(s, &rm[i]);
     return own ? row_savepoint_end(s, r) : r;
 }
 

@@ -181,18 +181,22 @@ static sr_status remove_range(sr_vault *v, const access_req *r,
                               size_t to, const sr_retention_opts *opts)
 {
     uint8_t(*ids)[SR_ID_BYTES] = malloc((size_t)ENTRY_REFS_MAX * SR_ID_BYTES);
-    if (ids == NULL)
-        return vault_fail(v, SR_ERR_NOMEM, "out of memory");
-    sr_status st = SR_OK;
+    store_removal *rm = malloc((size_t)ENTRY_REFS_MAX * sizeof *rm);
+    sr_status st = ids != NULL && rm != NULL
+                       ? SR_OK
+                       : vault_fail(v, SR_ERR_NOMEM, "out of memory");
     for (size_t i = from; i < to && st == SR_OK;) {
         size_t k = 0;
-        for (; i < to && k < ENTRY_REFS_MAX && st == SR_OK; i++, k++) {
+        for (; i < to && k < ENTRY_REFS_MAX; i++, k++) {
             const doomed *d = &l->d[i];
             memcpy(ids[k], d->id, SR_ID_BYTES);
-            st = v->ops->remove(v->st, d->id, d->rows.idx, d->rows.n);
-            if (st != SR_OK)
-                st = vault_store_fail(v, st, "cannot delete a person");
+            rm[k] = (store_removal){d->id, d->rows.idx, d->rows.n};
         }
+        /* One call for the people of one entry: on PostgreSQL, one round
+         * trip. */
+        st = v->ops->remove(v->st, rm, k);
+        if (st != SR_OK)
+            st = vault_store_fail(v, st, "cannot delete the people");
         /* Logged before the commit: a shredded person always has its
          * entry. */
         if (st == SR_OK)
@@ -201,6 +205,7 @@ static sr_status remove_range(sr_vault *v, const access_req *r,
         if (st == SR_OK)
             progress(opts, "destroying", i, l->n);
     }
+    free(rm);
     free(ids);
     return st;
 }
