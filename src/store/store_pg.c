@@ -1174,7 +1174,7 @@ static sr_status pg_remove(store *s, const store_removal *rm, size_t n)
         if (st == SR_OK && gone != (int64_t)n) {
             char why[80];
             (void)snprintf(
-                why, sizeof why, "%llu of %zu are not there",
+                why, sizeof why, "%llu of %zu missing",
                 (unsigned long long)(n - (size_t)(gone > 0 ? gone : 0)), n);
             set_msg(s, "deleting people", why);
             st = SR_ERR_NOT_FOUND;
