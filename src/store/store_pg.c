@@ -1103,6 +1103,7 @@ static sr_status pg_replace(store *s, const store_row *row,
  * row's person id, kind and value. A bytea element is "\\x<hex>": quoted,
  * its backslash escaped for the array parser. */
 enum { RM_IDS, RM_OWNERS, RM_KINDS, RM_VALUES, RM_ARRAYS };
+#define RM_ELEM_MAX (2 * SR_ID_BYTES + 8)
 
 /* Append sep, then the bytea element of the id spelt hex. */
 static sr_status append_id(sr_buf *b, const char *sep, const char *hex)
@@ -1153,12 +1154,24 @@ static sr_status pg_remove(store *s, const store_removal *rm, size_t n)
 {
     if (n == 0)
         return SR_OK;
+    if (rm == NULL) {
+        set_msg(s, "remove: malformed people", NULL);
+        return SR_ERR_INVALID;
+    }
+    /* Each array at most RM_ELEM_MAX bytes an element (a quoted id, or a
+     * kind or value with its comma), for each person and index row. */
+    size_t rows = 0;
+    for (size_t i = 0; i < n; i++)
+        rows += rm[i].nidx;
     sr_buf a[RM_ARRAYS];
     for (int k = 0; k < RM_ARRAYS; k++)
-        buf_init(&a[k], SIZE_MAX);
-    sr_status st = rm != NULL ? remove_arrays(rm, n, a) : SR_ERR_INVALID;
-    if (st == SR_ERR_INVALID)
-        set_msg(s, "remove: malformed people", NULL);
+        buf_init(&a[k], RM_ELEM_MAX * (n + rows) + 3);
+    sr_status st = remove_arrays(rm, n, a);
+    if (st != SR_OK)
+        set_msg(s,
+                st == SR_ERR_INVALID ? "remove: malformed people"
+                                     : "deleting people: out of memory",
+                NULL);
     /* One statement; outside the caller's transaction, one of its own, so
      * that none goes when one is missing. */
     bool own = !s->in_txn;
