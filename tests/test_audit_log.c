@@ -156,6 +156,19 @@ static audit_log *log_open(const char *vault)
     return l;
 }
 
+/* Opening vault's log fails as damage (SR_ERR_AUDIT), with a message
+ * that names `names` (if not NULL). */
+static void assert_open_fails(const char *vault, const char *names)
+{
+    char msg[AUDIT_MSG_MAX];
+    audit_log *l = NULL;
+    audit_log_config c = config_of(vault);
+    assert_int_equal(audit_log_open(&l, &c, msg), SR_ERR_AUDIT);
+    assert_null(l);
+    if (names != NULL && strstr(msg, names) == NULL)
+        fail_msg("the message does not name %s: %s", names, msg);
+}
+
 static audit_log *log_create(const char *vault)
 {
     char msg[AUDIT_MSG_MAX];
@@ -708,9 +721,12 @@ static void two_vaults_keep_two_trees(void **state)
     rm_rf(b);
 }
 
-/* In a child: open the log, append tags from .. from + n - 1, and die
- * without releasing it (no checkpoint, no cleanup). */
-static void append_and_crash(const char *vault, uint64_t from, uint64_t n)
+/* Fork a child that opens the log, appends tags from .. from + n - 1,
+ * and dies without releasing it (no checkpoint, no cleanup; the records
+ * stay in the journal). Each must land at an index below `below`, and
+ * with `exact` at the index of its tag. Returns the child's pid. */
+static pid_t fork_appender(const char *vault, uint64_t from, uint64_t n,
+                           uint64_t below, bool exact)
 {
     fflush(NULL);
     pid_t pid = fork();
@@ -727,15 +743,28 @@ static void append_and_crash(const char *vault, uint64_t from, uint64_t n)
             uint64_t index;
             make_entry(t, &b);
             if (audit_log_append(l, b.p, b.len, &index, msg) != SR_OK ||
-                index != t)
+                index >= below || (exact && index != t))
                 _exit(11);
         }
         _exit(0);
     }
+    return pid;
+}
+
+/* Wait for fork_appender's child; it must have appended them all. */
+static void appender_done(pid_t pid)
+{
     int status = 0;
     assert_int_equal(waitpid(pid, &status, 0), pid);
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+/* In a child: append tags from .. from + n - 1 at their own indexes, and
+ * die without releasing the log. */
+static void append_and_crash(const char *vault, uint64_t from, uint64_t n)
+{
+    appender_done(fork_appender(vault, from, n, UINT64_MAX, true));
 }
 
 static void appended_entries_survive_a_crash(void **state)
@@ -1148,17 +1177,14 @@ static void vault_with_pending(char dir[64], unsigned which, size_t *rec_off)
 
 static void an_edited_journal_record_fails_open(void **state)
 {
-    char dir[64], path[4096], msg[AUDIT_MSG_MAX];
+    char dir[64], path[4096];
     size_t off;
     audit_log *l = NULL;
     (void)state;
     vault_with_pending(dir, 2, &off);
     path_of(path, dir, "audit/journal");
     flip_byte(path, off + 12 + 3); /* a byte of record 2's entry */
-    audit_log_config c = config_of(dir);
-    assert_int_equal(audit_log_open(&l, &c, msg), SR_ERR_AUDIT);
-    assert_null(l);
-    assert_non_null(strstr(msg, "journal"));
+    assert_open_fails(dir, "journal");
     flip_byte(path, off + 12 + 3);
     l = log_open(dir);
     assert_int_equal(checkpoint(l), 10);
@@ -1169,7 +1195,7 @@ static void an_edited_journal_record_fails_open(void **state)
 
 static void an_edited_record_length_fails_open(void **state)
 {
-    char dir[64], path[4096], msg[AUDIT_MSG_MAX];
+    char dir[64], path[4096];
     size_t off;
     audit_log *l = NULL;
     (void)state;
@@ -1179,9 +1205,7 @@ static void an_edited_record_length_fails_open(void **state)
     path_of(path, dir, "audit/journal");
     off_t before = size_of(path);
     flip_byte(path, off + 1);
-    audit_log_config c = config_of(dir);
-    assert_int_equal(audit_log_open(&l, &c, msg), SR_ERR_AUDIT);
-    assert_null(l);
+    assert_open_fails(dir, NULL);
     assert_int_equal(size_of(path), before); /* nothing cut */
     flip_byte(path, off + 1);
     l = log_open(dir);
@@ -1292,33 +1316,11 @@ static void two_processes_append_into_one_room(void **state)
     tmp_make(dir);
     audit_log *l = log_create(dir);
     audit_log_release(l);
-    fflush(NULL);
-    for (int k = 0; k < 2; k++) {
-        kids[k] = fork();
-        assert_true(kids[k] >= 0);
-        if (kids[k] == 0) {
-            char msg[AUDIT_MSG_MAX];
-            audit_log_config c = config_of(dir);
-            sr_buf b;
-            buf_init(&b, ENTRY_MAX_BYTES);
-            if (audit_log_open(&l, &c, msg) != SR_OK)
-                _exit(10);
-            for (uint64_t t = 0; t < 300; t++) {
-                uint64_t index;
-                make_entry(1000u * (uint64_t)(k + 1) + t, &b);
-                if (audit_log_append(l, b.p, b.len, &index, msg) != SR_OK ||
-                    index >= 600)
-                    _exit(11);
-            }
-            _exit(0); /* no release: the records stay in the journal */
-        }
-    }
-    for (int k = 0; k < 2; k++) {
-        int status = 0;
-        assert_int_equal(waitpid(kids[k], &status, 0), kids[k]);
-        assert_true(WIFEXITED(status));
-        assert_int_equal(WEXITSTATUS(status), 0);
-    }
+    for (int k = 0; k < 2; k++)
+        kids[k] =
+            fork_appender(dir, 1000u * (uint64_t)(k + 1), 300, 600, false);
+    for (int k = 0; k < 2; k++)
+        appender_done(kids[k]);
     path_of(path, dir, "audit/journal");
     assert_int_equal(size_of(path) % 4096, 0);
     l = log_open(dir);
@@ -1353,9 +1355,8 @@ static void a_record_torn_in_the_room_is_dropped(void **state)
 
 static void a_zeroed_mac_with_records_after_it_fails_open(void **state)
 {
-    char dir[64], path[4096], msg[AUDIT_MSG_MAX];
+    char dir[64], path[4096];
     size_t off;
-    audit_log *l = NULL;
     (void)state;
     /* Record 7's MAC zeroed, records 8 and 9 whole after it: damage, not
      * a torn tail, and nothing is cut. */
@@ -1364,10 +1365,7 @@ static void a_zeroed_mac_with_records_after_it_fails_open(void **state)
     size_t end = pending_record_end(2);
     off_t before = size_of(path);
     zero_range(path, end - 16, end);
-    audit_log_config c = config_of(dir);
-    assert_int_equal(audit_log_open(&l, &c, msg), SR_ERR_AUDIT);
-    assert_null(l);
-    assert_non_null(strstr(msg, "entry 7"));
+    assert_open_fails(dir, "entry 7");
     assert_int_equal(size_of(path), before);
     rm_rf(dir);
 }
