@@ -193,5 +193,67 @@ class ClassRetention(unittest.TestCase):
             self.assertIn(why, p.stderr)
 
 
+class ManyAtOnce(unittest.TestCase):
+    """More people due than one audit entry names (1,024): the store is
+    handed them an entry at a time (on PostgreSQL one statement each, all
+    in one transaction), and every one of them goes."""
+
+    def test_a_run_over_more_than_one_entry_of_people(self):
+        tmp = tempfile.mkdtemp(prefix="sr-retention-many-")
+        try:
+            v = Vault(os.path.join(tmp, "vault"), expected_people=2000)
+
+            def schedule(pol):
+                pol["retention"] = {"destroy_after_separation_years": 5}
+                for r in pol["roles"].values():
+                    r.pop("budget", None)
+            v.edit_policy(schedule)
+            for name, role, service in (("intake", "intake", True),
+                                        ("so", "security-officer", False),
+                                        ("so2", "security-officer", False),
+                                        ("aud", "auditor", False)):
+                v.add(name, role, service=service)
+            people = gen(1100, 59)
+            # Everyone left by 2020: all of them due.
+            for p in people:
+                for e in p.get("employment") or []:
+                    e["start"] = min(e["start"], "2020-01-01")
+                    e["status"] = "former"
+                    e["end"] = min(e.get("end", e["start"]), "2020-01-01")
+                    e["end"] = max(e["end"], e["start"])
+            people = [p for p in people if separated(p)]
+            self.assertGreater(len(people), 1024)
+            v.store(people)
+            plan = json.loads(v.sr(["retention", "run", "--dry-run"] + RET,
+                                   who="so", check=0).stdout)
+            self.assertGreaterEqual(plan["due"], len(people))
+            aid = v.approve("so", "so2", "retention", *RET)
+            start = v.log_size()
+            done = json.loads(v.sr(["retention", "run", "--approval", aid]
+                                   + RET, who="so", check=0).stdout)
+            self.assertEqual(done["shredded"], plan["due"])
+            for p in (people[0], people[len(people) // 2], people[-1]):
+                out = v.sr(["find", "--ssn", p["ssn"]] + IR, who="so",
+                           check=0).stdout
+                self.assertEqual(out, b"")
+            counts = [e["count"] for e in v.entries(from_=start)
+                      if e["action"] == "retention.run"
+                      and e["detail"].startswith("separated on or before")]
+            self.assertEqual(sum(counts), done["shredded"])
+            self.assertEqual(max(counts), 1024)
+            # Their index rows went with them: those left are the
+            # decoys' (not due), one SSN row each.
+            left = int(v.store_query("SELECT count(*) FROM persons")[0][0])
+            self.assertLess(left, 10)
+            self.assertEqual(int(v.store_query(
+                "SELECT count(*) FROM blind_index WHERE kind = 1")[0][0]),
+                left)
+            again = json.loads(v.sr(["retention", "run", "--dry-run"] + RET,
+                                    who="so", check=0).stdout)
+            self.assertEqual(again["due"], 0)
+            v.sr(["audit", "verify"], who="aud", check=0)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
